@@ -1,0 +1,440 @@
+//! The command line as typed: help texts, subcommands and flags, parsed from a vector so tests
+//! and fuzz targets can feed one. Parsing never exits the process; help and version come back
+//! as values. Values are checked for form here (a number, a duration, a port); checks that
+//! need more than one flag, or the outside world, belong to `config`.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::duration::{self, BareUnit};
+use crate::error::Error;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const HELP: &str = "\
+tcpgoon: how many concurrent TCP connections can a server accept and hold?
+
+Usage:
+  tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
+  tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
+  tcpgoon version                       print the version (also --version, -V)
+  tcpgoon help [run|server]             print this help, or a subcommand's (also --help, -h)
+
+Run `tcpgoon run --help` for the options of a run.
+
+Exit status:
+  0   every connection was established and still open when the run ended
+  1   the run did not complete: interrupted, declined at the prompt, or
+      stopped by a local limit (file descriptors, ephemeral ports)
+  2   the run completed, but some connections failed or were closed by the peer
+  64  bad input or setup: unknown flag, bad value, unresolvable host
+";
+
+pub const RUN_HELP: &str = "\
+Open N full-handshake TCP connections to <host>:<port> on a paced schedule, hold them,
+read from them, print live stats and a final report.
+
+Usage:
+  tcpgoon run [OPTIONS] <host> <port>
+
+Arguments:
+  <host>   a name, an IPv4 address or an IPv6 address (::1 or [::1]); names are resolved once
+  <port>   1-65535
+
+Options:
+  -c, --connections <N>     connections to open                          [default: 100]
+  -s, --sleep <DURATION>    pause between connection attempts            [default: 10ms]
+  -t, --dial-timeout <DUR>  give up on a connection attempt after this   [default: 5000ms]
+  -i, --interval <DUR>      between live stats lines; 0 turns them off   [default: 1s]
+  -y, --assume-yes          do not ask for confirmation
+  -d, --debug               one line per connection event on stderr
+  -h, --help                print this help
+
+Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
+original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
+Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
+
+Exit status:
+  0   every connection was established and still open when the run ended
+  1   the run did not complete: interrupted, declined at the prompt, or
+      stopped by a local limit (file descriptors, ephemeral ports)
+  2   the run completed, but some connections failed or were closed by the peer
+  64  bad input or setup: unknown flag, bad value, unresolvable host
+
+Example:
+  tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
+";
+
+pub const SERVER_HELP: &str = "\
+A TCP server to aim `tcpgoon run` at: it accepts connections and holds them open, reading
+and discarding what arrives, and can misbehave the ways real servers do.
+
+Usage:
+  tcpgoon server [OPTIONS]
+
+Options:
+  -p, --port <PORT>             port to listen on; 0 picks a free one          [default: 54321]
+  -b, --bind <ADDR>             address to listen on                           [default: 127.0.0.1]
+  -m, --maxconnections <N>      stop after accepting N connections; 0 = no limit [default: 10]
+  -d, --duration <DUR>          stop after this long; bare number = seconds    [default: 30]
+      --backlog <N>             listen backlog                                 [default: 1024]
+      --no-accept               listen but never accept (the accept queue fills, new SYNs
+                                are dropped, clients time out)
+      --close-after <DUR>       close each accepted connection after this long
+      --reset                   close with a reset (SO_LINGER 0) instead of a FIN
+      --greeting <TEXT>         write TEXT to each accepted connection
+  -i, --interval <DUR>          between stats lines; 0 turns them off; bare = seconds [default: 1s]
+  -h, --help                    print this help
+
+The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given.
+It stops, says why and exits 0 on SIGINT or SIGTERM, or when -m or -d is reached.
+
+Example:
+  tcpgoon server -p 0 -m 0 -d 60
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Help(&'static str),
+    Version,
+    Run(RunArgs),
+    Server(ServerArgs),
+}
+
+/// `tcpgoon run` as typed, each value checked for form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunArgs {
+    pub host: String,
+    pub port: u16,
+    pub connections: u64,
+    pub sleep: Duration,
+    pub dial_timeout: Duration,
+    pub interval: Duration,
+    pub assume_yes: bool,
+    pub debug: bool,
+}
+
+/// `tcpgoon server` as typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerArgs {
+    pub port: u16,
+    pub bind: String,
+    pub max_connections: u64,
+    pub duration: Duration,
+    pub backlog: u32,
+    pub no_accept: bool,
+    pub close_after: Option<Duration>,
+    pub reset: bool,
+    pub greeting: Option<String>,
+    pub interval: Duration,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
+    let mut args = pico_args::Arguments::from_vec(args);
+    if args.contains(["-V", "--version"]) {
+        return Ok(Command::Version);
+    }
+    let subcommand = args.subcommand().map_err(usage)?;
+    match subcommand.as_deref() {
+        None => {
+            if args.contains(["-h", "--help"]) {
+                return Ok(Command::Help(HELP));
+            }
+            match leftover(args).into_iter().next() {
+                None => Ok(Command::Help(HELP)),
+                Some(first) => Err(Error::Usage(format!(
+                    "unknown option '{first}'; see `tcpgoon --help`"
+                ))),
+            }
+        }
+        Some("help") => {
+            let topic: Option<String> = args.opt_free_from_str().map_err(usage)?;
+            let help = match topic.as_deref() {
+                None => HELP,
+                Some("run") => RUN_HELP,
+                Some("server") => SERVER_HELP,
+                Some(other) => {
+                    return Err(Error::Usage(format!(
+                        "no help on '{other}': try `tcpgoon help run` or `tcpgoon help server`"
+                    )));
+                }
+            };
+            reject_leftover(args, "help")?;
+            Ok(Command::Help(help))
+        }
+        Some("version") => {
+            reject_leftover(args, "version")?;
+            Ok(Command::Version)
+        }
+        Some("run") => {
+            if args.contains(["-h", "--help"]) {
+                return Ok(Command::Help(RUN_HELP));
+            }
+            parse_run(args).map(Command::Run)
+        }
+        Some("server") => {
+            if args.contains(["-h", "--help"]) {
+                return Ok(Command::Help(SERVER_HELP));
+            }
+            parse_server(args).map(Command::Server)
+        }
+        Some(other) => Err(Error::Usage(format!(
+            "unknown command '{other}': expected run, server, version or help"
+        ))),
+    }
+}
+
+fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
+    let connections = option(&mut args, &["-c", "--connections"], whole_number)?.unwrap_or(100);
+    let sleep = option(&mut args, &["-s", "--sleep"], millis)?.unwrap_or(Duration::from_millis(10));
+    let dial_timeout =
+        option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(5));
+    let interval =
+        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+    let assume_yes = args.contains(["-y", "--assume-yes"]);
+    let debug = args.contains(["-d", "--debug"]);
+
+    let free = leftover(args);
+    if let Some(flag) = free.iter().find(|a| looks_like_flag(a)) {
+        return Err(Error::Usage(format!(
+            "unknown option '{flag}' for run; see `tcpgoon run --help`"
+        )));
+    }
+    let [host, port] = <[String; 2]>::try_from(free).map_err(|free| {
+        Error::Usage(format!(
+            "run takes <host> <port>, got {} argument{}; see `tcpgoon run --help`",
+            free.len(),
+            if free.len() == 1 { "" } else { "s" }
+        ))
+    })?;
+    let port = parse_port(&port).map_err(|e| Error::Usage(format!("<port>: {e}")))?;
+    Ok(RunArgs {
+        host,
+        port,
+        connections,
+        sleep,
+        dial_timeout,
+        interval,
+        assume_yes,
+        debug,
+    })
+}
+
+fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
+    let port = option(&mut args, &["-p", "--port"], parse_port_or_zero)?.unwrap_or(54321);
+    let bind = option(&mut args, &["-b", "--bind"], |s| Ok(s.to_string()))?
+        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let max_connections =
+        option(&mut args, &["-m", "--maxconnections"], whole_number)?.unwrap_or(10);
+    let duration =
+        option(&mut args, &["-d", "--duration"], seconds)?.unwrap_or(Duration::from_secs(30));
+    let backlog = option(&mut args, &["--backlog"], |s| {
+        whole_number(s).and_then(|n| {
+            u32::try_from(n)
+                .ok()
+                .filter(|n| *n <= i32::MAX as u32)
+                .ok_or_else(|| format!("'{s}' is too large"))
+        })
+    })?
+    .unwrap_or(1024);
+    let close_after = option(&mut args, &["--close-after"], millis)?;
+    let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
+    let interval =
+        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+    let no_accept = args.contains("--no-accept");
+    let reset = args.contains("--reset");
+    reject_leftover(args, "server")?;
+    Ok(ServerArgs {
+        port,
+        bind,
+        max_connections,
+        duration,
+        backlog,
+        no_accept,
+        close_after,
+        reset,
+        greeting,
+        interval,
+    })
+}
+
+/// Reads an option's value with `parse`, naming the flag in the error. `keys` lists the
+/// short form first when there is one, the long form last.
+fn option<T>(
+    args: &mut pico_args::Arguments,
+    keys: &[&'static str],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, Error> {
+    let name = keys[keys.len() - 1];
+    let found = match *keys {
+        [short, long] => args.opt_value_from_fn([short, long], parse),
+        _ => args.opt_value_from_fn(name, parse),
+    };
+    found.map_err(|e| match e {
+        pico_args::Error::OptionWithoutAValue(_) => Error::Usage(format!("{name} needs a value")),
+        pico_args::Error::Utf8ArgumentParsingFailed { cause, .. }
+        | pico_args::Error::ArgumentParsingFailed { cause } => {
+            Error::Usage(format!("{name}: {cause}"))
+        }
+        other => Error::Usage(format!("{name}: {other}")),
+    })
+}
+
+fn usage(e: pico_args::Error) -> Error {
+    Error::Usage(e.to_string())
+}
+
+fn leftover(args: pico_args::Arguments) -> Vec<String> {
+    args.finish()
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn reject_leftover(args: pico_args::Arguments, command: &str) -> Result<(), Error> {
+    match leftover(args).into_iter().next() {
+        None => Ok(()),
+        Some(extra) if looks_like_flag(&extra) => Err(Error::Usage(format!(
+            "unknown option '{extra}' for {command}; see `tcpgoon help {command}`"
+        ))),
+        Some(extra) => Err(Error::Usage(format!(
+            "unexpected argument '{extra}' for {command}"
+        ))),
+    }
+}
+
+fn looks_like_flag(arg: &str) -> bool {
+    arg.len() > 1 && arg.starts_with('-')
+}
+
+/// A count: digits only, no sign, no separators.
+pub fn whole_number(text: &str) -> Result<u64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{text}' is not a whole number"));
+    }
+    text.parse().map_err(|_| format!("'{text}' is too large"))
+}
+
+/// A port to connect to: 1-65535.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    match parse_port_or_zero(text)? {
+        0 => Err("port 0 cannot be connected to; expected 1-65535".to_string()),
+        port => Ok(port),
+    }
+}
+
+/// A port to listen on: 0 asks the kernel for a free one.
+pub fn parse_port_or_zero(text: &str) -> Result<u16, String> {
+    let n = whole_number(text).map_err(|_| format!("'{text}' is not a port: expected 1-65535"))?;
+    u16::try_from(n).map_err(|_| format!("port {text} is out of range: expected 1-65535"))
+}
+
+fn millis(text: &str) -> Result<Duration, String> {
+    duration::parse(text, BareUnit::Millis).map_err(|e| e.to_string())
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    duration::parse(text, BareUnit::Seconds).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &str) -> Result<Command, Error> {
+        parse(words.split_whitespace().map(OsString::from).collect())
+    }
+
+    fn run_args(words: &str) -> RunArgs {
+        match parse_words(words) {
+            Ok(Command::Run(args)) => args,
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    fn usage_error(words: &str) -> String {
+        match parse_words(words) {
+            Err(Error::Usage(message)) => message,
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reference_command_lines_keep_their_meaning() {
+        let args = run_args("run example.host 80 --connections 4 --sleep 999 -t 1 -y");
+        assert_eq!(args.host, "example.host");
+        assert_eq!(args.port, 80);
+        assert_eq!(args.connections, 4);
+        assert_eq!(args.sleep, Duration::from_millis(999));
+        assert_eq!(args.dial_timeout, Duration::from_millis(1));
+        assert_eq!(args.interval, Duration::from_secs(1));
+        assert!(args.assume_yes);
+        assert!(!args.debug);
+    }
+
+    #[test]
+    fn defaults_match_the_reference() {
+        let args = run_args("run ::1 8080");
+        assert_eq!(args.connections, 100);
+        assert_eq!(args.sleep, Duration::from_millis(10));
+        assert_eq!(args.dial_timeout, Duration::from_millis(5000));
+        assert_eq!(args.interval, Duration::from_secs(1));
+        assert!(!args.assume_yes);
+    }
+
+    #[test]
+    fn flags_go_anywhere_and_take_units_or_equals() {
+        let args = run_args("run -c 7 -i 250ms --sleep=1.5s -d [::1] 1");
+        assert_eq!(args.connections, 7);
+        assert_eq!(args.interval, Duration::from_millis(250));
+        assert_eq!(args.sleep, Duration::from_millis(1500));
+        assert!(args.debug);
+        assert_eq!(args.host, "[::1]");
+    }
+
+    #[test]
+    fn help_and_version_are_values() {
+        assert_eq!(parse_words(""), Ok(Command::Help(HELP)));
+        assert_eq!(parse_words("--help"), Ok(Command::Help(HELP)));
+        assert_eq!(parse_words("help run"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(parse_words("run -h"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(parse_words("server --help"), Ok(Command::Help(SERVER_HELP)));
+        assert_eq!(parse_words("-V"), Ok(Command::Version));
+        assert_eq!(parse_words("version"), Ok(Command::Version));
+    }
+
+    #[test]
+    fn bad_input_names_what_is_wrong() {
+        assert!(usage_error("run h 80 --bogus").contains("'--bogus'"));
+        assert!(usage_error("run h 80 -c x").contains("--connections"));
+        assert!(usage_error("run h 80 -c -1").contains("--connections"));
+        assert!(usage_error("run h 80 -s 5parsecs").contains("--sleep"));
+        assert!(usage_error("run h 0").contains("port"));
+        assert!(usage_error("run h 65536").contains("out of range"));
+        assert!(usage_error("run h").contains("<host> <port>"));
+        assert!(usage_error("run h 1 2").contains("got 3 arguments"));
+        assert!(usage_error("run h 80 -c").contains("needs a value"));
+        assert!(usage_error("launch").contains("unknown command"));
+        assert!(usage_error("server --port 70000").contains("out of range"));
+        assert!(usage_error("server extra").contains("unexpected argument"));
+    }
+
+    #[test]
+    fn server_options() {
+        let Ok(Command::Server(args)) = parse_words(
+            "server -p 0 -m 0 -d 2 --backlog 4 --no-accept --close-after 50 --reset --greeting hi",
+        ) else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!(args.port, 0);
+        assert_eq!(args.bind, "127.0.0.1");
+        assert_eq!(args.max_connections, 0);
+        assert_eq!(args.duration, Duration::from_secs(2));
+        assert_eq!(args.backlog, 4);
+        assert!(args.no_accept && args.reset);
+        assert_eq!(args.close_after, Some(Duration::from_millis(50)));
+        assert_eq!(args.greeting.as_deref(), Some("hi"));
+    }
+}

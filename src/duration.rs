@@ -1,0 +1,266 @@
+//! Durations as users type them and as reports print them.
+//!
+//! Parsing accepts a decimal number with an optional unit (`ns`, `us`/`µs`, `ms`, `s`, `m`,
+//! `h`); a bare number takes the unit the flag has always had, so scripts written for the
+//! reference tool keep their meaning. Arithmetic is exact on integers: `1.5s` is 1_500_000_000
+//! nanoseconds, never a float rounded.
+//!
+//! Two printers: [`canonical`] writes a form that [`parse`] reads back to the same value, and
+//! [`go_style`] reproduces the reference tool's `time.Duration.String()` after truncation to
+//! microseconds, so its report lines stay byte-for-byte the same.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The unit a number without a suffix is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BareUnit {
+    Millis,
+    Seconds,
+}
+
+impl BareUnit {
+    fn nanos(self) -> u128 {
+        match self {
+            BareUnit::Millis => 1_000_000,
+            BareUnit::Seconds => 1_000_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseDurationError(String);
+
+impl fmt::Display for ParseDurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const UNITS: &[(&str, u128)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
+
+/// Parses `250us`, `10ms`, `1.5s`, `2m`, or a bare number in `bare` units.
+pub fn parse(text: &str, bare: BareUnit) -> Result<Duration, ParseDurationError> {
+    let invalid = || {
+        ParseDurationError(format!(
+            "invalid duration '{text}': expected a number with an optional unit (ns, us, ms, s, m, h), e.g. 10ms or 1.5s"
+        ))
+    };
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(number_end);
+    let unit_nanos = if suffix.is_empty() {
+        bare.nanos()
+    } else {
+        UNITS
+            .iter()
+            .find(|(name, _)| *name == suffix)
+            .map(|(_, n)| *n)
+            .ok_or_else(invalid)?
+    };
+    let (whole, fraction) = match number.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (number, ""),
+    };
+    if whole.is_empty() && fraction.is_empty() {
+        return Err(invalid());
+    }
+    if fraction.contains('.') {
+        return Err(invalid());
+    }
+    let too_long = || {
+        ParseDurationError(format!(
+            "duration '{text}' is too long: the most is 100000h"
+        ))
+    };
+    let whole_value: u128 = if whole.is_empty() {
+        0
+    } else if whole.len() > 20 {
+        return Err(too_long());
+    } else {
+        whole.parse().map_err(|_| invalid())?
+    };
+    let mut nanos = whole_value.checked_mul(unit_nanos).ok_or_else(too_long)?;
+    // Digits past nanosecond precision cannot change the result; ignoring them keeps the
+    // arithmetic in range for any input length.
+    let mut scale = unit_nanos;
+    for digit in fraction.bytes() {
+        if scale == 1 {
+            if digit != b'0' {
+                return Err(ParseDurationError(format!(
+                    "duration '{text}' is finer than a nanosecond"
+                )));
+            }
+            continue;
+        }
+        scale /= 10;
+        nanos += u128::from(digit - b'0') * scale;
+    }
+    if nanos > MAX_NANOS {
+        return Err(too_long());
+    }
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+/// The longest duration accepted anywhere: long enough for any soak, short enough that
+/// adding it to an `Instant` can never overflow.
+const MAX_NANOS: u128 = 100_000 * 3_600_000_000_000;
+
+/// A form [`parse`] reads back to exactly `d`: the largest unit that divides it evenly.
+pub fn canonical(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let (name, unit) = UNITS
+        .iter()
+        .rev()
+        .filter(|(name, _)| *name != "µs")
+        .find(|(_, unit)| nanos.is_multiple_of(*unit))
+        .copied()
+        .unwrap_or(("ns", 1));
+    format!("{}{}", nanos / unit, name)
+}
+
+/// The reference tool's rendering: Go's `Duration.Truncate(time.Microsecond).String()`.
+pub fn go_style(d: Duration) -> String {
+    let micros = d.as_micros();
+    let nanos = micros * 1_000;
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", with_fraction(nanos, 3));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", with_fraction(nanos, 6));
+    }
+    let seconds_text = with_fraction(nanos % 60_000_000_000, 9);
+    let total_minutes = nanos / 60_000_000_000;
+    if total_minutes == 0 {
+        return format!("{seconds_text}s");
+    }
+    let hours = total_minutes / 60;
+    let minutes = total_minutes % 60;
+    if hours == 0 {
+        format!("{minutes}m{seconds_text}s")
+    } else {
+        format!("{hours}h{minutes}m{seconds_text}s")
+    }
+}
+
+/// `value / 10^digits` printed with the fractional part's trailing zeros dropped.
+fn with_fraction(value: u128, digits: u32) -> String {
+    let scale = 10u128.pow(digits);
+    let whole = value / scale;
+    let fraction = value % scale;
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let text = format!("{fraction:0width$}", width = digits as usize);
+    format!("{whole}.{}", text.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn parses_units_and_bare_numbers() {
+        assert_eq!(
+            parse("250us", BareUnit::Millis),
+            Ok(Duration::from_micros(250))
+        );
+        assert_eq!(
+            parse("250µs", BareUnit::Millis),
+            Ok(Duration::from_micros(250))
+        );
+        assert_eq!(parse("10ms", BareUnit::Seconds), Ok(ms(10)));
+        assert_eq!(parse("1.5s", BareUnit::Millis), Ok(ms(1500)));
+        assert_eq!(parse("2m", BareUnit::Millis), Ok(ms(120_000)));
+        assert_eq!(parse("1h", BareUnit::Millis), Ok(ms(3_600_000)));
+        assert_eq!(parse("999", BareUnit::Millis), Ok(ms(999)));
+        assert_eq!(parse("1", BareUnit::Seconds), Ok(ms(1000)));
+        assert_eq!(parse("0", BareUnit::Millis), Ok(Duration::ZERO));
+        assert_eq!(parse(".5s", BareUnit::Millis), Ok(ms(500)));
+        assert_eq!(parse("3.", BareUnit::Millis), Ok(ms(3)));
+        assert_eq!(
+            parse("1.000000001s", BareUnit::Millis),
+            Ok(Duration::new(1, 1))
+        );
+        assert_eq!(parse("7ns", BareUnit::Millis), Ok(Duration::from_nanos(7)));
+    }
+
+    #[test]
+    fn rejects_malformed_durations() {
+        for bad in [
+            "",
+            "ms",
+            ".",
+            "-5",
+            "1..2",
+            "1.2.3",
+            "5 ms",
+            "5x",
+            "1e3",
+            "+1",
+            "0.5ns",
+            "1.0001us0",
+        ] {
+            assert!(parse(bad, BareUnit::Millis).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse("100001h", BareUnit::Millis).is_err());
+        assert!(parse("99999999999999999999999999h", BareUnit::Millis).is_err());
+    }
+
+    #[test]
+    fn canonical_round_trips() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_micros(250),
+            ms(1500),
+            ms(120_000),
+            Duration::new(3601, 5),
+        ] {
+            assert_eq!(
+                parse(&canonical(d), BareUnit::Seconds),
+                Ok(d),
+                "{}",
+                canonical(d)
+            );
+        }
+        assert_eq!(canonical(ms(1500)), "1500ms");
+        assert_eq!(canonical(ms(120_000)), "2m");
+    }
+
+    #[test]
+    fn go_style_matches_reference_samples() {
+        assert_eq!(go_style(Duration::from_nanos(49_892_123)), "49.892ms");
+        assert_eq!(go_style(Duration::from_micros(50_740)), "50.74ms");
+        assert_eq!(go_style(Duration::from_micros(319)), "319µs");
+        assert_eq!(go_style(Duration::from_micros(5_000_819)), "5.000819s");
+        assert_eq!(go_style(Duration::from_micros(5_002_496)), "5.002496s");
+        assert_eq!(go_style(Duration::from_micros(1_448)), "1.448ms");
+        assert_eq!(go_style(Duration::from_micros(99)), "99µs");
+        assert_eq!(go_style(Duration::from_nanos(999)), "0s");
+        assert_eq!(go_style(Duration::ZERO), "0s");
+        assert_eq!(go_style(ms(1000)), "1s");
+        assert_eq!(go_style(ms(65_500)), "1m5.5s");
+        assert_eq!(go_style(ms(3_600_000)), "1h0m0s");
+        assert_eq!(go_style(ms(3_723_000)), "1h2m3s");
+    }
+}

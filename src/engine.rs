@@ -1,0 +1,375 @@
+//! The event loop of a run: one thread, one `mio::Poll`, every open connection in a slab
+//! whose key is its token.
+//!
+//! Each turn of the loop makes the attempts that are due (a bounded batch, so events, ticks
+//! and signals are served even with `--sleep 0`), fails the attempts whose dial deadline has
+//! passed, emits a stats tick when one is due, then polls with a timeout that is the nearest
+//! of: next attempt, next tick, earliest deadline. The run ends as soon as every attempt has
+//! been made and none is still dialing; a signal or a local limit ends it early.
+//!
+//! The engine never formats: it hands ticks and per-connection events to an [`Observer`]
+//! and returns an [`Outcome`] for the reports.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::conn::{self, Closure, Conn, Failure, Progress, State};
+use crate::deadline::DeadlineQueue;
+use crate::error::Error;
+use crate::pacer::{Pacer, Ticker};
+use crate::signal::SignalFd;
+use crate::stats::Stats;
+use crate::timer::Alarm;
+
+const SIGNALS: Token = Token(usize::MAX);
+const ALARM: Token = Token(usize::MAX - 1);
+
+/// Attempts made per loop turn before events are served again.
+const DIAL_BATCH: usize = 256;
+
+/// What the engine is asked to do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub addr: SocketAddr,
+    pub connections: u64,
+    pub sleep: Duration,
+    pub dial_timeout: Duration,
+    pub interval: Duration,
+}
+
+/// Why a run stopped before its schedule was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Interrupted(libc::c_int),
+    LocalLimit(Failure),
+}
+
+/// A connection's change of state, for `--debug`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnEvent {
+    pub seq: u64,
+    pub state: State,
+    /// Time since the attempt started.
+    pub elapsed: Duration,
+    pub failure: Option<Failure>,
+    pub closure: Option<Closure>,
+}
+
+/// Receives what happens during a run.
+pub trait Observer {
+    /// A stats tick: once at start, then every interval.
+    fn tick(&mut self, elapsed: Duration, stats: &Stats);
+    /// A connection changed state.
+    fn conn_event(&mut self, _event: ConnEvent) {}
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub stats: Stats,
+    pub stop: Option<Stop>,
+    /// From the first attempt's due time to the end of the loop.
+    pub wall: Duration,
+    /// From the first attempt to the last one actually made.
+    pub dial_span: Duration,
+}
+
+pub struct Engine<'s> {
+    poll: Poll,
+    alarm: Alarm,
+    conns: Slab<Conn>,
+    plan: Plan,
+    pacer: Pacer,
+    ticker: Ticker,
+    deadlines: DeadlineQueue<(usize, u64)>,
+    stats: Stats,
+    signals: Option<&'s SignalFd>,
+    stop: Option<Stop>,
+    start: Instant,
+    last_attempt: Option<Instant>,
+    read_buf: Box<[u8]>,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(plan: Plan, signals: Option<&'s SignalFd>) -> Result<Engine<'s>, Error> {
+        let poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
+        if let Some(signals) = signals {
+            poll.registry()
+                .register(
+                    &mut SourceFd(&signals.as_raw_fd()),
+                    SIGNALS,
+                    Interest::READABLE,
+                )
+                .map_err(|e| Error::system("cannot watch for signals", e))?;
+        }
+        let alarm = Alarm::new().map_err(|e| Error::system("cannot create a timer", e))?;
+        poll.registry()
+            .register(&mut SourceFd(&alarm.as_raw_fd()), ALARM, Interest::READABLE)
+            .map_err(|e| Error::system("cannot watch the timer", e))?;
+        let start = Instant::now();
+        let capacity = usize::try_from(plan.connections)
+            .unwrap_or(usize::MAX)
+            .min(1 << 16);
+        Ok(Engine {
+            poll,
+            alarm,
+            conns: Slab::with_capacity(capacity),
+            pacer: Pacer::new(start, plan.sleep, plan.connections),
+            ticker: Ticker::new(start, plan.interval),
+            deadlines: DeadlineQueue::new(plan.dial_timeout),
+            stats: Stats::new(plan.connections),
+            signals,
+            stop: None,
+            start,
+            last_attempt: None,
+            read_buf: vec![0; 64 * 1024].into_boxed_slice(),
+            plan,
+        })
+    }
+
+    /// Runs until every attempt has an outcome, a signal arrives, or a local limit is hit.
+    pub fn run(mut self, observer: &mut impl Observer) -> Result<Outcome, Error> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = Instant::now();
+            if self.ticker.take_due(now) {
+                observer.tick(now.duration_since(self.start), &self.stats);
+            }
+            let batch_full = self.dial_due(observer);
+            self.expire_deadlines(now, observer);
+            if self.finished() {
+                break;
+            }
+            let timeout = if batch_full {
+                Some(Duration::ZERO)
+            } else {
+                match self.next_wakeup() {
+                    Some(due) if due <= now => Some(Duration::ZERO),
+                    Some(due) => {
+                        self.alarm
+                            .set(due, now)
+                            .map_err(|e| Error::system("cannot arm the timer", e))?;
+                        // The alarm wakes the poll precisely; this is only a backstop.
+                        Some(due.saturating_duration_since(now) + Duration::from_millis(5))
+                    }
+                    None => None,
+                }
+            };
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::system("polling failed", e)),
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                if event.token() == SIGNALS {
+                    self.on_signal();
+                } else if event.token() == ALARM {
+                    self.alarm.fired();
+                } else {
+                    let readable = event.is_readable() || event.is_read_closed();
+                    self.on_conn_event(event.token().0, readable, now, observer);
+                }
+            }
+        }
+        let end = Instant::now();
+        let dial_span = self.last_attempt.map_or(Duration::ZERO, |last| {
+            last.saturating_duration_since(self.start)
+        });
+        Ok(Outcome {
+            stats: self.stats,
+            stop: self.stop,
+            wall: end.duration_since(self.start),
+            dial_span,
+        })
+    }
+
+    fn finished(&self) -> bool {
+        match self.stop {
+            Some(Stop::Interrupted(_)) => true,
+            _ => self.pacer.next_due().is_none() && self.stats.counts.dialing == 0,
+        }
+    }
+
+    fn next_wakeup(&self) -> Option<Instant> {
+        [
+            self.pacer.next_due(),
+            self.ticker.next_due(),
+            self.deadlines.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Makes the attempts that are due, at most a batch. True when more are due already.
+    fn dial_due(&mut self, observer: &mut impl Observer) -> bool {
+        for _ in 0..DIAL_BATCH {
+            let started = Instant::now();
+            let Some(seq) = self.pacer.take_due(started) else {
+                return false;
+            };
+            self.dial(seq, started, observer);
+        }
+        self.pacer
+            .next_due()
+            .is_some_and(|due| due <= Instant::now())
+    }
+
+    fn dial(&mut self, seq: u64, started: Instant, observer: &mut impl Observer) {
+        self.stats.dialing();
+        self.last_attempt = Some(started);
+        observer.conn_event(ConnEvent {
+            seq,
+            state: State::Dialing,
+            elapsed: Duration::ZERO,
+            failure: None,
+            closure: None,
+        });
+        let registered = conn::start_connect(self.plan.addr).and_then(|mut stream| {
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            self.poll.registry().register(
+                &mut stream,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            entry.insert(Conn {
+                stream,
+                seq,
+                started,
+                state: State::Dialing,
+            });
+            Ok(key)
+        });
+        match registered {
+            Ok(key) => self.deadlines.push(started, (key, seq)),
+            Err(e) => {
+                let elapsed = Instant::now().saturating_duration_since(started);
+                self.record_failure(seq, Failure::classify(&e), elapsed, observer);
+            }
+        }
+    }
+
+    fn expire_deadlines(&mut self, now: Instant, observer: &mut impl Observer) {
+        while let Some((key, seq)) = self.deadlines.pop_expired(now) {
+            let still_dialing = self
+                .conns
+                .get(key)
+                .is_some_and(|c| c.seq == seq && c.state == State::Dialing);
+            if still_dialing {
+                self.fail(key, Failure::TimedOut, now, observer);
+            }
+        }
+    }
+
+    fn on_signal(&mut self) {
+        let Some(signals) = self.signals else { return };
+        while let Some(signal) = signals.read() {
+            if self.stop.is_none() || matches!(self.stop, Some(Stop::LocalLimit(_))) {
+                self.stop = Some(Stop::Interrupted(signal));
+                self.pacer.stop();
+            }
+            if signal == libc::SIGINT {
+                signals.let_next_interrupt_kill();
+            }
+        }
+    }
+
+    fn on_conn_event(
+        &mut self,
+        key: usize,
+        readable: bool,
+        now: Instant,
+        observer: &mut impl Observer,
+    ) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        if conn.state == State::Dialing {
+            match conn::check_connect(&conn.stream) {
+                Progress::Pending => return,
+                Progress::Failed(e) => {
+                    self.fail(key, Failure::classify(&e), now, observer);
+                    return;
+                }
+                Progress::Connected => {
+                    let conn = &mut self.conns[key];
+                    conn.state = State::Established;
+                    let latency = now.saturating_duration_since(conn.started);
+                    let seq = conn.seq;
+                    self.stats.established(latency);
+                    observer.conn_event(ConnEvent {
+                        seq,
+                        state: State::Established,
+                        elapsed: latency,
+                        failure: None,
+                        closure: None,
+                    });
+                }
+            }
+        }
+        if readable {
+            self.drain(key, now, observer);
+        }
+    }
+
+    /// Reads and discards until the socket would block; end-of-stream or an error closes it.
+    fn drain(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
+        let conn = &mut self.conns[key];
+        let closure = loop {
+            match conn.stream.read(&mut self.read_buf) {
+                Ok(0) => break Some(Closure::PeerClosed),
+                Ok(n) => self.stats.bytes_received += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(Closure::classify(&e)),
+            }
+        };
+        if let Some(how) = closure {
+            let conn = self.conns.remove(key);
+            self.stats.closed(how);
+            observer.conn_event(ConnEvent {
+                seq: conn.seq,
+                state: State::Closed,
+                elapsed: now.saturating_duration_since(conn.started),
+                failure: None,
+                closure: Some(how),
+            });
+        }
+    }
+
+    /// Ends a dialing connection in Error; its socket is closed here.
+    fn fail(&mut self, key: usize, cause: Failure, now: Instant, observer: &mut impl Observer) {
+        let conn = self.conns.remove(key);
+        let elapsed = now.saturating_duration_since(conn.started);
+        self.record_failure(conn.seq, cause, elapsed, observer);
+    }
+
+    fn record_failure(
+        &mut self,
+        seq: u64,
+        cause: Failure,
+        elapsed: Duration,
+        observer: &mut impl Observer,
+    ) {
+        self.stats.failed(cause, elapsed);
+        observer.conn_event(ConnEvent {
+            seq,
+            state: State::Error,
+            elapsed,
+            failure: Some(cause),
+            closure: None,
+        });
+        if cause.is_local_limit() && self.stop.is_none() {
+            self.stop = Some(Stop::LocalLimit(cause));
+            self.pacer.stop();
+        }
+    }
+}

@@ -1,0 +1,13 @@
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = std::env::args_os().skip(1).collect();
+    let result = tcpgoon::cli::parse(args).and_then(tcpgoon::execute);
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(error) => {
+            eprintln!("tcpgoon: {error}");
+            ExitCode::from(tcpgoon::exit::of_error(&error))
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Reports: pure writers over `impl Write`, from a run's stats to text. The reference tool's
+//! lines come first, byte for byte; what it lacks follows.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::conn::{Closure, Failure};
+use crate::duration::go_style;
+use crate::engine::{Outcome, Stop};
+use crate::signal;
+use crate::stats::{Counts, Latency};
+
+/// The percentiles the text report lists.
+pub const PERCENTILES: [(&str, f64); 4] = [
+    ("p50", 0.50),
+    ("p90", 0.90),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+];
+
+/// `Total: 4, Dialing: 1, Established: 1, Closed: 0, Error: 0, NotInitiated: 2`
+pub fn write_live_line(w: &mut impl Write, c: &Counts) -> io::Result<()> {
+    writeln!(
+        w,
+        "Total: {}, Dialing: {}, Established: {}, Closed: {}, Error: {}, NotInitiated: {}",
+        c.total, c.dialing, c.established, c.closed, c.error, c.not_initiated
+    )
+}
+
+/// What the final report is about.
+pub struct Summary<'a> {
+    /// `name(ip):port`.
+    pub target: &'a str,
+    pub outcome: &'a Outcome,
+    pub requested_rate: Option<f64>,
+}
+
+pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
+    let stats = &s.outcome.stats;
+    let counts = &stats.counts;
+    writeln!(w, "--- {} tcp test statistics ---", s.target)?;
+    write_live_line(w, counts)?;
+    writeln!(w, "--- tcpgoon execution statistics ---")?;
+    writeln!(
+        w,
+        "Total established connections: {}",
+        counts.ever_established()
+    )?;
+    writeln!(
+        w,
+        "Max concurrent established connections: {}",
+        stats.max_established
+    )?;
+    writeln!(
+        w,
+        "Number of established connections on closure: {}",
+        counts.established
+    )?;
+    if stats.connect.moments.count > 0 {
+        writeln!(
+            w,
+            "Response time stats for {} successful connections min/avg/max/dev = {}",
+            stats.connect.moments.count,
+            min_avg_max_dev(&stats.connect)
+        )?;
+    }
+    if stats.time_to_error.moments.count > 0 {
+        writeln!(
+            w,
+            "Time to error stats for {} failed connections min/avg/max/dev = {}",
+            stats.time_to_error.moments.count,
+            min_avg_max_dev(&stats.time_to_error)
+        )?;
+    }
+    if !stats.connect.histogram.is_empty() {
+        writeln!(w, "Connect latency: {}", percentiles(&stats.connect))?;
+    }
+    if !stats.time_to_error.histogram.is_empty() {
+        writeln!(w, "Time to error: {}", percentiles(&stats.time_to_error))?;
+    }
+    let failures: Vec<String> = Failure::ALL
+        .iter()
+        .map(|f| format!("{} {}", f.label(), stats.failures_of(*f)))
+        .collect();
+    writeln!(w, "Errors by cause: {}", failures.join(", "))?;
+    let closures: Vec<String> = Closure::ALL
+        .iter()
+        .map(|c| format!("{} {}", c.label(), stats.closures_of(*c)))
+        .collect();
+    writeln!(w, "Closed by cause: {}", closures.join(", "))?;
+    writeln!(w, "Bytes received: {}", stats.bytes_received)?;
+    let made = counts.total - counts.not_initiated;
+    writeln!(
+        w,
+        "Attempt rate: {} achieved, {} requested ({} attempts in {})",
+        rate_text(achieved_rate(made, s.outcome.dial_span)),
+        s.requested_rate
+            .map_or_else(|| "unlimited".to_string(), |r| rate_text(Some(r))),
+        made,
+        go_style(s.outcome.dial_span)
+    )?;
+    writeln!(w, "Wall time: {}", go_style(s.outcome.wall))?;
+    match s.outcome.stop {
+        None => {}
+        Some(Stop::Interrupted(sig)) => writeln!(
+            w,
+            "Run interrupted by {}: dialing stopped early",
+            signal::name(sig)
+        )?,
+        Some(Stop::LocalLimit(cause)) => writeln!(
+            w,
+            "Run stopped by a local limit: {} ({})",
+            cause.label(),
+            local_limit_hint(cause)
+        )?,
+    }
+    Ok(())
+}
+
+fn min_avg_max_dev(latency: &Latency) -> String {
+    let m = &latency.moments;
+    format!(
+        "{}/{}/{}/{}",
+        go_style(m.min()),
+        go_style(m.mean()),
+        go_style(m.max()),
+        go_style(m.stddev())
+    )
+}
+
+fn percentiles(latency: &Latency) -> String {
+    let mut parts: Vec<String> = PERCENTILES
+        .iter()
+        .map(|(name, q)| format!("{name} {}", go_style(latency.quantile(*q))))
+        .collect();
+    parts.push(format!("max {}", go_style(latency.moments.max())));
+    parts.join(", ")
+}
+
+/// Attempts per second over the span from the first attempt to the last.
+pub fn achieved_rate(made: u64, span: Duration) -> Option<f64> {
+    (made >= 2 && !span.is_zero()).then(|| (made - 1) as f64 / span.as_secs_f64())
+}
+
+fn rate_text(rate: Option<f64>) -> String {
+    match rate {
+        Some(r) if r >= 100.0 => format!("{r:.0}/s"),
+        Some(r) => format!("{r:.2}/s"),
+        None => "n/a".to_string(),
+    }
+}
+
+/// What to do about a local limit.
+pub fn local_limit_hint(cause: Failure) -> &'static str {
+    match cause {
+        Failure::NoLocalPort => {
+            "the ephemeral ports toward this target are used up: widen net.ipv4.ip_local_port_range, \
+             let TIME_WAIT sockets expire, or spread attempts over more source addresses"
+        }
+        Failure::NoFileDescriptors => {
+            "the process or system ran out of file descriptors: raise `ulimit -n` or fs.file-max"
+        }
+        _ => "the kernel ran out of socket memory: see net.ipv4.tcp_mem and net.core.*mem*",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Stats;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn live_line_is_the_reference_format() {
+        let counts = Counts {
+            total: 4,
+            not_initiated: 2,
+            dialing: 1,
+            established: 1,
+            closed: 0,
+            error: 0,
+        };
+        assert_eq!(
+            text(|w| write_live_line(w, &counts)),
+            "Total: 4, Dialing: 1, Established: 1, Closed: 0, Error: 0, NotInitiated: 2\n"
+        );
+    }
+
+    #[test]
+    fn final_report_keeps_the_reference_lines() {
+        let mut stats = Stats::new(4);
+        for micros in [49_892, 50_000, 50_188, 50_740] {
+            stats.dialing();
+            stats.established(Duration::from_micros(micros));
+        }
+        let outcome = Outcome {
+            stats,
+            stop: None,
+            wall: Duration::from_millis(3000),
+            dial_span: Duration::from_millis(2997),
+        };
+        let report = text(|w| {
+            write_final(
+                w,
+                &Summary {
+                    target: "example.host(10.0.0.7):80",
+                    outcome: &outcome,
+                    requested_rate: Some(1.0 / 0.999),
+                },
+            )
+        });
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(
+            lines[..7],
+            [
+                "--- example.host(10.0.0.7):80 tcp test statistics ---",
+                "Total: 4, Dialing: 0, Established: 4, Closed: 0, Error: 0, NotInitiated: 0",
+                "--- tcpgoon execution statistics ---",
+                "Total established connections: 4",
+                "Max concurrent established connections: 4",
+                "Number of established connections on closure: 4",
+                "Response time stats for 4 successful connections min/avg/max/dev = 49.892ms/50.205ms/50.74ms/326µs",
+            ]
+        );
+        assert!(!report.contains("Time to error stats"));
+        assert!(report.contains("Connect latency: p50 50.015ms, p90 50.74ms, p99 50.74ms, p99.9 50.74ms, max 50.74ms"), "{report}");
+        assert!(
+            report.contains("Errors by cause: refused 0, timed out 0"),
+            "{report}"
+        );
+        assert!(
+            report
+                .contains("Attempt rate: 1.00/s achieved, 1.00/s requested (4 attempts in 2.997s)"),
+            "{report}"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! What a run has measured: the count of connections in each state, failures and closures by
+//! cause, and connect and time-to-error latencies. Each state change moves exactly one
+//! connection from one count to another, so the counts add up to the total by construction.
+//!
+//! Latencies are kept twice, each for what it does best: exact moments (count, sum, sum of
+//! squares, min, max, in nanoseconds) for the reference tool's min/avg/max/dev line, and an
+//! HDR histogram (microseconds, fixed bounds) for percentiles. Neither grows with the number
+//! of connections.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::conn::{Closure, Failure, State};
+
+/// How many connections are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub not_initiated: u64,
+    pub dialing: u64,
+    pub established: u64,
+    pub closed: u64,
+    pub error: u64,
+}
+
+impl Counts {
+    pub fn new(total: u64) -> Counts {
+        Counts {
+            total,
+            not_initiated: total,
+            ..Counts::default()
+        }
+    }
+
+    fn slot(&mut self, state: State) -> &mut u64 {
+        match state {
+            State::NotInitiated => &mut self.not_initiated,
+            State::Dialing => &mut self.dialing,
+            State::Established => &mut self.established,
+            State::Closed => &mut self.closed,
+            State::Error => &mut self.error,
+        }
+    }
+
+    /// Moves one connection from `from` to `to`.
+    pub fn shift(&mut self, from: State, to: State) {
+        let source = self.slot(from);
+        debug_assert!(*source > 0, "no connection in {from:?} to move to {to:?}");
+        *source -= 1;
+        *self.slot(to) += 1;
+    }
+
+    /// True when every connection is in exactly one state.
+    pub fn adds_up(&self) -> bool {
+        self.not_initiated + self.dialing + self.established + self.closed + self.error
+            == self.total
+    }
+
+    /// Connections that completed the handshake at some point.
+    pub fn ever_established(&self) -> u64 {
+        self.established + self.closed
+    }
+}
+
+/// Exact summary statistics of a set of durations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moments {
+    pub count: u64,
+    sum: u128,
+    sum_of_squares: u128,
+    min: u64,
+    max: u64,
+}
+
+impl Moments {
+    pub fn record(&mut self, d: Duration) {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if self.count == 0 || nanos < self.min {
+            self.min = nanos;
+        }
+        self.max = self.max.max(nanos);
+        self.count += 1;
+        self.sum += u128::from(nanos);
+        self.sum_of_squares = self
+            .sum_of_squares
+            .saturating_add(u128::from(nanos) * u128::from(nanos));
+    }
+
+    pub fn min(&self) -> Duration {
+        Duration::from_nanos(self.min)
+    }
+
+    pub fn max(&self) -> Duration {
+        Duration::from_nanos(self.max)
+    }
+
+    pub fn mean(&self) -> Duration {
+        if self.count == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos((self.sum / u128::from(self.count)) as u64)
+    }
+
+    /// Population standard deviation, as the reference tool computes it.
+    pub fn stddev(&self) -> Duration {
+        if self.count == 0 {
+            return Duration::ZERO;
+        }
+        let n = u128::from(self.count);
+        // n²·variance = n·Σx² − (Σx)², exact in integers.
+        let spread = n
+            .saturating_mul(self.sum_of_squares)
+            .saturating_sub(self.sum.saturating_mul(self.sum));
+        let variance = spread as f64 / (n as f64 * n as f64);
+        Duration::from_nanos(variance.sqrt() as u64)
+    }
+}
+
+/// Latency in microseconds, from 1 µs to one hour at 3 significant digits.
+#[derive(Debug, Clone)]
+pub struct LatencyHistogram(Histogram<u64>);
+
+pub const HISTOGRAM_HIGHEST_MICROS: u64 = 3_600_000_000;
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram(
+            Histogram::new_with_bounds(1, HISTOGRAM_HIGHEST_MICROS, 3)
+                .expect("constant histogram bounds are valid"),
+        )
+    }
+}
+
+impl LatencyHistogram {
+    pub fn record(&mut self, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.0.saturating_record(micros);
+    }
+
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The latency at `quantile` (0.0 to 1.0).
+    pub fn quantile(&self, quantile: f64) -> Duration {
+        Duration::from_micros(self.0.value_at_quantile(quantile))
+    }
+
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.0.max())
+    }
+
+    pub fn inner(&self) -> &Histogram<u64> {
+        &self.0
+    }
+
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+}
+
+/// One latency measure, kept both ways.
+#[derive(Debug, Clone, Default)]
+pub struct Latency {
+    pub moments: Moments,
+    pub histogram: LatencyHistogram,
+}
+
+impl Latency {
+    pub fn record(&mut self, d: Duration) {
+        self.moments.record(d);
+        self.histogram.record(d);
+    }
+
+    /// The latency at `quantile`, within the histogram's precision (0.1%) and never outside
+    /// the exact minimum and maximum.
+    pub fn quantile(&self, quantile: f64) -> Duration {
+        self.histogram
+            .quantile(quantile)
+            .clamp(self.moments.min(), self.moments.max())
+    }
+}
+
+/// Everything a run counts.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub counts: Counts,
+    pub failures: [u64; Failure::ALL.len()],
+    pub closures: [u64; Closure::ALL.len()],
+    pub max_established: u64,
+    pub bytes_received: u64,
+    /// Attempt start to established.
+    pub connect: Latency,
+    /// Attempt start to failure.
+    pub time_to_error: Latency,
+}
+
+impl Stats {
+    pub fn new(total: u64) -> Stats {
+        Stats {
+            counts: Counts::new(total),
+            failures: [0; Failure::ALL.len()],
+            closures: [0; Closure::ALL.len()],
+            max_established: 0,
+            bytes_received: 0,
+            connect: Latency::default(),
+            time_to_error: Latency::default(),
+        }
+    }
+
+    pub fn dialing(&mut self) {
+        self.counts.shift(State::NotInitiated, State::Dialing);
+    }
+
+    pub fn established(&mut self, latency: Duration) {
+        self.counts.shift(State::Dialing, State::Established);
+        self.max_established = self.max_established.max(self.counts.established);
+        self.connect.record(latency);
+    }
+
+    pub fn failed(&mut self, cause: Failure, elapsed: Duration) {
+        self.counts.shift(State::Dialing, State::Error);
+        self.failures[cause.index()] += 1;
+        self.time_to_error.record(elapsed);
+    }
+
+    pub fn closed(&mut self, how: Closure) {
+        self.counts.shift(State::Established, State::Closed);
+        self.closures[how.index()] += 1;
+    }
+
+    pub fn failures_of(&self, cause: Failure) -> u64 {
+        self.failures[cause.index()]
+    }
+
+    pub fn closures_of(&self, how: Closure) -> u64 {
+        self.closures[how.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn counts_follow_the_lifecycle_and_add_up() {
+        let mut stats = Stats::new(4);
+        for _ in 0..4 {
+            stats.dialing();
+        }
+        stats.established(ms(1));
+        stats.established(ms(3));
+        stats.failed(Failure::Refused, ms(2));
+        stats.closed(Closure::Reset);
+        let c = stats.counts;
+        assert_eq!((c.dialing, c.established, c.closed, c.error), (1, 1, 1, 1));
+        assert!(c.adds_up());
+        assert_eq!(c.ever_established(), 2);
+        assert_eq!(stats.max_established, 2);
+        assert_eq!(stats.failures_of(Failure::Refused), 1);
+        assert_eq!(stats.closures_of(Closure::Reset), 1);
+        assert_eq!(stats.connect.moments.count, 2);
+        assert_eq!(stats.time_to_error.moments.count, 1);
+    }
+
+    #[test]
+    fn moments_are_exact() {
+        let mut m = Moments::default();
+        for d in [ms(2), ms(4), ms(4), ms(4), ms(5), ms(5), ms(7), ms(9)] {
+            m.record(d);
+        }
+        assert_eq!(m.min(), ms(2));
+        assert_eq!(m.max(), ms(9));
+        assert_eq!(m.mean(), ms(5));
+        assert_eq!(m.stddev(), ms(2));
+        assert_eq!(Moments::default().stddev(), Duration::ZERO);
+    }
+
+    #[test]
+    fn histogram_keeps_percentiles_within_its_precision() {
+        let mut h = LatencyHistogram::default();
+        for micros in 1..=1000 {
+            h.record(Duration::from_micros(micros));
+        }
+        assert_eq!(h.len(), 1000);
+        assert_eq!(h.quantile(0.5), Duration::from_micros(500));
+        assert_eq!(h.quantile(0.99), Duration::from_micros(990));
+        assert_eq!(h.max(), Duration::from_micros(1000));
+        h.record(Duration::from_secs(10 * 3600));
+        assert_eq!(h.len(), 1001);
+    }
+}

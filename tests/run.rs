@@ -1,0 +1,320 @@
+//! `tcpgoon run` through the real binary, against listeners opened on ephemeral ports.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use common::{HoldingListener, closed_port, finish, run, spawn};
+
+#[test]
+fn all_established_exits_0_with_the_reference_report() {
+    let server = HoldingListener::start();
+    let port = server.port();
+    let out = run(&["run", "127.0.0.1", &port, "-c", "20", "-s", "5ms", "-y"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0], "Total: 20, Dialing: 0, Established: 0, Closed: 0, Error: 0, NotInitiated: 20",
+        "the first live line comes before any attempt"
+    );
+    let header = format!("--- 127.0.0.1(127.0.0.1):{port} tcp test statistics ---");
+    let at = lines
+        .iter()
+        .position(|l| *l == header)
+        .expect("report header");
+    assert_eq!(
+        lines[at + 1..at + 6],
+        [
+            "Total: 20, Dialing: 0, Established: 20, Closed: 0, Error: 0, NotInitiated: 0",
+            "--- tcpgoon execution statistics ---",
+            "Total established connections: 20",
+            "Max concurrent established connections: 20",
+            "Number of established connections on closure: 20",
+        ]
+    );
+    let response = lines[at + 6];
+    assert!(
+        response
+            .starts_with("Response time stats for 20 successful connections min/avg/max/dev = "),
+        "{response}"
+    );
+    assert_eq!(response.matches('/').count(), 6, "{response}");
+    assert!(!out.stdout.contains("Time to error stats"));
+    assert!(out.line("Connect latency: ").contains("p99.9 "));
+    assert_eq!(out.failures("refused"), 0);
+    assert!(
+        out.line("Attempt rate: ")
+            .contains("200/s requested (20 attempts in ")
+    );
+}
+
+#[test]
+fn the_run_ends_when_the_last_attempt_completes() {
+    // 100 attempts 10 ms apart: the last is due at 990 ms. The reference tool takes 2.6 s.
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "100",
+        "-s",
+        "10",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.elapsed >= Duration::from_millis(990) && out.elapsed < Duration::from_millis(1600),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn a_name_is_resolved_and_shown_with_its_address() {
+    let server = HoldingListener::start();
+    let port = server.port();
+    let out = run(&["run", "localhost", &port, "-c", "2", "-s", "0", "-y"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains(&format!(
+        "--- localhost(127.0.0.1):{port} tcp test statistics ---"
+    )));
+}
+
+#[test]
+fn refused_port_exits_2_with_every_attempt_refused() {
+    let port = closed_port();
+    let out = run(&["run", "127.0.0.1", &port, "-c", "25", "-s", "0", "-y"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!(
+        (counts.error, counts.established, counts.total),
+        (25, 0, 25)
+    );
+    assert_eq!(out.failures("refused"), 25);
+    assert!(
+        out.line("Time to error stats for 25 failed connections min/avg/max/dev = ")
+            .contains('/')
+    );
+    assert!(!out.stdout.contains("Response time stats"));
+}
+
+#[test]
+fn dial_timeout_is_honoured_against_a_full_backlog() {
+    // Backlog 0: the kernel queues one completed handshake and drops later SYNs, and
+    // nothing ever accepts, so the rest of the attempts can only time out.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(0).unwrap();
+    let port = socket
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "6",
+        "-s",
+        "0",
+        "-t",
+        "300ms",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up());
+    let timed_out = out.failures("timed out");
+    assert_eq!(timed_out, counts.error, "{}", out.stdout);
+    assert_eq!(counts.established + timed_out, 6, "{}", out.stdout);
+    assert!(timed_out >= 4, "{}", out.stdout);
+    let line = out.line("Time to error stats for ");
+    let min = line
+        .rsplit(" = ")
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    assert!(
+        min.starts_with("300.") || min.starts_with("301.") || min == "300ms",
+        "{line}"
+    );
+    assert!(
+        out.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        out.elapsed
+    );
+    assert!(socket.as_raw_fd() > 0);
+}
+
+#[test]
+fn sigint_mid_run_gives_the_report_and_exit_1() {
+    let server = HoldingListener::start();
+    let started = Instant::now();
+    let child = spawn(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "100",
+        "-s",
+        "20ms",
+        "-y",
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert!(
+        counts.established >= 10 && counts.not_initiated >= 50,
+        "{counts:?}"
+    );
+    assert!(out.stdout.contains("Run interrupted by SIGINT"));
+    assert!(
+        out.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn sigterm_mid_run_also_reports() {
+    let server = HoldingListener::start();
+    let started = Instant::now();
+    let child = spawn(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "50",
+        "-s",
+        "20ms",
+        "-y",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.final_counts().adds_up());
+    assert!(out.stdout.contains("Run interrupted by SIGTERM"));
+}
+
+#[test]
+fn without_a_terminal_and_without_y_it_does_not_hang() {
+    let server = HoldingListener::start();
+    let out = run(&["run", "127.0.0.1", &server.port(), "-c", "3"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("-y"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_exits_64_with_one_line() {
+    let cases: &[&[&str]] = &[
+        &["run", "127.0.0.1", "80", "--bogus", "-y"],
+        &["run", "127.0.0.1", "80", "-c", "many", "-y"],
+        &["run", "127.0.0.1", "80", "-c", "0", "-y"],
+        &["run", "127.0.0.1", "80", "-s", "10 parsecs", "-y"],
+        &["run", "127.0.0.1", "80", "-t", "0", "-y"],
+        &["run", "127.0.0.1", "0", "-y"],
+        &["run", "127.0.0.1", "65536", "-y"],
+        &["run", "127.0.0.1", "-y"],
+        &["run", "not a host", "80", "-y"],
+        &["run", "127.0.0.1", "80", "-c", "1000000", "-y"],
+        &["launch"],
+    ];
+    for args in cases {
+        let out = run(args);
+        assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("tcpgoon: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn an_unresolvable_host_exits_64() {
+    // In a private network namespace the resolver cannot reach any server, so the lookup
+    // fails at once and no query leaves this machine.
+    let probe = std::process::Command::new("unshare")
+        .args(["--net", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: unshare --net is not available");
+        return;
+    }
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--net",
+            common::BIN,
+            "run",
+            "no-such-host.invalid",
+            "80",
+            "-y",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot resolve host 'no-such-host.invalid'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let out = run(&["--help"]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stdout.contains("Exit status:"));
+    let out = run(&["run", "--help"]);
+    assert!(out.stdout.contains("-c, --connections <N>"));
+    assert!(out.stdout.contains("64  bad input"));
+    let out = run(&["--version"]);
+    assert_eq!(
+        out.stdout,
+        format!("tcpgoon {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = run(&[]);
+    assert!(out.stdout.contains("Usage:"));
+}
+
+#[test]
+fn debug_prints_one_line_per_connection_event() {
+    let port = closed_port();
+    let out = run(&["run", "127.0.0.1", &port, "-c", "3", "-s", "0", "-y", "-d"]);
+    assert_eq!(out.code, Some(2));
+    let dialing = out
+        .stderr
+        .lines()
+        .filter(|l| l.ends_with(": dialing"))
+        .count();
+    let refused = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": error (refused) after "))
+        .count();
+    assert_eq!((dialing, refused), (3, 3), "{}", out.stderr);
+}
