@@ -215,6 +215,8 @@ impl<'s> Engine<'s> {
             let Some(seq) = self.pacer.take_due(started) else {
                 return false;
             };
+            let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
+            self.stats.schedule_lag.record(lag);
             self.dial(seq, started, observer);
         }
         self.pacer

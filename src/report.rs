@@ -99,6 +99,13 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         made,
         go_style(s.outcome.dial_span)
     )?;
+    if !stats.schedule_lag.histogram.is_empty() {
+        writeln!(
+            w,
+            "Start lag behind schedule: {}",
+            percentiles(&stats.schedule_lag)
+        )?;
+    }
     writeln!(w, "Wall time: {}", go_style(s.outcome.wall))?;
     match s.outcome.stop {
         None => {}

@@ -198,6 +198,8 @@ pub struct Stats {
     pub connect: Latency,
     /// Attempt start to failure.
     pub time_to_error: Latency,
+    /// How late each attempt started against its scheduled time: the pacing error.
+    pub schedule_lag: Latency,
 }
 
 impl Stats {
@@ -210,6 +212,7 @@ impl Stats {
             bytes_received: 0,
             connect: Latency::default(),
             time_to_error: Latency::default(),
+            schedule_lag: Latency::default(),
         }
     }
 
