@@ -6,8 +6,11 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use crate::duration::{self, BareUnit};
 use crate::error::Error;
+use crate::thresholds::{self, Thresholds};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -27,6 +30,8 @@ Exit status:
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports)
   2   the run completed, but some connections failed or were closed by the peer
+      (with --min-established: fewer were established than it asks for)
+  3   the connections were established, but a --max-latency threshold was missed
   64  bad input or setup: unknown flag, bad value, unresolvable host
 ";
 
@@ -48,6 +53,15 @@ Options:
   -i, --interval <DUR>      between live stats lines; 0 turns them off   [default: 1s]
   -y, --assume-yes          do not ask for confirmation
   -d, --debug               one line per connection event on stderr
+      --progress <MODE>     auto: a status line redrawn on stderr when it is a terminal,
+                            plain `Total:` lines otherwise; bar or lines force one [default: auto]
+      --json                stdout carries JSON Lines only: a tick per interval, a summary
+      --hdr-log <FILE>      write connect latencies as an HdrHistogram interval log
+      --max-latency <P=DUR> fail (exit 3) when connect latency statistic P exceeds DUR:
+                            p50, p99.9, max or mean; repeatable; e.g. p99=20ms
+      --min-established <N|PCT%>
+                            pass when at least N (or PCT% of) connections are established,
+                            tolerating the rest failing
   -h, --help                print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
@@ -59,10 +73,13 @@ Exit status:
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports)
   2   the run completed, but some connections failed or were closed by the peer
+      (with --min-established: fewer were established than it asks for)
+  3   the connections were established, but a --max-latency threshold was missed
   64  bad input or setup: unknown flag, bad value, unresolvable host
 
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
+  tcpgoon run 127.0.0.1 8080 -c 5000 -s 0 -y --json --max-latency p99=20ms > run.jsonl
 ";
 
 pub const SERVER_HELP: &str = "\
@@ -113,6 +130,32 @@ pub struct RunArgs {
     pub interval: Duration,
     pub assume_yes: bool,
     pub debug: bool,
+    pub progress: Progress,
+    pub json: bool,
+    pub hdr_log: Option<PathBuf>,
+    pub thresholds: Thresholds,
+}
+
+/// How live progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A redrawn status line when stderr is a terminal, plain lines otherwise.
+    Auto,
+    /// Always the redrawn status line on stderr.
+    Bar,
+    /// Always the reference tool's plain `Total:` lines.
+    Lines,
+}
+
+fn parse_progress(text: &str) -> Result<Progress, String> {
+    match text {
+        "auto" => Ok(Progress::Auto),
+        "bar" => Ok(Progress::Bar),
+        "lines" => Ok(Progress::Lines),
+        _ => Err(format!(
+            "'{text}' is not a progress mode: expected auto, bar or lines"
+        )),
+    }
 }
 
 /// `tcpgoon server` as typed.
@@ -193,8 +236,19 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
         option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(5));
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+    let progress = option(&mut args, &["--progress"], parse_progress)?.unwrap_or(Progress::Auto);
+    let hdr_log = option(&mut args, &["--hdr-log"], |s| Ok(PathBuf::from(s)))?;
+    let thresholds = Thresholds {
+        max_latency: repeated(&mut args, "--max-latency", thresholds::parse_max_latency)?,
+        min_established: option(
+            &mut args,
+            &["--min-established"],
+            thresholds::parse_min_established,
+        )?,
+    };
     let assume_yes = args.contains(["-y", "--assume-yes"]);
     let debug = args.contains(["-d", "--debug"]);
+    let json = args.contains("--json");
 
     let free = leftover(args);
     if let Some(flag) = free.iter().find(|a| looks_like_flag(a)) {
@@ -219,6 +273,10 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
         interval,
         assume_yes,
         debug,
+        progress,
+        json,
+        hdr_log,
+        thresholds,
     })
 }
 
@@ -261,25 +319,44 @@ fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
 }
 
 /// Reads an option's value with `parse`, naming the flag in the error. `keys` lists the
-/// short form first when there is one, the long form last.
+/// short form first when there is one, the long form last. A flag given twice is an error:
+/// silently taking one of the two would run a test nobody asked for.
 fn option<T>(
     args: &mut pico_args::Arguments,
     keys: &[&'static str],
     parse: fn(&str) -> Result<T, String>,
 ) -> Result<Option<T>, Error> {
     let name = keys[keys.len() - 1];
-    let found = match *keys {
+    let mut take = || match *keys {
         [short, long] => args.opt_value_from_fn([short, long], parse),
         _ => args.opt_value_from_fn(name, parse),
     };
-    found.map_err(|e| match e {
+    let first = take().map_err(|e| option_error(name, e))?;
+    if first.is_some() && take().map_err(|e| option_error(name, e))?.is_some() {
+        return Err(Error::Usage(format!("{name} is given more than once")));
+    }
+    Ok(first)
+}
+
+/// Reads every occurrence of a repeatable option.
+fn repeated<T>(
+    args: &mut pico_args::Arguments,
+    name: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, Error> {
+    args.values_from_fn(name, parse)
+        .map_err(|e| option_error(name, e))
+}
+
+fn option_error(name: &str, e: pico_args::Error) -> Error {
+    match e {
         pico_args::Error::OptionWithoutAValue(_) => Error::Usage(format!("{name} needs a value")),
         pico_args::Error::Utf8ArgumentParsingFailed { cause, .. }
         | pico_args::Error::ArgumentParsingFailed { cause } => {
             Error::Usage(format!("{name}: {cause}"))
         }
         other => Error::Usage(format!("{name}: {other}")),
-    })
+    }
 }
 
 fn usage(e: pico_args::Error) -> Error {
@@ -395,6 +472,22 @@ mod tests {
     }
 
     #[test]
+    fn reporting_options() {
+        let args = run_args(
+            "run h 1 --json --hdr-log l.hlog --progress bar --max-latency p99=20ms --max-latency max=1s --min-established 95%",
+        );
+        assert!(args.json);
+        assert_eq!(args.hdr_log, Some(PathBuf::from("l.hlog")));
+        assert_eq!(args.progress, Progress::Bar);
+        assert_eq!(args.thresholds.max_latency.len(), 2);
+        assert_eq!(
+            args.thresholds.min_established,
+            Some(thresholds::MinEstablished::Percent(95.0))
+        );
+        assert_eq!(run_args("run h 1").progress, Progress::Auto);
+    }
+
+    #[test]
     fn help_and_version_are_values() {
         assert_eq!(parse_words(""), Ok(Command::Help(HELP)));
         assert_eq!(parse_words("--help"), Ok(Command::Help(HELP)));
@@ -419,6 +512,10 @@ mod tests {
         assert!(usage_error("launch").contains("unknown command"));
         assert!(usage_error("server --port 70000").contains("out of range"));
         assert!(usage_error("server extra").contains("unexpected argument"));
+        assert!(usage_error("run h 80 -c 1 -c 2").contains("more than once"));
+        assert!(usage_error("run h 80 --max-latency p99").contains("--max-latency"));
+        assert!(usage_error("run h 80 --min-established 101%").contains("--min-established"));
+        assert!(usage_error("run h 80 --progress loud").contains("--progress"));
     }
 
     #[test]

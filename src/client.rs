@@ -1,44 +1,179 @@
 //! `tcpgoon run`: resolve the target, ask for confirmation, check local limits, drive the
-//! engine, print the report, and return the exit status.
+//! engine with the live outputs asked for, print the report, and return the exit status.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::time::Duration;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime};
 
-use crate::cli::RunArgs;
+use crate::cli::{Progress, RunArgs};
 use crate::config::RunConfig;
 use crate::conn::State;
-use crate::duration::go_style;
+use crate::duration::{canonical, go_style};
 use crate::engine::{ConnEvent, Engine, Observer};
 use crate::error::Error;
+use crate::hdrlog::{HdrLog, HdrLogSink};
+use crate::json::{self, Json};
+use crate::progress::{self, StatusLine};
 use crate::report::{self, Summary};
 use crate::signal::SignalFd;
 use crate::stats::Stats;
 use crate::{exit, limits};
 
+/// How often the status line is redrawn at least.
+const REDRAW: Duration = Duration::from_millis(250);
+
 pub fn run(args: RunArgs) -> Result<u8, Error> {
-    let config = RunConfig::resolve(args)?;
+    let mut config = RunConfig::resolve(args)?;
     limits::fit_open_files(config.plan.connections)?;
     if !config.assume_yes {
         confirm(&config)?;
     }
+    let mut hdr_sink = match &config.hdr_log {
+        Some(path) => Some(HdrLogSink::create(path).map_err(|e| {
+            Error::Usage(format!(
+                "--hdr-log: cannot create '{}': {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
-    let stdout = io::stdout();
-    let mut observer = TextObserver {
-        out: stdout.lock(),
+
+    let live_on = !config.plan.interval.is_zero();
+    let stderr_tty = io::stderr().is_terminal();
+    let stdout_tty = io::stdout().is_terminal();
+    let bar = live_on
+        && !config.debug
+        && match config.progress {
+            Progress::Bar => true,
+            Progress::Lines => false,
+            Progress::Auto => stderr_tty,
+        };
+    let lines = if !live_on {
+        Lines::Off
+    } else if config.json {
+        Lines::Json
+    } else if match config.progress {
+        Progress::Lines => true,
+        Progress::Bar => false,
+        Progress::Auto => !(bar && stdout_tty),
+    } {
+        Lines::Plain
+    } else {
+        Lines::Off
+    };
+    if bar {
+        config.plan.refresh = Some(REDRAW.min(config.plan.interval));
+    }
+    let started = SystemTime::now();
+    let hdr = match &mut hdr_sink {
+        Some(sink) => Some(
+            sink.begin(started)
+                .map_err(|e| Error::system("--hdr-log", e))?,
+        ),
+        None => None,
+    };
+    let mut live = Live {
+        out: io::stdout().lock(),
+        lines,
+        bar: bar.then(|| {
+            let width = progress::terminal_width(io::stderr().as_raw_fd());
+            StatusLine::new(io::stderr(), width, progress::use_color(stderr_tty))
+        }),
+        hdr,
         debug: config.debug.then(io::stderr),
     };
-    let outcome = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut observer)?;
-    let status = exit::of_outcome(&outcome);
-    let summary = Summary {
-        target: &config.target.label(),
-        outcome: &outcome,
-        requested_rate: config.requested_rate(),
+    let outcome = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+
+    let Live { out, bar, hdr, .. } = live;
+    if let Some(mut bar) = bar {
+        let _ = bar.erase();
+    }
+    if let Some(hdr) = hdr {
+        hdr.finish(outcome.wall, &outcome.stats)
+            .map_err(|e| Error::system("--hdr-log", io::Error::other(e)))?;
+    }
+    if let Some(sink) = &mut hdr_sink {
+        sink.flush().map_err(|e| Error::system("--hdr-log", e))?;
+    }
+
+    let verdicts = config.thresholds.judge(&outcome.stats);
+    let status = exit::of_outcome(&outcome, &verdicts);
+    for missed in verdicts.iter().filter(|v| !v.passed) {
+        eprintln!(
+            "tcpgoon: threshold missed: {} (measured {})",
+            missed.gate, missed.measured
+        );
+    }
+    let label = config.target.label();
+    let mut out = out;
+    let written = if config.json {
+        json::write_summary(
+            &mut out,
+            &json::SummaryInput {
+                host: &config.target.name,
+                addr: config.plan.addr,
+                label: &label,
+                options: options_json(&config),
+                outcome: &outcome,
+                requested_rate: config.requested_rate(),
+                verdicts: &verdicts,
+                exit_status: status,
+            },
+        )
+    } else {
+        let width = if stdout_tty {
+            progress::terminal_width(io::stdout().as_raw_fd())
+        } else {
+            80
+        };
+        report::write_final(
+            &mut out,
+            &Summary {
+                target: &label,
+                outcome: &outcome,
+                requested_rate: config.requested_rate(),
+                verdicts: &verdicts,
+                width,
+            },
+        )
     };
-    let mut out = observer.out;
-    report::write_final(&mut out, &summary)
+    written
         .and_then(|()| out.flush())
         .map_err(|e| Error::system("cannot write the report", e))?;
     Ok(status)
+}
+
+fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
+    let plan = &config.plan;
+    let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    vec![
+        ("connections", Json::Int(plan.connections)),
+        ("sleep_us", micros(plan.sleep)),
+        ("dial_timeout_us", micros(plan.dial_timeout)),
+        ("interval_us", micros(plan.interval)),
+        ("sleep", Json::Str(canonical(plan.sleep))),
+        ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
+        ("interval", Json::Str(canonical(plan.interval))),
+        (
+            "max_latency",
+            Json::Array(
+                config
+                    .thresholds
+                    .max_latency
+                    .iter()
+                    .map(|g| Json::Str(format!("{}={}", g.name, canonical(g.limit))))
+                    .collect(),
+            ),
+        ),
+        (
+            "min_established",
+            config
+                .thresholds
+                .min_established
+                .map_or(Json::Null, |m| Json::Str(m.to_string())),
+        ),
+    ]
 }
 
 /// The reference tool's warning block and question. Without a terminal there is nobody to
@@ -82,17 +217,44 @@ fn confirm(config: &RunConfig) -> Result<(), Error> {
     }
 }
 
-/// Writes live lines to stdout and, with `--debug`, one line per connection event to stderr.
-struct TextObserver<W: Write> {
+/// What goes to stdout at each interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    Off,
+    /// The reference tool's `Total:` line.
+    Plain,
+    /// A JSON `tick` object.
+    Json,
+}
+
+/// Every live output of a run: interval lines or JSON ticks on stdout, the status line on
+/// stderr, the HdrHistogram log, and `--debug` events on stderr.
+struct Live<'a, W: Write> {
     out: W,
+    lines: Lines,
+    bar: Option<StatusLine<io::Stderr>>,
+    hdr: Option<HdrLog<'a>>,
     debug: Option<io::Stderr>,
 }
 
-impl<W: Write> Observer for TextObserver<W> {
-    fn tick(&mut self, _elapsed: Duration, stats: &Stats) {
+impl<W: Write> Observer for Live<'_, W> {
+    fn tick(&mut self, elapsed: Duration, stats: &Stats) {
         // A closed stdout (a pipe to `head`, say) must not stop the run or lose its count.
-        let _ =
-            report::write_live_line(&mut self.out, &stats.counts).and_then(|()| self.out.flush());
+        let _ = match self.lines {
+            Lines::Off => Ok(()),
+            Lines::Plain => report::write_live_line(&mut self.out, &stats.counts),
+            Lines::Json => json::write_tick(&mut self.out, elapsed, stats),
+        }
+        .and_then(|()| self.out.flush());
+        if let Some(hdr) = &mut self.hdr {
+            hdr.interval(elapsed, stats);
+        }
+    }
+
+    fn refresh(&mut self, elapsed: Duration, stats: &Stats) {
+        if let Some(bar) = &mut self.bar {
+            let _ = bar.draw(elapsed, stats);
+        }
     }
 
     fn conn_event(&mut self, event: ConnEvent) {

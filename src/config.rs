@@ -1,12 +1,14 @@
 //! A run's arguments as typed, resolved and checked into what the engine needs. Only the
 //! resolved form reaches the engine.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::RunArgs;
+use crate::cli::{Progress, RunArgs};
 use crate::engine::Plan;
 use crate::error::Error;
 use crate::target::{self, Target};
+use crate::thresholds::{MinEstablished, Thresholds};
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -14,6 +16,10 @@ pub struct RunConfig {
     pub plan: Plan,
     pub assume_yes: bool,
     pub debug: bool,
+    pub progress: Progress,
+    pub json: bool,
+    pub hdr_log: Option<PathBuf>,
+    pub thresholds: Thresholds,
 }
 
 impl RunConfig {
@@ -27,6 +33,14 @@ impl RunConfig {
                 "--dial-timeout must be longer than 0".to_string(),
             ));
         }
+        if let Some(MinEstablished::Count(n)) = args.thresholds.min_established
+            && n > args.connections
+        {
+            return Err(Error::Usage(format!(
+                "--min-established {n} is more than the {} connections asked for",
+                args.connections
+            )));
+        }
         let host =
             target::parse_host(&args.host).map_err(|e| Error::Usage(format!("<host>: {e}")))?;
         let target = target::resolve(&host, args.port)?;
@@ -37,10 +51,15 @@ impl RunConfig {
                 sleep: args.sleep,
                 dial_timeout: args.dial_timeout,
                 interval: args.interval,
+                refresh: None,
             },
             target,
             assume_yes: args.assume_yes,
             debug: args.debug,
+            progress: args.progress,
+            json: args.json,
+            hdr_log: args.hdr_log,
+            thresholds: args.thresholds,
         })
     }
 

@@ -40,7 +40,10 @@ pub struct Plan {
     pub connections: u64,
     pub sleep: Duration,
     pub dial_timeout: Duration,
+    /// Between stats ticks; zero turns them off.
     pub interval: Duration,
+    /// Between redraws of a live display, when one is shown.
+    pub refresh: Option<Duration>,
 }
 
 /// Why a run stopped before its schedule was done.
@@ -65,6 +68,8 @@ pub struct ConnEvent {
 pub trait Observer {
     /// A stats tick: once at start, then every interval.
     fn tick(&mut self, elapsed: Duration, stats: &Stats);
+    /// Time to redraw a live display (only when the plan asks for a refresh period).
+    fn refresh(&mut self, _elapsed: Duration, _stats: &Stats) {}
     /// A connection changed state.
     fn conn_event(&mut self, _event: ConnEvent) {}
 }
@@ -87,6 +92,7 @@ pub struct Engine<'s> {
     plan: Plan,
     pacer: Pacer,
     ticker: Ticker,
+    refresher: Option<Ticker>,
     deadlines: DeadlineQueue<(usize, u64)>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
@@ -122,6 +128,7 @@ impl<'s> Engine<'s> {
             conns: Slab::with_capacity(capacity),
             pacer: Pacer::new(start, plan.sleep, plan.connections),
             ticker: Ticker::new(start, plan.interval),
+            refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
             stats: Stats::new(plan.connections),
             signals,
@@ -140,6 +147,9 @@ impl<'s> Engine<'s> {
             let now = Instant::now();
             if self.ticker.take_due(now) {
                 observer.tick(now.duration_since(self.start), &self.stats);
+            }
+            if self.refresher.as_mut().is_some_and(|r| r.take_due(now)) {
+                observer.refresh(now.duration_since(self.start), &self.stats);
             }
             let batch_full = self.dial_due(observer);
             self.expire_deadlines(now, observer);
@@ -201,6 +211,7 @@ impl<'s> Engine<'s> {
         [
             self.pacer.next_due(),
             self.ticker.next_due(),
+            self.refresher.as_ref().and_then(Ticker::next_due),
             self.deadlines.next_deadline(),
         ]
         .into_iter()

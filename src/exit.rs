@@ -4,28 +4,39 @@
 //! |---|---|
 //! | 0  | every connection was established and was still open when the run ended |
 //! | 1  | the run did not complete: interrupted, declined at the prompt, or stopped by a local limit |
-//! | 2  | the run completed, but some connections failed or were closed by the peer |
+//! | 2  | the run completed, but some connections failed or were closed by the peer (with `--min-established`: fewer than it asks for were established) |
+//! | 3  | every connection was established, but a `--max-latency` threshold was missed |
 //! | 64 | bad input or setup: unknown flag, bad value, unresolvable host |
 
 use crate::engine::Outcome;
 use crate::error::Error;
 use crate::stats::Counts;
+use crate::thresholds::{GateKind, Verdict};
 
 pub const SUCCESS: u8 = 0;
 pub const INCOMPLETE: u8 = 1;
 pub const CONNECTION_FAILURES: u8 = 2;
+pub const THRESHOLD_MISSED: u8 = 3;
 pub const USAGE: u8 = 64;
 
-/// The status of a finished run.
-pub fn of_outcome(outcome: &Outcome) -> u8 {
-    of_counts(&outcome.stats.counts, outcome.stop.is_some())
+/// The status of a finished run, judged by the gates it was given.
+pub fn of_outcome(outcome: &Outcome, verdicts: &[Verdict]) -> u8 {
+    of_counts(&outcome.stats.counts, outcome.stop.is_some(), verdicts)
 }
 
-pub fn of_counts(counts: &Counts, stopped_early: bool) -> u8 {
+/// Without `--min-established`, any failed or closed connection fails the run; with it,
+/// they are tolerated as long as enough connections were established.
+pub fn of_counts(counts: &Counts, stopped_early: bool, verdicts: &[Verdict]) -> u8 {
+    let missed = |kind| verdicts.iter().any(|v| v.kind == kind && !v.passed);
+    let tolerates_failures = verdicts.iter().any(|v| v.kind == GateKind::MinEstablished);
     if stopped_early || counts.not_initiated > 0 || counts.dialing > 0 {
         INCOMPLETE
-    } else if counts.error > 0 || counts.closed > 0 {
+    } else if missed(GateKind::MinEstablished)
+        || (!tolerates_failures && (counts.error > 0 || counts.closed > 0))
+    {
         CONNECTION_FAILURES
+    } else if missed(GateKind::MaxLatency) {
+        THRESHOLD_MISSED
     } else {
         SUCCESS
     }
@@ -62,21 +73,70 @@ mod tests {
 
     #[test]
     fn status_follows_the_final_counts() {
-        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), false), SUCCESS);
+        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), false, &[]), SUCCESS);
         assert_eq!(
-            of_counts(&counts(9, 0, 1, 0, 0), false),
+            of_counts(&counts(9, 0, 1, 0, 0), false, &[]),
             CONNECTION_FAILURES
         );
         assert_eq!(
-            of_counts(&counts(9, 1, 0, 0, 0), false),
+            of_counts(&counts(9, 1, 0, 0, 0), false, &[]),
             CONNECTION_FAILURES
         );
         assert_eq!(
-            of_counts(&counts(0, 0, 10, 0, 0), false),
+            of_counts(&counts(0, 0, 10, 0, 0), false, &[]),
             CONNECTION_FAILURES
         );
-        assert_eq!(of_counts(&counts(5, 0, 0, 1, 4), false), INCOMPLETE);
-        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), true), INCOMPLETE);
+        assert_eq!(of_counts(&counts(5, 0, 0, 1, 4), false, &[]), INCOMPLETE);
+        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), true, &[]), INCOMPLETE);
+    }
+
+    fn verdict(kind: GateKind, passed: bool) -> Verdict {
+        Verdict {
+            kind,
+            gate: String::new(),
+            measured: String::new(),
+            passed,
+            latency_micros: None,
+        }
+    }
+
+    #[test]
+    fn gates_decide_between_success_failures_and_missed_thresholds() {
+        let latency_missed = [verdict(GateKind::MaxLatency, false)];
+        let latency_met = [verdict(GateKind::MaxLatency, true)];
+        assert_eq!(
+            of_counts(&counts(10, 0, 0, 0, 0), false, &latency_missed),
+            THRESHOLD_MISSED
+        );
+        assert_eq!(
+            of_counts(&counts(10, 0, 0, 0, 0), false, &latency_met),
+            SUCCESS
+        );
+        // Failures outrank a missed latency gate; an incomplete run outranks both.
+        assert_eq!(
+            of_counts(&counts(9, 0, 1, 0, 0), false, &latency_missed),
+            CONNECTION_FAILURES
+        );
+        assert_eq!(
+            of_counts(&counts(9, 0, 0, 1, 0), false, &latency_missed),
+            INCOMPLETE
+        );
+        // --min-established tolerates failures while it is met.
+        let enough = [verdict(GateKind::MinEstablished, true)];
+        let too_few = [verdict(GateKind::MinEstablished, false)];
+        assert_eq!(of_counts(&counts(9, 0, 1, 0, 0), false, &enough), SUCCESS);
+        assert_eq!(
+            of_counts(&counts(5, 0, 5, 0, 0), false, &too_few),
+            CONNECTION_FAILURES
+        );
+        let enough_but_slow = [
+            verdict(GateKind::MinEstablished, true),
+            verdict(GateKind::MaxLatency, false),
+        ];
+        assert_eq!(
+            of_counts(&counts(9, 1, 0, 0, 0), false, &enough_but_slow),
+            THRESHOLD_MISSED
+        );
     }
 
     #[test]

@@ -12,12 +12,16 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod exit;
+pub mod hdrlog;
+pub mod json;
 pub mod limits;
 pub mod pacer;
+pub mod progress;
 pub mod report;
 pub mod signal;
 pub mod stats;
 pub mod target;
+pub mod thresholds;
 pub mod timer;
 
 use std::io::Write;

@@ -9,14 +9,21 @@ use crate::duration::go_style;
 use crate::engine::{Outcome, Stop};
 use crate::signal;
 use crate::stats::{Counts, Latency};
+use crate::thresholds::Verdict;
 
 /// The percentiles the text report lists.
-pub const PERCENTILES: [(&str, f64); 4] = [
+pub const PERCENTILES: [(&str, f64); 7] = [
     ("p50", 0.50),
+    ("p75", 0.75),
     ("p90", 0.90),
+    ("p95", 0.95),
     ("p99", 0.99),
     ("p99.9", 0.999),
+    ("p99.99", 0.9999),
 ];
+
+/// Rows in the latency histogram.
+const HISTOGRAM_ROWS: u64 = 10;
 
 /// `Total: 4, Dialing: 1, Established: 1, Closed: 0, Error: 0, NotInitiated: 2`
 pub fn write_live_line(w: &mut impl Write, c: &Counts) -> io::Result<()> {
@@ -33,6 +40,9 @@ pub struct Summary<'a> {
     pub target: &'a str,
     pub outcome: &'a Outcome,
     pub requested_rate: Option<f64>,
+    pub verdicts: &'a [Verdict],
+    /// Columns the histogram bars may fill.
+    pub width: usize,
 }
 
 pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
@@ -72,11 +82,15 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
             min_avg_max_dev(&stats.time_to_error)
         )?;
     }
-    if !stats.connect.histogram.is_empty() {
-        writeln!(w, "Connect latency: {}", percentiles(&stats.connect))?;
+    if stats.connect.moments.count > 0 {
+        writeln!(w, "Connect latency percentiles:")?;
+        write_percentile_table(w, &stats.connect)?;
+        writeln!(w, "Connect latency histogram:")?;
+        write_histogram(w, &stats.connect, s.width)?;
     }
-    if !stats.time_to_error.histogram.is_empty() {
-        writeln!(w, "Time to error: {}", percentiles(&stats.time_to_error))?;
+    if stats.time_to_error.moments.count > 0 {
+        writeln!(w, "Time to error percentiles:")?;
+        write_percentile_table(w, &stats.time_to_error)?;
     }
     let failures: Vec<String> = Failure::ALL
         .iter()
@@ -107,6 +121,15 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         )?;
     }
     writeln!(w, "Wall time: {}", go_style(s.outcome.wall))?;
+    for verdict in s.verdicts {
+        writeln!(
+            w,
+            "Threshold {}: {} (measured {})",
+            verdict.gate,
+            if verdict.passed { "passed" } else { "FAILED" },
+            verdict.measured
+        )?;
+    }
     match s.outcome.stop {
         None => {}
         Some(Stop::Interrupted(sig)) => writeln!(
@@ -138,10 +161,58 @@ fn min_avg_max_dev(latency: &Latency) -> String {
 fn percentiles(latency: &Latency) -> String {
     let mut parts: Vec<String> = PERCENTILES
         .iter()
+        .filter(|(name, _)| ["p50", "p90", "p99", "p99.9"].contains(name))
         .map(|(name, q)| format!("{name} {}", go_style(latency.quantile(*q))))
         .collect();
     parts.push(format!("max {}", go_style(latency.moments.max())));
     parts.join(", ")
+}
+
+fn write_percentile_table(w: &mut impl Write, latency: &Latency) -> io::Result<()> {
+    for (name, q) in PERCENTILES {
+        writeln!(w, "  {name:<7} {}", go_style(latency.quantile(q)))?;
+    }
+    writeln!(w, "  {:<7} {}", "max", go_style(latency.moments.max()))
+}
+
+/// Counts per row of equal width between the exact minimum and maximum, in microseconds.
+pub fn histogram_rows(latency: &Latency) -> Vec<(Duration, u64)> {
+    let min = latency.moments.min().as_micros() as u64;
+    let max = latency.moments.max().as_micros() as u64;
+    let rows = if max > min { HISTOGRAM_ROWS } else { 1 };
+    let step = ((max - min) / rows).max(1);
+    let mut counts = vec![0u64; rows as usize];
+    for item in latency.histogram.inner().iter_recorded() {
+        let value = item.value_iterated_to().clamp(min, max);
+        let row = ((value - min) / step).min(rows - 1) as usize;
+        counts[row] += item.count_at_value();
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (Duration::from_micros(min + step * i as u64), n))
+        .collect()
+}
+
+/// A horizontal bar per row, labelled with the row's lower bound, scaled to `width`.
+fn write_histogram(w: &mut impl Write, latency: &Latency, width: usize) -> io::Result<()> {
+    let rows = histogram_rows(latency);
+    let labels: Vec<String> = rows.iter().map(|(from, _)| go_style(*from)).collect();
+    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let most = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let count_width = most.to_string().len();
+    let bar_space = width.saturating_sub(label_width + count_width + 6).max(10);
+    for ((_, n), label) in rows.iter().zip(&labels) {
+        let bar = (*n as u128 * bar_space as u128 / most as u128) as usize;
+        let bar = if *n > 0 { bar.max(1) } else { 0 };
+        let bar = if bar > 0 {
+            format!(" {}", "#".repeat(bar))
+        } else {
+            String::new()
+        };
+        writeln!(w, "  {label:>label_width$} | {n:>count_width$}{bar}")?;
+    }
+    Ok(())
 }
 
 /// Attempts per second over the span from the first attempt to the last.
@@ -183,6 +254,22 @@ mod tests {
     }
 
     #[test]
+    fn histogram_rows_cover_min_to_max_and_every_sample() {
+        let mut latency = Latency::default();
+        for micros in [100, 100, 150, 199, 1000, 1100] {
+            latency.record(Duration::from_micros(micros));
+        }
+        let rows = histogram_rows(&latency);
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows[0], (Duration::from_micros(100), 4));
+        assert_eq!(rows[9], (Duration::from_micros(1000), 2));
+        assert_eq!(rows.iter().map(|(_, n)| n).sum::<u64>(), 6);
+        let mut single = Latency::default();
+        single.record(Duration::from_micros(7));
+        assert_eq!(histogram_rows(&single), vec![(Duration::from_micros(7), 1)]);
+    }
+
+    #[test]
     fn live_line_is_the_reference_format() {
         let counts = Counts {
             total: 4,
@@ -218,6 +305,8 @@ mod tests {
                     target: "example.host(10.0.0.7):80",
                     outcome: &outcome,
                     requested_rate: Some(1.0 / 0.999),
+                    verdicts: &[],
+                    width: 80,
                 },
             )
         });
@@ -235,7 +324,21 @@ mod tests {
             ]
         );
         assert!(!report.contains("Time to error stats"));
-        assert!(report.contains("Connect latency: p50 50.015ms, p90 50.74ms, p99 50.74ms, p99.9 50.74ms, max 50.74ms"), "{report}");
+        assert!(
+            report
+                .contains("Connect latency percentiles:\n  p50     50.015ms\n  p75     50.207ms\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("  p99.99  50.74ms\n  max     50.74ms\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("Connect latency histogram:\n  49.892ms | 1 #"),
+            "{report}"
+        );
+        assert!(report.contains("\n   50.06ms | 0\n"), "{report}");
+        assert!(!report.contains("Threshold"));
         assert!(
             report.contains("Errors by cause: refused 0, timed out 0"),
             "{report}"

@@ -197,3 +197,21 @@ pub fn closed_port() -> String {
     drop(listener);
     port.to_string()
 }
+
+/// A listener with backlog 0 that never accepts: the kernel completes one handshake into
+/// its queue and drops later SYNs, so further attempts can only time out. Keep the socket
+/// alive for as long as the port is in use.
+pub fn full_backlog_listener() -> (socket2::Socket, String) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("create a socket");
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    socket.bind(&any_port.into()).expect("bind a loopback port");
+    socket.listen(0).expect("listen");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("listener address")
+        .port();
+    (socket, port.to_string())
+}

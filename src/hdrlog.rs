@@ -1,0 +1,95 @@
+//! `--hdr-log <FILE>`: connect latencies as an HdrHistogram interval log, one histogram per
+//! stats interval (and one for the last, partial interval), in the standard format other
+//! HdrHistogram tools read. Values are microseconds.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder};
+
+use crate::stats::Stats;
+
+/// The log's file and serializer; they must outlive the [`HdrLog`] that writes into them.
+pub struct HdrLogSink {
+    file: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+}
+
+impl HdrLogSink {
+    pub fn create(path: &std::path::Path) -> io::Result<HdrLogSink> {
+        Ok(HdrLogSink {
+            file: BufWriter::new(File::create(path)?),
+            serializer: V2DeflateSerializer::new(),
+        })
+    }
+
+    /// Starts the log: its header says when the run started and what the values mean.
+    pub fn begin(&mut self, started: SystemTime) -> io::Result<HdrLog<'_>> {
+        let writer = IntervalLogWriterBuilder::new()
+            .add_comment("tcpgoon connect latency, microseconds")
+            .with_start_time(started)
+            .with_base_time(started)
+            .with_max_value_divisor(1000.0)
+            .begin_log_with(&mut self.file, &mut self.serializer)?;
+        Ok(HdrLog {
+            writer,
+            previous: None,
+            previous_at: None,
+            failed: None,
+        })
+    }
+}
+
+pub struct HdrLog<'a> {
+    writer: IntervalLogWriter<'a, 'a, BufWriter<File>, V2DeflateSerializer>,
+    previous: Option<Histogram<u64>>,
+    /// When the interval being recorded began: the first tick starts the first interval.
+    previous_at: Option<Duration>,
+    failed: Option<String>,
+}
+
+impl HdrLog<'_> {
+    /// Writes what was recorded since the last call, as the interval ending at `elapsed`.
+    pub fn interval(&mut self, elapsed: Duration, stats: &Stats) {
+        let total = stats.connect.histogram.inner();
+        let Some(began) = self.previous_at else {
+            self.previous = Some(total.clone());
+            self.previous_at = Some(elapsed);
+            return;
+        };
+        if self.failed.is_some() || elapsed <= began {
+            return;
+        }
+        let mut delta = total.clone();
+        if let Some(previous) = &self.previous {
+            // Counts only grow, so the subtraction cannot go negative.
+            let _ = delta.subtract(previous);
+        }
+        if let Err(e) = self
+            .writer
+            .write_histogram(&delta, began, elapsed - began, None)
+        {
+            self.failed = Some(e.to_string());
+        }
+        self.previous = Some(total.clone());
+        self.previous_at = Some(elapsed);
+    }
+
+    /// Ends the log with the last interval; reports the first write error, if any.
+    pub fn finish(mut self, elapsed: Duration, stats: &Stats) -> Result<(), String> {
+        self.interval(elapsed, stats);
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl HdrLogSink {
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}

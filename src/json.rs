@@ -1,0 +1,308 @@
+//! JSON Lines output: a `tick` object per interval and a `summary` object at the end, each
+//! one line on stdout. The schema is documented in README.md ("JSON Lines"). Pure writers
+//! over `impl Write`; values are built as a small tree so every object is valid JSON by
+//! construction.
+
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+
+use crate::conn::{Closure, Failure};
+use crate::engine::{Outcome, Stop};
+use crate::report::achieved_rate;
+use crate::signal;
+use crate::stats::{Counts, Latency, Stats};
+use crate::thresholds::Verdict;
+
+/// Schema version of both objects; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The percentiles the summary lists, with their keys.
+pub const PERCENTILES: [(&str, f64); 7] = [
+    ("p50", 0.50),
+    ("p75", 0.75),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p99_9", 0.999),
+    ("p99_99", 0.9999),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Int(u64),
+    Float(f64),
+    Str(String),
+    Array(Vec<Json>),
+    Object(Vec<(&'static str, Json)>),
+}
+
+impl Json {
+    fn micros(d: Duration) -> Json {
+        Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    fn opt_float(v: Option<f64>) -> Json {
+        v.filter(|f| f.is_finite()).map_or(Json::Null, Json::Float)
+    }
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Json::Null => f.write_str("null"),
+            Json::Bool(b) => write!(f, "{b}"),
+            Json::Int(n) => write!(f, "{n}"),
+            Json::Float(x) if x.is_finite() => {
+                // Rust prints integral floats without a point; JSON readers take either.
+                write!(f, "{}", (x * 1000.0).round() / 1000.0)
+            }
+            Json::Float(_) => f.write_str("null"),
+            Json::Str(s) => write_string(f, s),
+            Json::Array(items) => {
+                f.write_char('[')?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_char(']')
+            }
+            Json::Object(fields) => {
+                f.write_char('{')?;
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write_string(f, key)?;
+                    write!(f, ":{value}")?;
+                }
+                f.write_char('}')
+            }
+        }
+    }
+}
+
+fn write_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+fn counts(c: &Counts) -> Json {
+    Json::Object(vec![
+        ("total", Json::Int(c.total)),
+        ("not_initiated", Json::Int(c.not_initiated)),
+        ("dialing", Json::Int(c.dialing)),
+        ("established", Json::Int(c.established)),
+        ("closed", Json::Int(c.closed)),
+        ("error", Json::Int(c.error)),
+    ])
+}
+
+/// One interval's object.
+pub fn write_tick(w: &mut impl Write, elapsed: Duration, stats: &Stats) -> io::Result<()> {
+    let tick = Json::Object(vec![
+        ("type", Json::Str("tick".into())),
+        ("version", Json::Int(SCHEMA_VERSION)),
+        ("elapsed_us", Json::micros(elapsed)),
+        ("counts", counts(&stats.counts)),
+        (
+            "max_concurrent_established",
+            Json::Int(stats.max_established),
+        ),
+        ("bytes_received", Json::Int(stats.bytes_received)),
+        (
+            "connect_p99_us",
+            if stats.connect.moments.count > 0 {
+                Json::micros(stats.connect.quantile(0.99))
+            } else {
+                Json::Null
+            },
+        ),
+    ]);
+    writeln!(w, "{tick}")
+}
+
+/// The V2 compressed (deflate) serialization, base64-encoded: the form HdrHistogram
+/// interval logs and tools exchange, so runs can be merged exactly later.
+pub fn encode_histogram(latency: &Latency) -> String {
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(latency.histogram.inner(), &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Err(_) => String::new(),
+    }
+}
+
+fn latency(latency: &Latency) -> Json {
+    let m = &latency.moments;
+    if m.count == 0 {
+        return Json::Object(vec![("count", Json::Int(0))]);
+    }
+    let mut fields = vec![
+        ("count", Json::Int(m.count)),
+        ("min", Json::micros(m.min())),
+        ("mean", Json::micros(m.mean())),
+        ("max", Json::micros(m.max())),
+        ("stddev", Json::micros(m.stddev())),
+    ];
+    for (key, q) in PERCENTILES {
+        fields.push((key, Json::micros(latency.quantile(q))));
+    }
+    fields.push(("histogram", Json::Str(encode_histogram(latency))));
+    Json::Object(fields)
+}
+
+/// What the summary describes, besides the outcome.
+pub struct SummaryInput<'a> {
+    pub host: &'a str,
+    pub addr: std::net::SocketAddr,
+    pub label: &'a str,
+    pub options: Vec<(&'static str, Json)>,
+    pub outcome: &'a Outcome,
+    pub requested_rate: Option<f64>,
+    pub verdicts: &'a [Verdict],
+    pub exit_status: u8,
+}
+
+pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
+    let stats = &s.outcome.stats;
+    let made = stats.counts.total - stats.counts.not_initiated;
+    let stopped = match s.outcome.stop {
+        None => Json::Null,
+        Some(Stop::Interrupted(sig)) => Json::Object(vec![
+            ("reason", Json::Str("interrupted".into())),
+            ("signal", Json::Str(signal::name(sig).into())),
+        ]),
+        Some(Stop::LocalLimit(cause)) => Json::Object(vec![
+            ("reason", Json::Str("local_limit".into())),
+            ("cause", Json::Str(cause.key().into())),
+        ]),
+    };
+    let summary = Json::Object(vec![
+        ("type", Json::Str("summary".into())),
+        ("version", Json::Int(SCHEMA_VERSION)),
+        (
+            "target",
+            Json::Object(vec![
+                ("host", Json::Str(s.host.into())),
+                ("ip", Json::Str(s.addr.ip().to_string())),
+                ("port", Json::Int(u64::from(s.addr.port()))),
+                ("label", Json::Str(s.label.into())),
+            ]),
+        ),
+        ("options", Json::Object(s.options.clone())),
+        ("counts", counts(&stats.counts)),
+        (
+            "max_concurrent_established",
+            Json::Int(stats.max_established),
+        ),
+        (
+            "failures",
+            Json::Object(
+                Failure::ALL
+                    .iter()
+                    .map(|f| (f.key(), Json::Int(stats.failures_of(*f))))
+                    .collect(),
+            ),
+        ),
+        (
+            "closures",
+            Json::Object(
+                Closure::ALL
+                    .iter()
+                    .map(|c| (c.key(), Json::Int(stats.closures_of(*c))))
+                    .collect(),
+            ),
+        ),
+        ("bytes_received", Json::Int(stats.bytes_received)),
+        ("connect_latency_us", latency(&stats.connect)),
+        ("time_to_error_us", latency(&stats.time_to_error)),
+        ("schedule_lag_us", latency(&stats.schedule_lag)),
+        ("attempts", Json::Int(made)),
+        ("requested_rate", Json::opt_float(s.requested_rate)),
+        (
+            "achieved_rate",
+            Json::opt_float(achieved_rate(made, s.outcome.dial_span)),
+        ),
+        ("wall_time_us", Json::micros(s.outcome.wall)),
+        ("stopped", stopped),
+        (
+            "thresholds",
+            Json::Array(
+                s.verdicts
+                    .iter()
+                    .map(|v| {
+                        let mut fields = vec![
+                            ("gate", Json::Str(v.gate.clone())),
+                            ("measured", Json::Str(v.measured.clone())),
+                            ("passed", Json::Bool(v.passed)),
+                        ];
+                        if let Some((limit, measured)) = v.latency_micros {
+                            fields.push(("limit_us", Json::Int(limit)));
+                            fields.push(("measured_us", Json::Int(measured)));
+                        }
+                        Json::Object(fields)
+                    })
+                    .collect(),
+            ),
+        ),
+        ("exit_status", Json::Int(u64::from(s.exit_status))),
+    ]);
+    writeln!(w, "{summary}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped() {
+        let value = Json::Object(vec![
+            (
+                "a",
+                Json::Str("quote\" back\\ nl\n tab\t bell\u{7} é".into()),
+            ),
+            (
+                "b",
+                Json::Array(vec![Json::Int(1), Json::Null, Json::Bool(false)]),
+            ),
+            ("c", Json::Float(f64::NAN)),
+            ("d", Json::Float(2.5)),
+        ]);
+        assert_eq!(
+            value.to_string(),
+            r#"{"a":"quote\" back\\ nl\n tab\t bell\u0007 é","b":[1,null,false],"c":null,"d":2.5}"#
+        );
+    }
+
+    #[test]
+    fn tick_is_one_line() {
+        let mut stats = Stats::new(3);
+        stats.dialing();
+        stats.established(Duration::from_micros(1500));
+        let mut out = Vec::new();
+        write_tick(&mut out, Duration::from_secs(1), &stats).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "{\"type\":\"tick\",\"version\":1,\"elapsed_us\":1000000,\"counts\":{\"total\":3,\"not_initiated\":2,\"dialing\":0,\"established\":1,\"closed\":0,\"error\":0},\"max_concurrent_established\":1,\"bytes_received\":0,\"connect_p99_us\":1500}\n"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! CI gates: `--max-latency <PCT>=<DUR>` and `--min-established <N or PCT%>`, parsed from
+//! text and judged against a finished run's stats. Pure: no I/O, no clock.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::duration::{self, BareUnit};
+use crate::stats::Stats;
+
+/// Which connect-latency statistic a `--max-latency` gate bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Statistic {
+    /// A percentile, as a quantile in (0, 1].
+    Percentile(f64),
+    Mean,
+    Max,
+}
+
+/// `--max-latency p99=20ms`: the statistic must not exceed the limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxLatency {
+    /// As the user wrote it (`p99`, `p99.9`, `max`, `mean`), for messages.
+    pub name: String,
+    pub statistic: Statistic,
+    pub limit: Duration,
+}
+
+/// `--min-established 950` or `--min-established 95%`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinEstablished {
+    Count(u64),
+    /// Percent of the connections asked for, 0 to 100.
+    Percent(f64),
+}
+
+impl MinEstablished {
+    /// The number of connections this asks for out of `total`, rounded up.
+    pub fn required(self, total: u64) -> u64 {
+        match self {
+            MinEstablished::Count(n) => n,
+            MinEstablished::Percent(p) => {
+                ((p / 100.0) * total as f64 - 1e-9).ceil().max(0.0) as u64
+            }
+        }
+    }
+}
+
+impl fmt::Display for MinEstablished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MinEstablished::Count(n) => write!(f, "{n}"),
+            MinEstablished::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Reads `p99=20ms`, `p99.9=5ms`, `p50=2` (bare numbers are milliseconds), `max=1s`, `mean=3ms`.
+pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
+    let (name, limit) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not <statistic>=<duration>, e.g. p99=20ms"))?;
+    let statistic = match name {
+        "max" | "p100" => Statistic::Max,
+        "mean" | "avg" => Statistic::Mean,
+        _ => {
+            let digits = name.strip_prefix('p').ok_or_else(|| {
+                format!("'{name}' is not a statistic: expected p50, p99.9, max or mean")
+            })?;
+            let valid = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && !digits.starts_with('.')
+                && !digits.ends_with('.')
+                && digits.matches('.').count() <= 1
+                && digits.len() <= 12;
+            let percent: f64 = if valid {
+                digits.parse().map_err(|_| String::new())
+            } else {
+                Err(String::new())
+            }
+            .map_err(|_| {
+                format!("'{name}' is not a percentile: expected p0 to p100, e.g. p99.9")
+            })?;
+            if !(percent > 0.0 && percent <= 100.0) {
+                return Err(format!(
+                    "'{name}' is not a percentile: expected p0 to p100, e.g. p99.9"
+                ));
+            }
+            if percent == 100.0 {
+                Statistic::Max
+            } else {
+                Statistic::Percentile(percent / 100.0)
+            }
+        }
+    };
+    let limit = duration::parse(limit, BareUnit::Millis).map_err(|e| e.to_string())?;
+    Ok(MaxLatency {
+        name: name.to_string(),
+        statistic,
+        limit,
+    })
+}
+
+/// Reads `950` or `95%` (or `99.5%`).
+pub fn parse_min_established(text: &str) -> Result<MinEstablished, String> {
+    if let Some(percent) = text.strip_suffix('%') {
+        let valid = !percent.is_empty()
+            && percent.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && percent.matches('.').count() <= 1
+            && percent.len() <= 12
+            && percent != ".";
+        let value: f64 = if valid { percent.parse().ok() } else { None }
+            .ok_or_else(|| format!("'{text}' is not a percentage: expected e.g. 95% or 99.5%"))?;
+        if value > 100.0 {
+            return Err(format!("'{text}' is more than 100%"));
+        }
+        return Ok(MinEstablished::Percent(value));
+    }
+    crate::cli::whole_number(text)
+        .map(MinEstablished::Count)
+        .map_err(|_| format!("'{text}' is not a count or a percentage: expected e.g. 950 or 95%"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateKind {
+    MinEstablished,
+    MaxLatency,
+}
+
+/// One gate's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub kind: GateKind,
+    /// `p99 <= 20ms`, `established >= 95% (190 of 200)`.
+    pub gate: String,
+    /// The measured value, readable.
+    pub measured: String,
+    pub passed: bool,
+    /// For latency gates: the limit and the measured value in microseconds.
+    pub latency_micros: Option<(u64, u64)>,
+}
+
+/// The gates a run is judged by.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Thresholds {
+    pub max_latency: Vec<MaxLatency>,
+    pub min_established: Option<MinEstablished>,
+}
+
+impl Thresholds {
+    pub fn is_empty(&self) -> bool {
+        self.max_latency.is_empty() && self.min_established.is_none()
+    }
+
+    /// Judges `stats`. Latency gates with no established connection fail: there is no
+    /// latency to vouch for.
+    pub fn judge(&self, stats: &Stats) -> Vec<Verdict> {
+        let mut verdicts = Vec::new();
+        if let Some(min) = self.min_established {
+            let total = stats.counts.total;
+            let required = min.required(total);
+            let have = stats.counts.established;
+            verdicts.push(Verdict {
+                kind: GateKind::MinEstablished,
+                gate: format!("established >= {min} ({required} of {total})"),
+                measured: format!("{have}"),
+                passed: have >= required,
+                latency_micros: None,
+            });
+        }
+        for gate in &self.max_latency {
+            let latency = &stats.connect;
+            let measured = (latency.moments.count > 0).then(|| match gate.statistic {
+                Statistic::Percentile(q) => latency.quantile(q),
+                Statistic::Mean => latency.moments.mean(),
+                Statistic::Max => latency.moments.max(),
+            });
+            verdicts.push(Verdict {
+                kind: GateKind::MaxLatency,
+                gate: format!(
+                    "connect {} <= {}",
+                    gate.name,
+                    duration::go_style(gate.limit)
+                ),
+                measured: measured.map_or_else(
+                    || "no established connection".to_string(),
+                    duration::go_style,
+                ),
+                passed: measured.is_some_and(|m| m <= gate.limit),
+                latency_micros: measured
+                    .map(|m| (gate.limit.as_micros() as u64, m.as_micros() as u64)),
+            });
+        }
+        verdicts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn parses_latency_gates() {
+        let gate = parse_max_latency("p99=20ms").unwrap();
+        assert_eq!(gate.statistic, Statistic::Percentile(0.99));
+        assert_eq!(gate.limit, ms(20));
+        assert_eq!(parse_max_latency("p99.9=5").unwrap().limit, ms(5));
+        let Statistic::Percentile(q) = parse_max_latency("p99.9=5").unwrap().statistic else {
+            panic!("p99.9 is not a percentile");
+        };
+        assert!((q - 0.999).abs() < 1e-12);
+        assert_eq!(
+            parse_max_latency("max=1s").unwrap().statistic,
+            Statistic::Max
+        );
+        assert_eq!(
+            parse_max_latency("p100=1s").unwrap().statistic,
+            Statistic::Max
+        );
+        assert_eq!(
+            parse_max_latency("mean=1s").unwrap().statistic,
+            Statistic::Mean
+        );
+        for bad in [
+            "p99",
+            "=5ms",
+            "p=5ms",
+            "p0=5ms",
+            "p101=5ms",
+            "q99=5ms",
+            "p99=fast",
+            "p.5=1ms",
+            "p9.=1ms",
+            "p1.2.3=1ms",
+            "pNaN=1ms",
+            "pinf=1ms",
+        ] {
+            assert!(parse_max_latency(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn parses_min_established() {
+        assert_eq!(parse_min_established("950"), Ok(MinEstablished::Count(950)));
+        assert_eq!(
+            parse_min_established("95%"),
+            Ok(MinEstablished::Percent(95.0))
+        );
+        assert_eq!(
+            parse_min_established("99.5%"),
+            Ok(MinEstablished::Percent(99.5))
+        );
+        for bad in ["", "%", "-5", "101%", "ninety%", "5.5", ".%", "1e2%"] {
+            assert!(parse_min_established(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(MinEstablished::Percent(95.0).required(200), 190);
+        assert_eq!(MinEstablished::Percent(95.0).required(199), 190);
+        assert_eq!(MinEstablished::Percent(100.0).required(7), 7);
+        assert_eq!(MinEstablished::Percent(0.0).required(7), 0);
+    }
+
+    #[test]
+    fn judges_a_run() {
+        let mut stats = Stats::new(10);
+        for i in 1..=9 {
+            stats.dialing();
+            stats.established(ms(i));
+        }
+        stats.dialing();
+        stats.failed(crate::conn::Failure::Refused, ms(1));
+        let thresholds = Thresholds {
+            // The histogram reports the top of a value's bucket: 5ms reads as 5.003ms.
+            max_latency: vec![
+                parse_max_latency("p50=5004us").unwrap(),
+                parse_max_latency("max=8ms").unwrap(),
+            ],
+            min_established: Some(MinEstablished::Percent(90.0)),
+        };
+        let verdicts = thresholds.judge(&stats);
+        assert_eq!(verdicts.len(), 3);
+        assert!(verdicts[0].passed, "{verdicts:?}");
+        assert_eq!(verdicts[0].gate, "established >= 90% (9 of 10)");
+        assert!(verdicts[1].passed, "{verdicts:?}");
+        assert!(!verdicts[2].passed, "{verdicts:?}");
+        assert_eq!(verdicts[2].measured, "9ms");
+        assert_eq!(verdicts[2].latency_micros, Some((8000, 9000)));
+    }
+
+    #[test]
+    fn latency_gates_fail_without_a_connection() {
+        let stats = Stats::new(1);
+        let thresholds = Thresholds {
+            max_latency: vec![parse_max_latency("p99=1s").unwrap()],
+            min_established: None,
+        };
+        assert!(!thresholds.judge(&stats)[0].passed);
+    }
+}

@@ -1,0 +1,340 @@
+//! Output for people and CI: JSON Lines, the HdrHistogram log, the terminal status line, and
+//! threshold gates, through the real binary.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use common::{HoldingListener, closed_port, run};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use serde_json::Value;
+
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect()
+}
+
+fn decode(encoded: &str) -> Histogram<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .expect("a V2 histogram")
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+#[test]
+fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "40",
+        "-s",
+        "5ms",
+        "-i",
+        "50ms",
+        "-y",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let objects = json_lines(&out.stdout);
+    let (summary, ticks) = objects.split_last().expect("at least a summary");
+    assert!(ticks.len() >= 3, "{} ticks", ticks.len());
+    for tick in ticks {
+        assert_eq!(tick["type"], "tick");
+        let c = &tick["counts"];
+        let sum: u64 = ["not_initiated", "dialing", "established", "closed", "error"]
+            .iter()
+            .map(|k| n(&c[k]))
+            .sum();
+        assert_eq!(sum, n(&c["total"]), "{tick}");
+    }
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["exit_status"], 0);
+    assert_eq!(summary["target"]["port"], server.addr.port());
+    assert_eq!(summary["options"]["connections"], 40);
+    assert_eq!(summary["options"]["sleep"], "5ms");
+    let c = &summary["counts"];
+    assert_eq!((n(&c["total"]), n(&c["established"])), (40, 40));
+    let latency = &summary["connect_latency_us"];
+    assert_eq!(n(&latency["count"]), 40);
+    for key in [
+        "min", "mean", "max", "stddev", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99",
+    ] {
+        assert!(latency[key].is_u64(), "{key} missing: {latency}");
+    }
+    assert!(n(&latency["min"]) <= n(&latency["p50"]) && n(&latency["p50"]) <= n(&latency["max"]));
+    let histogram = decode(latency["histogram"].as_str().expect("histogram string"));
+    assert_eq!(histogram.len(), 40);
+    let failures: u64 = summary["failures"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(n)
+        .sum();
+    assert_eq!(failures, 0);
+    assert!(summary["achieved_rate"].as_f64().unwrap() > 100.0);
+    assert!((summary["requested_rate"].as_f64().unwrap() - 200.0).abs() < 0.01);
+    assert!(n(&summary["wall_time_us"]) >= 195_000);
+    assert!(summary["stopped"].is_null());
+}
+
+#[test]
+fn json_summary_counts_failures_by_cause() {
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &closed_port(),
+        "-c",
+        "7",
+        "-s",
+        "0",
+        "-y",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(2));
+    let objects = json_lines(&out.stdout);
+    let summary = objects.last().unwrap();
+    assert_eq!(summary["exit_status"], 2);
+    assert_eq!(summary["counts"]["error"], 7);
+    assert_eq!(summary["failures"]["refused"], 7);
+    assert_eq!(summary["time_to_error_us"]["count"], 7);
+    assert_eq!(
+        decode(summary["time_to_error_us"]["histogram"].as_str().unwrap()).len(),
+        7
+    );
+    assert_eq!(summary["connect_latency_us"]["count"], 0);
+}
+
+#[test]
+fn hdr_log_reads_back_with_every_established_connection() {
+    let server = HoldingListener::start();
+    let dir = std::env::temp_dir().join(format!("tcpgoon-hdr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.hlog");
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "60",
+        "-s",
+        "4ms",
+        "-i",
+        "50ms",
+        "-y",
+        "--hdr-log",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let log = std::fs::read(&path).unwrap();
+    let mut total = 0;
+    let mut intervals = 0;
+    let mut deserializer = Deserializer::new();
+    for entry in IntervalLogIterator::new(&log) {
+        if let LogEntry::Interval(h) = entry.expect("a well-formed log entry") {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(h.encoded_histogram())
+                .unwrap();
+            let histogram: Histogram<u64> =
+                deserializer.deserialize(&mut bytes.as_slice()).unwrap();
+            total += histogram.len();
+            intervals += 1;
+        }
+    }
+    assert_eq!(total, 60);
+    assert!(intervals >= 4, "{intervals} intervals");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
+    let server = HoldingListener::start();
+    let out = common::finish(
+        common::Guard(
+            std::process::Command::new(common::BIN)
+                .args([
+                    "run",
+                    "127.0.0.1",
+                    &server.port(),
+                    "-c",
+                    "30",
+                    "-s",
+                    "20ms",
+                    "-y",
+                    "--progress",
+                    "bar",
+                ])
+                .env("NO_COLOR", "1")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ),
+        std::time::Instant::now(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let redraws = out.stderr.matches("\r\x1b[2K").count();
+    // 600 ms of dialing at four redraws a second, plus the final erase.
+    assert!(redraws >= 3, "{redraws} redraws: {:?}", out.stderr);
+    assert!(
+        out.stderr.ends_with("\r\x1b[2K"),
+        "the line is erased: {:?}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("/30 est "), "{:?}", out.stderr);
+    assert!(out.stderr.contains(" p99 "), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.contains("\x1b[3"),
+        "NO_COLOR is honoured: {:?}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.starts_with("--- 127.0.0.1(127.0.0.1):"),
+        "no plain lines: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_missed_latency_threshold_exits_3_and_says_which() {
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-y",
+        "--max-latency",
+        "p50=10s",
+        "--max-latency",
+        "p99=1us",
+    ]);
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("Threshold connect p50 <= 10s: passed (measured ")
+    );
+    assert!(
+        out.stdout
+            .contains("Threshold connect p99 <= 1µs: FAILED (measured ")
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("threshold missed: connect p99 <= 1µs (measured ")
+    );
+}
+
+#[test]
+fn met_thresholds_exit_0() {
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-y",
+        "--json",
+        "--max-latency",
+        "p99=10s",
+        "--min-established",
+        "100%",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let summary = json_lines(&out.stdout).pop().unwrap();
+    let gates = summary["thresholds"].as_array().unwrap();
+    assert_eq!(gates.len(), 2);
+    assert!(gates.iter().all(|g| g["passed"] == true), "{gates:?}");
+    assert_eq!(gates[1]["limit_us"], 10_000_000);
+}
+
+#[test]
+fn min_established_tolerates_failures_while_it_is_met() {
+    // One handshake completes, the rest time out. Each run needs its own listener: the
+    // first run's connection stays in the accept queue.
+    let (_first, port) = common::full_backlog_listener();
+    let args = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "4",
+        "-s",
+        "0",
+        "-t",
+        "200ms",
+        "-y",
+        "--min-established",
+    ];
+    let out = run(&[&args[..], &["1"]].concat());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("Threshold established >= 1 (1 of 4): passed (measured 1)"),
+        "{}",
+        out.stdout
+    );
+    let (_second, port) = common::full_backlog_listener();
+    let args = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "4",
+        "-s",
+        "0",
+        "-t",
+        "200ms",
+        "-y",
+        "--min-established",
+    ];
+    let out = run(&[&args[..], &["75%"]].concat());
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("Threshold established >= 75% (3 of 4): FAILED (measured 1)"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn min_established_above_the_connections_is_bad_input() {
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        "80",
+        "-c",
+        "5",
+        "-y",
+        "--min-established",
+        "6",
+    ]);
+    assert_eq!(out.code, Some(64));
+    assert!(
+        out.stderr
+            .contains("--min-established 6 is more than the 5 connections")
+    );
+}
