@@ -270,14 +270,20 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// Fails the attempts still dialing at their deadline. The handshake may have completed
+    /// in the kernel after the last poll; one last look tells that apart from a timeout.
     fn expire_deadlines(&mut self, now: Instant, observer: &mut impl Observer) {
         while let Some((key, seq)) = self.deadlines.pop_expired(now) {
-            let still_dialing = self
-                .conns
-                .get(key)
-                .is_some_and(|c| c.seq == seq && c.state == State::Dialing);
-            if still_dialing {
-                self.fail(key, Failure::TimedOut, now, observer);
+            let Some(conn) = self.conns.get(key) else {
+                continue;
+            };
+            if conn.seq != seq || conn.state != State::Dialing {
+                continue;
+            }
+            match conn::check_connect(&conn.stream) {
+                Progress::Connected => self.establish(key, now, observer),
+                Progress::Failed(e) => self.fail(key, Failure::classify(&e), now, observer),
+                Progress::Pending => self.fail(key, Failure::TimedOut, now, observer),
             }
         }
     }
@@ -312,25 +318,27 @@ impl<'s> Engine<'s> {
                     self.fail(key, Failure::classify(&e), now, observer);
                     return;
                 }
-                Progress::Connected => {
-                    let conn = &mut self.conns[key];
-                    conn.state = State::Established;
-                    let latency = now.saturating_duration_since(conn.started);
-                    let seq = conn.seq;
-                    self.stats.established(latency);
-                    observer.conn_event(ConnEvent {
-                        seq,
-                        state: State::Established,
-                        elapsed: latency,
-                        failure: None,
-                        closure: None,
-                    });
-                }
+                Progress::Connected => self.establish(key, now, observer),
             }
         }
         if readable {
             self.drain(key, now, observer);
         }
+    }
+
+    fn establish(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
+        let conn = &mut self.conns[key];
+        conn.state = State::Established;
+        let latency = now.saturating_duration_since(conn.started);
+        let seq = conn.seq;
+        self.stats.established(latency);
+        observer.conn_event(ConnEvent {
+            seq,
+            state: State::Established,
+            elapsed: latency,
+            failure: None,
+            closure: None,
+        });
     }
 
     /// Reads and discards until the socket would block; end-of-stream or an error closes it.
