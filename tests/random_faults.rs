@@ -96,11 +96,11 @@ fn serve(
             drain_deadline = Some(now + Duration::from_secs(3));
             paused_until = now;
         }
-        if let Some(deadline) = drain_deadline {
-            if held.is_empty() && now > paused_until + Duration::from_millis(200) || now > deadline
-            {
-                break;
-            }
+        if let Some(deadline) = drain_deadline
+            && (held.is_empty() && now > paused_until + Duration::from_millis(200)
+                || now > deadline)
+        {
+            break;
         }
         if !done && now >= next_pause {
             // A burst of not accepting: the backlog fills, later SYNs are dropped.
