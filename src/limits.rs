@@ -22,6 +22,12 @@ pub fn nofile() -> std::io::Result<(u64, u64)> {
 /// Raises the soft open-files limit to the hard one, and fails before dialing when
 /// `connections` cannot fit even so.
 pub fn fit_open_files(connections: u64) -> Result<(), Error> {
+    let hard = raise_open_files()?;
+    check_open_files(connections, hard)
+}
+
+/// Raises the soft open-files limit to the hard one, which it returns.
+pub fn raise_open_files() -> Result<u64, Error> {
     let (soft, hard) =
         nofile().map_err(|e| Error::system("cannot read the open-files limit", e))?;
     if soft < hard {
@@ -37,7 +43,7 @@ pub fn fit_open_files(connections: u64) -> Result<(), Error> {
             ));
         }
     }
-    check_open_files(connections, hard)
+    Ok(hard)
 }
 
 /// The check itself, apart from the system call, so it can be tested.
