@@ -93,18 +93,23 @@ Options:
   -p, --port <PORT>             port to listen on; 0 picks a free one          [default: 54321]
   -b, --bind <ADDR>             address to listen on                           [default: 127.0.0.1]
   -m, --maxconnections <N>      stop after accepting N connections; 0 = no limit [default: 10]
-  -d, --duration <DUR>          stop after this long; bare number = seconds    [default: 30]
+  -d, --duration <DUR>          stop after this long; 0 = no limit             [default: 30s]
       --backlog <N>             listen backlog                                 [default: 1024]
       --no-accept               listen but never accept (the accept queue fills, new SYNs
                                 are dropped, clients time out)
       --close-after <DUR>       close each accepted connection after this long
       --reset                   close with a reset (SO_LINGER 0) instead of a FIN
       --greeting <TEXT>         write TEXT to each accepted connection
-  -i, --interval <DUR>          between stats lines; 0 turns them off; bare = seconds [default: 1s]
+  -i, --interval <DUR>          between stats lines; 0 turns them off          [default: 1s]
   -h, --help                    print this help
 
-The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given.
-It stops, says why and exits 0 on SIGINT or SIGTERM, or when -m or -d is reached.
+Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds for
+--duration and --interval, and milliseconds for --close-after.
+
+The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
+then one `Accepted: N, Open: N, Closed: N` line per interval. It stops on SIGINT or SIGTERM,
+or when -m or -d is reached: it prints the counts and why it stopped, closes every
+connection (with --reset, by a reset), and exits 0. It cannot listen: exit 64.
 
 Example:
   tcpgoon server -p 0 -m 0 -d 60

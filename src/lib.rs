@@ -18,6 +18,7 @@ pub mod limits;
 pub mod pacer;
 pub mod progress;
 pub mod report;
+pub mod server;
 pub mod signal;
 pub mod stats;
 pub mod target;
@@ -41,7 +42,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Run(args) => client::run(args),
-        Command::Server(_) => Err(Error::Usage("server: not built yet".to_string())),
+        Command::Server(args) => server::run(args),
     }
 }
 

@@ -1,0 +1,512 @@
+//! `tcpgoon server`: a target for `tcpgoon run` on this machine, with the faults real servers
+//! have. It listens (on loopback unless told otherwise), accepts until the kernel has no more
+//! queued, holds every connection open, reads and discards whatever arrives, and can instead
+//! leave its accept queue full (`--no-accept`), close each connection after a while
+//! (`--close-after`), close with a reset rather than a FIN (`--reset`), or greet each one.
+//!
+//! Like the run's engine it is one thread and one `mio::Poll`: the listener, the signalfd, a
+//! timerfd and every accepted connection (in a slab keyed by its token) are registered with
+//! it. Every connection gets the same `--close-after`, so those deadlines come due in accept
+//! order and a FIFO [`DeadlineQueue`] holds them. It stops on SIGINT or SIGTERM, after
+//! `--maxconnections` accepts, or after `--duration`, and then drops its listener and every
+//! connection at once, so clients see a refusal, a FIN or (with `--reset`) a reset at once.
+//!
+//! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`]; the
+//! `write_*` functions below turn those into the lines on stdout.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use crate::cli::ServerArgs;
+use crate::config::ServerConfig;
+use crate::deadline::DeadlineQueue;
+use crate::duration::canonical;
+use crate::error::Error;
+use crate::pacer::Ticker;
+use crate::signal::{self, SignalFd};
+use crate::timer::Alarm;
+use crate::{exit, limits};
+
+const SIGNALS: Token = Token(usize::MAX);
+const ALARM: Token = Token(usize::MAX - 1);
+const LISTENER: Token = Token(usize::MAX - 2);
+
+/// How long to wait before accepting again when accept fails for lack of descriptors or
+/// memory: the queued connection stays queued, and no new event would announce it.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// `tcpgoon server`: listen, say where, serve until a stop, say why. Every stop exits 0.
+pub fn run(args: ServerArgs) -> Result<u8, Error> {
+    let config = ServerConfig::resolve(args)?;
+    limits::raise_open_files()?;
+    // Blocked before the listener exists, so a signal sent as soon as the port is known is
+    // read by the loop rather than killing the process.
+    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
+    let server = Server::new(config, Some(&signals))?;
+    let mut out = io::stdout();
+    // Written and flushed at once: scripts and tests wait for this line to learn the port.
+    // A closed stdout must not stop the server, so write errors are ignored here and below.
+    let _ = write_listening(&mut out, server.local_addr()).and_then(|()| out.flush());
+    let outcome = server.run(|counts| {
+        let _ = write_counts(&mut out, counts).and_then(|()| out.flush());
+    })?;
+    let _ = write_counts(&mut out, &outcome.counts)
+        .and_then(|()| write_stopping(&mut out, &outcome.stop))
+        .and_then(|()| out.flush());
+    Ok(exit::SUCCESS)
+}
+
+/// What the server has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub accepted: u64,
+    /// Accepted and not yet closed by either side.
+    pub open: u64,
+    pub closed: u64,
+    /// Accepts that failed for lack of descriptors or memory (each is retried).
+    pub accept_errors: u64,
+}
+
+/// Why the server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    MaxConnections(u64),
+    Duration(Duration),
+    Signal(libc::c_int),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The counts at the stop, before the connections still open were closed.
+    pub counts: Counts,
+    pub stop: Stop,
+}
+
+/// `listening on 127.0.0.1:54321` (`[::1]:54321` for IPv6).
+pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
+    writeln!(w, "listening on {addr}")
+}
+
+/// `Accepted: 5, Open: 3, Closed: 2`, with accept errors appended when there were any.
+pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
+    write!(
+        w,
+        "Accepted: {}, Open: {}, Closed: {}",
+        c.accepted, c.open, c.closed
+    )?;
+    if c.accept_errors > 0 {
+        write!(w, ", Accept errors: {}", c.accept_errors)?;
+    }
+    writeln!(w)
+}
+
+/// `stopping: 5 connections accepted (--maxconnections 5)`, and the like.
+pub fn write_stopping(w: &mut impl Write, stop: &Stop) -> io::Result<()> {
+    match *stop {
+        Stop::MaxConnections(n) => writeln!(
+            w,
+            "stopping: {n} connection{} accepted (--maxconnections {n})",
+            if n == 1 { "" } else { "s" }
+        ),
+        Stop::Duration(d) => {
+            let d = canonical(d);
+            writeln!(w, "stopping: ran for {d} (--duration {d})")
+        }
+        Stop::Signal(sig) => writeln!(w, "stopping: interrupted by {}", signal::name(sig)),
+    }
+}
+
+/// An accepted connection.
+#[derive(Debug)]
+struct Held {
+    stream: TcpStream,
+    /// Its place in accept order; tells a reused slab slot from its predecessor.
+    seq: u64,
+    /// How much of the greeting has been written.
+    greeted: usize,
+}
+
+/// The server's event loop and everything it owns.
+pub struct Server<'s> {
+    poll: Poll,
+    alarm: Alarm,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    conns: Slab<Held>,
+    closing: Option<DeadlineQueue<(usize, u64)>>,
+    ticker: Ticker,
+    stop_at: Option<Instant>,
+    accept_retry_at: Option<Instant>,
+    config: ServerConfig,
+    signals: Option<&'s SignalFd>,
+    counts: Counts,
+    stop: Option<Stop>,
+    read_buf: Box<[u8]>,
+}
+
+/// A non-blocking listener with the backlog asked for. SO_REUSEADDR lets a restarted server
+/// take its port back while the last one's connections sit in TIME_WAIT.
+fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(TcpListener::from_std(std::net::TcpListener::from(socket)))
+}
+
+fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::EADDRINUSE) => ": pick another port with -p, or -p 0 for a free one",
+        Some(libc::EADDRNOTAVAIL) => ": --bind must be an address of this machine",
+        Some(libc::EACCES) => ": ports below 1024 need privileges",
+        _ => "",
+    };
+    Error::Usage(format!("cannot listen on {addr}: {e}{hint}"))
+}
+
+impl<'s> Server<'s> {
+    /// Binds and listens; a failure here is the user's to fix (exit 64).
+    pub fn new(config: ServerConfig, signals: Option<&'s SignalFd>) -> Result<Server<'s>, Error> {
+        let mut listener =
+            listen(config.addr, config.backlog).map_err(|e| bind_error(config.addr, e))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| Error::system("cannot read the listening address", e))?;
+        let poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
+        // With --no-accept the listener is never watched: nothing takes connections off its
+        // queue, which is the point.
+        if !config.no_accept {
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)
+                .map_err(|e| Error::system("cannot watch the listener", e))?;
+        }
+        if let Some(signals) = signals {
+            poll.registry()
+                .register(
+                    &mut SourceFd(&signals.as_raw_fd()),
+                    SIGNALS,
+                    Interest::READABLE,
+                )
+                .map_err(|e| Error::system("cannot watch for signals", e))?;
+        }
+        let alarm = Alarm::new().map_err(|e| Error::system("cannot create a timer", e))?;
+        poll.registry()
+            .register(&mut SourceFd(&alarm.as_raw_fd()), ALARM, Interest::READABLE)
+            .map_err(|e| Error::system("cannot watch the timer", e))?;
+        let start = Instant::now();
+        Ok(Server {
+            poll,
+            alarm,
+            listener: Some(listener),
+            local_addr,
+            conns: Slab::new(),
+            closing: config.close_after.map(DeadlineQueue::new),
+            ticker: Ticker::new(start, config.interval),
+            stop_at: config.duration.and_then(|d| start.checked_add(d)),
+            accept_retry_at: None,
+            signals,
+            counts: Counts::default(),
+            stop: None,
+            read_buf: vec![0; 64 * 1024].into_boxed_slice(),
+            config,
+        })
+    }
+
+    /// Where it listens, with the port the kernel picked when 0 was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until a stop; `tick` gets the counts at start and every interval. The listener
+    /// and every connection are closed when this returns.
+    pub fn run(mut self, mut tick: impl FnMut(&Counts)) -> Result<Outcome, Error> {
+        let mut events = Events::with_capacity(1024);
+        let stop = loop {
+            let now = Instant::now();
+            if self.ticker.take_due(now) {
+                tick(&self.counts);
+            }
+            if self.stop.is_none() && self.stop_at.is_some_and(|at| at <= now) {
+                self.stop = self.config.duration.map(Stop::Duration);
+            }
+            if self.accept_retry_at.is_some_and(|at| at <= now) {
+                self.accept_retry_at = None;
+                self.accept_all(now);
+            }
+            self.close_due(now);
+            if let Some(stop) = self.stop {
+                break stop;
+            }
+            let timeout = match self.next_wakeup() {
+                Some(due) if due <= now => Some(Duration::ZERO),
+                Some(due) => {
+                    self.alarm
+                        .set(due, now)
+                        .map_err(|e| Error::system("cannot arm the timer", e))?;
+                    // The alarm wakes the poll precisely; this is only a backstop.
+                    Some(due.saturating_duration_since(now) + Duration::from_millis(5))
+                }
+                None => None,
+            };
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::system("polling failed", e)),
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.on_signal(),
+                    ALARM => self.alarm.fired(),
+                    LISTENER => self.accept_all(now),
+                    Token(key) => {
+                        if event.is_writable() {
+                            self.greet(key);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.drain(key);
+                        }
+                    }
+                }
+            }
+        };
+        // The listener goes first, so a client arriving now is refused rather than queued
+        // and then reset. The connections are read once more, since unread data would turn
+        // their FIN into a reset, and are closed when `self` is dropped, on return.
+        self.listener = None;
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.drain(key);
+        }
+        Ok(Outcome {
+            counts: self.counts,
+            stop,
+        })
+    }
+
+    fn next_wakeup(&self) -> Option<Instant> {
+        [
+            self.ticker.next_due(),
+            self.stop_at,
+            self.accept_retry_at,
+            self.closing.as_ref().and_then(DeadlineQueue::next_deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn on_signal(&mut self) {
+        let Some(signals) = self.signals else { return };
+        while let Some(signal) = signals.read() {
+            self.stop.get_or_insert(Stop::Signal(signal));
+        }
+    }
+
+    /// Accepts until the queue is empty, or until `--maxconnections` is reached.
+    fn accept_all(&mut self, now: Instant) {
+        while self.stop.is_none() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, _)) => self.hold(stream, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // Interrupted, or a client that gave up while queued: take the next one.
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        || e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(_) => {
+                    // Out of descriptors or memory: the connection stays queued, and no new
+                    // event would announce it, so try again shortly.
+                    self.counts.accept_errors += 1;
+                    self.accept_retry_at = Some(now + ACCEPT_RETRY);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn hold(&mut self, mut stream: TcpStream, now: Instant) {
+        self.counts.accepted += 1;
+        self.counts.open += 1;
+        let seq = self.counts.accepted;
+        if self.config.max_connections == Some(seq) {
+            self.stop = Some(Stop::MaxConnections(seq));
+        }
+        if self.config.reset {
+            // A zero linger turns every later close of this socket into a reset. Should it
+            // fail, the connection still closes, with a FIN.
+            let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        }
+        let interest = if self.config.greeting.is_some() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(key), interest)
+            .is_err()
+        {
+            // Not watched means never read or closed by us: close it now.
+            self.counts.open -= 1;
+            self.counts.closed += 1;
+            return;
+        }
+        entry.insert(Held {
+            stream,
+            seq,
+            greeted: 0,
+        });
+        if let Some(closing) = &mut self.closing {
+            closing.push(now, (key, seq));
+        }
+        self.greet(key);
+    }
+
+    /// Writes what is left of the greeting; it usually all fits at once.
+    fn greet(&mut self, key: usize) {
+        let Some(greeting) = &self.config.greeting else {
+            return;
+        };
+        let Some(held) = self.conns.get_mut(key) else {
+            return;
+        };
+        let peer_gone = loop {
+            if held.greeted == greeting.len() {
+                break false;
+            }
+            match held.stream.write(&greeting[held.greeted..]) {
+                Ok(n) if n > 0 => held.greeted += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(_) | Err(_) => break true,
+            }
+        };
+        if peer_gone {
+            // Reading finds out how it went, and closes it.
+            self.drain(key);
+        }
+    }
+
+    /// Reads and discards until the socket would block; end of stream or an error closes it.
+    fn drain(&mut self, key: usize) {
+        let Some(held) = self.conns.get_mut(key) else {
+            return;
+        };
+        let done = loop {
+            match held.stream.read(&mut self.read_buf) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        if done {
+            self.close(key);
+        }
+    }
+
+    /// Closes the connections whose `--close-after` has passed.
+    fn close_due(&mut self, now: Instant) {
+        while let Some((key, seq)) = self.closing.as_mut().and_then(|q| q.pop_expired(now)) {
+            if self.conns.get(key).is_some_and(|held| held.seq == seq) {
+                // Unread data at close makes the kernel send a reset instead of a FIN.
+                self.drain(key);
+                if self.conns.get(key).is_some_and(|held| held.seq == seq) {
+                    self.close(key);
+                }
+            }
+        }
+    }
+
+    /// The one way a connection leaves: dropping the socket sends the FIN (or, after a zero
+    /// linger, the reset).
+    fn close(&mut self, key: usize) {
+        drop(self.conns.remove(key));
+        self.counts.open -= 1;
+        self.counts.closed += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn listening_line_shows_the_address_as_connected_to() {
+        let v4: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+        let v6: SocketAddr = "[::1]:40123".parse().unwrap();
+        assert_eq!(
+            text(|w| write_listening(w, v4)),
+            "listening on 127.0.0.1:40123\n"
+        );
+        assert_eq!(
+            text(|w| write_listening(w, v6)),
+            "listening on [::1]:40123\n"
+        );
+    }
+
+    #[test]
+    fn counts_line_mentions_accept_errors_only_when_there_are_some() {
+        let mut counts = Counts {
+            accepted: 5,
+            open: 3,
+            closed: 2,
+            accept_errors: 0,
+        };
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2\n"
+        );
+        counts.accept_errors = 7;
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2, Accept errors: 7\n"
+        );
+    }
+
+    #[test]
+    fn stopping_line_says_why() {
+        let line = |stop| text(|w| write_stopping(w, &stop));
+        assert_eq!(
+            line(Stop::MaxConnections(5)),
+            "stopping: 5 connections accepted (--maxconnections 5)\n"
+        );
+        assert_eq!(
+            line(Stop::MaxConnections(1)),
+            "stopping: 1 connection accepted (--maxconnections 1)\n"
+        );
+        assert_eq!(
+            line(Stop::Duration(Duration::from_millis(1500))),
+            "stopping: ran for 1500ms (--duration 1500ms)\n"
+        );
+        assert_eq!(
+            line(Stop::Signal(libc::SIGINT)),
+            "stopping: interrupted by SIGINT\n"
+        );
+    }
+}
