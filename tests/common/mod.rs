@@ -215,3 +215,89 @@ pub fn full_backlog_listener() -> (socket2::Socket, String) {
         .port();
     (socket, port.to_string())
 }
+
+/// Starts `tcpgoon server -p 0 <args>` and reads the port it got from its first line,
+/// `listening on <ip>:<port>`. The rest of its output stays in the pipe for [`finish`].
+pub fn start_server(args: &[&str]) -> (Guard, String) {
+    let mut full = vec!["server", "-p", "0"];
+    full.extend_from_slice(args);
+    let mut guard = spawn(&full);
+    let stdout = guard.0.stdout.take().expect("piped stdout");
+    // Read on a thread, so a server that never prints fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdout = stdout;
+        let line = read_line_unbuffered(&mut stdout);
+        let _ = tx.send((line, stdout));
+    });
+    let Ok((line, stdout)) = rx.recv_timeout(Duration::from_secs(10)) else {
+        panic!("tcpgoon server printed no line within 10 s");
+    };
+    guard.0.stdout = Some(stdout);
+    let Some(addr) = line.strip_prefix("listening on ") else {
+        let out = finish(guard, Instant::now(), Duration::from_secs(5));
+        panic!("server's first line is {line:?}, not `listening on`: {out:?}");
+    };
+    let port = addr
+        .trim_end()
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    assert_ne!(port, 0, "{line}");
+    (guard, port.to_string())
+}
+
+/// One line, read a byte at a time so nothing after it leaves the pipe.
+fn read_line_unbuffered(r: &mut impl Read) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while let Ok(1) = r.read(&mut byte) {
+        if byte[0] == b'\n' {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// Sends `signal` to a spawned process.
+pub fn signal(guard: &Guard, signal: libc::c_int) {
+    // SAFETY: sending a signal to our own child, which has not been reaped yet.
+    unsafe { libc::kill(guard.0.id() as i32, signal) };
+}
+
+/// Reads a duration as the report prints it (Go style): `1.5s`, `300.2ms`, `87µs`, `2m3s`.
+pub fn go_duration(text: &str) -> Duration {
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or_else(|| panic!("no unit in {text:?}"));
+        let (number, tail) = rest.split_at(split);
+        let number: f64 = number
+            .parse()
+            .unwrap_or_else(|_| panic!("bad number in {text:?}"));
+        let (scale, tail) = [("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9), ("h", 3600.0)]
+            .into_iter()
+            .chain([("m", 60.0), ("s", 1.0)])
+            .find_map(|(unit, scale)| tail.strip_prefix(unit).map(|t| (scale, t)))
+            .unwrap_or_else(|| panic!("unknown unit in {text:?}"));
+        total += Duration::from_secs_f64(number * scale);
+        rest = tail;
+    }
+    total
+}
+
+/// The min and max of a `min/avg/max/dev = a/b/c/d` line.
+pub fn min_max(line: &str) -> (Duration, Duration) {
+    let values: Vec<Duration> = line
+        .rsplit(" = ")
+        .next()
+        .expect("a min/avg/max/dev line")
+        .split('/')
+        .map(go_duration)
+        .collect();
+    assert_eq!(values.len(), 4, "{line}");
+    (values[0], values[2])
+}

@@ -1,0 +1,178 @@
+//! Fault scenarios: `tcpgoon run` against `tcpgoon server` misbehaving on purpose, each
+//! checked for exact counts where the kernel's behaviour is exact, and generous bounds where
+//! timing is involved.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Output, closed_port, finish, min_max, run, signal, spawn, start_server};
+
+fn run_against(port: &str, args: &[&str]) -> Output {
+    let mut full = vec!["run", "127.0.0.1", port, "-i", "0", "-y"];
+    full.extend_from_slice(args);
+    run(&full)
+}
+
+#[test]
+fn a_server_that_accepts_everything_gets_exit_0() {
+    let (_server, port) = start_server(&["-m", "0", "-i", "0"]);
+    let out = run_against(&port, &["-c", "200", "-s", "0"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.total, counts.established), (200, 200), "{counts:?}");
+    assert!(counts.adds_up());
+    assert_eq!(
+        out.line("Total established connections: "),
+        "Total established connections: 200"
+    );
+}
+
+#[test]
+fn nothing_listening_is_every_attempt_refused() {
+    let port = closed_port();
+    let out = run_against(&port, &["-c", "30", "-s", "0"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.total, counts.error), (30, 30), "{counts:?}");
+    assert_eq!(out.failures("refused"), 30);
+}
+
+#[test]
+fn a_full_accept_queue_times_the_rest_out() {
+    // Nothing accepts, so Linux completes the handshake for backlog + 1 connections and
+    // drops every later SYN; the first retransmission comes after 1 s, long after the
+    // 300 ms dial timeout.
+    let (_server, port) = start_server(&["--no-accept", "--backlog", "4", "-i", "0"]);
+    let out = run_against(&port, &["-c", "30", "-t", "300ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(
+        (counts.established, counts.error, counts.closed),
+        (5, 25, 0),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.failures("timed out"), 25);
+    let (min, max) = min_max(out.line("Time to error stats for 25 failed connections"));
+    assert!(
+        min >= Duration::from_millis(300) && max <= Duration::from_millis(350),
+        "timed out between {min:?} and {max:?}"
+    );
+}
+
+#[test]
+fn connections_the_server_closes_are_counted_as_closed_by_peer() {
+    let (_server, port) = start_server(&["-m", "0", "--close-after", "50ms", "-i", "0"]);
+    let out = run_against(&port, &["-c", "20", "-s", "20ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(counts.error, 0, "{}", out.stdout);
+    assert_eq!(counts.established + counts.closed, 20, "{}", out.stdout);
+    // Attempt k is closed at k × 20 ms + 50 ms and the run ends at 380 ms: the first
+    // sixteen or so are closed before it ends.
+    assert!(counts.closed >= 10, "{}", out.stdout);
+    assert_eq!(
+        out.closures("closed by peer"),
+        counts.closed,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.closures("reset by peer"), 0);
+}
+
+#[test]
+fn connections_the_server_resets_are_counted_as_reset() {
+    let (_server, port) = start_server(&["-m", "0", "--reset", "--close-after", "10ms", "-i", "0"]);
+    let out = run_against(&port, &["-c", "20", "-s", "20ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(counts.error, 0, "{}", out.stdout);
+    assert_eq!(counts.established + counts.closed, 20, "{}", out.stdout);
+    assert!(counts.closed >= 10, "{}", out.stdout);
+    assert_eq!(
+        out.closures("reset by peer"),
+        counts.closed,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.closures("closed by peer"), 0);
+}
+
+#[test]
+fn greeting_bytes_are_counted_exactly() {
+    // The run ends when its last attempt has an outcome, so every greeting must arrive
+    // before that: the server stops after 10 connections (sending each its greeting, then
+    // a FIN) and the 11th attempt, 100 ms later, is refused.
+    let (_server, port) = start_server(&["-m", "10", "--greeting", "hello", "-i", "0"]);
+    let out = run_against(&port, &["-c", "11", "-s", "100ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.closed, counts.error), (10, 1), "{}", out.stdout);
+    assert_eq!(out.line("Bytes received: "), "Bytes received: 50");
+    assert_eq!(out.closures("closed by peer"), 10);
+    assert_eq!(out.failures("refused"), 1);
+}
+
+#[test]
+fn a_server_that_stops_after_5_leaves_every_attempt_accounted_for() {
+    // Attempts 50 ms apart: the server takes the first five, then closes them and its
+    // listener and exits. Later attempts find nothing listening (or, if one slipped into
+    // the accept queue before the listener closed, are reset).
+    let started = Instant::now();
+    let (server, port) = start_server(&["-m", "5", "-i", "0"]);
+    let out = run_against(&port, &["-c", "10", "-s", "50ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(counts.total, 10);
+    assert_eq!(counts.established, 0, "{}", out.stdout);
+    assert_eq!(out.closures("closed by peer"), 5, "{}", out.stdout);
+    assert_eq!(
+        out.failures("refused") + out.closures("reset by peer"),
+        5,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(counts.closed + counts.error, 10);
+    let server = finish(server, started, Duration::from_secs(10));
+    assert_eq!(server.code, Some(0), "{server:?}");
+    assert_eq!(
+        server.stdout.lines().last(),
+        Some("stopping: 5 connections accepted (--maxconnections 5)")
+    );
+}
+
+#[test]
+fn sigterm_to_the_client_reports_every_connection() {
+    let (_server, port) = start_server(&["-m", "0", "-i", "0"]);
+    let started = Instant::now();
+    let client = spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "100",
+        "-s",
+        "20ms",
+        "-i",
+        "0",
+        "-y",
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&client, libc::SIGTERM);
+    let out = finish(client, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(counts.total, 100);
+    assert_eq!((counts.error, counts.closed), (0, 0), "{counts:?}");
+    assert!(
+        counts.established >= 10 && counts.not_initiated >= 50,
+        "{counts:?}"
+    );
+    assert!(out.stdout.contains("Run interrupted by SIGTERM"));
+}

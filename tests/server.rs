@@ -1,0 +1,248 @@
+//! `tcpgoon server` on its own, driven by plain std sockets.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{finish, run, signal, start_server};
+
+fn connect(port: &str) -> TcpStream {
+    let stream = TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+}
+
+/// Reads until end of stream or an error, returning what arrived and how it ended.
+fn read_to_end(stream: &mut TcpStream) -> (Vec<u8>, Result<(), ErrorKind>) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (data, Ok(())),
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) => return (data, Err(e.kind())),
+        }
+    }
+}
+
+#[test]
+fn the_first_line_names_the_real_port_and_it_accepts() {
+    let started = Instant::now();
+    let (server, port) = start_server(&["-m", "0", "-i", "0", "--greeting", "hi"]);
+    let mut stream = connect(&port);
+    // The greeting shows the server at that port has accepted the connection.
+    let mut greeting = [0u8; 2];
+    stream.read_exact(&mut greeting).unwrap();
+    assert_eq!(&greeting, b"hi");
+    stream.write_all(b"read and discarded").unwrap();
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "Accepted: 1, Open: 1, Closed: 0",
+            "stopping: interrupted by SIGTERM"
+        ],
+        "{out:?}"
+    );
+    assert_eq!(read_to_end(&mut stream), (Vec::new(), Ok(())));
+}
+
+#[test]
+fn it_binds_to_loopback_by_default() {
+    let started = Instant::now();
+    let (server, port) = start_server(&["-i", "0"]);
+    // The kernel's own view of the socket: /proc/net/tcp prints 127.0.0.1 as 0100007F and
+    // the LISTEN state as 0A.
+    let port_hex = format!(":{:04X}", port.parse::<u16>().unwrap());
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let listening: Vec<&str> = table
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            (fields.get(1)?.ends_with(&port_hex) && fields.get(3) == Some(&"0A"))
+                .then_some(fields[1])
+        })
+        .collect();
+    assert_eq!(listening, [format!("0100007F{port_hex}")], "{table}");
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let help = run(&["help", "server"]);
+    assert!(
+        help.stdout.contains("[default: 127.0.0.1]"),
+        "{}",
+        help.stdout
+    );
+}
+
+#[test]
+fn duration_stops_it_with_exit_0() {
+    let started = Instant::now();
+    let (server, _port) = start_server(&["-d", "300ms", "-i", "0"]);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("stopping: ran for 300ms (--duration 300ms)"),
+        "{out:?}"
+    );
+    assert!(
+        out.elapsed >= Duration::from_millis(300) && out.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn maxconnections_stops_it_and_closes_every_connection() {
+    let started = Instant::now();
+    let (server, port) = start_server(&["-m", "3", "-i", "0"]);
+    let mut streams: Vec<TcpStream> = (0..3).map(|_| connect(&port)).collect();
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "Accepted: 3, Open: 3, Closed: 0",
+            "stopping: 3 connections accepted (--maxconnections 3)"
+        ],
+        "{out:?}"
+    );
+    for stream in &mut streams {
+        assert_eq!(read_to_end(stream), (Vec::new(), Ok(())));
+    }
+    let refused = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn sigint_stops_it_with_exit_0() {
+    let started = Instant::now();
+    let (server, _port) = start_server(&["-i", "0"]);
+    signal(&server, libc::SIGINT);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("stopping: interrupted by SIGINT"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn stats_lines_count_accepted_open_and_closed() {
+    let started = Instant::now();
+    let (server, port) = start_server(&["-m", "0", "-i", "50ms"]);
+    let first = connect(&port);
+    let _second = connect(&port);
+    drop(first);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "Accepted: 0, Open: 0, Closed: 0", "{out:?}");
+    assert!(
+        lines.contains(&"Accepted: 2, Open: 1, Closed: 1"),
+        "{out:?}"
+    );
+    assert!(lines.len() >= 4, "a line every 50 ms: {out:?}");
+}
+
+#[test]
+fn close_after_closes_each_connection_with_a_fin() {
+    let (_server, port) = start_server(&["-m", "0", "--close-after", "100", "-i", "0"]);
+    let started = Instant::now();
+    let mut stream = connect(&port);
+    assert_eq!(read_to_end(&mut stream), (Vec::new(), Ok(())));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(2),
+        "closed after {waited:?}"
+    );
+}
+
+#[test]
+fn reset_closes_with_a_reset() {
+    let (_server, port) = start_server(&["-m", "0", "--close-after", "10ms", "--reset"]);
+    let mut stream = connect(&port);
+    assert_eq!(
+        read_to_end(&mut stream),
+        (Vec::new(), Err(ErrorKind::ConnectionReset))
+    );
+}
+
+#[test]
+fn greeting_is_written_to_each_connection() {
+    let (_server, port) =
+        start_server(&["-m", "0", "--greeting", "hello", "--close-after", "50ms"]);
+    for _ in 0..3 {
+        let mut stream = connect(&port);
+        assert_eq!(read_to_end(&mut stream), (b"hello".to_vec(), Ok(())));
+    }
+}
+
+#[test]
+fn bind_failures_exit_64_with_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let cases: &[&[&str]] = &[
+        &["server", "-p", &taken_port],
+        &["server", "-b", "not-an-address"],
+        &["server", "-b", "300.1.1.1"],
+        &["server", "-b", "192.0.2.1"],
+        &["server", "--bogus"],
+        &["server", "-p", "65536"],
+    ];
+    for args in cases {
+        let out = run(args);
+        assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("tcpgoon: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+    let out = run(&["server", "-p", &taken_port]);
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1:{taken_port}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn it_listens_on_ipv6_loopback_when_asked() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let started = Instant::now();
+    let mut guard = common::spawn(&["server", "-p", "0", "-b", "::1", "-m", "1", "-i", "0"]);
+    let mut stdout = guard.0.stdout.take().unwrap();
+    let mut first = Vec::new();
+    let mut byte = [0u8];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        first.push(byte[0]);
+    }
+    guard.0.stdout = Some(stdout);
+    let first = String::from_utf8(first).unwrap();
+    let port = first
+        .strip_prefix("listening on [::1]:")
+        .unwrap_or_else(|| panic!("{first}"));
+    TcpStream::connect(format!("[::1]:{port}")).unwrap();
+    let out = finish(guard, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("stopping: 1 connection accepted (--maxconnections 1)")
+    );
+}
