@@ -1,12 +1,12 @@
 //! Output for people and CI: JSON Lines, the HdrHistogram log, the terminal status line, and
-//! threshold gates, through the real binary.
+//! threshold gates, through the real binary against the built-in server.
 
 mod common;
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{HoldingListener, closed_port, run};
+use common::{closed_port, run};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -34,11 +34,11 @@ fn n(v: &Value) -> u64 {
 
 #[test]
 fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
-    let server = HoldingListener::start();
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
     let out = run(&[
         "run",
         "127.0.0.1",
-        &server.port(),
+        &port,
         "-c",
         "40",
         "-s",
@@ -64,7 +64,7 @@ fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["version"], 1);
     assert_eq!(summary["exit_status"], 0);
-    assert_eq!(summary["target"]["port"], server.addr.port());
+    assert_eq!(summary["target"]["port"], port.parse::<u64>().unwrap());
     assert_eq!(summary["options"]["connections"], 40);
     assert_eq!(summary["options"]["sleep"], "5ms");
     let c = &summary["counts"];
@@ -121,14 +121,14 @@ fn json_summary_counts_failures_by_cause() {
 
 #[test]
 fn hdr_log_reads_back_with_every_established_connection() {
-    let server = HoldingListener::start();
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
     let dir = std::env::temp_dir().join(format!("tcpgoon-hdr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.hlog");
     let out = run(&[
         "run",
         "127.0.0.1",
-        &server.port(),
+        &port,
         "-c",
         "60",
         "-s",
@@ -162,14 +162,14 @@ fn hdr_log_reads_back_with_every_established_connection() {
 
 #[test]
 fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
-    let server = HoldingListener::start();
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
     let out = common::finish(
         common::Guard(
             std::process::Command::new(common::BIN)
                 .args([
                     "run",
                     "127.0.0.1",
-                    &server.port(),
+                    &port,
                     "-c",
                     "30",
                     "-s",
@@ -213,11 +213,11 @@ fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
 
 #[test]
 fn a_missed_latency_threshold_exits_3_and_says_which() {
-    let server = HoldingListener::start();
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
     let out = run(&[
         "run",
         "127.0.0.1",
-        &server.port(),
+        &port,
         "-c",
         "10",
         "-s",
@@ -246,11 +246,11 @@ fn a_missed_latency_threshold_exits_3_and_says_which() {
 
 #[test]
 fn met_thresholds_exit_0() {
-    let server = HoldingListener::start();
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
     let out = run(&[
         "run",
         "127.0.0.1",
-        &server.port(),
+        &port,
         "-c",
         "10",
         "-s",
