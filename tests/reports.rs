@@ -338,3 +338,47 @@ fn min_established_above_the_connections_is_bad_input() {
             .contains("--min-established 6 is more than the 5 connections")
     );
 }
+
+/// Runs `tcpgoon` under `script`, so both its stdout and stderr are a terminal.
+fn run_on_a_terminal(args: &[&str], no_color: bool) -> String {
+    let command = std::iter::once(common::BIN)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]);
+    if no_color {
+        script.env("NO_COLOR", "1");
+    } else {
+        script.env_remove("NO_COLOR");
+    }
+    let out = script.output().expect("run script");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_the_status_line_is_coloured_unless_no_color() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let args = ["run", "127.0.0.1", &port, "-c", "30", "-s", "10ms", "-y"];
+    let screen = run_on_a_terminal(&args, false);
+    assert!(screen.contains("\r\x1b[2K[#"), "{screen:?}");
+    assert!(
+        screen.contains(" est \x1b[32m"),
+        "established is green: {screen:?}"
+    );
+    assert!(
+        !screen.contains("Total: 30, Dialing: 0, Established: 0"),
+        "no plain lines: {screen:?}"
+    );
+    assert!(
+        screen.contains("Total: 30, Dialing: 0, Established: 30"),
+        "{screen:?}"
+    );
+    let screen = run_on_a_terminal(&args, true);
+    assert!(screen.contains("\r\x1b[2K[#"), "{screen:?}");
+    assert!(
+        !screen.contains("\x1b[32m") && !screen.contains("\x1b[0m"),
+        "{screen:?}"
+    );
+}
