@@ -322,3 +322,69 @@ fn debug_prints_one_line_per_connection_event() {
         .count();
     assert_eq!((dialing, refused), (3, 3), "{}", out.stderr);
 }
+
+/// Runs `tcpgoon` on a terminal (under `script`) with `answer` typed at the prompt.
+fn answer_prompt(args: &[&str], answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let command = std::iter::once(common::BIN)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_prompt_shows_the_warning_and_only_yes_continues() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let args = ["run", "127.0.0.1", &port, "-c", "3", "-s", "0", "-i", "0"];
+    let (code, screen) = answer_prompt(&args, "y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("* You are going to run a TCP stress check with these arguments:"));
+    assert!(
+        screen.contains(&format!("*\t- TCP Port: {port}\r\n")),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("*\t- # of concurrent connections: 3\r\n"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("Do you want to continue? (y/N): "));
+    assert!(
+        screen.contains("Total: 3, Dialing: 0, Established: 3"),
+        "{screen}"
+    );
+
+    let (code, screen) = answer_prompt(&args, "YES\n");
+    assert_eq!(code, Some(0), "{screen}");
+
+    for declined in ["n\n", "\n", "maybe\nno\n"] {
+        let (code, screen) = answer_prompt(&args, declined);
+        assert_eq!(code, Some(1), "{declined:?}: {screen}");
+        assert!(
+            screen.contains("Execution aborted as prompted by the user"),
+            "{screen}"
+        );
+        assert!(!screen.contains("tcp test statistics"), "{screen}");
+    }
+    let (_, screen) = answer_prompt(&args, "maybe\nno\n");
+    assert!(
+        screen.contains("Sorry, response not recognized. Try again, please"),
+        "{screen}"
+    );
+}
