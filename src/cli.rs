@@ -4,12 +4,14 @@
 //! need more than one flag, or the outside world, belong to `config`.
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use std::path::PathBuf;
 
 use crate::duration::{self, BareUnit};
 use crate::error::Error;
+use crate::source;
 use crate::thresholds::{self, Thresholds};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -19,9 +21,10 @@ tcpgoon: how many concurrent TCP connections can a server accept and hold?
 
 Usage:
   tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
+  tcpgoon limit [OPTIONS] <host> <port> open connections until one is lost: how many held?
   tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
   tcpgoon version                       print the version (also --version, -V)
-  tcpgoon help [run|server]             print this help, or a subcommand's (also --help, -h)
+  tcpgoon help [run|limit|server]       print this help, or a subcommand's (also --help, -h)
 
 Run `tcpgoon run --help` for the options of a run.
 
@@ -62,11 +65,29 @@ Options:
       --min-established <N|PCT%>
                             pass when at least N (or PCT% of) connections are established,
                             tolerating the rest failing
+      --hold <DUR>          after the last attempt, keep the connections open and read
+                            from them this long; bare number = seconds     [default: 0]
+      --reconnect           replace each connection the peer closes with a new attempt,
+                            during the run and the hold, to keep N up
+      --source <ADDRS>      bind to these local addresses, in turn: a comma-separated list
+                            of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28); each
+                            source gets its own ephemeral ports toward each target
+      --all-addresses       spread attempts over every address <host> resolves to, not
+                            only the first
+  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
   -h, --help                print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
 Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
+Attempt k goes to target k mod T and, among the sources of that target's family, to
+source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
+
+Local limits are checked at start: a warning, with the command that fixes it, when the
+ephemeral port range is smaller than the attempts per (source, target) pair or TIME_WAIT
+reuse is off. An attempt that fails for a local reason (no free local port, out of file
+descriptors or socket buffers) stops the run with exit status 1: it is not the server's
+fault.
 
 Exit status:
   0   every connection was established and still open when the run ended
@@ -80,6 +101,40 @@ Exit status:
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
   tcpgoon run 127.0.0.1 8080 -c 5000 -s 0 -y --json --max-latency p99=20ms > run.jsonl
+";
+
+pub const LIMIT_HELP: &str = "\
+Find how many concurrent connections <host>:<port> holds: open connections at a steady rate
+until the first attempt fails or the first held connection is dropped, or until the maximum
+is reached and held. Report how many were held at that moment, and why it was lost.
+
+Usage:
+  tcpgoon limit [OPTIONS] <host> <port>
+
+Options:
+  -r, --rate <N>            connection attempts per second                   [default: 1000]
+  -c, --connections <N>     the most to open     [default: what the open-files limit allows]
+  -t, --dial-timeout <DUR>  an attempt not established after this has failed [default: 1s]
+      --hold <DUR>          once the maximum is open, hold it this long; bare = seconds
+                                                                             [default: 5s]
+  -i, --interval <DUR>      between live stats lines; 0 turns them off       [default: 1s]
+  -d, --debug               one line per connection event on stderr
+      --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
+      --all-addresses       spread attempts over every address <host> resolves to
+  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
+  -h, --help                print this help
+
+It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
+
+Exit status:
+  0   the limit was found: an attempt failed, or the peer dropped a held connection
+  1   the search did not complete: interrupted, or a limit of this machine (file
+      descriptors, ephemeral ports) was reached first; the count is a lower bound
+  3   no limit was found: every connection up to the maximum was established and held
+  64  bad input or setup
+
+Example:
+  tcpgoon limit 127.0.0.1 8080 --rate 2000
 ";
 
 pub const SERVER_HELP: &str = "\
@@ -121,7 +176,39 @@ pub enum Command {
     Help(&'static str),
     Version,
     Run(RunArgs),
+    Limit(LimitArgs),
     Server(ServerArgs),
+}
+
+/// Which address family to resolve a host name to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// Where connections go from and to: options shared by `run` and `limit`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Addressing {
+    pub sources: Vec<IpAddr>,
+    pub all_addresses: bool,
+    pub family: Option<Family>,
+}
+
+/// `tcpgoon limit` as typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitArgs {
+    pub host: String,
+    pub port: u16,
+    /// Attempts per second.
+    pub rate: f64,
+    /// `None`: as many as the open-files limit allows.
+    pub connections: Option<u64>,
+    pub dial_timeout: Duration,
+    pub hold: Duration,
+    pub interval: Duration,
+    pub debug: bool,
+    pub addressing: Addressing,
 }
 
 /// `tcpgoon run` as typed, each value checked for form.
@@ -139,6 +226,9 @@ pub struct RunArgs {
     pub json: bool,
     pub hdr_log: Option<PathBuf>,
     pub thresholds: Thresholds,
+    pub hold: Duration,
+    pub reconnect: bool,
+    pub addressing: Addressing,
 }
 
 /// How live progress is shown.
@@ -202,10 +292,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             let help = match topic.as_deref() {
                 None => HELP,
                 Some("run") => RUN_HELP,
+                Some("limit") => LIMIT_HELP,
                 Some("server") => SERVER_HELP,
                 Some(other) => {
                     return Err(Error::Usage(format!(
-                        "no help on '{other}': try `tcpgoon help run` or `tcpgoon help server`"
+                        "no help on '{other}': try `tcpgoon help run`, `tcpgoon help limit` \
+                         or `tcpgoon help server`"
                     )));
                 }
             };
@@ -222,6 +314,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             }
             parse_run(args).map(Command::Run)
         }
+        Some("limit") => {
+            if args.contains(["-h", "--help"]) {
+                return Ok(Command::Help(LIMIT_HELP));
+            }
+            parse_limit(args).map(Command::Limit)
+        }
         Some("server") => {
             if args.contains(["-h", "--help"]) {
                 return Ok(Command::Help(SERVER_HELP));
@@ -229,7 +327,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             parse_server(args).map(Command::Server)
         }
         Some(other) => Err(Error::Usage(format!(
-            "unknown command '{other}': expected run, server, version or help"
+            "unknown command '{other}': expected run, limit, server, version or help"
         ))),
     }
 }
@@ -254,21 +352,10 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
     let assume_yes = args.contains(["-y", "--assume-yes"]);
     let debug = args.contains(["-d", "--debug"]);
     let json = args.contains("--json");
-
-    let free = leftover(args);
-    if let Some(flag) = free.iter().find(|a| looks_like_flag(a)) {
-        return Err(Error::Usage(format!(
-            "unknown option '{flag}' for run; see `tcpgoon run --help`"
-        )));
-    }
-    let [host, port] = <[String; 2]>::try_from(free).map_err(|free| {
-        Error::Usage(format!(
-            "run takes <host> <port>, got {} argument{}; see `tcpgoon run --help`",
-            free.len(),
-            if free.len() == 1 { "" } else { "s" }
-        ))
-    })?;
-    let port = parse_port(&port).map_err(|e| Error::Usage(format!("<port>: {e}")))?;
+    let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::ZERO);
+    let reconnect = args.contains("--reconnect");
+    let addressing = parse_addressing(&mut args)?;
+    let (host, port) = host_and_port(args, "run")?;
     Ok(RunArgs {
         host,
         port,
@@ -282,7 +369,89 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
         json,
         hdr_log,
         thresholds,
+        hold,
+        reconnect,
+        addressing,
     })
+}
+
+fn parse_limit(mut args: pico_args::Arguments) -> Result<LimitArgs, Error> {
+    let rate = option(&mut args, &["-r", "--rate"], parse_rate)?.unwrap_or(1000.0);
+    let connections = option(&mut args, &["-c", "--connections"], |s| {
+        whole_number(s).and_then(|n| match n {
+            0 => Err("must be at least 1".to_string()),
+            n => Ok(n),
+        })
+    })?;
+    let dial_timeout =
+        option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(1));
+    let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::from_secs(5));
+    let interval =
+        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+    let debug = args.contains(["-d", "--debug"]);
+    let addressing = parse_addressing(&mut args)?;
+    let (host, port) = host_and_port(args, "limit")?;
+    Ok(LimitArgs {
+        host,
+        port,
+        rate,
+        connections,
+        dial_timeout,
+        hold,
+        interval,
+        debug,
+        addressing,
+    })
+}
+
+fn parse_addressing(args: &mut pico_args::Arguments) -> Result<Addressing, Error> {
+    let sources = option(args, &["--source"], source::parse_sources)?.unwrap_or_default();
+    let all_addresses = args.contains("--all-addresses");
+    let family = match (args.contains("-4"), args.contains("-6")) {
+        (true, true) => {
+            return Err(Error::Usage(
+                "-4 and -6 exclude each other; give one".to_string(),
+            ));
+        }
+        (true, false) => Some(Family::V4),
+        (false, true) => Some(Family::V6),
+        (false, false) => None,
+    };
+    Ok(Addressing {
+        sources,
+        all_addresses,
+        family,
+    })
+}
+
+/// The two free arguments every client command ends with; anything else left is an error.
+fn host_and_port(args: pico_args::Arguments, command: &str) -> Result<(String, u16), Error> {
+    let free = leftover(args);
+    if let Some(flag) = free.iter().find(|a| looks_like_flag(a)) {
+        return Err(Error::Usage(format!(
+            "unknown option '{flag}' for {command}; see `tcpgoon {command} --help`"
+        )));
+    }
+    let [host, port] = <[String; 2]>::try_from(free).map_err(|free| {
+        Error::Usage(format!(
+            "{command} takes <host> <port>, got {} argument{}; see `tcpgoon {command} --help`",
+            free.len(),
+            if free.len() == 1 { "" } else { "s" }
+        ))
+    })?;
+    let port = parse_port(&port).map_err(|e| Error::Usage(format!("<port>: {e}")))?;
+    Ok((host, port))
+}
+
+/// Attempts per second: a positive number, fractions allowed (0.5 is one every 2 s).
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let valid = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    match text.parse::<f64>() {
+        Ok(rate) if valid && rate > 0.0 && rate <= 1e9 => Ok(rate),
+        _ => Err(format!(
+            "'{text}' is not a rate: expected attempts per second, more than 0"
+        )),
+    }
 }
 
 fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
@@ -521,6 +690,64 @@ mod tests {
         assert!(usage_error("run h 80 --max-latency p99").contains("--max-latency"));
         assert!(usage_error("run h 80 --min-established 101%").contains("--min-established"));
         assert!(usage_error("run h 80 --progress loud").contains("--progress"));
+    }
+
+    #[test]
+    fn addressing_options() {
+        let args = run_args(
+            "run h 80 --source 127.0.0.2,127.0.0.0/31 --all-addresses -6 --hold 2 --reconnect",
+        );
+        assert_eq!(
+            args.addressing.sources,
+            ["127.0.0.2", "127.0.0.0", "127.0.0.1"].map(|s| s.parse::<IpAddr>().unwrap())
+        );
+        assert!(args.addressing.all_addresses);
+        assert_eq!(args.addressing.family, Some(Family::V6));
+        assert_eq!(args.hold, Duration::from_secs(2));
+        assert!(args.reconnect);
+        let plain = run_args("run h 80");
+        assert_eq!(plain.addressing, Addressing::default());
+        assert_eq!(plain.hold, Duration::ZERO);
+        assert!(!plain.reconnect);
+        assert!(usage_error("run h 80 -4 -6").contains("exclude each other"));
+        assert!(usage_error("run h 80 --source 10.0.0.0/8").contains("--source"));
+        assert!(usage_error("run h 80 --source").contains("needs a value"));
+    }
+
+    #[test]
+    fn limit_options() {
+        let Ok(Command::Limit(args)) = parse_words("limit ::1 8080") else {
+            panic!("limit arguments rejected");
+        };
+        assert_eq!((args.host.as_str(), args.port), ("::1", 8080));
+        assert_eq!(args.rate, 1000.0);
+        assert_eq!(args.connections, None);
+        assert_eq!(args.dial_timeout, Duration::from_secs(1));
+        assert_eq!(args.hold, Duration::from_secs(5));
+        let Ok(Command::Limit(args)) =
+            parse_words("limit h 1 -r 2.5 -c 300 -t 200 --hold 500ms -4 --source 127.0.0.2")
+        else {
+            panic!("limit arguments rejected");
+        };
+        assert_eq!(args.rate, 2.5);
+        assert_eq!(args.connections, Some(300));
+        assert_eq!(args.dial_timeout, Duration::from_millis(200));
+        assert_eq!(args.hold, Duration::from_millis(500));
+        assert_eq!(args.addressing.family, Some(Family::V4));
+        for (bad, why) in [
+            ("-r 0", "--rate: '0' is not a rate"),
+            ("-r -5", "--rate: '-5' is not a rate"),
+            ("-r fast", "--rate: 'fast'"),
+            ("-r 1e3", "--rate: '1e3'"),
+            ("-c 0", "--connections: must be at least 1"),
+            ("-y", "unknown option '-y' for limit"),
+        ] {
+            let message = usage_error(&format!("limit h 1 {bad}"));
+            assert!(message.contains(why), "{bad}: {message}");
+        }
+        assert!(usage_error("limit h").contains("limit takes <host> <port>"));
+        assert_eq!(parse_words("help limit"), Ok(Command::Help(LIMIT_HELP)));
+        assert_eq!(parse_words("limit -h"), Ok(Command::Help(LIMIT_HELP)));
     }
 
     #[test]

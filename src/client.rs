@@ -9,13 +9,14 @@ use crate::cli::{Progress, RunArgs};
 use crate::config::RunConfig;
 use crate::conn::State;
 use crate::duration::{canonical, go_style};
-use crate::engine::{ConnEvent, Engine, Observer};
+use crate::engine::{ConnEvent, Engine, Observer, Plan};
 use crate::error::Error;
 use crate::hdrlog::{HdrLog, HdrLogSink};
 use crate::json::{self, Json};
 use crate::progress::{self, StatusLine};
-use crate::report::{self, Summary};
+use crate::report::{self, Spread, Summary};
 use crate::signal::SignalFd;
+use crate::source::Routes;
 use crate::stats::Stats;
 use crate::{exit, limits};
 
@@ -25,6 +26,7 @@ const REDRAW: Duration = Duration::from_millis(250);
 pub fn run(args: RunArgs) -> Result<u8, Error> {
     let mut config = RunConfig::resolve(args)?;
     limits::fit_open_files(config.plan.connections)?;
+    warn_about_ports(&config.plan)?;
     if !config.assume_yes {
         confirm(&config)?;
     }
@@ -112,7 +114,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             &mut out,
             &json::SummaryInput {
                 host: &config.target.name,
-                addr: config.plan.addr,
+                addr: config.plan.targets[0],
                 label: &label,
                 options: options_json(&config),
                 outcome: &outcome,
@@ -127,6 +129,11 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         } else {
             80
         };
+        let spread = Spread {
+            targets: &config.plan.targets,
+            connections: config.plan.connections,
+            reconnect: config.plan.reconnect,
+        };
         report::write_final(
             &mut out,
             &Summary {
@@ -137,6 +144,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 width,
             },
         )
+        .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
     };
     written
         .and_then(|()| out.flush())
@@ -174,6 +182,16 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
                 .map_or(Json::Null, |m| Json::Str(m.to_string())),
         ),
     ]
+}
+
+/// Warns on stderr about kernel port settings the plan is likely to run into.
+pub(crate) fn warn_about_ports(plan: &Plan) -> Result<(), Error> {
+    let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
+    let per_pair = routes.most_per_pair(plan.connections);
+    for warning in limits::port_warnings(&limits::port_settings(), per_pair) {
+        eprintln!("tcpgoon: warning: {warning}");
+    }
+    Ok(())
 }
 
 /// The reference tool's warning block and question. Without a terminal there is nobody to
@@ -219,7 +237,7 @@ fn confirm(config: &RunConfig) -> Result<(), Error> {
 
 /// What goes to stdout at each interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lines {
+pub(crate) enum Lines {
     Off,
     /// The reference tool's `Total:` line.
     Plain,
@@ -229,12 +247,12 @@ enum Lines {
 
 /// Every live output of a run: interval lines or JSON ticks on stdout, the status line on
 /// stderr, the HdrHistogram log, and `--debug` events on stderr.
-struct Live<'a, W: Write> {
-    out: W,
-    lines: Lines,
-    bar: Option<StatusLine<io::Stderr>>,
-    hdr: Option<HdrLog<'a>>,
-    debug: Option<io::Stderr>,
+pub(crate) struct Live<'a, W: Write> {
+    pub(crate) out: W,
+    pub(crate) lines: Lines,
+    pub(crate) bar: Option<StatusLine<io::Stderr>>,
+    pub(crate) hdr: Option<HdrLog<'a>>,
+    pub(crate) debug: Option<io::Stderr>,
 }
 
 impl<W: Write> Observer for Live<'_, W> {

@@ -1,13 +1,16 @@
 //! Arguments as typed, resolved and checked into what the engine (or the server) needs.
 //! Only the resolved form reaches them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Progress, RunArgs, ServerArgs};
+use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
+use crate::conn;
 use crate::engine::Plan;
 use crate::error::Error;
+use crate::limits;
+use crate::source::Routes;
 use crate::target::{self, Host, Target};
 use crate::thresholds::{MinEstablished, Thresholds};
 
@@ -42,17 +45,19 @@ impl RunConfig {
                 args.connections
             )));
         }
-        let host =
-            target::parse_host(&args.host).map_err(|e| Error::Usage(format!("<host>: {e}")))?;
-        let target = target::resolve(&host, args.port)?;
+        let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
         Ok(RunConfig {
             plan: Plan {
-                addr: target.primary(),
+                targets,
+                sources: args.addressing.sources,
                 connections: args.connections,
                 sleep: args.sleep,
                 dial_timeout: args.dial_timeout,
                 interval: args.interval,
                 refresh: None,
+                hold: args.hold,
+                reconnect: args.reconnect,
+                stop_at_first_loss: false,
             },
             target,
             assume_yes: args.assume_yes,
@@ -68,6 +73,102 @@ impl RunConfig {
     pub fn requested_rate(&self) -> Option<f64> {
         rate_of(self.plan.sleep)
     }
+}
+
+/// `tcpgoon limit`, resolved.
+#[derive(Debug, Clone)]
+pub struct LimitConfig {
+    pub target: Target,
+    pub plan: Plan,
+    pub rate: f64,
+    pub debug: bool,
+}
+
+impl LimitConfig {
+    /// Validates `args`, resolves the host, and without `-c` asks for as many connections as
+    /// the open-files hard limit allows.
+    pub fn resolve(args: LimitArgs) -> Result<LimitConfig, Error> {
+        if args.dial_timeout.is_zero() {
+            return Err(Error::Usage(
+                "--dial-timeout must be longer than 0".to_string(),
+            ));
+        }
+        let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
+        let connections = match args.connections {
+            Some(n) => n,
+            None => {
+                let (_, hard) = limits::nofile()
+                    .map_err(|e| Error::system("cannot read the open-files limit", e))?;
+                hard.saturating_sub(limits::RESERVED_FDS).max(1)
+            }
+        };
+        Ok(LimitConfig {
+            plan: Plan {
+                targets,
+                sources: args.addressing.sources,
+                connections,
+                sleep: Duration::from_secs_f64(1.0 / args.rate),
+                dial_timeout: args.dial_timeout,
+                interval: args.interval,
+                refresh: None,
+                hold: args.hold,
+                reconnect: false,
+                stop_at_first_loss: true,
+            },
+            target,
+            rate: args.rate,
+            debug: args.debug,
+        })
+    }
+}
+
+/// Resolves the host (to one family with -4/-6), picks the addresses attempts go to (the
+/// first, or all with --all-addresses), and checks the sources against them: each target
+/// needs a source of its family, and each source must be an address of this machine.
+fn resolve_targets(
+    host: &str,
+    port: u16,
+    addressing: &Addressing,
+) -> Result<(Target, Vec<SocketAddr>), Error> {
+    let host = target::parse_host(host).map_err(|e| Error::Usage(format!("<host>: {e}")))?;
+    let mut target = target::resolve(&host, port)?;
+    if let Some(family) = addressing.family {
+        let v4 = family == Family::V4;
+        target.addrs.retain(|a| a.is_ipv4() == v4);
+        if target.addrs.is_empty() {
+            return Err(Error::Usage(format!(
+                "<host> '{}' has no {} address",
+                target.name,
+                if v4 { "IPv4" } else { "IPv6" }
+            )));
+        }
+    }
+    let targets = if addressing.all_addresses {
+        let mut unique = Vec::with_capacity(target.addrs.len());
+        for addr in &target.addrs {
+            if !unique.contains(addr) {
+                unique.push(*addr);
+            }
+        }
+        unique
+    } else {
+        vec![target.primary()]
+    };
+    Routes::new(targets.clone(), &addressing.sources)
+        .map_err(|e| Error::Usage(format!("--source: {e}")))?;
+    check_sources(&addressing.sources)?;
+    Ok((target, targets))
+}
+
+fn check_sources(sources: &[IpAddr]) -> Result<(), Error> {
+    for source in sources {
+        conn::check_source(*source).map_err(|e| {
+            Error::Usage(format!(
+                "--source: cannot bind to {source} ({e}): is it an address of this machine?"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 pub fn rate_of(sleep: Duration) -> Option<f64> {

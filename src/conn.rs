@@ -11,11 +11,14 @@
 //! out, so a final state costs nothing but a counter.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::source::Route;
 
 /// The states the reference tool reports, in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,22 +164,63 @@ pub struct Conn {
     pub seq: u64,
     pub started: Instant,
     pub state: State,
+    /// Where it goes; a replacement for it goes the same way.
+    pub route: Route,
 }
 
-/// Makes a non-blocking socket and starts connecting it. `EINPROGRESS` is the normal
-/// result and counts as success here; any other error is the attempt's failure.
-pub fn start_connect(addr: SocketAddr) -> io::Result<TcpStream> {
+/// Makes a non-blocking socket, binds it to `source` if one is given, and starts connecting
+/// it. `EINPROGRESS` is the normal result and counts as success here; any other error is the
+/// attempt's failure.
+pub fn start_connect(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
+    if let Some(source) = source {
+        bind_source(&socket, source)?;
+    }
     match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
     }
     Ok(TcpStream::from_std(std::net::TcpStream::from(socket)))
+}
+
+/// Binds to `source` without taking a port. A plain bind to port 0 would reserve a port
+/// for the socket alone, out of one range shared by every target, and make the kernel search
+/// for a free port on each bind (slower and slower as ports fill). With
+/// `IP_BIND_ADDRESS_NO_PORT` the port is chosen at connect time, when the whole 4-tuple is
+/// known, so each (source, target) pair gets the whole ephemeral range.
+pub fn bind_source(socket: &Socket, source: IpAddr) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads `on` for the length we pass; the fd is open for this call.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    socket.bind(&SockAddr::from(SocketAddr::new(source, 0)))
+}
+
+/// Fails when `source` is not an address of this machine, so a typo in `--source` is a
+/// setup error rather than thousands of attempts failing with "no free local port".
+pub fn check_source(source: IpAddr) -> io::Result<()> {
+    let domain = if source.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let socket = Socket::new(domain, Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+    bind_source(&socket, source)
 }
 
 /// Where a dialing connection stands after an event.

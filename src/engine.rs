@@ -4,14 +4,22 @@
 //! Each turn of the loop makes the attempts that are due (a bounded batch, so events, ticks
 //! and signals are served even with `--sleep 0`), fails the attempts whose dial deadline has
 //! passed, emits a stats tick when one is due, then polls with a timeout that is the nearest
-//! of: next attempt, next tick, earliest deadline. The run ends as soon as every attempt has
-//! been made and none is still dialing; a signal or a local limit ends it early.
+//! of: next attempt, next tick, earliest deadline, end of the hold.
+//!
+//! A run goes through three phases. *Dialing*: attempts are made on schedule (and, with
+//! `--reconnect`, a connection the peer closes is replaced at once by a new attempt along the
+//! same route). *Holding* (`--hold`): once every attempt has an outcome, the connections are
+//! kept open and read for the hold time, still replaced when dropped. *Draining*: no new
+//! attempts; the run ends when none is still dialing. A signal ends the run at once; a local
+//! limit stops dialing and skips the hold; with `stop_at_first_loss` (`tcpgoon limit`) the
+//! first failed attempt or dropped connection ends it.
 //!
 //! The engine never formats: it hands ticks and per-connection events to an [`Observer`]
 //! and returns an [`Outcome`] for the reports.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -24,7 +32,8 @@ use crate::deadline::DeadlineQueue;
 use crate::error::Error;
 use crate::pacer::{Pacer, Ticker};
 use crate::signal::SignalFd;
-use crate::stats::Stats;
+use crate::source::{Route, Routes};
+use crate::stats::{Loss, LossCause, Stats};
 use crate::timer::Alarm;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -36,7 +45,11 @@ const DIAL_BATCH: usize = 256;
 /// What the engine is asked to do.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub addr: SocketAddr,
+    /// Attempts go to these in turn (see `source` for the order); at least one.
+    pub targets: Vec<SocketAddr>,
+    /// Addresses to bind before connecting, taken in turn per target family; empty lets the
+    /// kernel choose. Each target's family must have a source when any is given.
+    pub sources: Vec<IpAddr>,
     pub connections: u64,
     pub sleep: Duration,
     pub dial_timeout: Duration,
@@ -44,6 +57,19 @@ pub struct Plan {
     pub interval: Duration,
     /// Between redraws of a live display, when one is shown.
     pub refresh: Option<Duration>,
+    /// After every attempt has an outcome, keep the connections open this long.
+    pub hold: Duration,
+    /// Replace each connection the peer closes with a new attempt, until the hold ends.
+    pub reconnect: bool,
+    /// End the run at the first failed attempt or dropped connection.
+    pub stop_at_first_loss: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Dialing,
+    Holding { since: Instant, until: Instant },
+    Draining,
 }
 
 /// Why a run stopped before its schedule was done.
@@ -90,6 +116,13 @@ pub struct Engine<'s> {
     alarm: Alarm,
     conns: Slab<Conn>,
     plan: Plan,
+    routes: Routes,
+    phase: Phase,
+    /// Routes of dropped connections waiting to be replaced.
+    replacements: VecDeque<Route>,
+    next_replacement_seq: u64,
+    /// The first loss ended the run (`stop_at_first_loss`).
+    lost: bool,
     pacer: Pacer,
     ticker: Ticker,
     refresher: Option<Ticker>,
@@ -118,6 +151,9 @@ impl<'s> Engine<'s> {
         poll.registry()
             .register(&mut SourceFd(&alarm.as_raw_fd()), ALARM, Interest::READABLE)
             .map_err(|e| Error::system("cannot watch the timer", e))?;
+        let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
+        let mut stats = Stats::new(plan.connections);
+        stats.split_by_target(plan.targets.len());
         let start = Instant::now();
         let capacity = usize::try_from(plan.connections)
             .unwrap_or(usize::MAX)
@@ -130,7 +166,12 @@ impl<'s> Engine<'s> {
             ticker: Ticker::new(start, plan.interval),
             refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
-            stats: Stats::new(plan.connections),
+            stats,
+            routes,
+            phase: Phase::Dialing,
+            replacements: VecDeque::new(),
+            next_replacement_seq: plan.connections,
+            lost: false,
             signals,
             stop: None,
             start,
@@ -153,7 +194,7 @@ impl<'s> Engine<'s> {
             }
             let batch_full = self.dial_due(observer);
             self.expire_deadlines(now, observer);
-            if self.finished() {
+            if self.advance(Instant::now()) {
                 break;
             }
             let timeout = if batch_full {
@@ -189,6 +230,10 @@ impl<'s> Engine<'s> {
             }
         }
         let end = Instant::now();
+        if let (Some(hold), Phase::Holding { since, .. }) = (&mut self.stats.hold, self.phase) {
+            // Interrupted while holding.
+            hold.duration = end.saturating_duration_since(since);
+        }
         let dial_span = self.last_attempt.map_or(Duration::ZERO, |last| {
             last.saturating_duration_since(self.start)
         });
@@ -200,43 +245,95 @@ impl<'s> Engine<'s> {
         })
     }
 
-    fn finished(&self) -> bool {
-        match self.stop {
-            Some(Stop::Interrupted(_)) => true,
-            _ => self.pacer.next_due().is_none() && self.stats.counts.dialing == 0,
+    /// Moves through the phases; true when the run is over.
+    fn advance(&mut self, now: Instant) -> bool {
+        if matches!(self.stop, Some(Stop::Interrupted(_))) || self.lost {
+            return true;
         }
+        if self.stop.is_some() {
+            self.replacements.clear();
+        }
+        let quiet = self.pacer.next_due().is_none()
+            && self.stats.counts.dialing == 0
+            && self.replacements.is_empty();
+        match self.phase {
+            Phase::Dialing if quiet => {
+                if self.plan.hold.is_zero() || self.stop.is_some() {
+                    self.phase = Phase::Draining;
+                } else {
+                    self.phase = Phase::Holding {
+                        since: now,
+                        until: now + self.plan.hold,
+                    };
+                    self.stats.start_hold();
+                }
+            }
+            Phase::Holding { since, until } => {
+                let nothing_left = quiet && self.stats.counts.established == 0;
+                if now >= until || nothing_left {
+                    self.phase = Phase::Draining;
+                    self.replacements.clear();
+                    if let Some(hold) = &mut self.stats.hold {
+                        hold.duration = now.saturating_duration_since(since);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.phase == Phase::Draining && self.stats.counts.dialing == 0
     }
 
     fn next_wakeup(&self) -> Option<Instant> {
+        let hold_end = match self.phase {
+            Phase::Holding { until, .. } => Some(until),
+            _ => None,
+        };
+        let replacement = (!self.replacements.is_empty()).then(Instant::now);
         [
             self.pacer.next_due(),
             self.ticker.next_due(),
             self.refresher.as_ref().and_then(Ticker::next_due),
             self.deadlines.next_deadline(),
+            hold_end,
+            replacement,
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    /// Makes the attempts that are due, at most a batch. True when more are due already.
+    /// Makes the attempts that are due, replacements first, at most a batch. True when more
+    /// are due already.
     fn dial_due(&mut self, observer: &mut impl Observer) -> bool {
         for _ in 0..DIAL_BATCH {
             let started = Instant::now();
+            if let Some(route) = self.replacements.pop_front() {
+                let seq = self.next_replacement_seq;
+                self.next_replacement_seq += 1;
+                self.stats.reconnecting(route.target);
+                self.dial(seq, route, started, observer);
+                continue;
+            }
             let Some(seq) = self.pacer.take_due(started) else {
                 return false;
             };
             let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
             self.stats.schedule_lag.record(lag);
-            self.dial(seq, started, observer);
+            let route = self.routes.route(seq);
+            self.stats.dialing();
+            self.stats
+                .moved(route.target, State::NotInitiated, State::Dialing);
+            self.dial(seq, route, started, observer);
         }
-        self.pacer
-            .next_due()
-            .is_some_and(|due| due <= Instant::now())
+        !self.replacements.is_empty()
+            || self
+                .pacer
+                .next_due()
+                .is_some_and(|due| due <= Instant::now())
     }
 
-    fn dial(&mut self, seq: u64, started: Instant, observer: &mut impl Observer) {
-        self.stats.dialing();
+    /// Starts attempt `seq`, already counted as Dialing.
+    fn dial(&mut self, seq: u64, route: Route, started: Instant, observer: &mut impl Observer) {
         self.last_attempt = Some(started);
         observer.conn_event(ConnEvent {
             seq,
@@ -245,7 +342,8 @@ impl<'s> Engine<'s> {
             failure: None,
             closure: None,
         });
-        let registered = conn::start_connect(self.plan.addr).and_then(|mut stream| {
+        let target = self.routes.target(route);
+        let registered = conn::start_connect(route.source, target).and_then(|mut stream| {
             let entry = self.conns.vacant_entry();
             let key = entry.key();
             self.poll.registry().register(
@@ -258,14 +356,16 @@ impl<'s> Engine<'s> {
                 seq,
                 started,
                 state: State::Dialing,
+                route,
             });
             Ok(key)
         });
         match registered {
             Ok(key) => self.deadlines.push(started, (key, seq)),
             Err(e) => {
-                let elapsed = Instant::now().saturating_duration_since(started);
-                self.record_failure(seq, Failure::classify(&e), elapsed, observer);
+                let now = Instant::now();
+                let elapsed = now.saturating_duration_since(started);
+                self.record_failure(seq, route, Failure::classify(&e), elapsed, now, observer);
             }
         }
     }
@@ -330,8 +430,9 @@ impl<'s> Engine<'s> {
         let conn = &mut self.conns[key];
         conn.state = State::Established;
         let latency = now.saturating_duration_since(conn.started);
-        let seq = conn.seq;
+        let (seq, target) = (conn.seq, conn.route.target);
         self.stats.established(latency);
+        self.stats.moved(target, State::Dialing, State::Established);
         observer.conn_event(ConnEvent {
             seq,
             state: State::Established,
@@ -356,6 +457,8 @@ impl<'s> Engine<'s> {
         if let Some(how) = closure {
             let conn = self.conns.remove(key);
             self.stats.closed(how);
+            self.stats
+                .moved(conn.route.target, State::Established, State::Closed);
             observer.conn_event(ConnEvent {
                 seq: conn.seq,
                 state: State::Closed,
@@ -363,6 +466,31 @@ impl<'s> Engine<'s> {
                 failure: None,
                 closure: Some(how),
             });
+            let replacing = self.plan.reconnect
+                && self.stop.is_none()
+                && matches!(self.phase, Phase::Dialing | Phase::Holding { .. });
+            if replacing {
+                self.replacements.push_back(conn.route);
+            }
+            self.note_loss(LossCause::Dropped(how), now);
+        }
+    }
+
+    /// Keeps the first loss, and ends the run on it when the plan says so.
+    fn note_loss(&mut self, cause: LossCause, now: Instant) {
+        if self.stats.first_loss.is_none() {
+            let counts = &self.stats.counts;
+            self.stats.first_loss = Some(Loss {
+                cause,
+                held: counts.established,
+                attempts: counts.total - counts.not_initiated,
+                after: now.saturating_duration_since(self.start),
+            });
+        }
+        if self.plan.stop_at_first_loss {
+            self.lost = true;
+            self.pacer.stop();
+            self.replacements.clear();
         }
     }
 
@@ -370,17 +498,20 @@ impl<'s> Engine<'s> {
     fn fail(&mut self, key: usize, cause: Failure, now: Instant, observer: &mut impl Observer) {
         let conn = self.conns.remove(key);
         let elapsed = now.saturating_duration_since(conn.started);
-        self.record_failure(conn.seq, cause, elapsed, observer);
+        self.record_failure(conn.seq, conn.route, cause, elapsed, now, observer);
     }
 
     fn record_failure(
         &mut self,
         seq: u64,
+        route: Route,
         cause: Failure,
         elapsed: Duration,
+        now: Instant,
         observer: &mut impl Observer,
     ) {
         self.stats.failed(cause, elapsed);
+        self.stats.moved(route.target, State::Dialing, State::Error);
         observer.conn_event(ConnEvent {
             seq,
             state: State::Error,
@@ -392,5 +523,6 @@ impl<'s> Engine<'s> {
             self.stop = Some(Stop::LocalLimit(cause));
             self.pacer.stop();
         }
+        self.note_loss(LossCause::Failed(cause), now);
     }
 }

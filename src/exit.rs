@@ -10,6 +10,7 @@
 
 use crate::engine::Outcome;
 use crate::error::Error;
+use crate::report::Finding;
 use crate::stats::Counts;
 use crate::thresholds::{GateKind, Verdict};
 
@@ -17,6 +18,7 @@ pub const SUCCESS: u8 = 0;
 pub const INCOMPLETE: u8 = 1;
 pub const CONNECTION_FAILURES: u8 = 2;
 pub const THRESHOLD_MISSED: u8 = 3;
+pub const NO_LIMIT_FOUND: u8 = 4;
 pub const USAGE: u8 = 64;
 
 /// The status of a finished run, judged by the gates it was given.
@@ -39,6 +41,15 @@ pub fn of_counts(counts: &Counts, stopped_early: bool, verdicts: &[Verdict]) -> 
         THRESHOLD_MISSED
     } else {
         SUCCESS
+    }
+}
+
+/// The status of `tcpgoon limit`.
+pub fn of_finding(finding: Finding) -> u8 {
+    match finding {
+        Finding::Found => SUCCESS,
+        Finding::LocalLimit | Finding::Interrupted(_) => INCOMPLETE,
+        Finding::NoLimit => NO_LIMIT_FOUND,
     }
 }
 

@@ -14,12 +14,14 @@ pub mod error;
 pub mod exit;
 pub mod hdrlog;
 pub mod json;
+pub mod limit;
 pub mod limits;
 pub mod pacer;
 pub mod progress;
 pub mod report;
 pub mod server;
 pub mod signal;
+pub mod source;
 pub mod stats;
 pub mod target;
 pub mod thresholds;
@@ -42,6 +44,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Run(args) => client::run(args),
+        Command::Limit(args) => limit::run(args),
         Command::Server(args) => server::run(args),
     }
 }

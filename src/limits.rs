@@ -1,4 +1,6 @@
-//! Limits of this machine that a run must fit under, checked before the first attempt.
+//! Limits of this machine that a run must fit under, checked before the first attempt: the
+//! open-files limit (a run that cannot fit is refused), and the kernel's port settings (a run
+//! likely to hit them is warned, with the command that lifts them).
 
 use crate::error::Error;
 
@@ -60,9 +62,97 @@ pub fn check_open_files(connections: u64, hard: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// The kernel settings that decide how many connections one (source, target) pair can have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortSettings {
+    /// `net.ipv4.ip_local_port_range` (it applies to IPv6 too).
+    pub range: Option<(u32, u32)>,
+    /// `net.ipv4.tcp_tw_reuse`: 0 off, 1 on, 2 loopback only.
+    pub tw_reuse: Option<u32>,
+}
+
+/// Reads the settings of this process's network namespace; a missing file leaves `None`.
+pub fn port_settings() -> PortSettings {
+    let read = |name: &str| std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}")).ok();
+    let numbers = |text: String| -> Vec<u32> {
+        text.split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    PortSettings {
+        range: read("ip_local_port_range")
+            .map(numbers)
+            .and_then(|n| match n[..] {
+                [low, high] if low <= high => Some((low, high)),
+                _ => None,
+            }),
+        tw_reuse: read("tcp_tw_reuse")
+            .map(numbers)
+            .and_then(|n| n.first().copied()),
+    }
+}
+
+/// Warnings for a run that sends up to `per_pair` attempts over one (source, target) pair,
+/// each naming the command that lifts the limit.
+pub fn port_warnings(settings: &PortSettings, per_pair: u64) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let Some((low, high)) = settings.range else {
+        return warnings;
+    };
+    let ports = u64::from(high - low + 1);
+    if per_pair > ports {
+        warnings.push(format!(
+            "up to {per_pair} connections go from one source address to one target address, \
+             but the ephemeral port range {low}-{high} has {ports} ports: widen it \
+             (`sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`) or spread the \
+             connections over more source addresses with --source"
+        ));
+    }
+    if settings.tw_reuse == Some(0) && per_pair.saturating_mul(2) > ports {
+        warnings.push(format!(
+            "net.ipv4.tcp_tw_reuse is 0: ports left in TIME_WAIT by the last run stay taken \
+             for 60 s, and {per_pair} connections per (source, target) pair will not fit \
+             twice in {ports} ports; allow reuse with `sysctl -w net.ipv4.tcp_tw_reuse=1`"
+        ));
+    }
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_warnings_name_the_fix() {
+        let narrow = PortSettings {
+            range: Some((40000, 40099)),
+            tw_reuse: Some(2),
+        };
+        assert!(port_warnings(&narrow, 100).is_empty());
+        let warnings = port_warnings(&narrow, 250);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("40000-40099 has 100 ports"));
+        assert!(warnings[0].contains("sysctl -w net.ipv4.ip_local_port_range"));
+        assert!(warnings[0].contains("--source"));
+
+        let no_reuse = PortSettings {
+            range: Some((32768, 60999)),
+            tw_reuse: Some(0),
+        };
+        assert!(port_warnings(&no_reuse, 14_116).is_empty());
+        let warnings = port_warnings(&no_reuse, 14_117);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("sysctl -w net.ipv4.tcp_tw_reuse=1"));
+        assert!(port_warnings(&PortSettings::default(), 1 << 40).is_empty());
+    }
+
+    #[test]
+    fn this_machine_has_readable_port_settings() {
+        let settings = port_settings();
+        let (low, high) = settings.range.expect("ip_local_port_range");
+        assert!(low <= high && high <= 65535, "{settings:?}");
+        assert!(settings.tw_reuse.is_some_and(|r| r <= 2), "{settings:?}");
+    }
 
     #[test]
     fn too_many_connections_for_the_hard_limit_is_a_setup_error() {

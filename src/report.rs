@@ -2,13 +2,14 @@
 //! lines come first, byte for byte; what it lacks follows.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::conn::{Closure, Failure};
 use crate::duration::go_style;
 use crate::engine::{Outcome, Stop};
 use crate::signal;
-use crate::stats::{Counts, Latency};
+use crate::stats::{Counts, Latency, LossCause, Stats};
 use crate::thresholds::Verdict;
 
 /// The percentiles the text report lists.
@@ -232,14 +233,125 @@ fn rate_text(rate: Option<f64>) -> String {
 pub fn local_limit_hint(cause: Failure) -> &'static str {
     match cause {
         Failure::NoLocalPort => {
-            "the ephemeral ports toward this target are used up: widen net.ipv4.ip_local_port_range, \
-             let TIME_WAIT sockets expire, or spread attempts over more source addresses"
+            "the ephemeral ports toward this target are used up: spread the connections over \
+             more source addresses with --source, widen net.ipv4.ip_local_port_range, or let \
+             TIME_WAIT sockets expire"
         }
         Failure::NoFileDescriptors => {
             "the process or system ran out of file descriptors: raise `ulimit -n` or fs.file-max"
         }
         _ => "the kernel ran out of socket memory: see net.ipv4.tcp_mem and net.core.*mem*",
     }
+}
+
+/// What a run spread its attempts over, beyond what the final report already says.
+pub struct Spread<'a> {
+    /// The addresses attempts went to, in turn.
+    pub targets: &'a [SocketAddr],
+    /// The connections asked for, before reconnects.
+    pub connections: u64,
+    pub reconnect: bool,
+}
+
+/// Lines after the final report for `--reconnect`, `--hold` and several target addresses;
+/// nothing when none of them applies.
+pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> io::Result<()> {
+    if s.reconnect {
+        writeln!(
+            w,
+            "Reconnects: {} (Total {} = {} connections + {} reconnects)",
+            stats.reconnects, stats.counts.total, s.connections, stats.reconnects
+        )?;
+    }
+    if let Some(hold) = stats.hold {
+        writeln!(
+            w,
+            "Hold: {}, established during the hold min/max = {}/{}",
+            go_style(hold.duration),
+            hold.min_established,
+            hold.max_established
+        )?;
+    }
+    if stats.by_target.len() > 1 {
+        writeln!(w, "By target address:")?;
+        for (addr, counts) in s.targets.iter().zip(&stats.by_target) {
+            write!(w, "  {addr}  ")?;
+            write_live_line(w, counts)?;
+        }
+    }
+    Ok(())
+}
+
+/// What `tcpgoon limit` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// The peer's limit: an attempt failed or a held connection was dropped.
+    Found,
+    /// This machine's limit came first.
+    LocalLimit,
+    /// Every connection up to the maximum was established and held.
+    NoLimit,
+    Interrupted(libc::c_int),
+}
+
+impl Finding {
+    pub fn of(outcome: &Outcome) -> Finding {
+        match (outcome.stats.first_loss, outcome.stop) {
+            (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
+            (Some(_), _) => Finding::Found,
+            (None, Some(Stop::Interrupted(signal))) => Finding::Interrupted(signal),
+            (None, Some(Stop::LocalLimit(_))) => Finding::LocalLimit,
+            (None, None) => Finding::NoLimit,
+        }
+    }
+}
+
+/// The last line of `tcpgoon limit`: how many connections were held when the first was lost.
+pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
+    let stats = &outcome.stats;
+    if let (Finding::Interrupted(signal), None) = (Finding::of(outcome), stats.first_loss) {
+        return writeln!(
+            w,
+            "Search interrupted by {} with {} concurrent connections held and none lost",
+            signal::name(signal),
+            stats.counts.established
+        );
+    }
+    let outcome_line = match stats.first_loss {
+        Some(loss) => {
+            let how = match loss.cause {
+                LossCause::Failed(_) => "an attempt failed",
+                LossCause::Dropped(_) => "the peer dropped a held connection",
+            };
+            let when = format!(
+                "when {how} ({}), after {} attempts in {}",
+                loss.cause.label(),
+                loss.attempts,
+                go_style(loss.after)
+            );
+            match loss.cause {
+                LossCause::Failed(cause) if cause.is_local_limit() => format!(
+                    "No server limit found: this machine's limit came first, with {} concurrent \
+                     connections held {when}: {}",
+                    loss.held,
+                    local_limit_hint(cause)
+                ),
+                _ => format!("Limit: {} concurrent connections held {when}", loss.held),
+            }
+        }
+        None => match stats.hold {
+            Some(hold) => format!(
+                "No limit found: {} connections established and held for {}",
+                hold.min_established,
+                go_style(hold.duration)
+            ),
+            None => format!(
+                "No limit found: {} connections established",
+                stats.counts.established
+            ),
+        },
+    };
+    writeln!(w, "{outcome_line}")
 }
 
 #[cfg(test)]

@@ -13,6 +13,46 @@ use hdrhistogram::Histogram;
 
 use crate::conn::{Closure, Failure, State};
 
+/// Why the first connection was lost: an attempt failed, or a held connection was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossCause {
+    Failed(Failure),
+    Dropped(Closure),
+}
+
+impl LossCause {
+    pub fn label(self) -> &'static str {
+        match self {
+            LossCause::Failed(f) => f.label(),
+            LossCause::Dropped(c) => c.label(),
+        }
+    }
+
+    pub fn is_local_limit(self) -> bool {
+        matches!(self, LossCause::Failed(f) if f.is_local_limit())
+    }
+}
+
+/// The first failed attempt or dropped connection of a run, and what was held then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    pub cause: LossCause,
+    /// Connections established and still open right after the loss.
+    pub held: u64,
+    /// Attempts made up to and including the lost one.
+    pub attempts: u64,
+    /// Since the run started.
+    pub after: Duration,
+}
+
+/// The established count over a hold: its lowest and highest, and how long the hold lasted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HoldSpan {
+    pub min_established: u64,
+    pub max_established: u64,
+    pub duration: Duration,
+}
+
 /// How many connections are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -200,6 +240,15 @@ pub struct Stats {
     pub time_to_error: Latency,
     /// How late each attempt started against its scheduled time: the pacing error.
     pub schedule_lag: Latency,
+    /// Attempts made to replace connections the peer closed (`--reconnect`). Each joins the
+    /// total, so the total is the connections asked for plus the reconnects.
+    pub reconnects: u64,
+    /// The counts per target address, in the order of the target list; empty unless there
+    /// is more than one target.
+    pub by_target: Vec<Counts>,
+    /// Set when a hold began (`--hold`).
+    pub hold: Option<HoldSpan>,
+    pub first_loss: Option<Loss>,
 }
 
 impl Stats {
@@ -213,6 +262,57 @@ impl Stats {
             connect: Latency::default(),
             time_to_error: Latency::default(),
             schedule_lag: Latency::default(),
+            reconnects: 0,
+            by_target: Vec::new(),
+            hold: None,
+            first_loss: None,
+        }
+    }
+
+    /// Keeps counts per target too, for `targets` targets taking attempts in turn.
+    pub fn split_by_target(&mut self, targets: usize) {
+        if targets < 2 {
+            return;
+        }
+        let total = self.counts.total;
+        let n = targets as u64;
+        self.by_target = (0..n)
+            .map(|i| Counts::new(total / n + u64::from(i < total % n)))
+            .collect();
+    }
+
+    /// Moves one connection of target `target` in the per-target counts.
+    pub fn moved(&mut self, target: usize, from: State, to: State) {
+        if let Some(counts) = self.by_target.get_mut(target) {
+            counts.shift(from, to);
+        }
+    }
+
+    /// A replacement attempt toward `target`: it joins the total straight into Dialing.
+    pub fn reconnecting(&mut self, target: usize) {
+        self.reconnects += 1;
+        for counts in [Some(&mut self.counts), self.by_target.get_mut(target)]
+            .into_iter()
+            .flatten()
+        {
+            counts.total += 1;
+            counts.dialing += 1;
+        }
+    }
+
+    pub fn start_hold(&mut self) {
+        let now = self.counts.established;
+        self.hold = Some(HoldSpan {
+            min_established: now,
+            max_established: now,
+            duration: Duration::ZERO,
+        });
+    }
+
+    fn track_hold(&mut self) {
+        if let Some(hold) = &mut self.hold {
+            hold.min_established = hold.min_established.min(self.counts.established);
+            hold.max_established = hold.max_established.max(self.counts.established);
         }
     }
 
@@ -224,6 +324,7 @@ impl Stats {
         self.counts.shift(State::Dialing, State::Established);
         self.max_established = self.max_established.max(self.counts.established);
         self.connect.record(latency);
+        self.track_hold();
     }
 
     pub fn failed(&mut self, cause: Failure, elapsed: Duration) {
@@ -235,6 +336,7 @@ impl Stats {
     pub fn closed(&mut self, how: Closure) {
         self.counts.shift(State::Established, State::Closed);
         self.closures[how.index()] += 1;
+        self.track_hold();
     }
 
     pub fn failures_of(&self, cause: Failure) -> u64 {
@@ -273,6 +375,39 @@ mod tests {
         assert_eq!(stats.closures_of(Closure::Reset), 1);
         assert_eq!(stats.connect.moments.count, 2);
         assert_eq!(stats.time_to_error.moments.count, 1);
+    }
+
+    #[test]
+    fn reconnects_and_targets_keep_every_sum() {
+        let mut stats = Stats::new(5);
+        stats.split_by_target(2);
+        assert_eq!(
+            stats.by_target.iter().map(|c| c.total).collect::<Vec<_>>(),
+            [3, 2]
+        );
+        for k in 0..5 {
+            stats.dialing();
+            stats.moved(k % 2, State::NotInitiated, State::Dialing);
+            stats.established(ms(1));
+            stats.moved(k % 2, State::Dialing, State::Established);
+        }
+        stats.start_hold();
+        stats.closed(Closure::PeerClosed);
+        stats.moved(1, State::Established, State::Closed);
+        stats.reconnecting(1);
+        stats.established(ms(1));
+        stats.moved(1, State::Dialing, State::Established);
+        assert_eq!(stats.counts.total, 6);
+        assert_eq!(stats.reconnects, 1);
+        assert!(stats.counts.adds_up());
+        assert!(stats.by_target.iter().all(Counts::adds_up));
+        let sum: u64 = stats.by_target.iter().map(|c| c.total).sum();
+        assert_eq!(sum, stats.counts.total);
+        let hold = stats.hold.unwrap();
+        assert_eq!((hold.min_established, hold.max_established), (4, 5));
+        let mut single = Stats::new(5);
+        single.split_by_target(1);
+        assert!(single.by_target.is_empty());
     }
 
     #[test]

@@ -1,0 +1,53 @@
+//! `tcpgoon limit`: open connections at a steady rate until the first one is lost (an
+//! attempt fails, or the peer drops a held connection) or the maximum is open and has been
+//! held, then say how many were held at that moment and why. The engine does the work with
+//! `stop_at_first_loss`; this module sets it up and reports.
+
+use std::io::{self, Write};
+
+use crate::cli::LimitArgs;
+use crate::client::{Lines, Live, warn_about_ports};
+use crate::config::LimitConfig;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::report::{self, Finding, Spread, Summary};
+use crate::signal::SignalFd;
+use crate::{exit, limits};
+
+pub fn run(args: LimitArgs) -> Result<u8, Error> {
+    let config = LimitConfig::resolve(args)?;
+    limits::fit_open_files(config.plan.connections)?;
+    warn_about_ports(&config.plan)?;
+    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
+    let mut live = Live {
+        out: io::stdout().lock(),
+        lines: if config.plan.interval.is_zero() {
+            Lines::Off
+        } else {
+            Lines::Plain
+        },
+        bar: None,
+        hdr: None,
+        debug: config.debug.then(io::stderr),
+    };
+    let outcome = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    let summary = Summary {
+        target: &config.target.label(),
+        outcome: &outcome,
+        requested_rate: Some(config.rate),
+        verdicts: &[],
+        width: 80,
+    };
+    let spread = Spread {
+        targets: &config.plan.targets,
+        connections: config.plan.connections,
+        reconnect: false,
+    };
+    let mut out = live.out;
+    report::write_final(&mut out, &summary)
+        .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
+        .and_then(|()| report::write_limit(&mut out, &outcome))
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::system("cannot write the report", e))?;
+    Ok(exit::of_finding(Finding::of(&outcome)))
+}
