@@ -219,7 +219,13 @@ pub fn full_backlog_listener() -> (socket2::Socket, String) {
 /// Starts `tcpgoon server -p 0 <args>` and reads the port it got from its first line,
 /// `listening on <ip>:<port>`. The rest of its output stays in the pipe for [`finish`].
 pub fn start_server(args: &[&str]) -> (Guard, String) {
-    let mut full = vec!["server", "-p", "0"];
+    start_server_at("0", args)
+}
+
+/// Starts `tcpgoon server -p <port> <args>`, as [`start_server`] does. A fixed port is only
+/// safe where nothing else can take it: in a private network namespace.
+pub fn start_server_at(port: &str, args: &[&str]) -> (Guard, String) {
+    let mut full = vec!["server", "-p", port];
     full.extend_from_slice(args);
     let mut guard = spawn(&full);
     let stdout = guard.0.stdout.take().expect("piped stdout");
@@ -300,4 +306,79 @@ pub fn min_max(line: &str) -> (Duration, Duration) {
         .collect();
     assert_eq!(values.len(), 4, "{line}");
     (values[0], values[2])
+}
+
+/// Runs `f` on a thread of its own inside a new network namespace whose loopback is up, and
+/// returns its result; `None`, after saying why, when namespaces are not available. The
+/// sockets that thread opens and the processes it spawns live in the namespace, and
+/// [`sysctl`] called from it changes the namespace's settings only, so a test can narrow
+/// the port range without touching the machine's.
+pub fn in_private_net<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // SAFETY: unshare changes only this thread's network namespace.
+                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                    eprintln!(
+                        "skipped: cannot make a network namespace: {}",
+                        std::io::Error::last_os_error()
+                    );
+                    return None;
+                }
+                let up = Command::new("ip")
+                    .args(["link", "set", "lo", "up"])
+                    .status()
+                    .expect("run `ip link set lo up`");
+                assert!(up.success(), "ip link set lo up: {up}");
+                Some(f())
+            })
+            .join()
+            .expect("namespaced test thread")
+    })
+}
+
+/// Sets `name` (dotted, as `sysctl` spells it) for the calling thread's network namespace.
+pub fn sysctl(name: &str, value: &str) {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::write(&path, value).unwrap_or_else(|e| panic!("write {value:?} to {path}: {e}"));
+}
+
+/// A listener that keeps the first `keep` connections it accepts (all, when `None`) and
+/// closes the others at once; with `close_after`, it also closes each kept one after that
+/// long. It stands in for a server with a connection limit or an idle timeout.
+pub struct PolicyListener {
+    pub addr: SocketAddr,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl PolicyListener {
+    pub fn start(bind: &str, keep: Option<usize>, close_after: Option<Duration>) -> Self {
+        let listener = TcpListener::bind(bind).expect("bind a loopback port");
+        let addr = listener.local_addr().expect("listener address");
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                if keep.is_some_and(|k| held.len() >= k) {
+                    drop(stream);
+                } else if let Some(after) = close_after {
+                    held.push(None);
+                    std::thread::spawn(move || {
+                        std::thread::sleep(after);
+                        drop(stream);
+                    });
+                } else {
+                    held.push(Some(stream));
+                }
+            }
+        });
+        PolicyListener {
+            addr,
+            _thread: thread,
+        }
+    }
+
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
 }

@@ -1,0 +1,546 @@
+//! Past one address and one limit, through the real binary: source addresses, every target
+//! address, hold and reconnect, the local-limit checks, and `tcpgoon limit`. Tests that
+//! need a narrow port range run in a private network namespace, where the range can change
+//! without touching the machine's.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    Guard, HoldingListener, Output, PolicyListener, finish, in_private_net, run, spawn, sysctl,
+};
+
+/// Namespaced runs narrow the ephemeral range to this many ports.
+const PORTS: u64 = 100;
+
+/// Narrows the namespace's ephemeral range and starts `tcpgoon server` on a fixed port
+/// outside it (no race for a fixed port in a private namespace), so all 100 ports are the
+/// client's.
+fn narrow_port_range() -> Guard {
+    sysctl("net.ipv4.ip_local_port_range", "40000 40099");
+    let (server, port) = common::start_server_at("9000", &["-m", "0", "-d", "60", "-i", "0"]);
+    assert_eq!(port, "9000");
+    server
+}
+
+fn assert_adds_up(out: &Output) {
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}\n{}", out.stdout);
+}
+
+#[test]
+fn one_source_stops_at_the_port_limit_and_says_which_wall() {
+    let Some(out) = in_private_net(|| {
+        let _server = narrow_port_range();
+        run(&[
+            "run",
+            "127.0.0.1",
+            "9000",
+            "-c",
+            "250",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+        ])
+    }) else {
+        return;
+    };
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_adds_up(&out);
+    let counts = out.final_counts();
+    assert_eq!(counts.established, PORTS, "{}", out.stdout);
+    assert_eq!(counts.error, 1, "{}", out.stdout);
+    assert_eq!(out.failures("no free local port"), 1);
+    assert_eq!(out.failures("refused") + out.failures("timed out"), 0);
+    let stop = out.line("Run stopped by a local limit: no free local port (");
+    assert!(stop.contains("--source"), "{stop}");
+    assert!(
+        out.stderr.contains(
+            "tcpgoon: warning: up to 250 connections go from one source address to one target \
+             address, but the ephemeral port range 40000-40099 has 100 ports"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("`sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn three_sources_hold_all_250_in_a_100_port_range() {
+    let Some(out) = in_private_net(|| {
+        let _server = narrow_port_range();
+        run(&[
+            "run",
+            "127.0.0.1",
+            "9000",
+            "-c",
+            "250",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+            "--source",
+            "127.0.0.2,127.0.0.3,127.0.0.4",
+        ])
+    }) else {
+        return;
+    };
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 250, "{}", out.stdout);
+    // 84 attempts per (source, target) pair fit in 100 ports: no warning.
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
+#[test]
+fn a_cidr_block_of_sources_is_spread_over() {
+    // 127.0.0.0/29: eight sources, 500 connections, 63 per source.
+    let Some(out) = in_private_net(|| {
+        let _server = narrow_port_range();
+        run(&[
+            "run",
+            "127.0.0.1",
+            "9000",
+            "-c",
+            "500",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+            "--source",
+            "127.0.0.0/29",
+        ])
+    }) else {
+        return;
+    };
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 500, "{}", out.stdout);
+}
+
+#[test]
+fn bad_sources_are_setup_errors() {
+    let server = HoldingListener::start();
+    let port = server.port();
+    for (source, why) in [
+        ("10.9.9.9", "cannot bind to 10.9.9.9"),
+        ("::1", "target 127.0.0.1 is IPv4 but no --source address is"),
+        (
+            "127.0.0.2,::1",
+            "source ::1 is IPv6 but no target address is",
+        ),
+        ("10.0.0.0/8", "at most 65536 source addresses"),
+        ("127.0.0.1,127.0.0.1", "127.0.0.1 is given twice"),
+    ] {
+        let out = run(&[
+            "run",
+            "127.0.0.1",
+            &port,
+            "-c",
+            "1",
+            "-y",
+            "--source",
+            source,
+        ]);
+        assert_eq!(out.code, Some(64), "{source}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{source}: {}", out.stderr);
+        assert!(out.stderr.starts_with("tcpgoon: "), "{}", out.stderr);
+        assert!(out.stderr.contains(why), "{source}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn ipv6_loopback_with_an_ipv6_source() {
+    let server = PolicyListener::start("[::1]:0", None, None);
+    let port = server.port();
+    let out = run(&["run", "::1", &port, "-c", "20", "-s", "0", "-i", "0", "-y"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout
+            .contains(&format!("--- ::1(::1):{port} tcp test statistics ---"))
+    );
+    let out = run(&[
+        "run", "[::1]", &port, "-c", "20", "-s", "0", "-i", "0", "-y", "-6", "--source", "::1",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 20);
+    let out = run(&["run", "::1", &port, "-c", "1", "-y", "-4"]);
+    assert_eq!(out.code, Some(64), "{out:?}");
+    assert!(
+        out.stderr.contains("'::1' has no IPv4 address"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Runs the binary inside its own mount namespace where /etc/hosts says `multi.test` is
+/// both 127.0.0.1 and ::1, so a name with two addresses needs no resolver.
+fn run_with_two_address_name(args: &[&str]) -> Output {
+    let hosts = std::env::temp_dir().join(format!("tcpgoon-hosts-{}", std::process::id()));
+    std::fs::write(&hosts, "127.0.0.1 multi.test\n::1 multi.test\n").unwrap();
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+        ])
+        .arg(&hosts)
+        .arg(common::BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let started = Instant::now();
+    let out = finish(
+        common::Guard(command.spawn().expect("start unshare")),
+        started,
+        Duration::from_secs(30),
+    );
+    let _ = std::fs::remove_file(&hosts);
+    out
+}
+
+#[test]
+fn all_addresses_spreads_over_ipv4_and_ipv6_and_breaks_counts_down() {
+    let Some((first, all, only_v6)) = in_private_net(|| {
+        // Dual-stack on every address of the namespace, which has only loopback.
+        let server = PolicyListener::start("[::]:0", None, None);
+        let port = server.port();
+        let base = [
+            "run",
+            "multi.test",
+            &port,
+            "-c",
+            "10",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+        ];
+        let with = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            run_with_two_address_name(&args)
+        };
+        (
+            with(&[]),
+            with(&["--all-addresses"]),
+            with(&["--all-addresses", "-6"]),
+        )
+    }) else {
+        return;
+    };
+    assert_eq!(first.code, Some(0), "{first:?}");
+    assert!(
+        !first.stdout.contains("By target address:"),
+        "{}",
+        first.stdout
+    );
+
+    assert_eq!(all.code, Some(0), "{all:?}");
+    assert_eq!(all.final_counts().established, 10);
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "By target address:")
+        .unwrap_or_else(|| panic!("no breakdown in:\n{}", all.stdout));
+    let mut breakdown = lines[at + 1..at + 3].to_vec();
+    breakdown.sort_unstable();
+    let port = all
+        .stdout
+        .split("):")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert_eq!(
+        breakdown,
+        [
+            format!(
+                "  127.0.0.1:{port}  Total: 5, Dialing: 0, Established: 5, Closed: 0, Error: 0, NotInitiated: 0"
+            ),
+            format!(
+                "  [::1]:{port}  Total: 5, Dialing: 0, Established: 5, Closed: 0, Error: 0, NotInitiated: 0"
+            ),
+        ]
+    );
+
+    assert_eq!(only_v6.code, Some(0), "{only_v6:?}");
+    assert!(
+        only_v6.stdout.contains("tcp test statistics"),
+        "{}",
+        only_v6.stdout
+    );
+    assert!(only_v6.stdout.contains("(::1):"), "{}", only_v6.stdout);
+    assert!(!only_v6.stdout.contains("By target address:"));
+}
+
+#[test]
+fn hold_keeps_connections_open_with_live_lines() {
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-i",
+        "100ms",
+        "--hold",
+        "600ms",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.elapsed >= Duration::from_millis(600),
+        "{:?}",
+        out.elapsed
+    );
+    assert!(
+        out.elapsed < Duration::from_millis(1500),
+        "{:?}",
+        out.elapsed
+    );
+    let held_lines = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Total: 10, Dialing: 0, Established: 10, "))
+        .count();
+    // Live lines every 100 ms during the hold, and the final report's.
+    assert!(held_lines >= 5, "{}", out.stdout);
+    let hold = out.line("Hold: ");
+    assert!(hold.starts_with("Hold: 6"), "{hold}");
+    assert!(
+        hold.ends_with("established during the hold min/max = 10/10"),
+        "{hold}"
+    );
+}
+
+#[test]
+fn connections_the_peer_closes_during_the_hold_are_closed_and_exit_2() {
+    let server = PolicyListener::start("127.0.0.1:0", None, Some(Duration::from_millis(300)));
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "--hold",
+        "5s",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!(
+        (counts.closed, counts.established),
+        (10, 0),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.closures("closed by peer"), 10);
+    // Nothing is left to hold once the peer has closed everything.
+    assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
+    assert!(
+        out.line("Hold: ")
+            .ends_with("established during the hold min/max = 0/10")
+    );
+}
+
+#[test]
+fn reconnect_keeps_n_up_and_the_total_adds_up() {
+    let server = PolicyListener::start("127.0.0.1:0", None, Some(Duration::from_millis(200)));
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "--hold",
+        "1s",
+        "--reconnect",
+        "-y",
+    ]);
+    // The peer closed connections: that is still reported, with exit 2.
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_adds_up(&out);
+    let counts = out.final_counts();
+    let line = out.line("Reconnects: ");
+    let reconnects: u64 = line["Reconnects: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Each of the 10 is closed every 200 ms for about 1.2 s: 5 or 6 replacements each.
+    assert!(reconnects >= 30, "{line}");
+    assert_eq!(counts.total, 10 + reconnects, "{}", out.stdout);
+    assert_eq!(
+        line,
+        format!(
+            "Reconnects: {reconnects} (Total {} = 10 connections + {reconnects} reconnects)",
+            counts.total
+        )
+    );
+    assert_eq!(counts.closed, out.closures("closed by peer"));
+    // Every closed connection was replaced, so the run ends with about 10 still up.
+    assert_eq!(
+        counts.established + counts.error,
+        10 + reconnects - counts.closed
+    );
+    assert!(counts.established >= 8, "{}", out.stdout);
+    assert!(
+        out.line("Hold: ").contains("min/max = ") && out.line("Hold: ").ends_with("/10"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn limit_finds_the_backlog_of_a_server_that_never_accepts() {
+    let (server, port) = common::start_server(&["-m", "0", "--no-accept", "--backlog", "64"]);
+    let out = run(&[
+        "limit",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "1000",
+        "-t",
+        "300ms",
+        "-i",
+        "0",
+    ]);
+    drop(server);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_adds_up(&out);
+    // Linux queues backlog + 1 completed handshakes, then drops SYNs.
+    let limit = out.line("Limit: ");
+    assert!(
+        limit.starts_with(
+            "Limit: 65 concurrent connections held when an attempt failed (timed out), after "
+        ),
+        "{limit}"
+    );
+    assert!(out.failures("timed out") >= 1);
+}
+
+#[test]
+fn limit_finds_k_against_a_server_that_closes_the_rest() {
+    let server = PolicyListener::start("127.0.0.1:0", Some(40), None);
+    let out = run(&["limit", "127.0.0.1", &server.port(), "-c", "500", "-i", "0"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_adds_up(&out);
+    let limit = out.line("Limit: ");
+    assert!(
+        limit.starts_with(
+            "Limit: 40 concurrent connections held when the peer dropped a held connection (closed by peer), after 41 attempts in "
+        ),
+        "{limit}"
+    );
+}
+
+#[test]
+fn limit_without_a_limit_holds_the_maximum_and_exits_4() {
+    let server = HoldingListener::start();
+    let out = run(&[
+        "limit",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "50",
+        "--rate",
+        "5000",
+        "--hold",
+        "300ms",
+        "-i",
+        "0",
+    ]);
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert_eq!(out.final_counts().established, 50);
+    let line = out.line("No limit found: ");
+    assert!(
+        line.starts_with("No limit found: 50 connections established and held for 30"),
+        "{line}"
+    );
+}
+
+#[test]
+fn limit_blames_this_machine_for_a_local_limit() {
+    let Some(out) = in_private_net(|| {
+        let _server = narrow_port_range();
+        run(&[
+            "limit",
+            "127.0.0.1",
+            "9000",
+            "-c",
+            "250",
+            "-r",
+            "20000",
+            "-i",
+            "0",
+        ])
+    }) else {
+        return;
+    };
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.failures("no free local port"), 1);
+    // Every port is in use: by a connection held, or by one whose handshake is under way.
+    let counts = out.final_counts();
+    assert_eq!(counts.established + counts.dialing, PORTS, "{}", out.stdout);
+    let line = out.line("No server limit found: ");
+    assert!(
+        line.starts_with(&format!(
+            "No server limit found: this machine's limit came first, with {} concurrent \
+             connections held when an attempt failed (no free local port), after 101 attempts",
+            counts.established
+        )),
+        "{line}"
+    );
+    assert!(line.contains("--source"), "{line}");
+}
+
+#[test]
+fn limit_is_interrupted_cleanly() {
+    let server = HoldingListener::start();
+    let started = Instant::now();
+    let child = spawn(&[
+        "limit",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "1000",
+        "-r",
+        "100",
+    ]);
+    std::thread::sleep(Duration::from_millis(400));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_adds_up(&out);
+    let line = out.line("Search interrupted by SIGINT with ");
+    assert!(
+        line.ends_with("concurrent connections held and none lost"),
+        "{line}"
+    );
+}
