@@ -115,6 +115,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             &json::SummaryInput {
                 host: &config.target.name,
                 addr: config.plan.targets[0],
+                targets: &config.plan.targets,
                 label: &label,
                 options: options_json(&config),
                 outcome: &outcome,
@@ -163,6 +164,26 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
         ("sleep", Json::Str(canonical(plan.sleep))),
         ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
         ("interval", Json::Str(canonical(plan.interval))),
+        ("hold", Json::Str(canonical(plan.hold))),
+        ("reconnect", Json::Bool(plan.reconnect)),
+        (
+            "targets",
+            Json::Array(
+                plan.targets
+                    .iter()
+                    .map(|a| Json::Str(a.to_string()))
+                    .collect(),
+            ),
+        ),
+        (
+            "sources",
+            Json::Array(
+                plan.sources
+                    .iter()
+                    .map(|a| Json::Str(a.to_string()))
+                    .collect(),
+            ),
+        ),
         (
             "max_latency",
             Json::Array(

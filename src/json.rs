@@ -173,6 +173,8 @@ fn latency(latency: &Latency) -> Json {
 pub struct SummaryInput<'a> {
     pub host: &'a str,
     pub addr: std::net::SocketAddr,
+    /// Every address attempts went to, in turn (`--all-addresses`); `addr` is the first.
+    pub targets: &'a [std::net::SocketAddr],
     pub label: &'a str,
     pub options: Vec<(&'static str, Json)>,
     pub outcome: &'a Outcome,
@@ -259,6 +261,32 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
                             fields.push(("measured_us", Json::Int(measured)));
                         }
                         Json::Object(fields)
+                    })
+                    .collect(),
+            ),
+        ),
+        ("reconnects", Json::Int(stats.reconnects)),
+        (
+            "hold",
+            stats.hold.map_or(Json::Null, |h| {
+                Json::Object(vec![
+                    ("duration_us", Json::micros(h.duration)),
+                    ("min_established", Json::Int(h.min_established)),
+                    ("max_established", Json::Int(h.max_established)),
+                ])
+            }),
+        ),
+        (
+            "by_target",
+            Json::Array(
+                s.targets
+                    .iter()
+                    .zip(&stats.by_target)
+                    .map(|(addr, c)| {
+                        Json::Object(vec![
+                            ("addr", Json::Str(addr.to_string())),
+                            ("counts", counts(c)),
+                        ])
                     })
                     .collect(),
             ),

@@ -544,3 +544,46 @@ fn limit_is_interrupted_cleanly() {
         "{line}"
     );
 }
+
+#[test]
+fn the_json_summary_carries_reconnects_and_the_hold() {
+    let server = PolicyListener::start("127.0.0.1:0", None, Some(Duration::from_millis(100)));
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "--hold",
+        "400ms",
+        "--reconnect",
+        "--json",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let summary = out.stdout.lines().last().expect("a summary line");
+    let number_after = |key: &str| -> u64 {
+        let at = summary
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {summary}"));
+        summary[at + key.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let reconnects = number_after("\"reconnects\":");
+    assert!(reconnects >= 5, "{summary}");
+    assert_eq!(number_after("\"counts\":{\"total\":"), 5 + reconnects);
+    assert!(
+        number_after("\"hold\":{\"duration_us\":") >= 400_000,
+        "{summary}"
+    );
+    assert!(summary.contains("\"reconnect\":true"), "{summary}");
+    assert!(summary.contains("\"by_target\":[]"), "{summary}");
+}
