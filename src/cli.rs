@@ -26,7 +26,8 @@ Usage:
   tcpgoon version                       print the version (also --version, -V)
   tcpgoon help [run|limit|server]       print this help, or a subcommand's (also --help, -h)
 
-Run `tcpgoon run --help` for the options of a run.
+Run `tcpgoon run --help` for the options of a run, `tcpgoon limit --help` for the
+search for a server's limit and its exit statuses.
 
 Exit status:
   0   every connection was established and still open when the run ended
@@ -130,7 +131,7 @@ Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held connection
   1   the search did not complete: interrupted, or a limit of this machine (file
       descriptors, ephemeral ports) was reached first; the count is a lower bound
-  3   no limit was found: every connection up to the maximum was established and held
+  4   no limit was found: every connection up to the maximum was established and held
   64  bad input or setup
 
 Example:

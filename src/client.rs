@@ -161,6 +161,7 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
         ("sleep_us", micros(plan.sleep)),
         ("dial_timeout_us", micros(plan.dial_timeout)),
         ("interval_us", micros(plan.interval)),
+        ("hold_us", micros(plan.hold)),
         ("sleep", Json::Str(canonical(plan.sleep))),
         ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
         ("interval", Json::Str(canonical(plan.interval))),

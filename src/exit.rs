@@ -7,6 +7,10 @@
 //! | 2  | the run completed, but some connections failed or were closed by the peer (with `--min-established`: fewer than it asks for were established) |
 //! | 3  | every connection was established, but a `--max-latency` threshold was missed |
 //! | 64 | bad input or setup: unknown flag, bad value, unresolvable host |
+//!
+//! `tcpgoon limit` has its own meanings: 0 it found the peer's limit, 1 it was interrupted or
+//! stopped by a limit of this machine first, 4 every connection up to its maximum was held
+//! (no limit found), 64 bad input.
 
 use crate::engine::Outcome;
 use crate::error::Error;

@@ -39,7 +39,7 @@ pub struct Loss {
     pub cause: LossCause,
     /// Connections established and still open right after the loss.
     pub held: u64,
-    /// Attempts made up to and including the lost one.
+    /// Attempts made by the time of the loss, the lost one included.
     pub attempts: u64,
     /// Since the run started.
     pub after: Duration,
