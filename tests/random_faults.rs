@@ -1,7 +1,8 @@
 //! A randomized fault test. A server in this process picks a behaviour for each connection
 //! it accepts (hold, close after a while, reset, send bytes and hold) and now and then stops
 //! accepting for a while so its small backlog fills and attempts time out. The real client
-//! runs against it with random options. Whatever happens, the client's JSON summary must
+//! runs against it with random options (pace, timeout, interval, hold, reconnect). Whatever
+//! happens, the client's JSON summary must
 //! account for every attempt exactly once, its exit status must agree with its counts, it
 //! must exit promptly, and once it has exited the server must see every connection it
 //! accepted closed: nothing leaked, nothing left half-open.
@@ -198,27 +199,26 @@ fn one_round(seed: u64) {
     let sleep_ms = [0, 0, 1, 2][rng.below(4) as usize];
     let timeout_ms = 100 + rng.below(301);
     let interval = ["0", "100ms", "250ms"][rng.below(3) as usize];
-    let (c, s, t) = (
-        connections.to_string(),
+    let hold_ms = [0, 0, 100, 300][rng.below(4) as usize];
+    let reconnect = rng.below(3) == 0;
+    let mut args: Vec<String> = ["run", "127.0.0.1", &port, "-c", &connections.to_string()]
+        .map(String::from)
+        .to_vec();
+    args.extend([
+        "-s".into(),
         format!("{sleep_ms}ms"),
+        "-t".into(),
         format!("{timeout_ms}ms"),
-    );
-    let args = [
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        &c,
-        "-s",
-        &s,
-        "-t",
-        &t,
-        "-i",
-        interval,
-        "-y",
-        "--json",
-    ];
+    ]);
+    args.extend(["-i", interval, "-y", "--json"].map(String::from));
+    if hold_ms > 0 {
+        args.extend(["--hold".into(), format!("{hold_ms}ms")]);
+    }
+    if reconnect {
+        args.push("--reconnect".into());
+    }
     eprintln!("seed {seed}: backlog {backlog}, tcpgoon {}", args.join(" "));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     let client_done = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
@@ -251,14 +251,15 @@ fn one_round(seed: u64) {
     ]
     .map(|k| count(&counts[k]));
 
-    // Every attempt is in exactly one final state, and the counts add up to -c.
-    assert_eq!(total, connections, "seed {seed}");
+    // Every attempt is in exactly one final state, and the counts add up to -c plus the
+    // replacements --reconnect made.
+    let reconnects = count(&summary["reconnects"]);
+    if !reconnect {
+        assert_eq!(reconnects, 0, "seed {seed}");
+    }
+    assert_eq!(total, connections + reconnects, "seed {seed}: {counts}");
     assert_eq!((not_initiated, dialing), (0, 0), "seed {seed}: {counts}");
-    assert_eq!(
-        established + closed + error,
-        connections,
-        "seed {seed}: {counts}"
-    );
+    assert_eq!(established + closed + error, total, "seed {seed}: {counts}");
     let failures: u64 = summary["failures"]
         .as_object()
         .unwrap()
@@ -300,8 +301,12 @@ fn one_round(seed: u64) {
 
     // The run ends within the dial timeout (plus a margin for a busy machine) of the
     // last attempt.
+    // A replacement can start at the very end of the hold and take the whole timeout.
     let schedule = Duration::from_millis(sleep_ms * (connections - 1));
-    let limit = schedule + Duration::from_millis(timeout_ms) + Duration::from_millis(500);
+    let limit = schedule
+        + Duration::from_millis(timeout_ms * if reconnect { 2 } else { 1 })
+        + Duration::from_millis(hold_ms)
+        + Duration::from_millis(500);
     let wall = Duration::from_micros(count(&summary["wall_time_us"]));
     assert!(
         wall <= limit,
