@@ -12,7 +12,7 @@
  *                                     With an interval, attempt i starts at start + i ×
  *                                     interval, slept for with clock_nanosleep(TIMER_ABSTIME),
  *                                     and a second line gives how late the starts were:
- *                                     `paced span <seconds> lag p99 <seconds> max <seconds>`.
+ *                                     `paced span <s> lag p50 <s> p99 <s> max <s>`.
  *   floor accept [seconds]            listens on 127.0.0.1 with the largest backlog the
  *                                     kernel allows, prints `listening on 127.0.0.1:<port>`,
  *                                     accepts and holds every connection (never reads or
@@ -129,10 +129,11 @@ static int do_connect(const char *ip, int port, long n, long interval_us) {
     printf("established %ld failed %ld in %.6f\n", established, failed, elapsed);
     if (lag) {
         qsort(lag, (size_t)n, sizeof *lag, cmp_double);
-        /* The nearest-rank p99, as an HdrHistogram reports it. */
-        long rank = (long)((double)n * 0.99 + 0.999999) - 1;
-        printf("paced span %.6f lag p99 %.6f max %.6f\n", last_start - start,
-               lag[rank < 0 ? 0 : rank], lag[n - 1]);
+        /* Nearest-rank percentiles, as an HdrHistogram reports them. */
+        long p50 = (long)((double)n * 0.50 + 0.999999) - 1;
+        long p99 = (long)((double)n * 0.99 + 0.999999) - 1;
+        printf("paced span %.6f lag p50 %.6f p99 %.6f max %.6f\n", last_start - start,
+               lag[p50 < 0 ? 0 : p50], lag[p99 < 0 ? 0 : p99], lag[n - 1]);
     }
     fflush(stdout);
     /* The sockets close at exit, as tcpgoon's do. */
