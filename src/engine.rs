@@ -200,20 +200,9 @@ impl<'s> Engine<'s> {
             let timeout = if batch_full {
                 Some(Duration::ZERO)
             } else {
-                match self.next_wakeup() {
-                    Some(due) if due <= now => Some(Duration::ZERO),
-                    Some(due) => {
-                        // The timer takes a relative time, so it needs the clock as of now:
-                        // `now` is from before this turn's dials, each of which on loopback
-                        // carries a whole handshake, and would make the wake-up that late.
-                        self.alarm
-                            .set(due, Instant::now())
-                            .map_err(|e| Error::system("cannot arm the timer", e))?;
-                        // The alarm wakes the poll precisely; this is only a backstop.
-                        Some(due.saturating_duration_since(now) + Duration::from_millis(5))
-                    }
-                    None => None,
-                }
+                self.alarm
+                    .poll_timeout(self.next_wakeup(), now)
+                    .map_err(|e| Error::system("cannot arm the timer", e))?
             };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}

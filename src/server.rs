@@ -249,17 +249,10 @@ impl<'s> Server<'s> {
             if let Some(stop) = self.stop {
                 break stop;
             }
-            let timeout = match self.next_wakeup() {
-                Some(due) if due <= now => Some(Duration::ZERO),
-                Some(due) => {
-                    self.alarm
-                        .set(due, now)
-                        .map_err(|e| Error::system("cannot arm the timer", e))?;
-                    // The alarm wakes the poll precisely; this is only a backstop.
-                    Some(due.saturating_duration_since(now) + Duration::from_millis(5))
-                }
-                None => None,
-            };
+            let timeout = self
+                .alarm
+                .poll_timeout(self.next_wakeup(), now)
+                .map_err(|e| Error::system("cannot arm the timer", e))?;
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

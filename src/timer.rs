@@ -64,6 +64,29 @@ impl Alarm {
         Ok(())
     }
 
+    /// The poll timeout for a loop whose nearest deadline is `due`, as of `now` (the turn's
+    /// start): none without a deadline, zero once it has passed; otherwise the alarm is armed
+    /// for it and a backstop a little past it is returned. The alarm takes a relative time,
+    /// so it is armed from the clock as of arming: a turn's work (on loopback each dial
+    /// carries a whole handshake) would otherwise make every wake-up that much late.
+    pub fn poll_timeout(
+        &mut self,
+        due: Option<Instant>,
+        now: Instant,
+    ) -> io::Result<Option<Duration>> {
+        match due {
+            None => Ok(None),
+            Some(due) if due <= now => Ok(Some(Duration::ZERO)),
+            Some(due) => {
+                self.set(due, Instant::now())?;
+                // The alarm wakes the poll precisely; this is only a backstop.
+                Ok(Some(
+                    due.saturating_duration_since(now) + Duration::from_millis(5),
+                ))
+            }
+        }
+    }
+
     /// Forgets the armed time once it has fired, so the same deadline can be armed again.
     pub fn fired(&mut self) {
         self.armed_for = None;

@@ -533,8 +533,7 @@ fn limit_is_interrupted_cleanly() {
         "100",
     ]);
     std::thread::sleep(Duration::from_millis(400));
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
+    common::signal(&child, libc::SIGINT);
     let out = finish(child, started, Duration::from_secs(10));
     assert_eq!(out.code, Some(1), "{out:?}");
     assert_adds_up(&out);

@@ -272,52 +272,39 @@ fn met_thresholds_exit_0() {
 
 #[test]
 fn min_established_tolerates_failures_while_it_is_met() {
-    // One handshake completes, the rest time out. Each run needs its own listener: the
-    // first run's connection stays in the accept queue.
-    let (_first, port) = common::full_backlog_listener();
-    let args = [
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "4",
-        "-s",
-        "0",
-        "-t",
-        "200ms",
-        "-y",
-        "--min-established",
+    let cases = [
+        (
+            "1",
+            0,
+            "Threshold established >= 1 (1 of 4): passed (measured 1)",
+        ),
+        (
+            "75%",
+            2,
+            "Threshold established >= 75% (3 of 4): FAILED (measured 1)",
+        ),
     ];
-    let out = run(&[&args[..], &["1"]].concat());
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(
-        out.stdout
-            .contains("Threshold established >= 1 (1 of 4): passed (measured 1)"),
-        "{}",
-        out.stdout
-    );
-    let (_second, port) = common::full_backlog_listener();
-    let args = [
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "4",
-        "-s",
-        "0",
-        "-t",
-        "200ms",
-        "-y",
-        "--min-established",
-    ];
-    let out = run(&[&args[..], &["75%"]].concat());
-    assert_eq!(out.code, Some(2), "{out:?}");
-    assert!(
-        out.stdout
-            .contains("Threshold established >= 75% (3 of 4): FAILED (measured 1)"),
-        "{}",
-        out.stdout
-    );
+    for (minimum, code, verdict) in cases {
+        // One handshake completes, the rest time out. Each run needs its own listener:
+        // a run's connection stays in the accept queue after it.
+        let (_listener, port) = common::full_backlog_listener();
+        let out = run(&[
+            "run",
+            "127.0.0.1",
+            &port,
+            "-c",
+            "4",
+            "-s",
+            "0",
+            "-t",
+            "200ms",
+            "-y",
+            "--min-established",
+            minimum,
+        ]);
+        assert_eq!(out.code, Some(code), "{out:?}");
+        assert!(out.stdout.contains(verdict), "{}", out.stdout);
+    }
 }
 
 #[test]

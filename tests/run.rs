@@ -165,59 +165,33 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
 }
 
 #[test]
-fn sigint_mid_run_gives_the_report_and_exit_1() {
-    let server = HoldingListener::start();
-    let started = Instant::now();
-    let child = spawn(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "100",
-        "-s",
-        "20ms",
-        "-y",
-    ]);
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
-    let out = finish(child, started, Duration::from_secs(10));
-    assert_eq!(out.code, Some(1), "{out:?}");
-    let counts = out.final_counts();
-    assert!(counts.adds_up(), "{counts:?}");
-    assert!(
-        counts.established >= 10 && counts.not_initiated >= 50,
-        "{counts:?}"
-    );
-    assert!(out.stdout.contains("Run interrupted by SIGINT"));
-    assert!(
-        out.elapsed < Duration::from_millis(1500),
-        "took {:?}",
-        out.elapsed
-    );
-}
-
-#[test]
-fn sigterm_mid_run_also_reports() {
-    let server = HoldingListener::start();
-    let started = Instant::now();
-    let child = spawn(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "50",
-        "-s",
-        "20ms",
-        "-y",
-    ]);
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
-    let out = finish(child, started, Duration::from_secs(10));
-    assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.final_counts().adds_up());
-    assert!(out.stdout.contains("Run interrupted by SIGTERM"));
+fn a_signal_mid_run_gives_the_report_and_exit_1() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let server = HoldingListener::start();
+        let port = server.port();
+        let started = Instant::now();
+        let child = spawn(&["run", "127.0.0.1", &port, "-c", "100", "-s", "20ms", "-y"]);
+        std::thread::sleep(Duration::from_millis(500));
+        common::signal(&child, signal);
+        let out = finish(child, started, Duration::from_secs(10));
+        assert_eq!(out.code, Some(1), "{name}: {out:?}");
+        let counts = out.final_counts();
+        assert!(counts.adds_up(), "{name}: {counts:?}");
+        assert!(
+            counts.established >= 10 && counts.not_initiated >= 50,
+            "{name}: {counts:?}"
+        );
+        assert!(
+            out.stdout.contains(&format!("Run interrupted by {name}")),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.elapsed < Duration::from_millis(1500),
+            "{name}: took {:?}",
+            out.elapsed
+        );
+    }
 }
 
 #[test]
