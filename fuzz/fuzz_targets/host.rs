@@ -1,0 +1,55 @@
+//! `<host>` as typed: `target::parse_host` on any text.
+//!
+//! Properties, beyond never panicking:
+//! - an address is what the standard library reads from the text, brackets dropped; its
+//!   printed form reads back to it, and so does an IPv6 address in brackets;
+//! - a name is the text itself: 1-253 letters, digits, `-`, `.` or `_`, and not an address;
+//!   in brackets it is refused;
+//! - a refusal is a one-line message (unless the text itself holds a line break).
+
+#![no_main]
+
+use std::net::IpAddr;
+
+use libfuzzer_sys::fuzz_target;
+use tcpgoon::target::{Host, parse_host};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match parse_host(text) {
+        Ok(Host::Ip(ip)) => {
+            let inner = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            assert_eq!(inner.parse::<IpAddr>(), Ok(ip), "{text:?}");
+            assert_eq!(parse_host(&ip.to_string()), Ok(Host::Ip(ip)));
+            if ip.is_ipv6() {
+                assert_eq!(parse_host(&format!("[{ip}]")), Ok(Host::Ip(ip)));
+                assert_eq!(parse_host(&format!("[{inner}]")), Ok(Host::Ip(ip)));
+            }
+        }
+        Ok(Host::Name(name)) => {
+            assert_eq!(name, text);
+            assert!((1..=253).contains(&name.len()), "{name:?}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+                "{name:?}"
+            );
+            assert!(name.parse::<IpAddr>().is_err(), "{name:?} is an address");
+            assert!(
+                parse_host(&format!("[{name}]")).is_err(),
+                "[{name}] accepted"
+            );
+        }
+        Err(message) => {
+            assert!(!message.is_empty());
+            if !text.contains(['\n', '\r']) {
+                assert!(!message.contains(['\n', '\r']), "{message:?}");
+            }
+        }
+    }
+});
