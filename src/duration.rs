@@ -82,12 +82,14 @@ pub fn parse(text: &str, bare: BareUnit) -> Result<Duration, ParseDurationError>
             "duration '{text}' is too long: the most is 100000h"
         ))
     };
-    let whole_value: u128 = if whole.is_empty() {
+    // Leading zeros carry no value: only the digits after them can make a number too long.
+    let significant = whole.trim_start_matches('0');
+    let whole_value: u128 = if significant.is_empty() {
         0
-    } else if whole.len() > 20 {
+    } else if significant.len() > 20 {
         return Err(too_long());
     } else {
-        whole.parse().map_err(|_| invalid())?
+        significant.parse().map_err(|_| invalid())?
     };
     let mut nanos = whole_value.checked_mul(unit_nanos).ok_or_else(too_long)?;
     // Digits past nanosecond precision cannot change the result; ignoring them keeps the
@@ -202,6 +204,21 @@ mod tests {
             Ok(Duration::new(1, 1))
         );
         assert_eq!(parse("7ns", BareUnit::Millis), Ok(Duration::from_nanos(7)));
+    }
+
+    #[test]
+    fn leading_zeros_do_not_make_a_number_too_long() {
+        // Found by the `duration` fuzz target: 21 or more digits were refused as too long
+        // even when all but the last were zeros.
+        assert_eq!(
+            parse("00000000000000000000000", BareUnit::Millis),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(
+            parse("0000000000000000000000001.5s", BareUnit::Millis),
+            Ok(ms(1500))
+        );
+        assert!(parse("000000000000000000000100001h", BareUnit::Millis).is_err());
     }
 
     #[test]
