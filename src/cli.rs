@@ -271,14 +271,15 @@ pub struct ServerArgs {
 
 /// Parses the arguments after the program name.
 pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
-    let mut args = pico_args::Arguments::from_vec(args);
-    if args.contains(["-V", "--version"]) {
+    if asks_for(&args, 'V', "--version") {
         return Ok(Command::Version);
     }
+    let wants_help = asks_for(&args, 'h', "--help");
+    let mut args = pico_args::Arguments::from_vec(args);
     let subcommand = args.subcommand().map_err(usage)?;
     match subcommand.as_deref() {
         None => {
-            if args.contains(["-h", "--help"]) {
+            if wants_help {
                 return Ok(Command::Help(HELP));
             }
             match leftover(args).into_iter().next() {
@@ -310,7 +311,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             Ok(Command::Version)
         }
         Some("run") => {
-            if args.contains(["-h", "--help"]) {
+            if wants_help {
                 return Ok(Command::Help(RUN_HELP));
             }
             parse_run(args).map(Command::Run)
@@ -322,7 +323,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             parse_limit(args).map(Command::Limit)
         }
         Some("server") => {
-            if args.contains(["-h", "--help"]) {
+            if wants_help {
                 return Ok(Command::Help(SERVER_HELP));
             }
             parse_server(args).map(Command::Server)
@@ -534,6 +535,20 @@ fn option_error(name: &str, e: pico_args::Error) -> Error {
     }
 }
 
+/// Whether `long`, `-short`, or `short` among clustered short flags (`-yh`) was given.
+/// pico-args' `contains` would also find the letter inside a value given with `=` (`-s=1h`,
+/// `-b=localhost`) and answer help for a command line that asked for none.
+fn asks_for(args: &[OsString], short: char, long: &str) -> bool {
+    args.iter().filter_map(|arg| arg.to_str()).any(|arg| {
+        arg == long
+            || arg.strip_prefix('-').is_some_and(|cluster| {
+                !cluster.is_empty()
+                    && cluster.chars().all(|c| c.is_ascii_alphabetic())
+                    && cluster.contains(short)
+            })
+    })
+}
+
 fn usage(e: pico_args::Error) -> Error {
     Error::Usage(e.to_string())
 }
@@ -671,6 +686,28 @@ mod tests {
         assert_eq!(parse_words("server --help"), Ok(Command::Help(SERVER_HELP)));
         assert_eq!(parse_words("-V"), Ok(Command::Version));
         assert_eq!(parse_words("version"), Ok(Command::Version));
+    }
+
+    #[test]
+    fn values_given_with_equals_are_not_flags() {
+        // Found by the `cli_args` fuzz target: an `h` or `V` inside `-s=1h` or
+        // `-b=localhost` was read as -h or -V, so these printed help instead of running.
+        assert_eq!(run_args("run h 80 -s=1h").sleep, Duration::from_secs(3600));
+        assert_eq!(
+            run_args("run h 80 -i=1h -t=2h").interval,
+            Duration::from_secs(3600)
+        );
+        let Ok(Command::Server(args)) = parse_words("server -b=localhost -d=1h --greeting=-V")
+        else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!(args.bind, "localhost");
+        assert_eq!(args.duration, Duration::from_secs(3600));
+        assert_eq!(args.greeting.as_deref(), Some("-V"));
+        // Clustered short flags still count.
+        assert_eq!(parse_words("run -yh"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(parse_words("run h 80 -yV"), Ok(Command::Version));
+        assert!(run_args("run h 80 -yd").debug);
     }
 
     #[test]
