@@ -27,8 +27,8 @@ use tcpgoon::error::Error;
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
 
-/// Every option that takes a value, short and long forms, across subcommands.
-const VALUE_OPTIONS: &[&str] = &[
+/// The options that take a value, short and long forms, by subcommand.
+const RUN_VALUE_OPTIONS: &[&str] = &[
     "-c",
     "--connections",
     "-s",
@@ -37,6 +37,8 @@ const VALUE_OPTIONS: &[&str] = &[
     "--dial-timeout",
     "-i",
     "--interval",
+];
+const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--port",
     "-b",
@@ -48,6 +50,8 @@ const VALUE_OPTIONS: &[&str] = &[
     "--backlog",
     "--close-after",
     "--greeting",
+    "-i",
+    "--interval",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -100,6 +104,11 @@ fn split_arguments(data: &[u8]) -> Vec<OsString> {
 /// The same arguments with every `--key=value` of a value option split into two arguments;
 /// `None` when there is none to split.
 fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
+    let value_options = match args.first()?.to_str()? {
+        "run" => RUN_VALUE_OPTIONS,
+        "server" => SERVER_VALUE_OPTIONS,
+        _ => return None,
+    };
     let mut changed = false;
     let mut spaced = Vec::with_capacity(args.len() + 1);
     for arg in args {
@@ -107,7 +116,7 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
             .to_str()
             .and_then(|text| text.split_once('='))
             .filter(|(key, value)| {
-                VALUE_OPTIONS.contains(key)
+                value_options.contains(key)
                     && !value.is_empty()
                     && !value.starts_with(['-', '"', '\''])
             });
