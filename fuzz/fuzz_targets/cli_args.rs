@@ -8,7 +8,8 @@
 //!   (every option spelled out, durations as `duration::canonical` writes them) parses back
 //!   to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value and
-//!   any value that does not itself start with `-`.
+//!   any value that does not itself start with `-`, unless the argument follows another
+//!   option's key and so may be its value.
 //!
 //! The arguments are destructured field by field, so a new flag does not compile here until
 //! this target renders it too.
@@ -111,12 +112,19 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
     };
     let mut changed = false;
     let mut spaced = Vec::with_capacity(args.len() + 1);
-    for arg in args {
+    for (i, arg) in args.iter().enumerate() {
+        // After an option's key, `--key=value` may be that option's value (`--bind -b=8`);
+        // spelled apart it would be a flag of its own.
+        let after_key = i > 0
+            && args[i - 1]
+                .to_str()
+                .is_some_and(|previous| value_options.contains(&previous));
         let split = arg
             .to_str()
             .and_then(|text| text.split_once('='))
             .filter(|(key, value)| {
-                value_options.contains(key)
+                !after_key
+                    && value_options.contains(key)
                     && !value.is_empty()
                     && !value.starts_with(['-', '"', '\''])
             });
