@@ -7,9 +7,8 @@
 //! - an accepted `run` or `server` holds values in range, and its canonical command line
 //!   (every option spelled out, durations as `duration::canonical` writes them) parses back
 //!   to the same arguments;
-//! - `--key=value` means what `--key value` means, for every option that takes a value and
-//!   any value that does not itself start with `-`, unless the argument follows another
-//!   option's key and so may be its value.
+//! - `--key=value` means what `--key value` means, for every option that takes a value, on
+//!   a command line where no value starts with `-`.
 //!
 //! The arguments are destructured field by field, so a new flag does not compile here until
 //! this target renders it too.
@@ -110,21 +109,25 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
         "server" => SERVER_VALUE_OPTIONS,
         _ => return None,
     };
+    // A value that looks like a flag (`--greeting -b=x`) makes the line ambiguous: pico-args
+    // finds keys anywhere, preferring `-b` to `-b=`, so splitting changes which one it takes.
+    let flag_like_value = args.windows(2).any(|pair| {
+        pair[0]
+            .to_str()
+            .is_some_and(|key| value_options.contains(&key))
+            && pair[1].as_encoded_bytes().starts_with(b"-")
+    });
+    if flag_like_value {
+        return None;
+    }
     let mut changed = false;
     let mut spaced = Vec::with_capacity(args.len() + 1);
-    for (i, arg) in args.iter().enumerate() {
-        // After an option's key, `--key=value` may be that option's value (`--bind -b=8`);
-        // spelled apart it would be a flag of its own.
-        let after_key = i > 0
-            && args[i - 1]
-                .to_str()
-                .is_some_and(|previous| value_options.contains(&previous));
+    for arg in args {
         let split = arg
             .to_str()
             .and_then(|text| text.split_once('='))
             .filter(|(key, value)| {
-                !after_key
-                    && value_options.contains(key)
+                value_options.contains(key)
                     && !value.is_empty()
                     && !value.starts_with(['-', '"', '\''])
             });
