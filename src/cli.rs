@@ -317,7 +317,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             parse_run(args).map(Command::Run)
         }
         Some("limit") => {
-            if args.contains(["-h", "--help"]) {
+            if wants_help {
                 return Ok(Command::Help(LIMIT_HELP));
             }
             parse_limit(args).map(Command::Limit)
@@ -704,6 +704,10 @@ mod tests {
         assert_eq!(args.bind, "localhost");
         assert_eq!(args.duration, Duration::from_secs(3600));
         assert_eq!(args.greeting.as_deref(), Some("-V"));
+        let Ok(Command::Limit(limit)) = parse_words("limit h 80 -t=2h") else {
+            panic!("limit arguments rejected");
+        };
+        assert_eq!(limit.dial_timeout, Duration::from_secs(7200));
         // Clustered short flags still count.
         assert_eq!(parse_words("run -yh"), Ok(Command::Help(RUN_HELP)));
         assert_eq!(parse_words("run h 80 -yV"), Ok(Command::Version));
