@@ -103,7 +103,8 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
         }
         if item.contains('/') {
             let cidr = Cidr::parse(item)?;
-            let total = sources.len() as u128 + cidr.size();
+            // `::/0` counts as u128::MAX: a plain sum would overflow.
+            let total = (sources.len() as u128).saturating_add(cidr.size());
             if total > MAX_SOURCES {
                 return Err(format!(
                     "'{item}' holds {} addresses; at most {MAX_SOURCES} source addresses are allowed",
@@ -275,6 +276,18 @@ mod tests {
             match parse_sources(bad) {
                 Err(message) => assert!(message.contains(why), "{bad:?}: {message}"),
                 Ok(list) => panic!("{bad:?} accepted as {list:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_whole_ipv6_space_after_another_source_is_refused() {
+        // Found by the `sources` fuzz target: the count of sources overflowed, and in a
+        // release build wrapped past the limit into an attempt to list 2^128 addresses.
+        for list in ["127.0.0.1,::/0", "::2,::/0", "10.0.0.0/16,::/0"] {
+            match parse_sources(list) {
+                Err(message) => assert!(message.contains("at most 65536"), "{list}: {message}"),
+                Ok(list) => panic!("{} sources accepted", list.len()),
             }
         }
     }
