@@ -106,7 +106,8 @@ pub fn parse_min_established(text: &str) -> Result<MinEstablished, String> {
         let valid = !percent.is_empty()
             && percent.bytes().all(|b| b.is_ascii_digit() || b == b'.')
             && percent.matches('.').count() <= 1
-            && percent.len() <= 12
+            // Leading zeros do not count: `.5%` must read back as it prints, `0.5%`.
+            && percent.trim_start_matches('0').len() <= 12
             && percent != ".";
         let value: f64 = if valid { percent.parse().ok() } else { None }
             .ok_or_else(|| format!("'{text}' is not a percentage: expected e.g. 95% or 99.5%"))?;
@@ -255,6 +256,12 @@ mod tests {
         );
         for bad in ["", "%", "-5", "101%", "ninety%", "5.5", ".%", "1e2%"] {
             assert!(parse_min_established(bad).is_err(), "{bad:?} accepted");
+        }
+        // Found by the `thresholds` fuzz target: a percentage of 12 characters printed with
+        // a leading zero, 13, and was not read back.
+        for text in [".88889444445%", "00000000000099.5%"] {
+            let min = parse_min_established(text).unwrap();
+            assert_eq!(parse_min_established(&min.to_string()), Ok(min), "{text}");
         }
         assert_eq!(MinEstablished::Percent(95.0).required(200), 190);
         assert_eq!(MinEstablished::Percent(95.0).required(199), 190);
