@@ -4,9 +4,9 @@
 //! newline is dropped, so seed files stay ordinary text files); an argument need not be
 //! UTF-8, as on Unix it need not be. Properties, beyond never panicking:
 //! - a rejected command line is a usage error (exit 64) whose message is one line;
-//! - an accepted `run` or `server` holds values in range, and its canonical command line
-//!   (every option spelled out, durations as `duration::canonical` writes them) parses back
-//!   to the same arguments;
+//! - an accepted `run`, `limit` or `server` holds values in range, and its canonical command
+//!   line (every option spelled out, durations as `duration::canonical` writes them) parses
+//!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
 //!   a command line where no value starts with `-`.
 //!
@@ -20,9 +20,13 @@ use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::cli::{self, Command, HELP, RUN_HELP, RunArgs, SERVER_HELP, ServerArgs};
+use tcpgoon::cli::{
+    self, Addressing, Command, Family, HELP, LIMIT_HELP, LimitArgs, Progress, RUN_HELP, RunArgs,
+    SERVER_HELP, ServerArgs,
+};
 use tcpgoon::duration::canonical;
 use tcpgoon::error::Error;
+use tcpgoon::thresholds::{MaxLatency, MinEstablished, Thresholds};
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
@@ -37,6 +41,24 @@ const RUN_VALUE_OPTIONS: &[&str] = &[
     "--dial-timeout",
     "-i",
     "--interval",
+    "--progress",
+    "--hdr-log",
+    "--max-latency",
+    "--min-established",
+    "--hold",
+    "--source",
+];
+const LIMIT_VALUE_OPTIONS: &[&str] = &[
+    "-r",
+    "--rate",
+    "-c",
+    "--connections",
+    "-t",
+    "--dial-timeout",
+    "--hold",
+    "-i",
+    "--interval",
+    "--source",
 ];
 const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-p",
@@ -66,11 +88,21 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Err(other) => panic!("a command line can only be a usage error, got {other:?}"),
-        Ok(Command::Help(text)) => assert!([HELP, RUN_HELP, SERVER_HELP].contains(text)),
+        Ok(Command::Help(text)) => {
+            assert!([HELP, RUN_HELP, LIMIT_HELP, SERVER_HELP].contains(text))
+        }
         Ok(Command::Version) => {}
         Ok(Command::Run(run)) => {
             check_run(run);
             assert_eq!(reparse(run_line(run)), parsed, "canonical run line differs");
+        }
+        Ok(Command::Limit(limit)) => {
+            check_limit(limit);
+            assert_eq!(
+                reparse(limit_line(limit)),
+                parsed,
+                "canonical limit line differs"
+            );
         }
         Ok(Command::Server(server)) => {
             check_server(server);
@@ -106,6 +138,7 @@ fn split_arguments(data: &[u8]) -> Vec<OsString> {
 fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
     let value_options = match args.first()?.to_str()? {
         "run" => RUN_VALUE_OPTIONS,
+        "limit" => LIMIT_VALUE_OPTIONS,
         "server" => SERVER_VALUE_OPTIONS,
         _ => return None,
     };
@@ -149,9 +182,39 @@ fn reparse(line: Vec<String>) -> Result<Command, Error> {
 
 fn check_run(run: &RunArgs) {
     assert_ne!(run.port, 0, "run accepted port 0");
-    for d in [run.sleep, run.dial_timeout, run.interval] {
+    let latency_limits = run.thresholds.max_latency.iter().map(|m| m.limit);
+    for d in [run.sleep, run.dial_timeout, run.interval, run.hold]
+        .into_iter()
+        .chain(latency_limits)
+    {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
     }
+    if let Some(MinEstablished::Percent(p)) = run.thresholds.min_established {
+        assert!((0.0..=100.0).contains(&p), "--min-established {p}%");
+    }
+    check_addressing(&run.addressing);
+}
+
+fn check_limit(limit: &LimitArgs) {
+    assert_ne!(limit.port, 0, "limit accepted port 0");
+    assert!(limit.rate > 0.0 && limit.rate <= 1e9, "rate {}", limit.rate);
+    assert_ne!(limit.connections, Some(0), "limit accepted 0 connections");
+    for d in [limit.dial_timeout, limit.hold, limit.interval] {
+        assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
+    }
+    check_addressing(&limit.addressing);
+}
+
+fn check_addressing(addressing: &Addressing) {
+    let mut sorted = addressing.sources.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        addressing.sources.len(),
+        "a source given twice"
+    );
+    assert!(sorted.len() <= 65_536, "{} sources", sorted.len());
 }
 
 fn check_server(server: &ServerArgs) {
@@ -180,6 +243,13 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         interval,
         assume_yes,
         debug,
+        progress,
+        json,
+        hdr_log,
+        thresholds,
+        hold,
+        reconnect,
+        addressing,
     } = run;
     let mut line = vec![
         "run".to_string(),
@@ -193,14 +263,104 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         canonical(*dial_timeout),
         "-i".to_string(),
         canonical(*interval),
+        "--progress".to_string(),
+        match progress {
+            Progress::Auto => "auto",
+            Progress::Bar => "bar",
+            Progress::Lines => "lines",
+        }
+        .to_string(),
     ];
-    if *assume_yes {
-        line.push("-y".to_string());
+    if let Some(path) = hdr_log {
+        let path = path.to_str().expect("--hdr-log is read as UTF-8");
+        push_text(&mut line, "--hdr-log", path);
     }
+    let Thresholds {
+        max_latency,
+        min_established,
+    } = thresholds;
+    for MaxLatency { name, limit, .. } in max_latency {
+        push_text(
+            &mut line,
+            "--max-latency",
+            &format!("{name}={}", canonical(*limit)),
+        );
+    }
+    if let Some(min) = min_established {
+        line.push("--min-established".to_string());
+        line.push(min.to_string());
+    }
+    for (on, flag) in [(assume_yes, "-y"), (debug, "-d"), (json, "--json")] {
+        if *on {
+            line.push(flag.to_string());
+        }
+    }
+    line.push("--hold".to_string());
+    line.push(canonical(*hold));
+    if *reconnect {
+        line.push("--reconnect".to_string());
+    }
+    push_addressing(&mut line, addressing);
+    line
+}
+
+/// `limit` with every option given, as `run_line` does it.
+fn limit_line(limit: &LimitArgs) -> Vec<String> {
+    let LimitArgs {
+        host,
+        port,
+        rate,
+        connections,
+        dial_timeout,
+        hold,
+        interval,
+        debug,
+        addressing,
+    } = limit;
+    let mut line = vec![
+        "limit".to_string(),
+        host.clone(),
+        port.to_string(),
+        "-r".to_string(),
+        rate.to_string(),
+    ];
+    if let Some(n) = connections {
+        line.push("-c".to_string());
+        line.push(n.to_string());
+    }
+    line.extend([
+        "-t".to_string(),
+        canonical(*dial_timeout),
+        "--hold".to_string(),
+        canonical(*hold),
+        "-i".to_string(),
+        canonical(*interval),
+    ]);
     if *debug {
         line.push("-d".to_string());
     }
+    push_addressing(&mut line, addressing);
     line
+}
+
+fn push_addressing(line: &mut Vec<String>, addressing: &Addressing) {
+    let Addressing {
+        sources,
+        all_addresses,
+        family,
+    } = addressing;
+    if !sources.is_empty() {
+        let list: Vec<String> = sources.iter().map(|ip| ip.to_string()).collect();
+        push_text(line, "--source", &list.join(","));
+    }
+    if *all_addresses {
+        line.push("--all-addresses".to_string());
+    }
+    match family {
+        Some(Family::V4) => line.push("-4".to_string()),
+        Some(Family::V6) => line.push("-6".to_string()),
+        None => {}
+    }
 }
 
 /// `server` with every option given, in the order `cli` reads them, so each option is found
