@@ -1,0 +1,78 @@
+//! CI gates as typed: `thresholds::parse_max_latency` and `parse_min_established`.
+//!
+//! Properties, beyond never panicking:
+//! - `--max-latency`: the name is the text before the first `=`; `max`/`p100` bound the
+//!   maximum, `mean`/`avg` the mean, `pN` the percentile N/100 strictly inside (0, 1); the
+//!   limit is the rest read as a duration (bare = milliseconds); `name=canonical(limit)`
+//!   reads back to the same gate;
+//! - `--min-established`: a count is the text as a whole number; a percentage is 0-100 and
+//!   prints (`{p}%`) back to itself; the connections it requires of a total are at least
+//!   that share of it, at most the total, and never fewer for a larger total.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tcpgoon::cli::whole_number;
+use tcpgoon::duration::{BareUnit, canonical, parse};
+use tcpgoon::thresholds::{MinEstablished, Statistic, parse_max_latency, parse_min_established};
+
+fuzz_target!(|data: &[u8]| {
+    // The first 4 bytes pick a total of connections (as many as a run can hold: well within
+    // u32); the rest is the text.
+    let (total, text) = match data.split_first_chunk::<4>() {
+        Some((head, rest)) => (u64::from(u32::from_le_bytes(*head)), rest),
+        None => (100, data),
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+
+    if let Ok(gate) = parse_max_latency(text) {
+        let (name, limit) = text.split_once('=').expect("a gate has a '='");
+        assert_eq!(gate.name, name);
+        assert_eq!(Ok(gate.limit), parse(limit, BareUnit::Millis), "{text:?}");
+        match gate.statistic {
+            Statistic::Max => assert!(
+                ["max", "p100"].contains(&name)
+                    || name.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()) == Some(100.0),
+                "{text:?}"
+            ),
+            Statistic::Mean => assert!(["mean", "avg"].contains(&name), "{text:?}"),
+            Statistic::Percentile(q) => {
+                assert!(q > 0.0 && q < 1.0, "{text:?} gave quantile {q}");
+                let percent: f64 = name[1..].parse().expect("a percentile is a number");
+                assert_eq!(q, percent / 100.0, "{text:?}");
+            }
+        }
+        let printed = format!("{}={}", gate.name, canonical(gate.limit));
+        assert_eq!(parse_max_latency(&printed), Ok(gate), "{printed:?}");
+    }
+
+    if let Ok(min) = parse_min_established(text) {
+        match min {
+            MinEstablished::Count(n) => assert_eq!(whole_number(text), Ok(n), "{text:?}"),
+            MinEstablished::Percent(p) => {
+                assert!((0.0..=100.0).contains(&p), "{text:?} gave {p}%");
+                assert!(text.ends_with('%'), "{text:?}");
+            }
+        }
+        let printed = min.to_string();
+        assert_eq!(
+            parse_min_established(&printed),
+            Ok(min),
+            "{text:?} printed {printed:?}"
+        );
+        let required = min.required(total);
+        if let MinEstablished::Percent(p) = min {
+            assert!(required <= total, "{min} of {total} requires {required}");
+            assert!(
+                required as f64 >= p / 100.0 * total as f64 - 1e-6,
+                "{min} of {total} requires only {required}"
+            );
+            assert!(
+                min.required(total + 1) >= required,
+                "{min}: fewer for {total} + 1"
+            );
+        }
+    }
+});
