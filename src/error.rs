@@ -29,3 +29,33 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `message` on one line: control characters a user typed into an argument (a newline, an
+/// escape) are shown escaped, so an error is always exactly one line on a terminal or in a log.
+pub fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            one_line("bad 'a\nb\tc\u{1b}[31m'"),
+            "bad 'a\\nb\\tc\\u{1b}[31m'"
+        );
+        assert_eq!(one_line("µs and 'quotes' stay"), "µs and 'quotes' stay");
+    }
+}

@@ -6,7 +6,7 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
-            eprintln!("tcpgoon: {error}");
+            eprintln!("tcpgoon: {}", tcpgoon::error::one_line(&error.to_string()));
             ExitCode::from(tcpgoon::exit::of_error(&error))
         }
     }

@@ -19,11 +19,16 @@ pub fn parse_host(text: &str) -> Result<Host, String> {
             .ok_or_else(|| format!("'{text}' opens a bracket it does not close"))?,
         None => text,
     };
+    if inner.len() != text.len() {
+        // Brackets are how a URL sets an IPv6 address apart from its port; nothing else
+        // goes inside them.
+        return inner
+            .parse::<std::net::Ipv6Addr>()
+            .map(|ip| Host::Ip(IpAddr::V6(ip)))
+            .map_err(|_| format!("'{text}' has brackets but no IPv6 address inside"));
+    }
     if let Ok(ip) = inner.parse::<IpAddr>() {
         return Ok(Host::Ip(ip));
-    }
-    if inner.len() != text.len() {
-        return Err(format!("'{text}' has brackets but no IPv6 address inside"));
     }
     let valid_name = !text.is_empty()
         && text.len() <= 253
@@ -97,7 +102,15 @@ mod tests {
             parse_host("example.host"),
             Ok(Host::Name("example.host".into()))
         );
-        for bad in ["", "[::1", "[example]", "a b", "exa/mple", "[]"] {
+        for bad in [
+            "",
+            "[::1",
+            "[example]",
+            "a b",
+            "exa/mple",
+            "[]",
+            "[10.0.0.7]",
+        ] {
             assert!(parse_host(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Properties, beyond never panicking:
 //! - an address is what the standard library reads from the text, brackets dropped; its
-//!   printed form reads back to it, and so does an IPv6 address in brackets;
+//!   printed form reads back to it, and so does an IPv6 address in brackets; an IPv4
+//!   address in brackets is refused;
 //! - a name is the text itself: 1-253 letters, digits, `-`, `.` or `_`, and not an address;
 //!   in brackets it is refused;
 //! - a refusal is a one-line message (unless the text itself holds a line break).
@@ -29,6 +30,8 @@ fuzz_target!(|data: &[u8]| {
             if ip.is_ipv6() {
                 assert_eq!(parse_host(&format!("[{ip}]")), Ok(Host::Ip(ip)));
                 assert_eq!(parse_host(&format!("[{inner}]")), Ok(Host::Ip(ip)));
+            } else {
+                assert!(parse_host(&format!("[{ip}]")).is_err(), "[{ip}] accepted");
             }
         }
         Ok(Host::Name(name)) => {
