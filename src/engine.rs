@@ -20,10 +20,8 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -139,18 +137,9 @@ impl<'s> Engine<'s> {
     pub fn new(plan: Plan, signals: Option<&'s SignalFd>) -> Result<Engine<'s>, Error> {
         let poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
         if let Some(signals) = signals {
-            poll.registry()
-                .register(
-                    &mut SourceFd(&signals.as_raw_fd()),
-                    SIGNALS,
-                    Interest::READABLE,
-                )
-                .map_err(|e| Error::system("cannot watch for signals", e))?;
+            signals.register(poll.registry(), SIGNALS)?;
         }
-        let alarm = Alarm::new().map_err(|e| Error::system("cannot create a timer", e))?;
-        poll.registry()
-            .register(&mut SourceFd(&alarm.as_raw_fd()), ALARM, Interest::READABLE)
-            .map_err(|e| Error::system("cannot watch the timer", e))?;
+        let alarm = Alarm::registered(poll.registry(), ALARM)?;
         let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
         let mut stats = Stats::new(plan.connections);
         stats.split_by_target(plan.targets.len());

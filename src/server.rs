@@ -16,11 +16,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -193,18 +191,9 @@ impl<'s> Server<'s> {
                 .map_err(|e| Error::system("cannot watch the listener", e))?;
         }
         if let Some(signals) = signals {
-            poll.registry()
-                .register(
-                    &mut SourceFd(&signals.as_raw_fd()),
-                    SIGNALS,
-                    Interest::READABLE,
-                )
-                .map_err(|e| Error::system("cannot watch for signals", e))?;
+            signals.register(poll.registry(), SIGNALS)?;
         }
-        let alarm = Alarm::new().map_err(|e| Error::system("cannot create a timer", e))?;
-        poll.registry()
-            .register(&mut SourceFd(&alarm.as_raw_fd()), ALARM, Interest::READABLE)
-            .map_err(|e| Error::system("cannot watch the timer", e))?;
+        let alarm = Alarm::registered(poll.registry(), ALARM)?;
         let start = Instant::now();
         Ok(Server {
             poll,

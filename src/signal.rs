@@ -9,6 +9,8 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use crate::error::Error;
+
 pub struct SignalFd {
     fd: OwnedFd,
 }
@@ -43,6 +45,17 @@ impl SignalFd {
         Ok(SignalFd {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
         })
+    }
+
+    /// Has `registry` watch for signals under `token`.
+    pub fn register(&self, registry: &mio::Registry, token: mio::Token) -> Result<(), Error> {
+        registry
+            .register(
+                &mut mio::unix::SourceFd(&self.fd.as_raw_fd()),
+                token,
+                mio::Interest::READABLE,
+            )
+            .map_err(|e| Error::system("cannot watch for signals", e))
     }
 
     /// The next pending signal, if any.

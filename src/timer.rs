@@ -6,6 +6,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
+
 pub struct Alarm {
     fd: OwnedFd,
     armed_for: Option<Instant>,
@@ -32,6 +34,19 @@ impl Alarm {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             armed_for: None,
         })
+    }
+
+    /// A new alarm, watched by `registry` under `token`.
+    pub fn registered(registry: &mio::Registry, token: mio::Token) -> Result<Alarm, Error> {
+        let alarm = Alarm::new().map_err(|e| Error::system("cannot create a timer", e))?;
+        registry
+            .register(
+                &mut mio::unix::SourceFd(&alarm.as_raw_fd()),
+                token,
+                mio::Interest::READABLE,
+            )
+            .map_err(|e| Error::system("cannot watch the timer", e))?;
+        Ok(alarm)
     }
 
     /// Makes the timer fire at `due` (measured from `now`), unless it is already set for it.
