@@ -301,9 +301,7 @@ impl<'s> Engine<'s> {
             let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
             self.stats.schedule_lag.record(lag);
             let route = self.routes.route(seq);
-            self.stats.dialing();
-            self.stats
-                .moved(route.target, State::NotInitiated, State::Dialing);
+            self.stats.dialing(route.target);
             self.dial(seq, route, started, observer);
         }
         !self.replacements.is_empty()
@@ -412,8 +410,7 @@ impl<'s> Engine<'s> {
         conn.state = State::Established;
         let latency = now.saturating_duration_since(conn.started);
         let (seq, target) = (conn.seq, conn.route.target);
-        self.stats.established(latency);
-        self.stats.moved(target, State::Dialing, State::Established);
+        self.stats.established(target, latency);
         observer.conn_event(ConnEvent {
             seq,
             state: State::Established,
@@ -437,9 +434,7 @@ impl<'s> Engine<'s> {
         };
         if let Some(how) = closure {
             let conn = self.conns.remove(key);
-            self.stats.closed(how);
-            self.stats
-                .moved(conn.route.target, State::Established, State::Closed);
+            self.stats.closed(conn.route.target, how);
             observer.conn_event(ConnEvent {
                 seq: conn.seq,
                 state: State::Closed,
@@ -491,8 +486,7 @@ impl<'s> Engine<'s> {
         now: Instant,
         observer: &mut impl Observer,
     ) {
-        self.stats.failed(cause, elapsed);
-        self.stats.moved(route.target, State::Dialing, State::Error);
+        self.stats.failed(route.target, cause, elapsed);
         observer.conn_event(ConnEvent {
             seq,
             state: State::Error,

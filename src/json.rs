@@ -323,8 +323,8 @@ mod tests {
     #[test]
     fn tick_is_one_line() {
         let mut stats = Stats::new(3);
-        stats.dialing();
-        stats.established(Duration::from_micros(1500));
+        stats.dialing(0);
+        stats.established(0, Duration::from_micros(1500));
         let mut out = Vec::new();
         write_tick(&mut out, Duration::from_secs(1), &stats).unwrap();
         let text = String::from_utf8(out).unwrap();

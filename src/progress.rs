@@ -213,12 +213,12 @@ mod tests {
     #[test]
     fn redraws_in_place_and_erases() {
         let mut stats = Stats::new(4);
-        stats.dialing();
-        stats.established(Duration::from_millis(2));
+        stats.dialing(0);
+        stats.established(0, Duration::from_millis(2));
         let mut out = Vec::new();
         let mut line = StatusLine::new(&mut out, 80, false);
         line.draw(Duration::from_millis(250), &stats).unwrap();
-        stats.dialing();
+        stats.dialing(0);
         line.draw(Duration::from_millis(500), &stats).unwrap();
         line.erase().unwrap();
         let text = String::from_utf8(out).unwrap();

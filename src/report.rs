@@ -401,8 +401,8 @@ mod tests {
     fn final_report_keeps_the_reference_lines() {
         let mut stats = Stats::new(4);
         for micros in [49_892, 50_000, 50_188, 50_740] {
-            stats.dialing();
-            stats.established(Duration::from_micros(micros));
+            stats.dialing(0);
+            stats.established(0, Duration::from_micros(micros));
         }
         let outcome = Outcome {
             stats,

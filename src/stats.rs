@@ -281,8 +281,10 @@ impl Stats {
             .collect();
     }
 
-    /// Moves one connection of target `target` in the per-target counts.
-    pub fn moved(&mut self, target: usize, from: State, to: State) {
+    /// Moves one connection toward `target` (its index among the run's targets) in the
+    /// counts, and in that target's own when the run has several.
+    fn shift(&mut self, target: usize, from: State, to: State) {
+        self.counts.shift(from, to);
         if let Some(counts) = self.by_target.get_mut(target) {
             counts.shift(from, to);
         }
@@ -316,25 +318,25 @@ impl Stats {
         }
     }
 
-    pub fn dialing(&mut self) {
-        self.counts.shift(State::NotInitiated, State::Dialing);
+    pub fn dialing(&mut self, target: usize) {
+        self.shift(target, State::NotInitiated, State::Dialing);
     }
 
-    pub fn established(&mut self, latency: Duration) {
-        self.counts.shift(State::Dialing, State::Established);
+    pub fn established(&mut self, target: usize, latency: Duration) {
+        self.shift(target, State::Dialing, State::Established);
         self.max_established = self.max_established.max(self.counts.established);
         self.connect.record(latency);
         self.track_hold();
     }
 
-    pub fn failed(&mut self, cause: Failure, elapsed: Duration) {
-        self.counts.shift(State::Dialing, State::Error);
+    pub fn failed(&mut self, target: usize, cause: Failure, elapsed: Duration) {
+        self.shift(target, State::Dialing, State::Error);
         self.failures[cause.index()] += 1;
         self.time_to_error.record(elapsed);
     }
 
-    pub fn closed(&mut self, how: Closure) {
-        self.counts.shift(State::Established, State::Closed);
+    pub fn closed(&mut self, target: usize, how: Closure) {
+        self.shift(target, State::Established, State::Closed);
         self.closures[how.index()] += 1;
         self.track_hold();
     }
@@ -360,12 +362,12 @@ mod tests {
     fn counts_follow_the_lifecycle_and_add_up() {
         let mut stats = Stats::new(4);
         for _ in 0..4 {
-            stats.dialing();
+            stats.dialing(0);
         }
-        stats.established(ms(1));
-        stats.established(ms(3));
-        stats.failed(Failure::Refused, ms(2));
-        stats.closed(Closure::Reset);
+        stats.established(0, ms(1));
+        stats.established(0, ms(3));
+        stats.failed(0, Failure::Refused, ms(2));
+        stats.closed(0, Closure::Reset);
         let c = stats.counts;
         assert_eq!((c.dialing, c.established, c.closed, c.error), (1, 1, 1, 1));
         assert!(c.adds_up());
@@ -386,17 +388,13 @@ mod tests {
             [3, 2]
         );
         for k in 0..5 {
-            stats.dialing();
-            stats.moved(k % 2, State::NotInitiated, State::Dialing);
-            stats.established(ms(1));
-            stats.moved(k % 2, State::Dialing, State::Established);
+            stats.dialing(k % 2);
+            stats.established(k % 2, ms(1));
         }
         stats.start_hold();
-        stats.closed(Closure::PeerClosed);
-        stats.moved(1, State::Established, State::Closed);
+        stats.closed(1, Closure::PeerClosed);
         stats.reconnecting(1);
-        stats.established(ms(1));
-        stats.moved(1, State::Dialing, State::Established);
+        stats.established(1, ms(1));
         assert_eq!(stats.counts.total, 6);
         assert_eq!(stats.reconnects, 1);
         assert!(stats.counts.adds_up());

@@ -273,11 +273,11 @@ mod tests {
     fn judges_a_run() {
         let mut stats = Stats::new(10);
         for i in 1..=9 {
-            stats.dialing();
-            stats.established(ms(i));
+            stats.dialing(0);
+            stats.established(0, ms(i));
         }
-        stats.dialing();
-        stats.failed(crate::conn::Failure::Refused, ms(1));
+        stats.dialing(0);
+        stats.failed(0, crate::conn::Failure::Refused, ms(1));
         let thresholds = Thresholds {
             // The histogram reports the top of a value's bucket: 5ms reads as 5.003ms.
             max_latency: vec![
