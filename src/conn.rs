@@ -156,6 +156,21 @@ impl Closure {
     }
 }
 
+/// Reads and discards what `stream` has until it would block. Returns the bytes read and,
+/// when the stream ended (end-of-stream or an error), how.
+pub fn discard_until_blocked(stream: &mut impl io::Read, buf: &mut [u8]) -> (u64, Option<Closure>) {
+    let mut bytes = 0;
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return (bytes, Some(Closure::PeerClosed)),
+            Ok(n) => bytes += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (bytes, None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (bytes, Some(Closure::classify(&e))),
+        }
+    }
+}
+
 /// A connection that owns a socket: one still dialing, or one established.
 #[derive(Debug)]
 pub struct Conn {

@@ -18,7 +18,7 @@
 //! and returns an [`Outcome`] for the reports.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -423,15 +423,8 @@ impl<'s> Engine<'s> {
     /// Reads and discards until the socket would block; end-of-stream or an error closes it.
     fn drain(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
-        let closure = loop {
-            match conn.stream.read(&mut self.read_buf) {
-                Ok(0) => break Some(Closure::PeerClosed),
-                Ok(n) => self.stats.bytes_received += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break None,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Some(Closure::classify(&e)),
-            }
-        };
+        let (bytes, closure) = conn::discard_until_blocked(&mut conn.stream, &mut self.read_buf);
+        self.stats.bytes_received += bytes;
         if let Some(how) = closure {
             let conn = self.conns.remove(key);
             self.stats.closed(conn.route.target, how);

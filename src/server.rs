@@ -14,7 +14,7 @@
 //! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`]; the
 //! `write_*` functions below turn those into the lines on stdout.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::cli::ServerArgs;
 use crate::config::ServerConfig;
+use crate::conn;
 use crate::deadline::DeadlineQueue;
 use crate::duration::canonical;
 use crate::error::Error;
@@ -392,16 +393,8 @@ impl<'s> Server<'s> {
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
-        let done = loop {
-            match held.stream.read(&mut self.read_buf) {
-                Ok(0) => break true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break true,
-            }
-        };
-        if done {
+        let (_, ended) = conn::discard_until_blocked(&mut held.stream, &mut self.read_buf);
+        if ended.is_some() {
             self.close(key);
         }
     }
