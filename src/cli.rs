@@ -156,6 +156,8 @@ Options:
       --close-after <DUR>       close each accepted connection after this long
       --reset                   close with a reset (SO_LINGER 0) instead of a FIN
       --greeting <TEXT>         write TEXT to each accepted connection
+      --max-open <N>            hold at most N connections open at once; close each one
+                                accepted beyond them at once (with --reset, by a reset)
   -i, --interval <DUR>          between stats lines; 0 turns them off          [default: 1s]
   -h, --help                    print this help
 
@@ -163,7 +165,8 @@ Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds fo
 --duration and --interval, and milliseconds for --close-after.
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
-then one `Accepted: N, Open: N, Closed: N` line per interval. It stops on SIGINT or SIGTERM,
+then one `Accepted: N, Open: N, Closed: N` line per interval (with `, Turned away: N` when
+--max-open closed some at once). It stops on SIGINT or SIGTERM,
 or when -m or -d is reached: it prints the counts and why it stopped, closes every
 connection (with --reset, by a reset), and exits 0. It cannot listen: exit 64.
 
@@ -266,6 +269,8 @@ pub struct ServerArgs {
     pub close_after: Option<Duration>,
     pub reset: bool,
     pub greeting: Option<String>,
+    /// Hold at most this many open; 0 for no limit.
+    pub max_open: u64,
     pub interval: Duration,
 }
 
@@ -475,6 +480,7 @@ fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
     .unwrap_or(1024);
     let close_after = option(&mut args, &["--close-after"], millis)?;
     let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
+    let max_open = option(&mut args, &["--max-open"], whole_number)?.unwrap_or(0);
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
     let no_accept = args.contains("--no-accept");
@@ -490,6 +496,7 @@ fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
         close_after,
         reset,
         greeting,
+        max_open,
         interval,
     })
 }
@@ -795,7 +802,8 @@ mod tests {
     #[test]
     fn server_options() {
         let Ok(Command::Server(args)) = parse_words(
-            "server -p 0 -m 0 -d 2 --backlog 4 --no-accept --close-after 50 --reset --greeting hi",
+            "server -p 0 -m 0 -d 2 --backlog 4 --no-accept --close-after 50 --reset --greeting hi \
+             --max-open 40",
         ) else {
             panic!("server arguments rejected");
         };
@@ -807,5 +815,6 @@ mod tests {
         assert!(args.no_accept && args.reset);
         assert_eq!(args.close_after, Some(Duration::from_millis(50)));
         assert_eq!(args.greeting.as_deref(), Some("hi"));
+        assert_eq!(args.max_open, 40);
     }
 }

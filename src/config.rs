@@ -190,6 +190,8 @@ pub struct ServerConfig {
     pub reset: bool,
     /// Written to each accepted connection; never empty.
     pub greeting: Option<Vec<u8>>,
+    /// Hold at most this many open at once; `None` for no limit.
+    pub max_open: Option<u64>,
     pub interval: Duration,
 }
 
@@ -219,6 +221,7 @@ impl ServerConfig {
                 .greeting
                 .filter(|text| !text.is_empty())
                 .map(String::into_bytes),
+            max_open: (args.max_open > 0).then_some(args.max_open),
             interval: args.interval,
         })
     }

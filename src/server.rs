@@ -2,7 +2,8 @@
 //! have. It listens (on loopback unless told otherwise), accepts until the kernel has no more
 //! queued, holds every connection open, reads and discards whatever arrives, and can instead
 //! leave its accept queue full (`--no-accept`), close each connection after a while
-//! (`--close-after`), close with a reset rather than a FIN (`--reset`), or greet each one.
+//! (`--close-after`), hold only so many at once and close the rest as they come
+//! (`--max-open`), close with a reset rather than a FIN (`--reset`), or greet each one.
 //!
 //! Like the run's engine it is one thread and one `mio::Poll`: the listener, the signalfd, a
 //! timerfd and every accepted connection (in a slab keyed by its token) are registered with
@@ -72,6 +73,8 @@ pub struct Counts {
     pub closed: u64,
     /// Accepts that failed for lack of descriptors or memory (each is retried).
     pub accept_errors: u64,
+    /// Accepted while `--max-open` were open, and closed at once (counted in `closed` too).
+    pub turned_away: u64,
 }
 
 /// Why the server stopped.
@@ -94,13 +97,17 @@ pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
     writeln!(w, "listening on {addr}")
 }
 
-/// `Accepted: 5, Open: 3, Closed: 2`, with accept errors appended when there were any.
+/// `Accepted: 5, Open: 3, Closed: 2`, with the connections turned away and the accept
+/// errors appended when there were any.
 pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
     write!(
         w,
         "Accepted: {}, Open: {}, Closed: {}",
         c.accepted, c.open, c.closed
     )?;
+    if c.turned_away > 0 {
+        write!(w, ", Turned away: {}", c.turned_away)?;
+    }
     if c.accept_errors > 0 {
         write!(w, ", Accept errors: {}", c.accept_errors)?;
     }
@@ -334,6 +341,19 @@ impl<'s> Server<'s> {
             // fail, the connection still closes, with a FIN.
             let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         }
+        if self
+            .config
+            .max_open
+            .is_some_and(|max| self.counts.open > max)
+        {
+            // Closed before anything could arrive on it, so the peer sees a FIN (or the
+            // reset) and never a reset for unread data.
+            drop(stream);
+            self.counts.open -= 1;
+            self.counts.closed += 1;
+            self.counts.turned_away += 1;
+            return;
+        }
         let interest = if self.config.greeting.is_some() {
             Interest::READABLE | Interest::WRITABLE
         } else {
@@ -446,12 +466,13 @@ mod tests {
     }
 
     #[test]
-    fn counts_line_mentions_accept_errors_only_when_there_are_some() {
+    fn counts_line_mentions_turned_away_and_accept_errors_only_when_there_are_some() {
         let mut counts = Counts {
             accepted: 5,
             open: 3,
             closed: 2,
             accept_errors: 0,
+            turned_away: 0,
         };
         assert_eq!(
             text(|w| write_counts(w, &counts)),
@@ -461,6 +482,11 @@ mod tests {
         assert_eq!(
             text(|w| write_counts(w, &counts)),
             "Accepted: 5, Open: 3, Closed: 2, Accept errors: 7\n"
+        );
+        counts.turned_away = 1;
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2, Turned away: 1, Accept errors: 7\n"
         );
     }
 

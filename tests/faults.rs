@@ -103,6 +103,24 @@ fn connections_the_server_resets_are_counted_as_reset() {
 }
 
 #[test]
+fn a_server_holding_at_most_20_closes_the_other_10() {
+    // The client never closes, so the server's first 20 stay open and it closes each later
+    // one as it accepts it; the hold gives the last FIN time to arrive.
+    let (_server, port) = start_server(&["-m", "0", "--max-open", "20", "-i", "0"]);
+    let out = run_against(&port, &["-c", "30", "-s", "5ms", "--hold", "300ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(
+        (counts.established, counts.closed, counts.error),
+        (20, 10, 0),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.closures("closed by peer"), 10, "{}", out.stdout);
+}
+
+#[test]
 fn greeting_bytes_are_counted_exactly() {
     // The run ends when its last attempt has an outcome, so every greeting must arrive
     // before that: the server stops after 10 connections (sending each its greeting, then

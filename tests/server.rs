@@ -179,6 +179,67 @@ fn reset_closes_with_a_reset() {
 }
 
 #[test]
+fn max_open_holds_that_many_and_turns_the_rest_away() {
+    let started = Instant::now();
+    let (server, port) =
+        start_server(&["-m", "0", "-i", "0", "--max-open", "2", "--greeting", "hi"]);
+    // A held connection is greeted; one turned away is closed before it could be.
+    let greeted = |stream: &mut TcpStream| {
+        let mut first = [0u8; 1];
+        match stream.read(&mut first) {
+            Ok(1) => true,
+            Ok(_) => false,
+            Err(e) => panic!("reading from the server: {e}"),
+        }
+    };
+    let mut held: Vec<TcpStream> = (0..2).map(|_| connect(&port)).collect();
+    for stream in &mut held {
+        assert!(greeted(stream));
+    }
+    let mut third = connect(&port);
+    assert_eq!(read_to_end(&mut third), (Vec::new(), Ok(())));
+    // A place frees up once the server has read a held connection's FIN; until then a new
+    // connection is turned away too.
+    drop(held.remove(0));
+    let mut turned_away = 1;
+    loop {
+        let mut next = connect(&port);
+        if greeted(&mut next) {
+            held.push(next);
+            break;
+        }
+        turned_away += 1;
+        assert!(started.elapsed() < Duration::from_secs(5), "no place freed");
+    }
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(
+            format!(
+                "Accepted: {}, Open: 2, Closed: {}, Turned away: {turned_away}",
+                3 + turned_away,
+                1 + turned_away
+            )
+            .as_str()
+        ),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn max_open_with_reset_turns_the_rest_away_with_a_reset() {
+    let (_server, port) = start_server(&["-m", "0", "-i", "0", "--max-open", "1", "--reset"]);
+    let _held = connect(&port);
+    let mut second = connect(&port);
+    assert_eq!(
+        read_to_end(&mut second),
+        (Vec::new(), Err(ErrorKind::ConnectionReset))
+    );
+}
+
+#[test]
 fn greeting_is_written_to_each_connection() {
     let (_server, port) =
         start_server(&["-m", "0", "--greeting", "hello", "--close-after", "50ms"]);

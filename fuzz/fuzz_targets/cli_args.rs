@@ -72,6 +72,7 @@ const SERVER_VALUE_OPTIONS: &[&str] = &[
     "--backlog",
     "--close-after",
     "--greeting",
+    "--max-open",
     "-i",
     "--interval",
 ];
@@ -378,6 +379,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         close_after,
         reset,
         greeting,
+        max_open,
         interval,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
@@ -397,6 +399,8 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     if let Some(text) = greeting {
         push_text(&mut line, "--greeting", text);
     }
+    line.push("--max-open".to_string());
+    line.push(max_open.to_string());
     line.push("-i".to_string());
     line.push(canonical(*interval));
     if *no_accept {

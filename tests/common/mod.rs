@@ -343,32 +343,30 @@ pub fn sysctl(name: &str, value: &str) {
     std::fs::write(&path, value).unwrap_or_else(|e| panic!("write {value:?} to {path}: {e}"));
 }
 
-/// A listener that keeps the first `keep` connections it accepts (all, when `None`) and
-/// closes the others at once; with `close_after`, it also closes each kept one after that
-/// long. It stands in for a server with a connection limit or an idle timeout.
+/// A listener on any address (the built-in server binds one address, and some tests need
+/// `[::]`) that holds every connection it accepts, or with `close_after` closes each one
+/// after that long: a server with an idle timeout.
 pub struct PolicyListener {
     pub addr: SocketAddr,
     _thread: std::thread::JoinHandle<()>,
 }
 
 impl PolicyListener {
-    pub fn start(bind: &str, keep: Option<usize>, close_after: Option<Duration>) -> Self {
+    pub fn start(bind: &str, close_after: Option<Duration>) -> Self {
         let listener = TcpListener::bind(bind).expect("bind a loopback port");
         let addr = listener.local_addr().expect("listener address");
         let thread = std::thread::spawn(move || {
             let mut held = Vec::new();
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { break };
-                if keep.is_some_and(|k| held.len() >= k) {
-                    drop(stream);
-                } else if let Some(after) = close_after {
-                    held.push(None);
-                    std::thread::spawn(move || {
-                        std::thread::sleep(after);
-                        drop(stream);
-                    });
-                } else {
-                    held.push(Some(stream));
+                match close_after {
+                    Some(after) => {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(after);
+                            drop(stream);
+                        });
+                    }
+                    None => held.push(stream),
                 }
             }
         });
