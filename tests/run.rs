@@ -2,9 +2,12 @@
 
 mod common;
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{HoldingListener, closed_port, finish, run, spawn};
+use common::{Guard, HoldingListener, closed_port, finish, run, spawn};
 
 #[test]
 fn all_established_exits_0_with_the_reference_report() {
@@ -192,6 +195,83 @@ fn a_signal_mid_run_gives_the_report_and_exit_1() {
             out.elapsed
         );
     }
+}
+
+/// Whether `pid` has SIGINT blocked, from the kernel's view in /proc.
+fn blocks_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .expect("a SigBlk line");
+    mask & (1 << (libc::SIGINT - 1)) != 0
+}
+
+/// A pipe that already holds all it can (one page), so the next write to it blocks until
+/// someone reads. Returns (read end, write end).
+fn full_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let w = write.as_raw_fd();
+    // SAFETY: plain fcntl calls and writes on a descriptor this function owns.
+    unsafe {
+        assert!(libc::fcntl(w, libc::F_SETPIPE_SZ, 4096) > 0);
+        let flags = libc::fcntl(w, libc::F_GETFL);
+        libc::fcntl(w, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let page = [b'x'; 4096];
+        while libc::write(w, page.as_ptr().cast(), page.len()) > 0 {}
+        libc::fcntl(w, libc::F_SETFL, flags);
+    }
+    (read, write)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "waited 10 s for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_sigint_ends_the_process_at_once() {
+    // The first SIGINT stops the run, which then writes its report to a stdout that is a
+    // full pipe: that write blocks for as long as nobody reads, as behind a stuck pager.
+    // A second SIGINT must end the process where it stands.
+    let server = HoldingListener::start();
+    let (_read, write) = full_pipe();
+    let mut child = Guard(
+        Command::new(common::BIN)
+            .args(["run", "127.0.0.1", &server.port(), "-c", "5", "-s", "0"])
+            .args(["--hold", "60s", "-i", "0", "-y"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tcpgoon"),
+    );
+    let pid = child.0.id();
+    // SIGINT is blocked once the run reads signals from its descriptor.
+    wait_for("signals to be taken over", || blocks_sigint(pid));
+    common::signal(&child, libc::SIGINT);
+    wait_for("SIGINT to be unblocked after the first one", || {
+        !blocks_sigint(pid)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the first SIGINT ended the process instead of the run"
+    );
+    common::signal(&child, libc::SIGINT);
+    wait_for("the second SIGINT to end the process", || {
+        child.0.try_wait().unwrap().is_some()
+    });
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
 }
 
 #[test]
