@@ -679,7 +679,7 @@ mod tests {
         assert_eq!(args.thresholds.max_latency.len(), 2);
         assert_eq!(
             args.thresholds.min_established,
-            Some(thresholds::MinEstablished::Percent(95.0))
+            thresholds::parse_min_established("95%").ok()
         );
         assert_eq!(run_args("run h 1").progress, Progress::Auto);
     }

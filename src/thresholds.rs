@@ -26,11 +26,56 @@ pub struct MaxLatency {
 }
 
 /// `--min-established 950` or `--min-established 95%`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MinEstablished {
     Count(u64),
     /// Percent of the connections asked for, 0 to 100.
-    Percent(f64),
+    Percent(Percent),
+}
+
+/// A percentage exactly as written in decimal: `digits` × 10^-`scale` percent, with no
+/// trailing zero after the point (`99.50` is 995 × 10^-1), so equal values compare equal.
+/// Kept exact rather than as a float, so that the share of a total is rounded up exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent {
+    digits: u64,
+    scale: u32,
+}
+
+impl Percent {
+    /// `digits` × 10^-`scale` percent; `None` above 100% or past 10^-18.
+    pub fn new(mut digits: u64, mut scale: u32) -> Option<Percent> {
+        while scale > 0 && digits.is_multiple_of(10) {
+            digits /= 10;
+            scale -= 1;
+        }
+        let hundred = 100u64.checked_mul(10u64.checked_pow(scale)?)?;
+        (digits <= hundred).then_some(Percent { digits, scale })
+    }
+
+    pub fn as_f64(self) -> f64 {
+        self.digits as f64 / 10f64.powi(self.scale as i32)
+    }
+
+    /// `⌈total × self / 100⌉`, exactly.
+    pub fn of(self, total: u64) -> u64 {
+        let whole = 100 * 10u128.pow(self.scale);
+        let share = u128::from(total) * u128::from(self.digits);
+        // At most `total`, since `digits` is at most 100 × 10^scale.
+        share.div_ceil(whole) as u64
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return write!(f, "{}", self.digits);
+        }
+        let padded = format!("{:0>width$}", self.digits, width = scale + 1);
+        let (whole, fraction) = padded.split_at(padded.len() - scale);
+        write!(f, "{whole}.{fraction}")
+    }
 }
 
 impl MinEstablished {
@@ -38,9 +83,7 @@ impl MinEstablished {
     pub fn required(self, total: u64) -> u64 {
         match self {
             MinEstablished::Count(n) => n,
-            MinEstablished::Percent(p) => {
-                ((p / 100.0) * total as f64 - 1e-9).ceil().max(0.0) as u64
-            }
+            MinEstablished::Percent(p) => p.of(total),
         }
     }
 }
@@ -109,12 +152,19 @@ pub fn parse_min_established(text: &str) -> Result<MinEstablished, String> {
             // Leading zeros do not count: `.5%` must read back as it prints, `0.5%`.
             && percent.trim_start_matches('0').len() <= 12
             && percent != ".";
-        let value: f64 = if valid { percent.parse().ok() } else { None }
-            .ok_or_else(|| format!("'{text}' is not a percentage: expected e.g. 95% or 99.5%"))?;
-        if value > 100.0 {
-            return Err(format!("'{text}' is more than 100%"));
+        if !valid {
+            return Err(format!(
+                "'{text}' is not a percentage: expected e.g. 95% or 99.5%"
+            ));
         }
-        return Ok(MinEstablished::Percent(value));
+        // At most 12 digits that are not leading zeros: the number fits in a u64.
+        let (whole, fraction) = percent.split_once('.').unwrap_or((percent, ""));
+        let digits = format!("{whole}{fraction}")
+            .parse()
+            .map_err(|_| format!("'{text}' is not a percentage"))?;
+        return Percent::new(digits, fraction.len() as u32)
+            .map(MinEstablished::Percent)
+            .ok_or_else(|| format!("'{text}' is more than 100%"));
     }
     crate::cli::whole_number(text)
         .map(MinEstablished::Count)
@@ -248,12 +298,13 @@ mod tests {
         assert_eq!(parse_min_established("950"), Ok(MinEstablished::Count(950)));
         assert_eq!(
             parse_min_established("95%"),
-            Ok(MinEstablished::Percent(95.0))
+            Ok(MinEstablished::Percent(Percent::new(95, 0).unwrap()))
         );
         assert_eq!(
-            parse_min_established("99.5%"),
-            Ok(MinEstablished::Percent(99.5))
+            parse_min_established("99.50%"),
+            Ok(MinEstablished::Percent(Percent::new(995, 1).unwrap()))
         );
+        assert_eq!(parse_min_established("95.0%"), parse_min_established("95%"));
         for bad in ["", "%", "-5", "101%", "ninety%", "5.5", ".%", "1e2%"] {
             assert!(parse_min_established(bad).is_err(), "{bad:?} accepted");
         }
@@ -263,10 +314,33 @@ mod tests {
             let min = parse_min_established(text).unwrap();
             assert_eq!(parse_min_established(&min.to_string()), Ok(min), "{text}");
         }
-        assert_eq!(MinEstablished::Percent(95.0).required(200), 190);
-        assert_eq!(MinEstablished::Percent(95.0).required(199), 190);
-        assert_eq!(MinEstablished::Percent(100.0).required(7), 7);
-        assert_eq!(MinEstablished::Percent(0.0).required(7), 0);
+        for (text, printed) in [("95.0%", "95%"), ("0.50%", "0.5%"), (".05%", "0.05%")] {
+            assert_eq!(
+                parse_min_established(text).unwrap().to_string(),
+                printed,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_percentage_of_a_total_is_rounded_up_exactly() {
+        let min = |text| parse_min_established(text).unwrap();
+        assert_eq!(min("95%").required(200), 190);
+        assert_eq!(min("95%").required(199), 190);
+        assert_eq!(min("100%").required(7), 7);
+        assert_eq!(min("0%").required(7), 0);
+        // 0.1 has no exact float: 70% of 10 as floats is 7.000000000000001.
+        assert_eq!(min("70%").required(10), 7);
+        assert_eq!(min("0.1%").required(1000), 1);
+        assert_eq!(min("0.1%").required(1001), 2);
+        // Past 2^53 a float cannot hold the total: 50% of 2^53 + 1 is 2^52 + 1, rounded up.
+        assert_eq!(min("50%").required((1 << 53) + 1), (1 << 52) + 1);
+        assert_eq!(min("100%").required(u64::MAX), u64::MAX);
+        assert_eq!(
+            min("99.999999999%").required(u64::MAX),
+            18_446_744_073_525_084_175
+        );
     }
 
     #[test]
@@ -284,7 +358,7 @@ mod tests {
                 parse_max_latency("p50=5004us").unwrap(),
                 parse_max_latency("max=8ms").unwrap(),
             ],
-            min_established: Some(MinEstablished::Percent(90.0)),
+            min_established: Some(parse_min_established("90%").unwrap()),
         };
         let verdicts = thresholds.judge(&stats);
         assert_eq!(verdicts.len(), 3);

@@ -191,7 +191,10 @@ fn check_run(run: &RunArgs) {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
     }
     if let Some(MinEstablished::Percent(p)) = run.thresholds.min_established {
-        assert!((0.0..=100.0).contains(&p), "--min-established {p}%");
+        assert!(
+            (0.0..=100.0).contains(&p.as_f64()),
+            "--min-established {p}%"
+        );
     }
     check_addressing(&run.addressing);
 }

@@ -5,9 +5,10 @@
 //!   maximum, `mean`/`avg` the mean, `pN` the percentile N/100 strictly inside (0, 1); the
 //!   limit is the rest read as a duration (bare = milliseconds); `name=canonical(limit)`
 //!   reads back to the same gate;
-//! - `--min-established`: a count is the text as a whole number; a percentage is 0-100 and
-//!   prints (`{p}%`) back to itself; the connections it requires of a total are at least
-//!   that share of it, at most the total, and never fewer for a larger total.
+//! - `--min-established`: a count is the text as a whole number; a percentage is 0-100, is
+//!   the number written, and prints (`{p}%`) back to itself; the connections it requires of
+//!   a total are that share of it rounded up, at most the total, and never fewer for a
+//!   larger total.
 
 #![no_main]
 
@@ -52,8 +53,10 @@ fuzz_target!(|data: &[u8]| {
         match min {
             MinEstablished::Count(n) => assert_eq!(whole_number(text), Ok(n), "{text:?}"),
             MinEstablished::Percent(p) => {
-                assert!((0.0..=100.0).contains(&p), "{text:?} gave {p}%");
+                assert!((0.0..=100.0).contains(&p.as_f64()), "{text:?} gave {p}%");
                 assert!(text.ends_with('%'), "{text:?}");
+                let written: f64 = text.trim_end_matches('%').parse().expect("a number");
+                assert_eq!(p.as_f64(), written, "{text:?} read as {p}%");
             }
         }
         let printed = min.to_string();
@@ -65,10 +68,12 @@ fuzz_target!(|data: &[u8]| {
         let required = min.required(total);
         if let MinEstablished::Percent(p) = min {
             assert!(required <= total, "{min} of {total} requires {required}");
-            assert!(
-                required as f64 >= p / 100.0 * total as f64 - 1e-6,
-                "{min} of {total} requires only {required}"
-            );
+            // Exactly the least count whose share of the total is at least p: checked in
+            // floating point, where it is well away from a whole number.
+            let share = p.as_f64() / 100.0 * total as f64;
+            if (share - share.round()).abs() > 1e-3 {
+                assert_eq!(required, share.ceil() as u64, "{min} of {total}");
+            }
             assert!(
                 min.required(total + 1) >= required,
                 "{min}: fewer for {total} + 1"
