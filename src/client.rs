@@ -10,7 +10,7 @@ use crate::config::RunConfig;
 use crate::conn::State;
 use crate::duration::{canonical, go_style};
 use crate::engine::{ConnEvent, Engine, Observer, Plan};
-use crate::error::Error;
+use crate::error::{self, Error};
 use crate::hdrlog::{HdrLog, HdrLogSink};
 use crate::json::{self, Json};
 use crate::progress::{self, StatusLine};
@@ -102,10 +102,10 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     let verdicts = config.thresholds.judge(&outcome.stats);
     let status = exit::of_outcome(&outcome, &verdicts);
     for missed in verdicts.iter().filter(|v| !v.passed) {
-        eprintln!(
-            "tcpgoon: threshold missed: {} (measured {})",
+        error::say(format_args!(
+            "threshold missed: {} (measured {})",
             missed.gate, missed.measured
-        );
+        ));
     }
     let label = config.target.label();
     let mut out = out;
@@ -147,8 +147,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         )
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
     };
-    written
-        .and_then(|()| out.flush())
+    error::unless_reader_gone(written.and_then(|()| out.flush()))
         .map_err(|e| Error::system("cannot write the report", e))?;
     Ok(status)
 }
@@ -211,7 +210,7 @@ pub(crate) fn warn_about_ports(plan: &Plan) -> Result<(), Error> {
     let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
     let per_pair = routes.most_per_pair(plan.connections);
     for warning in limits::port_warnings(&limits::port_settings(), per_pair) {
-        eprintln!("tcpgoon: warning: {warning}");
+        error::say(format_args!("warning: {warning}"));
     }
     Ok(())
 }

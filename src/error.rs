@@ -30,6 +30,22 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A write whose reader has gone (`tcpgoon run … | head`) is not a failure of the run: the
+/// rest of the output is dropped, and the exit status still says how the run went.
+pub fn unless_reader_gone(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes `tcpgoon: <message>` on stderr. Nothing is left to tell if stderr itself is gone,
+/// so a failed write is ignored rather than a panic, as `eprintln!` would make it.
+pub fn say(message: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "tcpgoon: {message}");
+}
+
 /// `message` on one line: control characters a user typed into an argument (a newline, an
 /// escape) are shown escaped, so an error is always exactly one line on a terminal or in a log.
 pub fn one_line(message: &str) -> String {

@@ -9,7 +9,7 @@ use crate::cli::LimitArgs;
 use crate::client::{Lines, Live, warn_about_ports};
 use crate::config::LimitConfig;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{self, Error};
 use crate::report::{self, Finding, Spread, Summary};
 use crate::signal::SignalFd;
 use crate::{exit, limits};
@@ -44,10 +44,10 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         reconnect: false,
     };
     let mut out = live.out;
-    report::write_final(&mut out, &summary)
+    let written = report::write_final(&mut out, &summary)
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
         .and_then(|()| report::write_limit(&mut out, &outcome))
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::system("cannot write the report", e))?;
+        .and_then(|()| out.flush());
+    error::unless_reader_gone(written).map_err(|e| Error::system("cannot write the report", e))?;
     Ok(exit::of_finding(Finding::of(&outcome)))
 }

@@ -6,7 +6,8 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
-            eprintln!("tcpgoon: {}", tcpgoon::error::one_line(&error.to_string()));
+            let message = tcpgoon::error::one_line(&error.to_string());
+            tcpgoon::error::say(format_args!("{message}"));
             ExitCode::from(tcpgoon::exit::of_error(&error))
         }
     }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -272,6 +273,62 @@ fn a_second_sigint_ends_the_process_at_once() {
     });
     let status = child.0.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+}
+
+#[test]
+fn output_nobody_reads_leaves_the_exit_status_alone() {
+    // `tcpgoon run … | head -1` in a CI job: the reader is gone before the report is
+    // written. The run still ends with its own status and no complaint; and a warning
+    // written to a stderr whose reader is gone too is no panic (exit 101).
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let run = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "100ms",
+        "-i",
+        "10ms",
+        "-y",
+    ];
+    let mut child = spawn(&run);
+    drop(child.0.stdout.take());
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    wait_for("the run to end", || child.0.try_wait().unwrap().is_some());
+    assert_eq!(child.0.wait().unwrap().code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+
+    let mut child = spawn(&[&run[..], &["--max-latency", "p50=1us"]].concat());
+    drop(child.0.stdout.take());
+    drop(child.0.stderr.take());
+    wait_for("the run to end", || child.0.try_wait().unwrap().is_some());
+    assert_eq!(child.0.wait().unwrap().code(), Some(3));
+
+    // A report that cannot be written for another reason is an error, and says so.
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(common::BIN)
+        .args(run)
+        .stdin(Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "tcpgoon: cannot write the report: No space left on device (os error 28)\n"
+    );
 }
 
 #[test]
