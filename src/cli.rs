@@ -166,9 +166,9 @@ Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds fo
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
 then one `Accepted: N, Open: N, Closed: N` line per interval (with `, Turned away: N` when
---max-open closed some at once). It stops on SIGINT or SIGTERM,
-or when -m or -d is reached: it prints the counts and why it stopped, closes every
-connection (with --reset, by a reset), and exits 0. It cannot listen: exit 64.
+--max-open closed some at once). It stops on SIGINT or SIGTERM, or when -m or -d is
+reached: it prints the counts and why it stopped, closes every connection (with --reset,
+by a reset), and exits 0. It cannot listen: exit 64.
 
 Example:
   tcpgoon server -p 0 -m 0 -d 60
