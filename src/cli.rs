@@ -545,14 +545,73 @@ fn option_error(name: &str, e: pico_args::Error) -> Error {
 /// Whether `long`, `-short`, or `short` among clustered short flags (`-yh`) was given.
 /// pico-args' `contains` would also find the letter inside a value given with `=` (`-s=1h`,
 /// `-b=localhost`) and answer help for a command line that asked for none.
+/// The options of each subcommand that take a value, short and long forms.
+pub const RUN_VALUE_OPTIONS: &[&str] = &[
+    "-c",
+    "--connections",
+    "-s",
+    "--sleep",
+    "-t",
+    "--dial-timeout",
+    "-i",
+    "--interval",
+    "--progress",
+    "--hdr-log",
+    "--max-latency",
+    "--min-established",
+    "--hold",
+    "--source",
+];
+pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
+    "-r",
+    "--rate",
+    "-c",
+    "--connections",
+    "-t",
+    "--dial-timeout",
+    "--hold",
+    "-i",
+    "--interval",
+    "--source",
+];
+pub const SERVER_VALUE_OPTIONS: &[&str] = &[
+    "-p",
+    "--port",
+    "-b",
+    "--bind",
+    "-m",
+    "--maxconnections",
+    "-d",
+    "--duration",
+    "--backlog",
+    "--close-after",
+    "--greeting",
+    "--max-open",
+    "-i",
+    "--interval",
+];
+
+/// Whether `short` or `long` is among the arguments as a flag of its own, or `short` in a
+/// cluster of letters (`-yh`). The argument after an option that takes a value is that
+/// value, so `--greeting -h` asks for no help.
 fn asks_for(args: &[OsString], short: char, long: &str) -> bool {
-    args.iter().filter_map(|arg| arg.to_str()).any(|arg| {
-        arg == long
-            || arg.strip_prefix('-').is_some_and(|cluster| {
-                !cluster.is_empty()
-                    && cluster.chars().all(|c| c.is_ascii_alphabetic())
-                    && cluster.contains(short)
-            })
+    let value_options = match args.first().and_then(|a| a.to_str()) {
+        Some("run") => RUN_VALUE_OPTIONS,
+        Some("limit") => LIMIT_VALUE_OPTIONS,
+        Some("server") => SERVER_VALUE_OPTIONS,
+        _ => &[],
+    };
+    let mut is_value = false;
+    args.iter().any(|arg| {
+        let arg = arg.to_str().unwrap_or("");
+        let value = std::mem::replace(&mut is_value, value_options.contains(&arg));
+        !value
+            && (arg == long
+                || arg.strip_prefix('-').is_some_and(|cluster| {
+                    !cluster.is_empty()
+                        && cluster.chars().all(|c| c.is_ascii_alphabetic())
+                        && cluster.contains(short)
+                }))
     })
 }
 
@@ -797,6 +856,48 @@ mod tests {
         assert!(usage_error("limit h").contains("limit takes <host> <port>"));
         assert_eq!(parse_words("help limit"), Ok(Command::Help(LIMIT_HELP)));
         assert_eq!(parse_words("limit -h"), Ok(Command::Help(LIMIT_HELP)));
+    }
+
+    #[test]
+    fn a_value_that_looks_like_help_or_version_is_a_value() {
+        let Ok(Command::Server(args)) = parse_words("server --greeting -h -p 0") else {
+            panic!("--greeting -h taken for help");
+        };
+        assert_eq!(args.greeting.as_deref(), Some("-h"));
+        let Ok(Command::Server(args)) = parse_words("server --greeting -V") else {
+            panic!("--greeting -V taken for the version");
+        };
+        assert_eq!(args.greeting.as_deref(), Some("-V"));
+        assert!(usage_error("run h 1 -c -h").contains("-c"));
+        assert_eq!(
+            parse_words("server -p 0 -h"),
+            Ok(Command::Help(SERVER_HELP))
+        );
+        assert_eq!(parse_words("run h 1 -yh"), Ok(Command::Help(RUN_HELP)));
+    }
+
+    /// The lists of options that take a value are the ones the help shows with a `<VALUE>`.
+    #[test]
+    fn value_options_are_those_the_help_gives_a_value() {
+        for (help, listed) in [
+            (RUN_HELP, RUN_VALUE_OPTIONS),
+            (LIMIT_HELP, LIMIT_VALUE_OPTIONS),
+            (SERVER_HELP, SERVER_VALUE_OPTIONS),
+        ] {
+            let mut shown: Vec<&str> = help
+                .lines()
+                .map(str::trim_start)
+                .filter(|line| line.starts_with('-'))
+                .map(|line| line.split("  ").next().unwrap())
+                .filter(|usage| usage.contains('<'))
+                .flat_map(|usage| usage.split(", "))
+                .map(|key| key.split(' ').next().unwrap())
+                .collect();
+            let mut listed = listed.to_vec();
+            shown.sort_unstable();
+            listed.sort_unstable();
+            assert_eq!(shown, listed);
+        }
     }
 
     #[test]

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LIMIT_HELP, LimitArgs, Progress, RUN_HELP, RunArgs,
-    SERVER_HELP, ServerArgs,
+    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Progress,
+    RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_VALUE_OPTIONS, ServerArgs,
 };
 use tcpgoon::duration::canonical;
 use tcpgoon::error::Error;
@@ -30,52 +30,6 @@ use tcpgoon::thresholds::{MaxLatency, MinEstablished, Thresholds};
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
-
-/// The options that take a value, short and long forms, by subcommand.
-const RUN_VALUE_OPTIONS: &[&str] = &[
-    "-c",
-    "--connections",
-    "-s",
-    "--sleep",
-    "-t",
-    "--dial-timeout",
-    "-i",
-    "--interval",
-    "--progress",
-    "--hdr-log",
-    "--max-latency",
-    "--min-established",
-    "--hold",
-    "--source",
-];
-const LIMIT_VALUE_OPTIONS: &[&str] = &[
-    "-r",
-    "--rate",
-    "-c",
-    "--connections",
-    "-t",
-    "--dial-timeout",
-    "--hold",
-    "-i",
-    "--interval",
-    "--source",
-];
-const SERVER_VALUE_OPTIONS: &[&str] = &[
-    "-p",
-    "--port",
-    "-b",
-    "--bind",
-    "-m",
-    "--maxconnections",
-    "-d",
-    "--duration",
-    "--backlog",
-    "--close-after",
-    "--greeting",
-    "--max-open",
-    "-i",
-    "--interval",
-];
 
 fuzz_target!(|data: &[u8]| {
     let args = split_arguments(data);
