@@ -392,8 +392,9 @@ fn reconnect_keeps_n_up_and_the_total_adds_up() {
         .unwrap()
         .parse()
         .unwrap();
-    // Each of the 10 is closed every 200 ms for about 1.2 s: 5 or 6 replacements each.
-    assert!(reconnects >= 30, "{line}");
+    // Each of the 10 is closed every 200 ms for about 1.2 s: 5 or 6 replacements each on
+    // an idle machine. At least two each shows the replacements are themselves replaced.
+    assert!(reconnects >= 20, "{line}");
     assert_eq!(counts.total, 10 + reconnects, "{}", out.stdout);
     assert_eq!(
         line,
