@@ -192,6 +192,7 @@ pub fn start_connect(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<Tcp
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
+    search_ports_in_order(&socket);
     if let Some(source) = source {
         bind_source(&socket, source)?;
     }
@@ -201,6 +202,30 @@ pub fn start_connect(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<Tcp
         Err(e) => return Err(e),
     }
     Ok(TcpStream::from_std(std::net::TcpStream::from(socket)))
+}
+
+/// `IP_LOCAL_PORT_RANGE` (Linux 6.3), from linux/in.h; the libc crate does not have it yet.
+const IP_LOCAL_PORT_RANGE: libc::c_int = 51;
+
+/// Gives the socket a local port range of its own, 1-65535, which the kernel narrows to the
+/// system's range: the ports on offer stay the same. What changes is the search for a free
+/// one at connect time. Without a range of its own, the kernel tries the ports of one parity
+/// first, all of them, and only then the others; once half the range is in use toward a
+/// target, every connect scans that whole half before it finds a port (here a burst of
+/// 19000 connections took 3.5 s instead of 0.5 s). With one, it walks the range in order
+/// from where the last search ended. Older kernels refuse the option, and keep their search.
+fn search_ports_in_order(socket: &Socket) {
+    let range: u32 = (65535 << 16) | 1;
+    // SAFETY: setsockopt reads `range` for the length we pass; the fd is open for this call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            IP_LOCAL_PORT_RANGE,
+            (&range as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Binds to `source` without taking a port. A plain bind to port 0 would reserve a port

@@ -29,6 +29,76 @@ fn assert_adds_up(out: &Output) {
     assert!(counts.adds_up(), "{counts:?}\n{}", out.stdout);
 }
 
+/// The local ports of this namespace's established IPv4 connections to port `to`, from the
+/// kernel's table (the calling thread's namespace: `thread-self`, not `self`).
+fn local_ports_to(to: u16) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/thread-self/net/tcp").expect("read net/tcp");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = |addr: &str| u16::from_str_radix(addr.rsplit_once(':')?.1, 16).ok();
+            // State 01 is ESTABLISHED.
+            (fields.get(3) == Some(&"01") && port(fields[2]) == Some(to))
+                .then(|| port(fields[1]))
+                .flatten()
+        })
+        .collect()
+}
+
+/// Whether this kernel has `IP_LOCAL_PORT_RANGE` (Linux 6.3).
+fn kernel_has_local_port_range() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    version >= (6, 3)
+}
+
+#[test]
+fn ports_are_handed_out_in_order_not_one_parity_first() {
+    // Unless a socket has a local port range of its own, Linux's connect-time search tries
+    // every port of one parity before any of the other, so past half the range each connect
+    // scans that whole half. tcpgoon gives each socket a range of its own: then the first
+    // 50 connections in a 100-port range already use ports of both parities.
+    if !kernel_has_local_port_range() {
+        eprintln!("skipped: IP_LOCAL_PORT_RANGE needs Linux 6.3");
+        return;
+    }
+    let Some(ports) = in_private_net(|| {
+        let _server = narrow_port_range();
+        let _client = spawn(&[
+            "run",
+            "127.0.0.1",
+            "9000",
+            "-c",
+            "50",
+            "-s",
+            "0",
+            "--hold",
+            "20s",
+            "-i",
+            "0",
+            "-y",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ports = local_ports_to(9000);
+            if ports.len() == 50 {
+                break ports;
+            }
+            assert!(Instant::now() < deadline, "50 not established: {ports:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }) else {
+        return;
+    };
+    let odd = ports.iter().filter(|p| *p % 2 == 1).count();
+    assert!(odd > 0 && odd < 50, "{odd} of 50 odd: {ports:?}");
+}
+
 #[test]
 fn one_source_stops_at_the_port_limit_and_says_which_wall() {
     let Some(out) = in_private_net(|| {
