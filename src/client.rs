@@ -85,7 +85,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         hdr,
         debug: config.debug.then(io::stderr),
     };
-    let outcome = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
 
     let Live { out, bar, hdr, .. } = live;
     if let Some(mut bar) = bar {
@@ -149,6 +149,8 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     };
     error::unless_reader_gone(written.and_then(|()| out.flush()))
         .map_err(|e| Error::system("cannot write the report", e))?;
+    // Closed only now that the report is out.
+    drop(open);
     Ok(status)
 }
 

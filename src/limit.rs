@@ -30,7 +30,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         hdr: None,
         debug: config.debug.then(io::stderr),
     };
-    let outcome = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
     let summary = Summary {
         target: &config.target.label(),
         outcome: &outcome,
@@ -49,5 +49,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         .and_then(|()| report::write_limit(&mut out, &outcome))
         .and_then(|()| out.flush());
     error::unless_reader_gone(written).map_err(|e| Error::system("cannot write the report", e))?;
+    // Closed only now that the report is out.
+    drop(open);
     Ok(exit::of_finding(Finding::of(&outcome)))
 }
