@@ -157,7 +157,8 @@ Options:
       --reset                   close with a reset (SO_LINGER 0) instead of a FIN
       --greeting <TEXT>         write TEXT to each accepted connection
       --max-open <N>            hold at most N connections open at once; close each one
-                                accepted beyond them at once (with --reset, by a reset)
+                                accepted beyond them at once (with --reset, by a reset);
+                                0 closes every connection as it is accepted
   -i, --interval <DUR>          between stats lines; 0 turns them off          [default: 1s]
   -h, --help                    print this help
 
@@ -269,8 +270,8 @@ pub struct ServerArgs {
     pub close_after: Option<Duration>,
     pub reset: bool,
     pub greeting: Option<String>,
-    /// Hold at most this many open; 0 for no limit.
-    pub max_open: u64,
+    /// Hold at most this many open; `None` for no limit (0 closes every one at once).
+    pub max_open: Option<u64>,
     pub interval: Duration,
 }
 
@@ -480,7 +481,7 @@ fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
     .unwrap_or(1024);
     let close_after = option(&mut args, &["--close-after"], millis)?;
     let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
-    let max_open = option(&mut args, &["--max-open"], whole_number)?.unwrap_or(0);
+    let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
     let no_accept = args.contains("--no-accept");
@@ -916,6 +917,6 @@ mod tests {
         assert!(args.no_accept && args.reset);
         assert_eq!(args.close_after, Some(Duration::from_millis(50)));
         assert_eq!(args.greeting.as_deref(), Some("hi"));
-        assert_eq!(args.max_open, 40);
+        assert_eq!(args.max_open, Some(40));
     }
 }

@@ -221,7 +221,7 @@ impl ServerConfig {
                 .greeting
                 .filter(|text| !text.is_empty())
                 .map(String::into_bytes),
-            max_open: (args.max_open > 0).then_some(args.max_open),
+            max_open: args.max_open,
             interval: args.interval,
         })
     }

@@ -121,6 +121,22 @@ fn a_server_holding_at_most_20_closes_the_other_10() {
 }
 
 #[test]
+fn a_server_holding_none_closes_every_connection() {
+    let (_server, port) = start_server(&["-m", "0", "--max-open", "0", "-i", "0"]);
+    let out = run_against(&port, &["-c", "10", "-s", "5ms", "--hold", "300ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(
+        (counts.established, counts.closed),
+        (0, 10),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.closures("closed by peer"), 10, "{}", out.stdout);
+}
+
+#[test]
 fn greeting_bytes_are_counted_exactly() {
     // The run ends when its last attempt has an outcome, so every greeting must arrive
     // before that: the server stops after 10 connections (sending each its greeting, then

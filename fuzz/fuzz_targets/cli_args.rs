@@ -356,8 +356,10 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     if let Some(text) = greeting {
         push_text(&mut line, "--greeting", text);
     }
-    line.push("--max-open".to_string());
-    line.push(max_open.to_string());
+    if let Some(max_open) = max_open {
+        line.push("--max-open".to_string());
+        line.push(max_open.to_string());
+    }
     line.push("-i".to_string());
     line.push(canonical(*interval));
     if *no_accept {
