@@ -69,7 +69,8 @@ Options:
       --hold <DUR>          after the last attempt, keep the connections open and read
                             from them this long; bare number = seconds     [default: 0]
       --reconnect           replace each connection the peer closes with a new attempt,
-                            during the run and the hold, to keep N up
+                            during the run and the hold, to keep N up; replacements keep
+                            to the --sleep rate, sharing it with the schedule
       --source <ADDRS>      bind to these local addresses, in turn: a comma-separated list
                             of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28); each
                             source gets its own ephemeral ports toward each target

@@ -263,6 +263,13 @@ pub fn check_source(source: IpAddr) -> io::Result<()> {
     bind_source(&socket, source)
 }
 
+/// Whether a dialing socket's error means the connection was established and then dropped
+/// by the peer. Linux reports a reset that answers the SYN as a refusal; a reset after the
+/// handshake as ECONNRESET (or EPIPE, once the peer's FIN had come too).
+pub fn dropped_after_handshake(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE))
+}
+
 /// Where a dialing connection stands after an event.
 #[derive(Debug)]
 pub enum Progress {

@@ -7,12 +7,16 @@
 //! of: next attempt, next tick, earliest deadline, end of the hold.
 //!
 //! A run goes through three phases. *Dialing*: attempts are made on schedule (and, with
-//! `--reconnect`, a connection the peer closes is replaced at once by a new attempt along the
-//! same route). *Holding* (`--hold`): once every attempt has an outcome, the connections are
-//! kept open and read for the hold time, still replaced when dropped. *Draining*: no new
-//! attempts; the run ends when none is still dialing. A signal ends the run at once; a local
-//! limit stops dialing and skips the hold; with `stop_at_first_loss` (`tcpgoon limit`) the
-//! first failed attempt or dropped connection ends it.
+//! `--reconnect`, a connection the peer closes is replaced by a new attempt along the same
+//! route, in the schedule's next slot: the two together keep the requested rate). *Holding*
+//! (`--hold`): once every attempt has an outcome, the connections are kept open and read
+//! for the hold time, still replaced when dropped. *Draining*: no new attempts; the run ends
+//! when none is still dialing. Without a hold, a connection dropped after the last scheduled
+//! attempt is not replaced, so a server that drops everything cannot keep a run going. A
+//! signal ends the run at once; a local limit stops dialing and ends the hold; with
+//! `stop_at_first_loss` (`tcpgoon limit`) the first failed attempt or dropped connection
+//! ends it. A run that ends at once first settles the attempts whose handshake the kernel
+//! has already finished, so they count as established rather than dialing.
 //!
 //! The engine never formats: it hands ticks and per-connection events to an [`Observer`]
 //! and returns an [`Outcome`] for the reports.
@@ -127,6 +131,11 @@ pub struct Engine<'s> {
     /// Routes of dropped connections waiting to be replaced.
     replacements: VecDeque<Route>,
     next_replacement_seq: u64,
+    /// Once the schedule is done, no replacement is dialed before this: one step after the
+    /// last attempt.
+    next_replacement_at: Instant,
+    /// The last slot of the schedule went to a replacement: the next goes to the schedule.
+    replaced_last: bool,
     /// The first loss ended the run (`stop_at_first_loss`).
     lost: bool,
     pacer: Pacer,
@@ -168,6 +177,8 @@ impl<'s> Engine<'s> {
             phase: Phase::Dialing,
             replacements: VecDeque::new(),
             next_replacement_seq: plan.connections,
+            next_replacement_at: start,
+            replaced_last: false,
             lost: false,
             signals,
             stop: None,
@@ -223,6 +234,7 @@ impl<'s> Engine<'s> {
             }
         }
         let end = Instant::now();
+        self.settle_dialing(end, observer);
         if let (Some(hold), Phase::Holding { since, .. }) = (&mut self.stats.hold, self.phase) {
             // Interrupted while holding.
             hold.duration = end.saturating_duration_since(since);
@@ -245,12 +257,12 @@ impl<'s> Engine<'s> {
         if matches!(self.stop, Some(Stop::Interrupted(_))) || self.lost {
             return true;
         }
-        if self.stop.is_some() {
+        let scheduled_done = self.pacer.next_due().is_none();
+        if self.stop.is_some() || (scheduled_done && self.plan.hold.is_zero()) {
             self.replacements.clear();
         }
-        let quiet = self.pacer.next_due().is_none()
-            && self.stats.counts.dialing == 0
-            && self.replacements.is_empty();
+        // Replacements still queued once the schedule is done wait for the hold.
+        let quiet = scheduled_done && self.stats.counts.dialing == 0;
         match self.phase {
             Phase::Dialing if quiet => {
                 if self.plan.hold.is_zero() || self.stop.is_some() {
@@ -264,8 +276,9 @@ impl<'s> Engine<'s> {
                 }
             }
             Phase::Holding { since, until } => {
-                let nothing_left = quiet && self.stats.counts.established == 0;
-                if now >= until || nothing_left {
+                let nothing_left =
+                    quiet && self.stats.counts.established == 0 && self.replacements.is_empty();
+                if now >= until || nothing_left || self.stop.is_some() {
                     self.phase = Phase::Draining;
                     self.replacements.clear();
                     if let Some(hold) = &mut self.stats.hold {
@@ -283,7 +296,10 @@ impl<'s> Engine<'s> {
             Phase::Holding { until, .. } => Some(until),
             _ => None,
         };
-        let replacement = (!self.replacements.is_empty()).then(Instant::now);
+        // While the schedule runs, a replacement waits for its next slot.
+        let replacement =
+            (self.pacer.next_due().is_none() && self.replacing() && !self.replacements.is_empty())
+                .then_some(self.next_replacement_at);
         [
             self.pacer.next_due(),
             self.ticker.next_due(),
@@ -297,37 +313,71 @@ impl<'s> Engine<'s> {
         .min()
     }
 
-    /// Makes the attempts that are due, replacements first, at most a batch. True when more
-    /// are due already.
+    /// Makes the attempts that are due, at most a batch; true when more are due already.
+    /// A replacement takes the schedule's next slot when one is due (the schedule moves one
+    /// step on), so the two together keep the requested rate; scheduled attempts and
+    /// replacements take turns, so neither can starve the other. Once the schedule is done,
+    /// a replacement waits one step after the last attempt.
     fn dial_due(&mut self, observer: &mut impl Observer) -> bool {
         for _ in 0..DIAL_BATCH {
             let started = Instant::now();
-            if let Some(route) = self.replacements.pop_front() {
-                let seq = self.next_replacement_seq;
-                self.next_replacement_seq += 1;
-                self.stats.reconnecting(route.target);
-                self.dial(seq, route, started, observer);
-                continue;
+            let waiting = self.replacing() && !self.replacements.is_empty();
+            match self.pacer.next_due() {
+                Some(due) if due <= started => {
+                    if waiting && !self.replaced_last {
+                        self.pacer.give_slot();
+                        self.dial_replacement(started, observer);
+                        self.replaced_last = true;
+                    } else if let Some(seq) = self.pacer.take_due(started) {
+                        let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
+                        self.stats.schedule_lag.record(lag);
+                        let route = self.routes.route(seq);
+                        self.stats.dialing(route.target);
+                        self.dial(seq, route, started, observer);
+                        self.replaced_last = false;
+                    }
+                }
+                None if waiting && self.next_replacement_at <= started => {
+                    self.dial_replacement(started, observer);
+                }
+                _ => return false,
             }
-            let Some(seq) = self.pacer.take_due(started) else {
-                return false;
-            };
-            let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
-            self.stats.schedule_lag.record(lag);
-            let route = self.routes.route(seq);
-            self.stats.dialing(route.target);
-            self.dial(seq, route, started, observer);
         }
-        !self.replacements.is_empty()
-            || self
-                .pacer
-                .next_due()
-                .is_some_and(|due| due <= Instant::now())
+        let now = Instant::now();
+        self.pacer.next_due().is_some_and(|due| due <= now)
+            || (self.pacer.next_due().is_none()
+                && self.replacing()
+                && !self.replacements.is_empty()
+                && self.next_replacement_at <= now)
+    }
+
+    fn dial_replacement(&mut self, started: Instant, observer: &mut impl Observer) {
+        let Some(route) = self.replacements.pop_front() else {
+            return;
+        };
+        let seq = self.next_replacement_seq;
+        self.next_replacement_seq += 1;
+        self.stats.reconnecting(route.target);
+        self.dial(seq, route, started, observer);
+    }
+
+    /// Whether dropped connections are replaced now: while the schedule runs and during the
+    /// hold, never after a stop.
+    fn replacing(&self) -> bool {
+        self.plan.reconnect
+            && self.stop.is_none()
+            && !self.lost
+            && match self.phase {
+                Phase::Dialing => self.pacer.next_due().is_some(),
+                Phase::Holding { .. } => true,
+                Phase::Draining => false,
+            }
     }
 
     /// Starts attempt `seq`, already counted as Dialing.
     fn dial(&mut self, seq: u64, route: Route, started: Instant, observer: &mut impl Observer) {
         self.last_attempt = Some(started);
+        self.next_replacement_at = started + self.plan.sleep;
         observer.conn_event(ConnEvent {
             seq,
             state: State::Dialing,
@@ -373,12 +423,43 @@ impl<'s> Engine<'s> {
             if conn.seq != seq || conn.state != State::Dialing {
                 continue;
             }
-            match conn::check_connect(&conn.stream) {
-                Progress::Connected => self.establish(key, now, observer),
-                Progress::Failed(e) => self.fail(key, Failure::classify(&e), now, observer),
-                Progress::Pending => self.fail(key, Failure::TimedOut, now, observer),
+            if matches!(self.settle(key, now, observer), Progress::Pending) {
+                self.fail(key, Failure::TimedOut, now, observer);
             }
         }
+    }
+
+    /// Settles every attempt still dialing that the kernel has finished with; the others
+    /// stay dialing. For a run that ends at once.
+    fn settle_dialing(&mut self, now: Instant, observer: &mut impl Observer) {
+        let dialing: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, conn)| conn.state == State::Dialing)
+            .map(|(key, _)| key)
+            .collect();
+        for key in dialing {
+            self.settle(key, now, observer);
+        }
+    }
+
+    /// Moves a dialing connection on as far as the kernel says it has gone. A reset can only
+    /// come after the handshake (a reset answering the SYN reads as a refusal), so a dialing
+    /// socket that reports one was established and dropped before this loop looked: it is
+    /// established now, with the time until now as its latency (all that is known), and
+    /// closed by the peer. Returns where it stood.
+    fn settle(&mut self, key: usize, now: Instant, observer: &mut impl Observer) -> Progress {
+        let progress = conn::check_connect(&self.conns[key].stream);
+        match &progress {
+            Progress::Pending => {}
+            Progress::Connected => self.establish(key, now, observer),
+            Progress::Failed(e) if conn::dropped_after_handshake(e) => {
+                self.establish(key, now, observer);
+                self.close(key, Closure::classify(e), now, observer);
+            }
+            Progress::Failed(e) => self.fail(key, Failure::classify(e), now, observer),
+        }
+        progress
     }
 
     fn on_signal(&mut self) {
@@ -404,15 +485,10 @@ impl<'s> Engine<'s> {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
-        if conn.state == State::Dialing {
-            match conn::check_connect(&conn.stream) {
-                Progress::Pending => return,
-                Progress::Failed(e) => {
-                    self.fail(key, Failure::classify(&e), now, observer);
-                    return;
-                }
-                Progress::Connected => self.establish(key, now, observer),
-            }
+        if conn.state == State::Dialing
+            && !matches!(self.settle(key, now, observer), Progress::Connected)
+        {
+            return;
         }
         if readable {
             self.drain(key, now, observer);
@@ -440,40 +516,59 @@ impl<'s> Engine<'s> {
         let (bytes, closure) = conn::discard_until_blocked(&mut conn.stream, &mut self.read_buf);
         self.stats.bytes_received += bytes;
         if let Some(how) = closure {
-            let conn = self.conns.remove(key);
-            self.stats.closed(conn.route.target, how);
-            observer.conn_event(ConnEvent {
-                seq: conn.seq,
-                state: State::Closed,
-                elapsed: now.saturating_duration_since(conn.started),
-                failure: None,
-                closure: Some(how),
-            });
-            let replacing = self.plan.reconnect
-                && self.stop.is_none()
-                && matches!(self.phase, Phase::Dialing | Phase::Holding { .. });
-            if replacing {
-                self.replacements.push_back(conn.route);
-            }
-            self.note_loss(LossCause::Dropped(how), now);
+            self.close(key, how, now, observer);
         }
     }
 
-    /// Keeps the first loss, and ends the run on it when the plan says so.
-    fn note_loss(&mut self, cause: LossCause, now: Instant) {
-        if self.stats.first_loss.is_none() {
-            let counts = &self.stats.counts;
-            self.stats.first_loss = Some(Loss {
-                cause,
-                held: counts.established,
-                attempts: counts.total - counts.not_initiated,
-                after: now.saturating_duration_since(self.start),
-            });
+    /// Ends an established connection in Closed; its socket is closed here. It is replaced
+    /// when the plan says so and the run is still replacing (with a hold to come, a drop
+    /// after the last scheduled attempt waits for the hold).
+    fn close(&mut self, key: usize, how: Closure, now: Instant, observer: &mut impl Observer) {
+        let conn = self.conns.remove(key);
+        self.stats.closed(conn.route.target, how);
+        observer.conn_event(ConnEvent {
+            seq: conn.seq,
+            state: State::Closed,
+            elapsed: now.saturating_duration_since(conn.started),
+            failure: None,
+            closure: Some(how),
+        });
+        let hold_to_come = self.phase == Phase::Dialing && !self.plan.hold.is_zero();
+        if self.plan.reconnect
+            && self.stop.is_none()
+            && !self.lost
+            && (self.replacing() || hold_to_come)
+        {
+            self.replacements.push_back(conn.route);
         }
+        self.note_loss(LossCause::Dropped(how), now, observer);
+    }
+
+    /// Keeps the first loss, and ends the run on it when the plan says so.
+    fn note_loss(&mut self, cause: LossCause, now: Instant, observer: &mut impl Observer) {
         if self.plan.stop_at_first_loss {
             self.lost = true;
             self.pacer.stop();
             self.replacements.clear();
+        }
+        if self.stats.first_loss.is_some() {
+            return;
+        }
+        let counts = &self.stats.counts;
+        self.stats.first_loss = Some(Loss {
+            cause,
+            held: counts.established,
+            attempts: counts.total - counts.not_initiated,
+            after: now.saturating_duration_since(self.start),
+        });
+        if self.plan.stop_at_first_loss {
+            // The handshakes the kernel finished before the loss was seen were held too.
+            // Settling them may meet more losses; those come after this one.
+            self.settle_dialing(now, observer);
+            let held = self.stats.counts.established;
+            if let Some(loss) = &mut self.stats.first_loss {
+                loss.held = held;
+            }
         }
     }
 
@@ -505,6 +600,80 @@ impl<'s> Engine<'s> {
             self.stop = Some(Stop::LocalLimit(cause));
             self.pacer.stop();
         }
-        self.note_loss(LossCause::Failed(cause), now);
+        self.note_loss(LossCause::Failed(cause), now, observer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    struct Quiet;
+
+    impl Observer for Quiet {
+        fn tick(&mut self, _elapsed: Duration, _stats: &Stats) {}
+    }
+
+    /// An engine with one attempt toward `listener`, made but never polled for.
+    fn one_attempt_to(listener: &TcpListener) -> Engine<'static> {
+        let plan = Plan {
+            targets: vec![listener.local_addr().unwrap()],
+            sources: Vec::new(),
+            connections: 1,
+            sleep: Duration::ZERO,
+            dial_timeout: Duration::from_secs(5),
+            interval: Duration::ZERO,
+            refresh: None,
+            hold: Duration::ZERO,
+            reconnect: false,
+            stop_at_first_loss: false,
+        };
+        let mut engine = Engine::new(plan, None).unwrap();
+        engine.dial_due(&mut Quiet);
+        assert_eq!(engine.stats.counts.dialing, 1);
+        engine
+    }
+
+    #[test]
+    fn settling_counts_a_handshake_the_loop_has_not_seen() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut engine = one_attempt_to(&listener);
+        // Accepted means the client's side got the SYN-ACK: the handshake is done there.
+        let _accepted = listener.accept().unwrap();
+        engine.settle_dialing(Instant::now(), &mut Quiet);
+        let counts = engine.stats.counts;
+        assert_eq!((counts.dialing, counts.established), (0, 1));
+        assert_eq!(engine.stats.connect.moments.count, 1);
+    }
+
+    #[test]
+    fn a_reset_before_the_loop_looked_is_established_then_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut engine = one_attempt_to(&listener);
+        let (accepted, _) = listener.accept().unwrap();
+        socket2::SockRef::from(&accepted)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(accepted);
+        // The reset has arrived once the socket no longer has a peer.
+        let (key, _) = engine.conns.iter().next().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while engine.conns[key].stream.peer_addr().is_ok() {
+            assert!(Instant::now() < deadline, "no reset arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        engine.settle_dialing(Instant::now(), &mut Quiet);
+        let stats = &engine.stats;
+        assert_eq!(
+            (
+                stats.counts.dialing,
+                stats.counts.closed,
+                stats.counts.error
+            ),
+            (0, 1, 0)
+        );
+        assert_eq!(stats.closures_of(Closure::Reset), 1);
+        assert_eq!(stats.connect.moments.count, 1);
     }
 }

@@ -20,6 +20,8 @@ pub struct Pacer {
     step: Duration,
     total: u64,
     next: u64,
+    /// Slots given to attempts outside the schedule: each moves the rest one step later.
+    given: u64,
 }
 
 impl Pacer {
@@ -29,12 +31,20 @@ impl Pacer {
             step,
             total,
             next: 0,
+            given: 0,
         }
     }
 
     /// When attempt `k` (counted from 0) is due.
     pub fn scheduled(&self, k: u64) -> Instant {
-        nth(self.start, self.step, k)
+        nth(self.start, self.step, k.saturating_add(self.given))
+    }
+
+    /// Gives the slot that is due to an attempt outside the schedule (a replacement for a
+    /// dropped connection): the attempts still to come each move one step later, so the
+    /// schedule and the others together keep to one attempt per step.
+    pub fn give_slot(&mut self) {
+        self.given += 1;
     }
 
     /// When the next attempt is due, or `None` once every attempt has been made.
@@ -138,6 +148,19 @@ mod tests {
         let taken = std::iter::from_fn(|| pacer.take_due(t0 + ms(49))).count();
         assert_eq!(taken, 50);
         assert_eq!(pacer.scheduled(99), t0 + ms(99));
+    }
+
+    #[test]
+    fn a_slot_given_away_moves_the_rest_one_step() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(t0, ms(10), 3);
+        assert_eq!(pacer.take_due(t0), Some(0));
+        pacer.give_slot();
+        assert_eq!(pacer.next_due(), Some(t0 + ms(20)));
+        assert_eq!(pacer.take_due(t0 + ms(19)), None);
+        assert_eq!(pacer.take_due(t0 + ms(20)), Some(1));
+        assert_eq!(pacer.scheduled(2), t0 + ms(30));
+        assert_eq!(pacer.made(), 2);
     }
 
     #[test]

@@ -137,6 +137,25 @@ fn a_server_holding_none_closes_every_connection() {
 }
 
 #[test]
+fn a_reset_before_the_client_looks_is_still_a_connection_closed_by_reset() {
+    // The server resets each connection as it accepts it, often before the client has
+    // handled the end of its handshake. A reset can only come after the handshake (one that
+    // answers the SYN is a refusal), so each is established and then closed by a reset,
+    // never a failed attempt.
+    let (_server, port) = start_server(&["-m", "0", "--max-open", "0", "--reset", "-i", "0"]);
+    let out = run_against(&port, &["-c", "200", "-s", "0", "--hold", "300ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!((counts.closed, counts.error), (200, 0), "{}", out.stdout);
+    assert_eq!(out.closures("reset by peer"), 200, "{}", out.stdout);
+    assert_eq!(
+        out.line("Total established connections: "),
+        "Total established connections: 200"
+    );
+}
+
+#[test]
 fn greeting_bytes_are_counted_exactly() {
     // The run ends when its last attempt has an outcome, so every greeting must arrive
     // before that: the server stops after 10 connections (sending each its greeting, then

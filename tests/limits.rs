@@ -456,12 +456,7 @@ fn reconnect_keeps_n_up_and_the_total_adds_up() {
     assert_adds_up(&out);
     let counts = out.final_counts();
     let line = out.line("Reconnects: ");
-    let reconnects: u64 = line["Reconnects: ".len()..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let reconnects = reconnects(&out);
     // Each of the 10 is closed every 200 ms for about 1.2 s: 5 or 6 replacements each on
     // an idle machine. At least two each shows the replacements are themselves replaced.
     assert!(reconnects >= 20, "{line}");
@@ -474,17 +469,97 @@ fn reconnect_keeps_n_up_and_the_total_adds_up() {
         )
     );
     assert_eq!(counts.closed, out.closures("closed by peer"));
-    // Every closed connection was replaced, so the run ends with about 10 still up.
+    // Every drop is replaced until the hold ends: each of the 10 can end with at most one
+    // drop not replaced, so the run ends with about 10 still up.
+    assert!(
+        reconnects <= counts.closed && counts.closed - reconnects <= 10,
+        "{}",
+        out.stdout
+    );
     assert_eq!(
         counts.established + counts.error,
         10 + reconnects - counts.closed
     );
     assert!(counts.established >= 8, "{}", out.stdout);
-    assert!(
-        out.line("Hold: ").contains("min/max = ") && out.line("Hold: ").ends_with("/10"),
-        "{}",
-        out.stdout
-    );
+    let hold = out.line("Hold: ");
+    let (min, max) = hold
+        .rsplit_once("min/max = ")
+        .and_then(|(_, m)| m.split_once('/'))
+        .map(|(a, b)| (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()))
+        .unwrap_or_else(|| panic!("{hold}"));
+    assert!(min <= max && max == 10, "{hold}");
+}
+
+/// The count a `Reconnects: N (…)` line gives.
+fn reconnects(out: &Output) -> u64 {
+    let line = out.line("Reconnects: ");
+    line["Reconnects: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+/// The achieved rate an `Attempt rate: X/s achieved, …` line gives.
+fn achieved_rate(out: &Output) -> f64 {
+    let line = out.line("Attempt rate: ");
+    line["Attempt rate: ".len()..]
+        .split("/s")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn replacements_share_the_requested_rate_and_a_run_without_a_hold_ends() {
+    // A server that closes every connection as it accepts it: every attempt is dropped at
+    // once and wants replacing. Replacements take the schedule's slots, so attempts of both
+    // kinds together keep to 100/s; without a hold, drops after the last scheduled attempt
+    // are not replaced, so the run ends.
+    let (_server, port) = common::start_server(&["-m", "0", "--max-open", "0", "-i", "0"]);
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "20",
+        "-s",
+        "10ms",
+        "--reconnect",
+        "-i",
+        "0",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_adds_up(&out);
+    let replaced = reconnects(&out);
+    // Replacements and scheduled attempts take turns: at most one replacement per attempt.
+    assert!((1..=20).contains(&replaced), "{}", out.stdout);
+    assert_eq!(out.final_counts().total, 20 + replaced);
+    assert!(achieved_rate(&out) <= 100.5, "{}", out.stdout);
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+
+    // With a hold, replacing goes on through it, at the same rate.
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "10ms",
+        "--reconnect",
+        "--hold",
+        "500ms",
+        "-i",
+        "0",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_adds_up(&out);
+    // 40 ms of schedule and 500 ms of hold at one attempt per 10 ms: about 50 replacements.
+    assert!(reconnects(&out) >= 20, "{}", out.stdout);
+    assert!(achieved_rate(&out) <= 100.5, "{}", out.stdout);
 }
 
 #[test]
