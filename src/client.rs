@@ -218,7 +218,9 @@ pub(crate) fn warn_about_ports(plan: &Plan) -> Result<(), Error> {
 }
 
 /// The reference tool's warning block and question. Without a terminal there is nobody to
-/// answer, so the run does not wait for one.
+/// answer, so the run does not wait for one. They go to stderr, where the person at the
+/// terminal sees them when stdout is redirected, and where they cannot break `--json`'s
+/// promise that stdout carries JSON only; the answer is read from stdin.
 fn confirm(config: &RunConfig) -> Result<(), Error> {
     let stdin = io::stdin();
     if !stdin.is_terminal() {
@@ -227,7 +229,7 @@ fn confirm(config: &RunConfig) -> Result<(), Error> {
                 .to_string(),
         ));
     }
-    let mut out = io::stdout().lock();
+    let mut out = io::stderr().lock();
     let block = format!(
         "****************************** WARNING ******************************\n\
          * You are going to run a TCP stress check with these arguments:\n\

@@ -369,3 +369,82 @@ fn on_a_terminal_the_status_line_is_coloured_unless_no_color() {
         "{screen:?}"
     );
 }
+
+/// Runs `tcpgoon` under `script` with `answer` typed at the terminal; `redirect` is
+/// appended to the shell command line. Returns the exit status and what the terminal showed.
+fn answer_prompt_on_a_terminal(args: &[&str], redirect: &str, answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let command = std::iter::once(common::BIN)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{command} {redirect}"), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().expect("an exit status"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let dir = std::env::temp_dir().join(format!("tcpgoon-prompt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.jsonl");
+    let args = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "10ms",
+        "-i",
+        "20ms",
+        "--json",
+    ];
+    let redirect = format!("> {}", path.display());
+    let (code, screen) = answer_prompt_on_a_terminal(&args, &redirect, "y\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("*\t- # of concurrent connections: 5\r\n"),
+        "the warning is on the terminal: {screen:?}"
+    );
+    assert!(
+        screen.contains("Do you want to continue? (y/N): "),
+        "the question is on the terminal: {screen:?}"
+    );
+    let stdout = std::fs::read_to_string(&path).unwrap();
+    let objects = json_lines(&stdout);
+    let (summary, ticks) = objects.split_last().expect("a summary");
+    assert!(!ticks.is_empty(), "{stdout}");
+    assert!(ticks.iter().all(|t| t["type"] == "tick"), "{stdout}");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["counts"]["established"], 5);
+
+    // Declined: the refusal reaches the terminal, and stdout gets nothing at all.
+    let (code, screen) = answer_prompt_on_a_terminal(&args, &redirect, "n\n");
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("Do you want to continue? (y/N): "),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("Execution aborted as prompted by the user"),
+        "{screen:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
