@@ -1,6 +1,7 @@
 //! `--hdr-log <FILE>`: connect latencies as an HdrHistogram interval log, one histogram per
-//! stats interval (and one for the last, partial interval), in the standard format other
-//! HdrHistogram tools read. Values are microseconds.
+//! stats interval (and one for the last, partial interval), or one for the whole run when
+//! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
+//! are microseconds.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -80,6 +81,10 @@ impl HdrLog<'_> {
 
     /// Ends the log with the last interval; reports the first write error, if any.
     pub fn finish(mut self, elapsed: Duration, stats: &Stats) -> Result<(), String> {
+        if self.previous_at.is_none() {
+            // No tick came (live stats off): the only interval is the whole run.
+            self.previous_at = Some(Duration::ZERO);
+        }
         self.interval(elapsed, stats);
         match self.failed {
             Some(e) => Err(e),

@@ -119,6 +119,50 @@ fn json_summary_counts_failures_by_cause() {
     assert_eq!(summary["connect_latency_us"]["count"], 0);
 }
 
+/// The interval histograms of an HdrHistogram interval log, in order.
+fn read_hdr_log(path: &std::path::Path) -> Vec<Histogram<u64>> {
+    let log = std::fs::read(path).unwrap();
+    let mut deserializer = Deserializer::new();
+    IntervalLogIterator::new(&log)
+        .filter_map(|entry| match entry.expect("a well-formed log entry") {
+            LogEntry::Interval(h) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(h.encoded_histogram())
+                    .unwrap();
+                Some(deserializer.deserialize(&mut bytes.as_slice()).unwrap())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn hdr_log_without_live_ticks_holds_the_whole_run_in_one_interval() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let dir = std::env::temp_dir().join(format!("tcpgoon-hdr0-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.hlog");
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "25",
+        "-s",
+        "2ms",
+        "-i",
+        "0",
+        "-y",
+        "--hdr-log",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let intervals = read_hdr_log(&path);
+    assert_eq!(intervals.len(), 1, "one interval for the whole run");
+    assert_eq!(intervals[0].len(), 25);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn hdr_log_reads_back_with_every_established_connection() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
@@ -140,23 +184,10 @@ fn hdr_log_reads_back_with_every_established_connection() {
         path.to_str().unwrap(),
     ]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let log = std::fs::read(&path).unwrap();
-    let mut total = 0;
-    let mut intervals = 0;
-    let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(&log) {
-        if let LogEntry::Interval(h) = entry.expect("a well-formed log entry") {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(h.encoded_histogram())
-                .unwrap();
-            let histogram: Histogram<u64> =
-                deserializer.deserialize(&mut bytes.as_slice()).unwrap();
-            total += histogram.len();
-            intervals += 1;
-        }
-    }
+    let intervals = read_hdr_log(&path);
+    let total: u64 = intervals.iter().map(Histogram::len).sum();
     assert_eq!(total, 60);
-    assert!(intervals >= 4, "{intervals} intervals");
+    assert!(intervals.len() >= 4, "{} intervals", intervals.len());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
