@@ -358,11 +358,11 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
             thresholds::parse_min_established,
         )?,
     };
-    let assume_yes = args.contains(["-y", "--assume-yes"]);
-    let debug = args.contains(["-d", "--debug"]);
-    let json = args.contains("--json");
+    let assume_yes = flag(&mut args, &["-y", "--assume-yes"])?;
+    let debug = flag(&mut args, &["-d", "--debug"])?;
+    let json = flag(&mut args, &["--json"])?;
     let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::ZERO);
-    let reconnect = args.contains("--reconnect");
+    let reconnect = flag(&mut args, &["--reconnect"])?;
     let addressing = parse_addressing(&mut args)?;
     let (host, port) = host_and_port(args, "run")?;
     Ok(RunArgs {
@@ -397,7 +397,7 @@ fn parse_limit(mut args: pico_args::Arguments) -> Result<LimitArgs, Error> {
     let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::from_secs(5));
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
-    let debug = args.contains(["-d", "--debug"]);
+    let debug = flag(&mut args, &["-d", "--debug"])?;
     let addressing = parse_addressing(&mut args)?;
     let (host, port) = host_and_port(args, "limit")?;
     Ok(LimitArgs {
@@ -415,8 +415,8 @@ fn parse_limit(mut args: pico_args::Arguments) -> Result<LimitArgs, Error> {
 
 fn parse_addressing(args: &mut pico_args::Arguments) -> Result<Addressing, Error> {
     let sources = option(args, &["--source"], source::parse_sources)?.unwrap_or_default();
-    let all_addresses = args.contains("--all-addresses");
-    let family = match (args.contains("-4"), args.contains("-6")) {
+    let all_addresses = flag(args, &["--all-addresses"])?;
+    let family = match (flag(args, &["-4"])?, flag(args, &["-6"])?) {
         (true, true) => {
             return Err(Error::Usage(
                 "-4 and -6 exclude each other; give one".to_string(),
@@ -452,13 +452,21 @@ fn host_and_port(args: pico_args::Arguments, command: &str) -> Result<(String, u
     Ok((host, port))
 }
 
+/// The most attempts per second `--rate` takes.
+const MAX_RATE: f64 = 1e9;
+
 /// Attempts per second: a positive number, fractions allowed (0.5 is one every 2 s).
 fn parse_rate(text: &str) -> Result<f64, String> {
     let valid = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     match text.parse::<f64>() {
-        Ok(rate) if valid && rate > 0.0 && rate <= 1e9 => Ok(rate),
+        Ok(rate) if valid && rate > 0.0 && rate <= MAX_RATE => Ok(rate),
+        Ok(rate) if valid && rate > MAX_RATE => Err(format!(
+            "'{text}' is too high: expected attempts per second, more than 0 and at most \
+             {MAX_RATE}"
+        )),
         _ => Err(format!(
-            "'{text}' is not a rate: expected attempts per second, more than 0"
+            "'{text}' is not a rate: expected attempts per second, more than 0 and at most \
+             {MAX_RATE}"
         )),
     }
 }
@@ -485,8 +493,8 @@ fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
-    let no_accept = args.contains("--no-accept");
-    let reset = args.contains("--reset");
+    let no_accept = flag(&mut args, &["--no-accept"])?;
+    let reset = flag(&mut args, &["--reset"])?;
     reject_leftover(args, "server")?;
     Ok(ServerArgs {
         port,
@@ -521,6 +529,22 @@ fn option<T>(
         return Err(Error::Usage(format!("{name} is given more than once")));
     }
     Ok(first)
+}
+
+/// Whether a flag was given, short form first in `keys` as for [`option`]. Twice is an
+/// error, as it is for an option: it is a slip, and pico-args would leave the second behind
+/// to be reported as an unknown option.
+fn flag(args: &mut pico_args::Arguments, keys: &[&'static str]) -> Result<bool, Error> {
+    let name = keys[keys.len() - 1];
+    let mut take = || match *keys {
+        [short, long] => args.contains([short, long]),
+        _ => args.contains(name),
+    };
+    let given = take();
+    if given && take() {
+        return Err(Error::Usage(format!("{name} is given more than once")));
+    }
+    Ok(given)
 }
 
 /// Reads every occurrence of a repeatable option.
@@ -800,6 +824,28 @@ mod tests {
         assert!(usage_error("run h 80 --max-latency p99").contains("--max-latency"));
         assert!(usage_error("run h 80 --min-established 101%").contains("--min-established"));
         assert!(usage_error("run h 80 --progress loud").contains("--progress"));
+        for twice in [
+            "run h 80 --json --json",
+            "run h 80 -y --assume-yes",
+            "run h 80 -d -d",
+            "run h 80 -4 -4",
+            "limit h 80 --all-addresses --all-addresses",
+            "server --reset --reset",
+        ] {
+            let message = usage_error(twice);
+            assert!(
+                message.ends_with(" is given more than once"),
+                "{twice}: {message}"
+            );
+        }
+        assert_eq!(
+            usage_error("run h 80 --json --json"),
+            "--json is given more than once"
+        );
+        assert_eq!(
+            usage_error("run h 80 -d --debug"),
+            "--debug is given more than once"
+        );
     }
 
     #[test]
@@ -848,6 +894,11 @@ mod tests {
             ("-r 0", "--rate: '0' is not a rate"),
             ("-r -5", "--rate: '-5' is not a rate"),
             ("-r fast", "--rate: 'fast'"),
+            (
+                "-r 2000000000",
+                "--rate: '2000000000' is too high: expected attempts per second, more than 0 \
+                 and at most 1000000000",
+            ),
             ("-r 1e3", "--rate: '1e3'"),
             ("-c 0", "--connections: must be at least 1"),
             ("-y", "unknown option '-y' for limit"),

@@ -97,6 +97,11 @@ impl fmt::Display for MinEstablished {
     }
 }
 
+/// p0 would be the minimum: no gate on the fastest connection is a latency limit.
+fn not_a_percentile(name: &str) -> String {
+    format!("'{name}' is not a percentile: expected more than p0, at most p100, e.g. p99.9")
+}
+
 /// Reads `p99=20ms`, `p99.9=5ms`, `p50=2` (bare numbers are milliseconds), `max=1s`, `mean=3ms`.
 pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
     let (name, limit) = text
@@ -120,13 +125,9 @@ pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
             } else {
                 Err(String::new())
             }
-            .map_err(|_| {
-                format!("'{name}' is not a percentile: expected p0 to p100, e.g. p99.9")
-            })?;
+            .map_err(|_| not_a_percentile(name))?;
             if !(percent > 0.0 && percent <= 100.0) {
-                return Err(format!(
-                    "'{name}' is not a percentile: expected p0 to p100, e.g. p99.9"
-                ));
+                return Err(not_a_percentile(name));
             }
             if percent == 100.0 {
                 Statistic::Max
@@ -290,6 +291,14 @@ mod tests {
             "pinf=1ms",
         ] {
             assert!(parse_max_latency(bad).is_err(), "{bad:?} accepted");
+        }
+        // The message must not offer what it refuses.
+        for refused in ["p0=5ms", "p101=5ms", "p0.0=1ms"] {
+            let message = parse_max_latency(refused).unwrap_err();
+            assert!(
+                message.ends_with("expected more than p0, at most p100, e.g. p99.9"),
+                "{refused}: {message}"
+            );
         }
     }
 
