@@ -278,26 +278,41 @@ pub struct ServerArgs {
 
 /// Parses the arguments after the program name.
 pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
-    if asks_for(&args, 'V', "--version") {
+    // The subcommand is the first argument, unless that is an option.
+    let skip = usize::from(
+        args.first()
+            .is_some_and(|first| !first.as_encoded_bytes().starts_with(b"-")),
+    );
+    let spelling = Spelling::of(args.first().filter(|_| skip == 1));
+    let (options, operands) = spelling.normalize(&args[skip..]);
+    if spelling.asks_for(&options, "-V", "--version") {
         return Ok(Command::Version);
     }
-    let wants_help = asks_for(&args, 'h', "--help");
-    let mut args = pico_args::Arguments::from_vec(args);
+    let wants_help = spelling.asks_for(&options, "-h", "--help");
+    let mut args =
+        pico_args::Arguments::from_vec(args[..skip].iter().cloned().chain(options).collect());
     let subcommand = args.subcommand().map_err(usage)?;
     match subcommand.as_deref() {
         None => {
             if wants_help {
                 return Ok(Command::Help(HELP));
             }
-            match leftover(args).into_iter().next() {
+            match leftover(args).into_iter().chain(lossy(operands)).next() {
                 None => Ok(Command::Help(HELP)),
-                Some(first) => Err(Error::Usage(format!(
+                Some(first) if looks_like_flag(&first) => Err(Error::Usage(format!(
                     "unknown option '{first}'; see `tcpgoon --help`"
+                ))),
+                Some(first) => Err(Error::Usage(format!(
+                    "unexpected argument '{first}'; see `tcpgoon --help`"
                 ))),
             }
         }
         Some("help") => {
-            let topic: Option<String> = args.opt_free_from_str().map_err(usage)?;
+            let mut operands = lossy(operands).into_iter();
+            let topic = match args.opt_free_from_str::<String>().map_err(usage)? {
+                Some(topic) => Some(topic),
+                None => operands.next(),
+            };
             let help = match topic.as_deref() {
                 None => HELP,
                 Some("run") => RUN_HELP,
@@ -310,30 +325,30 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
                     )));
                 }
             };
-            reject_leftover(args, "help")?;
+            reject_leftover(args, operands.collect(), "help")?;
             Ok(Command::Help(help))
         }
         Some("version") => {
-            reject_leftover(args, "version")?;
+            reject_leftover(args, lossy(operands), "version")?;
             Ok(Command::Version)
         }
         Some("run") => {
             if wants_help {
                 return Ok(Command::Help(RUN_HELP));
             }
-            parse_run(args).map(Command::Run)
+            parse_run(args, lossy(operands)).map(Command::Run)
         }
         Some("limit") => {
             if wants_help {
                 return Ok(Command::Help(LIMIT_HELP));
             }
-            parse_limit(args).map(Command::Limit)
+            parse_limit(args, lossy(operands)).map(Command::Limit)
         }
         Some("server") => {
             if wants_help {
                 return Ok(Command::Help(SERVER_HELP));
             }
-            parse_server(args).map(Command::Server)
+            parse_server(args, lossy(operands)).map(Command::Server)
         }
         Some(other) => Err(Error::Usage(format!(
             "unknown command '{other}': expected run, limit, server, version or help"
@@ -341,7 +356,116 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
     }
 }
 
-fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
+/// How a subcommand's options are spelled: which take a value and which are flags. pico-args
+/// reads `--key value`, `--key=value`, `-k value` and `-k=value` wherever they stand; the
+/// original tool's parser (cobra's pflag) also takes `-c5`, clusters such as `-yd` and
+/// `-yc5`, and `--` ending the options, which [`Spelling::normalize`] rewrites into forms
+/// pico-args reads. (pico-args' own `combined-flags` finds a flag's letter in any argument
+/// that starts with one dash, `-y=true` included, and `short-space-opt` matches a key as a
+/// prefix wherever it stands; neither follows a cluster from left to right, where the first
+/// option that takes a value takes the rest.)
+struct Spelling {
+    values: &'static [&'static str],
+    flags: &'static [&'static str],
+}
+
+impl Spelling {
+    fn of(command: Option<&OsString>) -> Spelling {
+        let (values, flags) = match command.and_then(|c| c.to_str()) {
+            Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS),
+            Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS),
+            Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS),
+            _ => (&[][..], &["-h", "--help"][..]),
+        };
+        Spelling { values, flags }
+    }
+
+    /// Splits the arguments at `--` into options and operands, with every cluster of short
+    /// options taken apart: `-yd` is `-y -d`, `-c5` is `-c 5`, `-yc5` is `-y -c 5`, `-yd=false`
+    /// is `-y -d=false`. A value keeps its place and its form, so `--greeting -yd` greets with
+    /// `-yd`; a letter that names no option ends the cluster, which stays whole from there
+    /// for the error to show.
+    fn normalize(&self, args: &[OsString]) -> (Vec<OsString>, Vec<OsString>) {
+        let mut options = Vec::with_capacity(args.len());
+        let mut value_next = false;
+        for (i, arg) in args.iter().enumerate() {
+            if std::mem::take(&mut value_next) {
+                options.push(arg.clone());
+                continue;
+            }
+            let text = match arg.to_str() {
+                Some("--") => return (options, args[i + 1..].to_vec()),
+                Some(text) => text,
+                None => {
+                    options.push(arg.clone());
+                    continue;
+                }
+            };
+            match text.strip_prefix('-') {
+                Some(cluster) if !cluster.is_empty() && !cluster.starts_with('-') => {
+                    value_next = self.take_apart(cluster, &mut options);
+                }
+                _ => {
+                    value_next = self.values.contains(&text);
+                    options.push(arg.clone());
+                }
+            }
+        }
+        (options, Vec::new())
+    }
+
+    /// Pushes the options of `-<cluster>`; true when the last takes its value from the next
+    /// argument.
+    fn take_apart(&self, cluster: &str, options: &mut Vec<OsString>) -> bool {
+        let mut rest = cluster;
+        while let Some(letter) = rest.chars().next() {
+            let key = format!("-{letter}");
+            let after = &rest[letter.len_utf8()..];
+            if self.values.contains(&key.as_str()) {
+                if after.is_empty() {
+                    options.push(key.into());
+                    return true;
+                }
+                if after.starts_with('=') {
+                    // `-c=5`, read by pico-args as it reads `--connections=5`.
+                    options.push(format!("-{rest}").into());
+                } else {
+                    options.push(key.into());
+                    options.push(after.into());
+                }
+                return false;
+            }
+            let is_flag = self.flags.contains(&key.as_str()) || key == "-h" || key == "-V";
+            if !is_flag || after.starts_with('=') {
+                // An unknown letter, or `-y=true`: `flag` reads the latter.
+                options.push(format!("-{rest}").into());
+                return false;
+            }
+            options.push(key.into());
+            rest = after;
+        }
+        false
+    }
+
+    /// Whether `short` or `long` is among normalized options as an option, not as the value
+    /// of one: `--greeting -h` asks for no help.
+    fn asks_for(&self, options: &[OsString], short: &str, long: &str) -> bool {
+        let mut value_next = false;
+        options.iter().any(|arg| {
+            let arg = arg.to_str().unwrap_or("");
+            let is_value = std::mem::replace(&mut value_next, self.values.contains(&arg));
+            !is_value && (arg == short || arg == long)
+        })
+    }
+}
+
+fn lossy(args: Vec<OsString>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<RunArgs, Error> {
     let connections = option(&mut args, &["-c", "--connections"], whole_number)?.unwrap_or(100);
     let sleep = option(&mut args, &["-s", "--sleep"], millis)?.unwrap_or(Duration::from_millis(10));
     let dial_timeout =
@@ -358,13 +482,13 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
             thresholds::parse_min_established,
         )?,
     };
+    let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::ZERO);
     let assume_yes = flag(&mut args, &["-y", "--assume-yes"])?;
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let json = flag(&mut args, &["--json"])?;
-    let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::ZERO);
     let reconnect = flag(&mut args, &["--reconnect"])?;
     let addressing = parse_addressing(&mut args)?;
-    let (host, port) = host_and_port(args, "run")?;
+    let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
         port,
@@ -384,7 +508,7 @@ fn parse_run(mut args: pico_args::Arguments) -> Result<RunArgs, Error> {
     })
 }
 
-fn parse_limit(mut args: pico_args::Arguments) -> Result<LimitArgs, Error> {
+fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<LimitArgs, Error> {
     let rate = option(&mut args, &["-r", "--rate"], parse_rate)?.unwrap_or(1000.0);
     let connections = option(&mut args, &["-c", "--connections"], |s| {
         whole_number(s).and_then(|n| match n {
@@ -399,7 +523,7 @@ fn parse_limit(mut args: pico_args::Arguments) -> Result<LimitArgs, Error> {
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let addressing = parse_addressing(&mut args)?;
-    let (host, port) = host_and_port(args, "limit")?;
+    let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
         port,
@@ -433,14 +557,20 @@ fn parse_addressing(args: &mut pico_args::Arguments) -> Result<Addressing, Error
     })
 }
 
-/// The two free arguments every client command ends with; anything else left is an error.
-fn host_and_port(args: pico_args::Arguments, command: &str) -> Result<(String, u16), Error> {
-    let free = leftover(args);
+/// The two free arguments every client command ends with, before or after `--`; anything
+/// else left is an error.
+fn host_and_port(
+    args: pico_args::Arguments,
+    operands: Vec<String>,
+    command: &str,
+) -> Result<(String, u16), Error> {
+    let mut free = leftover(args);
     if let Some(flag) = free.iter().find(|a| looks_like_flag(a)) {
         return Err(Error::Usage(format!(
             "unknown option '{flag}' for {command}; see `tcpgoon {command} --help`"
         )));
     }
+    free.extend(operands);
     let [host, port] = <[String; 2]>::try_from(free).map_err(|free| {
         Error::Usage(format!(
             "{command} takes <host> <port>, got {} argument{}; see `tcpgoon {command} --help`",
@@ -471,7 +601,10 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
+fn parse_server(
+    mut args: pico_args::Arguments,
+    operands: Vec<String>,
+) -> Result<ServerArgs, Error> {
     let port = option(&mut args, &["-p", "--port"], parse_port_or_zero)?.unwrap_or(54321);
     let bind = option(&mut args, &["-b", "--bind"], |s| Ok(s.to_string()))?
         .unwrap_or_else(|| "127.0.0.1".to_string());
@@ -495,7 +628,7 @@ fn parse_server(mut args: pico_args::Arguments) -> Result<ServerArgs, Error> {
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
-    reject_leftover(args, "server")?;
+    reject_leftover(args, operands, "server")?;
     Ok(ServerArgs {
         port,
         bind,
@@ -531,20 +664,53 @@ fn option<T>(
     Ok(first)
 }
 
-/// Whether a flag was given, short form first in `keys` as for [`option`]. Twice is an
-/// error, as it is for an option: it is a slip, and pico-args would leave the second behind
-/// to be reported as an unknown option.
+/// Whether a flag was given, short form first in `keys` as for [`option`]: alone, or as
+/// the original tool's parser also takes it, `--debug=false`, `-y=true`. Twice is an error,
+/// as it is for an option: it is a slip, and which one was meant cannot be told.
 fn flag(args: &mut pico_args::Arguments, keys: &[&'static str]) -> Result<bool, Error> {
     let name = keys[keys.len() - 1];
-    let mut take = || match *keys {
+    let mut given = Vec::new();
+    while match *keys {
         [short, long] => args.contains([short, long]),
         _ => args.contains(name),
-    };
-    let given = take();
-    if given && take() {
-        return Err(Error::Usage(format!("{name} is given more than once")));
+    } {
+        given.push(true);
     }
-    Ok(given)
+    // With every bare key taken, pico-args finds only the `key=value` forms.
+    loop {
+        let value = match *keys {
+            [short, long] => args.opt_value_from_fn([short, long], parse_bool),
+            _ => args.opt_value_from_fn(name, parse_bool),
+        };
+        match value {
+            Ok(Some(on)) => given.push(on),
+            Ok(None) => break,
+            Err(e) => {
+                let value = match e {
+                    pico_args::Error::Utf8ArgumentParsingFailed { value, .. } => value,
+                    _ => String::new(),
+                };
+                return Err(Error::Usage(format!(
+                    "{name}: '{value}' is not true or false; a flag is given alone, or with \
+                     =true or =false"
+                )));
+            }
+        }
+    }
+    match given[..] {
+        [] => Ok(false),
+        [on] => Ok(on),
+        _ => Err(Error::Usage(format!("{name} is given more than once"))),
+    }
+}
+
+/// The spellings of true and false the original tool's flags take (Go's `strconv.ParseBool`).
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "true" | "TRUE" | "True" | "t" | "T" | "1" => Ok(true),
+        "false" | "FALSE" | "False" | "f" | "F" | "0" => Ok(false),
+        _ => Err(format!("'{text}' is not true or false")),
+    }
 }
 
 /// Reads every occurrence of a repeatable option.
@@ -568,9 +734,6 @@ fn option_error(name: &str, e: pico_args::Error) -> Error {
     }
 }
 
-/// Whether `long`, `-short`, or `short` among clustered short flags (`-yh`) was given.
-/// pico-args' `contains` would also find the letter inside a value given with `=` (`-s=1h`,
-/// `-b=localhost`) and answer help for a command line that asked for none.
 /// The options of each subcommand that take a value, short and long forms.
 pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "-c",
@@ -600,6 +763,30 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "--interval",
     "--source",
 ];
+/// The flags of each subcommand: options that take no value, short and long forms.
+pub const RUN_FLAGS: &[&str] = &[
+    "-y",
+    "--assume-yes",
+    "-d",
+    "--debug",
+    "--json",
+    "--reconnect",
+    "--all-addresses",
+    "-4",
+    "-6",
+    "-h",
+    "--help",
+];
+pub const LIMIT_FLAGS: &[&str] = &[
+    "-d",
+    "--debug",
+    "--all-addresses",
+    "-4",
+    "-6",
+    "-h",
+    "--help",
+];
+pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "-h", "--help"];
 pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--port",
@@ -617,30 +804,6 @@ pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "--interval",
 ];
 
-/// Whether `short` or `long` is among the arguments as a flag of its own, or `short` in a
-/// cluster of letters (`-yh`). The argument after an option that takes a value is that
-/// value, so `--greeting -h` asks for no help.
-fn asks_for(args: &[OsString], short: char, long: &str) -> bool {
-    let value_options = match args.first().and_then(|a| a.to_str()) {
-        Some("run") => RUN_VALUE_OPTIONS,
-        Some("limit") => LIMIT_VALUE_OPTIONS,
-        Some("server") => SERVER_VALUE_OPTIONS,
-        _ => &[],
-    };
-    let mut is_value = false;
-    args.iter().any(|arg| {
-        let arg = arg.to_str().unwrap_or("");
-        let value = std::mem::replace(&mut is_value, value_options.contains(&arg));
-        !value
-            && (arg == long
-                || arg.strip_prefix('-').is_some_and(|cluster| {
-                    !cluster.is_empty()
-                        && cluster.chars().all(|c| c.is_ascii_alphabetic())
-                        && cluster.contains(short)
-                }))
-    })
-}
-
 fn usage(e: pico_args::Error) -> Error {
     Error::Usage(e.to_string())
 }
@@ -652,12 +815,23 @@ fn leftover(args: pico_args::Arguments) -> Vec<String> {
         .collect()
 }
 
-fn reject_leftover(args: pico_args::Arguments, command: &str) -> Result<(), Error> {
-    match leftover(args).into_iter().next() {
+fn reject_leftover(
+    args: pico_args::Arguments,
+    operands: Vec<String>,
+    command: &str,
+) -> Result<(), Error> {
+    let mut left = leftover(args).into_iter();
+    if let Some(extra) = left.next() {
+        return Err(if looks_like_flag(&extra) {
+            Error::Usage(format!(
+                "unknown option '{extra}' for {command}; see `tcpgoon help {command}`"
+            ))
+        } else {
+            Error::Usage(format!("unexpected argument '{extra}' for {command}"))
+        });
+    }
+    match operands.into_iter().next() {
         None => Ok(()),
-        Some(extra) if looks_like_flag(&extra) => Err(Error::Usage(format!(
-            "unknown option '{extra}' for {command}; see `tcpgoon help {command}`"
-        ))),
         Some(extra) => Err(Error::Usage(format!(
             "unexpected argument '{extra}' for {command}"
         ))),
@@ -929,20 +1103,31 @@ mod tests {
         assert_eq!(parse_words("run h 1 -yh"), Ok(Command::Help(RUN_HELP)));
     }
 
-    /// The lists of options that take a value are the ones the help shows with a `<VALUE>`.
+    /// The lists of options that take a value are the ones the help shows with a `<VALUE>`;
+    /// the lists of flags, the others.
     #[test]
     fn value_options_are_those_the_help_gives_a_value() {
-        for (help, listed) in [
-            (RUN_HELP, RUN_VALUE_OPTIONS),
-            (LIMIT_HELP, LIMIT_VALUE_OPTIONS),
-            (SERVER_HELP, SERVER_VALUE_OPTIONS),
+        for (help, listed, takes_value) in [
+            (RUN_HELP, RUN_VALUE_OPTIONS, true),
+            (LIMIT_HELP, LIMIT_VALUE_OPTIONS, true),
+            (SERVER_HELP, SERVER_VALUE_OPTIONS, true),
+            (RUN_HELP, RUN_FLAGS, false),
+            (LIMIT_HELP, LIMIT_FLAGS, false),
+            (SERVER_HELP, SERVER_FLAGS, false),
         ] {
             let mut shown: Vec<&str> = help
                 .lines()
                 .map(str::trim_start)
                 .filter(|line| line.starts_with('-'))
                 .map(|line| line.split("  ").next().unwrap())
-                .filter(|usage| usage.contains('<'))
+                // An option's line, not prose that starts with one: each key alone or with
+                // its `<VALUE>`.
+                .filter(|usage| {
+                    usage
+                        .split(", ")
+                        .all(|key| key.split(' ').nth(1).is_none_or(|v| v.starts_with('<')))
+                })
+                .filter(|usage| usage.contains('<') == takes_value)
                 .flat_map(|usage| usage.split(", "))
                 .map(|key| key.split(' ').next().unwrap())
                 .collect();
@@ -950,6 +1135,114 @@ mod tests {
             shown.sort_unstable();
             listed.sort_unstable();
             assert_eq!(shown, listed);
+        }
+    }
+
+    #[test]
+    fn the_original_tools_spellings_are_read_as_it_reads_them() {
+        let args = run_args("run h 80 -c5 -i0 -s10ms -t1");
+        assert_eq!(args.connections, 5);
+        assert_eq!(args.interval, Duration::ZERO);
+        assert_eq!(args.sleep, Duration::from_millis(10));
+        assert_eq!(args.dial_timeout, Duration::from_millis(1));
+        let args = run_args("run -yd h 80");
+        assert!(args.assume_yes && args.debug);
+        let args = run_args("run -yc5 h 80");
+        assert!(args.assume_yes && !args.debug);
+        assert_eq!(args.connections, 5);
+        assert_eq!(run_args("run -dc=7 h 80").connections, 7);
+        assert_eq!(run_args("run -c=7 h 80").connections, 7);
+        assert_eq!(
+            run_args("run -yi 250ms h 80").interval,
+            Duration::from_millis(250)
+        );
+        let args = run_args("run h 80 --assume-yes=true --debug=false --json=1 --reconnect=F");
+        assert!(args.assume_yes && !args.debug && args.json && !args.reconnect);
+        assert!(run_args("run h 80 -y=true").assume_yes);
+        assert!(!run_args("run h 80 -y=false").assume_yes);
+        let args = run_args("run -yd=false h 80");
+        assert!(args.assume_yes && !args.debug);
+        assert_eq!(
+            run_args("run h 80 -46=false").addressing.family,
+            Some(Family::V4)
+        );
+        assert!(usage_error("run h 80 -46").contains("exclude each other"));
+        // `--` ends the options: what follows is <host> <port>.
+        let args = run_args("run -c 5 -y -- 127.0.0.1 80");
+        assert_eq!((args.host.as_str(), args.port), ("127.0.0.1", 80));
+        assert_eq!(args.connections, 5);
+        assert_eq!(run_args("run h -- 80").port, 80);
+        assert!(usage_error("run -- h 80 -y").contains("got 3 arguments"));
+        assert!(usage_error("run h 80 -- -y").contains("got 3 arguments"));
+        // A value is a value, `--` included.
+        assert!(usage_error("run h 80 -c --").contains("--connections: '--'"));
+        let Ok(Command::Limit(limit)) = parse_words("limit -r5 -c10 -d -- ::1 8080") else {
+            panic!("limit arguments rejected");
+        };
+        assert_eq!(
+            (limit.rate, limit.connections, limit.debug),
+            (5.0, Some(10), true)
+        );
+        assert_eq!(limit.host, "::1");
+        let Ok(Command::Server(server)) =
+            parse_words("server -p0 -m0 -d2 --greeting -yd --reset=true")
+        else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!((server.port, server.max_connections), (0, 0));
+        assert_eq!(server.duration, Duration::from_secs(2));
+        assert_eq!(server.greeting.as_deref(), Some("-yd"));
+        assert!(server.reset);
+        assert!(usage_error("server -p 0 -- 5").contains("unexpected argument '5'"));
+        assert_eq!(parse_words("help -- run"), Ok(Command::Help(RUN_HELP)));
+    }
+
+    #[test]
+    fn misspelled_flags_are_named() {
+        for (line, message) in [
+            ("run h 80 -y=true", None),
+            (
+                "run h 80 -y=maybe",
+                Some(
+                    "--assume-yes: 'maybe' is not true or false; a flag is given alone, or with \
+                     =true or =false",
+                ),
+            ),
+            (
+                "run h 80 --json=",
+                Some(
+                    "--json: '' is not true or false; a flag is given alone, or with =true or =false",
+                ),
+            ),
+            (
+                "run h 80 -yx",
+                Some("unknown option '-x' for run; see `tcpgoon run --help`"),
+            ),
+            (
+                "run h 80 -xy",
+                Some("unknown option '-xy' for run; see `tcpgoon run --help`"),
+            ),
+            (
+                "run h 80 -y -y=false",
+                Some("--assume-yes is given more than once"),
+            ),
+            (
+                "run h 80 -c5 -c 6",
+                Some("--connections is given more than once"),
+            ),
+            (
+                "run h 80 -ch",
+                Some("--connections: 'h' is not a whole number"),
+            ),
+            (
+                "limit h 80 -y",
+                Some("unknown option '-y' for limit; see `tcpgoon limit --help`"),
+            ),
+        ] {
+            match message {
+                None => assert!(run_args(line).assume_yes),
+                Some(message) => assert_eq!(usage_error(line), message, "{line}"),
+            }
         }
     }
 

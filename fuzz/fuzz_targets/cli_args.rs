@@ -8,7 +8,10 @@
 //!   line (every option spelled out, durations as `duration::canonical` writes them) parses
 //!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
-//!   a command line where no value starts with `-`.
+//!   a command line where no value starts with `-` (before `--`, which ends the options).
+//!
+//! The canonical lines end with `-- <host> <port>`, so the round trip also checks that `--`
+//! ends the options.
 //!
 //! The arguments are destructured field by field, so a new flag does not compile here until
 //! this target renders it too.
@@ -110,9 +113,13 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
     }
     let mut changed = false;
     let mut spaced = Vec::with_capacity(args.len() + 1);
+    let mut options_ended = false;
     for arg in args {
+        // After `--` nothing is an option: `-c=5` there is an operand, not `-c 5`.
+        options_ended |= arg == "--";
         let split = arg
             .to_str()
+            .filter(|_| !options_ended)
             .and_then(|text| text.split_once('='))
             .filter(|(key, value)| {
                 value_options.contains(key)
@@ -211,8 +218,6 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     } = run;
     let mut line = vec![
         "run".to_string(),
-        host.clone(),
-        port.to_string(),
         "-c".to_string(),
         connections.to_string(),
         "-s".to_string(),
@@ -259,6 +264,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         line.push("--reconnect".to_string());
     }
     push_addressing(&mut line, addressing);
+    line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
 
@@ -277,8 +283,6 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
     } = limit;
     let mut line = vec![
         "limit".to_string(),
-        host.clone(),
-        port.to_string(),
         "-r".to_string(),
         rate.to_string(),
     ];
@@ -298,6 +302,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         line.push("-d".to_string());
     }
     push_addressing(&mut line, addressing);
+    line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
 
