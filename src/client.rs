@@ -141,6 +141,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 target: &label,
                 outcome: &outcome,
                 requested_rate: config.requested_rate(),
+                planned_hold: config.plan.hold,
                 verdicts: &verdicts,
                 width,
             },

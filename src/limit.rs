@@ -35,6 +35,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         target: &config.target.label(),
         outcome: &outcome,
         requested_rate: Some(config.rate),
+        planned_hold: config.plan.hold,
         verdicts: &[],
         width: 80,
     };

@@ -9,7 +9,7 @@ use crate::conn::{Closure, Failure};
 use crate::duration::go_style;
 use crate::engine::{Outcome, Stop};
 use crate::signal;
-use crate::stats::{Counts, Latency, LossCause, Stats};
+use crate::stats::{Counts, HoldSpan, Latency, LossCause, Stats};
 use crate::thresholds::Verdict;
 
 /// The percentiles the text report lists.
@@ -41,6 +41,8 @@ pub struct Summary<'a> {
     pub target: &'a str,
     pub outcome: &'a Outcome,
     pub requested_rate: Option<f64>,
+    /// The hold asked for (`--hold`), to tell a hold cut short from one that ran its time.
+    pub planned_hold: Duration,
     pub verdicts: &'a [Verdict],
     /// Columns the histogram bars may fill.
     pub width: usize,
@@ -133,11 +135,13 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     }
     match s.outcome.stop {
         None => {}
-        Some(Stop::Interrupted(sig)) => writeln!(
-            w,
-            "Run interrupted by {}: dialing stopped early",
-            signal::name(sig)
-        )?,
+        Some(Stop::Interrupted(sig)) => {
+            writeln!(
+                w,
+                "{}",
+                interruption(signal::name(sig), stats.hold, s.planned_hold)
+            )?;
+        }
         Some(Stop::LocalLimit(cause)) => writeln!(
             w,
             "Run stopped by a local limit: {} ({})",
@@ -146,6 +150,25 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         )?,
     }
     Ok(())
+}
+
+/// What a signal cut short. A hold begins only once every attempt has an outcome, so a run
+/// that began one was not interrupted while dialing; after a hold that ran its time, the run
+/// waits only for replacements (`--reconnect`) still dialing.
+fn interruption(signal: &str, hold: Option<HoldSpan>, planned: Duration) -> String {
+    match hold {
+        None => format!("Run interrupted by {signal}: dialing stopped early"),
+        Some(hold) if hold.duration < planned => format!(
+            "Run interrupted by {signal} during the hold: every attempt was made, and the hold \
+             was cut short after {} of {}",
+            go_style(hold.duration),
+            go_style(planned)
+        ),
+        Some(hold) => format!(
+            "Run interrupted by {signal} after the {} hold, while replacements were still dialing",
+            go_style(hold.duration)
+        ),
+    }
 }
 
 fn min_avg_max_dev(latency: &Latency) -> String {
@@ -366,6 +389,32 @@ mod tests {
     }
 
     #[test]
+    fn an_interruption_says_what_it_cut_short() {
+        let hold = |millis| {
+            Some(HoldSpan {
+                min_established: 5,
+                max_established: 5,
+                duration: Duration::from_millis(millis),
+            })
+        };
+        let planned = Duration::from_secs(5);
+        assert_eq!(
+            interruption("SIGINT", None, Duration::ZERO),
+            "Run interrupted by SIGINT: dialing stopped early"
+        );
+        assert_eq!(
+            interruption("SIGINT", hold(1200), planned),
+            "Run interrupted by SIGINT during the hold: every attempt was made, and the hold \
+             was cut short after 1.2s of 5s"
+        );
+        assert_eq!(
+            interruption("SIGTERM", hold(5001), planned),
+            "Run interrupted by SIGTERM after the 5.001s hold, while replacements were still \
+             dialing"
+        );
+    }
+
+    #[test]
     fn histogram_rows_cover_min_to_max_and_every_sample() {
         let mut latency = Latency::default();
         for micros in [100, 100, 150, 199, 1000, 1100] {
@@ -417,6 +466,7 @@ mod tests {
                     target: "example.host(10.0.0.7):80",
                     outcome: &outcome,
                     requested_rate: Some(1.0 / 0.999),
+                    planned_hold: Duration::ZERO,
                     verdicts: &[],
                     width: 80,
                 },

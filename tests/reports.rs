@@ -479,3 +479,65 @@ fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_interrupted_hold_is_reported_as_the_hold_cut_short() {
+    use std::io::{BufRead, BufReader};
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let started = std::time::Instant::now();
+    let mut child = common::spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "20ms",
+        "--progress",
+        "lines",
+        "-y",
+        "--hold",
+        "30s",
+    ]);
+    // Every attempt is made and established before the signal: the run is holding.
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "ended: {seen}");
+        seen.push_str(&line);
+        if line.starts_with("Total: 5, Dialing: 0, Established: 5, Closed: 0") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    common::signal(&child, libc::SIGINT);
+    let status = child.0.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the hold ran on"
+    );
+    assert_eq!(status.code(), Some(1), "{rest}");
+    let line = rest
+        .lines()
+        .find(|l| l.starts_with("Run interrupted by SIGINT"))
+        .unwrap_or_else(|| panic!("no interruption line: {rest}"));
+    let cut = line
+        .strip_prefix(
+            "Run interrupted by SIGINT during the hold: every attempt was made, and the hold \
+             was cut short after ",
+        )
+        .and_then(|l| l.strip_suffix(" of 30s"))
+        .unwrap_or_else(|| panic!("{line}"));
+    let held = common::go_duration(cut);
+    assert!(
+        held >= Duration::from_millis(200) && held < Duration::from_secs(20),
+        "{line}"
+    );
+    assert!(rest.contains(&format!("Hold: {cut}, ")), "{rest}");
+    assert!(!rest.contains("dialing stopped early"), "{rest}");
+}
