@@ -9,8 +9,9 @@
 //! | 64 | bad input or setup: unknown flag, bad value, unresolvable host |
 //!
 //! `tcpgoon limit` has its own meanings: 0 it found the peer's limit, 1 it was interrupted or
-//! stopped by a limit of this machine first, 4 every connection up to its maximum was held
-//! (no limit found), 64 bad input.
+//! stopped by a limit of this machine first, 2 no connection could be made (an attempt
+//! failed before any was established: nothing to measure), 4 every connection up to its
+//! maximum was held (no limit found), 64 bad input.
 
 use crate::engine::Outcome;
 use crate::error::Error;
@@ -52,6 +53,8 @@ pub fn of_counts(counts: &Counts, stopped_early: bool, verdicts: &[Verdict]) -> 
 pub fn of_finding(finding: Finding) -> u8 {
     match finding {
         Finding::Found => SUCCESS,
+        // Not a limit found: CI must not read a server that takes no connection as a pass.
+        Finding::NoConnection => CONNECTION_FAILURES,
         Finding::LocalLimit | Finding::Interrupted(_) => INCOMPLETE,
         Finding::NoLimit => NO_LIMIT_FOUND,
     }
@@ -152,6 +155,15 @@ mod tests {
             of_counts(&counts(9, 1, 0, 0, 0), false, &enough_but_slow),
             THRESHOLD_MISSED
         );
+    }
+
+    #[test]
+    fn limit_findings_map_to_documented_statuses() {
+        assert_eq!(of_finding(Finding::Found), 0);
+        assert_eq!(of_finding(Finding::LocalLimit), 1);
+        assert_eq!(of_finding(Finding::Interrupted(libc::SIGINT)), 1);
+        assert_eq!(of_finding(Finding::NoConnection), 2);
+        assert_eq!(of_finding(Finding::NoLimit), 4);
     }
 
     #[test]

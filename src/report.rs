@@ -310,6 +310,8 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
 pub enum Finding {
     /// The peer's limit: an attempt failed or a held connection was dropped.
     Found,
+    /// An attempt failed before any connection was ever established: nothing to measure.
+    NoConnection,
     /// This machine's limit came first.
     LocalLimit,
     /// Every connection up to the maximum was established and held.
@@ -321,6 +323,7 @@ impl Finding {
     pub fn of(outcome: &Outcome) -> Finding {
         match (outcome.stats.first_loss, outcome.stop) {
             (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
+            (Some(_), _) if outcome.stats.max_established == 0 => Finding::NoConnection,
             (Some(_), _) => Finding::Found,
             (None, Some(Stop::Interrupted(signal))) => Finding::Interrupted(signal),
             (None, Some(Stop::LocalLimit(_))) => Finding::LocalLimit,
@@ -358,6 +361,13 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                      connections held {when}: {}",
                     loss.held,
                     local_limit_hint(cause)
+                ),
+                _ if Finding::of(outcome) == Finding::NoConnection => format!(
+                    "No connection could be made, so there is no limit to measure: an attempt \
+                     failed ({}) before any was established, after {} attempts in {}",
+                    loss.cause.label(),
+                    loss.attempts,
+                    go_style(loss.after)
                 ),
                 _ => format!("Limit: {} concurrent connections held {when}", loss.held),
             }

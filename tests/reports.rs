@@ -541,3 +541,20 @@ fn an_interrupted_hold_is_reported_as_the_hold_cut_short() {
     assert!(rest.contains(&format!("Hold: {cut}, ")), "{rest}");
     assert!(!rest.contains("dialing stopped early"), "{rest}");
 }
+
+#[test]
+fn limit_against_a_closed_port_says_no_connection_could_be_made_and_exits_2() {
+    let out = run(&["limit", "127.0.0.1", &closed_port(), "-i", "0"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let line = out.stdout.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with(
+            "No connection could be made, so there is no limit to measure: an attempt failed \
+             (refused) before any was established, after "
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("Limit: "), "{}", out.stdout);
+    assert_eq!(out.final_counts().established, 0);
+}
