@@ -169,10 +169,12 @@ Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds fo
 --duration and --interval, and milliseconds for --close-after.
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
-then one `Accepted: N, Open: N, Closed: N` line per interval (with `, Turned away: N` when
---max-open closed some at once). It stops on SIGINT or SIGTERM, or when -m or -d is
-reached: it prints the counts and why it stopped, closes every connection (with --reset,
-by a reset), and exits 0. It cannot listen: exit 64.
+then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
+--max-open closed some at once, and `, Accept errors: N` when accepting failed for lack of
+file descriptors or memory (the connection stays queued, and accepting is tried again). It
+stops on SIGINT or SIGTERM, or when -m or -d is reached: it prints the counts and why it
+stopped, closes every connection (with --reset, by a reset), and exits 0. It cannot listen:
+exit 64.
 
 Example:
   tcpgoon server -p 0 -m 0 -d 60
@@ -1245,6 +1247,27 @@ mod tests {
                 None => assert!(run_args(line).assume_yes),
                 Some(message) => assert_eq!(usage_error(line), message, "{line}"),
             }
+        }
+    }
+
+    /// Every part the server's stats line can carry is in its help.
+    #[test]
+    fn server_help_names_every_part_of_the_stats_line() {
+        let counts = crate::server::Counts {
+            accepted: 1,
+            open: 1,
+            closed: 1,
+            accept_errors: 1,
+            turned_away: 1,
+        };
+        let mut line = Vec::new();
+        crate::server::write_counts(&mut line, &counts).unwrap();
+        let line = String::from_utf8(line).unwrap();
+        let parts: Vec<&str> = line.trim_end().split(", ").collect();
+        assert_eq!(parts.len(), 5, "{line}");
+        for part in parts {
+            let shown = part.replace(": 1", ": N");
+            assert!(SERVER_HELP.contains(&shown), "{shown} is not in the help");
         }
     }
 
