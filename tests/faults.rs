@@ -56,8 +56,9 @@ fn a_full_accept_queue_times_the_rest_out() {
     );
     assert_eq!(out.failures("timed out"), 25);
     let (min, max) = min_max(out.line("Time to error stats for 25 failed connections"));
+    // Never before the timeout; after it, by no more than a loaded machine's scheduling.
     assert!(
-        min >= Duration::from_millis(300) && max <= Duration::from_millis(350),
+        min >= Duration::from_millis(300) && max < Duration::from_millis(300 + 250),
         "timed out between {min:?} and {max:?}"
     );
 }

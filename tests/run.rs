@@ -145,8 +145,8 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
         out.elapsed
     );
 
-    // The same, read exactly from the JSON summary: every timeout at 300 ms, give or take
-    // a busy machine's scheduling.
+    // The same, read exactly from the JSON summary: no timeout before 300 ms, and none
+    // later than a loaded machine's scheduling (250 ms of slack) can explain.
     let (_listener, port) = common::full_backlog_listener();
     let out = run(&[
         "run",
@@ -169,8 +169,8 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
         errors["min"].as_u64().unwrap(),
         errors["max"].as_u64().unwrap(),
     );
-    assert!((300_000..350_000).contains(&min), "{errors}");
-    assert!((300_000..350_000).contains(&max), "{errors}");
+    assert!(300_000 <= min && min <= max, "{errors}");
+    assert!(max < 300_000 + 250_000, "{errors}");
 }
 
 #[test]
