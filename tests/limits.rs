@@ -379,22 +379,28 @@ fn hold_keeps_connections_open_with_live_lines() {
         "{:?}",
         out.elapsed
     );
-    assert!(
-        out.elapsed < Duration::from_millis(1500),
-        "{:?}",
-        out.elapsed
-    );
+    // The upper bound only has to show that the run ends once the hold is over; it allows
+    // for a loaded machine starting the process and dialing slowly.
+    assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
     let held_lines = out
         .stdout
         .lines()
         .filter(|l| l.starts_with("Total: 10, Dialing: 0, Established: 10, "))
         .count();
-    // Live lines every 100 ms during the hold, and the final report's.
-    assert!(held_lines >= 5, "{}", out.stdout);
+    // Live lines every 100 ms during the hold (about six; a loaded machine that stalls the
+    // process past a tick skips it), and the final report's.
+    assert!(held_lines >= 3, "{}", out.stdout);
     let hold = out.line("Hold: ");
-    assert!(hold.starts_with("Hold: 6"), "{hold}");
+    let (held_for, counts) = hold["Hold: ".len()..]
+        .split_once(", ")
+        .unwrap_or_else(|| panic!("{hold}"));
+    let held_for = common::go_duration(held_for);
     assert!(
-        hold.ends_with("established during the hold min/max = 10/10"),
+        held_for >= Duration::from_millis(600) && held_for < Duration::from_millis(1500),
+        "{hold}"
+    );
+    assert_eq!(
+        counts, "established during the hold min/max = 10/10",
         "{hold}"
     );
 }
