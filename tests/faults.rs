@@ -204,7 +204,8 @@ fn a_server_that_stops_after_5_leaves_every_attempt_accounted_for() {
 fn sigterm_to_the_client_reports_every_connection() {
     let (_server, port) = start_server(&["-m", "0", "-i", "0"]);
     let started = Instant::now();
-    let client = spawn(&[
+    // One live line, printed as the run starts, and no more before the signal.
+    let mut client = spawn(&[
         "run",
         "127.0.0.1",
         &port,
@@ -213,9 +214,12 @@ fn sigterm_to_the_client_reports_every_connection() {
         "-s",
         "20ms",
         "-i",
-        "0",
+        "10s",
         "-y",
     ]);
+    // From the first line on, attempts are due every 20 ms: about 25 in 500 ms.
+    let first = common::first_line(&mut client);
+    assert!(first.ends_with("NotInitiated: 100"), "{first}");
     std::thread::sleep(Duration::from_millis(500));
     signal(&client, libc::SIGTERM);
     let out = finish(client, started, Duration::from_secs(10));

@@ -228,18 +228,7 @@ pub fn start_server_at(port: &str, args: &[&str]) -> (Guard, String) {
     let mut full = vec!["server", "-p", port];
     full.extend_from_slice(args);
     let mut guard = spawn(&full);
-    let stdout = guard.0.stdout.take().expect("piped stdout");
-    // Read on a thread, so a server that never prints fails the test instead of hanging it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut stdout = stdout;
-        let line = read_line_unbuffered(&mut stdout);
-        let _ = tx.send((line, stdout));
-    });
-    let Ok((line, stdout)) = rx.recv_timeout(Duration::from_secs(10)) else {
-        panic!("tcpgoon server printed no line within 10 s");
-    };
-    guard.0.stdout = Some(stdout);
+    let line = first_line(&mut guard);
     let Some(addr) = line.strip_prefix("listening on ") else {
         let out = finish(guard, Instant::now(), Duration::from_secs(5));
         panic!("server's first line is {line:?}, not `listening on`: {out:?}");
@@ -251,6 +240,25 @@ pub fn start_server_at(port: &str, args: &[&str]) -> (Guard, String) {
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     assert_ne!(port, 0, "{line}");
     (guard, port.to_string())
+}
+
+/// Reads the first line a spawned process prints, waiting up to 10 s for it; the rest of its
+/// output stays in the pipe for [`finish`]. A process that has printed has started, however
+/// slowly a loaded machine ran it.
+pub fn first_line(guard: &mut Guard) -> String {
+    let stdout = guard.0.stdout.take().expect("piped stdout");
+    // Read on a thread, so a process that never prints fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdout = stdout;
+        let line = read_line_unbuffered(&mut stdout);
+        let _ = tx.send((line, stdout));
+    });
+    let Ok((line, stdout)) = rx.recv_timeout(Duration::from_secs(10)) else {
+        panic!("tcpgoon printed no line within 10 s");
+    };
+    guard.0.stdout = Some(stdout);
+    line
 }
 
 /// One line, read a byte at a time so nothing after it leaves the pipe.
