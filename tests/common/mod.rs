@@ -190,12 +190,41 @@ impl HoldingListener {
     }
 }
 
-/// A loopback port with nothing listening on it.
-pub fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("listener address").port();
-    drop(listener);
-    port.to_string()
+/// A loopback port that refuses connections, for as long as this lives: a socket is bound
+/// to it but does not listen, and the kernel answers a SYN to such a port with a reset.
+/// Keeping it bound keeps another test's listener, or a connect's choice of local port
+/// (which could connect to itself), from taking the port before the test dials it.
+///
+/// It reads as the port's text (`&port` where a `&str` goes), so the usual
+/// `let port = closed_port();` keeps the port closed until the end of the test.
+pub struct ClosedPort {
+    _socket: socket2::Socket,
+    port: String,
+}
+
+impl std::ops::Deref for ClosedPort {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.port
+    }
+}
+
+pub fn closed_port() -> ClosedPort {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("create a socket");
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    socket.bind(&any_port.into()).expect("bind a loopback port");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("bound address")
+        .port();
+    ClosedPort {
+        _socket: socket,
+        port: port.to_string(),
+    }
 }
 
 /// A listener with backlog 0 that never accepts: the kernel completes one handshake into
