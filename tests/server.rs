@@ -137,22 +137,62 @@ fn sigint_stops_it_with_exit_0() {
 
 #[test]
 fn stats_lines_count_accepted_open_and_closed() {
+    const AFTER: &str = "Accepted: 2, Open: 1, Closed: 1";
     let started = Instant::now();
-    let (server, port) = start_server(&["-m", "0", "-i", "50ms"]);
+    let (mut server, port) = start_server(&["-m", "0", "-i", "50ms"]);
     let first = connect(&port);
     let _second = connect(&port);
     drop(first);
+    // Read interval lines as they come until one shows the close, however long a loaded
+    // machine takes to get there; then let a few more intervals pass.
+    let mut interval = Vec::new();
+    while interval.last().map(String::as_str) != Some(AFTER) {
+        let line = common::first_line(&mut server);
+        assert!(!line.is_empty(), "the server's output ended: {interval:?}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{interval:?}");
+        interval.push(line);
+    }
+    let seen = interval.len();
     std::thread::sleep(Duration::from_millis(300));
     signal(&server, libc::SIGTERM);
     let out = finish(server, started, Duration::from_secs(10));
     assert_eq!(out.code, Some(0), "{out:?}");
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], "Accepted: 0, Open: 0, Closed: 0", "{out:?}");
-    assert!(
-        lines.contains(&"Accepted: 2, Open: 1, Closed: 1"),
-        "{out:?}"
+    let rest: Vec<&str> = out.stdout.lines().collect();
+    let Some((later, last_two)) = rest.split_last_chunk::<2>() else {
+        panic!("no final counts: {out:?}");
+    };
+    assert_eq!(last_two, &[AFTER, "stopping: interrupted by SIGTERM"]);
+    interval.extend(later.iter().map(|l| l.to_string()));
+    // The interval lines alone: the first before any connection, then counts that only
+    // grow and always add up, and after the close a line every 50 ms, all the same (300 ms
+    // is six intervals; a loaded machine may skip some, not all).
+    assert_eq!(
+        interval[0], "Accepted: 0, Open: 0, Closed: 0",
+        "{interval:?}"
     );
-    assert!(lines.len() >= 4, "a line every 50 ms: {out:?}");
+    let mut previous = (0, 0);
+    for line in &interval {
+        let numbers: Vec<u64> = line
+            .split(", ")
+            .map(|part| part.split_once(": ").and_then(|(_, n)| n.parse().ok()))
+            .collect::<Option<_>>()
+            .unwrap_or_else(|| panic!("not a stats line: {line:?}"));
+        let [accepted, open, closed] = numbers[..] else {
+            panic!("not a stats line: {line:?}");
+        };
+        assert!(line.starts_with("Accepted: "), "{line:?}");
+        assert_eq!(accepted, open + closed, "{line:?}");
+        assert!(
+            accepted >= previous.0 && closed >= previous.1,
+            "{interval:?}"
+        );
+        previous = (accepted, closed);
+    }
+    let after = &interval[seen..];
+    assert!(
+        !after.is_empty() && after.iter().all(|l| l == AFTER),
+        "{interval:?}"
+    );
 }
 
 #[test]
