@@ -2,9 +2,12 @@
 //! time limit, so a hung process fails its test instead of hanging the suite.
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tcpgoon");
@@ -160,33 +163,70 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 /// A listener on an ephemeral loopback port that accepts and holds everything, until
-/// dropped.
+/// dropped: then it stops, and closes its listener and every connection it holds.
 pub struct HoldingListener {
     pub addr: SocketAddr,
-    _thread: std::thread::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HoldingListener {
     pub fn start() -> HoldingListener {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("listener address");
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                match stream {
-                    Ok(s) => held.push(s),
-                    Err(_) => break,
+        // Non-blocking, so the thread is never stuck in accept and sees `stop` within one
+        // poll timeout.
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let mut held = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let mut ready = libc::pollfd {
+                        fd: listener.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one pollfd, for a descriptor the listener owns.
+                    unsafe { libc::poll(&mut ready, 1, 10) };
+                    loop {
+                        match listener.accept() {
+                            Ok((stream, _)) => held.push(stream),
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                            // Out of descriptors, or a connection reset before it was
+                            // accepted: wait rather than spin on it.
+                            Err(_) => {
+                                std::thread::sleep(Duration::from_millis(10));
+                                break;
+                            }
+                        }
+                    }
                 }
+                // Returning drops the listener and every held connection.
             }
         });
         HoldingListener {
             addr,
-            _thread: thread,
+            stop,
+            thread: Some(thread),
         }
     }
 
     pub fn port(&self) -> String {
         self.addr.port().to_string()
+    }
+}
+
+impl Drop for HoldingListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
