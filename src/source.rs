@@ -14,7 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// budget (65536 sources × 28k ports each), small enough to check every one at start.
 pub const MAX_SOURCES: u128 = 65_536;
 
-/// An address block, `addr/prefix`, normalized to its first address.
+/// An address block, `addr/prefix`, normalized to its first address. As a source it stands
+/// for its host addresses ([`Cidr::hosts`]), not for every address it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
     network: IpAddr,
@@ -57,11 +58,31 @@ impl Cidr {
         ip.is_ipv4() == self.network.is_ipv4() && as_bits(ip) & self.mask() == as_bits(self.network)
     }
 
-    /// Every address of the block, in order. Network and broadcast addresses are included:
-    /// on loopback every address of 127.0.0.0/8 can be bound.
+    /// Every address of the block, in order.
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let first = as_bits(self.network);
         (0..self.size()).map(move |i| from_bits(self.network, first + i))
+    }
+
+    /// The addresses a host on the block can have, in order: for an IPv4 block of four
+    /// addresses or more, all but the first and the last, which are the network and
+    /// broadcast addresses wherever the block is a subnet. On an interface the network
+    /// address cannot be bound, and the broadcast address can, but Linux then connects from
+    /// the interface's own address instead, so that source would silently be another one.
+    /// A /31 or /32 (point-to-point, RFC 3021) and an IPv6 block, which has no broadcast
+    /// address, give every address.
+    pub fn hosts(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let first = as_bits(self.network) + u128::from(self.skips_ends());
+        (0..self.host_count()).map(move |i| from_bits(self.network, first + i))
+    }
+
+    /// How many addresses [`Cidr::hosts`] gives (for `::/0`, one short, as [`Cidr::size`]).
+    pub fn host_count(&self) -> u128 {
+        self.size() - 2 * u128::from(self.skips_ends())
+    }
+
+    fn skips_ends(&self) -> bool {
+        self.network.is_ipv4() && self.prefix <= 30
     }
 
     fn mask(&self) -> u128 {
@@ -92,8 +113,10 @@ fn from_bits(family: IpAddr, bits: u128) -> IpAddr {
 }
 
 /// Reads `--source`: addresses and CIDR blocks separated by commas, IPv4 or IPv6
-/// (`127.0.0.2,127.0.0.3`, `127.0.0.0/28`, `::1`). Duplicates are an error, since a
-/// repeated source adds no ports; so is a list of more than [`MAX_SOURCES`] addresses.
+/// (`127.0.0.2,127.0.0.3`, `127.0.0.0/28`, `::1`); a block stands for its host addresses
+/// ([`Cidr::hosts`]). Duplicates are an error, since a repeated source adds no ports; so is
+/// a list of more than [`MAX_SOURCES`] addresses, and the unspecified address (`0.0.0.0`,
+/// `::`), which binds but leaves the kernel to pick the source, so it is no source at all.
 pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
     let mut sources = Vec::new();
     for item in text.split(',') {
@@ -104,14 +127,19 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
         if item.contains('/') {
             let cidr = Cidr::parse(item)?;
             // `::/0` counts as u128::MAX: a plain sum would overflow.
-            let total = (sources.len() as u128).saturating_add(cidr.size());
+            let total = (sources.len() as u128).saturating_add(cidr.host_count());
             if total > MAX_SOURCES {
                 return Err(format!(
-                    "'{item}' holds {} addresses; at most {MAX_SOURCES} source addresses are allowed",
-                    cidr.size()
+                    "'{item}' holds {} host addresses; at most {MAX_SOURCES} source addresses \
+                     are allowed",
+                    cidr.host_count()
                 ));
             }
-            sources.extend(cidr.addresses());
+            // Only a block's first address can be the unspecified one.
+            if let Some(ip) = cidr.hosts().next().filter(IpAddr::is_unspecified) {
+                return Err(unspecified(item, ip));
+            }
+            sources.extend(cidr.hosts());
         } else {
             let ip = item
                 .strip_prefix('[')
@@ -120,6 +148,9 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
             let ip: IpAddr = ip
                 .parse()
                 .map_err(|_| format!("'{item}' is neither an IP address nor a CIDR block"))?;
+            if ip.is_unspecified() {
+                return Err(unspecified(item, ip));
+            }
             if sources.len() as u128 >= MAX_SOURCES {
                 return Err(format!(
                     "more than {MAX_SOURCES} source addresses are not allowed"
@@ -134,6 +165,15 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
         return Err(format!("source address {} is given twice", pair[0]));
     }
     Ok(sources)
+}
+
+fn unspecified(item: &str, ip: IpAddr) -> String {
+    let what = if item.contains('/') {
+        format!("'{item}' includes {ip}, the unspecified address")
+    } else {
+        format!("'{item}' is the unspecified address")
+    };
+    format!("{what}, with which the kernel picks the source: give addresses of this machine")
 }
 
 /// One attempt's way: the target's index in the target list, and the source to bind, if any.
@@ -247,14 +287,69 @@ mod tests {
             parse_sources("::1,[fd00::2]"),
             Ok(vec![ip("::1"), ip("fd00::2")])
         );
-        let block = parse_sources("127.0.0.0/30").unwrap();
-        assert_eq!(
-            block,
-            ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"].map(ip)
-        );
         assert_eq!(parse_sources("10.1.2.3/32"), Ok(vec![ip("10.1.2.3")]));
         assert_eq!(parse_sources("fd00::/126").unwrap().len(), 4);
-        assert_eq!(parse_sources("10.0.0.0/16").unwrap().len(), 65_536);
+        assert_eq!(parse_sources("10.0.0.0/16").unwrap().len(), 65_534);
+        assert_eq!(parse_sources("fd00::/112").unwrap().len(), 65_536);
+    }
+
+    #[test]
+    fn an_ipv4_block_gives_its_host_addresses() {
+        // The network and broadcast addresses are left out of blocks of four or more.
+        assert_eq!(
+            parse_sources("127.0.0.0/30"),
+            Ok(vec![ip("127.0.0.1"), ip("127.0.0.2")])
+        );
+        let block = parse_sources("127.0.0.0/29").unwrap();
+        assert_eq!(block.first(), Some(&ip("127.0.0.1")));
+        assert_eq!(block.last(), Some(&ip("127.0.0.6")));
+        assert_eq!(block.len(), 6);
+        // A point-to-point /31 has no network or broadcast address.
+        assert_eq!(
+            parse_sources("10.0.0.6/31"),
+            Ok(vec![ip("10.0.0.6"), ip("10.0.0.7")])
+        );
+        // IPv6 has no broadcast address: a block gives every address.
+        assert_eq!(
+            parse_sources("fd00::/127"),
+            Ok(vec![ip("fd00::"), ip("fd00::1")])
+        );
+        // A listed address is taken as given, even where a block would leave it out.
+        assert_eq!(
+            parse_sources("127.0.0.0,127.0.0.0/30"),
+            Ok(["127.0.0.0", "127.0.0.1", "127.0.0.2"].map(ip).to_vec())
+        );
+        for text in ["127.0.0.0/30", "10.0.0.0/31", "10.1.2.3/32", "fd00::/126"] {
+            let cidr = Cidr::parse(text).unwrap();
+            assert_eq!(cidr.hosts().count() as u128, cidr.host_count(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_unspecified_address_is_no_source() {
+        for (bad, why) in [
+            ("0.0.0.0", "'0.0.0.0' is the unspecified address"),
+            ("::", "'::' is the unspecified address"),
+            ("[::]", "'[::]' is the unspecified address"),
+            ("127.0.0.2,0.0.0.0", "'0.0.0.0' is the unspecified address"),
+            ("::/127", "'::/127' includes ::, the unspecified address"),
+            ("::/128", "'::/128' includes ::, the unspecified address"),
+            ("0.0.0.0/32", "includes 0.0.0.0, the unspecified"),
+            ("0.0.0.0/31", "includes 0.0.0.0, the unspecified"),
+        ] {
+            match parse_sources(bad) {
+                Err(message) => {
+                    assert!(message.contains(why), "{bad:?}: {message}");
+                    assert!(message.contains("the kernel picks the source"), "{message}");
+                }
+                Ok(list) => panic!("{bad:?} accepted as {list:?}"),
+            }
+        }
+        // A larger IPv4 block starting at 0.0.0.0 leaves it out with the network address.
+        assert_eq!(
+            parse_sources("0.0.0.0/30"),
+            Ok(vec![ip("0.0.0.1"), ip("0.0.0.2")])
+        );
     }
 
     #[test]
@@ -271,7 +366,7 @@ mod tests {
             ("10.0.0.7/24", "host bits set: the block starts at 10.0.0.0"),
             ("x/24", "not an IP address"),
             ("127.0.0.1,127.0.0.0/31", "127.0.0.1 is given twice"),
-            ("10.0.0.0/16,10.1.0.0/32", "at most 65536"),
+            ("10.0.0.0/16,10.1.0.0/31,10.2.0.0/32", "at most 65536"),
         ] {
             match parse_sources(bad) {
                 Err(message) => assert!(message.contains(why), "{bad:?}: {message}"),

@@ -172,7 +172,8 @@ fn three_sources_hold_all_250_in_a_100_port_range() {
 
 #[test]
 fn a_cidr_block_of_sources_is_spread_over() {
-    // 127.0.0.0/29: eight sources, 500 connections, 63 per source.
+    // 127.0.0.0/29: six sources (its host addresses, 127.0.0.1 to .6), 500 connections,
+    // 84 per source.
     let Some(out) = in_private_net(|| {
         let _server = narrow_port_range();
         run(&[
@@ -209,6 +210,10 @@ fn bad_sources_are_setup_errors() {
         ),
         ("10.0.0.0/8", "at most 65536 source addresses"),
         ("127.0.0.1,127.0.0.1", "127.0.0.1 is given twice"),
+        // Unspecified: the kernel would pick the source, as with no --source at all.
+        ("0.0.0.0", "'0.0.0.0' is the unspecified address"),
+        ("::", "'::' is the unspecified address"),
+        ("::/127", "'::/127' includes ::, the unspecified address"),
     ] {
         let out = run(&[
             "run",

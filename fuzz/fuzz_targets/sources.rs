@@ -5,8 +5,11 @@
 //!   one short), starts at the address it was
 //!   written with, contains every address it yields (in order, without gaps) and neither
 //!   neighbour outside it, nor any address of the other family;
-//! - an accepted list is each item's addresses in order (an address, or a block's), at most
-//!   65536 of them, none twice; printed back as a comma-separated list it reads the same.
+//! - its host addresses are all of them, or for an IPv4 block of four or more all but the
+//!   first and the last, in order;
+//! - an accepted list is each item's addresses in order (an address, or a block's host
+//!   addresses), at most 65536 of them, none twice, none unspecified; printed back as a
+//!   comma-separated list it reads the same.
 
 #![no_main]
 
@@ -34,12 +37,16 @@ fuzz_target!(|data: &[u8]| {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(sorted.len(), sources.len(), "{text:?} gave a source twice");
+    assert!(
+        !sources.iter().any(IpAddr::is_unspecified),
+        "{text:?} gave the unspecified address"
+    );
 
     let mut expected = Vec::new();
     for item in text.split(',').map(str::trim) {
         if item.contains('/') {
             let cidr = Cidr::parse(item).expect("an item of an accepted list");
-            expected.extend(cidr.addresses());
+            expected.extend(cidr.hosts());
         } else {
             let bare = item
                 .strip_prefix('[')
@@ -69,6 +76,29 @@ fn check_block(text: &str, cidr: &Cidr) {
         return;
     }
     assert!(size.is_power_of_two(), "{text:?} holds {size}");
+    let ends = first.is_ipv4() && size >= 4;
+    let hosts = cidr.host_count();
+    assert_eq!(hosts, if ends { size - 2 } else { size }, "{text:?}");
+    let mut host_list = cidr.hosts();
+    let first_host = bits(first) + u128::from(ends);
+    if hosts > 0 {
+        assert_eq!(
+            host_list.next(),
+            Some(with_bits(first, first_host)),
+            "{text:?} hosts start elsewhere"
+        );
+    }
+    if hosts <= WALK {
+        let all: Vec<IpAddr> = cidr.hosts().collect();
+        assert_eq!(all.len() as u128, hosts, "{text:?}");
+        for (i, ip) in all.iter().enumerate() {
+            assert_eq!(
+                bits(*ip),
+                first_host + i as u128,
+                "{text:?} hosts skip at {ip}"
+            );
+        }
+    }
     let mut addresses = cidr.addresses();
     assert_eq!(addresses.next(), Some(first), "{text:?} starts elsewhere");
     if size <= WALK {
