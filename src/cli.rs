@@ -72,8 +72,9 @@ Options:
                             during the run and the hold, to keep N up; replacements keep
                             to the --sleep rate, sharing it with the schedule
       --source <ADDRS>      bind to these local addresses, in turn: a comma-separated list
-                            of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28); each
-                            source gets its own ephemeral ports toward each target
+                            of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28; a block
+                            gives its host addresses); each source gets its own ephemeral
+                            ports toward each target
       --all-addresses       spread attempts over every address <host> resolves to, not
                             only the first
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only

@@ -281,11 +281,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         debug,
         addressing,
     } = limit;
-    let mut line = vec![
-        "limit".to_string(),
-        "-r".to_string(),
-        rate.to_string(),
-    ];
+    let mut line = vec!["limit".to_string(), "-r".to_string(), rate.to_string()];
     if let Some(n) = connections {
         line.push("-c".to_string());
         line.push(n.to_string());
