@@ -73,8 +73,8 @@ fn connections_the_server_closes_are_counted_as_closed_by_peer() {
     assert_eq!(counts.error, 0, "{}", out.stdout);
     assert_eq!(counts.established + counts.closed, 20, "{}", out.stdout);
     // Attempt k is closed at k × 20 ms + 50 ms and the run ends at 380 ms: the first
-    // sixteen or so are closed before it ends.
-    assert!(counts.closed >= 10, "{}", out.stdout);
+    // sixteen or so are closed before it ends, unless the server is very late.
+    assert!(counts.closed >= 5, "{}", out.stdout);
     assert_eq!(
         out.closures("closed by peer"),
         counts.closed,
@@ -82,6 +82,13 @@ fn connections_the_server_closes_are_counted_as_closed_by_peer() {
         out.stdout
     );
     assert_eq!(out.closures("reset by peer"), 0);
+
+    // With a hold that outlasts every close, the count is exact.
+    let out = run_against(&port, &["-c", "20", "-s", "20ms", "--hold", "500ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.closed, counts.error), (20, 0), "{}", out.stdout);
+    assert_eq!(out.closures("closed by peer"), 20, "{}", out.stdout);
 }
 
 #[test]
@@ -93,7 +100,7 @@ fn connections_the_server_resets_are_counted_as_reset() {
     assert!(counts.adds_up(), "{counts:?}");
     assert_eq!(counts.error, 0, "{}", out.stdout);
     assert_eq!(counts.established + counts.closed, 20, "{}", out.stdout);
-    assert!(counts.closed >= 10, "{}", out.stdout);
+    assert!(counts.closed >= 5, "{}", out.stdout);
     assert_eq!(
         out.closures("reset by peer"),
         counts.closed,
@@ -101,6 +108,13 @@ fn connections_the_server_resets_are_counted_as_reset() {
         out.stdout
     );
     assert_eq!(out.closures("closed by peer"), 0);
+
+    // With a hold that outlasts every reset, the count is exact.
+    let out = run_against(&port, &["-c", "20", "-s", "20ms", "--hold", "500ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.closed, counts.error), (20, 0), "{}", out.stdout);
+    assert_eq!(out.closures("reset by peer"), 20, "{}", out.stdout);
 }
 
 #[test]
@@ -160,9 +174,9 @@ fn a_reset_before_the_client_looks_is_still_a_connection_closed_by_reset() {
 fn greeting_bytes_are_counted_exactly() {
     // The run ends when its last attempt has an outcome, so every greeting must arrive
     // before that: the server stops after 10 connections (sending each its greeting, then
-    // a FIN) and the 11th attempt, 100 ms later, is refused.
+    // a FIN) and the 11th attempt, 200 ms later, is refused.
     let (_server, port) = start_server(&["-m", "10", "--greeting", "hello", "-i", "0"]);
-    let out = run_against(&port, &["-c", "11", "-s", "100ms"]);
+    let out = run_against(&port, &["-c", "11", "-s", "200ms"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     let counts = out.final_counts();
     assert_eq!((counts.closed, counts.error), (10, 1), "{}", out.stdout);
