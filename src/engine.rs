@@ -432,14 +432,22 @@ impl<'s> Engine<'s> {
     /// Settles every attempt still dialing that the kernel has finished with; the others
     /// stay dialing. For a run that ends at once.
     fn settle_dialing(&mut self, now: Instant, observer: &mut impl Observer) {
-        let dialing: Vec<usize> = self
+        let dialing: Vec<(usize, u64)> = self
             .conns
             .iter()
             .filter(|(_, conn)| conn.state == State::Dialing)
-            .map(|(key, _)| key)
+            .map(|(key, conn)| (key, conn.seq))
             .collect();
-        for key in dialing {
-            self.settle(key, now, observer);
+        for (key, seq) in dialing {
+            // Settling one can settle the rest (a first loss does, in `note_loss`): each is
+            // settled only while it is still dialing.
+            let still_dialing = self
+                .conns
+                .get(key)
+                .is_some_and(|conn| conn.seq == seq && conn.state == State::Dialing);
+            if still_dialing {
+                self.settle(key, now, observer);
+            }
         }
     }
 
@@ -613,6 +621,63 @@ mod tests {
 
     impl Observer for Quiet {
         fn tick(&mut self, _elapsed: Duration, _stats: &Stats) {}
+    }
+
+    /// An engine whose attempts go to `targets` in turn, made but never polled for.
+    fn attempts_to(targets: Vec<SocketAddr>, stop_at_first_loss: bool) -> Engine<'static> {
+        let plan = Plan {
+            connections: targets.len() as u64,
+            targets,
+            sources: Vec::new(),
+            sleep: Duration::ZERO,
+            dial_timeout: Duration::from_secs(5),
+            interval: Duration::ZERO,
+            refresh: None,
+            hold: Duration::ZERO,
+            reconnect: false,
+            stop_at_first_loss,
+        };
+        let mut engine = Engine::new(plan, None).unwrap();
+        engine.dial_due(&mut Quiet);
+        engine
+    }
+
+    #[test]
+    fn a_loss_met_while_settling_settles_each_attempt_once() {
+        // A socket that is bound and never listens refuses every attempt; the first refusal
+        // met while settling is a loss, and settling for it settles the rest.
+        let closed =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        closed
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let closed_addr = closed.local_addr().unwrap().as_socket().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open_addr = listener.local_addr().unwrap();
+        let mut engine = attempts_to(vec![closed_addr, closed_addr, open_addr, closed_addr], true);
+        let _accepted = listener.accept().unwrap();
+        // Every attempt has its outcome in the kernel once each has reported an event; the
+        // events are left unhandled, as if the loop had not got to them yet.
+        let mut events = Events::with_capacity(16);
+        let mut reported = std::collections::HashSet::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reported.len() < engine.conns.len() {
+            assert!(Instant::now() < deadline, "{} reported", reported.len());
+            engine
+                .poll
+                .poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            reported.extend(events.iter().map(|e| e.token()));
+        }
+        engine.settle_dialing(Instant::now(), &mut Quiet);
+        let counts = engine.stats.counts;
+        assert_eq!(counts.total, 4);
+        assert_eq!(
+            counts.dialing + counts.established + counts.error,
+            4,
+            "{counts:?}"
+        );
+        assert_eq!((counts.established, counts.error), (1, 3), "{counts:?}");
     }
 
     /// An engine with one attempt toward `listener`, made but never polled for.
