@@ -133,8 +133,9 @@ Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held connection
   1   the search did not complete: interrupted, or a limit of this machine (file
       descriptors, ephemeral ports) was reached first; the count is a lower bound
-  2   no connection could be made: an attempt failed before any was established,
-      so there is no limit to measure (nothing listening, say)
+  2   nothing was held, so there is no limit to measure: an attempt failed before any
+      was established (nothing listening, say), or the peer dropped the first connection
+      with none other held
   4   no limit was found: every connection up to the maximum was established and held
   64  bad input or setup
 

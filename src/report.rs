@@ -310,7 +310,8 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
 pub enum Finding {
     /// The peer's limit: an attempt failed or a held connection was dropped.
     Found,
-    /// An attempt failed before any connection was ever established: nothing to measure.
+    /// Nothing was held when the first loss came: an attempt failed before any connection
+    /// was established, or the peer dropped the only one. Nothing to measure.
     NoConnection,
     /// This machine's limit came first.
     LocalLimit,
@@ -323,7 +324,7 @@ impl Finding {
     pub fn of(outcome: &Outcome) -> Finding {
         match (outcome.stats.first_loss, outcome.stop) {
             (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
-            (Some(_), _) if outcome.stats.max_established == 0 => Finding::NoConnection,
+            (Some(loss), _) if loss.held == 0 => Finding::NoConnection,
             (Some(_), _) => Finding::Found,
             (None, Some(Stop::Interrupted(signal))) => Finding::Interrupted(signal),
             (None, Some(Stop::LocalLimit(_))) => Finding::LocalLimit,
@@ -349,12 +350,13 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                 LossCause::Failed(_) => "an attempt failed",
                 LossCause::Dropped(_) => "the peer dropped a held connection",
             };
-            let when = format!(
-                "when {how} ({}), after {} attempts in {}",
-                loss.cause.label(),
+            let after = format!(
+                "after {} attempt{} in {}",
                 loss.attempts,
+                if loss.attempts == 1 { "" } else { "s" },
                 go_style(loss.after)
             );
+            let when = format!("when {how} ({}), {after}", loss.cause.label());
             match loss.cause {
                 LossCause::Failed(cause) if cause.is_local_limit() => format!(
                     "No server limit found: this machine's limit came first, with {} concurrent \
@@ -362,13 +364,20 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                     loss.held,
                     local_limit_hint(cause)
                 ),
-                _ if Finding::of(outcome) == Finding::NoConnection => format!(
-                    "No connection could be made, so there is no limit to measure: an attempt \
-                     failed ({}) before any was established, after {} attempts in {}",
-                    loss.cause.label(),
-                    loss.attempts,
-                    go_style(loss.after)
-                ),
+                LossCause::Failed(_) if Finding::of(outcome) == Finding::NoConnection => {
+                    format!(
+                        "No connection could be made, so there is no limit to measure: an \
+                         attempt failed ({}) before any was established, {after}",
+                        loss.cause.label(),
+                    )
+                }
+                LossCause::Dropped(_) if Finding::of(outcome) == Finding::NoConnection => {
+                    format!(
+                        "No connection stayed open, so there is no limit to measure: the peer \
+                         dropped the first one established ({}) with none other held, {after}",
+                        loss.cause.label(),
+                    )
+                }
                 _ => format!("Limit: {} concurrent connections held {when}", loss.held),
             }
         }

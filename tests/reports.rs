@@ -558,3 +558,44 @@ fn limit_against_a_closed_port_says_no_connection_could_be_made_and_exits_2() {
     assert!(!out.stdout.contains("Limit: "), "{}", out.stdout);
     assert_eq!(out.final_counts().established, 0);
 }
+
+#[test]
+fn limit_against_a_server_that_drops_every_connection_exits_2() {
+    // Each connection is established and then closed at once: none is ever held, so there
+    // is no limit to report, and CI must not read the search as a success.
+    for reset in [false, true] {
+        let mut server = vec!["-m", "0", "-d", "30", "-i", "0", "--max-open", "0"];
+        if reset {
+            server.push("--reset");
+        }
+        let (_server, port) = common::start_server(&server);
+        // 200 ms apart, so the first is dropped before the second is made.
+        let out = run(&[
+            "limit",
+            "127.0.0.1",
+            &port,
+            "-r",
+            "5",
+            "-c",
+            "10",
+            "-i",
+            "0",
+        ]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        let cause = if reset {
+            "reset by peer"
+        } else {
+            "closed by peer"
+        };
+        let line = out.stdout.lines().last().unwrap_or_default();
+        assert!(
+            line.starts_with(&format!(
+                "No connection stayed open, so there is no limit to measure: the peer dropped \
+                 the first one established ({cause}) with none other held, after 1 attempt in "
+            )),
+            "{}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("Limit: "), "{}", out.stdout);
+    }
+}
