@@ -388,15 +388,23 @@ impl Spelling {
 
     /// Splits the arguments at `--` into options and operands, with every cluster of short
     /// options taken apart: `-yd` is `-y -d`, `-c5` is `-c 5`, `-yc5` is `-y -c 5`, `-yd=false`
-    /// is `-y -d=false`. A value keeps its place and its form, so `--greeting -yd` greets with
-    /// `-yd`; a letter that names no option ends the cluster, which stays whole from there
-    /// for the error to show.
+    /// is `-y -d=false`. A value keeps its place, so `--greeting -yd` greets with `-yd`; one
+    /// that starts with `-` is joined to its key (`--greeting=-yd`), since pico-args finds
+    /// keys anywhere and would take `--greeting -d` for a `-d` without a value. A letter that
+    /// names no option ends the cluster, which stays whole from there for the error to show.
     fn normalize(&self, args: &[OsString]) -> (Vec<OsString>, Vec<OsString>) {
-        let mut options = Vec::with_capacity(args.len());
+        let mut options: Vec<OsString> = Vec::with_capacity(args.len());
         let mut value_next = false;
         for (i, arg) in args.iter().enumerate() {
             if std::mem::take(&mut value_next) {
-                options.push(arg.clone());
+                match options.pop() {
+                    Some(mut key) if arg.len() > 1 && arg.as_encoded_bytes().starts_with(b"-") => {
+                        key.push("=");
+                        key.push(arg);
+                        options.push(key);
+                    }
+                    key => options.extend(key.into_iter().chain([arg.clone()])),
+                }
                 continue;
             }
             let text = match arg.to_str() {
@@ -1089,6 +1097,24 @@ mod tests {
         assert!(usage_error("limit h").contains("limit takes <host> <port>"));
         assert_eq!(parse_words("help limit"), Ok(Command::Help(LIMIT_HELP)));
         assert_eq!(parse_words("limit -h"), Ok(Command::Help(LIMIT_HELP)));
+    }
+
+    #[test]
+    fn a_value_that_spells_an_option_is_a_value() {
+        let Ok(Command::Server(args)) = parse_words("server -p 0 -d 1 --greeting -d") else {
+            panic!("--greeting -d rejected");
+        };
+        assert_eq!(args.greeting.as_deref(), Some("-d"));
+        assert_eq!(args.duration, Duration::from_secs(1));
+        let Ok(Command::Server(args)) = parse_words("server --greeting -p -p 0 -d 1") else {
+            panic!("--greeting -p rejected");
+        };
+        assert_eq!((args.greeting.as_deref(), args.port), (Some("-p"), 0));
+        let args = run_args("run 127.0.0.1 1 -c 1 --hdr-log -c");
+        assert_eq!(args.hdr_log, Some(PathBuf::from("-c")));
+        assert_eq!(args.connections, 1);
+        // In a cluster too: the value after `-yc` is -c's.
+        assert!(usage_error("run h 1 -yc -5").contains("--connections: '-5'"));
     }
 
     #[test]
