@@ -314,6 +314,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             }
         }
         Some("help") => {
+            // `help run -h` asks for help twice: the topic's is the answer.
+            while args.contains(["-h", "--help"]) {}
             let mut operands = lossy(operands).into_iter();
             let topic = match args.opt_free_from_str::<String>().map_err(usage)? {
                 Some(topic) => Some(topic),
@@ -335,6 +337,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             Ok(Command::Help(help))
         }
         Some("version") => {
+            if wants_help {
+                return Ok(Command::Help(HELP));
+            }
             reject_leftover(args, lossy(operands), "version")?;
             Ok(Command::Version)
         }
@@ -1097,6 +1102,15 @@ mod tests {
         assert!(usage_error("limit h").contains("limit takes <host> <port>"));
         assert_eq!(parse_words("help limit"), Ok(Command::Help(LIMIT_HELP)));
         assert_eq!(parse_words("limit -h"), Ok(Command::Help(LIMIT_HELP)));
+    }
+
+    #[test]
+    fn help_asked_of_help_or_version_is_given() {
+        assert_eq!(parse_words("help run -h"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(parse_words("help -h limit"), Ok(Command::Help(LIMIT_HELP)));
+        assert_eq!(parse_words("help --help"), Ok(Command::Help(HELP)));
+        assert_eq!(parse_words("version -h"), Ok(Command::Help(HELP)));
+        assert!(usage_error("help run -x").contains("'-x'"));
     }
 
     #[test]
