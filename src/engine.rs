@@ -22,7 +22,6 @@
 //! and returns an [`Outcome`] for the reports.
 
 use std::collections::VecDeque;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -36,7 +35,7 @@ use crate::pacer::{Pacer, Ticker};
 use crate::signal::SignalFd;
 use crate::source::{Route, Routes};
 use crate::stats::{Loss, LossCause, Stats};
-use crate::timer::Alarm;
+use crate::timer::{self, Alarm};
 
 const SIGNALS: Token = Token(usize::MAX);
 const ALARM: Token = Token(usize::MAX - 1);
@@ -216,11 +215,7 @@ impl<'s> Engine<'s> {
                     .poll_timeout(self.next_wakeup(), now)
                     .map_err(|e| Error::system("cannot arm the timer", e))?
             };
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::system("polling failed", e)),
-            }
+            timer::wait(&mut self.poll, &mut events, timeout)?;
             let now = Instant::now();
             for event in events.iter() {
                 if event.token() == SIGNALS {
@@ -297,9 +292,7 @@ impl<'s> Engine<'s> {
             _ => None,
         };
         // While the schedule runs, a replacement waits for its next slot.
-        let replacement =
-            (self.pacer.next_due().is_none() && self.replacing() && !self.replacements.is_empty())
-                .then_some(self.next_replacement_at);
+        let replacement = self.replacement_after_schedule();
         [
             self.pacer.next_due(),
             self.ticker.next_due(),
@@ -321,9 +314,9 @@ impl<'s> Engine<'s> {
     fn dial_due(&mut self, observer: &mut impl Observer) -> bool {
         for _ in 0..DIAL_BATCH {
             let started = Instant::now();
-            let waiting = self.replacing() && !self.replacements.is_empty();
             match self.pacer.next_due() {
                 Some(due) if due <= started => {
+                    let waiting = self.replacing() && !self.replacements.is_empty();
                     if waiting && !self.replaced_last {
                         self.pacer.give_slot();
                         self.dial_replacement(started, observer);
@@ -337,18 +330,28 @@ impl<'s> Engine<'s> {
                         self.replaced_last = false;
                     }
                 }
-                None if waiting && self.next_replacement_at <= started => {
+                None if self
+                    .replacement_after_schedule()
+                    .is_some_and(|at| at <= started) =>
+                {
                     self.dial_replacement(started, observer);
                 }
                 _ => return false,
             }
         }
         let now = Instant::now();
-        self.pacer.next_due().is_some_and(|due| due <= now)
-            || (self.pacer.next_due().is_none()
-                && self.replacing()
-                && !self.replacements.is_empty()
-                && self.next_replacement_at <= now)
+        self.pacer
+            .next_due()
+            .or_else(|| self.replacement_after_schedule())
+            .is_some_and(|due| due <= now)
+    }
+
+    /// When the next replacement is due once the schedule is done: one step after the last
+    /// attempt. `None` while the schedule runs (replacements take its slots), and when none
+    /// is waiting.
+    fn replacement_after_schedule(&self) -> Option<Instant> {
+        (self.pacer.next_due().is_none() && self.replacing() && !self.replacements.is_empty())
+            .then_some(self.next_replacement_at)
     }
 
     fn dial_replacement(&mut self, started: Instant, observer: &mut impl Observer) {
@@ -361,12 +364,15 @@ impl<'s> Engine<'s> {
         self.dial(seq, route, started, observer);
     }
 
+    /// Whether dropped connections are replaced at all: with `--reconnect`, until a stop.
+    fn may_replace(&self) -> bool {
+        self.plan.reconnect && self.stop.is_none() && !self.lost
+    }
+
     /// Whether dropped connections are replaced now: while the schedule runs and during the
     /// hold, never after a stop.
     fn replacing(&self) -> bool {
-        self.plan.reconnect
-            && self.stop.is_none()
-            && !self.lost
+        self.may_replace()
             && match self.phase {
                 Phase::Dialing => self.pacer.next_due().is_some(),
                 Phase::Holding { .. } => true,
@@ -542,11 +548,7 @@ impl<'s> Engine<'s> {
             closure: Some(how),
         });
         let hold_to_come = self.phase == Phase::Dialing && !self.plan.hold.is_zero();
-        if self.plan.reconnect
-            && self.stop.is_none()
-            && !self.lost
-            && (self.replacing() || hold_to_come)
-        {
+        if self.replacing() || (self.may_replace() && hold_to_come) {
             self.replacements.push_back(conn.route);
         }
         self.note_loss(LossCause::Dropped(how), now, observer);

@@ -32,7 +32,7 @@ use crate::duration::canonical;
 use crate::error::Error;
 use crate::pacer::Ticker;
 use crate::signal::{self, SignalFd};
-use crate::timer::Alarm;
+use crate::timer::{self, Alarm};
 use crate::{exit, limits};
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -250,11 +250,7 @@ impl<'s> Server<'s> {
                 .alarm
                 .poll_timeout(self.next_wakeup(), now)
                 .map_err(|e| Error::system("cannot arm the timer", e))?;
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::system("polling failed", e)),
-            }
+            timer::wait(&mut self.poll, &mut events, timeout)?;
             let now = Instant::now();
             for event in events.iter() {
                 match event.token() {

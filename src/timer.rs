@@ -1,6 +1,7 @@
 //! A timerfd that wakes the poll at a nanosecond-precise time. `epoll_wait` takes its timeout
 //! in whole milliseconds (mio rounds up), which would make every paced attempt up to 1 ms
 //! late; the loop instead arms this timer for its nearest deadline and polls without one.
+//! [`wait`] is that poll, shared by the run's loop and the server's.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -111,5 +112,19 @@ impl Alarm {
 impl AsRawFd for Alarm {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// Waits on `poll` for events, up to `timeout`. A signal that interrupts the wait is no
+/// error: `events` comes back empty (mio clears it first), and the loop's next turn reads
+/// the signal from its descriptor.
+pub fn wait(
+    poll: &mut mio::Poll,
+    events: &mut mio::Events,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    match poll.poll(events, timeout) {
+        Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(Error::system("polling failed", e)),
+        _ => Ok(()),
     }
 }
