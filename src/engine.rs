@@ -684,20 +684,7 @@ mod tests {
 
     /// An engine with one attempt toward `listener`, made but never polled for.
     fn one_attempt_to(listener: &TcpListener) -> Engine<'static> {
-        let plan = Plan {
-            targets: vec![listener.local_addr().unwrap()],
-            sources: Vec::new(),
-            connections: 1,
-            sleep: Duration::ZERO,
-            dial_timeout: Duration::from_secs(5),
-            interval: Duration::ZERO,
-            refresh: None,
-            hold: Duration::ZERO,
-            reconnect: false,
-            stop_at_first_loss: false,
-        };
-        let mut engine = Engine::new(plan, None).unwrap();
-        engine.dial_due(&mut Quiet);
+        let engine = attempts_to(vec![listener.local_addr().unwrap()], false);
         assert_eq!(engine.stats.counts.dialing, 1);
         engine
     }

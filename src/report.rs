@@ -396,16 +396,19 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
     writeln!(w, "{outcome_line}")
 }
 
+/// What a writer writes, as text: for the tests of `write_*` functions, here and in server.
+#[cfg(test)]
+pub(crate) fn written(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::new();
+    f(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::written as text;
     use crate::stats::Stats;
-
-    fn text(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
-        let mut out = Vec::new();
-        f(&mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
 
     #[test]
     fn an_interruption_says_what_it_cut_short() {

@@ -440,12 +440,7 @@ impl<'s> Server<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
-        let mut out = Vec::new();
-        f(&mut out).unwrap();
-        String::from_utf8(out).unwrap()
-    }
+    use crate::report::written as text;
 
     #[test]
     fn listening_line_shows_the_address_as_connected_to() {
