@@ -12,24 +12,13 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use crate::conn::{Closure, Failure};
 use crate::engine::{Outcome, Stop};
-use crate::report::achieved_rate;
+use crate::report::{PERCENTILES, achieved_rate};
 use crate::signal;
 use crate::stats::{Counts, Latency, Stats};
 use crate::thresholds::Verdict;
 
 /// Schema version of both objects; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u64 = 1;
-
-/// The percentiles the summary lists, with their keys.
-pub const PERCENTILES: [(&str, f64); 7] = [
-    ("p50", 0.50),
-    ("p75", 0.75),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p99_9", 0.999),
-    ("p99_99", 0.9999),
-];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
@@ -162,7 +151,7 @@ fn latency(latency: &Latency) -> Json {
         ("max", Json::micros(m.max())),
         ("stddev", Json::micros(m.stddev())),
     ];
-    for (key, q) in PERCENTILES {
+    for (_, key, q) in PERCENTILES {
         fields.push((key, Json::micros(latency.quantile(q))));
     }
     fields.push(("histogram", Json::Str(encode_histogram(latency))));

@@ -12,15 +12,16 @@ use crate::signal;
 use crate::stats::{Counts, HoldSpan, Latency, LossCause, Stats};
 use crate::thresholds::Verdict;
 
-/// The percentiles the text report lists.
-pub const PERCENTILES: [(&str, f64); 7] = [
-    ("p50", 0.50),
-    ("p75", 0.75),
-    ("p90", 0.90),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p99.9", 0.999),
-    ("p99.99", 0.9999),
+/// The percentiles the reports list: the text report's label, the JSON summary's key, and
+/// the quantile.
+pub const PERCENTILES: [(&str, &str, f64); 7] = [
+    ("p50", "p50", 0.50),
+    ("p75", "p75", 0.75),
+    ("p90", "p90", 0.90),
+    ("p95", "p95", 0.95),
+    ("p99", "p99", 0.99),
+    ("p99.9", "p99_9", 0.999),
+    ("p99.99", "p99_99", 0.9999),
 ];
 
 /// Rows in the latency histogram.
@@ -185,15 +186,15 @@ fn min_avg_max_dev(latency: &Latency) -> String {
 fn percentiles(latency: &Latency) -> String {
     let mut parts: Vec<String> = PERCENTILES
         .iter()
-        .filter(|(name, _)| ["p50", "p90", "p99", "p99.9"].contains(name))
-        .map(|(name, q)| format!("{name} {}", go_style(latency.quantile(*q))))
+        .filter(|(name, _, _)| ["p50", "p90", "p99", "p99.9"].contains(name))
+        .map(|(name, _, q)| format!("{name} {}", go_style(latency.quantile(*q))))
         .collect();
     parts.push(format!("max {}", go_style(latency.moments.max())));
     parts.join(", ")
 }
 
 fn write_percentile_table(w: &mut impl Write, latency: &Latency) -> io::Result<()> {
-    for (name, q) in PERCENTILES {
+    for (name, _, q) in PERCENTILES {
         writeln!(w, "  {name:<7} {}", go_style(latency.quantile(q)))?;
     }
     writeln!(w, "  {:<7} {}", "max", go_style(latency.moments.max()))
