@@ -63,58 +63,47 @@ fn a_full_accept_queue_times_the_rest_out() {
     );
 }
 
-#[test]
-fn connections_the_server_closes_are_counted_as_closed_by_peer() {
-    let (_server, port) = start_server(&["-m", "0", "--close-after", "50ms", "-i", "0"]);
+/// Runs 20 attempts 20 ms apart against a server started with `server_args`, which closes
+/// each connection soon after accepting it, and checks that every closure is counted as
+/// `cause` and none as `other`.
+fn every_closure_is(server_args: &[&str], cause: &str, other: &str) {
+    let (_server, port) = start_server(server_args);
     let out = run_against(&port, &["-c", "20", "-s", "20ms"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     let counts = out.final_counts();
     assert!(counts.adds_up(), "{counts:?}");
     assert_eq!(counts.error, 0, "{}", out.stdout);
     assert_eq!(counts.established + counts.closed, 20, "{}", out.stdout);
-    // Attempt k is closed at k × 20 ms + 50 ms and the run ends at 380 ms: the first
-    // sixteen or so are closed before it ends, unless the server is very late.
+    // Attempt k is closed at k × 20 ms plus the server's delay, and the run ends at 380 ms:
+    // most are closed before it ends, unless the server is very late.
     assert!(counts.closed >= 5, "{}", out.stdout);
-    assert_eq!(
-        out.closures("closed by peer"),
-        counts.closed,
-        "{}",
-        out.stdout
-    );
-    assert_eq!(out.closures("reset by peer"), 0);
+    assert_eq!(out.closures(cause), counts.closed, "{}", out.stdout);
+    assert_eq!(out.closures(other), 0);
 
     // With a hold that outlasts every close, the count is exact.
     let out = run_against(&port, &["-c", "20", "-s", "20ms", "--hold", "500ms"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     let counts = out.final_counts();
     assert_eq!((counts.closed, counts.error), (20, 0), "{}", out.stdout);
-    assert_eq!(out.closures("closed by peer"), 20, "{}", out.stdout);
+    assert_eq!(out.closures(cause), 20, "{}", out.stdout);
+}
+
+#[test]
+fn connections_the_server_closes_are_counted_as_closed_by_peer() {
+    every_closure_is(
+        &["-m", "0", "--close-after", "50ms", "-i", "0"],
+        "closed by peer",
+        "reset by peer",
+    );
 }
 
 #[test]
 fn connections_the_server_resets_are_counted_as_reset() {
-    let (_server, port) = start_server(&["-m", "0", "--reset", "--close-after", "10ms", "-i", "0"]);
-    let out = run_against(&port, &["-c", "20", "-s", "20ms"]);
-    assert_eq!(out.code, Some(2), "{out:?}");
-    let counts = out.final_counts();
-    assert!(counts.adds_up(), "{counts:?}");
-    assert_eq!(counts.error, 0, "{}", out.stdout);
-    assert_eq!(counts.established + counts.closed, 20, "{}", out.stdout);
-    assert!(counts.closed >= 5, "{}", out.stdout);
-    assert_eq!(
-        out.closures("reset by peer"),
-        counts.closed,
-        "{}",
-        out.stdout
+    every_closure_is(
+        &["-m", "0", "--reset", "--close-after", "10ms", "-i", "0"],
+        "reset by peer",
+        "closed by peer",
     );
-    assert_eq!(out.closures("closed by peer"), 0);
-
-    // With a hold that outlasts every reset, the count is exact.
-    let out = run_against(&port, &["-c", "20", "-s", "20ms", "--hold", "500ms"]);
-    assert_eq!(out.code, Some(2), "{out:?}");
-    let counts = out.final_counts();
-    assert_eq!((counts.closed, counts.error), (20, 0), "{}", out.stdout);
-    assert_eq!(out.closures("reset by peer"), 20, "{}", out.stdout);
 }
 
 #[test]

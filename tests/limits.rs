@@ -24,6 +24,32 @@ fn narrow_port_range() -> Guard {
     server
 }
 
+/// Runs `tcpgoon <args>` in a private network namespace whose port range is narrowed, against
+/// the server [`narrow_port_range`] starts there; `None` where namespaces are not available.
+fn run_in_narrow_range(args: &[&str]) -> Option<Output> {
+    in_private_net(|| {
+        let _server = narrow_port_range();
+        run(args)
+    })
+}
+
+/// `run` to that server, `connections` at once, without live lines, plus `extra`.
+fn burst_in_narrow_range(connections: &str, extra: &[&str]) -> Option<Output> {
+    let base = [
+        "run",
+        "127.0.0.1",
+        "9000",
+        "-c",
+        connections,
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+    ];
+    run_in_narrow_range(&[&base[..], extra].concat())
+}
+
 fn assert_adds_up(out: &Output) {
     let counts = out.final_counts();
     assert!(counts.adds_up(), "{counts:?}\n{}", out.stdout);
@@ -83,15 +109,12 @@ fn ports_are_handed_out_in_order_not_one_parity_first() {
             "0",
             "-y",
         ]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ports = local_ports_to(9000);
-            if ports.len() == 50 {
-                break ports;
-            }
-            assert!(Instant::now() < deadline, "50 not established: {ports:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut ports = Vec::new();
+        common::wait_for("50 established", || {
+            ports = local_ports_to(9000);
+            ports.len() == 50
+        });
+        ports
     }) else {
         return;
     };
@@ -101,21 +124,7 @@ fn ports_are_handed_out_in_order_not_one_parity_first() {
 
 #[test]
 fn one_source_stops_at_the_port_limit_and_says_which_wall() {
-    let Some(out) = in_private_net(|| {
-        let _server = narrow_port_range();
-        run(&[
-            "run",
-            "127.0.0.1",
-            "9000",
-            "-c",
-            "250",
-            "-s",
-            "0",
-            "-i",
-            "0",
-            "-y",
-        ])
-    }) else {
+    let Some(out) = burst_in_narrow_range("250", &[]) else {
         return;
     };
     assert_eq!(out.code, Some(1), "{out:?}");
@@ -145,23 +154,8 @@ fn one_source_stops_at_the_port_limit_and_says_which_wall() {
 
 #[test]
 fn three_sources_hold_all_250_in_a_100_port_range() {
-    let Some(out) = in_private_net(|| {
-        let _server = narrow_port_range();
-        run(&[
-            "run",
-            "127.0.0.1",
-            "9000",
-            "-c",
-            "250",
-            "-s",
-            "0",
-            "-i",
-            "0",
-            "-y",
-            "--source",
-            "127.0.0.2,127.0.0.3,127.0.0.4",
-        ])
-    }) else {
+    let Some(out) = burst_in_narrow_range("250", &["--source", "127.0.0.2,127.0.0.3,127.0.0.4"])
+    else {
         return;
     };
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -174,23 +168,7 @@ fn three_sources_hold_all_250_in_a_100_port_range() {
 fn a_cidr_block_of_sources_is_spread_over() {
     // 127.0.0.0/29: six sources (its host addresses, 127.0.0.1 to .6), 500 connections,
     // 84 per source.
-    let Some(out) = in_private_net(|| {
-        let _server = narrow_port_range();
-        run(&[
-            "run",
-            "127.0.0.1",
-            "9000",
-            "-c",
-            "500",
-            "-s",
-            "0",
-            "-i",
-            "0",
-            "-y",
-            "--source",
-            "127.0.0.0/29",
-        ])
-    }) else {
+    let Some(out) = burst_in_narrow_range("500", &["--source", "127.0.0.0/29"]) else {
         return;
     };
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -656,20 +634,17 @@ fn limit_without_a_limit_holds_the_maximum_and_exits_4() {
 
 #[test]
 fn limit_blames_this_machine_for_a_local_limit() {
-    let Some(out) = in_private_net(|| {
-        let _server = narrow_port_range();
-        run(&[
-            "limit",
-            "127.0.0.1",
-            "9000",
-            "-c",
-            "250",
-            "-r",
-            "20000",
-            "-i",
-            "0",
-        ])
-    }) else {
+    let Some(out) = run_in_narrow_range(&[
+        "limit",
+        "127.0.0.1",
+        "9000",
+        "-c",
+        "250",
+        "-r",
+        "20000",
+        "-i",
+        "0",
+    ]) else {
         return;
     };
     assert_eq!(out.code, Some(1), "{out:?}");

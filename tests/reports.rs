@@ -359,12 +359,7 @@ fn min_established_above_the_connections_is_bad_input() {
 
 /// Runs `tcpgoon` under `script`, so both its stdout and stderr are a terminal.
 fn run_on_a_terminal(args: &[&str], no_color: bool) -> String {
-    let command = std::iter::once(common::BIN)
-        .chain(args.iter().copied())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut script = std::process::Command::new("script");
-    script.args(["-qec", &command, "/dev/null"]);
+    let mut script = common::on_a_terminal(args, "");
     if no_color {
         script.env("NO_COLOR", "1");
     } else {
@@ -401,33 +396,6 @@ fn on_a_terminal_the_status_line_is_coloured_unless_no_color() {
     );
 }
 
-/// Runs `tcpgoon` under `script` with `answer` typed at the terminal; `redirect` is
-/// appended to the shell command line. Returns the exit status and what the terminal showed.
-fn answer_prompt_on_a_terminal(args: &[&str], redirect: &str, answer: &str) -> (i32, String) {
-    use std::io::Write;
-    let command = std::iter::once(common::BIN)
-        .chain(args.iter().copied())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &format!("{command} {redirect}"), "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().expect("an exit status"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
 #[test]
 fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
@@ -447,8 +415,8 @@ fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
         "--json",
     ];
     let redirect = format!("> {}", path.display());
-    let (code, screen) = answer_prompt_on_a_terminal(&args, &redirect, "y\n");
-    assert_eq!(code, 0, "{screen}");
+    let (code, screen) = common::type_into(common::on_a_terminal(&args, &redirect), "y\n");
+    assert_eq!(code, Some(0), "{screen}");
     assert!(
         screen.contains("*\t- # of concurrent connections: 5\r\n"),
         "the warning is on the terminal: {screen:?}"
@@ -466,8 +434,8 @@ fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
     assert_eq!(summary["counts"]["established"], 5);
 
     // Declined: the refusal reaches the terminal, and stdout gets nothing at all.
-    let (code, screen) = answer_prompt_on_a_terminal(&args, &redirect, "n\n");
-    assert_eq!(code, 1, "{screen}");
+    let (code, screen) = common::type_into(common::on_a_terminal(&args, &redirect), "n\n");
+    assert_eq!(code, Some(1), "{screen}");
     assert!(
         screen.contains("Do you want to continue? (y/N): "),
         "{screen:?}"

@@ -8,7 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, HoldingListener, closed_port, finish, run, spawn};
+use common::{Guard, HoldingListener, closed_port, finish, run, spawn, wait_for};
 
 #[test]
 fn all_established_exits_0_with_the_reference_report() {
@@ -244,14 +244,6 @@ fn full_pipe() -> (OwnedFd, OwnedFd) {
     (read, write)
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "waited 10 s for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_second_sigint_ends_the_process_at_once() {
     // The first SIGINT stops the run, which then writes its report to a stdout that is a
@@ -372,16 +364,7 @@ fn bad_input_exits_64_with_one_line() {
         &["launch"],
     ];
     for args in cases {
-        let out = run(args);
-        assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
-        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
-        assert!(
-            out.stderr.starts_with("tcpgoon: "),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
-        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        common::run_bad_input(args);
     }
 }
 
@@ -452,28 +435,7 @@ fn debug_prints_one_line_per_connection_event() {
 
 /// Runs `tcpgoon` on a terminal (under `script`) with `answer` typed at the prompt.
 fn answer_prompt(args: &[&str], answer: &str) -> (Option<i32>, String) {
-    use std::io::Write;
-    let command = std::iter::once(common::BIN)
-        .chain(args.iter().copied())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    common::type_into(common::on_a_terminal(args, ""), answer)
 }
 
 #[test]

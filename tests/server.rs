@@ -302,15 +302,7 @@ fn bind_failures_exit_64_with_one_line() {
         &["server", "-p", "65536"],
     ];
     for args in cases {
-        let out = run(args);
-        assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
-        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
-        assert!(
-            out.stderr.starts_with("tcpgoon: "),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        common::run_bad_input(args);
     }
     let out = run(&["server", "-p", &taken_port]);
     assert!(

@@ -162,6 +162,66 @@ pub fn run(args: &[&str]) -> Output {
     finish(spawn(args), started, Duration::from_secs(60))
 }
 
+/// Runs the binary and checks it refused its arguments as bad input should: exit 64, one
+/// line on stderr that starts `tcpgoon: `, no panic, nothing on stdout.
+pub fn run_bad_input(args: &[&str]) -> Output {
+    let out = run(args);
+    assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+    assert!(
+        out.stderr.starts_with("tcpgoon: "),
+        "{args:?}: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    out
+}
+
+/// Polls `done` every 10 ms until it holds; fails the test after 10 s.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "waited 10 s for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `script` running `tcpgoon <args> <redirect>` on a terminal of its own (a pty): what
+/// the terminal shows comes out on `script`'s stdout. `redirect` is shell text.
+pub fn on_a_terminal(args: &[&str], redirect: &str) -> Command {
+    let command = std::iter::once(BIN)
+        .chain(args.iter().copied())
+        .chain([redirect])
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]);
+    script
+}
+
+/// Runs `terminal` (from [`on_a_terminal`]) with `input` typed at it; returns its exit
+/// status and what the terminal showed.
+pub fn type_into(mut terminal: Command, input: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = terminal
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 /// A listener on an ephemeral loopback port that accepts and holds everything, until
 /// dropped: then it stops, and closes its listener and every connection it holds.
 pub struct HoldingListener {
