@@ -23,13 +23,13 @@ use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use tcpgoon::cli::duration::canonical;
+use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Progress,
     RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_VALUE_OPTIONS, ServerArgs,
 };
-use tcpgoon::duration::canonical;
 use tcpgoon::error::Error;
-use tcpgoon::thresholds::{MaxLatency, MinEstablished, Thresholds};
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);

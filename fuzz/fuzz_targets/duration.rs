@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::duration::{BareUnit, canonical, go_style, parse};
+use tcpgoon::cli::duration::{BareUnit, canonical, go_style, parse};
 
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
 

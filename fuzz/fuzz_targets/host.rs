@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::target::{Host, parse_host};
+use tcpgoon::engine::target::{Host, parse_host};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

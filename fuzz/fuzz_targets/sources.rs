@@ -16,7 +16,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::source::{Cidr, MAX_SOURCES, parse_sources};
+use tcpgoon::engine::source::{Cidr, MAX_SOURCES, parse_sources};
 
 /// Blocks up to this size are walked address by address; larger ones only at their ends.
 const WALK: u128 = 1 << 12;

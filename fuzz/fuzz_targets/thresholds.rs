@@ -13,9 +13,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tcpgoon::cli::duration::{BareUnit, canonical, parse};
+use tcpgoon::cli::thresholds::{
+    MinEstablished, Statistic, parse_max_latency, parse_min_established,
+};
 use tcpgoon::cli::whole_number;
-use tcpgoon::duration::{BareUnit, canonical, parse};
-use tcpgoon::thresholds::{MinEstablished, Statistic, parse_max_latency, parse_min_established};
 
 fuzz_target!(|data: &[u8]| {
     // The first 4 bytes pick a total of connections (as many as a run can hold: well within

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::duration::{self, BareUnit};
-use crate::stats::Stats;
+use crate::cli::duration::{self, BareUnit};
+use crate::engine::stats::Stats;
 
 /// Which connect-latency statistic a `--max-latency` gate bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -360,7 +360,7 @@ mod tests {
             stats.established(0, ms(i));
         }
         stats.dialing(0);
-        stats.failed(0, crate::conn::Failure::Refused, ms(1));
+        stats.failed(0, crate::engine::conn::Failure::Refused, ms(1));
         let thresholds = Thresholds {
             // The histogram reports the top of a value's bucket: 5ms reads as 5.003ms.
             max_latency: vec![

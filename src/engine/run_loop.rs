@@ -28,14 +28,14 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::conn::{self, Closure, Conn, Failure, Progress, State};
-use crate::deadline::DeadlineQueue;
+use crate::engine::conn::{self, Closure, Conn, Failure, Progress, State};
+use crate::engine::deadline::DeadlineQueue;
+use crate::engine::pacer::{Pacer, Ticker};
+use crate::engine::signal::SignalFd;
+use crate::engine::source::{Route, Routes};
+use crate::engine::stats::{Loss, LossCause, Stats};
+use crate::engine::timer::{self, Alarm};
 use crate::error::Error;
-use crate::pacer::{Pacer, Ticker};
-use crate::signal::SignalFd;
-use crate::source::{Route, Routes};
-use crate::stats::{Loss, LossCause, Stats};
-use crate::timer::{self, Alarm};
 
 const SIGNALS: Token = Token(usize::MAX);
 const ALARM: Token = Token(usize::MAX - 1);

@@ -6,13 +6,14 @@
 use std::io::{self, Write};
 
 use crate::cli::LimitArgs;
-use crate::client::{Lines, Live, warn_about_ports};
-use crate::config::LimitConfig;
+use crate::cli::config::LimitConfig;
+use crate::commands::run::{Lines, Live, warn_about_ports};
 use crate::engine::Engine;
+use crate::engine::limits;
+use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
+use crate::report::exit;
 use crate::report::{self, Finding, Spread, Summary};
-use crate::signal::SignalFd;
-use crate::{exit, limits};
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;

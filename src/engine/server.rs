@@ -25,15 +25,16 @@ use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::cli::ServerArgs;
-use crate::config::ServerConfig;
-use crate::conn;
-use crate::deadline::DeadlineQueue;
-use crate::duration::canonical;
+use crate::cli::config::ServerConfig;
+use crate::cli::duration::canonical;
+use crate::engine::conn;
+use crate::engine::deadline::DeadlineQueue;
+use crate::engine::limits;
+use crate::engine::pacer::Ticker;
+use crate::engine::signal::{self, SignalFd};
+use crate::engine::timer::{self, Alarm};
 use crate::error::Error;
-use crate::pacer::Ticker;
-use crate::signal::{self, SignalFd};
-use crate::timer::{self, Alarm};
-use crate::{exit, limits};
+use crate::report::exit;
 
 const SIGNALS: Token = Token(usize::MAX);
 const ALARM: Token = Token(usize::MAX - 1);

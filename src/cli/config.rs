@@ -5,14 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cli::thresholds::{MinEstablished, Thresholds};
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
-use crate::conn;
 use crate::engine::Plan;
+use crate::engine::conn;
+use crate::engine::limits;
+use crate::engine::source::Routes;
+use crate::engine::target::{self, Host, Target};
 use crate::error::Error;
-use crate::limits;
-use crate::source::Routes;
-use crate::target::{self, Host, Target};
-use crate::thresholds::{MinEstablished, Thresholds};
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {

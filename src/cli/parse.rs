@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use crate::duration::{self, BareUnit};
+use crate::cli::duration::{self, BareUnit};
+use crate::cli::thresholds::{self, Thresholds};
+use crate::engine::source;
 use crate::error::Error;
-use crate::source;
-use crate::thresholds::{self, Thresholds};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -1295,7 +1295,7 @@ mod tests {
     /// Every part the server's stats line can carry is in its help.
     #[test]
     fn server_help_names_every_part_of_the_stats_line() {
-        let counts = crate::server::Counts {
+        let counts = crate::engine::server::Counts {
             accepted: 1,
             open: 1,
             closed: 1,
@@ -1303,7 +1303,7 @@ mod tests {
             turned_away: 1,
         };
         let mut line = Vec::new();
-        crate::server::write_counts(&mut line, &counts).unwrap();
+        crate::engine::server::write_counts(&mut line, &counts).unwrap();
         let line = String::from_utf8(line).unwrap();
         let parts: Vec<&str> = line.trim_end().split(", ").collect();
         assert_eq!(parts.len(), 5, "{line}");

@@ -18,7 +18,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::source::Route;
+use crate::engine::source::Route;
 
 /// The states the reference tool reports, in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::conn::{Closure, Failure, State};
+use crate::engine::conn::{Closure, Failure, State};
 
 /// Why the first connection was lost: an attempt failed, or a held connection was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,12 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::conn::{Closure, Failure};
-use crate::duration::go_style;
+use crate::cli::duration::go_style;
+use crate::cli::thresholds::Verdict;
+use crate::engine::conn::{Closure, Failure};
+use crate::engine::signal;
+use crate::engine::stats::{Counts, HoldSpan, Latency, LossCause, Stats};
 use crate::engine::{Outcome, Stop};
-use crate::signal;
-use crate::stats::{Counts, HoldSpan, Latency, LossCause, Stats};
-use crate::thresholds::Verdict;
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
 /// the quantile.
@@ -408,8 +408,8 @@ pub(crate) fn written(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::stats::Stats;
     use crate::report::written as text;
-    use crate::stats::Stats;
 
     #[test]
     fn an_interruption_says_what_it_cut_short() {

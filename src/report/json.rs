@@ -10,12 +10,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
-use crate::conn::{Closure, Failure};
+use crate::cli::thresholds::Verdict;
+use crate::engine::conn::{Closure, Failure};
+use crate::engine::signal;
+use crate::engine::stats::{Counts, Latency, Stats};
 use crate::engine::{Outcome, Stop};
 use crate::report::{PERCENTILES, achieved_rate};
-use crate::signal;
-use crate::stats::{Counts, Latency, Stats};
-use crate::thresholds::Verdict;
 
 /// Schema version of both objects; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -6,8 +6,8 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::duration::go_style;
-use crate::stats::Stats;
+use crate::cli::duration::go_style;
+use crate::engine::stats::Stats;
 
 const CLEAR_LINE: &str = "\r\x1b[2K";
 

@@ -5,20 +5,21 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime};
 
+use crate::cli::config::RunConfig;
+use crate::cli::duration::{canonical, go_style};
 use crate::cli::{Progress, RunArgs};
-use crate::config::RunConfig;
-use crate::conn::State;
-use crate::duration::{canonical, go_style};
+use crate::engine::conn::State;
+use crate::engine::limits;
+use crate::engine::signal::SignalFd;
+use crate::engine::source::Routes;
+use crate::engine::stats::Stats;
 use crate::engine::{ConnEvent, Engine, Observer, Plan};
 use crate::error::{self, Error};
-use crate::hdrlog::{HdrLog, HdrLogSink};
-use crate::json::{self, Json};
-use crate::progress::{self, StatusLine};
+use crate::report::exit;
+use crate::report::hdrlog::{HdrLog, HdrLogSink};
+use crate::report::json::{self, Json};
+use crate::report::progress::{self, StatusLine};
 use crate::report::{self, Spread, Summary};
-use crate::signal::SignalFd;
-use crate::source::Routes;
-use crate::stats::Stats;
-use crate::{exit, limits};
 
 /// How often the status line is redrawn at least.
 const REDRAW: Duration = Duration::from_millis(250);

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder};
 
-use crate::stats::Stats;
+use crate::engine::stats::Stats;
 
 /// The log's file and serializer; they must outlive the [`HdrLog`] that writes into them.
 pub struct HdrLogSink {

@@ -1,0 +1,42 @@
+//! The commands: one thin driver per subcommand. Each resolves its configuration from the
+//! parsed arguments, runs the engine, writes its reports and returns the exit status. Nothing
+//! here measures or formats: the engine measures, the reports format.
+//!
+//! May import every layer below: `report`, `cli`, `engine`, `error`. No driver imports
+//! another.
+//!
+//! | file | subcommand |
+//! |---|---|
+//! | `run.rs` | `tcpgoon run`: the reference tool's job, with the live outputs asked for |
+//! | `limit.rs` | `tcpgoon limit`: open connections until the first is lost |
+//! | `server.rs` | `tcpgoon server`: a target with the faults real servers have |
+
+pub mod limit;
+pub mod run;
+
+use std::io::Write;
+
+use crate::cli::{self, Command};
+use crate::error::Error;
+use crate::report::exit;
+
+/// Carries out a parsed command and returns the process's exit status.
+pub fn execute(command: Command) -> Result<u8, Error> {
+    match command {
+        Command::Help(text) => {
+            print_or_ignore_broken_pipe(text);
+            Ok(exit::SUCCESS)
+        }
+        Command::Version => {
+            print_or_ignore_broken_pipe(&format!("tcpgoon {}\n", cli::VERSION));
+            Ok(exit::SUCCESS)
+        }
+        Command::Run(args) => run::run(args),
+        Command::Limit(args) => limit::run(args),
+        Command::Server(args) => crate::engine::server::run(args),
+    }
+}
+
+fn print_or_ignore_broken_pipe(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}

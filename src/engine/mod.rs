@@ -1,0 +1,35 @@
+//! The engine: the event loops and everything they drive. One thread, one `mio::Poll` per
+//! loop; connections live in a slab keyed by their token; time is passed in as `now` so the
+//! schedules and deadlines are testable without sockets.
+//!
+//! May import `error` only. Within the layer, `run_loop` and `server` are the two loops and
+//! import the rest; the rest import only each other, downward (`stats` → `conn` →
+//! `source`).
+//!
+//! | file | what it owns |
+//! |---|---|
+//! | `run_loop.rs` | the run's loop: dialing on schedule, holding, draining, stopping |
+//! | `server.rs` | the built-in server's loop and its fault modes |
+//! | `conn.rs` | one connection: lifecycle states, its socket, failures by cause |
+//! | `pacer.rs` | absolute schedules for attempts and ticks |
+//! | `deadline.rs` | dial deadlines, a FIFO queue |
+//! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
+//! | `signal.rs` | signals delivered into the loop through a signalfd |
+//! | `source.rs` | `--source` lists and the routes that spread attempts over pairs |
+//! | `target.rs` | hosts as typed, resolved once |
+//! | `stats.rs` | counts by state, causes, latency histograms |
+//! | `limits.rs` | this machine's limits: open files, ports |
+
+pub mod conn;
+pub mod deadline;
+pub mod limits;
+pub mod pacer;
+pub mod run_loop;
+pub mod server;
+pub mod signal;
+pub mod source;
+pub mod stats;
+pub mod target;
+pub mod timer;
+
+pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan, Stop};
