@@ -10,6 +10,7 @@ use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;
 use crate::engine::limits;
+use crate::engine::server::ServerConfig;
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
 use crate::error::Error;
@@ -173,26 +174,6 @@ fn check_sources(sources: &[IpAddr]) -> Result<(), Error> {
 
 pub fn rate_of(sleep: Duration) -> Option<f64> {
     (!sleep.is_zero()).then(|| 1.0 / sleep.as_secs_f64())
-}
-
-/// `tcpgoon server`'s arguments, checked: the address to listen on is parsed here, so a bad
-/// one is bad input, not a failure to bind.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
-    pub addr: SocketAddr,
-    /// Stop after accepting this many; `None` for no limit.
-    pub max_connections: Option<u64>,
-    /// Stop after this long; `None` for no limit.
-    pub duration: Option<Duration>,
-    pub backlog: i32,
-    pub no_accept: bool,
-    pub close_after: Option<Duration>,
-    pub reset: bool,
-    /// Written to each accepted connection; never empty.
-    pub greeting: Option<Vec<u8>>,
-    /// Hold at most this many open at once; `None` for no limit.
-    pub max_open: Option<u64>,
-    pub interval: Duration,
 }
 
 impl ServerConfig {

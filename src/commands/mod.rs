@@ -13,6 +13,7 @@
 
 pub mod limit;
 pub mod run;
+pub mod server;
 
 use std::io::Write;
 
@@ -33,7 +34,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
         }
         Command::Run(args) => run::run(args),
         Command::Limit(args) => limit::run(args),
-        Command::Server(args) => crate::engine::server::run(args),
+        Command::Server(args) => server::run(args),
     }
 }
 

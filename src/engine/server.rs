@@ -12,8 +12,8 @@
 //! `--maxconnections` accepts, or after `--duration`, and then drops its listener and every
 //! connection at once, so clients see a refusal, a FIN or (with `--reset`) a reset at once.
 //!
-//! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`]; the
-//! `write_*` functions below turn those into the lines on stdout.
+//! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`];
+//! `report::server` turns those into the lines on stdout.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -24,17 +24,12 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::cli::ServerArgs;
-use crate::cli::config::ServerConfig;
-use crate::cli::duration::canonical;
 use crate::engine::conn;
 use crate::engine::deadline::DeadlineQueue;
-use crate::engine::limits;
 use crate::engine::pacer::Ticker;
-use crate::engine::signal::{self, SignalFd};
+use crate::engine::signal::SignalFd;
 use crate::engine::timer::{self, Alarm};
 use crate::error::Error;
-use crate::report::exit;
 
 const SIGNALS: Token = Token(usize::MAX);
 const ALARM: Token = Token(usize::MAX - 1);
@@ -44,25 +39,24 @@ const LISTENER: Token = Token(usize::MAX - 2);
 /// memory: the queued connection stays queued, and no new event would announce it.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-/// `tcpgoon server`: listen, say where, serve until a stop, say why. Every stop exits 0.
-pub fn run(args: ServerArgs) -> Result<u8, Error> {
-    let config = ServerConfig::resolve(args)?;
-    limits::raise_open_files()?;
-    // Blocked before the listener exists, so a signal sent as soon as the port is known is
-    // read by the loop rather than killing the process.
-    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
-    let server = Server::new(config, Some(&signals))?;
-    let mut out = io::stdout();
-    // Written and flushed at once: scripts and tests wait for this line to learn the port.
-    // A closed stdout must not stop the server, so write errors are ignored here and below.
-    let _ = write_listening(&mut out, server.local_addr()).and_then(|()| out.flush());
-    let outcome = server.run(|counts| {
-        let _ = write_counts(&mut out, counts).and_then(|()| out.flush());
-    })?;
-    let _ = write_counts(&mut out, &outcome.counts)
-        .and_then(|()| write_stopping(&mut out, &outcome.stop))
-        .and_then(|()| out.flush());
-    Ok(exit::SUCCESS)
+/// What the server is asked to do: `tcpgoon server`'s arguments, checked (`cli::config`
+/// parses the address to listen on, so a bad one is bad input, not a failure to bind).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    /// Stop after accepting this many; `None` for no limit.
+    pub max_connections: Option<u64>,
+    /// Stop after this long; `None` for no limit.
+    pub duration: Option<Duration>,
+    pub backlog: i32,
+    pub no_accept: bool,
+    pub close_after: Option<Duration>,
+    pub reset: bool,
+    /// Written to each accepted connection; never empty.
+    pub greeting: Option<Vec<u8>>,
+    /// Hold at most this many open at once; `None` for no limit.
+    pub max_open: Option<u64>,
+    pub interval: Duration,
 }
 
 /// What the server has done so far.
@@ -91,44 +85,6 @@ pub struct Outcome {
     /// The counts at the stop, before the connections still open were closed.
     pub counts: Counts,
     pub stop: Stop,
-}
-
-/// `listening on 127.0.0.1:54321` (`[::1]:54321` for IPv6).
-pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
-    writeln!(w, "listening on {addr}")
-}
-
-/// `Accepted: 5, Open: 3, Closed: 2`, with the connections turned away and the accept
-/// errors appended when there were any.
-pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
-    write!(
-        w,
-        "Accepted: {}, Open: {}, Closed: {}",
-        c.accepted, c.open, c.closed
-    )?;
-    if c.turned_away > 0 {
-        write!(w, ", Turned away: {}", c.turned_away)?;
-    }
-    if c.accept_errors > 0 {
-        write!(w, ", Accept errors: {}", c.accept_errors)?;
-    }
-    writeln!(w)
-}
-
-/// `stopping: 5 connections accepted (--maxconnections 5)`, and the like.
-pub fn write_stopping(w: &mut impl Write, stop: &Stop) -> io::Result<()> {
-    match *stop {
-        Stop::MaxConnections(n) => writeln!(
-            w,
-            "stopping: {n} connection{} accepted (--maxconnections {n})",
-            if n == 1 { "" } else { "s" }
-        ),
-        Stop::Duration(d) => {
-            let d = canonical(d);
-            writeln!(w, "stopping: ran for {d} (--duration {d})")
-        }
-        Stop::Signal(sig) => writeln!(w, "stopping: interrupted by {}", signal::name(sig)),
-    }
 }
 
 /// An accepted connection.
@@ -435,71 +391,5 @@ impl<'s> Server<'s> {
         drop(self.conns.remove(key));
         self.counts.open -= 1;
         self.counts.closed += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::written as text;
-
-    #[test]
-    fn listening_line_shows_the_address_as_connected_to() {
-        let v4: SocketAddr = "127.0.0.1:40123".parse().unwrap();
-        let v6: SocketAddr = "[::1]:40123".parse().unwrap();
-        assert_eq!(
-            text(|w| write_listening(w, v4)),
-            "listening on 127.0.0.1:40123\n"
-        );
-        assert_eq!(
-            text(|w| write_listening(w, v6)),
-            "listening on [::1]:40123\n"
-        );
-    }
-
-    #[test]
-    fn counts_line_mentions_turned_away_and_accept_errors_only_when_there_are_some() {
-        let mut counts = Counts {
-            accepted: 5,
-            open: 3,
-            closed: 2,
-            accept_errors: 0,
-            turned_away: 0,
-        };
-        assert_eq!(
-            text(|w| write_counts(w, &counts)),
-            "Accepted: 5, Open: 3, Closed: 2\n"
-        );
-        counts.accept_errors = 7;
-        assert_eq!(
-            text(|w| write_counts(w, &counts)),
-            "Accepted: 5, Open: 3, Closed: 2, Accept errors: 7\n"
-        );
-        counts.turned_away = 1;
-        assert_eq!(
-            text(|w| write_counts(w, &counts)),
-            "Accepted: 5, Open: 3, Closed: 2, Turned away: 1, Accept errors: 7\n"
-        );
-    }
-
-    #[test]
-    fn stopping_line_says_why() {
-        let line = |stop| text(|w| write_stopping(w, &stop));
-        assert_eq!(
-            line(Stop::MaxConnections(5)),
-            "stopping: 5 connections accepted (--maxconnections 5)\n"
-        );
-        assert_eq!(
-            line(Stop::MaxConnections(1)),
-            "stopping: 1 connection accepted (--maxconnections 1)\n"
-        );
-        assert_eq!(
-            line(Stop::Duration(Duration::from_millis(1500))),
-            "stopping: ran for 1500ms (--duration 1500ms)\n"
-        );
-        assert_eq!(
-            line(Stop::Signal(libc::SIGINT)),
-            "stopping: interrupted by SIGINT\n"
-        );
     }
 }

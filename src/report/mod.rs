@@ -19,6 +19,7 @@ pub mod exit;
 pub mod hdrlog;
 pub mod json;
 pub mod progress;
+pub mod server;
 pub mod text;
 
 #[cfg(test)]

@@ -1,0 +1,138 @@
+//! `tcpgoon server`'s lines on stdout: where it listens, its counts at each interval and at
+//! the stop, and why it stopped. Pure writers over `impl Write`.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use crate::cli::duration::canonical;
+use crate::engine::server::{Counts, Stop};
+use crate::engine::signal;
+
+/// `listening on 127.0.0.1:54321` (`[::1]:54321` for IPv6).
+pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
+    writeln!(w, "listening on {addr}")
+}
+
+/// `Accepted: 5, Open: 3, Closed: 2`, with the connections turned away and the accept
+/// errors appended when there were any.
+pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
+    write!(
+        w,
+        "Accepted: {}, Open: {}, Closed: {}",
+        c.accepted, c.open, c.closed
+    )?;
+    if c.turned_away > 0 {
+        write!(w, ", Turned away: {}", c.turned_away)?;
+    }
+    if c.accept_errors > 0 {
+        write!(w, ", Accept errors: {}", c.accept_errors)?;
+    }
+    writeln!(w)
+}
+
+/// `stopping: 5 connections accepted (--maxconnections 5)`, and the like.
+pub fn write_stopping(w: &mut impl Write, stop: &Stop) -> io::Result<()> {
+    match *stop {
+        Stop::MaxConnections(n) => writeln!(
+            w,
+            "stopping: {n} connection{} accepted (--maxconnections {n})",
+            if n == 1 { "" } else { "s" }
+        ),
+        Stop::Duration(d) => {
+            let d = canonical(d);
+            writeln!(w, "stopping: ran for {d} (--duration {d})")
+        }
+        Stop::Signal(sig) => writeln!(w, "stopping: interrupted by {}", signal::name(sig)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::written as text;
+    use std::time::Duration;
+
+    #[test]
+    fn listening_line_shows_the_address_as_connected_to() {
+        let v4: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+        let v6: SocketAddr = "[::1]:40123".parse().unwrap();
+        assert_eq!(
+            text(|w| write_listening(w, v4)),
+            "listening on 127.0.0.1:40123\n"
+        );
+        assert_eq!(
+            text(|w| write_listening(w, v6)),
+            "listening on [::1]:40123\n"
+        );
+    }
+
+    #[test]
+    fn counts_line_mentions_turned_away_and_accept_errors_only_when_there_are_some() {
+        let mut counts = Counts {
+            accepted: 5,
+            open: 3,
+            closed: 2,
+            accept_errors: 0,
+            turned_away: 0,
+        };
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2\n"
+        );
+        counts.accept_errors = 7;
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2, Accept errors: 7\n"
+        );
+        counts.turned_away = 1;
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2, Turned away: 1, Accept errors: 7\n"
+        );
+    }
+
+    #[test]
+    fn stopping_line_says_why() {
+        let line = |stop| text(|w| write_stopping(w, &stop));
+        assert_eq!(
+            line(Stop::MaxConnections(5)),
+            "stopping: 5 connections accepted (--maxconnections 5)\n"
+        );
+        assert_eq!(
+            line(Stop::MaxConnections(1)),
+            "stopping: 1 connection accepted (--maxconnections 1)\n"
+        );
+        assert_eq!(
+            line(Stop::Duration(Duration::from_millis(1500))),
+            "stopping: ran for 1500ms (--duration 1500ms)\n"
+        );
+        assert_eq!(
+            line(Stop::Signal(libc::SIGINT)),
+            "stopping: interrupted by SIGINT\n"
+        );
+    }
+
+    /// Every part the server's stats line can carry is in its help.
+    #[test]
+    fn server_help_names_every_part_of_the_stats_line() {
+        let counts = Counts {
+            accepted: 1,
+            open: 1,
+            closed: 1,
+            accept_errors: 1,
+            turned_away: 1,
+        };
+        let mut line = Vec::new();
+        write_counts(&mut line, &counts).unwrap();
+        let line = String::from_utf8(line).unwrap();
+        let parts: Vec<&str> = line.trim_end().split(", ").collect();
+        assert_eq!(parts.len(), 5, "{line}");
+        for part in parts {
+            let shown = part.replace(": 1", ": N");
+            assert!(
+                crate::cli::SERVER_HELP.contains(&shown),
+                "{shown} is not in the help"
+            );
+        }
+    }
+}
