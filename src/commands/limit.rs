@@ -7,12 +7,13 @@ use std::io::{self, Write};
 
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
-use crate::commands::run::{Lines, Live, warn_about_ports};
+use crate::commands::warn_about_ports;
 use crate::engine::Engine;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
 use crate::report::exit;
+use crate::report::live::{Lines, Live};
 use crate::report::{self, Finding, Spread, Summary};
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {

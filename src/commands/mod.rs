@@ -18,7 +18,10 @@ pub mod server;
 use std::io::Write;
 
 use crate::cli::{self, Command};
-use crate::error::Error;
+use crate::engine::Plan;
+use crate::engine::limits;
+use crate::engine::source::Routes;
+use crate::error::{self, Error};
 use crate::report::exit;
 
 /// Carries out a parsed command and returns the process's exit status.
@@ -40,4 +43,14 @@ pub fn execute(command: Command) -> Result<u8, Error> {
 
 fn print_or_ignore_broken_pipe(text: &str) {
     let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+/// Warns on stderr about kernel port settings the plan is likely to run into.
+pub(crate) fn warn_about_ports(plan: &Plan) -> Result<(), Error> {
+    let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
+    let per_pair = routes.most_per_pair(plan.connections);
+    for warning in limits::port_warnings(&limits::port_settings(), per_pair) {
+        error::say(format_args!("warning: {warning}"));
+    }
+    Ok(())
 }

@@ -6,18 +6,17 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::config::RunConfig;
-use crate::cli::duration::{canonical, go_style};
+use crate::cli::duration::canonical;
 use crate::cli::{Progress, RunArgs};
-use crate::engine::conn::State;
+use crate::commands::warn_about_ports;
+use crate::engine::Engine;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
-use crate::engine::source::Routes;
-use crate::engine::stats::Stats;
-use crate::engine::{ConnEvent, Engine, Observer, Plan};
 use crate::error::{self, Error};
 use crate::report::exit;
-use crate::report::hdrlog::{HdrLog, HdrLogSink};
+use crate::report::hdrlog::HdrLogSink;
 use crate::report::json::{self, Json};
+use crate::report::live::{Lines, Live};
 use crate::report::progress::{self, StatusLine};
 use crate::report::{self, Spread, Summary};
 
@@ -209,16 +208,6 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
     ]
 }
 
-/// Warns on stderr about kernel port settings the plan is likely to run into.
-pub(crate) fn warn_about_ports(plan: &Plan) -> Result<(), Error> {
-    let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
-    let per_pair = routes.most_per_pair(plan.connections);
-    for warning in limits::port_warnings(&limits::port_settings(), per_pair) {
-        error::say(format_args!("warning: {warning}"));
-    }
-    Ok(())
-}
-
 /// The reference tool's warning block and question. Without a terminal there is nobody to
 /// answer, so the run does not wait for one. They go to stderr, where the person at the
 /// terminal sees them when stdout is redirected, and where they cannot break `--json`'s
@@ -259,72 +248,5 @@ fn confirm(config: &RunConfig) -> Result<(), Error> {
             _ => writeln!(out, "Sorry, response not recognized. Try again, please")
                 .map_err(|_| aborted())?,
         }
-    }
-}
-
-/// What goes to stdout at each interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lines {
-    Off,
-    /// The reference tool's `Total:` line.
-    Plain,
-    /// A JSON `tick` object.
-    Json,
-}
-
-/// Every live output of a run: interval lines or JSON ticks on stdout, the status line on
-/// stderr, the HdrHistogram log, and `--debug` events on stderr.
-pub(crate) struct Live<'a, W: Write> {
-    pub(crate) out: W,
-    pub(crate) lines: Lines,
-    pub(crate) bar: Option<StatusLine<io::Stderr>>,
-    pub(crate) hdr: Option<HdrLog<'a>>,
-    pub(crate) debug: Option<io::Stderr>,
-}
-
-impl<W: Write> Observer for Live<'_, W> {
-    fn tick(&mut self, elapsed: Duration, stats: &Stats) {
-        // A closed stdout (a pipe to `head`, say) must not stop the run or lose its count.
-        let _ = match self.lines {
-            Lines::Off => Ok(()),
-            Lines::Plain => report::write_live_line(&mut self.out, &stats.counts),
-            Lines::Json => json::write_tick(&mut self.out, elapsed, stats),
-        }
-        .and_then(|()| self.out.flush());
-        if let Some(hdr) = &mut self.hdr {
-            hdr.interval(elapsed, stats);
-        }
-    }
-
-    fn refresh(&mut self, elapsed: Duration, stats: &Stats) {
-        if let Some(bar) = &mut self.bar {
-            let _ = bar.draw(elapsed, stats);
-        }
-    }
-
-    fn conn_event(&mut self, event: ConnEvent) {
-        let Some(err) = &mut self.debug else { return };
-        let line = match event.state {
-            State::Dialing => format!("connection {}: dialing", event.seq),
-            State::Established => format!(
-                "connection {}: established in {}",
-                event.seq,
-                go_style(event.elapsed)
-            ),
-            State::Error => format!(
-                "connection {}: error ({}) after {}",
-                event.seq,
-                event.failure.map_or("unknown", |f| f.label()),
-                go_style(event.elapsed)
-            ),
-            State::Closed => format!(
-                "connection {}: closed ({}) after {}",
-                event.seq,
-                event.closure.map_or("unknown", |c| c.label()),
-                go_style(event.elapsed)
-            ),
-            State::NotInitiated => return,
-        };
-        let _ = writeln!(err, "{line}");
     }
 }

@@ -18,6 +18,7 @@
 pub mod exit;
 pub mod hdrlog;
 pub mod json;
+pub mod live;
 pub mod progress;
 pub mod server;
 pub mod text;
