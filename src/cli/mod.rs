@@ -1,22 +1,32 @@
 //! The command line: help texts, parsing from a vector (so tests and fuzz targets can feed
-//! one), the value parsers (durations, thresholds, ports, sources), and the second stage that
+//! one), the value parsers (durations, thresholds, ports, rates), and the second stage that
 //! turns arguments as typed into the validated configuration the engine runs. Only the
 //! resolved form reaches the engine. Parsing never exits the process: help and version come
 //! back as values.
 //!
 //! May import `engine` (the plan it builds, the host and source forms it checks) and
-//! `error`; never `report` or `commands`.
+//! `error`; never `report` or `commands`. Within the layer: `parse` → `values`,
+//! `thresholds` → `duration`; `config` takes what `parse` produced.
 //!
 //! | file | what it owns |
 //! |---|---|
+//! | `help.rs` | the help texts, as data |
 //! | `parse.rs` | subcommands and flags as typed |
+//! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes |
 //! | `duration.rs` | durations as users type them and as reports print them |
 //! | `thresholds.rs` | `--max-latency` and `--min-established`: parsed, then judged |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
 
 pub mod config;
 pub mod duration;
+pub mod help;
 pub mod parse;
 pub mod thresholds;
+pub mod values;
 
-pub use parse::*;
+pub use help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP, VERSION};
+pub use parse::{
+    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, RUN_FLAGS,
+    RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_VALUE_OPTIONS, ServerArgs, parse,
+};
+pub use values::{Progress, parse_port, parse_port_or_zero, whole_number};

@@ -167,7 +167,7 @@ pub fn parse_min_established(text: &str) -> Result<MinEstablished, String> {
             .map(MinEstablished::Percent)
             .ok_or_else(|| format!("'{text}' is more than 100%"));
     }
-    crate::cli::whole_number(text)
+    crate::cli::values::whole_number(text)
         .map(MinEstablished::Count)
         .map_err(|_| format!("'{text}' is not a count or a percentage: expected e.g. 950 or 95%"))
 }

@@ -1,0 +1,170 @@
+//! The help texts, as data: one general text and one per subcommand, hand-written with
+//! aligned sections and `[default: …]` so each reads as the reference for its flags.
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const HELP: &str = "\
+tcpgoon: how many concurrent TCP connections can a server accept and hold?
+
+Usage:
+  tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
+  tcpgoon limit [OPTIONS] <host> <port> open connections until one is lost: how many held?
+  tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
+  tcpgoon version                       print the version (also --version, -V)
+  tcpgoon help [run|limit|server]       print this help, or a subcommand's (also --help, -h)
+
+Run `tcpgoon run --help` for the options of a run, `tcpgoon limit --help` for the
+search for a server's limit and its exit statuses.
+
+Exit status:
+  0   every connection was established and still open when the run ended
+  1   the run did not complete: interrupted, declined at the prompt, or
+      stopped by a local limit (file descriptors, ephemeral ports)
+  2   the run completed, but some connections failed or were closed by the peer
+      (with --min-established: fewer were established than it asks for)
+  3   the connections were established, but a --max-latency threshold was missed
+  64  bad input or setup: unknown flag, bad value, unresolvable host
+";
+
+pub const RUN_HELP: &str = "\
+Open N full-handshake TCP connections to <host>:<port> on a paced schedule, hold them,
+read from them, print live stats and a final report.
+
+Usage:
+  tcpgoon run [OPTIONS] <host> <port>
+
+Arguments:
+  <host>   a name, an IPv4 address or an IPv6 address (::1 or [::1]); names are resolved once
+  <port>   1-65535
+
+Options:
+  -c, --connections <N>     connections to open                          [default: 100]
+  -s, --sleep <DURATION>    pause between connection attempts            [default: 10ms]
+  -t, --dial-timeout <DUR>  give up on a connection attempt after this   [default: 5000ms]
+  -i, --interval <DUR>      between live stats lines; 0 turns them off   [default: 1s]
+  -y, --assume-yes          do not ask for confirmation
+  -d, --debug               one line per connection event on stderr
+      --progress <MODE>     auto: a status line redrawn on stderr when it is a terminal,
+                            plain `Total:` lines otherwise; bar or lines force one [default: auto]
+      --json                stdout carries JSON Lines only: a tick per interval, a summary
+      --hdr-log <FILE>      write connect latencies as an HdrHistogram interval log
+      --max-latency <P=DUR> fail (exit 3) when connect latency statistic P exceeds DUR:
+                            p50, p99.9, max or mean; repeatable; e.g. p99=20ms
+      --min-established <N|PCT%>
+                            pass when at least N (or PCT% of) connections are established,
+                            tolerating the rest failing
+      --hold <DUR>          after the last attempt, keep the connections open and read
+                            from them this long; bare number = seconds     [default: 0]
+      --reconnect           replace each connection the peer closes with a new attempt,
+                            during the run and the hold, to keep N up; replacements keep
+                            to the --sleep rate, sharing it with the schedule
+      --source <ADDRS>      bind to these local addresses, in turn: a comma-separated list
+                            of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28; a block
+                            gives its host addresses); each source gets its own ephemeral
+                            ports toward each target
+      --all-addresses       spread attempts over every address <host> resolves to, not
+                            only the first
+  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
+  -h, --help                print this help
+
+Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
+original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
+Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
+Attempt k goes to target k mod T and, among the sources of that target's family, to
+source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
+
+Local limits are checked at start: a warning, with the command that fixes it, when the
+ephemeral port range is smaller than the attempts per (source, target) pair or TIME_WAIT
+reuse is off. An attempt that fails for a local reason (no free local port, out of file
+descriptors or socket buffers) stops the run with exit status 1: it is not the server's
+fault.
+
+Exit status:
+  0   every connection was established and still open when the run ended
+  1   the run did not complete: interrupted, declined at the prompt, or
+      stopped by a local limit (file descriptors, ephemeral ports)
+  2   the run completed, but some connections failed or were closed by the peer
+      (with --min-established: fewer were established than it asks for)
+  3   the connections were established, but a --max-latency threshold was missed
+  64  bad input or setup: unknown flag, bad value, unresolvable host
+
+Example:
+  tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
+  tcpgoon run 127.0.0.1 8080 -c 5000 -s 0 -y --json --max-latency p99=20ms > run.jsonl
+";
+
+pub const LIMIT_HELP: &str = "\
+Find how many concurrent connections <host>:<port> holds: open connections at a steady rate
+until the first attempt fails or the first held connection is dropped, or until the maximum
+is reached and held. Report how many were held at that moment, and why it was lost.
+
+Usage:
+  tcpgoon limit [OPTIONS] <host> <port>
+
+Options:
+  -r, --rate <N>            connection attempts per second                   [default: 1000]
+  -c, --connections <N>     the most to open     [default: what the open-files limit allows]
+  -t, --dial-timeout <DUR>  an attempt not established after this has failed [default: 1s]
+      --hold <DUR>          once the maximum is open, hold it this long; bare = seconds
+                                                                             [default: 5s]
+  -i, --interval <DUR>      between live stats lines; 0 turns them off       [default: 1s]
+  -d, --debug               one line per connection event on stderr
+      --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
+      --all-addresses       spread attempts over every address <host> resolves to
+  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
+  -h, --help                print this help
+
+It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
+
+Exit status:
+  0   the limit was found: an attempt failed, or the peer dropped a held connection
+  1   the search did not complete: interrupted, or a limit of this machine (file
+      descriptors, ephemeral ports) was reached first; the count is a lower bound
+  2   nothing was held, so there is no limit to measure: an attempt failed before any
+      was established (nothing listening, say), or the peer dropped the first connection
+      with none other held
+  4   no limit was found: every connection up to the maximum was established and held
+  64  bad input or setup
+
+Example:
+  tcpgoon limit 127.0.0.1 8080 --rate 2000
+";
+
+pub const SERVER_HELP: &str = "\
+A TCP server to aim `tcpgoon run` at: it accepts connections and holds them open, reading
+and discarding what arrives, and can misbehave the ways real servers do.
+
+Usage:
+  tcpgoon server [OPTIONS]
+
+Options:
+  -p, --port <PORT>             port to listen on; 0 picks a free one          [default: 54321]
+  -b, --bind <ADDR>             address to listen on                           [default: 127.0.0.1]
+  -m, --maxconnections <N>      stop after accepting N connections; 0 = no limit [default: 10]
+  -d, --duration <DUR>          stop after this long; 0 = no limit             [default: 30s]
+      --backlog <N>             listen backlog                                 [default: 1024]
+      --no-accept               listen but never accept (the accept queue fills, new SYNs
+                                are dropped, clients time out)
+      --close-after <DUR>       close each accepted connection after this long
+      --reset                   close with a reset (SO_LINGER 0) instead of a FIN
+      --greeting <TEXT>         write TEXT to each accepted connection
+      --max-open <N>            hold at most N connections open at once; close each one
+                                accepted beyond them at once (with --reset, by a reset);
+                                0 closes every connection as it is accepted
+  -i, --interval <DUR>          between stats lines; 0 turns them off          [default: 1s]
+  -h, --help                    print this help
+
+Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds for
+--duration and --interval, and milliseconds for --close-after.
+
+The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
+then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
+--max-open closed some at once, and `, Accept errors: N` when accepting failed for lack of
+file descriptors or memory (the connection stays queued, and accepting is tried again). It
+stops on SIGINT or SIGTERM, or when -m or -d is reached: it prints the counts and why it
+stopped, closes every connection (with --reset, by a reset), and exits 0. It cannot listen:
+exit 64.
+
+Example:
+  tcpgoon server -p 0 -m 0 -d 60
+";
