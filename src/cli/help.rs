@@ -55,6 +55,10 @@ Options:
                             tolerating the rest failing
       --hold <DUR>          after the last attempt, keep the connections open and read
                             from them this long; bare number = seconds     [default: 0]
+      --settle <DUR>        after the last outcome, keep the connections open and read
+                            this long before the verdict, so a server that accepts and
+                            then refuses is caught; a hold is never shorter; 0 ends at
+                            once                                           [default: 50ms]
       --reconnect           replace each connection the peer closes with a new attempt,
                             during the run and the hold, to keep N up; replacements keep
                             to the --sleep rate, sharing it with the schedule
@@ -107,6 +111,8 @@ Options:
   -t, --dial-timeout <DUR>  an attempt not established after this has failed [default: 1s]
       --hold <DUR>          once the maximum is open, hold it this long; bare = seconds
                                                                              [default: 5s]
+      --settle <DUR>        after the first loss, keep reading this long before counting
+                                                                          [default: 50ms]
   -i, --interval <DUR>      between live stats lines; 0 turns them off       [default: 1s]
   -d, --debug               one line per connection event on stderr
       --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
@@ -116,14 +122,20 @@ Options:
 
 It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
 
+The first loss stops dialing; the connections then stay open for --settle, so the count
+is what the server still held once it had had the time to drop the rest (a server at its
+limit accepts, then closes: redis writes an error first). A drop of a connection held for
+longer than the settle, while newer ones stay, is an idle timeout or an eviction, not a
+limit: the finding says so, with both counts.
+
 Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held connection
   1   the search did not complete: interrupted, or a limit of this machine (file
       descriptors, ephemeral ports) was reached first; the count is a lower bound
   2   nothing was held, so there is no limit to measure: an attempt failed before any
-      was established (nothing listening, say), or the peer dropped the first connection
-      with none other held
-  4   no limit was found: every connection up to the maximum was established and held
+      was established (nothing listening, say), or the peer dropped every connection
+  4   no capacity limit was found: every connection up to the maximum was established
+      and held, or the peer dropped only one it had held past the settle (an eviction)
   64  bad input or setup
 
 Example:

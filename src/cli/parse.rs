@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
-    Progress, millis, parse_bool, parse_port, parse_port_or_zero, parse_progress, parse_rate,
-    seconds, whole_number,
+    DEFAULT_SETTLE, Progress, millis, parse_bool, parse_port, parse_port_or_zero, parse_progress,
+    parse_rate, seconds, whole_number, with_unit,
 };
 use crate::engine::source;
 use crate::error::Error;
@@ -54,6 +54,7 @@ pub struct LimitArgs {
     pub connections: Option<u64>,
     pub dial_timeout: Duration,
     pub hold: Duration,
+    pub settle: Duration,
     pub interval: Duration,
     pub debug: bool,
     pub addressing: Addressing,
@@ -75,6 +76,7 @@ pub struct RunArgs {
     pub hdr_log: Option<PathBuf>,
     pub thresholds: Thresholds,
     pub hold: Duration,
+    pub settle: Duration,
     pub reconnect: bool,
     pub addressing: Addressing,
 }
@@ -316,6 +318,7 @@ fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<Ru
         )?,
     };
     let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::ZERO);
+    let settle = option(&mut args, &["--settle"], with_unit)?.unwrap_or(DEFAULT_SETTLE);
     let assume_yes = flag(&mut args, &["-y", "--assume-yes"])?;
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let json = flag(&mut args, &["--json"])?;
@@ -336,6 +339,7 @@ fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<Ru
         hdr_log,
         thresholds,
         hold,
+        settle,
         reconnect,
         addressing,
     })
@@ -352,6 +356,7 @@ fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<
     let dial_timeout =
         option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(1));
     let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::from_secs(5));
+    let settle = option(&mut args, &["--settle"], with_unit)?.unwrap_or(DEFAULT_SETTLE);
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
@@ -364,6 +369,7 @@ fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<
         connections,
         dial_timeout,
         hold,
+        settle,
         interval,
         debug,
         addressing,
@@ -554,6 +560,7 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--max-latency",
     "--min-established",
     "--hold",
+    "--settle",
     "--source",
 ];
 pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
@@ -564,6 +571,7 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "-t",
     "--dial-timeout",
     "--hold",
+    "--settle",
     "-i",
     "--interval",
     "--source",

@@ -28,6 +28,20 @@ pub fn parse_port_or_zero(text: &str) -> Result<u16, String> {
     u16::try_from(n).map_err(|_| format!("port {text} is out of range: expected 1-65535"))
 }
 
+/// How long a run keeps its connections open after the last outcome, by default: long
+/// enough for a server's refusal after the handshake to arrive (BENCHMARKS.md, "Settle").
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(50);
+
+/// A duration for a flag the reference tool does not have: a bare number other than 0 is
+/// refused, since nothing would say its unit.
+pub(crate) fn with_unit(text: &str) -> Result<Duration, String> {
+    let bare = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if bare && text.bytes().any(|b| b != b'0' && b != b'.') {
+        return Err(format!("'{text}' needs a unit: e.g. {text}ms or {text}s"));
+    }
+    duration::parse(text, BareUnit::Millis).map_err(|e| e.to_string())
+}
+
 pub(crate) fn millis(text: &str) -> Result<Duration, String> {
     duration::parse(text, BareUnit::Millis).map_err(|e| e.to_string())
 }

@@ -45,6 +45,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         targets: &config.plan.targets,
         connections: config.plan.connections,
         reconnect: false,
+        settled: None,
     };
     let mut out = live.out;
     let written = report::write_final(&mut out, &summary)

@@ -134,6 +134,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             targets: &config.plan.targets,
             connections: config.plan.connections,
             reconnect: config.plan.reconnect,
+            settled: outcome.settled,
         };
         report::write_final(
             &mut out,
@@ -168,6 +169,8 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
         ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
         ("interval", Json::Str(canonical(plan.interval))),
         ("hold", Json::Str(canonical(plan.hold))),
+        ("settle_us", micros(plan.settle)),
+        ("settle", Json::Str(canonical(plan.settle))),
         ("reconnect", Json::Bool(plan.reconnect)),
         (
             "targets",

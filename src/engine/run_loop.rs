@@ -6,17 +6,27 @@
 //! passed, emits a stats tick when one is due, then polls with a timeout that is the nearest
 //! of: next attempt, next tick, earliest deadline, end of the hold.
 //!
-//! A run goes through three phases. *Dialing*: attempts are made on schedule (and, with
+//! A run goes through these phases. *Dialing*: attempts are made on schedule (and, with
 //! `--reconnect`, a connection the peer closes is replaced by a new attempt along the same
 //! route, in the schedule's next slot: the two together keep the requested rate). *Holding*
 //! (`--hold`): once every attempt has an outcome, the connections are kept open and read
-//! for the hold time, still replaced when dropped. *Draining*: no new attempts; the run ends
-//! when none is still dialing. Without a hold, a connection dropped after the last scheduled
-//! attempt is not replaced, so a server that drops everything cannot keep a run going. A
-//! signal ends the run at once; a local limit stops dialing and ends the hold; with
+//! for the hold time, still replaced when dropped. *Settling*: without a hold, the
+//! connections are kept open and read for the settle period, and nothing is replaced.
+//! *Draining*: no new attempts; the run ends when none is still dialing. Without a hold, a
+//! connection dropped after the last scheduled attempt is not replaced, so a server that
+//! drops everything cannot keep a run going.
+//!
+//! The settle exists because a handshake is the kernel's, and the application's refusal
+//! comes after it: a server at its limit accepts, then closes (redis writes an error first).
+//! A run that ended the moment its last handshake completed would call those connections
+//! held. A hold is never shorter than the settle, so it covers the same ground.
+//!
+//! A signal ends the run at once; a local limit stops dialing and ends the hold; with
 //! `stop_at_first_loss` (`tcpgoon limit`) the first failed attempt or dropped connection
-//! ends it. A run that ends at once first settles the attempts whose handshake the kernel
-//! has already finished, so they count as established rather than dialing.
+//! stops dialing, and the run settles before it ends, so what is counted as held is what the
+//! server still held once it had had the time to drop the rest. A run that ends first
+//! settles the attempts whose handshake the kernel has already finished, so they count as
+//! established rather than dialing.
 //!
 //! The engine never formats: it hands ticks and per-connection events to an [`Observer`]
 //! and returns an [`Outcome`] for the reports.
@@ -33,7 +43,7 @@ use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Ticker};
 use crate::engine::signal::SignalFd;
 use crate::engine::source::{Route, Routes};
-use crate::engine::stats::{Loss, LossCause, Stats};
+use crate::engine::stats::{Dropped, Loss, LossCause, Stats};
 use crate::engine::timer::{self, Alarm};
 use crate::error::Error;
 
@@ -60,6 +70,10 @@ pub struct Plan {
     pub refresh: Option<Duration>,
     /// After every attempt has an outcome, keep the connections open this long.
     pub hold: Duration,
+    /// After the last outcome (or, with `stop_at_first_loss`, the first loss), keep the
+    /// connections open and read for this long, so closes the server sends late are counted.
+    /// A hold is never shorter.
+    pub settle: Duration,
     /// Replace each connection the peer closes with a new attempt, until the hold ends.
     pub reconnect: bool,
     /// End the run at the first failed attempt or dropped connection.
@@ -70,6 +84,7 @@ pub struct Plan {
 enum Phase {
     Dialing,
     Holding { since: Instant, until: Instant },
+    Settling { since: Instant, until: Instant },
     Draining,
 }
 
@@ -110,6 +125,11 @@ pub struct Outcome {
     pub wall: Duration,
     /// From the first attempt to the last one actually made.
     pub dial_span: Duration,
+    /// How long the run settled (see the module's header); `None` when it did not: a hold
+    /// covered it, the settle period was zero, or the run was stopped first.
+    pub settled: Option<Duration>,
+    /// The settle period the plan asked for.
+    pub settle: Duration,
 }
 
 /// The connections a finished run leaves open; dropping this closes them. On loopback each
@@ -135,8 +155,9 @@ pub struct Engine<'s> {
     next_replacement_at: Instant,
     /// The last slot of the schedule went to a replacement: the next goes to the schedule.
     replaced_last: bool,
-    /// The first loss ended the run (`stop_at_first_loss`).
+    /// The first loss stopped dialing (`stop_at_first_loss`): the run settles, then ends.
     lost: bool,
+    settled: Option<Duration>,
     pacer: Pacer,
     ticker: Ticker,
     refresher: Option<Ticker>,
@@ -179,6 +200,7 @@ impl<'s> Engine<'s> {
             next_replacement_at: start,
             replaced_last: false,
             lost: false,
+            settled: None,
             signals,
             stop: None,
             start,
@@ -230,10 +252,8 @@ impl<'s> Engine<'s> {
         }
         let end = Instant::now();
         self.settle_dialing(end, observer);
-        if let (Some(hold), Phase::Holding { since, .. }) = (&mut self.stats.hold, self.phase) {
-            // Interrupted while holding.
-            hold.duration = end.saturating_duration_since(since);
-        }
+        // Interrupted while holding or settling.
+        self.leave_phase(end);
         let dial_span = self.last_attempt.map_or(Duration::ZERO, |last| {
             last.saturating_duration_since(self.start)
         });
@@ -242,6 +262,8 @@ impl<'s> Engine<'s> {
             stop: self.stop,
             wall: end.duration_since(self.start),
             dial_span,
+            settled: self.settled,
+            settle: self.plan.settle,
         };
         let open = OpenConnections { _conns: self.conns };
         Ok((outcome, open))
@@ -249,46 +271,100 @@ impl<'s> Engine<'s> {
 
     /// Moves through the phases; true when the run is over.
     fn advance(&mut self, now: Instant) -> bool {
-        if matches!(self.stop, Some(Stop::Interrupted(_))) || self.lost {
+        if matches!(self.stop, Some(Stop::Interrupted(_))) {
             return true;
+        }
+        let counts = self.stats.counts;
+        if self.lost {
+            // The first loss stopped dialing; what is still dialing may yet connect or fail.
+            return match self.phase {
+                Phase::Settling { until, .. } => {
+                    let nothing_left = counts.established == 0 && counts.dialing == 0;
+                    if now >= until || nothing_left {
+                        self.leave_phase(now);
+                        self.phase = Phase::Draining;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Phase::Draining => true,
+                _ if self.plan.settle.is_zero() => true,
+                _ => {
+                    self.leave_phase(now);
+                    self.phase = Phase::Settling {
+                        since: now,
+                        until: now + self.plan.settle,
+                    };
+                    // Nothing left to watch: settled at once.
+                    self.advance(now)
+                }
+            };
         }
         let scheduled_done = self.pacer.next_due().is_none();
         if self.stop.is_some() || (scheduled_done && self.plan.hold.is_zero()) {
             self.replacements.clear();
         }
         // Replacements still queued once the schedule is done wait for the hold.
-        let quiet = scheduled_done && self.stats.counts.dialing == 0;
+        let quiet = scheduled_done && counts.dialing == 0;
         match self.phase {
             Phase::Dialing if quiet => {
-                if self.plan.hold.is_zero() || self.stop.is_some() {
-                    self.phase = Phase::Draining;
-                } else {
-                    self.phase = Phase::Holding {
-                        since: now,
-                        until: now + self.plan.hold,
-                    };
+                self.phase = if self.stop.is_some() {
+                    Phase::Draining
+                } else if !self.plan.hold.is_zero() {
                     self.stats.start_hold();
-                }
+                    Phase::Holding {
+                        since: now,
+                        until: now + self.plan.hold.max(self.plan.settle),
+                    }
+                } else if !self.plan.settle.is_zero() {
+                    Phase::Settling {
+                        since: now,
+                        until: now + self.plan.settle,
+                    }
+                } else {
+                    Phase::Draining
+                };
+                // A hold or settle with nothing open ends here, not at its end.
+                return self.advance(now);
             }
-            Phase::Holding { since, until } => {
-                let nothing_left =
-                    quiet && self.stats.counts.established == 0 && self.replacements.is_empty();
+            Phase::Holding { until, .. } => {
+                let nothing_left = quiet && counts.established == 0 && self.replacements.is_empty();
                 if now >= until || nothing_left || self.stop.is_some() {
+                    self.leave_phase(now);
                     self.phase = Phase::Draining;
                     self.replacements.clear();
-                    if let Some(hold) = &mut self.stats.hold {
-                        hold.duration = now.saturating_duration_since(since);
-                    }
                 }
+            }
+            Phase::Settling { until, .. }
+                if now >= until || counts.established == 0 || self.stop.is_some() =>
+            {
+                self.leave_phase(now);
+                self.phase = Phase::Draining;
             }
             _ => {}
         }
         self.phase == Phase::Draining && self.stats.counts.dialing == 0
     }
 
+    /// Records how long the hold or the settle lasted, when the run is in one.
+    fn leave_phase(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Holding { since, .. } => {
+                if let Some(hold) = &mut self.stats.hold {
+                    hold.duration = now.saturating_duration_since(since);
+                }
+            }
+            Phase::Settling { since, .. } => {
+                self.settled = Some(now.saturating_duration_since(since));
+            }
+            _ => {}
+        }
+    }
+
     fn next_wakeup(&self) -> Option<Instant> {
         let hold_end = match self.phase {
-            Phase::Holding { until, .. } => Some(until),
+            Phase::Holding { until, .. } | Phase::Settling { until, .. } => Some(until),
             _ => None,
         };
         // While the schedule runs, a replacement waits for its next slot.
@@ -376,7 +452,7 @@ impl<'s> Engine<'s> {
             && match self.phase {
                 Phase::Dialing => self.pacer.next_due().is_some(),
                 Phase::Holding { .. } => true,
-                Phase::Draining => false,
+                Phase::Settling { .. } | Phase::Draining => false,
             }
     }
 
@@ -540,6 +616,14 @@ impl<'s> Engine<'s> {
     fn close(&mut self, key: usize, how: Closure, now: Instant, observer: &mut impl Observer) {
         let conn = self.conns.remove(key);
         self.stats.closed(conn.route.target, how);
+        // Only the first loss is kept, so only its age is worth a look through the others.
+        let dropped = self.stats.first_loss.is_none().then(|| Dropped {
+            open_for: now.saturating_duration_since(conn.started),
+            oldest: !self
+                .conns
+                .iter()
+                .any(|(_, c)| c.state == State::Established && c.started < conn.started),
+        });
         observer.conn_event(ConnEvent {
             seq: conn.seq,
             state: State::Closed,
@@ -551,11 +635,17 @@ impl<'s> Engine<'s> {
         if self.replacing() || (self.may_replace() && hold_to_come) {
             self.replacements.push_back(conn.route);
         }
-        self.note_loss(LossCause::Dropped(how), now, observer);
+        self.note_loss(LossCause::Dropped(how), dropped, now, observer);
     }
 
     /// Keeps the first loss, and ends the run on it when the plan says so.
-    fn note_loss(&mut self, cause: LossCause, now: Instant, observer: &mut impl Observer) {
+    fn note_loss(
+        &mut self,
+        cause: LossCause,
+        dropped: Option<Dropped>,
+        now: Instant,
+        observer: &mut impl Observer,
+    ) {
         if self.plan.stop_at_first_loss {
             self.lost = true;
             self.pacer.stop();
@@ -570,6 +660,7 @@ impl<'s> Engine<'s> {
             held: counts.established,
             attempts: counts.total - counts.not_initiated,
             after: now.saturating_duration_since(self.start),
+            dropped,
         });
         if self.plan.stop_at_first_loss {
             // The handshakes the kernel finished before the loss was seen were held too.
@@ -610,7 +701,7 @@ impl<'s> Engine<'s> {
             self.stop = Some(Stop::LocalLimit(cause));
             self.pacer.stop();
         }
-        self.note_loss(LossCause::Failed(cause), now, observer);
+        self.note_loss(LossCause::Failed(cause), None, now, observer);
     }
 }
 
@@ -636,6 +727,7 @@ mod tests {
             interval: Duration::ZERO,
             refresh: None,
             hold: Duration::ZERO,
+            settle: Duration::ZERO,
             reconnect: false,
             stop_at_first_loss,
         };

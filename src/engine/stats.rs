@@ -43,6 +43,17 @@ pub struct Loss {
     pub attempts: u64,
     /// Since the run started.
     pub after: Duration,
+    /// For a dropped connection: how long it had been open, and whether it was the oldest.
+    pub dropped: Option<Dropped>,
+}
+
+/// A held connection the peer dropped: how long it had been open (since its attempt
+/// started), and whether none open then was older. A server at its limit turns away the
+/// newest at once; an idle timeout or an eviction takes the oldest, long after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub open_for: Duration,
+    pub oldest: bool,
 }
 
 /// The established count over a hold: its lowest and highest, and how long the hold lasted.

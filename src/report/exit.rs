@@ -56,7 +56,7 @@ pub fn of_finding(finding: Finding) -> u8 {
         // Not a limit found: CI must not read a server that takes no connection as a pass.
         Finding::NoConnection => CONNECTION_FAILURES,
         Finding::LocalLimit | Finding::Interrupted(_) => INCOMPLETE,
-        Finding::NoLimit => NO_LIMIT_FOUND,
+        Finding::NoLimit | Finding::Evicted => NO_LIMIT_FOUND,
     }
 }
 
@@ -164,6 +164,7 @@ mod tests {
         assert_eq!(of_finding(Finding::Interrupted(libc::SIGINT)), 1);
         assert_eq!(of_finding(Finding::NoConnection), 2);
         assert_eq!(of_finding(Finding::NoLimit), 4);
+        assert_eq!(of_finding(Finding::Evicted), 4);
     }
 
     #[test]

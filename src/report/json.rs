@@ -256,6 +256,10 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
         ),
         ("reconnects", Json::Int(stats.reconnects)),
         (
+            "settled_us",
+            s.outcome.settled.map_or(Json::Null, Json::micros),
+        ),
+        (
             "hold",
             stats.hold.map_or(Json::Null, |h| {
                 Json::Object(vec![

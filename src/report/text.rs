@@ -9,7 +9,7 @@ use crate::cli::duration::go_style;
 use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::signal;
-use crate::engine::stats::{Counts, HoldSpan, Latency, LossCause, Stats};
+use crate::engine::stats::{Counts, HoldSpan, Latency, Loss, LossCause, Stats};
 use crate::engine::{Outcome, Stop};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
@@ -275,6 +275,8 @@ pub struct Spread<'a> {
     /// The connections asked for, before reconnects.
     pub connections: u64,
     pub reconnect: bool,
+    /// How long the run settled, when it did.
+    pub settled: Option<Duration>,
 }
 
 /// Lines after the final report for `--reconnect`, `--hold` and several target addresses;
@@ -296,6 +298,14 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
             hold.max_established
         )?;
     }
+    // A settle with nothing open ends at once: nothing to say.
+    if let Some(settled) = s.settled.filter(|d| !d.is_zero()) {
+        writeln!(
+            w,
+            "Settled: {} after the last outcome, reading, before the verdict (--settle)",
+            go_style(settled)
+        )?;
+    }
     if stats.by_target.len() > 1 {
         writeln!(w, "By target address:")?;
         for (addr, counts) in s.targets.iter().zip(&stats.by_target) {
@@ -311,8 +321,11 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
 pub enum Finding {
     /// The peer's limit: an attempt failed or a held connection was dropped.
     Found,
-    /// Nothing was held when the first loss came: an attempt failed before any connection
-    /// was established, or the peer dropped the only one. Nothing to measure.
+    /// The peer dropped a connection it had held for longer than the settle, while newer
+    /// ones stayed: an idle timeout or an eviction, not a refusal of new connections.
+    Evicted,
+    /// Nothing was held once the first loss had settled: an attempt failed before any
+    /// connection was established, or the peer dropped every one. Nothing to measure.
     NoConnection,
     /// This machine's limit came first.
     LocalLimit,
@@ -323,9 +336,11 @@ pub enum Finding {
 
 impl Finding {
     pub fn of(outcome: &Outcome) -> Finding {
+        let held = outcome.stats.counts.established;
         match (outcome.stats.first_loss, outcome.stop) {
             (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
-            (Some(loss), _) if loss.held == 0 => Finding::NoConnection,
+            (Some(loss), _) if loss.held == 0 || held == 0 => Finding::NoConnection,
+            (Some(loss), _) if held_past_the_settle(loss, outcome.settle) => Finding::Evicted,
             (Some(_), _) => Finding::Found,
             (None, Some(Stop::Interrupted(signal))) => Finding::Interrupted(signal),
             (None, Some(Stop::LocalLimit(_))) => Finding::LocalLimit,
@@ -334,7 +349,14 @@ impl Finding {
     }
 }
 
-/// The last line of `tcpgoon limit`: how many connections were held when the first was lost.
+/// Whether the first loss was a drop of a connection open for longer than the settle: a
+/// server turning a connection away does it as it accepts it, well within the settle.
+fn held_past_the_settle(loss: Loss, settle: Duration) -> bool {
+    !settle.is_zero() && loss.dropped.is_some_and(|d| d.open_for > settle)
+}
+
+/// The last line of `tcpgoon limit`: how many connections were still held once the first
+/// loss had settled, and why it was lost.
 pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
     let stats = &outcome.stats;
     if let (Finding::Interrupted(signal), None) = (Finding::of(outcome), stats.first_loss) {
@@ -358,6 +380,17 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                 go_style(loss.after)
             );
             let when = format!("when {how} ({}), {after}", loss.cause.label());
+            let held = stats.counts.established;
+            // What the count after the settle stands on, when it differs from the moment.
+            let settled = match outcome.settled {
+                Some(settled) if held != loss.held => format!(
+                    "; counted after a {} settle ({} were open when the loss was seen)",
+                    go_style(settled),
+                    loss.held
+                ),
+                Some(settled) => format!("; counted after a {} settle", go_style(settled)),
+                None => String::new(),
+            };
             match loss.cause {
                 LossCause::Failed(cause) if cause.is_local_limit() => format!(
                     "No server limit found: this machine's limit came first, with {} concurrent \
@@ -373,13 +406,36 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                     )
                 }
                 LossCause::Dropped(_) if Finding::of(outcome) == Finding::NoConnection => {
+                    let none_held = match outcome.settled {
+                        Some(settled) if loss.held > 0 => format!(
+                            "every one established ({}): none was still held after a {} \
+                             settle",
+                            loss.cause.label(),
+                            go_style(settled)
+                        ),
+                        _ => format!(
+                            "the first one established ({}) with none other held",
+                            loss.cause.label()
+                        ),
+                    };
                     format!(
                         "No connection stayed open, so there is no limit to measure: the peer \
-                         dropped the first one established ({}) with none other held, {after}",
-                        loss.cause.label(),
+                         dropped {none_held}, {after}"
                     )
                 }
-                _ => format!("Limit: {} concurrent connections held {when}", loss.held),
+                LossCause::Dropped(_) if Finding::of(outcome) == Finding::Evicted => {
+                    let dropped = loss.dropped.expect("an eviction is a drop");
+                    format!(
+                        "No capacity limit found: the server dropped a connection it had held \
+                         for {}{}: an idle timeout or an eviction, not a refusal of new \
+                         connections. Held when it was dropped: {}; still held after the \
+                         settle: {held} ({after})",
+                        go_style(dropped.open_for),
+                        if dropped.oldest { ", the oldest" } else { "" },
+                        loss.held,
+                    )
+                }
+                _ => format!("Limit: {held} concurrent connections held {when}{settled}"),
             }
         }
         None => match stats.hold {
@@ -481,6 +537,8 @@ mod tests {
             stop: None,
             wall: Duration::from_millis(3000),
             dial_span: Duration::from_millis(2997),
+            settled: None,
+            settle: Duration::ZERO,
         };
         let report = text(|w| {
             write_final(
@@ -532,6 +590,68 @@ mod tests {
             report
                 .contains("Attempt rate: 1.00/s achieved, 1.00/s requested (4 attempts in 2.997s)"),
             "{report}"
+        );
+    }
+
+    /// A `limit` outcome: `held` open at the end, the first loss a drop of a connection open
+    /// for `open_for` (the oldest) with `at_loss` open then, after a 200 ms settle.
+    fn limit_outcome(held: u64, at_loss: u64, open_for: Duration) -> Outcome {
+        let mut stats = Stats::new(500);
+        for _ in 0..held {
+            stats.dialing(0);
+            stats.established(0, Duration::from_micros(100));
+        }
+        stats.first_loss = Some(Loss {
+            cause: LossCause::Dropped(Closure::PeerClosed),
+            held: at_loss,
+            attempts: at_loss + 1,
+            after: Duration::from_secs(2),
+            dropped: Some(crate::engine::stats::Dropped {
+                open_for,
+                oldest: true,
+            }),
+        });
+        Outcome {
+            stats,
+            stop: None,
+            wall: Duration::from_secs(2),
+            dial_span: Duration::from_secs(2),
+            settled: Some(Duration::from_millis(200)),
+            settle: Duration::from_millis(200),
+        }
+    }
+
+    #[test]
+    fn the_limit_is_what_was_held_after_the_settle() {
+        let outcome = limit_outcome(50, 255, Duration::from_millis(3));
+        assert_eq!(Finding::of(&outcome), Finding::Found);
+        assert_eq!(
+            text(|w| write_limit(w, &outcome)),
+            "Limit: 50 concurrent connections held when the peer dropped a held connection \
+             (closed by peer), after 256 attempts in 2s; counted after a 200ms settle (255 \
+             were open when the loss was seen)\n"
+        );
+    }
+
+    #[test]
+    fn a_drop_of_the_oldest_long_after_the_settle_is_an_eviction() {
+        let outcome = limit_outcome(80, 100, Duration::from_secs(2));
+        assert_eq!(Finding::of(&outcome), Finding::Evicted);
+        assert_eq!(
+            text(|w| write_limit(w, &outcome)),
+            "No capacity limit found: the server dropped a connection it had held for 2s, the \
+             oldest: an idle timeout or an eviction, not a refusal of new connections. Held \
+             when it was dropped: 100; still held after the settle: 80 (after 101 attempts in \
+             2s)\n"
+        );
+        // Without a settle there is nothing to tell a refusal by: it is the limit.
+        let mut unsettled = limit_outcome(80, 100, Duration::from_secs(2));
+        unsettled.settle = Duration::ZERO;
+        assert_eq!(Finding::of(&unsettled), Finding::Found);
+        // Nothing held after the settle: no limit to measure, whatever was dropped.
+        assert_eq!(
+            Finding::of(&limit_outcome(0, 100, Duration::from_secs(2))),
+            Finding::NoConnection
         );
     }
 }
