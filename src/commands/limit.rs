@@ -33,6 +33,8 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         debug: config.debug.then(io::stderr),
     };
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    // As for `run`: the next signal ends the process.
+    signals.let_next_kill();
     let summary = Summary {
         target: &config.target.label(),
         outcome: &outcome,

@@ -86,6 +86,9 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         debug: config.debug.then(io::stderr),
     };
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    // Nothing reads the signals now: the next one ends the process, even while the report
+    // waits for a reader.
+    signals.let_next_kill();
 
     let Live { out, bar, hdr, .. } = live;
     if let Some(mut bar) = bar {

@@ -4,7 +4,7 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -516,4 +516,37 @@ impl PolicyListener {
     pub fn port(&self) -> String {
         self.addr.port().to_string()
     }
+}
+
+/// Whether `pid` has `signal` blocked, from the kernel's view in /proc: a run blocks the
+/// signals it reads from its signalfd, and unblocks them once the next one is to kill.
+pub fn blocks_signal(pid: u32, signal: libc::c_int) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .expect("a SigBlk line");
+    mask & (1 << (signal - 1)) != 0
+}
+
+/// A pipe that already holds all it can (one page), so the next write to it blocks until
+/// someone reads. Returns (read end, write end).
+pub fn full_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let w = write.as_raw_fd();
+    // SAFETY: plain fcntl calls and writes on a descriptor this function owns.
+    unsafe {
+        assert!(libc::fcntl(w, libc::F_SETPIPE_SZ, 4096) > 0);
+        let flags = libc::fcntl(w, libc::F_GETFL);
+        libc::fcntl(w, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let page = [b'x'; 4096];
+        while libc::write(w, page.as_ptr().cast(), page.len()) > 0 {}
+        libc::fcntl(w, libc::F_SETFL, flags);
+    }
+    (read, write)
 }
