@@ -42,8 +42,12 @@ pub fn unless_reader_gone(result: io::Result<()>) -> io::Result<()> {
 /// Writes `tcpgoon: <message>` on stderr. Nothing is left to tell if stderr itself is gone,
 /// so a failed write is ignored rather than a panic, as `eprintln!` would make it.
 pub fn say(message: fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "tcpgoon: {message}");
+    say_to(&mut io::stderr(), message);
+}
+
+/// [`say`], to `w`: stderr's stand-in while a run's live output owns it.
+pub fn say_to(w: &mut impl io::Write, message: fmt::Arguments<'_>) {
+    let _ = writeln!(w, "tcpgoon: {message}");
 }
 
 /// `message` on one line: control characters a user typed into an argument (a newline, an

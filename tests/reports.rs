@@ -64,6 +64,10 @@ fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["version"], 1);
     assert_eq!(summary["exit_status"], 0);
+    assert_eq!(
+        summary["live_lines_dropped"], 0,
+        "a reader that keeps up loses none"
+    );
     assert_eq!(summary["target"]["port"], port.parse::<u64>().unwrap());
     assert_eq!(summary["options"]["connections"], 40);
     assert_eq!(summary["options"]["sleep"], "5ms");

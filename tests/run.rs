@@ -3,12 +3,11 @@
 mod common;
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, HoldingListener, closed_port, finish, run, spawn, wait_for};
+use common::{Guard, HoldingListener, blocks_signal, closed_port, finish, run, spawn, wait_for};
 
 #[test]
 fn all_established_exits_0_with_the_reference_report() {
@@ -178,7 +177,12 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
 
 #[test]
 fn a_signal_mid_run_gives_the_report_and_exit_1() {
-    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+    // SIGHUP is the terminal going away: the run ends as for the other two.
+    for (signal, name) in [
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+    ] {
         let server = HoldingListener::start();
         let port = server.port();
         let started = Instant::now();
@@ -212,45 +216,13 @@ fn a_signal_mid_run_gives_the_report_and_exit_1() {
     }
 }
 
-/// Whether `pid` has SIGINT blocked, from the kernel's view in /proc.
-fn blocks_sigint(pid: u32) -> bool {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let mask = status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigBlk:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .expect("a SigBlk line");
-    mask & (1 << (libc::SIGINT - 1)) != 0
-}
-
-/// A pipe that already holds all it can (one page), so the next write to it blocks until
-/// someone reads. Returns (read end, write end).
-fn full_pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let w = write.as_raw_fd();
-    // SAFETY: plain fcntl calls and writes on a descriptor this function owns.
-    unsafe {
-        assert!(libc::fcntl(w, libc::F_SETPIPE_SZ, 4096) > 0);
-        let flags = libc::fcntl(w, libc::F_GETFL);
-        libc::fcntl(w, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        let page = [b'x'; 4096];
-        while libc::write(w, page.as_ptr().cast(), page.len()) > 0 {}
-        libc::fcntl(w, libc::F_SETFL, flags);
-    }
-    (read, write)
-}
-
 #[test]
 fn a_second_sigint_ends_the_process_at_once() {
     // The first SIGINT stops the run, which then writes its report to a stdout that is a
     // full pipe: that write blocks for as long as nobody reads, as behind a stuck pager.
     // A second SIGINT must end the process where it stands.
     let server = HoldingListener::start();
-    let (_read, write) = full_pipe();
+    let (_read, write) = common::full_pipe();
     let mut child = Guard(
         Command::new(common::BIN)
             .args(["run", "127.0.0.1", &server.port(), "-c", "5", "-s", "0"])
@@ -263,10 +235,12 @@ fn a_second_sigint_ends_the_process_at_once() {
     );
     let pid = child.0.id();
     // SIGINT is blocked once the run reads signals from its descriptor.
-    wait_for("signals to be taken over", || blocks_sigint(pid));
+    wait_for("signals to be taken over", || {
+        blocks_signal(pid, libc::SIGINT)
+    });
     common::signal(&child, libc::SIGINT);
     wait_for("SIGINT to be unblocked after the first one", || {
-        !blocks_sigint(pid)
+        !blocks_signal(pid, libc::SIGINT)
     });
     std::thread::sleep(Duration::from_millis(200));
     assert!(
@@ -279,6 +253,45 @@ fn a_second_sigint_ends_the_process_at_once() {
     });
     let status = child.0.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+}
+
+#[test]
+fn a_sighup_ignored_from_the_start_stays_ignored() {
+    // `nohup tcpgoon run …`: the run was asked to outlive its terminal, so a SIGHUP must
+    // not end it, though the run reads its other signals from a descriptor.
+    use std::os::unix::process::CommandExt;
+    let server = HoldingListener::start();
+    let mut command = Command::new(common::BIN);
+    command
+        .args([
+            "run",
+            "127.0.0.1",
+            &server.port(),
+            "-c",
+            "40",
+            "-s",
+            "10ms",
+            "-y",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: signal() is async-signal-safe, as the code between fork and exec must be.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = Guard(command.spawn().expect("start tcpgoon"));
+    let first = common::first_line(&mut child);
+    assert!(first.ends_with("NotInitiated: 40"), "{first}");
+    common::signal(&child, libc::SIGHUP);
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!out.stdout.contains("interrupted"), "{}", out.stdout);
+    assert_eq!(out.final_counts().established, 40);
 }
 
 #[test]

@@ -173,9 +173,9 @@ The first line on stdout is `listening on <ip>:<port>`, with the real port when 
 then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
 --max-open closed some at once, and `, Accept errors: N` when accepting failed for lack of
 file descriptors or memory (the connection stays queued, and accepting is tried again). It
-stops on SIGINT or SIGTERM, or when -m or -d is reached: it prints the counts and why it
-stopped, closes every connection (with --reset, by a reset), and exits 0. It cannot listen:
-exit 64.
+stops on SIGINT, SIGTERM or SIGHUP, or when -m or -d is reached: it prints the counts and
+why it stopped, closes every connection (with --reset, by a reset), and exits 0; a second
+signal ends it at once. It cannot listen: exit 64.
 
 Example:
   tcpgoon server -p 0 -m 0 -d 60

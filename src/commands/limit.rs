@@ -13,7 +13,8 @@ use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
 use crate::report::exit;
-use crate::report::live::{Lines, Live};
+use crate::report::live::{self, Lines, Live};
+use crate::report::outlet::StdStreams;
 use crate::report::{self, Finding, Spread, Summary};
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
@@ -21,8 +22,10 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
     limits::fit_open_files(config.plan.connections)?;
     warn_about_ports(&config.plan)?;
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
+    let mut outlets =
+        StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
     let mut live = Live {
-        out: io::stdout().lock(),
+        out: outlets.stdout(),
         lines: if config.plan.interval.is_zero() {
             Lines::Off
         } else {
@@ -30,9 +33,14 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         },
         bar: None,
         hdr: None,
-        debug: config.debug.then(io::stderr),
+        debug: config.debug.then(|| outlets.stderr()),
     };
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    // As for `run`: the next signal ends the process, and the report follows the live lines.
+    signals.let_next_kill();
+    drop(live);
+    let dropped = outlets.dropped();
+    outlets.finish_stdout();
     let summary = Summary {
         target: &config.target.label(),
         outcome: &outcome,
@@ -47,13 +55,15 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         reconnect: false,
         settled: None,
     };
-    let mut out = live.out;
+    let mut out = io::stdout().lock();
     let written = report::write_final(&mut out, &summary)
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
+        .and_then(|()| live::write_dropped(&mut out, dropped))
         .and_then(|()| report::write_limit(&mut out, &outcome))
         .and_then(|()| out.flush());
     error::unless_reader_gone(written).map_err(|e| Error::system("cannot write the report", e))?;
     // Closed only now that the report is out.
     drop(open);
+    outlets.finish();
     Ok(exit::of_finding(Finding::of(&outcome)))
 }

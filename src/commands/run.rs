@@ -16,7 +16,8 @@ use crate::error::{self, Error};
 use crate::report::exit;
 use crate::report::hdrlog::HdrLogSink;
 use crate::report::json::{self, Json};
-use crate::report::live::{Lines, Live};
+use crate::report::live::{self, Lines, Live};
+use crate::report::outlet::StdStreams;
 use crate::report::progress::{self, StatusLine};
 use crate::report::{self, Spread, Summary};
 
@@ -40,6 +41,8 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         None => None,
     };
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
+    let mut outlets =
+        StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
 
     let live_on = !config.plan.interval.is_zero();
     let stderr_tty = io::stderr().is_terminal();
@@ -76,18 +79,22 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         None => None,
     };
     let mut live = Live {
-        out: io::stdout().lock(),
+        out: outlets.stdout(),
         lines,
         bar: bar.then(|| {
             let width = progress::terminal_width(io::stderr().as_raw_fd());
-            StatusLine::new(io::stderr(), width, progress::use_color(stderr_tty))
+            StatusLine::new(outlets.stderr(), width, progress::use_color(stderr_tty))
         }),
         hdr,
-        debug: config.debug.then(io::stderr),
+        debug: config.debug.then(|| outlets.stderr()),
     };
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    // Nothing reads the signals now: the next one ends the process, even while the report
+    // waits for a reader. Nor is anything dropped: only the report waits on the output.
+    signals.let_next_kill();
+    outlets.keep_everything();
 
-    let Live { out, bar, hdr, .. } = live;
+    let Live { bar, hdr, .. } = live;
     if let Some(mut bar) = bar {
         let _ = bar.erase();
     }
@@ -96,19 +103,25 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             .map_err(|e| Error::system("--hdr-log", io::Error::other(e)))?;
     }
     if let Some(sink) = &mut hdr_sink {
-        sink.flush().map_err(|e| Error::system("--hdr-log", e))?;
+        sink.finish().map_err(|e| Error::system("--hdr-log", e))?;
     }
 
     let verdicts = config.thresholds.judge(&outcome.stats);
     let status = exit::of_outcome(&outcome, &verdicts);
     for missed in verdicts.iter().filter(|v| !v.passed) {
-        error::say(format_args!(
-            "threshold missed: {} (measured {})",
-            missed.gate, missed.measured
-        ));
+        error::say_to(
+            &mut outlets.stderr(),
+            format_args!(
+                "threshold missed: {} (measured {})",
+                missed.gate, missed.measured
+            ),
+        );
     }
+    let dropped = outlets.dropped() + hdr_sink.as_ref().map_or(0, HdrLogSink::dropped);
+    // The report follows the live lines, and may wait for their reader.
+    outlets.finish_stdout();
     let label = config.target.label();
-    let mut out = out;
+    let mut out = io::stdout().lock();
     let written = if config.json {
         json::write_summary(
             &mut out,
@@ -121,6 +134,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 outcome: &outcome,
                 requested_rate: config.requested_rate(),
                 verdicts: &verdicts,
+                live_lines_dropped: dropped,
                 exit_status: status,
             },
         )
@@ -148,11 +162,14 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             },
         )
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
+        .and_then(|()| live::write_dropped(&mut out, dropped))
     };
     error::unless_reader_gone(written.and_then(|()| out.flush()))
         .map_err(|e| Error::system("cannot write the report", e))?;
     // Closed only now that the report is out.
     drop(open);
+    // What stderr has yet to get, when it is not stdout's file.
+    outlets.finish();
     Ok(status)
 }
 

@@ -26,6 +26,9 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
     let outcome = server.run(|counts| {
         let _ = write_counts(&mut out, counts).and_then(|()| out.flush());
     })?;
+    // Nothing reads the signals now: the next one ends the process, even while its last
+    // lines wait for a reader.
+    signals.let_next_kill();
     let _ = write_counts(&mut out, &outcome.counts)
         .and_then(|()| write_stopping(&mut out, &outcome.stop))
         .and_then(|()| out.flush());

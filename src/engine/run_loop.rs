@@ -559,9 +559,7 @@ impl<'s> Engine<'s> {
                 self.stop = Some(Stop::Interrupted(signal));
                 self.pacer.stop();
             }
-            if signal == libc::SIGINT {
-                signals.let_next_interrupt_kill();
-            }
+            signals.let_next_kill();
         }
     }
 

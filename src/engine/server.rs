@@ -8,7 +8,7 @@
 //! Like the run's engine it is one thread and one `mio::Poll`: the listener, the signalfd, a
 //! timerfd and every accepted connection (in a slab keyed by its token) are registered with
 //! it. Every connection gets the same `--close-after`, so those deadlines come due in accept
-//! order and a FIFO [`DeadlineQueue`] holds them. It stops on SIGINT or SIGTERM, after
+//! order and a FIFO [`DeadlineQueue`] holds them. It stops on SIGINT, SIGTERM or SIGHUP, after
 //! `--maxconnections` accepts, or after `--duration`, and then drops its listener and every
 //! connection at once, so clients see a refusal, a FIN or (with `--reset`) a reset at once.
 //!
@@ -255,6 +255,7 @@ impl<'s> Server<'s> {
         let Some(signals) = self.signals else { return };
         while let Some(signal) = signals.read() {
             self.stop.get_or_insert(Stop::Signal(signal));
+            signals.let_next_kill();
         }
     }
 

@@ -1,9 +1,17 @@
-//! SIGINT and SIGTERM delivered into the event loop through a signalfd: the signals are
-//! blocked for the (single) thread and read from a descriptor registered with the poll, so
-//! the loop sees them as ordinary events and never runs code in a signal handler.
+//! SIGINT, SIGTERM and SIGHUP delivered into the event loop through a signalfd: the signals
+//! are blocked for the loop's thread and read from a descriptor registered with the poll, so
+//! the loop sees them as ordinary events and never runs code in a signal handler. Threads
+//! started later (the writers of live output) inherit the mask and must keep them blocked,
+//! or the kernel would deliver a signal to them with its default action.
 //!
-//! After the first SIGINT the loop calls [`SignalFd::let_next_interrupt_kill`]: SIGINT is
-//! unblocked with its default action, so a second Ctrl-C ends the process at once.
+//! A signal the process inherited as ignored is left alone: `nohup` ignores SIGHUP, and a
+//! shell ignores SIGINT for a job it starts in the background. A blocked signal is queued
+//! even when ignored, so taking it would end a run that was asked to ignore it.
+//!
+//! After the first signal, and once the loop is over (nothing reads the descriptor then),
+//! [`SignalFd::let_next_kill`] unblocks them with their default action: the next one ends
+//! the process at once, even while it waits to write its report to a reader that does not
+//! read.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -11,8 +19,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::error::Error;
 
+/// The signals that stop a run or a server.
+const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
 pub struct SignalFd {
     fd: OwnedFd,
+    /// The signals it reads: those of [`STOPPING`] not inherited as ignored.
+    taken: Vec<libc::c_int>,
 }
 
 fn mask_of(signals: &[libc::c_int]) -> libc::sigset_t {
@@ -27,10 +40,21 @@ fn mask_of(signals: &[libc::c_int]) -> libc::sigset_t {
     }
 }
 
+/// Whether `signal`'s disposition is to be ignored.
+fn ignored(signal: libc::c_int) -> bool {
+    let mut action = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: a null new action only reads the current one into `action`.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), action.as_mut_ptr()) };
+    // SAFETY: sigaction filled `action` when it succeeded.
+    rc == 0 && unsafe { action.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
 impl SignalFd {
-    /// Blocks SIGINT and SIGTERM for this thread and opens a descriptor that reads them.
+    /// Blocks SIGINT, SIGTERM and SIGHUP (those not ignored) for this thread and opens a
+    /// descriptor that reads them.
     pub fn new() -> io::Result<SignalFd> {
-        let set = mask_of(&[libc::SIGINT, libc::SIGTERM]);
+        let taken: Vec<libc::c_int> = STOPPING.into_iter().filter(|&s| !ignored(s)).collect();
+        let set = mask_of(&taken);
         // SAFETY: `set` is an initialised sigset_t; a null old-set pointer is allowed.
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
         if rc != 0 {
@@ -44,6 +68,7 @@ impl SignalFd {
         // SAFETY: signalfd returned a fresh descriptor that nothing else owns.
         Ok(SignalFd {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            taken,
         })
     }
 
@@ -76,12 +101,15 @@ impl SignalFd {
         }
     }
 
-    /// Unblocks SIGINT with its default action, so the next one ends the process.
-    pub fn let_next_interrupt_kill(&self) {
-        let set = mask_of(&[libc::SIGINT]);
+    /// Unblocks the signals it reads, with their default action, so the next one ends the
+    /// process. One still pending is delivered at once.
+    pub fn let_next_kill(&self) {
+        let set = mask_of(&self.taken);
         // SAFETY: restoring the default disposition and unblocking are always sound.
         unsafe {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            for &signal in &self.taken {
+                libc::signal(signal, libc::SIG_DFL);
+            }
             libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         }
     }
@@ -98,6 +126,7 @@ pub fn name(signal: libc::c_int) -> &'static str {
     match signal {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }

@@ -1,10 +1,11 @@
 //! `--hdr-log <FILE>`: connect latencies as an HdrHistogram interval log, one histogram per
 //! stats interval (and one for the last, partial interval), or one for the whole run when
 //! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
-//! are microseconds.
+//! are microseconds. The file is written through an [`Outlet`], so a log on a FIFO nobody
+//! reads does not stall the run: its intervals are dropped and counted like live lines.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -12,23 +13,28 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder};
 
 use crate::engine::stats::Stats;
+use crate::report::outlet::{CAPACITY, Outlet, WriterThread};
 
 /// The log's file and serializer; they must outlive the [`HdrLog`] that writes into them.
 pub struct HdrLogSink {
-    file: BufWriter<File>,
+    writer: WriterThread,
+    file: Outlet,
     serializer: V2DeflateSerializer,
 }
 
 impl HdrLogSink {
     pub fn create(path: &std::path::Path) -> io::Result<HdrLogSink> {
+        let writer = WriterThread::spawn("hdr-log", vec![Box::new(File::create(path)?)], CAPACITY)?;
         Ok(HdrLogSink {
-            file: BufWriter::new(File::create(path)?),
+            file: writer.outlet(0),
+            writer,
             serializer: V2DeflateSerializer::new(),
         })
     }
 
     /// Starts the log: its header says when the run started and what the values mean.
     pub fn begin(&mut self, started: SystemTime) -> io::Result<HdrLog<'_>> {
+        let end = self.file.clone();
         let writer = IntervalLogWriterBuilder::new()
             .add_comment("tcpgoon connect latency, microseconds")
             .with_start_time(started)
@@ -37,6 +43,7 @@ impl HdrLogSink {
             .begin_log_with(&mut self.file, &mut self.serializer)?;
         Ok(HdrLog {
             writer,
+            end,
             previous: None,
             previous_at: None,
             failed: None,
@@ -45,7 +52,9 @@ impl HdrLogSink {
 }
 
 pub struct HdrLog<'a> {
-    writer: IntervalLogWriter<'a, 'a, BufWriter<File>, V2DeflateSerializer>,
+    writer: IntervalLogWriter<'a, 'a, Outlet, V2DeflateSerializer>,
+    /// The outlet `writer` writes into, for the end of the run.
+    end: Outlet,
     previous: Option<Histogram<u64>>,
     /// When the interval being recorded began: the first tick starts the first interval.
     previous_at: Option<Duration>,
@@ -79,8 +88,10 @@ impl HdrLog<'_> {
         self.previous_at = Some(elapsed);
     }
 
-    /// Ends the log with the last interval; reports the first write error, if any.
+    /// Ends the log with the last interval, which is kept whatever the reader does (the
+    /// loop is over); reports the first error met formatting it, if any.
     pub fn finish(mut self, elapsed: Duration, stats: &Stats) -> Result<(), String> {
+        self.end.keep_everything();
         if self.previous_at.is_none() {
             // No tick came (live stats off): the only interval is the whole run.
             self.previous_at = Some(Duration::ZERO);
@@ -94,7 +105,14 @@ impl HdrLog<'_> {
 }
 
 impl HdrLogSink {
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+    /// The intervals dropped because the reader was not keeping up.
+    pub fn dropped(&self) -> u64 {
+        self.writer.dropped()
+    }
+
+    /// Waits until the whole log is written; reports the first write error, if any.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.writer.finish()
     }
 }

@@ -169,6 +169,9 @@ pub struct SummaryInput<'a> {
     pub outcome: &'a Outcome,
     pub requested_rate: Option<f64>,
     pub verdicts: &'a [Verdict],
+    /// Live lines (ticks, debug lines, status-line redraws, HDR log intervals) dropped
+    /// because their reader was not keeping up.
+    pub live_lines_dropped: u64,
     pub exit_status: u8,
 }
 
@@ -284,6 +287,7 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
                     .collect(),
             ),
         ),
+        ("live_lines_dropped", Json::Int(s.live_lines_dropped)),
         ("exit_status", Json::Int(u64::from(s.exit_status))),
     ]);
     writeln!(w, "{summary}")

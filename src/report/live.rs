@@ -1,5 +1,7 @@
 //! Every live output of a run, as the engine's [`Observer`]: interval lines or JSON ticks on
 //! stdout, the status line on stderr, the HdrHistogram log, and `--debug` events on stderr.
+//! Each goes through an [`Outlet`], so none can block the loop; what they lose to a reader
+//! that does not keep up, the final report counts ([`write_dropped`]).
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use crate::engine::stats::Stats;
 use crate::engine::{ConnEvent, Observer};
 use crate::report::hdrlog::HdrLog;
 use crate::report::json;
+use crate::report::outlet::Outlet;
 use crate::report::progress::StatusLine;
 use crate::report::text;
 
@@ -28,9 +31,9 @@ pub enum Lines {
 pub struct Live<'a, W: Write> {
     pub out: W,
     pub lines: Lines,
-    pub bar: Option<StatusLine<io::Stderr>>,
+    pub bar: Option<StatusLine<Outlet>>,
     pub hdr: Option<HdrLog<'a>>,
-    pub debug: Option<io::Stderr>,
+    pub debug: Option<Outlet>,
 }
 
 impl<W: Write> Observer for Live<'_, W> {
@@ -77,5 +80,41 @@ impl<W: Write> Observer for Live<'_, W> {
             State::NotInitiated => return,
         };
         let _ = writeln!(err, "{line}");
+    }
+}
+
+/// The final report's line on the live output lost to a reader that was not keeping up;
+/// nothing when none was lost.
+pub fn write_dropped(w: &mut impl Write, dropped: u64) -> io::Result<()> {
+    let lines = if dropped == 1 { "line" } else { "lines" };
+    match dropped {
+        0 => Ok(()),
+        n => writeln!(
+            w,
+            "Live output: {n} {lines} dropped (the reader was not keeping up)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_lines_are_told_only_when_there_are_some() {
+        let text = |n| {
+            let mut out = Vec::new();
+            write_dropped(&mut out, n).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(0), "");
+        assert_eq!(
+            text(1),
+            "Live output: 1 line dropped (the reader was not keeping up)\n"
+        );
+        assert_eq!(
+            text(1234),
+            "Live output: 1234 lines dropped (the reader was not keeping up)\n"
+        );
     }
 }

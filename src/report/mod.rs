@@ -1,6 +1,7 @@
 //! The reports: pure writers over `impl Write`, from a finished run's state (or a tick's
 //! stats) to text, JSON Lines or an HdrHistogram log, and the exit-status table. The engine
-//! never formats; these never measure.
+//! never formats; these never measure. Live output is written into an outlet, whose own
+//! thread makes the blocking writes, so a reader that stops reading never stalls the loop.
 //!
 //! May import `cli` (durations as users write them, threshold verdicts), `engine` (stats,
 //! outcomes) and `error`; never `commands`.
@@ -12,6 +13,7 @@
 //! | `hdrlog.rs` | `--hdr-log`: connect latencies as an HdrHistogram interval log |
 //! | `progress.rs` | the live status line on a terminal |
 //! | `live.rs` | every live output of a run, as the engine's observer |
+//! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
 //! | `exit.rs` | exit statuses, decided in one place |
 
@@ -19,6 +21,7 @@ pub mod exit;
 pub mod hdrlog;
 pub mod json;
 pub mod live;
+pub mod outlet;
 pub mod progress;
 pub mod server;
 pub mod text;
