@@ -192,6 +192,26 @@ fn bad_sources_are_setup_errors() {
         ("0.0.0.0", "'0.0.0.0' is the unspecified address"),
         ("::", "'::' is the unspecified address"),
         ("::/127", "'::/127' includes ::, the unspecified address"),
+        // Multicast and broadcast addresses bind, but Linux then connects from another
+        // address: the run would silently come from 127.0.0.1.
+        ("224.0.0.1", "'224.0.0.1' is a multicast address"),
+        ("239.1.1.1", "'239.1.1.1' is a multicast address"),
+        (
+            "127.0.0.2,224.0.0.0/30",
+            "'224.0.0.0/30' holds multicast addresses",
+        ),
+        (
+            "255.255.255.255",
+            "'255.255.255.255' is the broadcast address",
+        ),
+        (
+            "127.255.255.255",
+            "'127.255.255.255' is the broadcast address of 127.0.0.0/8",
+        ),
+        (
+            "127.255.255.254/31",
+            "'127.255.255.254/31' includes 127.255.255.255",
+        ),
     ] {
         let out = run(&[
             "run",
@@ -232,6 +252,24 @@ fn ipv6_loopback_with_an_ipv6_source() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn ipv6_sources_no_connection_can_come_from_are_setup_errors() {
+    let server = PolicyListener::start("[::1]:0", None);
+    let port = server.port();
+    for (source, why) in [
+        ("ff02::1", "'ff02::1' is a multicast address"),
+        ("ff0e::/120", "'ff0e::/120' holds multicast addresses"),
+        (
+            "::ffff:224.0.0.1",
+            "'::ffff:224.0.0.1' is a multicast address",
+        ),
+    ] {
+        let out =
+            common::run_bad_input(&["run", "::1", &port, "-c", "1", "-y", "--source", source]);
+        assert!(out.stderr.contains(why), "{source}: {}", out.stderr);
+    }
 }
 
 /// Runs the binary inside its own mount namespace where /etc/hosts says `multi.test` is
