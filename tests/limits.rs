@@ -272,6 +272,59 @@ fn ipv6_sources_no_connection_can_come_from_are_setup_errors() {
     }
 }
 
+#[test]
+fn a_source_that_cannot_reach_the_targets_family_is_a_setup_error() {
+    // [::] takes IPv4 connections too, as IPv4-mapped addresses.
+    let server = PolicyListener::start("[::]:0", None);
+    let port = server.port();
+    // An IPv4-mapped source binds, but reaches only IPv4-mapped targets, and a plain IPv6
+    // source only plain IPv6 ones: every attempt would fail (EAFNOSUPPORT, ENETUNREACH),
+    // blamed on the server.
+    for (target, source, why) in [
+        (
+            "::1",
+            "::ffff:127.0.0.1",
+            "--source: ::ffff:127.0.0.1 cannot reach [::1]:",
+        ),
+        (
+            "::1",
+            "::1,::ffff:127.0.0.2",
+            "::ffff:127.0.0.2 cannot reach [::1]:",
+        ),
+        (
+            "::ffff:127.0.0.1",
+            "::1",
+            "--source: ::1 cannot reach [::ffff:127.0.0.1]:",
+        ),
+    ] {
+        let out =
+            common::run_bad_input(&["run", target, &port, "-c", "1", "-y", "--source", source]);
+        assert!(out.stderr.contains(why), "{source}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("IPv4-mapped"),
+            "{source}: {}",
+            out.stderr
+        );
+    }
+    // Mapped to mapped is a pair that works.
+    let out = run(&[
+        "run",
+        "::ffff:127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+        "--source",
+        "::ffff:127.0.0.2",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
+}
+
 /// Runs the binary inside its own mount namespace where /etc/hosts says `multi.test` is
 /// both 127.0.0.1 and ::1, so a name with two addresses needs no resolver.
 fn run_with_two_address_name(args: &[&str]) -> Output {
