@@ -433,6 +433,47 @@ fn debug_prints_one_line_per_connection_event() {
     assert_eq!((dialing, refused), (3, 3), "{}", out.stderr);
 }
 
+#[test]
+fn debug_shows_the_os_error_behind_a_failure_of_cause_other() {
+    // In a private network namespace, a route that prohibits 127.0.0.9 makes every
+    // connect fail at once with EACCES, a cause with no name of its own.
+    let out = common::in_private_net(|| {
+        let route = Command::new("ip")
+            .args(["route", "add", "prohibit", "127.0.0.9/32", "table", "local"])
+            .status()
+            .expect("run ip route");
+        assert!(route.success(), "ip route add: {route}");
+        run(&[
+            "run",
+            "127.0.0.9",
+            "9",
+            "-c",
+            "2",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+            "-d",
+        ])
+    });
+    let Some(out) = out else { return };
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.failures("other"), 2, "{}", out.stdout);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": error ("))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", out.stderr);
+    for line in errors {
+        assert!(
+            line.contains(": error (other: Permission denied (os error 13)) after "),
+            "{line}"
+        );
+    }
+}
+
 /// Runs `tcpgoon` on a terminal (under `script`) with `answer` typed at the prompt.
 fn answer_prompt(args: &[&str], answer: &str) -> (Option<i32>, String) {
     common::type_into(common::on_a_terminal(args, ""), answer)
