@@ -34,7 +34,8 @@ Usage:
   tcpgoon run [OPTIONS] <host> <port>
 
 Arguments:
-  <host>   a name, an IPv4 address or an IPv6 address (::1 or [::1]); names are resolved once
+  <host>   a name, an IPv4 address (four decimal parts: 127.0.0.1) or an IPv6 address
+           (::1 or [::1]); names are resolved once
   <port>   1-65535
 
 Options:

@@ -1,0 +1,50 @@
+//! Bad input through the real binary: each refusal is one line on stderr and exit 64, before
+//! any attempt, never a panic or a run that quietly does something else.
+
+mod common;
+
+use common::{closed_port, run, run_bad_input};
+
+#[test]
+fn a_host_that_looks_numeric_but_is_no_dotted_quad_is_refused() {
+    // The C resolver reads each of these as 127.0.0.1 (`127.1` as 127.0.0.1, `0177` as
+    // octal, `0x7f` as hex, `2130706433` as one 32-bit number), so a typo would send the
+    // run to an address nobody wrote. Only loopback readings here: the old behaviour must
+    // not send a test's traffic off this machine.
+    let port = closed_port();
+    for (host, hint) in [
+        ("127.1", "write all four parts"),
+        ("127.0.1", "write all four parts"),
+        ("2130706433", "write all four parts"),
+        ("0x7f.1", "write all four parts"),
+        ("0x7f.0.0.1", "write each part in decimal, e.g. 127.0.0.1"),
+        (
+            "0177.0.0.1",
+            "without leading zeros (a leading 0 means octal to the C resolver), e.g. 177.0.0.1",
+        ),
+        (
+            "127.0.0.01",
+            "without leading zeros (a leading 0 means octal to the C resolver), e.g. 127.0.0.1",
+        ),
+    ] {
+        let out = run_bad_input(&["run", host, &port, "-c", "1", "-y"]);
+        assert!(
+            out.stderr
+                .contains(&format!("<host>: '{host}' is not an IPv4 address: ")),
+            "{host}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(hint), "{host}: {}", out.stderr);
+        let out = run_bad_input(&["limit", host, &port, "-c", "1"]);
+        assert!(
+            out.stderr.contains("is not an IPv4 address"),
+            "{host}: {}",
+            out.stderr
+        );
+    }
+    // The dotted quad itself, and names with digits, still run.
+    for host in ["127.0.0.1", "localhost"] {
+        let out = run(&["run", host, &port, "-c", "1", "-i", "0", "-y"]);
+        assert_eq!(out.code, Some(2), "{host}: {out:?}");
+    }
+}
