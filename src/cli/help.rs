@@ -53,7 +53,7 @@ Options:
                             p50, p99.9, max or mean; repeatable; e.g. p99=20ms
       --min-established <N|PCT%>
                             pass when at least N (or PCT% of) connections are established,
-                            tolerating the rest failing
+                            tolerating the rest failing; more than 0
       --hold <DUR>          after the last attempt, keep the connections open and read
                             from them this long; bare number = seconds     [default: 0]
       --reconnect           replace each connection the peer closes with a new attempt,
