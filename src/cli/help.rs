@@ -70,6 +70,7 @@ Options:
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
+--interval is 0 (no live lines) or at least 10ms.
 Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
 Attempt k goes to target k mod T and, among the sources of that target's family, to
 source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
@@ -116,6 +117,7 @@ Options:
   -h, --help                print this help
 
 It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
+--interval is 0 (no live lines) or at least 10ms.
 
 Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held connection
@@ -156,7 +158,8 @@ Options:
   -h, --help                    print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds for
---duration and --interval, and milliseconds for --close-after.
+--duration and --interval, and milliseconds for --close-after. --interval is 0 (no stats
+lines) or at least 10ms.
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
 then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when

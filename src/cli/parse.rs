@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
-    Progress, millis, parse_bool, parse_port, parse_port_or_zero, parse_progress, parse_rate,
-    seconds, whole_number,
+    Progress, interval, millis, parse_bool, parse_port, parse_port_or_zero, parse_progress,
+    parse_rate, seconds, whole_number,
 };
 use crate::engine::source;
 use crate::error::Error;
@@ -304,7 +304,7 @@ fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<Ru
     let dial_timeout =
         option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(5));
     let interval =
-        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let progress = option(&mut args, &["--progress"], parse_progress)?.unwrap_or(Progress::Auto);
     let hdr_log = option(&mut args, &["--hdr-log"], |s| Ok(PathBuf::from(s)))?;
     let thresholds = Thresholds {
@@ -353,7 +353,7 @@ fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<
         option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(1));
     let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::from_secs(5));
     let interval =
-        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let addressing = parse_addressing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
@@ -439,7 +439,7 @@ fn parse_server(
     let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
-        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     reject_leftover(args, operands, "server")?;
@@ -817,6 +817,30 @@ mod tests {
         assert!(usage_error("run h 80 -4 -6").contains("exclude each other"));
         assert!(usage_error("run h 80 --source 10.0.0.0/8").contains("--source"));
         assert!(usage_error("run h 80 --source").contains("needs a value"));
+    }
+
+    #[test]
+    fn an_interval_is_0_or_at_least_10ms() {
+        for command in ["run h 80", "limit h 80", "server"] {
+            for short in ["1ns", "9ms", "9999us", "0.009"] {
+                assert_eq!(
+                    usage_error(&format!("{command} -i {short}")),
+                    format!(
+                        "--interval: '{short}' is shorter than 10ms: give 10ms or more, or 0 \
+                         to turn the live lines off"
+                    )
+                );
+            }
+        }
+        assert_eq!(run_args("run h 80 -i 0").interval, Duration::ZERO);
+        assert_eq!(
+            run_args("run h 80 -i 10ms").interval,
+            Duration::from_millis(10)
+        );
+        assert_eq!(
+            run_args("run h 80 -i .01").interval,
+            Duration::from_millis(10)
+        );
     }
 
     #[test]
