@@ -115,3 +115,35 @@ fn an_interval_under_10ms_is_refused_but_0_turns_the_lines_off() {
         assert_eq!(out.code, Some(2), "-i {fine}: {out:?}");
     }
 }
+
+#[test]
+fn version_refuses_extra_arguments_however_it_is_asked_for() {
+    for args in [
+        &["version", "extra"][..],
+        &["--version", "extra"],
+        &["-V", "extra"],
+        &["extra", "--version"],
+    ] {
+        let out = run_bad_input(args);
+        assert_eq!(
+            out.stderr, "tcpgoon: unexpected argument 'extra' for version\n",
+            "{args:?}"
+        );
+    }
+    for args in [&["--version", "--bogus"][..], &["version", "--bogus"]] {
+        let out = run_bad_input(args);
+        assert!(
+            out.stderr.contains("unknown option '--bogus' for version"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    for args in [&["version"][..], &["--version"], &["-V"]] {
+        let out = run(args);
+        assert_eq!(out.code, Some(0), "{args:?}: {out:?}");
+        assert_eq!(
+            out.stdout,
+            format!("tcpgoon {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
