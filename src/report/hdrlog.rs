@@ -3,8 +3,10 @@
 //! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
 //! are microseconds.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -20,9 +22,27 @@ pub struct HdrLogSink {
 }
 
 impl HdrLogSink {
+    /// Creates (or truncates) the log at `path`. Opening a FIFO for writing waits for a
+    /// reader, so it is opened non-blocking: with no reader the open fails at once, with
+    /// ENXIO. Writes then block as they would have (the flag is cleared once it is open).
     pub fn create(path: &std::path::Path) -> io::Result<HdrLogSink> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor `file` owns, open for the whole call.
+        let cleared = unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+        };
+        if !cleared {
+            return Err(io::Error::last_os_error());
+        }
         Ok(HdrLogSink {
-            file: BufWriter::new(File::create(path)?),
+            file: BufWriter::new(file),
             serializer: V2DeflateSerializer::new(),
         })
     }
