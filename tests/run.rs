@@ -198,8 +198,11 @@ fn a_signal_mid_run_gives_the_report_and_exit_1() {
             counts.established >= 10 && counts.not_initiated >= 50,
             "{name}: {counts:?}"
         );
+        let made = counts.total - counts.not_initiated;
         assert!(
-            out.stdout.contains(&format!("Run interrupted by {name}")),
+            out.stdout.contains(&format!(
+                "Run interrupted by {name}: dialing stopped early, after {made} of 100 attempts"
+            )),
             "{}",
             out.stdout
         );
@@ -210,6 +213,50 @@ fn a_signal_mid_run_gives_the_report_and_exit_1() {
             signalled.elapsed()
         );
     }
+}
+
+#[test]
+fn an_interrupt_after_every_attempt_was_made_does_not_say_dialing_stopped_early() {
+    // The listener's backlog holds one handshake and its SYNs are dropped after that: the
+    // other attempts are made and stay dialing until their 5 s timeout.
+    let (_listener, port) = common::full_backlog_listener();
+    let started = Instant::now();
+    let mut child = spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "20ms",
+        "-y",
+    ]);
+    loop {
+        let line = common::first_line(&mut child);
+        assert!(line.starts_with("Total: 5, "), "{line:?}");
+        if line.ends_with("NotInitiated: 0") {
+            break;
+        }
+    }
+    common::signal(&child, libc::SIGINT);
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!(counts.not_initiated, 0, "{counts:?}");
+    assert!(counts.dialing >= 1, "{counts:?}");
+    assert!(
+        !out.stdout.contains("dialing stopped early"),
+        "{}",
+        out.stdout
+    );
+    let expected = format!(
+        "Run interrupted by SIGINT after every attempt was made; {} {} still dialing",
+        counts.dialing,
+        if counts.dialing == 1 { "was" } else { "were" }
+    );
+    assert!(out.stdout.contains(&expected), "{}", out.stdout);
 }
 
 /// Whether `pid` has SIGINT blocked, from the kernel's view in /proc.
