@@ -167,7 +167,8 @@ then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned awa
 file descriptors or memory (the connection stays queued, and accepting is tried again). It
 stops on SIGINT or SIGTERM, or when -m or -d is reached: it prints the counts and why it
 stopped, closes every connection (with --reset, by a reset), and exits 0. It cannot listen:
-exit 64.
+exit 64. Its lines cannot be written (a full disk; a closed stdout is no error): exit 1.
+--bind 0.0.0.0 or :: takes connections from other machines too: it warns so on stderr.
 
 Example:
   tcpgoon server -p 0 -m 0 -d 60
