@@ -19,11 +19,13 @@ search for a server's limit and its exit statuses.
 Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
-      stopped by a local limit (file descriptors, ephemeral ports)
+      stopped by a local limit (file descriptors, ephemeral ports); or the
+      report or the --hdr-log could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
-  64  bad input or setup: unknown flag, bad value, unresolvable host
+  64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
+      --source, --hdr-log a FIFO with no reader
 ";
 
 pub const RUN_HELP: &str = "\
@@ -84,11 +86,13 @@ fault.
 Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
-      stopped by a local limit (file descriptors, ephemeral ports)
+      stopped by a local limit (file descriptors, ephemeral ports); or the
+      report or the --hdr-log could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
-  64  bad input or setup: unknown flag, bad value, unresolvable host
+  64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
+      --source, --hdr-log a FIFO with no reader
 
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
