@@ -192,6 +192,26 @@ fn bad_sources_are_setup_errors() {
         ("0.0.0.0", "'0.0.0.0' is the unspecified address"),
         ("::", "'::' is the unspecified address"),
         ("::/127", "'::/127' includes ::, the unspecified address"),
+        // Multicast and broadcast addresses bind, but Linux then connects from another
+        // address: the run would silently come from 127.0.0.1.
+        ("224.0.0.1", "'224.0.0.1' is a multicast address"),
+        ("239.1.1.1", "'239.1.1.1' is a multicast address"),
+        (
+            "127.0.0.2,224.0.0.0/30",
+            "'224.0.0.0/30' holds multicast addresses",
+        ),
+        (
+            "255.255.255.255",
+            "'255.255.255.255' is the broadcast address",
+        ),
+        (
+            "127.255.255.255",
+            "'127.255.255.255' is the broadcast address of 127.0.0.0/8",
+        ),
+        (
+            "127.255.255.254/31",
+            "'127.255.255.254/31' includes 127.255.255.255",
+        ),
     ] {
         let out = run(&[
             "run",
@@ -232,6 +252,77 @@ fn ipv6_loopback_with_an_ipv6_source() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn ipv6_sources_no_connection_can_come_from_are_setup_errors() {
+    let server = PolicyListener::start("[::1]:0", None);
+    let port = server.port();
+    for (source, why) in [
+        ("ff02::1", "'ff02::1' is a multicast address"),
+        ("ff0e::/120", "'ff0e::/120' holds multicast addresses"),
+        (
+            "::ffff:224.0.0.1",
+            "'::ffff:224.0.0.1' is a multicast address",
+        ),
+    ] {
+        let out =
+            common::run_bad_input(&["run", "::1", &port, "-c", "1", "-y", "--source", source]);
+        assert!(out.stderr.contains(why), "{source}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_source_that_cannot_reach_the_targets_family_is_a_setup_error() {
+    // [::] takes IPv4 connections too, as IPv4-mapped addresses.
+    let server = PolicyListener::start("[::]:0", None);
+    let port = server.port();
+    // An IPv4-mapped source binds, but reaches only IPv4-mapped targets, and a plain IPv6
+    // source only plain IPv6 ones: every attempt would fail (EAFNOSUPPORT, ENETUNREACH),
+    // blamed on the server.
+    for (target, source, why) in [
+        (
+            "::1",
+            "::ffff:127.0.0.1",
+            "--source: ::ffff:127.0.0.1 cannot reach [::1]:",
+        ),
+        (
+            "::1",
+            "::1,::ffff:127.0.0.2",
+            "::ffff:127.0.0.2 cannot reach [::1]:",
+        ),
+        (
+            "::ffff:127.0.0.1",
+            "::1",
+            "--source: ::1 cannot reach [::ffff:127.0.0.1]:",
+        ),
+    ] {
+        let out =
+            common::run_bad_input(&["run", target, &port, "-c", "1", "-y", "--source", source]);
+        assert!(out.stderr.contains(why), "{source}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("IPv4-mapped"),
+            "{source}: {}",
+            out.stderr
+        );
+    }
+    // Mapped to mapped is a pair that works.
+    let out = run(&[
+        "run",
+        "::ffff:127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+        "--source",
+        "::ffff:127.0.0.2",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
 }
 
 /// Runs the binary inside its own mount namespace where /etc/hosts says `multi.test` is

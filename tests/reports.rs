@@ -196,6 +196,80 @@ fn hdr_log_reads_back_with_every_established_connection() {
 }
 
 #[test]
+fn an_hdr_log_that_cannot_be_written_leaves_the_report_whole_and_exits_1() {
+    let port = closed_port();
+    let base = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+    ];
+    let out = run(&[&base[..], &["--hdr-log", "/dev/full"]].concat());
+    assert_eq!(out.code, Some(1), "{out:?}");
+    // The report is out, as without the log.
+    assert_eq!(out.final_counts().error, 3, "{}", out.stdout);
+    assert!(out.stdout.contains("Wall time: "), "{}", out.stdout);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("tcpgoon: --hdr-log: cannot write '/dev/full': "),
+        "{}",
+        out.stderr
+    );
+    // With --json, the summary is out too, and says the status the process exits with.
+    let out = run(&[&base[..], &["--hdr-log", "/dev/full", "--json"]].concat());
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let lines = json_lines(&out.stdout);
+    let summary = lines.last().expect("a summary");
+    assert_eq!(summary["type"], "summary", "{summary}");
+    assert_eq!(summary["exit_status"], 1, "{summary}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn an_hdr_log_on_a_fifo_nobody_reads_is_refused_without_waiting() {
+    let dir = std::env::temp_dir().join(format!("tcpgoon-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("log.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo: {made}");
+    let port = closed_port();
+    let started = std::time::Instant::now();
+    let child = common::spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "1",
+        "-i",
+        "0",
+        "-y",
+        "--hdr-log",
+        fifo.to_str().unwrap(),
+    ]);
+    // Opening a FIFO for writing waited for a reader that never came.
+    let out = common::finish(child, started, Duration::from_secs(5));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.code, Some(64), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is a FIFO with no reader"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+#[test]
 fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
     let out = common::finish(

@@ -202,8 +202,11 @@ fn a_signal_mid_run_gives_the_report_and_exit_1() {
             counts.established >= 10 && counts.not_initiated >= 50,
             "{name}: {counts:?}"
         );
+        let made = counts.total - counts.not_initiated;
         assert!(
-            out.stdout.contains(&format!("Run interrupted by {name}")),
+            out.stdout.contains(&format!(
+                "Run interrupted by {name}: dialing stopped early, after {made} of 100 attempts"
+            )),
             "{}",
             out.stdout
         );
@@ -214,6 +217,50 @@ fn a_signal_mid_run_gives_the_report_and_exit_1() {
             signalled.elapsed()
         );
     }
+}
+
+#[test]
+fn an_interrupt_after_every_attempt_was_made_does_not_say_dialing_stopped_early() {
+    // The listener's backlog holds one handshake and its SYNs are dropped after that: the
+    // other attempts are made and stay dialing until their 5 s timeout.
+    let (_listener, port) = common::full_backlog_listener();
+    let started = Instant::now();
+    let mut child = spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "20ms",
+        "-y",
+    ]);
+    loop {
+        let line = common::first_line(&mut child);
+        assert!(line.starts_with("Total: 5, "), "{line:?}");
+        if line.ends_with("NotInitiated: 0") {
+            break;
+        }
+    }
+    common::signal(&child, libc::SIGINT);
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!(counts.not_initiated, 0, "{counts:?}");
+    assert!(counts.dialing >= 1, "{counts:?}");
+    assert!(
+        !out.stdout.contains("dialing stopped early"),
+        "{}",
+        out.stdout
+    );
+    let expected = format!(
+        "Run interrupted by SIGINT after every attempt was made; {} {} still dialing",
+        counts.dialing,
+        if counts.dialing == 1 { "was" } else { "were" }
+    );
+    assert!(out.stdout.contains(&expected), "{}", out.stdout);
 }
 
 #[test]
@@ -444,6 +491,47 @@ fn debug_prints_one_line_per_connection_event() {
         .filter(|l| l.contains(": error (refused) after "))
         .count();
     assert_eq!((dialing, refused), (3, 3), "{}", out.stderr);
+}
+
+#[test]
+fn debug_shows_the_os_error_behind_a_failure_of_cause_other() {
+    // In a private network namespace, a route that prohibits 127.0.0.9 makes every
+    // connect fail at once with EACCES, a cause with no name of its own.
+    let out = common::in_private_net(|| {
+        let route = Command::new("ip")
+            .args(["route", "add", "prohibit", "127.0.0.9/32", "table", "local"])
+            .status()
+            .expect("run ip route");
+        assert!(route.success(), "ip route add: {route}");
+        run(&[
+            "run",
+            "127.0.0.9",
+            "9",
+            "-c",
+            "2",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+            "-d",
+        ])
+    });
+    let Some(out) = out else { return };
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.failures("other"), 2, "{}", out.stdout);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": error ("))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", out.stderr);
+    for line in errors {
+        assert!(
+            line.contains(": error (other: Permission denied (os error 13)) after "),
+            "{line}"
+        );
+    }
 }
 
 /// Runs `tcpgoon` on a terminal (under `script`) with `answer` typed at the prompt.

@@ -313,6 +313,69 @@ fn bind_failures_exit_64_with_one_line() {
 }
 
 #[test]
+fn listening_on_every_address_warns_that_other_machines_can_reach_it() {
+    for bind in ["0.0.0.0", "::"] {
+        let started = Instant::now();
+        // Stopped by a signal: the test sends nothing to the port, from anywhere.
+        let (server, port) = start_server(&["-b", bind, "-i", "0"]);
+        signal(&server, libc::SIGTERM);
+        let out = finish(server, started, Duration::from_secs(10));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{bind}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("tcpgoon: warning: listening on "),
+            "{bind}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!(
+                ": port {port} takes connections from other machines"
+            )),
+            "{bind}: {}",
+            out.stderr
+        );
+    }
+    let started = Instant::now();
+    let (server, _port) = start_server(&["-i", "0"]);
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""), "{out:?}");
+}
+
+#[test]
+fn a_stdout_it_cannot_write_to_exits_1_with_a_message() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    // Were the failure ignored, it would serve for its 2 s and exit 0.
+    let out = std::process::Command::new(common::BIN)
+        .args(["server", "-p", "0", "-d", "2", "-i", "0"])
+        .stdout(full)
+        .output()
+        .expect("run tcpgoon server");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "tcpgoon: cannot write to stdout: No space left on device (os error 28)\n"
+    );
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_it() {
+    let started = Instant::now();
+    let (mut server, _port) = start_server(&["-i", "20ms"]);
+    // Nobody reads the stats lines any more: each write fails with EPIPE.
+    drop(server.0.stdout.take());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.0.try_wait().unwrap().is_none(), "the server stopped");
+    signal(&server, libc::SIGTERM);
+    let status = server.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "after {:?}", started.elapsed());
+}
+
+#[test]
 fn it_listens_on_ipv6_loopback_when_asked() {
     if TcpListener::bind("[::1]:0").is_err() {
         eprintln!("skipped: this machine has no IPv6 loopback");

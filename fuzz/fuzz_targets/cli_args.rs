@@ -4,7 +4,8 @@
 //! newline is dropped, so seed files stay ordinary text files); an argument need not be
 //! UTF-8, as on Unix it need not be. Properties, beyond never panicking:
 //! - a rejected command line is a usage error (exit 64) whose message is one line;
-//! - an accepted `run`, `limit` or `server` holds values in range, and its canonical command
+//! - an accepted `run`, `limit` or `server` holds values in range (an `--interval` is 0 or
+//!   at least 10ms), and its canonical command
 //!   line (every option spelled out, durations as `duration::canonical` writes them) parses
 //!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
@@ -33,6 +34,16 @@ use tcpgoon::error::Error;
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
+
+/// The shortest `--interval` but 0, which turns the live lines off.
+const SHORTEST_INTERVAL: Duration = Duration::from_millis(10);
+
+fn check_interval(interval: Duration) {
+    assert!(
+        interval.is_zero() || interval >= SHORTEST_INTERVAL,
+        "--interval {interval:?} accepted"
+    );
+}
 
 fuzz_target!(|data: &[u8]| {
     let args = split_arguments(data);
@@ -157,6 +168,7 @@ fn check_run(run: &RunArgs) {
             "--min-established {p}%"
         );
     }
+    check_interval(run.interval);
     check_addressing(&run.addressing);
 }
 
@@ -167,6 +179,7 @@ fn check_limit(limit: &LimitArgs) {
     for d in [limit.dial_timeout, limit.hold, limit.interval] {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
     }
+    check_interval(limit.interval);
     check_addressing(&limit.addressing);
 }
 
@@ -188,6 +201,7 @@ fn check_server(server: &ServerArgs) {
         "backlog {}",
         server.backlog
     );
+    check_interval(server.interval);
     for d in [server.duration, server.interval]
         .into_iter()
         .chain(server.close_after)

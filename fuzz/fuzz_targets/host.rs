@@ -3,9 +3,11 @@
 //! Properties, beyond never panicking:
 //! - an address is what the standard library reads from the text, brackets dropped; its
 //!   printed form reads back to it, and so does an IPv6 address in brackets; an IPv4
-//!   address in brackets is refused;
-//! - a name is the text itself: 1-253 letters, digits, `-`, `.` or `_`, and not an address;
-//!   in brackets it is refused;
+//!   address is accepted only as printed (four decimal parts, no leading zeros), and in
+//!   brackets it is refused;
+//! - a name is the text itself: 1-253 letters, digits, `-`, `.` or `_`, and not an address,
+//!   neither to the standard library nor to the C resolver (`inet_aton`: `127.1`,
+//!   `0x7f.1`, `0177.0.0.1`, `2130706433`); in brackets it is refused;
 //! - a refusal is a one-line message (unless the text itself holds a line break).
 
 #![no_main]
@@ -31,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(parse_host(&format!("[{ip}]")), Ok(Host::Ip(ip)));
                 assert_eq!(parse_host(&format!("[{inner}]")), Ok(Host::Ip(ip)));
             } else {
+                assert_eq!(ip.to_string(), text, "{text:?} is not as printed");
                 assert!(parse_host(&format!("[{ip}]")).is_err(), "[{ip}] accepted");
             }
         }
@@ -44,6 +47,10 @@ fuzz_target!(|data: &[u8]| {
             );
             assert!(name.parse::<IpAddr>().is_err(), "{name:?} is an address");
             assert!(
+                !inet_aton_reads(&name),
+                "{name:?} is an address to the C resolver"
+            );
+            assert!(
                 parse_host(&format!("[{name}]")).is_err(),
                 "[{name}] accepted"
             );
@@ -56,3 +63,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// Whether glibc's `inet_aton` (which getaddrinfo tries before any lookup) reads `text` as
+/// an IPv4 address, leaving its range checks aside: one to four parts, each a number in
+/// hex (`0x7f`), octal (`0177`) or decimal.
+fn inet_aton_reads(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    (1..=4).contains(&parts.len())
+        && parts.iter().all(|part| {
+            let (digits, radix) = match part.strip_prefix("0x").or(part.strip_prefix("0X")) {
+                Some(hex) => (hex, 16),
+                None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+                None => (*part, 10),
+            };
+            !part.is_empty() && digits.chars().all(|c| c.is_digit(radix))
+        })
+}

@@ -8,8 +8,9 @@
 //! - its host addresses are all of them, or for an IPv4 block of four or more all but the
 //!   first and the last, in order;
 //! - an accepted list is each item's addresses in order (an address, or a block's host
-//!   addresses), at most 65536 of them, none twice, none unspecified; printed back as a
-//!   comma-separated list it reads the same.
+//!   addresses), at most 65536 of them, none twice, none unspecified, none multicast
+//!   (IPv4, IPv6, or IPv4-mapped), none 255.255.255.255 or 127.255.255.255; printed back
+//!   as a comma-separated list it reads the same.
 
 #![no_main]
 
@@ -41,6 +42,22 @@ fuzz_target!(|data: &[u8]| {
         !sources.iter().any(IpAddr::is_unspecified),
         "{text:?} gave the unspecified address"
     );
+    for ip in &sources {
+        let v4 = match ip {
+            IpAddr::V4(v4) => Some(*v4),
+            IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+        };
+        let multicast = match (ip, v4) {
+            (_, Some(v4)) => v4.is_multicast(),
+            (IpAddr::V6(v6), None) => v6.is_multicast(),
+            (IpAddr::V4(_), None) => false,
+        };
+        assert!(!multicast, "{text:?} gave the multicast address {ip}");
+        assert!(
+            !v4.is_some_and(|v4| v4.is_broadcast() || v4 == Ipv4Addr::new(127, 255, 255, 255)),
+            "{text:?} gave the broadcast address {ip}"
+        );
+    }
 
     let mut expected = Vec::new();
     for item in text.split(',').map(str::trim) {

@@ -8,7 +8,8 @@
 //! - `--min-established`: a count is the text as a whole number; a percentage is 0-100, is
 //!   the number written, and prints (`{p}%`) back to itself; the connections it requires of
 //!   a total are that share of it rounded up, at most the total, and never fewer for a
-//!   larger total.
+//!   larger total; every accepted gate requires at least one connection of any total but
+//!   0 (`0` and `0%` would pass every run, so they are refused).
 
 #![no_main]
 
@@ -68,6 +69,10 @@ fuzz_target!(|data: &[u8]| {
             "{text:?} printed {printed:?}"
         );
         let required = min.required(total);
+        assert!(
+            total == 0 || required >= 1,
+            "{min} of {total} requires nothing"
+        );
         if let MinEstablished::Percent(p) = min {
             assert!(required <= total, "{min} of {total} requires {required}");
             // Exactly the least count whose share of the total is at least p: checked in

@@ -159,19 +159,52 @@ fn resolve_targets(
     };
     Routes::new(targets.clone(), &addressing.sources)
         .map_err(|e| Error::Usage(format!("--source: {e}")))?;
-    check_sources(&addressing.sources)?;
+    check_sources(&addressing.sources, &targets)?;
     Ok((target, targets))
 }
 
-fn check_sources(sources: &[IpAddr]) -> Result<(), Error> {
+/// Each source must be an address of this machine, and able to reach each target of its
+/// family: an IPv4-mapped address (`::ffff:127.0.0.1`) binds as an IPv6 source but pairs
+/// only with an IPv4-mapped target, and a plain IPv6 source only with a plain one. A pair
+/// the kernel refuses would fail every attempt, counted against the server.
+fn check_sources(sources: &[IpAddr], targets: &[SocketAddr]) -> Result<(), Error> {
     for source in sources {
-        conn::check_source(*source).map_err(|e| {
+        let reachable: Vec<SocketAddr> = targets
+            .iter()
+            .copied()
+            .filter(|t| t.is_ipv4() == source.is_ipv4())
+            .collect();
+        let answers = conn::check_source(*source, &reachable).map_err(|e| {
             Error::Usage(format!(
                 "--source: cannot bind to {source} ({e}): is it an address of this machine?"
             ))
         })?;
+        for (target, answer) in reachable.iter().zip(answers) {
+            let Err(e) = answer else { continue };
+            let mismatch = is_mapped(*source) != is_mapped(target.ip());
+            let of_the_pair = matches!(
+                e.raw_os_error(),
+                Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+            );
+            // Other errors (no route to a remote target, say) are the attempts' to report.
+            if mismatch || of_the_pair {
+                let hint = if mismatch {
+                    "an IPv4-mapped address (::ffff:a.b.c.d) pairs only with another: give a \
+                     source of the target's own kind"
+                } else {
+                    "give a source that can reach it"
+                };
+                return Err(Error::Usage(format!(
+                    "--source: {source} cannot reach {target} ({e}): {hint}"
+                )));
+            }
+        }
     }
     Ok(())
+}
+
+fn is_mapped(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
 }
 
 pub fn rate_of(sleep: Duration) -> Option<f64> {

@@ -19,11 +19,13 @@ search for a server's limit and its exit statuses.
 Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
-      stopped by a local limit (file descriptors, ephemeral ports)
+      stopped by a local limit (file descriptors, ephemeral ports); or the
+      report or the --hdr-log could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
-  64  bad input or setup: unknown flag, bad value, unresolvable host
+  64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
+      --source, --hdr-log a FIFO with no reader
 ";
 
 pub const RUN_HELP: &str = "\
@@ -34,7 +36,8 @@ Usage:
   tcpgoon run [OPTIONS] <host> <port>
 
 Arguments:
-  <host>   a name, an IPv4 address or an IPv6 address (::1 or [::1]); names are resolved once
+  <host>   a name, an IPv4 address (four decimal parts: 127.0.0.1) or an IPv6 address
+           (::1 or [::1]); names are resolved once
   <port>   1-65535
 
 Options:
@@ -52,7 +55,7 @@ Options:
                             p50, p99.9, max or mean; repeatable; e.g. p99=20ms
       --min-established <N|PCT%>
                             pass when at least N (or PCT% of) connections are established,
-                            tolerating the rest failing
+                            tolerating the rest failing; more than 0
       --hold <DUR>          after the last attempt, keep the connections open and read
                             from them this long; bare number = seconds     [default: 0]
       --settle <DUR>        after the last outcome, keep the connections open and read
@@ -73,6 +76,7 @@ Options:
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
+--interval is 0 (no live lines) or at least 10ms.
 Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
 Attempt k goes to target k mod T and, among the sources of that target's family, to
 source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
@@ -86,11 +90,13 @@ fault.
 Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
-      stopped by a local limit (file descriptors, ephemeral ports)
+      stopped by a local limit (file descriptors, ephemeral ports); or the
+      report or the --hdr-log could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
-  64  bad input or setup: unknown flag, bad value, unresolvable host
+  64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
+      --source, --hdr-log a FIFO with no reader
 
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
@@ -121,6 +127,7 @@ Options:
   -h, --help                print this help
 
 It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
+--interval is 0 (no live lines) or at least 10ms.
 
 The first loss stops dialing; the connections then stay open for --settle, so the count
 is what the server still held once it had had the time to drop the rest (a server at its
@@ -167,7 +174,8 @@ Options:
   -h, --help                    print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds for
---duration and --interval, and milliseconds for --close-after.
+--duration and --interval, and milliseconds for --close-after. --interval is 0 (no stats
+lines) or at least 10ms.
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
 then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
@@ -175,7 +183,9 @@ then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned awa
 file descriptors or memory (the connection stays queued, and accepting is tried again). It
 stops on SIGINT, SIGTERM or SIGHUP, or when -m or -d is reached: it prints the counts and
 why it stopped, closes every connection (with --reset, by a reset), and exits 0; a second
-signal ends it at once. It cannot listen: exit 64.
+signal ends it at once. It cannot listen: exit 64. Its lines cannot be written (a full
+disk; a closed stdout is no error): exit 1. --bind 0.0.0.0 or :: takes connections from
+other machines too: it warns so on stderr.
 
 Example:
   tcpgoon server -p 0 -m 0 -d 60

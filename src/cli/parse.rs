@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
-    DEFAULT_SETTLE, Progress, millis, parse_bool, parse_port, parse_port_or_zero, parse_progress,
-    parse_rate, seconds, whole_number, with_unit,
+    DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_port, parse_port_or_zero,
+    parse_progress, parse_rate, seconds, whole_number, with_unit,
 };
 use crate::engine::source;
 use crate::error::Error;
@@ -107,10 +107,33 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
     );
     let spelling = Spelling::of(args.first().filter(|_| skip == 1));
     let (options, operands) = spelling.normalize(&args[skip..]);
+    let wants_help = spelling.asks_for(&options, "-h", "--help");
     if spelling.asks_for(&options, "-V", "--version") {
+        let command = args.first().filter(|_| skip == 1).and_then(|c| c.to_str());
+        if matches!(command, Some("run" | "limit" | "server" | "help")) {
+            return Ok(Command::Version);
+        }
+        // Asked for alone, `--version extra` is `version extra`, and is refused as it is.
+        if wants_help {
+            return Ok(Command::Help(HELP));
+        }
+        let rest = args[..skip]
+            .iter()
+            .filter(|first| first.to_str() != Some("version"))
+            .chain(
+                options
+                    .iter()
+                    .filter(|o| !matches!(o.to_str(), Some("-V" | "--version"))),
+            )
+            .cloned()
+            .collect();
+        reject_leftover(
+            pico_args::Arguments::from_vec(rest),
+            lossy(operands),
+            "version",
+        )?;
         return Ok(Command::Version);
     }
-    let wants_help = spelling.asks_for(&options, "-h", "--help");
     let mut args =
         pico_args::Arguments::from_vec(args[..skip].iter().cloned().chain(options).collect());
     let subcommand = args.subcommand().map_err(usage)?;
@@ -306,7 +329,7 @@ fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<Ru
     let dial_timeout =
         option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(5));
     let interval =
-        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let progress = option(&mut args, &["--progress"], parse_progress)?.unwrap_or(Progress::Auto);
     let hdr_log = option(&mut args, &["--hdr-log"], |s| Ok(PathBuf::from(s)))?;
     let thresholds = Thresholds {
@@ -358,7 +381,7 @@ fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<
     let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::from_secs(5));
     let settle = option(&mut args, &["--settle"], with_unit)?.unwrap_or(DEFAULT_SETTLE);
     let interval =
-        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let addressing = parse_addressing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
@@ -445,7 +468,7 @@ fn parse_server(
     let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
-        option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
+        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     reject_leftover(args, operands, "server")?;
@@ -635,9 +658,13 @@ fn reject_leftover(
 ) -> Result<(), Error> {
     let mut left = leftover(args).into_iter();
     if let Some(extra) = left.next() {
+        let help = match command {
+            "run" | "limit" | "server" => format!("tcpgoon help {command}"),
+            _ => "tcpgoon --help".to_string(),
+        };
         return Err(if looks_like_flag(&extra) {
             Error::Usage(format!(
-                "unknown option '{extra}' for {command}; see `tcpgoon help {command}`"
+                "unknown option '{extra}' for {command}; see `{help}`"
             ))
         } else {
             Error::Usage(format!("unexpected argument '{extra}' for {command}"))
@@ -738,6 +765,40 @@ mod tests {
     }
 
     #[test]
+    fn the_version_however_asked_for_takes_no_arguments() {
+        for words in [
+            "version extra",
+            "--version extra",
+            "-V extra",
+            "extra -V",
+            "-V -- extra",
+        ] {
+            assert_eq!(
+                usage_error(words),
+                "unexpected argument 'extra' for version",
+                "{words}"
+            );
+        }
+        for words in ["--version --bogus", "version --bogus", "-Vx"] {
+            let message = usage_error(words);
+            assert!(
+                message.starts_with("unknown option '-"),
+                "{words}: {message}"
+            );
+            assert!(
+                message.ends_with("for version; see `tcpgoon --help`"),
+                "{words}: {message}"
+            );
+        }
+        for words in ["--version", "-V", "version", "-V -V", "version --version"] {
+            assert_eq!(parse_words(words), Ok(Command::Version), "{words}");
+        }
+        assert_eq!(parse_words("--version -h"), Ok(Command::Help(HELP)));
+        // Within a command's options, as -h is.
+        assert_eq!(parse_words("run h 80 -V"), Ok(Command::Version));
+    }
+
+    #[test]
     fn values_given_with_equals_are_not_flags() {
         // Found by the `cli_args` fuzz target: an `h` or `V` inside `-s=1h` or
         // `-b=localhost` was read as -h or -V, so these printed help instead of running.
@@ -761,6 +822,30 @@ mod tests {
         assert_eq!(parse_words("run -yh"), Ok(Command::Help(RUN_HELP)));
         assert_eq!(parse_words("run h 80 -yV"), Ok(Command::Version));
         assert!(run_args("run h 80 -yd").debug);
+    }
+
+    #[test]
+    fn an_interval_is_0_or_at_least_10ms() {
+        for command in ["run h 80", "limit h 80", "server"] {
+            for short in ["1ns", "9ms", "9999us", "0.009"] {
+                assert_eq!(
+                    usage_error(&format!("{command} -i {short}")),
+                    format!(
+                        "--interval: '{short}' is shorter than 10ms: give 10ms or more, or 0 \
+                         to turn the live lines off"
+                    )
+                );
+            }
+        }
+        assert_eq!(run_args("run h 80 -i 0").interval, Duration::ZERO);
+        assert_eq!(
+            run_args("run h 80 -i 10ms").interval,
+            Duration::from_millis(10)
+        );
+        assert_eq!(
+            run_args("run h 80 -i .01").interval,
+            Duration::from_millis(10)
+        );
     }
 
     #[test]

@@ -144,8 +144,20 @@ pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
     })
 }
 
-/// Reads `950` or `95%` (or `99.5%`).
+/// Reads `950` or `95%` (or `99.5%`). Zero is refused: it would pass every run, even one
+/// where nothing was established.
 pub fn parse_min_established(text: &str) -> Result<MinEstablished, String> {
+    let min = parse_min_established_or_zero(text)?;
+    if min.required(u64::MAX) == 0 {
+        return Err(format!(
+            "'{text}' passes every run, even one where nothing was established: give at \
+             least 1, or more than 0%"
+        ));
+    }
+    Ok(min)
+}
+
+fn parse_min_established_or_zero(text: &str) -> Result<MinEstablished, String> {
     if let Some(percent) = text.strip_suffix('%') {
         let valid = !percent.is_empty()
             && percent.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -317,6 +329,16 @@ mod tests {
         for bad in ["", "%", "-5", "101%", "ninety%", "5.5", ".%", "1e2%"] {
             assert!(parse_min_established(bad).is_err(), "{bad:?} accepted");
         }
+        // Zero passes every run: no gate at all.
+        for zero in ["0", "000", "0%", "0.0%", ".0%", "0.000000000%"] {
+            let message = parse_min_established(zero).unwrap_err();
+            assert!(message.contains("passes every run"), "{zero:?}: {message}");
+        }
+        assert_eq!(parse_min_established("1"), Ok(MinEstablished::Count(1)));
+        assert_eq!(
+            parse_min_established("0.000000001%").map(|m| m.required(1)),
+            Ok(1)
+        );
         // Found by the `thresholds` fuzz target: a percentage of 12 characters printed with
         // a leading zero, 13, and was not read back.
         for text in [".88889444445%", "00000000000099.5%"] {
@@ -338,7 +360,7 @@ mod tests {
         assert_eq!(min("95%").required(200), 190);
         assert_eq!(min("95%").required(199), 190);
         assert_eq!(min("100%").required(7), 7);
-        assert_eq!(min("0%").required(7), 0);
+        assert_eq!(min("0.01%").required(7), 1);
         // 0.1 has no exact float: 70% of 10 as floats is 7.000000000000001.
         assert_eq!(min("70%").required(10), 7);
         assert_eq!(min("0.1%").required(1000), 1);

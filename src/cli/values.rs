@@ -50,6 +50,22 @@ pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
     duration::parse(text, BareUnit::Seconds).map_err(|e| e.to_string())
 }
 
+/// The shortest `--interval` other than 0: shorter, the live lines are a flood that keeps a
+/// core busy writing them (`-i 1ns` wrote some 67000 a second).
+const SHORTEST_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `--interval`: a duration (bare = seconds) of at least [`SHORTEST_INTERVAL`], or 0 for
+/// no live lines.
+pub(crate) fn interval(text: &str) -> Result<Duration, String> {
+    let interval = seconds(text)?;
+    if !interval.is_zero() && interval < SHORTEST_INTERVAL {
+        return Err(format!(
+            "'{text}' is shorter than 10ms: give 10ms or more, or 0 to turn the live lines off"
+        ));
+    }
+    Ok(interval)
+}
+
 /// The most attempts per second `--rate` takes.
 const MAX_RATE: f64 = 1e9;
 

@@ -3,6 +3,7 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::config::RunConfig;
@@ -33,10 +34,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     }
     let mut hdr_sink = match &config.hdr_log {
         Some(path) => Some(HdrLogSink::create(path).map_err(|e| {
-            Error::Usage(format!(
-                "--hdr-log: cannot create '{}': {e}",
-                path.display()
-            ))
+            Error::Usage(match e.raw_os_error() {
+                Some(libc::ENXIO) => format!(
+                    "--hdr-log: '{}' is a FIFO with no reader: start its reader first",
+                    path.display()
+                ),
+                _ => format!("--hdr-log: cannot create '{}': {e}", path.display()),
+            })
         })?),
         None => None,
     };
@@ -98,16 +102,26 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     if let Some(mut bar) = bar {
         let _ = bar.erase();
     }
-    if let Some(hdr) = hdr {
-        hdr.finish(outcome.wall, &outcome.stats)
-            .map_err(|e| Error::system("--hdr-log", io::Error::other(e)))?;
-    }
-    if let Some(sink) = &mut hdr_sink {
-        sink.finish().map_err(|e| Error::system("--hdr-log", e))?;
-    }
+    // A log that cannot be written costs the report nothing: it is said after the report,
+    // and the status is 1, as for a report that cannot be written.
+    let hdr_failed = hdr
+        .map_or(Ok(()), |hdr| hdr.finish(outcome.wall, &outcome.stats))
+        .and_then(|()| {
+            hdr_sink
+                .as_mut()
+                .map_or(Ok(()), |sink| sink.finish().map_err(|e| e.to_string()))
+        })
+        .err()
+        .map(|e| {
+            let path = config.hdr_log.as_deref().unwrap_or(Path::new(""));
+            format!("--hdr-log: cannot write '{}': {e}", path.display())
+        });
 
     let verdicts = config.thresholds.judge(&outcome.stats);
-    let status = exit::of_outcome(&outcome, &verdicts);
+    let status = match hdr_failed {
+        Some(_) => exit::INCOMPLETE,
+        None => exit::of_outcome(&outcome, &verdicts),
+    };
     for missed in verdicts.iter().filter(|v| !v.passed) {
         error::say_to(
             &mut outlets.stderr(),
@@ -170,7 +184,10 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     drop(open);
     // What stderr has yet to get, when it is not stdout's file.
     outlets.finish();
-    Ok(status)
+    match hdr_failed {
+        Some(message) => Err(Error::System(message)),
+        None => Ok(status),
+    }
 }
 
 fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {

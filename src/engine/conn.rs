@@ -251,16 +251,25 @@ pub fn bind_source(socket: &Socket, source: IpAddr) -> io::Result<()> {
     socket.bind(&SockAddr::from(SocketAddr::new(source, 0)))
 }
 
-/// Fails when `source` is not an address of this machine, so a typo in `--source` is a
-/// setup error rather than thousands of attempts failing with "no free local port".
-pub fn check_source(source: IpAddr) -> io::Result<()> {
+/// Asks the kernel about `source` before any attempt, so a bad source is a setup error
+/// rather than thousands of attempts failing, counted against the server. A UDP socket is
+/// bound to it (without a port, as attempts bind): that fails when it is not an address of
+/// this machine. Then it is connected to each of `targets` in turn, which for UDP looks the
+/// route up and checks the pair but sends nothing; TCP meets the same checks at connect,
+/// so a target refused here (from an IPv4-mapped source toward a plain IPv6 target:
+/// EAFNOSUPPORT) would fail every attempt. Returns each target's answer.
+pub fn check_source(source: IpAddr, targets: &[SocketAddr]) -> io::Result<Vec<io::Result<()>>> {
     let domain = if source.is_ipv4() {
         Domain::IPV4
     } else {
         Domain::IPV6
     };
-    let socket = Socket::new(domain, Type::STREAM.cloexec(), Some(Protocol::TCP))?;
-    bind_source(&socket, source)
+    let socket = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
+    bind_source(&socket, source)?;
+    Ok(targets
+        .iter()
+        .map(|target| socket.connect(&SockAddr::from(*target)))
+        .collect())
 }
 
 /// Whether a dialing socket's error means the connection was established and then dropped

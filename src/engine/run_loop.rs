@@ -103,6 +103,8 @@ pub struct ConnEvent {
     /// Time since the attempt started.
     pub elapsed: Duration,
     pub failure: Option<Failure>,
+    /// The OS error number behind a failure, when there was one (a timeout has none).
+    pub os_error: Option<i32>,
     pub closure: Option<Closure>,
 }
 
@@ -465,6 +467,7 @@ impl<'s> Engine<'s> {
             state: State::Dialing,
             elapsed: Duration::ZERO,
             failure: None,
+            os_error: None,
             closure: None,
         });
         let target = self.routes.target(route);
@@ -490,7 +493,8 @@ impl<'s> Engine<'s> {
             Err(e) => {
                 let now = Instant::now();
                 let elapsed = now.saturating_duration_since(started);
-                self.record_failure(seq, route, Failure::classify(&e), elapsed, now, observer);
+                let cause = (Failure::classify(&e), e.raw_os_error());
+                self.record_failure(seq, route, cause, elapsed, now, observer);
             }
         }
     }
@@ -506,7 +510,7 @@ impl<'s> Engine<'s> {
                 continue;
             }
             if matches!(self.settle(key, now, observer), Progress::Pending) {
-                self.fail(key, Failure::TimedOut, now, observer);
+                self.fail(key, (Failure::TimedOut, None), now, observer);
             }
         }
     }
@@ -547,7 +551,9 @@ impl<'s> Engine<'s> {
                 self.establish(key, now, observer);
                 self.close(key, Closure::classify(e), now, observer);
             }
-            Progress::Failed(e) => self.fail(key, Failure::classify(e), now, observer),
+            Progress::Failed(e) => {
+                self.fail(key, (Failure::classify(e), e.raw_os_error()), now, observer)
+            }
         }
         progress
     }
@@ -594,6 +600,7 @@ impl<'s> Engine<'s> {
             state: State::Established,
             elapsed: latency,
             failure: None,
+            os_error: None,
             closure: None,
         });
     }
@@ -627,6 +634,7 @@ impl<'s> Engine<'s> {
             state: State::Closed,
             elapsed: now.saturating_duration_since(conn.started),
             failure: None,
+            os_error: None,
             closure: Some(how),
         });
         let hold_to_come = self.phase == Phase::Dialing && !self.plan.hold.is_zero();
@@ -671,8 +679,15 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Ends a dialing connection in Error; its socket is closed here.
-    fn fail(&mut self, key: usize, cause: Failure, now: Instant, observer: &mut impl Observer) {
+    /// Ends a dialing connection in Error, for a cause and the OS error number behind it;
+    /// its socket is closed here.
+    fn fail(
+        &mut self,
+        key: usize,
+        cause: (Failure, Option<i32>),
+        now: Instant,
+        observer: &mut impl Observer,
+    ) {
         let conn = self.conns.remove(key);
         let elapsed = now.saturating_duration_since(conn.started);
         self.record_failure(conn.seq, conn.route, cause, elapsed, now, observer);
@@ -682,7 +697,7 @@ impl<'s> Engine<'s> {
         &mut self,
         seq: u64,
         route: Route,
-        cause: Failure,
+        (cause, os_error): (Failure, Option<i32>),
         elapsed: Duration,
         now: Instant,
         observer: &mut impl Observer,
@@ -693,6 +708,7 @@ impl<'s> Engine<'s> {
             state: State::Error,
             elapsed,
             failure: Some(cause),
+            os_error,
             closure: None,
         });
         if cause.is_local_limit() && self.stop.is_none() {

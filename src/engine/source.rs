@@ -116,7 +116,9 @@ fn from_bits(family: IpAddr, bits: u128) -> IpAddr {
 /// (`127.0.0.2,127.0.0.3`, `127.0.0.0/28`, `::1`); a block stands for its host addresses
 /// ([`Cidr::hosts`]). Duplicates are an error, since a repeated source adds no ports; so is
 /// a list of more than [`MAX_SOURCES`] addresses, and the unspecified address (`0.0.0.0`,
-/// `::`), which binds but leaves the kernel to pick the source, so it is no source at all.
+/// `::`), which binds but leaves the kernel to pick the source, so it is no source at all;
+/// so are multicast and broadcast addresses (255.255.255.255, 127.255.255.255), for which
+/// Linux picks another source too.
 pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
     let mut sources = Vec::new();
     for item in text.split(',') {
@@ -139,6 +141,16 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
             if let Some(ip) = cidr.hosts().next().filter(IpAddr::is_unspecified) {
                 return Err(unspecified(item, ip));
             }
+            // A block of at most MAX_SOURCES addresses lies wholly inside or wholly outside
+            // a multicast range, and a broadcast address it holds is its last.
+            let ends = [cidr.hosts().next(), cidr.hosts().last()];
+            if let Some(why) = ends
+                .into_iter()
+                .flatten()
+                .find_map(|ip| not_a_source(item, ip))
+            {
+                return Err(why);
+            }
             sources.extend(cidr.hosts());
         } else {
             let ip = item
@@ -150,6 +162,9 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
                 .map_err(|_| format!("'{item}' is neither an IP address nor a CIDR block"))?;
             if ip.is_unspecified() {
                 return Err(unspecified(item, ip));
+            }
+            if let Some(why) = not_a_source(item, ip) {
+                return Err(why);
             }
             if sources.len() as u128 >= MAX_SOURCES {
                 return Err(format!(
@@ -165,6 +180,39 @@ pub fn parse_sources(text: &str) -> Result<Vec<IpAddr>, String> {
         return Err(format!("source address {} is given twice", pair[0]));
     }
     Ok(sources)
+}
+
+/// Why `ip`, an address of `item`, cannot be a source: a multicast or broadcast address
+/// binds, but Linux then connects from another address, so the run would silently come from
+/// a source nobody named. 127.255.255.255 is the broadcast address of loopback's /8.
+fn not_a_source(item: &str, ip: IpAddr) -> Option<String> {
+    let v4 = match ip {
+        IpAddr::V4(v4) => Some(v4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+    };
+    let multicast = match (ip, v4) {
+        (_, Some(v4)) => v4.is_multicast(),
+        (IpAddr::V6(v6), None) => v6.is_multicast(),
+        (IpAddr::V4(_), None) => false,
+    };
+    let what = if multicast {
+        "a multicast address"
+    } else if v4.is_some_and(|v4| v4.is_broadcast()) {
+        "the broadcast address"
+    } else if v4 == Some(Ipv4Addr::new(127, 255, 255, 255)) {
+        "the broadcast address of 127.0.0.0/8"
+    } else {
+        return None;
+    };
+    let subject = match (item.contains('/'), multicast) {
+        (false, _) => format!("'{item}' is {what}"),
+        (true, true) => format!("'{item}' holds multicast addresses"),
+        (true, false) => format!("'{item}' includes {ip}, {what}"),
+    };
+    Some(format!(
+        "{subject}: bound as a source, it makes Linux connect from another address; give \
+         addresses of this machine"
+    ))
 }
 
 fn unspecified(item: &str, ip: IpAddr) -> String {
@@ -350,6 +398,70 @@ mod tests {
             parse_sources("0.0.0.0/30"),
             Ok(vec![ip("0.0.0.1"), ip("0.0.0.2")])
         );
+    }
+
+    #[test]
+    fn multicast_and_broadcast_addresses_are_no_source() {
+        for (bad, why) in [
+            ("224.0.0.1", "'224.0.0.1' is a multicast address"),
+            ("239.1.1.1", "'239.1.1.1' is a multicast address"),
+            (
+                "127.0.0.2,239.255.255.255",
+                "'239.255.255.255' is a multicast",
+            ),
+            ("ff02::1", "'ff02::1' is a multicast address"),
+            ("[ff0e::5]", "'[ff0e::5]' is a multicast address"),
+            (
+                "::ffff:224.0.0.1",
+                "'::ffff:224.0.0.1' is a multicast address",
+            ),
+            ("224.0.0.0/24", "'224.0.0.0/24' holds multicast addresses"),
+            (
+                "239.255.0.0/16",
+                "'239.255.0.0/16' holds multicast addresses",
+            ),
+            ("ff02::/120", "'ff02::/120' holds multicast addresses"),
+            (
+                "255.255.255.255",
+                "'255.255.255.255' is the broadcast address",
+            ),
+            (
+                "255.255.255.255/32",
+                "includes 255.255.255.255, the broadcast address",
+            ),
+            (
+                "255.255.255.254/31",
+                "includes 255.255.255.255, the broadcast address",
+            ),
+            ("127.255.255.255", "is the broadcast address of 127.0.0.0/8"),
+            (
+                "127.255.255.254/31",
+                "includes 127.255.255.255, the broadcast address of",
+            ),
+            (
+                "::ffff:127.255.255.255",
+                "is the broadcast address of 127.0.0.0/8",
+            ),
+        ] {
+            match parse_sources(bad) {
+                Err(message) => {
+                    assert!(message.contains(why), "{bad:?}: {message}");
+                    assert!(
+                        message.contains("connect from another address"),
+                        "{message}"
+                    );
+                }
+                Ok(list) => panic!("{bad:?} accepted as {list:?}"),
+            }
+        }
+        // A block's broadcast and network addresses are left out, so the block is fine.
+        let block = parse_sources("127.255.255.0/24").unwrap();
+        assert_eq!(block.last(), Some(&ip("127.255.255.254")));
+        assert_eq!(parse_sources("255.255.255.0/30").unwrap().len(), 2);
+        // Next to the ranges, addresses are sources.
+        for fine in ["223.255.255.254", "240.0.0.1", "127.255.255.254", "fe80::1"] {
+            assert!(parse_sources(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -27,8 +27,12 @@ pub fn parse_host(text: &str) -> Result<Host, String> {
             .map(|ip| Host::Ip(IpAddr::V6(ip)))
             .map_err(|_| format!("'{text}' has brackets but no IPv6 address inside"));
     }
+    // The standard library reads IPv4 only as four decimal parts without leading zeros.
     if let Ok(ip) = inner.parse::<IpAddr>() {
         return Ok(Host::Ip(ip));
+    }
+    if looks_numeric(text) {
+        return Err(not_a_dotted_quad(text));
     }
     let valid_name = !text.is_empty()
         && text.len() <= 253
@@ -39,6 +43,53 @@ pub fn parse_host(text: &str) -> Result<Host, String> {
         return Err(format!("'{text}' is neither an IP address nor a host name"));
     }
     Ok(Host::Name(text.to_string()))
+}
+
+/// Whether `text` is numbers and dots, as the C resolver (`inet_aton`, under getaddrinfo)
+/// reads an IPv4 address: `1.2.3` as 1.2.0.3, `010.0.0.1` as octal, 8.0.0.1, `0x7f.1` as
+/// 127.0.0.1, `2130706433` as one 32-bit number. A top-level domain is never all digits,
+/// so no host name looks like this; taken as a name, it would send the run to an address
+/// nobody wrote.
+fn looks_numeric(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_digit())
+        && text.split('.').all(|part| {
+            part.bytes().all(|b| b.is_ascii_digit())
+                || part
+                    .strip_prefix("0x")
+                    .or_else(|| part.strip_prefix("0X"))
+                    .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+}
+
+/// The refusal of a numeric host that is not a dotted quad, with the form to write.
+fn not_a_dotted_quad(text: &str) -> String {
+    let parts: Vec<&str> = text.split('.').collect();
+    let hint = if parts.len() != 4 || parts.iter().any(|p| p.is_empty()) {
+        "write all four parts in decimal, e.g. 127.0.0.1".to_string()
+    } else if !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        "write each part in decimal, e.g. 127.0.0.1".to_string()
+    } else {
+        let unpadded: Vec<&str> = parts
+            .iter()
+            .map(|p| match p.trim_start_matches('0') {
+                "" => "0",
+                digits => digits,
+            })
+            .collect();
+        let in_range = unpadded
+            .iter()
+            .all(|p| p.len() <= 3 && p.parse::<u16>().is_ok_and(|n| n <= 255));
+        if in_range && unpadded != parts {
+            format!(
+                "write each part without leading zeros (a leading 0 means octal to the C \
+                 resolver), e.g. {}",
+                unpadded.join(".")
+            )
+        } else {
+            "each of the four parts is 0-255, e.g. 127.0.0.1".to_string()
+        }
+    };
+    format!("'{text}' is not an IPv4 address: {hint}")
 }
 
 /// The resolved target: the name as typed (brackets dropped) and every address it has.
@@ -113,6 +164,50 @@ mod tests {
         ] {
             assert!(parse_host(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn numbers_and_dots_are_a_dotted_quad_or_refused() {
+        for (text, hint) in [
+            ("1.2.3", "write all four parts in decimal, e.g. 127.0.0.1"),
+            ("127.1", "write all four parts"),
+            ("2130706433", "write all four parts"),
+            ("1.2.3.4.5", "write all four parts"),
+            ("127.0.0.1.", "write all four parts"),
+            ("1..2.3", "write all four parts"),
+            ("0x7f.1", "write all four parts"),
+            ("0x7f.0.0.1", "write each part in decimal, e.g. 127.0.0.1"),
+            ("0X7F.0.0.0x1", "write each part in decimal"),
+            ("0xdeadbeef", "write all four parts"),
+            (
+                "010.000.000.001",
+                "write each part without leading zeros (a leading 0 means octal to the C \
+                 resolver), e.g. 10.0.0.1",
+            ),
+            ("127.0.0.01", "e.g. 127.0.0.1"),
+            ("1.2.3.256", "each of the four parts is 0-255"),
+            ("1.2.3.0256", "each of the four parts is 0-255"),
+        ] {
+            let message = parse_host(text).unwrap_err();
+            let head = format!("'{text}' is not an IPv4 address: ");
+            assert!(message.starts_with(&head), "{text}: {message}");
+            assert!(message.contains(hint), "{text}: {message}");
+        }
+        // Names may hold numbers, as long as some part is not one.
+        for name in [
+            "123.example",
+            "0x1.com",
+            "host-1.2",
+            "deadbeef",
+            "a1.b2",
+            "0xz.1",
+        ] {
+            assert_eq!(parse_host(name), Ok(Host::Name(name.into())), "{name}");
+        }
+        assert_eq!(
+            parse_host("0.0.0.0"),
+            Ok(Host::Ip("0.0.0.0".parse().unwrap()))
+        );
     }
 
     #[test]

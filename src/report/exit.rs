@@ -3,7 +3,7 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0  | every connection was established and was still open when the run ended |
-//! | 1  | the run did not complete: interrupted, declined at the prompt, or stopped by a local limit |
+//! | 1  | the run did not complete: interrupted, declined at the prompt, or stopped by a local limit; or the report or `--hdr-log` could not be written |
 //! | 2  | the run completed, but some connections failed or were closed by the peer (with `--min-established`: fewer than it asks for were established) |
 //! | 3  | every connection was established, but a `--max-latency` threshold was missed |
 //! | 64 | bad input or setup: unknown flag, bad value, unresolvable host |

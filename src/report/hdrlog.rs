@@ -4,8 +4,10 @@
 //! are microseconds. The file is written through an [`Outlet`], so a log on a FIFO nobody
 //! reads does not stall the run: its intervals are dropped and counted like live lines.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -23,8 +25,26 @@ pub struct HdrLogSink {
 }
 
 impl HdrLogSink {
+    /// Creates (or truncates) the log at `path`. Opening a FIFO for writing waits for a
+    /// reader, so it is opened non-blocking: with no reader the open fails at once, with
+    /// ENXIO. Writes then block as they would have (the flag is cleared once it is open).
     pub fn create(path: &std::path::Path) -> io::Result<HdrLogSink> {
-        let writer = WriterThread::spawn("hdr-log", vec![Box::new(File::create(path)?)], CAPACITY)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor `file` owns, open for the whole call.
+        let cleared = unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+        };
+        if !cleared {
+            return Err(io::Error::last_os_error());
+        }
+        let writer = WriterThread::spawn("hdr-log", vec![Box::new(file)], CAPACITY)?;
         Ok(HdrLogSink {
             file: writer.outlet(0),
             writer,

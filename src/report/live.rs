@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::cli::duration::go_style;
-use crate::engine::conn::State;
+use crate::engine::conn::{Failure, State};
 use crate::engine::stats::Stats;
 use crate::engine::{ConnEvent, Observer};
 use crate::report::hdrlog::HdrLog;
@@ -68,7 +68,7 @@ impl<W: Write> Observer for Live<'_, W> {
             State::Error => format!(
                 "connection {}: error ({}) after {}",
                 event.seq,
-                event.failure.map_or("unknown", |f| f.label()),
+                failure_text(&event),
                 go_style(event.elapsed)
             ),
             State::Closed => format!(
@@ -80,6 +80,17 @@ impl<W: Write> Observer for Live<'_, W> {
             State::NotInitiated => return,
         };
         let _ = writeln!(err, "{line}");
+    }
+}
+
+/// A failure's cause; for one with no name of its own, with the OS error behind it, the only
+/// clue to what happened: `other: Permission denied (os error 13)`.
+fn failure_text(event: &ConnEvent) -> String {
+    match (event.failure, event.os_error) {
+        (Some(Failure::Other), Some(errno)) => {
+            format!("other: {}", io::Error::from_raw_os_error(errno))
+        }
+        (failure, _) => failure.map_or("unknown", Failure::label).to_string(),
     }
 }
 

@@ -140,7 +140,7 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
             writeln!(
                 w,
                 "{}",
-                interruption(signal::name(sig), stats.hold, s.planned_hold)
+                interruption(signal::name(sig), counts, stats.hold, s.planned_hold)
             )?;
         }
         Some(Stop::LocalLimit(cause)) => writeln!(
@@ -153,12 +153,30 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     Ok(())
 }
 
-/// What a signal cut short. A hold begins only once every attempt has an outcome, so a run
-/// that began one was not interrupted while dialing; after a hold that ran its time, the run
-/// waits only for replacements (`--reconnect`) still dialing.
-fn interruption(signal: &str, hold: Option<HoldSpan>, planned: Duration) -> String {
+/// What a signal cut short. Before a hold, it stopped dialing only if attempts were still to
+/// be made; once every attempt is made, the run waits for those still dialing. A hold
+/// begins only once every attempt has an outcome, so a run that began one was not
+/// interrupted while dialing; after a hold that ran its time, the run waits only for
+/// replacements (`--reconnect`) still dialing.
+fn interruption(
+    signal: &str,
+    counts: &Counts,
+    hold: Option<HoldSpan>,
+    planned: Duration,
+) -> String {
+    let made = counts.total - counts.not_initiated;
+    let still_dialing = match counts.dialing {
+        0 => String::new(),
+        1 => "; 1 was still dialing".to_string(),
+        n => format!("; {n} were still dialing"),
+    };
     match hold {
-        None => format!("Run interrupted by {signal}: dialing stopped early"),
+        None if made < counts.total => format!(
+            "Run interrupted by {signal}: dialing stopped early, after {made} of {} \
+             attempts{still_dialing}",
+            counts.total
+        ),
+        None => format!("Run interrupted by {signal} after every attempt was made{still_dialing}"),
         Some(hold) if hold.duration < planned => format!(
             "Run interrupted by {signal} during the hold: every attempt was made, and the hold \
              was cut short after {} of {}",
@@ -477,17 +495,38 @@ mod tests {
             })
         };
         let planned = Duration::from_secs(5);
+        let counts = |not_initiated, dialing| Counts {
+            total: 5,
+            not_initiated,
+            dialing,
+            established: 5 - not_initiated - dialing,
+            ..Counts::default()
+        };
         assert_eq!(
-            interruption("SIGINT", None, Duration::ZERO),
-            "Run interrupted by SIGINT: dialing stopped early"
+            interruption("SIGINT", &counts(3, 1), None, Duration::ZERO),
+            "Run interrupted by SIGINT: dialing stopped early, after 2 of 5 attempts; 1 was \
+             still dialing"
         );
         assert_eq!(
-            interruption("SIGINT", hold(1200), planned),
+            interruption("SIGINT", &counts(5, 0), None, Duration::ZERO),
+            "Run interrupted by SIGINT: dialing stopped early, after 0 of 5 attempts"
+        );
+        // Every attempt made: nothing was left to dial, whatever was still dialing.
+        assert_eq!(
+            interruption("SIGINT", &counts(0, 4), None, Duration::ZERO),
+            "Run interrupted by SIGINT after every attempt was made; 4 were still dialing"
+        );
+        assert_eq!(
+            interruption("SIGTERM", &counts(0, 0), None, Duration::ZERO),
+            "Run interrupted by SIGTERM after every attempt was made"
+        );
+        assert_eq!(
+            interruption("SIGINT", &counts(0, 0), hold(1200), planned),
             "Run interrupted by SIGINT during the hold: every attempt was made, and the hold \
              was cut short after 1.2s of 5s"
         );
         assert_eq!(
-            interruption("SIGTERM", hold(5001), planned),
+            interruption("SIGTERM", &counts(0, 1), hold(5001), planned),
             "Run interrupted by SIGTERM after the 5.001s hold, while replacements were still \
              dialing"
         );
