@@ -45,7 +45,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         target: &config.target.label(),
         outcome: &outcome,
         requested_rate: Some(config.rate),
-        planned_hold: config.plan.hold,
+        planned_hold: config.plan.hold_time(),
         verdicts: &[],
         width: 80,
     };

@@ -170,7 +170,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 target: &label,
                 outcome: &outcome,
                 requested_rate: config.requested_rate(),
-                planned_hold: config.plan.hold,
+                planned_hold: config.plan.hold_time(),
                 verdicts: &verdicts,
                 width,
             },

@@ -80,6 +80,17 @@ pub struct Plan {
     pub stop_at_first_loss: bool,
 }
 
+impl Plan {
+    /// How long a hold lasts: as asked, but never shorter than the settle; zero without one.
+    pub fn hold_time(&self) -> Duration {
+        if self.hold.is_zero() {
+            Duration::ZERO
+        } else {
+            self.hold.max(self.settle)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Dialing,
@@ -317,7 +328,7 @@ impl<'s> Engine<'s> {
                     self.stats.start_hold();
                     Phase::Holding {
                         since: now,
-                        until: now + self.plan.hold.max(self.plan.settle),
+                        until: now + self.plan.hold_time(),
                     }
                 } else if !self.plan.settle.is_zero() {
                     Phase::Settling {
