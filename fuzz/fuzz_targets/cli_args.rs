@@ -27,9 +27,10 @@ use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::duration::canonical;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Progress,
-    RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_VALUE_OPTIONS, ServerArgs,
+    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Probing,
+    Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_VALUE_OPTIONS, ServerArgs,
 };
+use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::error::Error;
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
@@ -236,6 +237,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         settle,
         reconnect,
         addressing,
+        probing,
     } = run;
     let mut line = vec![
         "run".to_string(),
@@ -287,6 +289,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         line.push("--reconnect".to_string());
     }
     push_addressing(&mut line, addressing);
+    push_probing(&mut line, probing);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
@@ -304,6 +307,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         interval,
         debug,
         addressing,
+        probing,
     } = limit;
     let mut line = vec!["limit".to_string(), "-r".to_string(), rate.to_string()];
     if let Some(n) = connections {
@@ -324,8 +328,39 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         line.push("-d".to_string());
     }
     push_addressing(&mut line, addressing);
+    push_probing(&mut line, probing);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
+}
+
+fn push_probing(line: &mut Vec<String>, probing: &Probing) {
+    let Probing {
+        kind,
+        send,
+        expect,
+        timeout,
+    } = probing;
+    if let Some(kind) = kind {
+        let name = match kind {
+            ProbeKind::Greeting => "greeting".to_string(),
+            ProbeKind::Redis => "redis".to_string(),
+            ProbeKind::Memcached => "memcached".to_string(),
+            ProbeKind::Http => "http".to_string(),
+            ProbeKind::Postgres { user } => format!("postgres:{user}"),
+            ProbeKind::Ssh => "ssh".to_string(),
+            ProbeKind::Smtp => "smtp".to_string(),
+        };
+        push_text(line, "--probe", &name);
+    }
+    for (key, bytes) in [("--send", send), ("--expect", expect)] {
+        if let Some(bytes) = bytes {
+            push_text(line, key, &cli::escape(bytes));
+        }
+    }
+    if let Some(timeout) = timeout {
+        line.push("--probe-timeout".to_string());
+        line.push(canonical(*timeout));
+    }
 }
 
 fn push_addressing(line: &mut Vec<String>, addressing: &Addressing) {

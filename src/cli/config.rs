@@ -5,11 +5,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cli::parse::Probing;
 use crate::cli::thresholds::{MinEstablished, Thresholds};
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;
 use crate::engine::limits;
+use crate::engine::probe::Probe;
 use crate::engine::server::ServerConfig;
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
@@ -47,6 +49,7 @@ impl RunConfig {
             )));
         }
         let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
+        let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
         Ok(RunConfig {
             plan: Plan {
                 targets,
@@ -60,6 +63,7 @@ impl RunConfig {
                 settle: args.settle,
                 reconnect: args.reconnect,
                 stop_at_first_loss: false,
+                probe,
             },
             target,
             assume_yes: args.assume_yes,
@@ -96,6 +100,7 @@ impl LimitConfig {
             ));
         }
         let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
+        let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
         let connections = match args.connections {
             Some(n) => n,
             None => {
@@ -117,11 +122,49 @@ impl LimitConfig {
                 settle: args.settle,
                 reconnect: false,
                 stop_at_first_loss: true,
+                probe,
             },
             target,
             rate: args.rate,
             debug: args.debug,
         })
+    }
+}
+
+/// The probe asked for: a preset, or bytes given by hand; none without either. Its timeout
+/// defaults to the dial timeout.
+fn resolve_probe(
+    probing: Probing,
+    host: &str,
+    port: u16,
+    dial_timeout: Duration,
+) -> Result<Option<Probe>, Error> {
+    let timeout = probing.timeout.unwrap_or(dial_timeout);
+    if timeout.is_zero() {
+        return Err(Error::Usage(
+            "--probe-timeout must be longer than 0".to_string(),
+        ));
+    }
+    let by_hand = probing.send.is_some() || probing.expect.is_some();
+    match (probing.kind, by_hand) {
+        (Some(_), true) => Err(Error::Usage(
+            "--probe names a preset, --send and --expect a probe of your own: give one or the \
+             other"
+                .to_string(),
+        )),
+        (Some(kind), false) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Ok(Some(Probe::preset(&kind, host, port, timeout)))
+        }
+        (None, true) => Ok(Some(Probe::custom(
+            probing.send.unwrap_or_default(),
+            probing.expect.unwrap_or_default(),
+            timeout,
+        ))),
+        (None, false) if probing.timeout.is_some() => Err(Error::Usage(
+            "--probe-timeout needs a probe: --probe, or --send and --expect".to_string(),
+        )),
+        (None, false) => Ok(None),
     }
 }
 

@@ -74,6 +74,26 @@ Options:
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
   -h, --help                print this help
 
+Served, not just established (the kernel completes the handshake of every connection it
+queues, whether the application ever takes it or not):
+      --probe <KIND>        ask each connection for proof that the application took it:
+                              greeting   the server speaks first: any byte
+                              redis      send PING, expect +PONG
+                              memcached  send version, expect VERSION
+                              http       send HEAD / with the Host header, expect HTTP/
+                              postgres   a startup message for user postgres
+                                         (postgres:USER for another role), expect an
+                                         authentication request; an error is a rejection
+                              ssh, smtp  expect SSH- or 220
+      --send <BYTES>        a probe of your own: write these once established
+                            (escapes: \\r \\n \\t \\0 \\\\ \\xHH)
+      --expect <BYTES>      served when what arrives begins with these (any byte without
+                            it); anything else is a rejection
+      --probe-timeout <DUR> established but not answered this long: unserved
+                                                         [default: the dial timeout]
+With a probe, exit 0 means every connection was established, served and still open;
+--min-established counts the served ones.
+
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
 --interval is 0 (no live lines) or at least 10ms.
@@ -124,6 +144,10 @@ Options:
       --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
       --all-addresses       spread attempts over every address <host> resolves to
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
+      --probe <KIND>, --send <BYTES>, --expect <BYTES>, --probe-timeout <DUR>
+                            ask each connection for an answer (see `tcpgoon help run`):
+                            the first not served is the loss, and the count is of
+                            connections served and held
   -h, --help                print this help
 
 It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.

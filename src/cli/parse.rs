@@ -13,8 +13,10 @@ use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_port, parse_port_or_zero,
-    parse_progress, parse_rate, seconds, whole_number, with_unit,
+    parse_probe_bytes, parse_probe_kind, parse_progress, parse_rate, seconds, whole_number,
+    with_unit,
 };
+use crate::engine::probe::ProbeKind;
 use crate::engine::source;
 use crate::error::Error;
 
@@ -43,6 +45,16 @@ pub struct Addressing {
     pub family: Option<Family>,
 }
 
+/// How each established connection is probed, as typed: options shared by `run` and
+/// `limit`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Probing {
+    pub kind: Option<ProbeKind>,
+    pub send: Option<Vec<u8>>,
+    pub expect: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
 /// `tcpgoon limit` as typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitArgs {
@@ -58,6 +70,7 @@ pub struct LimitArgs {
     pub interval: Duration,
     pub debug: bool,
     pub addressing: Addressing,
+    pub probing: Probing,
 }
 
 /// `tcpgoon run` as typed, each value checked for form.
@@ -79,6 +92,7 @@ pub struct RunArgs {
     pub settle: Duration,
     pub reconnect: bool,
     pub addressing: Addressing,
+    pub probing: Probing,
 }
 
 /// `tcpgoon server` as typed.
@@ -347,6 +361,7 @@ fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<Ru
     let json = flag(&mut args, &["--json"])?;
     let reconnect = flag(&mut args, &["--reconnect"])?;
     let addressing = parse_addressing(&mut args)?;
+    let probing = parse_probing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
@@ -365,6 +380,7 @@ fn parse_run(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<Ru
         settle,
         reconnect,
         addressing,
+        probing,
     })
 }
 
@@ -384,6 +400,7 @@ fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let addressing = parse_addressing(&mut args)?;
+    let probing = parse_probing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
@@ -396,6 +413,7 @@ fn parse_limit(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<
         interval,
         debug,
         addressing,
+        probing,
     })
 }
 
@@ -416,6 +434,16 @@ fn parse_addressing(args: &mut pico_args::Arguments) -> Result<Addressing, Error
         sources,
         all_addresses,
         family,
+    })
+}
+
+/// Application probes: a preset (`--probe`) or bytes given by hand (`--send`, `--expect`).
+fn parse_probing(args: &mut pico_args::Arguments) -> Result<Probing, Error> {
+    Ok(Probing {
+        kind: option(args, &["--probe"], parse_probe_kind)?,
+        send: option(args, &["--send"], parse_probe_bytes)?,
+        expect: option(args, &["--expect"], parse_probe_bytes)?,
+        timeout: option(args, &["--probe-timeout"], with_unit)?,
     })
 }
 
@@ -585,6 +613,10 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--hold",
     "--settle",
     "--source",
+    "--probe",
+    "--send",
+    "--expect",
+    "--probe-timeout",
 ];
 pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "-r",
@@ -598,6 +630,10 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "-i",
     "--interval",
     "--source",
+    "--probe",
+    "--send",
+    "--expect",
+    "--probe-timeout",
 ];
 /// The flags of each subcommand: options that take no value, short and long forms.
 pub const RUN_FLAGS: &[&str] = &[

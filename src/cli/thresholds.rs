@@ -222,7 +222,8 @@ impl Thresholds {
         if let Some(min) = self.min_established {
             let total = stats.counts.total;
             let required = min.required(total);
-            let have = stats.counts.established;
+            // With a probe, only the connections served count.
+            let have = stats.held();
             verdicts.push(Verdict {
                 kind: GateKind::MinEstablished,
                 gate: format!("established >= {min} ({required} of {total})"),

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::cli::duration::{self, BareUnit};
+use crate::engine::probe::ProbeKind;
 
 /// A count: digits only, no sign, no separators.
 pub fn whole_number(text: &str) -> Result<u64, String> {
@@ -184,6 +185,51 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     text
+}
+
+/// `--probe`: a preset's name, or `postgres:USER` for another role.
+pub(crate) fn parse_probe_kind(text: &str) -> Result<ProbeKind, String> {
+    let (name, user) = match text.split_once(':') {
+        Some((name, user)) => (name, Some(user)),
+        None => (text, None),
+    };
+    let kind = match (name, user) {
+        ("postgres", None) => ProbeKind::Postgres {
+            user: "postgres".to_string(),
+        },
+        ("postgres", Some(user)) if !user.is_empty() && !user.contains('\0') => {
+            ProbeKind::Postgres {
+                user: user.to_string(),
+            }
+        }
+        ("postgres", Some(_)) => return Err(format!("'{text}': postgres:USER needs a role")),
+        ("greeting", None) => ProbeKind::Greeting,
+        ("redis", None) => ProbeKind::Redis,
+        ("memcached", None) => ProbeKind::Memcached,
+        ("http", None) => ProbeKind::Http,
+        ("ssh", None) => ProbeKind::Ssh,
+        ("smtp", None) => ProbeKind::Smtp,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a probe: expected {}, or postgres:USER",
+                ProbeKind::NAMES.join(", ")
+            ));
+        }
+    };
+    Ok(kind)
+}
+
+/// `--send` and `--expect`: escaped bytes, at most 65535 of them.
+pub(crate) fn parse_probe_bytes(text: &str) -> Result<Vec<u8>, String> {
+    let bytes = parse_escaped(text)?;
+    if bytes.len() > usize::from(u16::MAX) {
+        return Err(format!(
+            "{} bytes is too long for a probe: at most {}",
+            bytes.len(),
+            u16::MAX
+        ));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

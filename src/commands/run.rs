@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::config::RunConfig;
 use crate::cli::duration::canonical;
+use crate::cli::values::escape;
 use crate::cli::{Progress, RunArgs};
 use crate::commands::warn_about_ports;
 use crate::engine::Engine;
@@ -148,6 +149,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 outcome: &outcome,
                 requested_rate: config.requested_rate(),
                 verdicts: &verdicts,
+                probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
                 live_lines_dropped: dropped,
                 exit_status: status,
             },
@@ -172,6 +174,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 requested_rate: config.requested_rate(),
                 planned_hold: config.plan.hold_time(),
                 verdicts: &verdicts,
+                probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
                 width,
             },
         )
@@ -206,6 +209,17 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
         ("settle_us", micros(plan.settle)),
         ("settle", Json::Str(canonical(plan.settle))),
         ("reconnect", Json::Bool(plan.reconnect)),
+        (
+            "probe",
+            plan.probe.as_ref().map_or(Json::Null, |p| {
+                Json::Object(vec![
+                    ("name", Json::Str(p.name.clone())),
+                    ("send", Json::Str(escape(&p.send))),
+                    ("expect", Json::Str(escape(&p.expect))),
+                    ("timeout_us", micros(p.timeout)),
+                ])
+            }),
+        ),
         (
             "targets",
             Json::Array(

@@ -18,6 +18,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::engine::probe::ProbeState;
 use crate::engine::source::Route;
 
 /// The states the reference tool reports, in its order.
@@ -159,11 +160,24 @@ impl Closure {
 /// Reads and discards what `stream` has until it would block. Returns the bytes read and,
 /// when the stream ended (end-of-stream or an error), how.
 pub fn discard_until_blocked(stream: &mut impl io::Read, buf: &mut [u8]) -> (u64, Option<Closure>) {
+    read_until_blocked(stream, buf, |_| {})
+}
+
+/// Reads what `stream` has until it would block, handing each piece to `seen` before it is
+/// discarded. Returns as [`discard_until_blocked`] does.
+pub fn read_until_blocked(
+    stream: &mut impl io::Read,
+    buf: &mut [u8],
+    mut seen: impl FnMut(&[u8]),
+) -> (u64, Option<Closure>) {
     let mut bytes = 0;
     loop {
         match stream.read(buf) {
             Ok(0) => return (bytes, Some(Closure::PeerClosed)),
-            Ok(n) => bytes += n as u64,
+            Ok(n) => {
+                bytes += n as u64;
+                seen(&buf[..n]);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (bytes, None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return (bytes, Some(Closure::classify(&e))),
@@ -181,6 +195,18 @@ pub struct Conn {
     pub state: State,
     /// Where it goes; a replacement for it goes the same way.
     pub route: Route,
+    pub probe: ProbeSlot,
+}
+
+/// Where an established connection's probe stands (`engine::probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeSlot {
+    /// No probe: the run does not probe, or the connection is still dialing.
+    Off,
+    Awaiting(ProbeState),
+    Served,
+    /// Rejected or unserved: it has its outcome; what arrives now is discarded.
+    NotServed,
 }
 
 /// Makes a non-blocking socket, binds it to `source` if one is given, and starts connecting

@@ -4,7 +4,7 @@
 //!
 //! May import `error` only. Within the layer, `run_loop` and `server` are the two loops and
 //! import the rest; the rest import only each other, downward (`stats` → `conn` →
-//! `source`).
+//! `source`, `probe`).
 //!
 //! | file | what it owns |
 //! |---|---|
@@ -12,6 +12,7 @@
 //! | `server.rs` | the built-in server's loop and its fault modes |
 //! | `conn.rs` | one connection: lifecycle states, its socket, failures by cause |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
+//! | `probe.rs` | application probes: what to send, and whether the answer serves |
 //! | `deadline.rs` | dial deadlines, a FIFO queue |
 //! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
 //! | `signal.rs` | signals delivered into the loop through a signalfd |
@@ -24,6 +25,7 @@ pub mod conn;
 pub mod deadline;
 pub mod limits;
 pub mod pacer;
+pub mod probe;
 pub mod run_loop;
 pub mod server;
 pub mod signal;

@@ -38,9 +38,10 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::engine::conn::{self, Closure, Conn, Failure, Progress, State};
+use crate::engine::conn::{self, Closure, Conn, Failure, ProbeSlot, Progress, State};
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Ticker};
+use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 use crate::engine::signal::SignalFd;
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats};
@@ -78,6 +79,8 @@ pub struct Plan {
     pub reconnect: bool,
     /// End the run at the first failed attempt or dropped connection.
     pub stop_at_first_loss: bool,
+    /// Ask each established connection for proof that the application took it.
+    pub probe: Option<Probe>,
 }
 
 impl Plan {
@@ -117,6 +120,9 @@ pub struct ConnEvent {
     /// The OS error number behind a failure, when there was one (a timeout has none).
     pub os_error: Option<i32>,
     pub closure: Option<Closure>,
+    /// A probe's outcome (the state is then Established, or Closed for one closed before
+    /// it answered).
+    pub probe: Option<ProbeOutcome>,
 }
 
 /// Receives what happens during a run.
@@ -175,6 +181,8 @@ pub struct Engine<'s> {
     ticker: Ticker,
     refresher: Option<Ticker>,
     deadlines: DeadlineQueue<(usize, u64)>,
+    /// Established connections awaiting their probe's answer, by when it is due.
+    probe_deadlines: DeadlineQueue<(usize, u64)>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
     stop: Option<Stop>,
@@ -193,6 +201,9 @@ impl<'s> Engine<'s> {
         let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
         let mut stats = Stats::new(plan.connections);
         stats.split_by_target(plan.targets.len());
+        if plan.probe.is_some() {
+            stats.probe_each();
+        }
         let start = Instant::now();
         let capacity = usize::try_from(plan.connections)
             .unwrap_or(usize::MAX)
@@ -205,6 +216,9 @@ impl<'s> Engine<'s> {
             ticker: Ticker::new(start, plan.interval),
             refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
+            probe_deadlines: DeadlineQueue::new(
+                plan.probe.as_ref().map_or(Duration::ZERO, |p| p.timeout),
+            ),
             stats,
             routes,
             phase: Phase::Dialing,
@@ -240,6 +254,7 @@ impl<'s> Engine<'s> {
             }
             let batch_full = self.dial_due(observer);
             self.expire_deadlines(now, observer);
+            self.expire_probes(now, observer);
             if self.advance(Instant::now()) {
                 break;
             }
@@ -259,7 +274,8 @@ impl<'s> Engine<'s> {
                     self.alarm.fired();
                 } else {
                     let readable = event.is_readable() || event.is_read_closed();
-                    self.on_conn_event(event.token().0, readable, now, observer);
+                    let writable = event.is_writable();
+                    self.on_conn_event(event.token().0, readable, writable, now, observer);
                 }
             }
         }
@@ -319,7 +335,8 @@ impl<'s> Engine<'s> {
             self.replacements.clear();
         }
         // Replacements still queued once the schedule is done wait for the hold.
-        let quiet = scheduled_done && counts.dialing == 0;
+        let awaiting = self.stats.probe.as_ref().map_or(0, |p| p.awaiting);
+        let quiet = scheduled_done && counts.dialing == 0 && awaiting == 0;
         match self.phase {
             Phase::Dialing if quiet => {
                 self.phase = if self.stop.is_some() {
@@ -387,6 +404,7 @@ impl<'s> Engine<'s> {
             self.ticker.next_due(),
             self.refresher.as_ref().and_then(Ticker::next_due),
             self.deadlines.next_deadline(),
+            self.probe_deadlines.next_deadline(),
             hold_end,
             replacement,
         ]
@@ -480,6 +498,7 @@ impl<'s> Engine<'s> {
             failure: None,
             os_error: None,
             closure: None,
+            probe: None,
         });
         let target = self.routes.target(route);
         let registered = conn::start_connect(route.source, target).and_then(|mut stream| {
@@ -496,6 +515,7 @@ impl<'s> Engine<'s> {
                 started,
                 state: State::Dialing,
                 route,
+                probe: ProbeSlot::Off,
             });
             Ok(key)
         });
@@ -584,16 +604,20 @@ impl<'s> Engine<'s> {
         &mut self,
         key: usize,
         readable: bool,
+        writable: bool,
         now: Instant,
         observer: &mut impl Observer,
     ) {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
-        if conn.state == State::Dialing
-            && !matches!(self.settle(key, now, observer), Progress::Connected)
-        {
-            return;
+        if conn.state == State::Dialing {
+            // Establishing sends the probe, so this event's writability is used up.
+            if !matches!(self.settle(key, now, observer), Progress::Connected) {
+                return;
+            }
+        } else if writable {
+            self.send_probe(key);
         }
         if readable {
             self.drain(key, now, observer);
@@ -613,15 +637,106 @@ impl<'s> Engine<'s> {
             failure: None,
             os_error: None,
             closure: None,
+            probe: None,
         });
+        if self.plan.probe.is_some() {
+            self.conns[key].probe = ProbeSlot::Awaiting(ProbeState::default());
+            self.stats.probe_awaiting();
+            self.probe_deadlines.push(now, (key, seq));
+            self.send_probe(key);
+        }
     }
 
-    /// Reads and discards until the socket would block; end-of-stream or an error closes it.
+    /// Writes what the probe has yet to send, as far as the socket takes it; the rest goes
+    /// when it is writable again. A write error is left for the read side to see.
+    fn send_probe(&mut self, key: usize) {
+        let Some(probe) = &self.plan.probe else {
+            return;
+        };
+        let conn = &mut self.conns[key];
+        let ProbeSlot::Awaiting(state) = &mut conn.probe else {
+            return;
+        };
+        loop {
+            let unsent = probe.unsent(state);
+            if unsent.is_empty() {
+                return;
+            }
+            match std::io::Write::write(&mut conn.stream, unsent) {
+                Ok(0) => return,
+                Ok(n) => state.on_sent(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Gives an awaiting probe its outcome, `now`; the connection stays as it is.
+    fn judge(
+        &mut self,
+        key: usize,
+        outcome: ProbeOutcome,
+        now: Instant,
+        observer: &mut impl Observer,
+    ) {
+        let conn = &mut self.conns[key];
+        conn.probe = match outcome {
+            ProbeOutcome::Served => ProbeSlot::Served,
+            _ => ProbeSlot::NotServed,
+        };
+        let (seq, state) = (conn.seq, conn.state);
+        let elapsed = now.saturating_duration_since(conn.started);
+        self.stats.probe_outcome(outcome, elapsed);
+        observer.conn_event(ConnEvent {
+            seq,
+            state,
+            elapsed,
+            failure: None,
+            os_error: None,
+            closure: None,
+            probe: Some(outcome),
+        });
+        if outcome != ProbeOutcome::Served {
+            self.note_loss(LossCause::NotServed(outcome), None, now, observer);
+        }
+    }
+
+    /// Gives the probes not answered in time their outcome: unserved.
+    fn expire_probes(&mut self, now: Instant, observer: &mut impl Observer) {
+        while let Some((key, seq)) = self.probe_deadlines.pop_expired(now) {
+            let awaiting = self.conns.get(key).is_some_and(|conn| {
+                conn.seq == seq && matches!(conn.probe, ProbeSlot::Awaiting(_))
+            });
+            if awaiting {
+                self.judge(key, ProbeOutcome::Unserved, now, observer);
+            }
+        }
+    }
+
+    /// Reads until the socket would block, judging what an awaiting probe gets and
+    /// discarding the rest; end-of-stream or an error closes it.
     fn drain(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
-        let (bytes, closure) = conn::discard_until_blocked(&mut conn.stream, &mut self.read_buf);
+        let mut answer = Answer::Pending;
+        let (bytes, closure) = match (&self.plan.probe, &mut conn.probe) {
+            (Some(probe), ProbeSlot::Awaiting(state)) => {
+                conn::read_until_blocked(&mut conn.stream, &mut self.read_buf, |bytes| {
+                    if answer == Answer::Pending {
+                        answer = probe.on_bytes(state, bytes);
+                    }
+                })
+            }
+            _ => conn::discard_until_blocked(&mut conn.stream, &mut self.read_buf),
+        };
         self.stats.bytes_received += bytes;
-        if let Some(how) = closure {
+        match answer {
+            Answer::Pending => {}
+            Answer::Served => self.judge(key, ProbeOutcome::Served, now, observer),
+            Answer::Rejected => self.judge(key, ProbeOutcome::Rejected, now, observer),
+        }
+        if let Some(how) = closure
+            && self.conns.contains(key)
+        {
             self.close(key, how, now, observer);
         }
     }
@@ -630,7 +745,13 @@ impl<'s> Engine<'s> {
     /// when the plan says so and the run is still replacing (with a hold to come, a drop
     /// after the last scheduled attempt waits for the hold).
     fn close(&mut self, key: usize, how: Closure, now: Instant, observer: &mut impl Observer) {
+        if matches!(self.conns[key].probe, ProbeSlot::Awaiting(_)) {
+            self.judge(key, ProbeOutcome::ClosedBeforeAnswer, now, observer);
+        }
         let conn = self.conns.remove(key);
+        if conn.probe == ProbeSlot::Served {
+            self.stats.served_closed();
+        }
         self.stats.closed(conn.route.target, how);
         // Only the first loss is kept, so only its age is worth a look through the others.
         let dropped = self.stats.first_loss.is_none().then(|| Dropped {
@@ -647,6 +768,7 @@ impl<'s> Engine<'s> {
             failure: None,
             os_error: None,
             closure: Some(how),
+            probe: None,
         });
         let hold_to_come = self.phase == Phase::Dialing && !self.plan.hold.is_zero();
         if self.replacing() || (self.may_replace() && hold_to_come) {
@@ -674,7 +796,7 @@ impl<'s> Engine<'s> {
         let counts = &self.stats.counts;
         self.stats.first_loss = Some(Loss {
             cause,
-            held: counts.established,
+            held: self.stats.held(),
             attempts: counts.total - counts.not_initiated,
             after: now.saturating_duration_since(self.start),
             dropped,
@@ -683,7 +805,7 @@ impl<'s> Engine<'s> {
             // The handshakes the kernel finished before the loss was seen were held too.
             // Settling them may meet more losses; those come after this one.
             self.settle_dialing(now, observer);
-            let held = self.stats.counts.established;
+            let held = self.stats.held();
             if let Some(loss) = &mut self.stats.first_loss {
                 loss.held = held;
             }
@@ -721,6 +843,7 @@ impl<'s> Engine<'s> {
             failure: Some(cause),
             os_error,
             closure: None,
+            probe: None,
         });
         if cause.is_local_limit() && self.stop.is_none() {
             self.stop = Some(Stop::LocalLimit(cause));
@@ -755,6 +878,7 @@ mod tests {
             settle: Duration::ZERO,
             reconnect: false,
             stop_at_first_loss,
+            probe: None,
         };
         let mut engine = Engine::new(plan, None).unwrap();
         engine.dial_due(&mut Quiet);

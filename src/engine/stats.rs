@@ -12,12 +12,15 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::engine::conn::{Closure, Failure, State};
+use crate::engine::probe::ProbeOutcome;
 
 /// Why the first connection was lost: an attempt failed, or a held connection was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LossCause {
     Failed(Failure),
     Dropped(Closure),
+    /// Established, but the application did not serve it (`--probe`).
+    NotServed(ProbeOutcome),
 }
 
 impl LossCause {
@@ -25,6 +28,7 @@ impl LossCause {
         match self {
             LossCause::Failed(f) => f.label(),
             LossCause::Dropped(c) => c.label(),
+            LossCause::NotServed(o) => o.label(),
         }
     }
 
@@ -37,7 +41,8 @@ impl LossCause {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loss {
     pub cause: LossCause,
-    /// Connections established and still open right after the loss.
+    /// Connections established (with a probe: and served) and still open right after the
+    /// loss.
     pub held: u64,
     /// Attempts made by the time of the loss, the lost one included.
     pub attempts: u64,
@@ -260,6 +265,31 @@ pub struct Stats {
     /// Set when a hold began (`--hold`).
     pub hold: Option<HoldSpan>,
     pub first_loss: Option<Loss>,
+    /// Set when the run probes each connection (`--probe`).
+    pub probe: Option<ProbeStats>,
+}
+
+/// What the probes found. Every connection ever established has exactly one outcome or is
+/// still awaiting one: the outcomes and `awaiting` add up to the connections established.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeStats {
+    pub outcomes: [u64; ProbeOutcome::ALL.len()],
+    pub awaiting: u64,
+    /// Served and still open.
+    pub served_open: u64,
+    /// Attempt start to the answer that served it.
+    pub time_to_served: Latency,
+}
+
+impl ProbeStats {
+    pub fn of(&self, outcome: ProbeOutcome) -> u64 {
+        self.outcomes[outcome.index()]
+    }
+
+    /// Established connections with no answer that served them, awaiting ones included.
+    pub fn not_served(&self) -> u64 {
+        self.outcomes.iter().sum::<u64>() - self.of(ProbeOutcome::Served) + self.awaiting
+    }
 }
 
 impl Stats {
@@ -277,6 +307,7 @@ impl Stats {
             by_target: Vec::new(),
             hold: None,
             first_loss: None,
+            probe: None,
         }
     }
 
@@ -350,6 +381,44 @@ impl Stats {
         self.shift(target, State::Established, State::Closed);
         self.closures[how.index()] += 1;
         self.track_hold();
+    }
+
+    /// Counts probe outcomes from now on.
+    pub fn probe_each(&mut self) {
+        self.probe = Some(ProbeStats::default());
+    }
+
+    /// A probe went out on an established connection.
+    pub fn probe_awaiting(&mut self) {
+        if let Some(probe) = &mut self.probe {
+            probe.awaiting += 1;
+        }
+    }
+
+    /// A probe's outcome, `elapsed` after its attempt started.
+    pub fn probe_outcome(&mut self, outcome: ProbeOutcome, elapsed: Duration) {
+        if let Some(probe) = &mut self.probe {
+            probe.awaiting -= 1;
+            probe.outcomes[outcome.index()] += 1;
+            if outcome == ProbeOutcome::Served {
+                probe.served_open += 1;
+                probe.time_to_served.record(elapsed);
+            }
+        }
+    }
+
+    /// A served connection was closed by the peer.
+    pub fn served_closed(&mut self) {
+        if let Some(probe) = &mut self.probe {
+            probe.served_open -= 1;
+        }
+    }
+
+    /// Connections held now: established, and with a probe, served.
+    pub fn held(&self) -> u64 {
+        self.probe
+            .as_ref()
+            .map_or(self.counts.established, |p| p.served_open)
     }
 
     pub fn failures_of(&self, cause: Failure) -> u64 {

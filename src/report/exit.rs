@@ -2,7 +2,7 @@
 //!
 //! | status | meaning |
 //! |---|---|
-//! | 0  | every connection was established and was still open when the run ended |
+//! | 0  | every connection was established (with `--probe`: and served) and was still open when the run ended |
 //! | 1  | the run did not complete: interrupted, declined at the prompt, or stopped by a local limit; or the report or `--hdr-log` could not be written |
 //! | 2  | the run completed, but some connections failed or were closed by the peer (with `--min-established`: fewer than it asks for were established) |
 //! | 3  | every connection was established, but a `--max-latency` threshold was missed |
@@ -28,18 +28,30 @@ pub const USAGE: u8 = 64;
 
 /// The status of a finished run, judged by the gates it was given.
 pub fn of_outcome(outcome: &Outcome, verdicts: &[Verdict]) -> u8 {
-    of_counts(&outcome.stats.counts, outcome.stop.is_some(), verdicts)
+    let not_served = outcome.stats.probe.as_ref().map_or(0, |p| p.not_served());
+    of_counts(
+        &outcome.stats.counts,
+        not_served,
+        outcome.stop.is_some(),
+        verdicts,
+    )
 }
 
-/// Without `--min-established`, any failed or closed connection fails the run; with it,
-/// they are tolerated as long as enough connections were established.
-pub fn of_counts(counts: &Counts, stopped_early: bool, verdicts: &[Verdict]) -> u8 {
+/// Without `--min-established`, any failed or closed connection, and with a probe any
+/// established one the application did not serve (`not_served`), fails the run; with it,
+/// they are tolerated as long as enough connections were established (and served).
+pub fn of_counts(
+    counts: &Counts,
+    not_served: u64,
+    stopped_early: bool,
+    verdicts: &[Verdict],
+) -> u8 {
     let missed = |kind| verdicts.iter().any(|v| v.kind == kind && !v.passed);
     let tolerates_failures = verdicts.iter().any(|v| v.kind == GateKind::MinEstablished);
     if stopped_early || counts.not_initiated > 0 || counts.dialing > 0 {
         INCOMPLETE
     } else if missed(GateKind::MinEstablished)
-        || (!tolerates_failures && (counts.error > 0 || counts.closed > 0))
+        || (!tolerates_failures && (counts.error > 0 || counts.closed > 0 || not_served > 0))
     {
         CONNECTION_FAILURES
     } else if missed(GateKind::MaxLatency) {
@@ -91,21 +103,26 @@ mod tests {
 
     #[test]
     fn status_follows_the_final_counts() {
-        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), false, &[]), SUCCESS);
+        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), 0, false, &[]), SUCCESS);
+        // Established and held, but one the application never served.
         assert_eq!(
-            of_counts(&counts(9, 0, 1, 0, 0), false, &[]),
+            of_counts(&counts(10, 0, 0, 0, 0), 1, false, &[]),
             CONNECTION_FAILURES
         );
         assert_eq!(
-            of_counts(&counts(9, 1, 0, 0, 0), false, &[]),
+            of_counts(&counts(9, 0, 1, 0, 0), 0, false, &[]),
             CONNECTION_FAILURES
         );
         assert_eq!(
-            of_counts(&counts(0, 0, 10, 0, 0), false, &[]),
+            of_counts(&counts(9, 1, 0, 0, 0), 0, false, &[]),
             CONNECTION_FAILURES
         );
-        assert_eq!(of_counts(&counts(5, 0, 0, 1, 4), false, &[]), INCOMPLETE);
-        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), true, &[]), INCOMPLETE);
+        assert_eq!(
+            of_counts(&counts(0, 0, 10, 0, 0), 0, false, &[]),
+            CONNECTION_FAILURES
+        );
+        assert_eq!(of_counts(&counts(5, 0, 0, 1, 4), 0, false, &[]), INCOMPLETE);
+        assert_eq!(of_counts(&counts(10, 0, 0, 0, 0), 0, true, &[]), INCOMPLETE);
     }
 
     fn verdict(kind: GateKind, passed: bool) -> Verdict {
@@ -123,28 +140,31 @@ mod tests {
         let latency_missed = [verdict(GateKind::MaxLatency, false)];
         let latency_met = [verdict(GateKind::MaxLatency, true)];
         assert_eq!(
-            of_counts(&counts(10, 0, 0, 0, 0), false, &latency_missed),
+            of_counts(&counts(10, 0, 0, 0, 0), 0, false, &latency_missed),
             THRESHOLD_MISSED
         );
         assert_eq!(
-            of_counts(&counts(10, 0, 0, 0, 0), false, &latency_met),
+            of_counts(&counts(10, 0, 0, 0, 0), 0, false, &latency_met),
             SUCCESS
         );
         // Failures outrank a missed latency gate; an incomplete run outranks both.
         assert_eq!(
-            of_counts(&counts(9, 0, 1, 0, 0), false, &latency_missed),
+            of_counts(&counts(9, 0, 1, 0, 0), 0, false, &latency_missed),
             CONNECTION_FAILURES
         );
         assert_eq!(
-            of_counts(&counts(9, 0, 0, 1, 0), false, &latency_missed),
+            of_counts(&counts(9, 0, 0, 1, 0), 0, false, &latency_missed),
             INCOMPLETE
         );
         // --min-established tolerates failures while it is met.
         let enough = [verdict(GateKind::MinEstablished, true)];
         let too_few = [verdict(GateKind::MinEstablished, false)];
-        assert_eq!(of_counts(&counts(9, 0, 1, 0, 0), false, &enough), SUCCESS);
         assert_eq!(
-            of_counts(&counts(5, 0, 5, 0, 0), false, &too_few),
+            of_counts(&counts(9, 0, 1, 0, 0), 0, false, &enough),
+            SUCCESS
+        );
+        assert_eq!(
+            of_counts(&counts(5, 0, 5, 0, 0), 0, false, &too_few),
             CONNECTION_FAILURES
         );
         let enough_but_slow = [
@@ -152,7 +172,7 @@ mod tests {
             verdict(GateKind::MaxLatency, false),
         ];
         assert_eq!(
-            of_counts(&counts(9, 1, 0, 0, 0), false, &enough_but_slow),
+            of_counts(&counts(9, 1, 0, 0, 0), 0, false, &enough_but_slow),
             THRESHOLD_MISSED
         );
     }

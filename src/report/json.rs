@@ -12,8 +12,9 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
+use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
-use crate::engine::stats::{Counts, Latency, Stats};
+use crate::engine::stats::{Counts, Latency, ProbeStats, Stats};
 use crate::engine::{Outcome, Stop};
 use crate::report::{PERCENTILES, achieved_rate};
 
@@ -125,8 +126,29 @@ pub fn write_tick(w: &mut impl Write, elapsed: Duration, stats: &Stats) -> io::R
                 Json::Null
             },
         ),
+        ("probe", probe_counts(stats.probe.as_ref(), None)),
     ]);
     writeln!(w, "{tick}")
+}
+
+/// A probe's outcomes, each key always present (`served`, `rejected`, `unserved`,
+/// `closed_before_answer`, `awaiting`); `null` without a probe.
+fn probe_counts(probe: Option<&ProbeStats>, name: Option<&str>) -> Json {
+    let Some(probe) = probe else {
+        return Json::Null;
+    };
+    let mut fields = Vec::new();
+    if let Some(name) = name {
+        fields.push(("name", Json::Str(name.into())));
+    }
+    fields.extend(
+        ProbeOutcome::ALL
+            .iter()
+            .map(|o| (o.key(), Json::Int(probe.of(*o)))),
+    );
+    fields.push(("awaiting", Json::Int(probe.awaiting)));
+    fields.push(("served_open", Json::Int(probe.served_open)));
+    Json::Object(fields)
 }
 
 /// The V2 compressed (deflate) serialization, base64-encoded: the form HdrHistogram
@@ -169,6 +191,8 @@ pub struct SummaryInput<'a> {
     pub outcome: &'a Outcome,
     pub requested_rate: Option<f64>,
     pub verdicts: &'a [Verdict],
+    /// The probe's name, when the run probed its connections.
+    pub probe: Option<&'a str>,
     /// Live lines (ticks, debug lines, status-line redraws, HDR log intervals) dropped
     /// because their reader was not keeping up.
     pub live_lines_dropped: u64,
@@ -229,6 +253,14 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
         ("connect_latency_us", latency(&stats.connect)),
         ("time_to_error_us", latency(&stats.time_to_error)),
         ("schedule_lag_us", latency(&stats.schedule_lag)),
+        ("probe", probe_counts(stats.probe.as_ref(), s.probe)),
+        (
+            "time_to_served_us",
+            stats
+                .probe
+                .as_ref()
+                .map_or(Json::Null, |p| latency(&p.time_to_served)),
+        ),
         ("attempts", Json::Int(made)),
         ("requested_rate", Json::opt_float(s.requested_rate)),
         (
@@ -327,7 +359,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "{\"type\":\"tick\",\"version\":1,\"elapsed_us\":1000000,\"counts\":{\"total\":3,\"not_initiated\":2,\"dialing\":0,\"established\":1,\"closed\":0,\"error\":0},\"max_concurrent_established\":1,\"bytes_received\":0,\"connect_p99_us\":1500}\n"
+            "{\"type\":\"tick\",\"version\":1,\"elapsed_us\":1000000,\"counts\":{\"total\":3,\"not_initiated\":2,\"dialing\":0,\"established\":1,\"closed\":0,\"error\":0},\"max_concurrent_established\":1,\"bytes_received\":0,\"connect_p99_us\":1500,\"probe\":null}\n"
         );
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cli::duration::go_style;
 use crate::engine::conn::{Failure, State};
+use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::Stats;
 use crate::engine::{ConnEvent, Observer};
 use crate::report::hdrlog::HdrLog;
@@ -58,26 +59,39 @@ impl<W: Write> Observer for Live<'_, W> {
 
     fn conn_event(&mut self, event: ConnEvent) {
         let Some(err) = &mut self.debug else { return };
-        let line = match event.state {
-            State::Dialing => format!("connection {}: dialing", event.seq),
-            State::Established => format!(
-                "connection {}: established in {}",
+        let line = match (event.probe, event.state) {
+            (Some(ProbeOutcome::Served), _) => format!(
+                "connection {}: served in {}",
                 event.seq,
                 go_style(event.elapsed)
             ),
-            State::Error => format!(
-                "connection {}: error ({}) after {}",
+            (Some(outcome), _) => format!(
+                "connection {}: {} after {}",
                 event.seq,
-                failure_text(&event),
+                outcome.label(),
                 go_style(event.elapsed)
             ),
-            State::Closed => format!(
-                "connection {}: closed ({}) after {}",
-                event.seq,
-                event.closure.map_or("unknown", |c| c.label()),
-                go_style(event.elapsed)
-            ),
-            State::NotInitiated => return,
+            (None, state) => match state {
+                State::Dialing => format!("connection {}: dialing", event.seq),
+                State::Established => format!(
+                    "connection {}: established in {}",
+                    event.seq,
+                    go_style(event.elapsed)
+                ),
+                State::Error => format!(
+                    "connection {}: error ({}) after {}",
+                    event.seq,
+                    failure_text(&event),
+                    go_style(event.elapsed)
+                ),
+                State::Closed => format!(
+                    "connection {}: closed ({}) after {}",
+                    event.seq,
+                    event.closure.map_or("unknown", |c| c.label()),
+                    go_style(event.elapsed)
+                ),
+                State::NotInitiated => return,
+            },
         };
         let _ = writeln!(err, "{line}");
     }

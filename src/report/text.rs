@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::cli::duration::go_style;
 use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
+use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
-use crate::engine::stats::{Counts, HoldSpan, Latency, Loss, LossCause, Stats};
+use crate::engine::stats::{Counts, HoldSpan, Latency, Loss, LossCause, ProbeStats, Stats};
 use crate::engine::{Outcome, Stop};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
@@ -45,6 +46,8 @@ pub struct Summary<'a> {
     /// The hold asked for (`--hold`), to tell a hold cut short from one that ran its time.
     pub planned_hold: Duration,
     pub verdicts: &'a [Verdict],
+    /// The probe's name, when the run probed its connections.
+    pub probe: Option<&'a str>,
     /// Columns the histogram bars may fill.
     pub width: usize,
 }
@@ -106,6 +109,9 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         .map(|c| format!("{} {}", c.label(), stats.closures_of(*c)))
         .collect();
     writeln!(w, "Closed by cause: {}", closures.join(", "))?;
+    if let (Some(probe), Some(name)) = (&stats.probe, s.probe) {
+        write_probe(w, name, probe)?;
+    }
     writeln!(w, "Bytes received: {}", stats.bytes_received)?;
     let made = counts.total - counts.not_initiated;
     writeln!(
@@ -209,6 +215,31 @@ fn percentiles(latency: &Latency) -> String {
         .collect();
     parts.push(format!("max {}", go_style(latency.moments.max())));
     parts.join(", ")
+}
+
+/// `Probe (redis): served 40, rejected 0, unserved 20, closed before answering 0`, with the
+/// connections still awaiting an answer when there are any, then time to served.
+fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result<()> {
+    let outcomes: Vec<String> = ProbeOutcome::ALL
+        .iter()
+        .map(|o| format!("{} {}", o.label(), probe.of(*o)))
+        .collect();
+    write!(w, "Probe ({name}): {}", outcomes.join(", "))?;
+    if probe.awaiting > 0 {
+        write!(w, ", awaiting an answer {}", probe.awaiting)?;
+    }
+    writeln!(w)?;
+    if probe.time_to_served.moments.count > 0 {
+        writeln!(
+            w,
+            "Time to served stats for {} served connections min/avg/max/dev = {}",
+            probe.time_to_served.moments.count,
+            min_avg_max_dev(&probe.time_to_served)
+        )?;
+        writeln!(w, "Time to served percentiles:")?;
+        write_percentile_table(w, &probe.time_to_served)?;
+    }
+    Ok(())
 }
 
 fn write_percentile_table(w: &mut impl Write, latency: &Latency) -> io::Result<()> {
@@ -354,7 +385,7 @@ pub enum Finding {
 
 impl Finding {
     pub fn of(outcome: &Outcome) -> Finding {
-        let held = outcome.stats.counts.established;
+        let held = outcome.stats.held();
         match (outcome.stats.first_loss, outcome.stop) {
             (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
             (Some(loss), _) if loss.held == 0 || held == 0 => Finding::NoConnection,
@@ -390,6 +421,7 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
             let how = match loss.cause {
                 LossCause::Failed(_) => "an attempt failed",
                 LossCause::Dropped(_) => "the peer dropped a held connection",
+                LossCause::NotServed(_) => "a connection was not served",
             };
             let after = format!(
                 "after {} attempt{} in {}",
@@ -398,7 +430,7 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                 go_style(loss.after)
             );
             let when = format!("when {how} ({}), {after}", loss.cause.label());
-            let held = stats.counts.established;
+            let held = stats.held();
             // What the count after the settle stands on, when it differs from the moment.
             let settled = match outcome.settled {
                 Some(settled) if held != loss.held => format!(
@@ -453,7 +485,21 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                         loss.held,
                     )
                 }
-                _ => format!("Limit: {held} concurrent connections held {when}{settled}"),
+                LossCause::NotServed(_) if Finding::of(outcome) == Finding::NoConnection => {
+                    format!(
+                        "No connection was served, so there is no limit to measure: the first \
+                         one established was {}, {after}",
+                        loss.cause.label()
+                    )
+                }
+                _ => format!(
+                    "Limit: {held} concurrent connections {} {when}{settled}",
+                    if stats.probe.is_some() {
+                        "served and held"
+                    } else {
+                        "held"
+                    }
+                ),
             }
         }
         None => match stats.hold {
@@ -588,6 +634,7 @@ mod tests {
                     requested_rate: Some(1.0 / 0.999),
                     planned_hold: Duration::ZERO,
                     verdicts: &[],
+                    probe: None,
                     width: 80,
                 },
             )
