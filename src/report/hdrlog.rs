@@ -1,7 +1,8 @@
 //! `--hdr-log <FILE>`: connect latencies as an HdrHistogram interval log, one histogram per
 //! stats interval (and one for the last, partial interval), or one for the whole run when
 //! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
-//! are microseconds. The file is written through an [`Outlet`], so a log on a FIFO nobody
+//! are microseconds. With a probe, each interval has a second histogram, tagged `served`:
+//! time to served. The file is written through an [`Outlet`], so a log on a FIFO nobody
 //! reads does not stall the run: its intervals are dropped and counted like live lines.
 
 use std::fs::OpenOptions;
@@ -12,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder};
+use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder, Tag};
 
 use crate::engine::stats::Stats;
 use crate::report::outlet::{CAPACITY, Outlet, WriterThread};
@@ -65,6 +66,7 @@ impl HdrLogSink {
             writer,
             end,
             previous: None,
+            previous_served: None,
             previous_at: None,
             failed: None,
         })
@@ -76,36 +78,69 @@ pub struct HdrLog<'a> {
     /// The outlet `writer` writes into, for the end of the run.
     end: Outlet,
     previous: Option<Histogram<u64>>,
+    /// Time to served as of the previous interval, with a probe.
+    previous_served: Option<Histogram<u64>>,
     /// When the interval being recorded began: the first tick starts the first interval.
     previous_at: Option<Duration>,
     failed: Option<String>,
 }
 
 impl HdrLog<'_> {
-    /// Writes what was recorded since the last call, as the interval ending at `elapsed`.
+    /// Writes what was recorded since the last call, as the interval ending at `elapsed`:
+    /// connect latency untagged, and with a probe, time to served tagged `served`.
     pub fn interval(&mut self, elapsed: Duration, stats: &Stats) {
         let total = stats.connect.histogram.inner();
+        let served = stats
+            .probe
+            .as_ref()
+            .map(|p| p.time_to_served.histogram.inner());
         let Some(began) = self.previous_at else {
             self.previous = Some(total.clone());
+            self.previous_served = served.cloned();
             self.previous_at = Some(elapsed);
             return;
         };
         if self.failed.is_some() || elapsed <= began {
             return;
         }
+        let span = elapsed - began;
+        let result = Self::write_delta(&mut self.writer, total, &self.previous, began, span, None)
+            .and_then(|()| match served {
+                Some(served) => Self::write_delta(
+                    &mut self.writer,
+                    served,
+                    &self.previous_served,
+                    began,
+                    span,
+                    Tag::new("served"),
+                ),
+                None => Ok(()),
+            });
+        if let Err(e) = result {
+            self.failed = Some(e);
+        }
+        self.previous = Some(total.clone());
+        self.previous_served = served.cloned();
+        self.previous_at = Some(elapsed);
+    }
+
+    /// Writes `total` less `previous` as one interval.
+    fn write_delta(
+        writer: &mut IntervalLogWriter<'_, '_, Outlet, V2DeflateSerializer>,
+        total: &Histogram<u64>,
+        previous: &Option<Histogram<u64>>,
+        began: Duration,
+        span: Duration,
+        tag: Option<Tag<'_>>,
+    ) -> Result<(), String> {
         let mut delta = total.clone();
-        if let Some(previous) = &self.previous {
+        if let Some(previous) = previous {
             // Counts only grow, so the subtraction cannot go negative.
             let _ = delta.subtract(previous);
         }
-        if let Err(e) = self
-            .writer
-            .write_histogram(&delta, began, elapsed - began, None)
-        {
-            self.failed = Some(e.to_string());
-        }
-        self.previous = Some(total.clone());
-        self.previous_at = Some(elapsed);
+        writer
+            .write_histogram(&delta, began, span, tag)
+            .map_err(|e| e.to_string())
     }
 
     /// Ends the log with the last interval, which is kept whatever the reader does (the

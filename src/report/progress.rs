@@ -17,6 +17,8 @@ pub struct View {
     pub made: u64,
     pub total: u64,
     pub established: u64,
+    /// With a probe: connections served so far.
+    pub served: Option<u64>,
     pub closed: u64,
     pub errors: u64,
     /// Attempts per second since the previous redraw.
@@ -34,8 +36,11 @@ fn paint(text: &str, code: &str, color: bool) -> String {
 
 /// The line for `view`, fitted to `width` columns (the bar takes what the text leaves).
 pub fn format_line(view: &View, width: usize, color: bool) -> String {
+    let served = view
+        .served
+        .map_or_else(String::new, |n| format!(" served {n}"));
     let counts = format!(
-        " {}/{} est {} closed {} err {} {:.0}/s p99 {}",
+        " {}/{} est {}{served} closed {} err {} {:.0}/s p99 {}",
         view.made,
         view.total,
         view.established,
@@ -62,7 +67,7 @@ pub fn format_line(view: &View, width: usize, color: bool) -> String {
     };
     let counts = if color {
         format!(
-            " {}/{} est {} closed {} err {} {:.0}/s p99 {}",
+            " {}/{} est {}{served} closed {} err {} {:.0}/s p99 {}",
             view.made,
             view.total,
             paint(&view.established.to_string(), "32", true),
@@ -112,6 +117,10 @@ impl<W: Write> StatusLine<W> {
             made,
             total: counts.total,
             established: counts.established,
+            served: stats
+                .probe
+                .as_ref()
+                .map(|p| p.of(crate::engine::probe::ProbeOutcome::Served)),
             closed: counts.closed,
             errors: counts.error,
             rate,
@@ -170,6 +179,7 @@ mod tests {
             made: 500,
             total: 1000,
             established: 480,
+            served: None,
             closed: 5,
             errors: 15,
             rate: 1234.4,
@@ -189,6 +199,16 @@ mod tests {
             "{line}"
         );
         assert!(line.chars().count() <= 100);
+    }
+
+    #[test]
+    fn a_probe_adds_the_served_count() {
+        let view = View {
+            served: Some(470),
+            ..view()
+        };
+        let line = format_line(&view, 120, false);
+        assert!(line.contains("est 480 served 470 closed 5"), "{line}");
     }
 
     #[test]
