@@ -13,7 +13,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -303,6 +303,44 @@ pub fn check_source(source: IpAddr, targets: &[SocketAddr]) -> io::Result<Vec<io
 /// handshake as ECONNRESET (or EPIPE, once the peer's FIN had come too).
 pub fn dropped_after_handshake(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE))
+}
+
+/// What the kernel measured of a connection's handshake (`TCP_INFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    /// The kernel's round-trip time right after the handshake: its only sample then is the
+    /// SYN's, answered by the SYN-ACK.
+    pub rtt: Duration,
+    /// The SYN had to be sent again: the server's SYN or accept queue was full.
+    pub syn_retransmitted: bool,
+}
+
+/// Reads the handshake's measure from a socket just established; `None` if the kernel
+/// will not say.
+pub fn handshake(stream: &TcpStream) -> Option<Handshake> {
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, which is that large; the
+    // descriptor is open for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: zeroed, then filled by the kernel: every field is an integer.
+    let info = unsafe { info.assume_init() };
+    Some(Handshake {
+        rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
+        // Nothing but the SYN can have been sent again before the handshake completed.
+        syn_retransmitted: info.tcpi_total_retrans > 0,
+    })
 }
 
 /// Where a dialing connection stands after an event.

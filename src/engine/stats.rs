@@ -254,6 +254,13 @@ pub struct Stats {
     pub connect: Latency,
     /// Attempt start to failure.
     pub time_to_error: Latency,
+    /// The kernel's round trip for each handshake (`TCP_INFO`).
+    pub handshake_rtt: Latency,
+    /// Connect latency less the kernel's round trip: the time this program took to see the
+    /// handshake done (its own queueing).
+    pub own_delay: Latency,
+    /// Connections whose SYN was sent again before the handshake completed.
+    pub syn_retransmitted: u64,
     /// How late each attempt started against its scheduled time: the pacing error.
     pub schedule_lag: Latency,
     /// Attempts made to replace connections the peer closed (`--reconnect`). Each joins the
@@ -302,6 +309,9 @@ impl Stats {
             bytes_received: 0,
             connect: Latency::default(),
             time_to_error: Latency::default(),
+            handshake_rtt: Latency::default(),
+            own_delay: Latency::default(),
+            syn_retransmitted: 0,
             schedule_lag: Latency::default(),
             reconnects: 0,
             by_target: Vec::new(),
@@ -369,6 +379,13 @@ impl Stats {
         self.max_established = self.max_established.max(self.counts.established);
         self.connect.record(latency);
         self.track_hold();
+    }
+
+    /// What the kernel measured of a handshake whose connect latency was `latency`.
+    pub fn handshake(&mut self, latency: Duration, rtt: Duration, syn_retransmitted: bool) {
+        self.handshake_rtt.record(rtt);
+        self.own_delay.record(latency.saturating_sub(rtt));
+        self.syn_retransmitted += u64::from(syn_retransmitted);
     }
 
     pub fn failed(&mut self, target: usize, cause: Failure, elapsed: Duration) {

@@ -253,6 +253,9 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
         ("connect_latency_us", latency(&stats.connect)),
         ("time_to_error_us", latency(&stats.time_to_error)),
         ("schedule_lag_us", latency(&stats.schedule_lag)),
+        ("handshake_rtt_us", latency(&stats.handshake_rtt)),
+        ("own_delay_us", latency(&stats.own_delay)),
+        ("syn_retransmitted", Json::Int(stats.syn_retransmitted)),
         ("probe", probe_counts(stats.probe.as_ref(), s.probe)),
         (
             "time_to_served_us",

@@ -95,6 +95,29 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         writeln!(w, "Connect latency histogram:")?;
         write_histogram(w, &stats.connect, s.width)?;
     }
+    if stats.handshake_rtt.moments.count > 0 {
+        writeln!(
+            w,
+            "Handshake RTT (the kernel's): {}",
+            percentiles(&stats.handshake_rtt)
+        )?;
+        writeln!(
+            w,
+            "Own delay (connect latency less the kernel's RTT): {}",
+            percentiles(&stats.own_delay)
+        )?;
+        let n = stats.syn_retransmitted;
+        writeln!(
+            w,
+            "SYN retransmissions: {n} connection{} needed one{}",
+            if n == 1 { "" } else { "s" },
+            if n > 0 {
+                " (the server's SYN or accept queue was full)"
+            } else {
+                ""
+            }
+        )?;
+    }
     if stats.time_to_error.moments.count > 0 {
         writeln!(w, "Time to error percentiles:")?;
         write_percentile_table(w, &stats.time_to_error)?;
