@@ -21,7 +21,11 @@ fn all_established_exits_0_with_the_reference_report() {
         lines[0], "Total: 20, Dialing: 0, Established: 0, Closed: 0, Error: 0, NotInitiated: 20",
         "the first live line comes before any attempt"
     );
-    let header = format!("--- 127.0.0.1(127.0.0.1):{port} tcp test statistics ---");
+    // An address is its own name: the reference tool writes `host(ip)` only when the two
+    // differ (cmdutil/userOutput.go's printClosureReport: `target := host; if host != ip
+    // { target = host + "(" + ip + ")" }`, then `"---", target+":"+port, "tcp test
+    // statistics", "---"`).
+    let header = format!("--- 127.0.0.1:{port} tcp test statistics ---");
     let at = lines
         .iter()
         .position(|l| *l == header)
