@@ -119,7 +119,10 @@ fn no_two_modules_import_each_other() {
             }
         }
     }
-    assert!(mutual.is_empty(), "modules importing each other: {mutual:#?}");
+    assert!(
+        mutual.is_empty(),
+        "modules importing each other: {mutual:#?}"
+    );
 }
 
 #[test]
