@@ -47,6 +47,10 @@ fn all_established_exits_0_with_the_reference_report() {
         "{response}"
     );
     assert_eq!(response.matches('/').count(), 6, "{response}");
+    // The reference block ends with an empty line (its report string ends in a newline and
+    // is printed with `fmt.Println`); tcpgoon's own lines come after it.
+    assert_eq!(lines[at + 7], "", "{}", out.stdout);
+    assert_eq!(lines[at + 8], "Connect latency percentiles:");
     assert!(!out.stdout.contains("Time to error stats"));
     assert!(
         out.stdout
@@ -118,6 +122,13 @@ fn refused_port_exits_2_with_every_attempt_refused() {
         out.elapsed
     );
     assert!(!out.stdout.contains("Response time stats"));
+    // The reference block ends with its empty line after the time-to-error line too.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Time to error stats for "))
+        .unwrap();
+    assert_eq!(lines[at + 1..at + 3], ["", "Time to error percentiles:"]);
 }
 
 #[test]

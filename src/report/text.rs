@@ -49,6 +49,8 @@ pub struct Summary<'a> {
     pub width: usize,
 }
 
+/// The final report: the reference tool's block, byte for byte and ending with its empty
+/// line, then what it lacks.
 pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     let stats = &s.outcome.stats;
     let counts = &stats.counts;
@@ -86,6 +88,9 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
             min_avg_max_dev(&stats.time_to_error)
         )?;
     }
+    // The reference block ends with an empty line: the reference tool builds it as one
+    // string ending in a newline and prints that with `fmt.Println`, which adds another.
+    writeln!(w)?;
     if stats.connect.moments.count > 0 {
         writeln!(w, "Connect latency percentiles:")?;
         write_percentile_table(w, &stats.connect)?;
@@ -495,9 +500,13 @@ mod tests {
                 },
             )
         });
+        // The reference block, byte for byte: cmdutil/userOutput.go's printClosureReport
+        // prints the header, the counts (`ReportConnectionsStatus(gc, 0)`), then
+        // `fmt.Println(...CliReport())`, whose string (mtcpclient/reporting.go) ends in a
+        // newline of its own: an empty line closes the block.
         let lines: Vec<&str> = report.lines().collect();
         assert_eq!(
-            lines[..7],
+            lines[..8],
             [
                 "--- example.host(10.0.0.7):80 tcp test statistics ---",
                 "Total: 4, Dialing: 0, Established: 4, Closed: 0, Error: 0, NotInitiated: 0",
@@ -506,8 +515,10 @@ mod tests {
                 "Max concurrent established connections: 4",
                 "Number of established connections on closure: 4",
                 "Response time stats for 4 successful connections min/avg/max/dev = 49.892ms/50.205ms/50.74ms/326µs",
+                "",
             ]
         );
+        assert_eq!(lines[8], "Connect latency percentiles:");
         assert!(!report.contains("Time to error stats"));
         assert!(
             report
