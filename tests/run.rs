@@ -66,6 +66,49 @@ fn all_established_exits_0_with_the_reference_report() {
 }
 
 #[test]
+fn interval_0_prints_the_line_once_at_the_start() {
+    // The reference tool's reporter prints before it looks at the interval, so with -i 0
+    // its one `Total:` line comes at the start (mtcpclient/reporting.go,
+    // ReportConnectionsStatus: `for { fmt.Println(gc); if intervalBetweenUpdates == 0 {
+    // break } ... }`), then the final report.
+    let server = HoldingListener::start();
+    let port = server.port();
+    let base = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+    ];
+    let out = run(&base);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "Total: 5, Dialing: 0, Established: 0, Closed: 0, Error: 0, NotInitiated: 5",
+            &format!("--- 127.0.0.1:{port} tcp test statistics ---"),
+            "Total: 5, Dialing: 0, Established: 5, Closed: 0, Error: 0, NotInitiated: 0",
+        ]
+    );
+    assert_eq!(out.stdout.matches("Total: ").count(), 2, "{}", out.stdout);
+    // --json keeps stdout to JSON: no line, and no tick with -i 0.
+    let out = run(&[&base[..], &["--json"]].concat());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("{\"type\":\"summary\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn the_run_ends_when_the_last_attempt_completes() {
     // 100 attempts 10 ms apart: the last is due at 990 ms. The reference tool takes 2.6 s.
     let server = HoldingListener::start();
@@ -263,13 +306,14 @@ fn full_pipe() -> (OwnedFd, OwnedFd) {
 fn a_second_sigint_ends_the_process_at_once() {
     // The first SIGINT stops the run, which then writes its report to a stdout that is a
     // full pipe: that write blocks for as long as nobody reads, as behind a stuck pager.
-    // A second SIGINT must end the process where it stands.
+    // A second SIGINT must end the process where it stands. (`--json`, so that nothing is
+    // written before the report: with -i 0 the text output has a line at the start.)
     let server = HoldingListener::start();
     let (_read, write) = full_pipe();
     let mut child = Guard(
         Command::new(common::BIN)
             .args(["run", "127.0.0.1", &server.port(), "-c", "5", "-s", "0"])
-            .args(["--hold", "60s", "-i", "0", "-y"])
+            .args(["--hold", "60s", "-i", "0", "-y", "--json"])
             .stdin(Stdio::null())
             .stdout(Stdio::from(write))
             .stderr(Stdio::null())

@@ -41,7 +41,7 @@ Options:
   -c, --connections <N>     connections to open                          [default: 100]
   -s, --sleep <DURATION>    pause between connection attempts            [default: 10ms]
   -t, --dial-timeout <DUR>  give up on a connection attempt after this   [default: 5000ms]
-  -i, --interval <DUR>      between live stats lines; 0 turns them off   [default: 1s]
+  -i, --interval <DUR>      between live stats lines; 0: one, at start   [default: 1s]
   -y, --assume-yes          do not ask for confirmation
   -d, --debug               one line per connection event on stderr
       --progress <MODE>     auto: a status line redrawn on stderr when it is a terminal,

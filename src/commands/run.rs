@@ -12,6 +12,7 @@ use crate::commands::warn_about_ports;
 use crate::engine::Engine;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
+use crate::engine::stats::Counts;
 use crate::error::{self, Error};
 use crate::report::exit;
 use crate::report::hdrlog::HdrLogSink;
@@ -39,7 +40,6 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         })?),
         None => None,
     };
-    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
 
     let live_on = !config.plan.interval.is_zero();
     let stderr_tty = io::stderr().is_terminal();
@@ -51,19 +51,25 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             Progress::Lines => false,
             Progress::Auto => stderr_tty,
         };
+    let plain_lines = !config.json
+        && match config.progress {
+            Progress::Lines => true,
+            Progress::Bar => false,
+            Progress::Auto => !(bar && stdout_tty),
+        };
     let lines = if !live_on {
         Lines::Off
     } else if config.json {
         Lines::Json
-    } else if match config.progress {
-        Progress::Lines => true,
-        Progress::Bar => false,
-        Progress::Auto => !(bar && stdout_tty),
-    } {
+    } else if plain_lines {
         Lines::Plain
     } else {
         Lines::Off
     };
+    // With `-i 0` the reference tool still prints its line once, at the start: its reporter
+    // prints, and only then sees the interval is 0 and stops (mtcpclient/reporting.go,
+    // ReportConnectionsStatus).
+    let line_at_start = !live_on && plain_lines;
     if bar {
         config.plan.refresh = Some(REDRAW.min(config.plan.interval));
     }
@@ -85,6 +91,14 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         hdr,
         debug: config.debug.then(io::stderr),
     };
+    if line_at_start {
+        // Before any attempt, like the reference tool's. A closed stdout stops nothing; one
+        // that blocks (a stuck pager) blocks here, while Ctrl-C still ends the process:
+        // signals are taken over only next.
+        let _ = report::write_live_line(&mut live.out, &Counts::new(config.plan.connections))
+            .and_then(|()| live.out.flush());
+    }
+    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
 
     let Live { out, bar, hdr, .. } = live;
