@@ -396,13 +396,87 @@ fn output_nobody_reads_leaves_the_exit_status_alone() {
     );
 }
 
+/// The reference tool's warning block, byte for byte (cmdutil/userOutput.go,
+/// AskForUserConfirmation: `"*\t- Host: " + host`, a tab after the star), then its question.
+fn warning_block(port: &str, connections: u64) -> String {
+    format!(
+        "****************************** WARNING ******************************\n\
+         * You are going to run a TCP stress check with these arguments:\n\
+         *\t- Host: 127.0.0.1\n\
+         *\t- TCP Port: {port}\n\
+         *\t- # of concurrent connections: {connections}\n\
+         *********************************************************************\n\
+         Do you want to continue? (y/N): "
+    )
+}
+
 #[test]
-fn without_a_terminal_and_without_y_it_does_not_hang() {
+fn the_answer_is_read_from_stdin_whatever_it_is() {
+    // `echo y | tcpgoon run …` goes ahead, as with the reference tool, which reads its
+    // answer from stdin with `bufio.NewReader(os.Stdin).ReadString('\n')`.
     let server = HoldingListener::start();
-    let out = run(&["run", "127.0.0.1", &server.port(), "-c", "3"]);
+    let port = server.port();
+    let args = ["run", "127.0.0.1", &port, "-c", "3", "-s", "0", "-i", "0"];
+    let out = common::run_with_input(&args, "y\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stderr, warning_block(&port, 3));
+    assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
+
+    // A refusal, and an answer not understood, in the reference tool's words: each is
+    // printed with a newline before it (`fmt.Println("\nSorry, …")`, and CloseAbruptly's
+    // `fmt.Println("\n*** Execution aborted as prompted by the user ***")`), exit 1.
+    let out = common::run_with_input(&args, "maybe\nno\n");
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("-y"), "{}", out.stderr);
-    assert!(out.stdout.is_empty());
+    assert_eq!(
+        out.stderr,
+        format!(
+            "{}\nSorry, response not recognized. Try again, please\n\
+             Do you want to continue? (y/N): \n\
+             *** Execution aborted as prompted by the user ***\n",
+            warning_block(&port, 3)
+        )
+    );
+    assert_eq!(out.stdout, "", "nothing runs");
+    let out = common::run_with_input(&args, "\n");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .ends_with("(y/N): \n*** Execution aborted as prompted by the user ***\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn at_the_end_of_input_without_an_answer_it_exits_1_at_once() {
+    // `</dev/null`, or an answer cut short without its newline: the reference tool's
+    // ReadString fails, and it prints "Response not processed" and exits 1. It never waits.
+    let server = HoldingListener::start();
+    let port = server.port();
+    for input in ["", "y"] {
+        let out = common::run_with_input(&["run", "127.0.0.1", &port, "-c", "3"], input);
+        assert_eq!(out.code, Some(1), "{input:?}: {out:?}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{}Response not processed\n\
+                 tcpgoon: no answer on standard input: pass -y (--assume-yes) to run without \
+                 asking\n",
+                warning_block(&port, 3)
+            ),
+            "{input:?}"
+        );
+        assert!(out.stdout.is_empty(), "{input:?}: {}", out.stdout);
+        assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+    }
+    // With stdin closed as null is, too.
+    let out = run(&["run", "127.0.0.1", &port, "-c", "3"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("Response not processed\n"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -504,6 +578,7 @@ fn the_prompt_shows_the_warning_and_only_yes_continues() {
     let (code, screen) = answer_prompt(&args, "y\n");
     assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("* You are going to run a TCP stress check with these arguments:"));
+    assert!(screen.contains("*\t- Host: 127.0.0.1\r\n"), "{screen:?}");
     assert!(
         screen.contains(&format!("*\t- TCP Port: {port}\r\n")),
         "{screen:?}"
