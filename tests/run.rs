@@ -539,11 +539,37 @@ fn help_and_version() {
     let out = run(&["run", "--help"]);
     assert!(out.stdout.contains("-c, --connections <N>"));
     assert!(out.stdout.contains("64  bad input"));
-    let out = run(&["--version"]);
-    assert_eq!(
-        out.stdout,
-        format!("tcpgoon {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    // The version, then the reference tool's two lines (cmd/version.go,
+    // printTcpgoonVersion: `"Git Commit Hash: " + releaseInfo.githash`, then
+    // `"UTC Build Time: " + releaseInfo.buildstamp`), filled in at build time.
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
+    for spelling in [&["--version"][..], &["-V"], &["version"]] {
+        let out = run(spelling);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let [name, hash, time] = lines[..] else {
+            panic!("{spelling:?}: {:?}", out.stdout);
+        };
+        assert_eq!(name, format!("tcpgoon {}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(hash, format!("Git Commit Hash: {commit}"));
+        let time = time
+            .strip_prefix("UTC Build Time: ")
+            .unwrap_or_else(|| panic!("{time:?}"));
+        // YYYY-MM-DD HH:MM:SS
+        let shape: String = time
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect();
+        assert_eq!(shape, "9999-99-99 99:99:99", "{time:?}");
+    }
     let out = run(&[]);
     assert!(out.stdout.contains("Usage:"));
 }

@@ -2,6 +2,16 @@
 //! aligned sections and `[default: …]` so each reads as the reference for its flags.
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The short hash of the commit built, or `unknown` outside a git checkout (build.rs).
+pub const GIT_HASH: &str = env!("TCPGOON_GIT_HASH");
+/// When the build script last ran, `YYYY-MM-DD HH:MM:SS` in UTC, or `unknown` (build.rs).
+pub const BUILD_TIME: &str = env!("TCPGOON_BUILD_TIME");
+
+/// `tcpgoon version`: the version, then the reference tool's two lines, in its words
+/// (cmd/version.go: `"Git Commit Hash: " + githash`, `"UTC Build Time: " + buildstamp`).
+pub fn version_text() -> String {
+    format!("tcpgoon {VERSION}\nGit Commit Hash: {GIT_HASH}\nUTC Build Time: {BUILD_TIME}\n")
+}
 
 pub const HELP: &str = "\
 tcpgoon: how many concurrent TCP connections can a server accept and hold?
