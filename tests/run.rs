@@ -572,6 +572,13 @@ fn help_and_version() {
     }
     let out = run(&[]);
     assert!(out.stdout.contains("Usage:"));
+    // An unknown topic gets the general help and exit 0, as the reference tool's `help`
+    // (cobra's help command) answers one with the general usage and exits 0.
+    let general = run(&["help"]);
+    let out = run(&["help", "no-such-topic"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, general.stdout);
+    assert_eq!(out.stderr, "");
 }
 
 #[test]

@@ -140,12 +140,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
                 Some("run") => RUN_HELP,
                 Some("limit") => LIMIT_HELP,
                 Some("server") => SERVER_HELP,
-                Some(other) => {
-                    return Err(Error::Usage(format!(
-                        "no help on '{other}': try `tcpgoon help run`, `tcpgoon help limit` \
-                         or `tcpgoon help server`"
-                    )));
-                }
+                // The reference tool's `help` (cobra's) answers a topic it does not know with
+                // the general usage, and exits 0: so does this one, with the general help.
+                Some(_) => return Ok(Command::Help(HELP)),
             };
             reject_leftover(args, operands.collect(), "help")?;
             Ok(Command::Help(help))
@@ -867,6 +864,13 @@ mod tests {
         assert_eq!(parse_words("help --help"), Ok(Command::Help(HELP)));
         assert_eq!(parse_words("version -h"), Ok(Command::Help(HELP)));
         assert!(usage_error("help run -x").contains("'-x'"));
+    }
+
+    #[test]
+    fn help_on_an_unknown_topic_is_the_general_help() {
+        assert_eq!(parse_words("help bogus"), Ok(Command::Help(HELP)));
+        assert_eq!(parse_words("help bogus extra"), Ok(Command::Help(HELP)));
+        assert_eq!(parse_words("help -- version"), Ok(Command::Help(HELP)));
     }
 
     #[test]
