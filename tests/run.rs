@@ -109,6 +109,36 @@ fn interval_0_prints_the_line_once_at_the_start() {
 }
 
 #[test]
+fn an_option_given_twice_counts_with_its_last_value() {
+    // The reference tool's parser (cobra's pflag) sets a flag's value each time it meets
+    // it, so the last one counts and nothing is an error: `-c 5 -c 3` opens 3, `-y -y` is
+    // `-y`.
+    let server = HoldingListener::start();
+    let port = server.port();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+        "-c",
+        "3",
+        "-y",
+        "--assume-yes",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.total, counts.established), (3, 3), "{}", out.stdout);
+    // A bad value is an error wherever it stands, as with pflag.
+    common::run_bad_input(&["run", "127.0.0.1", &port, "-c", "x", "-c", "3", "-y"]);
+}
+
+#[test]
 fn the_run_ends_when_the_last_attempt_completes() {
     // 100 attempts 10 ms apart: the last is due at 990 ms. The reference tool takes 2.6 s.
     let server = HoldingListener::start();

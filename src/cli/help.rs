@@ -71,7 +71,7 @@ Options:
       --source <ADDRS>      bind to these local addresses, in turn: a comma-separated list
                             of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28; a block
                             gives its host addresses); each source gets its own ephemeral
-                            ports toward each target
+                            ports toward each target; repeatable, adding up
       --all-addresses       spread attempts over every address <host> resolves to, not
                             only the first
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
@@ -79,6 +79,8 @@ Options:
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
+An option given twice counts with its last value, as in the original (-c 5 -c 3 is 3);
+--max-latency and --source add up instead.
 Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
 Attempt k goes to target k mod T and, among the sources of that target's family, to
 source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
