@@ -265,6 +265,70 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
 }
 
 #[test]
+fn dial_timeout_0_sets_no_timeout_of_its_own() {
+    // The reference tool hands -t to Go's `net.DialTimeout` (tcpclient/connection.go:
+    // `time.Duration(DefaultDialTimeoutInMs)*time.Millisecond`), where 0 is no timeout:
+    // the kernel's SYN retries decide. Against a backlog that takes one handshake and drops
+    // later SYNs, the other attempts stay dialing: none times out however long the run goes.
+    let (_listener, port) = common::full_backlog_listener();
+    let started = Instant::now();
+    let child = spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-t",
+        "0",
+        "-i",
+        "0",
+        "-y",
+    ]);
+    wait_for("signals to be taken over", || blocks_sigint(child.0.id()));
+    std::thread::sleep(Duration::from_millis(1200));
+    common::signal(&child, libc::SIGINT);
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(counts.error, 0, "{}", out.stdout);
+    assert_eq!(out.failures("timed out"), 0);
+    assert_eq!((counts.established, counts.dialing), (1, 2), "{counts:?}");
+
+    // Where every attempt connects, -t 0 is just a run; `limit` takes it too.
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-t",
+        "0",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = run(&[
+        "limit",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "3",
+        "-t",
+        "0",
+        "--hold",
+        "0",
+        "-i",
+        "0",
+    ]);
+    assert_eq!(out.code, Some(4), "{out:?}");
+}
+
+#[test]
 fn a_signal_mid_run_gives_the_report_and_exit_1() {
     for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
         let server = HoldingListener::start();
@@ -516,7 +580,6 @@ fn bad_input_exits_64_with_one_line() {
         &["run", "127.0.0.1", "80", "-c", "many", "-y"],
         &["run", "127.0.0.1", "80", "-c", "0", "-y"],
         &["run", "127.0.0.1", "80", "-s", "10 parsecs", "-y"],
-        &["run", "127.0.0.1", "80", "-t", "0", "-y"],
         &["run", "127.0.0.1", "0", "-y"],
         &["run", "127.0.0.1", "65536", "-y"],
         &["run", "127.0.0.1", "-y"],

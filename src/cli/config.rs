@@ -33,11 +33,6 @@ impl RunConfig {
         if args.connections == 0 {
             return Err(Error::Usage("--connections must be at least 1".to_string()));
         }
-        if args.dial_timeout.is_zero() {
-            return Err(Error::Usage(
-                "--dial-timeout must be longer than 0".to_string(),
-            ));
-        }
         if let Some(MinEstablished::Count(n)) = args.thresholds.min_established
             && n > args.connections
         {
@@ -89,11 +84,6 @@ impl LimitConfig {
     /// Validates `args`, resolves the host, and without `-c` asks for as many connections as
     /// the open-files hard limit allows.
     pub fn resolve(args: LimitArgs) -> Result<LimitConfig, Error> {
-        if args.dial_timeout.is_zero() {
-            return Err(Error::Usage(
-                "--dial-timeout must be longer than 0".to_string(),
-            ));
-        }
         let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
         let connections = match args.connections {
             Some(n) => n,

@@ -80,7 +80,9 @@ Options:
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
 An option given twice counts with its last value, as in the original (-c 5 -c 3 is 3);
---max-latency and --source add up instead.
+--max-latency and --source add up instead. --dial-timeout 0 sets no timeout of tcpgoon's
+own, as in the original: the kernel's SYN retries decide (net.ipv4.tcp_syn_retries, about
+two minutes by default).
 Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
 Attempt k goes to target k mod T and, among the sources of that target's family, to
 source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
@@ -126,7 +128,8 @@ Options:
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
   -h, --help                print this help
 
-It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
+It does not ask for confirmation. A bare number for --dial-timeout is milliseconds; 0 sets
+no timeout of its own (the kernel's SYN retries decide).
 
 Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held connection
