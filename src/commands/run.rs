@@ -193,6 +193,15 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
             ),
         ),
         (
+            "fallbacks",
+            Json::Array(
+                plan.fallbacks
+                    .iter()
+                    .map(|a| Json::Str(a.to_string()))
+                    .collect(),
+            ),
+        ),
+        (
             "sources",
             Json::Array(
                 plan.sources

@@ -7,6 +7,7 @@
 //! HDR histogram (microseconds, fixed bounds) for percentiles. Neither grows with the number
 //! of connections.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -226,6 +227,17 @@ impl Latency {
     }
 }
 
+/// Attempts that fell back from their first address to a name's next ones, alike in where
+/// they started, why that address failed, and which address took them (`None`: none did,
+/// and the attempt ended in Error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fallback {
+    pub from: SocketAddr,
+    pub cause: Failure,
+    pub to: Option<SocketAddr>,
+    pub count: u64,
+}
+
 /// Everything a run counts.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -249,6 +261,8 @@ pub struct Stats {
     /// Set when a hold began (`--hold`).
     pub hold: Option<HoldSpan>,
     pub first_loss: Option<Loss>,
+    /// Attempts that fell back to another address, each counted once, at its outcome.
+    pub fallbacks: Vec<Fallback>,
 }
 
 impl Stats {
@@ -266,6 +280,7 @@ impl Stats {
             by_target: Vec::new(),
             hold: None,
             first_loss: None,
+            fallbacks: Vec::new(),
         }
     }
 
@@ -339,6 +354,24 @@ impl Stats {
         self.shift(target, State::Established, State::Closed);
         self.closures[how.index()] += 1;
         self.track_hold();
+    }
+
+    /// An attempt that fell back from `from`, which failed with `cause`, ended at `to` (the
+    /// address that took it), or in Error when `to` is `None`.
+    pub fn fell_back(&mut self, from: SocketAddr, cause: Failure, to: Option<SocketAddr>) {
+        match self
+            .fallbacks
+            .iter_mut()
+            .find(|f| (f.from, f.cause, f.to) == (from, cause, to))
+        {
+            Some(fallback) => fallback.count += 1,
+            None => self.fallbacks.push(Fallback {
+                from,
+                cause,
+                to,
+                count: 1,
+            }),
+        }
     }
 
     pub fn failures_of(&self, cause: Failure) -> u64 {

@@ -56,7 +56,16 @@ impl<W: Write> Observer for Live<'_, W> {
     fn conn_event(&mut self, event: ConnEvent) {
         let Some(err) = &mut self.debug else { return };
         let line = match event.state {
-            State::Dialing => format!("connection {}: dialing", event.seq),
+            State::Dialing => match event.failure {
+                None => format!("connection {}: dialing", event.seq),
+                // It fell back: the address it was on failed, and it dials the next.
+                Some(failure) => format!(
+                    "connection {}: {} after {}, dialing the next address",
+                    event.seq,
+                    failure.label(),
+                    go_style(event.elapsed)
+                ),
+            },
             State::Established => format!(
                 "connection {}: established in {}",
                 event.seq,

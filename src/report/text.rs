@@ -9,7 +9,7 @@ use crate::cli::duration::go_style;
 use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::signal;
-use crate::engine::stats::{Counts, HoldSpan, Latency, LossCause, Stats};
+use crate::engine::stats::{Counts, Fallback, HoldSpan, Latency, LossCause, Stats};
 use crate::engine::{Outcome, Stop};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
@@ -282,8 +282,8 @@ pub struct Spread<'a> {
     pub reconnect: bool,
 }
 
-/// Lines after the final report for `--reconnect`, `--hold` and several target addresses;
-/// nothing when none of them applies.
+/// Lines after the final report for `--reconnect`, `--hold`, attempts that fell back to a
+/// name's other addresses, and several target addresses; nothing when none of them applies.
 pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> io::Result<()> {
     if s.reconnect {
         writeln!(
@@ -301,6 +301,9 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
             hold.max_established
         )?;
     }
+    for fallback in &stats.fallbacks {
+        writeln!(w, "Fallbacks: {}", fallback_text(fallback))?;
+    }
     if stats.by_target.len() > 1 {
         writeln!(w, "By target address:")?;
         for (addr, counts) in s.targets.iter().zip(&stats.by_target) {
@@ -309,6 +312,32 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
         }
     }
     Ok(())
+}
+
+/// `10 connections were refused by [::1]:80 and made to 127.0.0.1:80`, or for attempts no
+/// address took, `3 attempts were refused by [::1]:80, and no other address took them`.
+fn fallback_text(f: &Fallback) -> String {
+    let how = match f.cause {
+        Failure::Refused => "refused by",
+        Failure::Reset => "reset by",
+        Failure::Unreachable => "unreachable at",
+        _ => "failed at",
+    };
+    match f.to {
+        Some(to) => format!(
+            "{} connection{} {how} {} and made to {to}",
+            f.count,
+            if f.count == 1 { " was" } else { "s were" },
+            f.from
+        ),
+        None => format!(
+            "{} attempt{} {how} {}, and no other address took {}",
+            f.count,
+            if f.count == 1 { " was" } else { "s were" },
+            f.from,
+            if f.count == 1 { "it" } else { "them" }
+        ),
+    }
 }
 
 /// What `tcpgoon limit` found.
@@ -456,6 +485,30 @@ mod tests {
         let mut single = Latency::default();
         single.record(Duration::from_micros(7));
         assert_eq!(histogram_rows(&single), vec![(Duration::from_micros(7), 1)]);
+    }
+
+    #[test]
+    fn fallbacks_say_where_attempts_went() {
+        let (v6, v4) = ("[::1]:80".parse().unwrap(), "127.0.0.1:80".parse().unwrap());
+        let mut stats = Stats::new(14);
+        for _ in 0..10 {
+            stats.fell_back(v6, Failure::Refused, Some(v4));
+        }
+        stats.fell_back(v6, Failure::Unreachable, Some(v4));
+        for _ in 0..3 {
+            stats.fell_back(v6, Failure::Refused, None);
+        }
+        let spread = Spread {
+            targets: &[v6],
+            connections: 14,
+            reconnect: false,
+        };
+        assert_eq!(
+            text(|w| write_spread_and_hold(w, &stats, &spread)),
+            "Fallbacks: 10 connections were refused by [::1]:80 and made to 127.0.0.1:80\n\
+             Fallbacks: 1 connection was unreachable at [::1]:80 and made to 127.0.0.1:80\n\
+             Fallbacks: 3 attempts were refused by [::1]:80, and no other address took them\n"
+        );
     }
 
     #[test]

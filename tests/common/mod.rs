@@ -181,6 +181,40 @@ pub fn run_with_input(args: &[&str], input: &str) -> Output {
     finish(Guard(child), started, Duration::from_secs(60))
 }
 
+/// Runs the binary to completion inside a mount namespace of its own where /etc/hosts is
+/// `hosts`, so names resolve as a test needs without a resolver; 30 s limit.
+pub fn run_with_hosts(hosts: &str, args: &[&str]) -> Output {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "tcpgoon-hosts-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&file, hosts).unwrap();
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+        ])
+        .arg(&file)
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let out = finish(
+        Guard(command.spawn().expect("start unshare")),
+        started,
+        Duration::from_secs(30),
+    );
+    let _ = std::fs::remove_file(&file);
+    out
+}
+
 /// Runs the binary and checks it refused its arguments as bad input should: exit 64, one
 /// line on stderr that starts `tcpgoon: `, no panic, nothing on stdout.
 pub fn run_bad_input(args: &[&str]) -> Output {
