@@ -234,17 +234,29 @@ fn bad_sources_are_setup_errors() {
 fn ipv6_loopback_with_an_ipv6_source() {
     let server = PolicyListener::start("[::1]:0", None);
     let port = server.port();
+    // The reference tool names the host alone when it is an address (`host:port`, see
+    // tests/run.rs); it cannot dial an IPv6 address (it joins `host + ":" + port`, which
+    // Go's dialer refuses as "too many colons"), so for one tcpgoon keeps the address
+    // bracketed, as a socket address is written.
     let out = run(&["run", "::1", &port, "-c", "20", "-s", "0", "-i", "0", "-y"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
         out.stdout
-            .contains(&format!("--- ::1(::1):{port} tcp test statistics ---"))
+            .contains(&format!("--- [::1]:{port} tcp test statistics ---")),
+        "an IPv6 address heads the report bracketed, without a name: {}",
+        out.stdout
     );
     let out = run(&[
         "run", "[::1]", &port, "-c", "20", "-s", "0", "-i", "0", "-y", "-6", "--source", "::1",
     ]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.final_counts().established, 20);
+    assert!(
+        out.stdout
+            .contains(&format!("--- [::1]:{port} tcp test statistics ---")),
+        "{}",
+        out.stdout
+    );
     let out = run(&["run", "::1", &port, "-c", "1", "-y", "-4"]);
     assert_eq!(out.code, Some(64), "{out:?}");
     assert!(
@@ -325,33 +337,10 @@ fn a_source_that_cannot_reach_the_targets_family_is_a_setup_error() {
     assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
 }
 
-/// Runs the binary inside its own mount namespace where /etc/hosts says `multi.test` is
-/// both 127.0.0.1 and ::1, so a name with two addresses needs no resolver.
+/// Runs the binary where /etc/hosts says `multi.test` is both 127.0.0.1 and ::1, so a name
+/// with two addresses needs no resolver.
 fn run_with_two_address_name(args: &[&str]) -> Output {
-    let hosts = std::env::temp_dir().join(format!("tcpgoon-hosts-{}", std::process::id()));
-    std::fs::write(&hosts, "127.0.0.1 multi.test\n::1 multi.test\n").unwrap();
-    let mut command = std::process::Command::new("unshare");
-    command
-        .args([
-            "--mount",
-            "sh",
-            "-c",
-            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
-        ])
-        .arg(&hosts)
-        .arg(common::BIN)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let started = Instant::now();
-    let out = finish(
-        common::Guard(command.spawn().expect("start unshare")),
-        started,
-        Duration::from_secs(30),
-    );
-    let _ = std::fs::remove_file(&hosts);
-    out
+    common::run_with_hosts("127.0.0.1 multi.test\n::1 multi.test\n", args)
 }
 
 #[test]
@@ -428,6 +417,104 @@ fn all_addresses_spreads_over_ipv4_and_ipv6_and_breaks_counts_down() {
     );
     assert!(only_v6.stdout.contains("(::1):"), "{}", only_v6.stdout);
     assert!(!only_v6.stdout.contains("By target address:"));
+}
+
+#[test]
+fn a_name_whose_first_address_refuses_falls_back_to_the_next() {
+    // `localhost` resolving to ::1 first, and a server on 127.0.0.1 only: the reference
+    // tool dials the name with Go's `net.DialTimeout`, which tries its addresses in turn and
+    // takes the first that connects, so every connection is made and it exits 0. This
+    // machine's /etc/hosts gives localhost 127.0.0.1 alone, so the run gets a hosts file
+    // with ::1 first, in a network namespace where nothing else listens.
+    let hosts = "::1 localhost\n127.0.0.1 localhost\n";
+    let Some((port, plain, json, all, literal, debug)) = in_private_net(|| {
+        let server = HoldingListener::start();
+        let port = server.port();
+        let base = [
+            "run",
+            "localhost",
+            &port,
+            "-c",
+            "10",
+            "-s",
+            "0",
+            "-i",
+            "0",
+            "-y",
+        ];
+        let with = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            common::run_with_hosts(hosts, &args)
+        };
+        let literal = run(&["run", "::1", &port, "-c", "3", "-s", "0", "-i", "0", "-y"]);
+        (
+            port.clone(),
+            with(&[]),
+            with(&["--json"]),
+            with(&["--all-addresses"]),
+            literal,
+            with(&["-d"]),
+        )
+    }) else {
+        return;
+    };
+    // The premise: the name's first address is ::1, which the report names as the
+    // reference tool does (its first address).
+    assert!(
+        plain.stdout.contains(&format!(
+            "--- localhost(::1):{port} tcp test statistics ---"
+        )),
+        "{}",
+        plain.stdout
+    );
+    assert_eq!(plain.code, Some(0), "{plain:?}");
+    let counts = plain.final_counts();
+    assert_eq!((counts.established, counts.error), (10, 0), "{counts:?}");
+    // Each attempt is counted once, with its outcome; how many fell back is said apart.
+    assert_eq!(plain.failures("refused"), 0);
+    assert_eq!(
+        plain.line("Fallbacks: "),
+        format!(
+            "Fallbacks: 10 connections were refused by [::1]:{port} and made to 127.0.0.1:{port}"
+        )
+    );
+
+    assert_eq!(json.code, Some(0), "{json:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        summary["fallbacks"],
+        serde_json::json!([{
+            "from": format!("[::1]:{port}"),
+            "cause": "refused",
+            "to": format!("127.0.0.1:{port}"),
+            "count": 10,
+        }])
+    );
+    assert_eq!(
+        summary["options"]["fallbacks"],
+        serde_json::json!([format!("127.0.0.1:{port}")])
+    );
+    assert_eq!(summary["counts"]["established"], 10);
+
+    // --debug tells of each fallback as it happens.
+    assert_eq!(debug.code, Some(0), "{debug:?}");
+    let fell_back = debug
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": refused after ") && l.ends_with(", dialing the next address"))
+        .count();
+    assert_eq!(fell_back, 10, "{}", debug.stderr);
+
+    // --all-addresses spreads attempts instead: those to ::1 are refused.
+    assert_eq!(all.code, Some(2), "{all:?}");
+    let counts = all.final_counts();
+    assert_eq!((counts.established, counts.error), (5, 5), "{counts:?}");
+    assert!(!all.stdout.contains("Fallbacks:"), "{}", all.stdout);
+    // An address has nothing to fall back to.
+    assert_eq!(literal.code, Some(2), "{literal:?}");
+    assert_eq!(literal.failures("refused"), 3);
+    assert!(!literal.stdout.contains("Fallbacks:"), "{}", literal.stdout);
 }
 
 #[test]

@@ -314,7 +314,7 @@ fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
         out.stderr
     );
     assert!(
-        out.stdout.starts_with("--- 127.0.0.1(127.0.0.1):"),
+        out.stdout.starts_with("--- 127.0.0.1:"),
         "no plain lines: {}",
         out.stdout
     );

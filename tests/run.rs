@@ -20,7 +20,11 @@ fn all_established_exits_0_with_the_reference_report() {
         lines[0], "Total: 20, Dialing: 0, Established: 0, Closed: 0, Error: 0, NotInitiated: 20",
         "the first live line comes before any attempt"
     );
-    let header = format!("--- 127.0.0.1(127.0.0.1):{port} tcp test statistics ---");
+    // An address is its own name: the reference tool writes `host(ip)` only when the two
+    // differ (cmdutil/userOutput.go's printClosureReport: `target := host; if host != ip
+    // { target = host + "(" + ip + ")" }`, then `"---", target+":"+port, "tcp test
+    // statistics", "---"`).
+    let header = format!("--- 127.0.0.1:{port} tcp test statistics ---");
     let at = lines
         .iter()
         .position(|l| *l == header)
@@ -42,6 +46,10 @@ fn all_established_exits_0_with_the_reference_report() {
         "{response}"
     );
     assert_eq!(response.matches('/').count(), 6, "{response}");
+    // The reference block ends with an empty line (its report string ends in a newline and
+    // is printed with `fmt.Println`); tcpgoon's own lines come after it.
+    assert_eq!(lines[at + 7], "", "{}", out.stdout);
+    assert_eq!(lines[at + 8], "Connect latency percentiles:");
     assert!(!out.stdout.contains("Time to error stats"));
     assert!(
         out.stdout
@@ -54,6 +62,79 @@ fn all_established_exits_0_with_the_reference_report() {
         out.line("Attempt rate: ")
             .contains("200/s requested (20 attempts in ")
     );
+}
+
+#[test]
+fn interval_0_prints_the_line_once_at_the_start() {
+    // The reference tool's reporter prints before it looks at the interval, so with -i 0
+    // its one `Total:` line comes at the start (mtcpclient/reporting.go,
+    // ReportConnectionsStatus: `for { fmt.Println(gc); if intervalBetweenUpdates == 0 {
+    // break } ... }`), then the final report.
+    let server = HoldingListener::start();
+    let port = server.port();
+    let base = [
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+    ];
+    let out = run(&base);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "Total: 5, Dialing: 0, Established: 0, Closed: 0, Error: 0, NotInitiated: 5",
+            &format!("--- 127.0.0.1:{port} tcp test statistics ---"),
+            "Total: 5, Dialing: 0, Established: 5, Closed: 0, Error: 0, NotInitiated: 0",
+        ]
+    );
+    assert_eq!(out.stdout.matches("Total: ").count(), 2, "{}", out.stdout);
+    // --json keeps stdout to JSON: no line, and no tick with -i 0.
+    let out = run(&[&base[..], &["--json"]].concat());
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("{\"type\":\"summary\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_option_given_twice_counts_with_its_last_value() {
+    // The reference tool's parser (cobra's pflag) sets a flag's value each time it meets
+    // it, so the last one counts and nothing is an error: `-c 5 -c 3` opens 3, `-y -y` is
+    // `-y`.
+    let server = HoldingListener::start();
+    let port = server.port();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-i",
+        "0",
+        "-y",
+        "-c",
+        "3",
+        "-y",
+        "--assume-yes",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.total, counts.established), (3, 3), "{}", out.stdout);
+    // A bad value is an error wherever it stands, as with pflag.
+    common::run_bad_input(&["run", "127.0.0.1", &port, "-c", "x", "-c", "3", "-y"]);
 }
 
 #[test]
@@ -113,6 +194,13 @@ fn refused_port_exits_2_with_every_attempt_refused() {
         out.elapsed
     );
     assert!(!out.stdout.contains("Response time stats"));
+    // The reference block ends with its empty line after the time-to-error line too.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Time to error stats for "))
+        .unwrap();
+    assert_eq!(lines[at + 1..at + 3], ["", "Time to error percentiles:"]);
 }
 
 #[test]
@@ -173,6 +261,72 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
     );
     assert!(300_000 <= min && min <= max, "{errors}");
     assert!(max < 300_000 + 250_000, "{errors}");
+}
+
+#[test]
+fn dial_timeout_0_sets_no_timeout_of_its_own() {
+    // The reference tool hands -t to Go's `net.DialTimeout` (tcpclient/connection.go:
+    // `time.Duration(DefaultDialTimeoutInMs)*time.Millisecond`), where 0 is no timeout:
+    // the kernel's SYN retries decide. Against a backlog that takes one handshake and drops
+    // later SYNs, the other attempts stay dialing: none times out however long the run goes.
+    let (_listener, port) = common::full_backlog_listener();
+    let started = Instant::now();
+    let child = spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-t",
+        "0",
+        "-i",
+        "0",
+        "-y",
+    ]);
+    wait_for("signals to be taken over", || {
+        common::blocks_signal(child.0.id(), libc::SIGINT)
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    common::signal(&child, libc::SIGINT);
+    let out = finish(child, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{counts:?}");
+    assert_eq!(counts.error, 0, "{}", out.stdout);
+    assert_eq!(out.failures("timed out"), 0);
+    assert_eq!((counts.established, counts.dialing), (1, 2), "{counts:?}");
+
+    // Where every attempt connects, -t 0 is just a run; `limit` takes it too.
+    let server = HoldingListener::start();
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-t",
+        "0",
+        "-y",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = run(&[
+        "limit",
+        "127.0.0.1",
+        &server.port(),
+        "-c",
+        "3",
+        "-t",
+        "0",
+        "--hold",
+        "0",
+        "-i",
+        "0",
+    ]);
+    assert_eq!(out.code, Some(4), "{out:?}");
 }
 
 #[test]
@@ -267,13 +421,14 @@ fn an_interrupt_after_every_attempt_was_made_does_not_say_dialing_stopped_early(
 fn a_second_sigint_ends_the_process_at_once() {
     // The first SIGINT stops the run, which then writes its report to a stdout that is a
     // full pipe: that write blocks for as long as nobody reads, as behind a stuck pager.
-    // A second SIGINT must end the process where it stands.
+    // A second SIGINT must end the process where it stands. (`--json`, so that nothing is
+    // written before the report: with -i 0 the text output has a line at the start.)
     let server = HoldingListener::start();
     let (_read, write) = common::full_pipe();
     let mut child = Guard(
         Command::new(common::BIN)
             .args(["run", "127.0.0.1", &server.port(), "-c", "5", "-s", "0"])
-            .args(["--hold", "60s", "-i", "0", "-y"])
+            .args(["--hold", "60s", "-i", "0", "-y", "--json"])
             .stdin(Stdio::null())
             .stdout(Stdio::from(write))
             .stderr(Stdio::null())
@@ -397,13 +552,87 @@ fn output_nobody_reads_leaves_the_exit_status_alone() {
     );
 }
 
+/// The reference tool's warning block, byte for byte (cmdutil/userOutput.go,
+/// AskForUserConfirmation: `"*\t- Host: " + host`, a tab after the star), then its question.
+fn warning_block(port: &str, connections: u64) -> String {
+    format!(
+        "****************************** WARNING ******************************\n\
+         * You are going to run a TCP stress check with these arguments:\n\
+         *\t- Host: 127.0.0.1\n\
+         *\t- TCP Port: {port}\n\
+         *\t- # of concurrent connections: {connections}\n\
+         *********************************************************************\n\
+         Do you want to continue? (y/N): "
+    )
+}
+
 #[test]
-fn without_a_terminal_and_without_y_it_does_not_hang() {
+fn the_answer_is_read_from_stdin_whatever_it_is() {
+    // `echo y | tcpgoon run …` goes ahead, as with the reference tool, which reads its
+    // answer from stdin with `bufio.NewReader(os.Stdin).ReadString('\n')`.
     let server = HoldingListener::start();
-    let out = run(&["run", "127.0.0.1", &server.port(), "-c", "3"]);
+    let port = server.port();
+    let args = ["run", "127.0.0.1", &port, "-c", "3", "-s", "0", "-i", "0"];
+    let out = common::run_with_input(&args, "y\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stderr, warning_block(&port, 3));
+    assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
+
+    // A refusal, and an answer not understood, in the reference tool's words: each is
+    // printed with a newline before it (`fmt.Println("\nSorry, …")`, and CloseAbruptly's
+    // `fmt.Println("\n*** Execution aborted as prompted by the user ***")`), exit 1.
+    let out = common::run_with_input(&args, "maybe\nno\n");
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("-y"), "{}", out.stderr);
-    assert!(out.stdout.is_empty());
+    assert_eq!(
+        out.stderr,
+        format!(
+            "{}\nSorry, response not recognized. Try again, please\n\
+             Do you want to continue? (y/N): \n\
+             *** Execution aborted as prompted by the user ***\n",
+            warning_block(&port, 3)
+        )
+    );
+    assert_eq!(out.stdout, "", "nothing runs");
+    let out = common::run_with_input(&args, "\n");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .ends_with("(y/N): \n*** Execution aborted as prompted by the user ***\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn at_the_end_of_input_without_an_answer_it_exits_1_at_once() {
+    // `</dev/null`, or an answer cut short without its newline: the reference tool's
+    // ReadString fails, and it prints "Response not processed" and exits 1. It never waits.
+    let server = HoldingListener::start();
+    let port = server.port();
+    for input in ["", "y"] {
+        let out = common::run_with_input(&["run", "127.0.0.1", &port, "-c", "3"], input);
+        assert_eq!(out.code, Some(1), "{input:?}: {out:?}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{}Response not processed\n\
+                 tcpgoon: no answer on standard input: pass -y (--assume-yes) to run without \
+                 asking\n",
+                warning_block(&port, 3)
+            ),
+            "{input:?}"
+        );
+        assert!(out.stdout.is_empty(), "{input:?}: {}", out.stdout);
+        assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+    }
+    // With stdin closed as null is, too.
+    let out = run(&["run", "127.0.0.1", &port, "-c", "3"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("Response not processed\n"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -413,7 +642,6 @@ fn bad_input_exits_64_with_one_line() {
         &["run", "127.0.0.1", "80", "-c", "many", "-y"],
         &["run", "127.0.0.1", "80", "-c", "0", "-y"],
         &["run", "127.0.0.1", "80", "-s", "10 parsecs", "-y"],
-        &["run", "127.0.0.1", "80", "-t", "0", "-y"],
         &["run", "127.0.0.1", "0", "-y"],
         &["run", "127.0.0.1", "65536", "-y"],
         &["run", "127.0.0.1", "-y"],
@@ -466,13 +694,46 @@ fn help_and_version() {
     let out = run(&["run", "--help"]);
     assert!(out.stdout.contains("-c, --connections <N>"));
     assert!(out.stdout.contains("64  bad input"));
-    let out = run(&["--version"]);
-    assert_eq!(
-        out.stdout,
-        format!("tcpgoon {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    // The version, then the reference tool's two lines (cmd/version.go,
+    // printTcpgoonVersion: `"Git Commit Hash: " + releaseInfo.githash`, then
+    // `"UTC Build Time: " + releaseInfo.buildstamp`), filled in at build time.
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
+    for spelling in [&["--version"][..], &["-V"], &["version"]] {
+        let out = run(spelling);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let [name, hash, time] = lines[..] else {
+            panic!("{spelling:?}: {:?}", out.stdout);
+        };
+        assert_eq!(name, format!("tcpgoon {}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(hash, format!("Git Commit Hash: {commit}"));
+        let time = time
+            .strip_prefix("UTC Build Time: ")
+            .unwrap_or_else(|| panic!("{time:?}"));
+        // YYYY-MM-DD HH:MM:SS
+        let shape: String = time
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect();
+        assert_eq!(shape, "9999-99-99 99:99:99", "{time:?}");
+    }
     let out = run(&[]);
     assert!(out.stdout.contains("Usage:"));
+    // An unknown topic gets the general help and exit 0, as the reference tool's `help`
+    // (cobra's help command) answers one with the general usage and exits 0.
+    let general = run(&["help"]);
+    let out = run(&["help", "no-such-topic"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, general.stdout);
+    assert_eq!(out.stderr, "");
 }
 
 #[test]
@@ -546,6 +807,7 @@ fn the_prompt_shows_the_warning_and_only_yes_continues() {
     let (code, screen) = answer_prompt(&args, "y\n");
     assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("* You are going to run a TCP stress check with these arguments:"));
+    assert!(screen.contains("*\t- Host: 127.0.0.1\r\n"), "{screen:?}");
     assert!(
         screen.contains(&format!("*\t- TCP Port: {port}\r\n")),
         "{screen:?}"

@@ -9,7 +9,10 @@
 //!   line (every option spelled out, durations as `duration::canonical` writes them) parses
 //!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
-//!   a command line where no value starts with `-` (before `--`, which ends the options).
+//!   a command line where no value starts with `-` (before `--`, which ends the options);
+//! - an option given again later counts with its later value, as the original tool's parser
+//!   has it: the canonical options put before the line's own change nothing (the line's own
+//!   supersede them, and those it lacks have their canonical value anyway).
 //!
 //! The canonical lines end with `-- <host> <port>`, so the round trip also checks that `--`
 //! ends the options.
@@ -65,6 +68,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(Command::Run(run)) => {
             check_run(run);
             assert_eq!(reparse(run_line(run)), parsed, "canonical run line differs");
+            assert_eq!(
+                cli::parse(superseding(run_line(run), &args)),
+                parsed,
+                "a later run option did not supersede an earlier one"
+            );
         }
         Ok(Command::Limit(limit)) => {
             check_limit(limit);
@@ -73,6 +81,11 @@ fuzz_target!(|data: &[u8]| {
                 parsed,
                 "canonical limit line differs"
             );
+            assert_eq!(
+                cli::parse(superseding(limit_line(limit), &args)),
+                parsed,
+                "a later limit option did not supersede an earlier one"
+            );
         }
         Ok(Command::Server(server)) => {
             check_server(server);
@@ -80,6 +93,11 @@ fuzz_target!(|data: &[u8]| {
                 reparse(server_line(server)),
                 parsed,
                 "canonical server line differs"
+            );
+            assert_eq!(
+                cli::parse(superseding(server_line(server), &args)),
+                parsed,
+                "a later server option did not supersede an earlier one"
             );
         }
     }
@@ -148,6 +166,33 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
         }
     }
     changed.then_some(spaced)
+}
+
+/// The subcommand, the options of its canonical `line` but the repeatable ones (which add
+/// up rather than supersede) and its operands, then the arguments as given after the
+/// subcommand.
+fn superseding(line: Vec<String>, args: &[OsString]) -> Vec<OsString> {
+    let mut words = line.into_iter();
+    let mut out: Vec<OsString> = words.next().into_iter().map(OsString::from).collect();
+    let mut repeatable_value = false;
+    for word in words.by_ref() {
+        if word == "--" {
+            break;
+        }
+        if std::mem::take(&mut repeatable_value) {
+            continue;
+        }
+        if ["--max-latency", "--source"].contains(&word.as_str()) {
+            repeatable_value = true;
+            continue;
+        }
+        if word.starts_with("--max-latency=") || word.starts_with("--source=") {
+            continue;
+        }
+        out.push(word.into());
+    }
+    out.extend(args.iter().skip(1).cloned());
+    out
 }
 
 fn reparse(line: Vec<String>) -> Result<Command, Error> {

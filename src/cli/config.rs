@@ -35,11 +35,6 @@ impl RunConfig {
         if args.connections == 0 {
             return Err(Error::Usage("--connections must be at least 1".to_string()));
         }
-        if args.dial_timeout.is_zero() {
-            return Err(Error::Usage(
-                "--dial-timeout must be longer than 0".to_string(),
-            ));
-        }
         if let Some(MinEstablished::Count(n)) = args.thresholds.min_established
             && n > args.connections
         {
@@ -48,12 +43,17 @@ impl RunConfig {
                 args.connections
             )));
         }
-        let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
+        let Resolved {
+            target,
+            targets,
+            fallbacks,
+        } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
         Ok(RunConfig {
             plan: Plan {
                 targets,
                 sources: args.addressing.sources,
+                fallbacks,
                 connections: args.connections,
                 sleep: args.sleep,
                 dial_timeout: args.dial_timeout,
@@ -94,12 +94,11 @@ impl LimitConfig {
     /// Validates `args`, resolves the host, and without `-c` asks for as many connections as
     /// the open-files hard limit allows.
     pub fn resolve(args: LimitArgs) -> Result<LimitConfig, Error> {
-        if args.dial_timeout.is_zero() {
-            return Err(Error::Usage(
-                "--dial-timeout must be longer than 0".to_string(),
-            ));
-        }
-        let (target, targets) = resolve_targets(&args.host, args.port, &args.addressing)?;
+        let Resolved {
+            target,
+            targets,
+            fallbacks,
+        } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
         let connections = match args.connections {
             Some(n) => n,
@@ -113,6 +112,7 @@ impl LimitConfig {
             plan: Plan {
                 targets,
                 sources: args.addressing.sources,
+                fallbacks,
                 connections,
                 sleep: Duration::from_secs_f64(1.0 / args.rate),
                 dial_timeout: args.dial_timeout,
@@ -131,6 +131,10 @@ impl LimitConfig {
     }
 }
 
+/// How long an established connection may take to answer its probe, when neither
+/// --probe-timeout nor a dial timeout says.
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The probe asked for: a preset, or bytes given by hand; none without either. Its timeout
 /// defaults to the dial timeout.
 fn resolve_probe(
@@ -139,7 +143,12 @@ fn resolve_probe(
     port: u16,
     dial_timeout: Duration,
 ) -> Result<Option<Probe>, Error> {
-    let timeout = probing.timeout.unwrap_or(dial_timeout);
+    // With -t 0 (no dial timeout of our own), a probe still needs one.
+    let timeout = probing.timeout.unwrap_or(if dial_timeout.is_zero() {
+        DEFAULT_PROBE_TIMEOUT
+    } else {
+        dial_timeout
+    });
     if timeout.is_zero() {
         return Err(Error::Usage(
             "--probe-timeout must be longer than 0".to_string(),
@@ -168,14 +177,22 @@ fn resolve_probe(
     }
 }
 
+/// Where a run's attempts go.
+struct Resolved {
+    target: Target,
+    /// The addresses attempts go to, in turn.
+    targets: Vec<SocketAddr>,
+    /// The addresses an attempt falls back to, in turn, when the one before fails.
+    fallbacks: Vec<SocketAddr>,
+}
+
 /// Resolves the host (to one family with -4/-6), picks the addresses attempts go to (the
 /// first, or all with --all-addresses), and checks the sources against them: each target
-/// needs a source of its family, and each source must be an address of this machine.
-fn resolve_targets(
-    host: &str,
-    port: u16,
-    addressing: &Addressing,
-) -> Result<(Target, Vec<SocketAddr>), Error> {
+/// needs a source of its family, and each source must be an address of this machine. A
+/// name's other addresses are the first's fallbacks, as the reference tool's Go dialer
+/// tries them in turn (those of the sources' family, when sources are given); with
+/// --all-addresses each is a target already.
+fn resolve_targets(host: &str, port: u16, addressing: &Addressing) -> Result<Resolved, Error> {
     let host = target::parse_host(host).map_err(|e| Error::Usage(format!("<host>: {e}")))?;
     let mut target = target::resolve(&host, port)?;
     if let Some(family) = addressing.family {
@@ -189,21 +206,30 @@ fn resolve_targets(
             )));
         }
     }
-    let targets = if addressing.all_addresses {
-        let mut unique = Vec::with_capacity(target.addrs.len());
-        for addr in &target.addrs {
-            if !unique.contains(addr) {
-                unique.push(*addr);
-            }
+    let mut unique = Vec::with_capacity(target.addrs.len());
+    for addr in &target.addrs {
+        if !unique.contains(addr) {
+            unique.push(*addr);
         }
-        unique
+    }
+    let (targets, mut fallbacks) = if addressing.all_addresses {
+        (unique, Vec::new())
     } else {
-        vec![target.primary()]
+        let rest = unique.split_off(1);
+        (unique, rest)
     };
+    if !addressing.sources.is_empty() {
+        let v4 = targets[0].is_ipv4();
+        fallbacks.retain(|a| a.is_ipv4() == v4);
+    }
     Routes::new(targets.clone(), &addressing.sources)
         .map_err(|e| Error::Usage(format!("--source: {e}")))?;
     check_sources(&addressing.sources, &targets)?;
-    Ok((target, targets))
+    Ok(Resolved {
+        target,
+        targets,
+        fallbacks,
+    })
 }
 
 /// Each source must be an address of this machine, and able to reach each target of its

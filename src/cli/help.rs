@@ -2,6 +2,16 @@
 //! aligned sections and `[default: …]` so each reads as the reference for its flags.
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The short hash of the commit built, or `unknown` outside a git checkout (build.rs).
+pub const GIT_HASH: &str = env!("TCPGOON_GIT_HASH");
+/// When the build script last ran, `YYYY-MM-DD HH:MM:SS` in UTC, or `unknown` (build.rs).
+pub const BUILD_TIME: &str = env!("TCPGOON_BUILD_TIME");
+
+/// `tcpgoon version`: the version, then the reference tool's two lines, in its words
+/// (cmd/version.go: `"Git Commit Hash: " + githash`, `"UTC Build Time: " + buildstamp`).
+pub fn version_text() -> String {
+    format!("tcpgoon {VERSION}\nGit Commit Hash: {GIT_HASH}\nUTC Build Time: {BUILD_TIME}\n")
+}
 
 pub const HELP: &str = "\
 tcpgoon: how many concurrent TCP connections can a server accept and hold?
@@ -44,7 +54,7 @@ Options:
   -c, --connections <N>     connections to open                          [default: 100]
   -s, --sleep <DURATION>    pause between connection attempts            [default: 10ms]
   -t, --dial-timeout <DUR>  give up on a connection attempt after this   [default: 5000ms]
-  -i, --interval <DUR>      between live stats lines; 0 turns them off   [default: 1s]
+  -i, --interval <DUR>      between live stats lines; 0: one, at start   [default: 1s]
   -y, --assume-yes          do not ask for confirmation
   -d, --debug               one line per connection event on stderr
       --progress <MODE>     auto: a status line redrawn on stderr when it is a terminal,
@@ -68,7 +78,7 @@ Options:
       --source <ADDRS>      bind to these local addresses, in turn: a comma-separated list
                             of addresses and CIDR blocks (127.0.0.2,127.0.0.0/28; a block
                             gives its host addresses); each source gets its own ephemeral
-                            ports toward each target
+                            ports toward each target; repeatable, adding up
       --all-addresses       spread attempts over every address <host> resolves to, not
                             only the first
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
@@ -97,6 +107,10 @@ With a probe, exit 0 means every connection was established, served and still op
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
 --interval is 0 (no live lines) or at least 10ms.
+An option given twice counts with its last value, as in the original (-c 5 -c 3 is 3);
+--max-latency and --source add up instead. --dial-timeout 0 sets no timeout of tcpgoon's
+own, as in the original: the kernel's SYN retries decide (net.ipv4.tcp_syn_retries, about
+two minutes by default).
 Attempt k starts at start + k x sleep; --sleep 0 opens connections as fast as possible.
 Attempt k goes to target k mod T and, among the sources of that target's family, to
 source (k div T) mod S. Replacements (--reconnect) join the total: Total = N + reconnects.
@@ -150,7 +164,8 @@ Options:
                             connections served and held
   -h, --help                print this help
 
-It does not ask for confirmation. A bare number for --dial-timeout is milliseconds.
+It does not ask for confirmation. A bare number for --dial-timeout is milliseconds; 0 sets
+no timeout of its own (the kernel's SYN retries decide).
 --interval is 0 (no live lines) or at least 10ms.
 
 The first loss stops dialing; the connections then stay open for --settle, so the count

@@ -24,7 +24,7 @@ pub mod parse;
 pub mod thresholds;
 pub mod values;
 
-pub use help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP, VERSION};
+pub use help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text};
 pub use parse::{
     Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, Probing, RUN_FLAGS,
     RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_VALUE_OPTIONS, ServerArgs, parse,

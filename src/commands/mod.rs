@@ -32,7 +32,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Version => {
-            print_or_ignore_broken_pipe(&format!("tcpgoon {}\n", cli::VERSION));
+            print_or_ignore_broken_pipe(&cli::version_text());
             Ok(exit::SUCCESS)
         }
         Command::Run(args) => run::run(args),

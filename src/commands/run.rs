@@ -14,6 +14,7 @@ use crate::commands::warn_about_ports;
 use crate::engine::Engine;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
+use crate::engine::stats::Counts;
 use crate::error::{self, Error};
 use crate::report::exit;
 use crate::report::hdrlog::HdrLogSink;
@@ -30,8 +31,8 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     let mut config = RunConfig::resolve(args)?;
     limits::fit_open_files(config.plan.connections)?;
     warn_about_ports(&config.plan)?;
-    if !config.assume_yes {
-        confirm(&config)?;
+    if !config.assume_yes && !confirm(&config) {
+        return Ok(exit::INCOMPLETE);
     }
     let mut hdr_sink = match &config.hdr_log {
         Some(path) => Some(HdrLogSink::create(path).map_err(|e| {
@@ -45,7 +46,6 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         })?),
         None => None,
     };
-    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let mut outlets =
         StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
 
@@ -59,19 +59,25 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             Progress::Lines => false,
             Progress::Auto => stderr_tty,
         };
+    let plain_lines = !config.json
+        && match config.progress {
+            Progress::Lines => true,
+            Progress::Bar => false,
+            Progress::Auto => !(bar && stdout_tty),
+        };
     let lines = if !live_on {
         Lines::Off
     } else if config.json {
         Lines::Json
-    } else if match config.progress {
-        Progress::Lines => true,
-        Progress::Bar => false,
-        Progress::Auto => !(bar && stdout_tty),
-    } {
+    } else if plain_lines {
         Lines::Plain
     } else {
         Lines::Off
     };
+    // With `-i 0` the reference tool still prints its line once, at the start: its reporter
+    // prints, and only then sees the interval is 0 and stops (mtcpclient/reporting.go,
+    // ReportConnectionsStatus).
+    let line_at_start = !live_on && plain_lines;
     if bar {
         config.plan.refresh = Some(REDRAW.min(config.plan.interval));
     }
@@ -93,6 +99,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         hdr,
         debug: config.debug.then(|| outlets.stderr()),
     };
+    if line_at_start {
+        // Before any attempt, like the reference tool's; queued for stdout's writer, as
+        // every live line is, so a stdout that blocks holds up nothing.
+        let _ = report::write_live_line(&mut live.out, &Counts::new(config.plan.connections))
+            .and_then(|()| live.out.flush());
+    }
+    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
     // Nothing reads the signals now: the next one ends the process, even while the report
     // waits for a reader. Nor is anything dropped: only the report waits on the output.
@@ -230,6 +243,15 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
             ),
         ),
         (
+            "fallbacks",
+            Json::Array(
+                plan.fallbacks
+                    .iter()
+                    .map(|a| Json::Str(a.to_string()))
+                    .collect(),
+            ),
+        ),
+        (
             "sources",
             Json::Array(
                 plan.sources
@@ -259,45 +281,50 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
     ]
 }
 
-/// The reference tool's warning block and question. Without a terminal there is nobody to
-/// answer, so the run does not wait for one. They go to stderr, where the person at the
-/// terminal sees them when stdout is redirected, and where they cannot break `--json`'s
-/// promise that stdout carries JSON only; the answer is read from stdin.
-fn confirm(config: &RunConfig) -> Result<(), Error> {
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::Incomplete(
-            "standard input is not a terminal, so there is nobody to confirm the run: pass -y (--assume-yes)"
-                .to_string(),
-        ));
-    }
+/// The reference tool's warning block and question, in its words and layout
+/// (cmdutil/userOutput.go, AskForUserConfirmation; the refusal is cmdutil/closureLogic.go's
+/// CloseAbruptly). They go to stderr, where the person at the terminal sees them when stdout
+/// is redirected, and where they cannot break `--json`'s promise that stdout carries JSON
+/// only. The answer is read from stdin, whatever it is: a terminal, or a pipe
+/// (`echo y | tcpgoon run …`). At the end of input without a whole answer, as the reference
+/// tool does, the response is not processed and the run does not start, so `</dev/null`
+/// never waits. Returns whether the run goes ahead.
+fn confirm(config: &RunConfig) -> bool {
     let mut out = io::stderr().lock();
-    let block = format!(
+    // Nothing to do about a prompt that cannot be shown: the answer decides all the same.
+    let _ = write!(
+        out,
         "****************************** WARNING ******************************\n\
          * You are going to run a TCP stress check with these arguments:\n\
-         *\t- Target: {}\n\
+         *\t- Host: {}\n\
          *\t- TCP Port: {}\n\
          *\t- # of concurrent connections: {}\n\
          *********************************************************************\n",
         config.target.name, config.target.port, config.plan.connections
     );
-    let aborted =
-        || Error::Incomplete("*** Execution aborted as prompted by the user ***".to_string());
-    out.write_all(block.as_bytes()).map_err(|_| aborted())?;
+    let stdin = io::stdin();
     loop {
-        write!(out, "Do you want to continue? (y/N): ")
-            .and_then(|()| out.flush())
-            .map_err(|_| aborted())?;
+        let _ = write!(out, "Do you want to continue? (y/N): ").and_then(|()| out.flush());
         let mut answer = String::new();
-        match stdin.lock().read_line(&mut answer) {
-            Ok(0) | Err(_) => return Err(aborted()),
-            Ok(_) => {}
+        // As Go's `ReadString('\n')`: an answer is a whole line.
+        let read = stdin.lock().read_line(&mut answer);
+        if !(read.is_ok() && answer.ends_with('\n')) {
+            let _ = writeln!(out, "Response not processed");
+            drop(out);
+            error::say(format_args!(
+                "no answer on standard input: pass -y (--assume-yes) to run without asking"
+            ));
+            return false;
         }
         match answer.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => return Ok(()),
-            "" | "n" | "no" => return Err(aborted()),
-            _ => writeln!(out, "Sorry, response not recognized. Try again, please")
-                .map_err(|_| aborted())?,
+            "y" | "yes" => return true,
+            "" | "n" | "no" => {
+                let _ = writeln!(out, "\n*** Execution aborted as prompted by the user ***");
+                return false;
+            }
+            _ => {
+                let _ = writeln!(out, "\nSorry, response not recognized. Try again, please");
+            }
         }
     }
 }

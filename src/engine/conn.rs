@@ -195,6 +195,11 @@ pub struct Conn {
     pub state: State,
     /// Where it goes; a replacement for it goes the same way.
     pub route: Route,
+    /// Which of the attempt's addresses it is on: 0 for its route's target, then the plan's
+    /// fallback addresses in turn.
+    pub hop: usize,
+    /// Why the attempt's first address failed, once it has fallen back from it.
+    pub first_failure: Option<Failure>,
     pub probe: ProbeSlot,
 }
 

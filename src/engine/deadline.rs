@@ -2,6 +2,10 @@
 //! deadlines come due in the order they were pushed: a FIFO queue is exact and O(1), no
 //! timer wheel or heap needed. Entries are never removed early; the engine checks, when one
 //! comes due, whether its connection is still dialing.
+//!
+//! A zero timeout is none (`--dial-timeout 0`, as the reference tool's Go dialer reads it):
+//! nothing is queued, so nothing expires, and the kernel's SYN retries decide how long an
+//! attempt may take.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -21,7 +25,11 @@ impl<K> DeadlineQueue<K> {
     }
 
     /// Starts the clock for `key`, whose attempt began at `started` (never before the last).
+    /// Without a timeout there is no clock to start.
     pub fn push(&mut self, started: Instant, key: K) {
+        if self.timeout.is_zero() {
+            return;
+        }
         let deadline = started
             .checked_add(self.timeout)
             .unwrap_or(started + Duration::from_secs(1 << 40));
@@ -73,5 +81,16 @@ mod tests {
         assert_eq!(q.pop_expired(t0 + ms(400)), None);
         assert!(q.is_empty());
         assert_eq!(q.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_zero_timeout_expires_nothing() {
+        let t0 = Instant::now();
+        let mut q = DeadlineQueue::new(Duration::ZERO);
+        q.push(t0, 'a');
+        q.push(t0, 'b');
+        assert!(q.is_empty());
+        assert_eq!(q.next_deadline(), None);
+        assert_eq!(q.pop_expired(t0 + Duration::from_secs(3600)), None);
     }
 }

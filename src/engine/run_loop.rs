@@ -28,6 +28,12 @@
 //! settles the attempts whose handshake the kernel has already finished, so they count as
 //! established rather than dialing.
 //!
+//! An attempt whose address refuses it or fails, when the plan names fallback addresses (a
+//! name's other addresses), dials the next one instead, as Go's dialer does for the
+//! reference tool: still the same attempt, with its sequence number, its start (its latency
+//! runs from there) and its deadline, so it ends in one final state like any other. A
+//! timeout ends it (the dial timeout is the whole attempt's), as does a local limit.
+//!
 //! The engine never formats: it hands ticks and per-connection events to an [`Observer`]
 //! and returns an [`Outcome`] for the reports.
 
@@ -64,6 +70,10 @@ pub struct Plan {
     /// Addresses to bind before connecting, taken in turn per target family; empty lets the
     /// kernel choose. Each target's family must have a source when any is given.
     pub sources: Vec<IpAddr>,
+    /// With one target: the addresses an attempt dials in turn when the one before refused
+    /// it or failed. Empty: an attempt has its target only. Of the sources' family when any
+    /// is given.
+    pub fallbacks: Vec<SocketAddr>,
     pub connections: u64,
     pub sleep: Duration,
     pub dial_timeout: Duration,
@@ -204,6 +214,11 @@ impl<'s> Engine<'s> {
         }
         let alarm = Alarm::registered(poll.registry(), ALARM)?;
         let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
+        if !plan.fallbacks.is_empty() && plan.targets.len() != 1 {
+            return Err(Error::Usage(
+                "fallback addresses are for a run with one target address".to_string(),
+            ));
+        }
         let mut stats = Stats::new(plan.connections);
         stats.split_by_target(plan.targets.len());
         if plan.probe.is_some() {
@@ -506,42 +521,89 @@ impl<'s> Engine<'s> {
             closure: None,
             probe: None,
         });
-        let target = self.routes.target(route);
-        let registered = conn::start_connect(route.source, target).and_then(|mut stream| {
-            let entry = self.conns.vacant_entry();
-            let key = entry.key();
-            self.poll.registry().register(
-                &mut stream,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            entry.insert(Conn {
-                stream,
-                seq,
-                started,
-                state: State::Dialing,
-                route,
-                probe: ProbeSlot::Off,
-            });
-            Ok(key)
-        });
-        match registered {
-            Ok(key) => {
-                self.deadlines.push(started, (key, seq));
-                // On loopback (and a near server) the handshake is often done by the time
-                // connect returns: looking now, not after the batch, keeps our own delay
-                // out of the latency. It costs two system calls when it is not done yet.
-                if self.look_at_once {
-                    self.settle(key, Instant::now(), observer);
+        let mut hop = 0;
+        let mut first_failure = None;
+        let cause = loop {
+            let target = self
+                .address(route, hop)
+                .unwrap_or(self.routes.target(route));
+            let key = self.conns.vacant_entry().key();
+            let cause = match start_registered(&self.poll, route.source, target, Token(key)) {
+                Ok(stream) => {
+                    let inserted = self.conns.insert(Conn {
+                        stream,
+                        seq,
+                        started,
+                        state: State::Dialing,
+                        route,
+                        hop,
+                        first_failure,
+                        probe: ProbeSlot::Off,
+                    });
+                    debug_assert_eq!(inserted, key);
+                    self.deadlines.push(started, (key, seq));
+                    // On loopback (and a near server) the handshake is often done by the
+                    // time connect returns: looking now, not after the batch, keeps our own
+                    // delay out of the latency. It costs two system calls when it is not
+                    // done yet.
+                    if self.look_at_once {
+                        self.settle(key, Instant::now(), observer);
+                    }
+                    return;
                 }
+                Err(e) => (Failure::classify(&e), e.raw_os_error()),
+            };
+            if !self.falls_back(cause.0) || self.address(route, hop + 1).is_none() {
+                break cause;
             }
-            Err(e) => {
-                let now = Instant::now();
-                let elapsed = now.saturating_duration_since(started);
-                let cause = (Failure::classify(&e), e.raw_os_error());
-                self.record_failure(seq, route, cause, elapsed, now, observer);
-            }
+            self.note_fallback(seq, cause.0, started, observer);
+            first_failure.get_or_insert(cause.0);
+            hop += 1;
+        };
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(started);
+        if let Some(first) = first_failure {
+            self.stats.fell_back(self.routes.target(route), first, None);
         }
+        self.record_failure(seq, route, cause, elapsed, now, observer);
+    }
+
+    /// The address an attempt along `route` dials at `hop`: its target, then the plan's
+    /// fallback addresses in turn; `None` past the last.
+    fn address(&self, route: Route, hop: usize) -> Option<SocketAddr> {
+        match hop {
+            0 => Some(self.routes.target(route)),
+            _ => self.plan.fallbacks.get(hop - 1).copied(),
+        }
+    }
+
+    /// Whether an attempt that failed with `cause` goes on to its next address, if it has
+    /// one: not after a timeout (the dial timeout is the whole attempt's) or a limit of this
+    /// machine, and not once the run is ending at once, with nobody to wait for the dial.
+    fn falls_back(&self, cause: Failure) -> bool {
+        cause != Failure::TimedOut
+            && !cause.is_local_limit()
+            && !self.lost
+            && !matches!(self.stop, Some(Stop::Interrupted(_)))
+    }
+
+    /// For `--debug`: attempt `seq` failed at an address with `cause`, and dials the next.
+    fn note_fallback(
+        &self,
+        seq: u64,
+        cause: Failure,
+        started: Instant,
+        observer: &mut impl Observer,
+    ) {
+        observer.conn_event(ConnEvent {
+            seq,
+            state: State::Dialing,
+            elapsed: started.elapsed(),
+            failure: Some(cause),
+            os_error: None,
+            closure: None,
+            probe: None,
+        });
     }
 
     /// Fails the attempts still dialing at their deadline. The handshake may have completed
@@ -643,8 +705,14 @@ impl<'s> Engine<'s> {
         conn.state = State::Established;
         let latency = now.saturating_duration_since(conn.started);
         let (seq, target) = (conn.seq, conn.route.target);
+        let handshake = conn::handshake(&conn.stream);
+        if let Some(first) = conn.first_failure {
+            let (route, hop) = (conn.route, conn.hop);
+            let from = self.routes.target(route);
+            self.stats.fell_back(from, first, self.address(route, hop));
+        }
         self.stats.established(target, latency);
-        if let Some(handshake) = conn::handshake(&conn.stream) {
+        if let Some(handshake) = handshake {
             self.stats
                 .handshake(latency, handshake.rtt, handshake.syn_retransmitted);
         }
@@ -830,8 +898,10 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Ends a dialing connection in Error, for a cause and the OS error number behind it;
-    /// its socket is closed here.
+    /// Ends a dialing connection in Error, for a cause and the OS error number behind it, its
+    /// socket closed here; unless the attempt has an
+    /// address left to fall back to: then it dials that one, in the same slot, so its seq,
+    /// its start and its deadline stay.
     fn fail(
         &mut self,
         key: usize,
@@ -839,8 +909,32 @@ impl<'s> Engine<'s> {
         now: Instant,
         observer: &mut impl Observer,
     ) {
+        let mut cause = cause;
+        while self.falls_back(cause.0) {
+            let conn = &self.conns[key];
+            let Some(next) = self.address(conn.route, conn.hop + 1) else {
+                break;
+            };
+            let (seq, started, source) = (conn.seq, conn.started, conn.route.source);
+            self.note_fallback(seq, cause.0, started, observer);
+            let conn = &mut self.conns[key];
+            conn.hop += 1;
+            conn.first_failure.get_or_insert(cause.0);
+            match start_registered(&self.poll, source, next, Token(key)) {
+                // The failed socket is closed as it is replaced.
+                Ok(stream) => {
+                    self.conns[key].stream = stream;
+                    return;
+                }
+                Err(e) => cause = (Failure::classify(&e), e.raw_os_error()),
+            }
+        }
         let conn = self.conns.remove(key);
         let elapsed = now.saturating_duration_since(conn.started);
+        if let Some(first) = conn.first_failure {
+            self.stats
+                .fell_back(self.routes.target(conn.route), first, None);
+        }
         self.record_failure(conn.seq, conn.route, cause, elapsed, now, observer);
     }
 
@@ -871,9 +965,23 @@ impl<'s> Engine<'s> {
     }
 }
 
+/// Starts connecting to `target` from `source`, its socket registered under `token`.
+fn start_registered(
+    poll: &Poll,
+    source: Option<IpAddr>,
+    target: SocketAddr,
+    token: Token,
+) -> std::io::Result<mio::net::TcpStream> {
+    let mut stream = conn::start_connect(source, target)?;
+    poll.registry()
+        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+    Ok(stream)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::stats::Fallback;
     use std::net::TcpListener;
 
     struct Quiet;
@@ -897,6 +1005,7 @@ mod tests {
             connections: targets.len() as u64,
             targets,
             sources: Vec::new(),
+            fallbacks: Vec::new(),
             sleep: Duration::ZERO,
             dial_timeout: Duration::from_secs(5),
             interval: Duration::ZERO,
@@ -949,6 +1058,123 @@ mod tests {
             "{counts:?}"
         );
         assert_eq!((counts.established, counts.error), (1, 3), "{counts:?}");
+    }
+
+    /// A loopback address that refuses connections while the socket lives: bound, never
+    /// listening.
+    fn refusing() -> (socket2::Socket, SocketAddr) {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        (socket, addr)
+    }
+
+    /// Runs `connections` attempts to `target`, falling back to `fallbacks`, to the end.
+    fn run_with_fallbacks(
+        target: SocketAddr,
+        fallbacks: Vec<SocketAddr>,
+        connections: u64,
+    ) -> Stats {
+        let plan = Plan {
+            targets: vec![target],
+            sources: Vec::new(),
+            fallbacks,
+            connections,
+            sleep: Duration::ZERO,
+            dial_timeout: Duration::from_secs(5),
+            interval: Duration::ZERO,
+            refresh: None,
+            hold: Duration::ZERO,
+            settle: Duration::ZERO,
+            reconnect: false,
+            stop_at_first_loss: false,
+            probe: None,
+        };
+        let (outcome, _open) = Engine::new(plan, None).unwrap().run(&mut Quiet).unwrap();
+        outcome.stats
+    }
+
+    #[test]
+    fn a_refused_attempt_falls_back_to_the_next_address_within_itself() {
+        let (_closed, refused) = refusing();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        let stats = run_with_fallbacks(refused, vec![open], 5);
+        let counts = stats.counts;
+        assert_eq!(counts.total, 5);
+        assert_eq!(
+            (counts.established, counts.error, counts.dialing),
+            (5, 0, 0)
+        );
+        assert!(counts.adds_up());
+        // Counted once, with its final outcome: no refusal is left among the failures.
+        assert_eq!(stats.failures_of(Failure::Refused), 0);
+        assert_eq!(stats.connect.moments.count, 5);
+        assert_eq!(stats.time_to_error.moments.count, 0);
+        assert_eq!(
+            stats.fallbacks,
+            [Fallback {
+                from: refused,
+                cause: Failure::Refused,
+                to: Some(open),
+                count: 5
+            }]
+        );
+    }
+
+    #[test]
+    fn an_attempt_no_address_takes_ends_once_in_error() {
+        let (_a, first) = refusing();
+        let (_b, second) = refusing();
+        let stats = run_with_fallbacks(first, vec![second], 4);
+        let counts = stats.counts;
+        assert_eq!((counts.total, counts.error, counts.established), (4, 4, 0));
+        assert!(counts.adds_up());
+        assert_eq!(stats.failures_of(Failure::Refused), 4);
+        assert_eq!(stats.time_to_error.moments.count, 4);
+        assert_eq!(
+            stats.fallbacks,
+            [Fallback {
+                from: first,
+                cause: Failure::Refused,
+                to: None,
+                count: 4
+            }]
+        );
+        // Without fallbacks, nothing falls back.
+        let stats = run_with_fallbacks(first, Vec::new(), 2);
+        assert_eq!((stats.counts.error, stats.fallbacks.len()), (2, 0));
+    }
+
+    #[test]
+    fn a_fallback_that_fails_at_once_gives_way_to_the_next() {
+        // Bound to an IPv4 source, a connect to an IPv6 address fails before any packet:
+        // that fallback is skipped for the one after it.
+        let (_closed, refused) = refusing();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        let unusable: SocketAddr = "[::1]:9".parse().unwrap();
+        let plan = Plan {
+            sources: vec![IpAddr::from([127, 0, 0, 1])],
+            fallbacks: vec![unusable, open],
+            ..attempts_to(vec![refused], false).plan
+        };
+        let (outcome, _open) = Engine::new(plan, None).unwrap().run(&mut Quiet).unwrap();
+        let stats = outcome.stats;
+        assert_eq!((stats.counts.established, stats.counts.error), (1, 0));
+        assert_eq!(stats.fallbacks[0].to, Some(open));
+    }
+
+    #[test]
+    fn fallbacks_are_for_one_target() {
+        let (_a, first) = refusing();
+        let mut plan = attempts_to(vec![first], false).plan;
+        plan.targets.push(first);
+        plan.fallbacks.push(first);
+        assert!(Engine::new(plan, None).is_err());
     }
 
     /// An engine with one attempt toward `listener`, made but never polled for.

@@ -7,6 +7,7 @@
 //! HDR histogram (microseconds, fixed bounds) for percentiles. Neither grows with the number
 //! of connections.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -242,6 +243,17 @@ impl Latency {
     }
 }
 
+/// Attempts that fell back from their first address to a name's next ones, alike in where
+/// they started, why that address failed, and which address took them (`None`: none did,
+/// and the attempt ended in Error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fallback {
+    pub from: SocketAddr,
+    pub cause: Failure,
+    pub to: Option<SocketAddr>,
+    pub count: u64,
+}
+
 /// Everything a run counts.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -274,6 +286,8 @@ pub struct Stats {
     pub first_loss: Option<Loss>,
     /// Set when the run probes each connection (`--probe`).
     pub probe: Option<ProbeStats>,
+    /// Attempts that fell back to another address, each counted once, at its outcome.
+    pub fallbacks: Vec<Fallback>,
 }
 
 /// What the probes found. Every connection ever established has exactly one outcome or is
@@ -318,6 +332,7 @@ impl Stats {
             hold: None,
             first_loss: None,
             probe: None,
+            fallbacks: Vec::new(),
         }
     }
 
@@ -436,6 +451,24 @@ impl Stats {
         self.probe
             .as_ref()
             .map_or(self.counts.established, |p| p.served_open)
+    }
+
+    /// An attempt that fell back from `from`, which failed with `cause`, ended at `to` (the
+    /// address that took it), or in Error when `to` is `None`.
+    pub fn fell_back(&mut self, from: SocketAddr, cause: Failure, to: Option<SocketAddr>) {
+        match self
+            .fallbacks
+            .iter_mut()
+            .find(|f| (f.from, f.cause, f.to) == (from, cause, to))
+        {
+            Some(fallback) => fallback.count += 1,
+            None => self.fallbacks.push(Fallback {
+                from,
+                cause,
+                to,
+                count: 1,
+            }),
+        }
     }
 
     pub fn failures_of(&self, cause: Failure) -> u64 {

@@ -106,9 +106,17 @@ impl Target {
         self.addrs[0]
     }
 
-    /// `name(ip):port`, as the reference tool heads its report.
+    /// What the report's header names: `name(ip):port` for a name, as the reference tool
+    /// heads its report, and the address alone when the host is one, as it does too
+    /// (`127.0.0.1:80`, not `127.0.0.1(127.0.0.1):80`). An IPv6 address is bracketed
+    /// (`[::1]:80`), so the port stays apart from it.
     pub fn label(&self) -> String {
-        format!("{}({}):{}", self.name, self.primary().ip(), self.port)
+        let primary = self.primary();
+        if self.name == primary.ip().to_string() {
+            primary.to_string()
+        } else {
+            format!("{}({}):{}", self.name, primary.ip(), self.port)
+        }
     }
 }
 
@@ -213,7 +221,9 @@ mod tests {
     #[test]
     fn resolves_localhost_and_labels_like_the_reference() {
         let target = resolve(&Host::Ip("127.0.0.1".parse().unwrap()), 80).unwrap();
-        assert_eq!(target.label(), "127.0.0.1(127.0.0.1):80");
+        assert_eq!(target.label(), "127.0.0.1:80");
+        let target = resolve(&Host::Ip("::1".parse().unwrap()), 80).unwrap();
+        assert_eq!(target.label(), "[::1]:80");
         let target = resolve(&Host::Name("localhost".into()), 8080).unwrap();
         assert!(target.addrs.iter().all(|a| a.ip().is_loopback()));
         assert!(target.label().starts_with("localhost("));

@@ -323,6 +323,26 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
             ),
         ),
         ("live_lines_dropped", Json::Int(s.live_lines_dropped)),
+        (
+            "fallbacks",
+            Json::Array(
+                stats
+                    .fallbacks
+                    .iter()
+                    .map(|f| {
+                        Json::Object(vec![
+                            ("from", Json::Str(f.from.to_string())),
+                            ("cause", Json::Str(f.cause.key().into())),
+                            (
+                                "to",
+                                f.to.map_or(Json::Null, |to| Json::Str(to.to_string())),
+                            ),
+                            ("count", Json::Int(f.count)),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ),
         ("exit_status", Json::Int(u64::from(s.exit_status))),
     ]);
     writeln!(w, "{summary}")

@@ -72,7 +72,16 @@ impl<W: Write> Observer for Live<'_, W> {
                 go_style(event.elapsed)
             ),
             (None, state) => match state {
-                State::Dialing => format!("connection {}: dialing", event.seq),
+                State::Dialing => match event.failure {
+                    None => format!("connection {}: dialing", event.seq),
+                    // It fell back: the address it was on failed, and it dials the next.
+                    Some(failure) => format!(
+                        "connection {}: {} after {}, dialing the next address",
+                        event.seq,
+                        failure.label(),
+                        go_style(event.elapsed)
+                    ),
+                },
                 State::Established => format!(
                     "connection {}: established in {}",
                     event.seq,

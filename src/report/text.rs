@@ -10,7 +10,9 @@ use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
-use crate::engine::stats::{Counts, HoldSpan, Latency, Loss, LossCause, ProbeStats, Stats};
+use crate::engine::stats::{
+    Counts, Fallback, HoldSpan, Latency, Loss, LossCause, ProbeStats, Stats,
+};
 use crate::engine::{Outcome, Stop};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
@@ -52,6 +54,8 @@ pub struct Summary<'a> {
     pub width: usize,
 }
 
+/// The final report: the reference tool's block, byte for byte and ending with its empty
+/// line, then what it lacks.
 pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     let stats = &s.outcome.stats;
     let counts = &stats.counts;
@@ -89,6 +93,9 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
             min_avg_max_dev(&stats.time_to_error)
         )?;
     }
+    // The reference block ends with an empty line: the reference tool builds it as one
+    // string ending in a newline and prints that with `fmt.Println`, which adds another.
+    writeln!(w)?;
     if stats.connect.moments.count > 0 {
         writeln!(w, "Connect latency percentiles:")?;
         write_percentile_table(w, &stats.connect)?;
@@ -351,8 +358,8 @@ pub struct Spread<'a> {
     pub settled: Option<Duration>,
 }
 
-/// Lines after the final report for `--reconnect`, `--hold` and several target addresses;
-/// nothing when none of them applies.
+/// Lines after the final report for `--reconnect`, `--hold`, attempts that fell back to a
+/// name's other addresses, and several target addresses; nothing when none of them applies.
 pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> io::Result<()> {
     if s.reconnect {
         writeln!(
@@ -378,6 +385,9 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
             go_style(settled)
         )?;
     }
+    for fallback in &stats.fallbacks {
+        writeln!(w, "Fallbacks: {}", fallback_text(fallback))?;
+    }
     if stats.by_target.len() > 1 {
         writeln!(w, "By target address:")?;
         for (addr, counts) in s.targets.iter().zip(&stats.by_target) {
@@ -386,6 +396,32 @@ pub fn write_spread_and_hold(w: &mut impl Write, stats: &Stats, s: &Spread) -> i
         }
     }
     Ok(())
+}
+
+/// `10 connections were refused by [::1]:80 and made to 127.0.0.1:80`, or for attempts no
+/// address took, `3 attempts were refused by [::1]:80, and no other address took them`.
+fn fallback_text(f: &Fallback) -> String {
+    let how = match f.cause {
+        Failure::Refused => "refused by",
+        Failure::Reset => "reset by",
+        Failure::Unreachable => "unreachable at",
+        _ => "failed at",
+    };
+    match f.to {
+        Some(to) => format!(
+            "{} connection{} {how} {} and made to {to}",
+            f.count,
+            if f.count == 1 { " was" } else { "s were" },
+            f.from
+        ),
+        None => format!(
+            "{} attempt{} {how} {}, and no other address took {}",
+            f.count,
+            if f.count == 1 { " was" } else { "s were" },
+            f.from,
+            if f.count == 1 { "it" } else { "them" }
+        ),
+    }
 }
 
 /// What `tcpgoon limit` found.
@@ -618,6 +654,31 @@ mod tests {
     }
 
     #[test]
+    fn fallbacks_say_where_attempts_went() {
+        let (v6, v4) = ("[::1]:80".parse().unwrap(), "127.0.0.1:80".parse().unwrap());
+        let mut stats = Stats::new(14);
+        for _ in 0..10 {
+            stats.fell_back(v6, Failure::Refused, Some(v4));
+        }
+        stats.fell_back(v6, Failure::Unreachable, Some(v4));
+        for _ in 0..3 {
+            stats.fell_back(v6, Failure::Refused, None);
+        }
+        let spread = Spread {
+            targets: &[v6],
+            connections: 14,
+            reconnect: false,
+            settled: None,
+        };
+        assert_eq!(
+            text(|w| write_spread_and_hold(w, &stats, &spread)),
+            "Fallbacks: 10 connections were refused by [::1]:80 and made to 127.0.0.1:80\n\
+             Fallbacks: 1 connection was unreachable at [::1]:80 and made to 127.0.0.1:80\n\
+             Fallbacks: 3 attempts were refused by [::1]:80, and no other address took them\n"
+        );
+    }
+
+    #[test]
     fn live_line_is_the_reference_format() {
         let counts = Counts {
             total: 4,
@@ -662,9 +723,13 @@ mod tests {
                 },
             )
         });
+        // The reference block, byte for byte: cmdutil/userOutput.go's printClosureReport
+        // prints the header, the counts (`ReportConnectionsStatus(gc, 0)`), then
+        // `fmt.Println(...CliReport())`, whose string (mtcpclient/reporting.go) ends in a
+        // newline of its own: an empty line closes the block.
         let lines: Vec<&str> = report.lines().collect();
         assert_eq!(
-            lines[..7],
+            lines[..8],
             [
                 "--- example.host(10.0.0.7):80 tcp test statistics ---",
                 "Total: 4, Dialing: 0, Established: 4, Closed: 0, Error: 0, NotInitiated: 0",
@@ -673,8 +738,10 @@ mod tests {
                 "Max concurrent established connections: 4",
                 "Number of established connections on closure: 4",
                 "Response time stats for 4 successful connections min/avg/max/dev = 49.892ms/50.205ms/50.74ms/326µs",
+                "",
             ]
         );
+        assert_eq!(lines[8], "Connect latency percentiles:");
         assert!(!report.contains("Time to error stats"));
         assert!(
             report

@@ -162,6 +162,59 @@ pub fn run(args: &[&str]) -> Output {
     finish(spawn(args), started, Duration::from_secs(60))
 }
 
+/// Runs the binary to completion with `input` on its stdin (a pipe, closed after it), with
+/// a 60 s limit.
+pub fn run_with_input(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tcpgoon");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // A process that has stopped reading (it got its answer) may close the pipe first.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    finish(Guard(child), started, Duration::from_secs(60))
+}
+
+/// Runs the binary to completion inside a mount namespace of its own where /etc/hosts is
+/// `hosts`, so names resolve as a test needs without a resolver; 30 s limit.
+pub fn run_with_hosts(hosts: &str, args: &[&str]) -> Output {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "tcpgoon-hosts-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&file, hosts).unwrap();
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+        ])
+        .arg(&file)
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let out = finish(
+        Guard(command.spawn().expect("start unshare")),
+        started,
+        Duration::from_secs(30),
+    );
+    let _ = std::fs::remove_file(&file);
+    out
+}
+
 /// Runs the binary and checks it refused its arguments as bad input should: exit 64, one
 /// line on stderr that starts `tcpgoon: `, no panic, nothing on stdout.
 pub fn run_bad_input(args: &[&str]) -> Output {
