@@ -145,9 +145,15 @@ fn reparse(line: Vec<String>) -> Result<Command, Error> {
 fn check_run(run: &RunArgs) {
     assert_ne!(run.port, 0, "run accepted port 0");
     let latency_limits = run.thresholds.max_latency.iter().map(|m| m.limit);
-    for d in [run.sleep, run.dial_timeout, run.interval, run.hold]
-        .into_iter()
-        .chain(latency_limits)
+    for d in [
+        run.sleep,
+        run.dial_timeout,
+        run.interval,
+        run.hold,
+        run.settle,
+    ]
+    .into_iter()
+    .chain(latency_limits)
     {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
     }
@@ -164,7 +170,7 @@ fn check_limit(limit: &LimitArgs) {
     assert_ne!(limit.port, 0, "limit accepted port 0");
     assert!(limit.rate > 0.0 && limit.rate <= 1e9, "rate {}", limit.rate);
     assert_ne!(limit.connections, Some(0), "limit accepted 0 connections");
-    for d in [limit.dial_timeout, limit.hold, limit.interval] {
+    for d in [limit.dial_timeout, limit.hold, limit.settle, limit.interval] {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
     }
     check_addressing(&limit.addressing);
@@ -213,6 +219,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         hdr_log,
         thresholds,
         hold,
+        settle,
         reconnect,
         addressing,
     } = run;
@@ -260,6 +267,8 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     }
     line.push("--hold".to_string());
     line.push(canonical(*hold));
+    line.push("--settle".to_string());
+    line.push(canonical(*settle));
     if *reconnect {
         line.push("--reconnect".to_string());
     }
@@ -277,6 +286,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         connections,
         dial_timeout,
         hold,
+        settle,
         interval,
         debug,
         addressing,
@@ -291,6 +301,8 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         canonical(*dial_timeout),
         "--hold".to_string(),
         canonical(*hold),
+        "--settle".to_string(),
+        canonical(*settle),
         "-i".to_string(),
         canonical(*interval),
     ]);
