@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `help.rs` | the help texts, as data |
 //! | `parse.rs` | subcommands and flags as typed |
-//! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes |
+//! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes, escaped bytes |
 //! | `duration.rs` | durations as users type them and as reports print them |
 //! | `thresholds.rs` | `--max-latency` and `--min-established`: parsed, then judged |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
@@ -29,4 +29,4 @@ pub use parse::{
     Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, RUN_FLAGS,
     RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_VALUE_OPTIONS, ServerArgs, parse,
 };
-pub use values::{Progress, parse_port, parse_port_or_zero, whole_number};
+pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

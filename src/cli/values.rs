@@ -99,3 +99,125 @@ pub(crate) fn parse_progress(text: &str) -> Result<Progress, String> {
         )),
     }
 }
+
+/// The escapes [`parse_escaped`] reads, as its errors name them.
+const ESCAPES: &str = "\\r, \\n, \\t, \\0, \\\\ or \\xHH";
+
+/// Bytes to send, as typed: text, with `\r`, `\n`, `\t`, `\0` (a NUL byte), `\\` (one
+/// backslash) and `\xHH` (the byte of two hex digits, either case) for what a command line
+/// cannot carry well. Every other backslash is an error, so a typo is not sent as written.
+/// A digit after `\0` is a digit (`\01` is NUL, then `1`): there are no octal escapes.
+pub fn parse_escaped(text: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        bytes.extend_from_slice(&rest.as_bytes()[..at]);
+        let escape = &rest[at + 1..];
+        let mut chars = escape.chars();
+        let (byte, len) = match chars.next() {
+            Some('r') => (b'\r', 1),
+            Some('n') => (b'\n', 1),
+            Some('t') => (b'\t', 1),
+            Some('0') => (0, 1),
+            Some('\\') => (b'\\', 1),
+            Some('x') => {
+                let hex: String = chars.take(2).collect();
+                match (hex.len(), u8::from_str_radix(&hex, 16)) {
+                    (2, Ok(byte)) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => (byte, 3),
+                    _ => {
+                        return Err(format!(
+                            "'\\x{}' is not an escape: \\x takes two hex digits (\\x41 is A)",
+                            hex.escape_debug()
+                        ));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "'\\{}' is not an escape: expected {ESCAPES}",
+                    other.escape_debug()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "a lone \\ ends the text: expected {ESCAPES} (\\\\ for a backslash)"
+                ));
+            }
+        };
+        bytes.push(byte);
+        rest = &escape[len..];
+    }
+    bytes.extend_from_slice(rest.as_bytes());
+    Ok(bytes)
+}
+
+/// The inverse of [`parse_escaped`]: printable ASCII as itself, a backslash doubled, `\r`,
+/// `\n`, `\t` and `\0` by name, and every other byte as `\xHH`. The text is printable ASCII
+/// on one line, and `parse_escaped(&escape(bytes))` gives the bytes back.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        match byte {
+            b'\\' => text.push_str("\\\\"),
+            b'\r' => text.push_str("\\r"),
+            b'\n' => text.push_str("\\n"),
+            b'\t' => text.push_str("\\t"),
+            0 => text.push_str("\\0"),
+            b' '..=b'~' => text.push(char::from(byte)),
+            _ => text.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_read() {
+        assert_eq!(
+            parse_escaped(r"-ERR max\r\n").unwrap(),
+            b"-ERR max\r\n".to_vec()
+        );
+        assert_eq!(
+            parse_escaped(r"\t\0\\\x41\x7e\xFF\x00").unwrap(),
+            b"\t\0\\A~\xff\0".to_vec()
+        );
+        assert_eq!(parse_escaped(r"\01").unwrap(), b"\x001".to_vec());
+        assert_eq!(parse_escaped(r"\\n").unwrap(), b"\\n".to_vec());
+        assert_eq!(parse_escaped("").unwrap(), b"".to_vec());
+        assert_eq!(parse_escaped("hello").unwrap(), b"hello".to_vec());
+        assert_eq!(parse_escaped("µs\\n").unwrap(), "µs\n".as_bytes().to_vec());
+    }
+
+    #[test]
+    fn a_bad_escape_is_an_error_that_names_it() {
+        let error = |text| parse_escaped(text).unwrap_err();
+        assert!(
+            error(r"a\qb").starts_with(r"'\q' is not an escape"),
+            "{}",
+            error(r"a\qb")
+        );
+        assert!(error(r"\x4").starts_with(r"'\x4' is not an escape"));
+        assert!(error(r"\x4g").starts_with(r"'\x4g' is not an escape"));
+        assert!(error(r"\x").starts_with(r"'\x' is not an escape"));
+        assert!(error(r"\x+1").starts_with(r"'\x+1' is not an escape"));
+        assert!(error(r"\xµ").starts_with(r"'\xµ' is not an escape"));
+        assert!(error(r"\µ").starts_with(r"'\µ' is not an escape"));
+        assert!(error("ab\\").starts_with(r"a lone \ ends the text"));
+        // A line break after the backslash stays out of the message's one line.
+        assert!(!error("\\\n").contains('\n'), "{}", error("\\\n"));
+        assert!(!error("\\x\n1").contains('\n'), "{}", error("\\x\n1"));
+    }
+
+    #[test]
+    fn escape_is_the_inverse() {
+        assert_eq!(escape(b"-ERR max\r\n"), r"-ERR max\r\n");
+        assert_eq!(escape(b"a\\b\t\0\x7f\xff"), r"a\\b\t\0\x7f\xff");
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let text = escape(&every_byte);
+        assert!(text.bytes().all(|b| (b' '..=b'~').contains(&b)), "{text}");
+        assert_eq!(parse_escaped(&text).unwrap(), every_byte);
+    }
+}
