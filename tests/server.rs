@@ -339,3 +339,32 @@ fn it_listens_on_ipv6_loopback_when_asked() {
         Some("stopping: 1 connection accepted (--maxconnections 1)")
     );
 }
+
+#[test]
+fn greeting_takes_escapes() {
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-i",
+        "0",
+        "--greeting",
+        r"+OK\r\n\x00\\",
+        "--close-after",
+        "50ms",
+    ]);
+    let mut stream = connect(&port);
+    assert_eq!(read_to_end(&mut stream), (b"+OK\r\n\0\\".to_vec(), Ok(())));
+}
+
+#[test]
+fn a_bad_escape_exits_64_with_one_line() {
+    for greeting in [r"a\qb", r"\x4", "ends\\"] {
+        common::run_bad_input(&["server", "--greeting", greeting]);
+    }
+    let out = common::run_bad_input(&["server", "--greeting", r"a\qb"]);
+    assert!(
+        out.stderr.contains(r"'\q' is not an escape"),
+        "{}",
+        out.stderr
+    );
+}

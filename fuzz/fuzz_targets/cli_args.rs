@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::duration::canonical;
+use tcpgoon::cli::escape;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Progress,
@@ -200,6 +201,9 @@ fn check_server(server: &ServerArgs) {
     {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
     }
+    if let Some(bytes) = &server.greeting {
+        assert_eq!(cli::parse_escaped(&escape(bytes)).as_ref(), Ok(bytes));
+    }
 }
 
 /// `run` with every option given. Short keys, because pico-args looks for the short key
@@ -366,8 +370,8 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         line.push("--close-after".to_string());
         line.push(canonical(*close_after));
     }
-    if let Some(text) = greeting {
-        push_text(&mut line, "--greeting", text);
+    if let Some(bytes) = greeting {
+        push_text(&mut line, "--greeting", &escape(bytes));
     }
     if let Some(max_open) = max_open {
         line.push("--max-open".to_string());

@@ -200,10 +200,7 @@ impl ServerConfig {
             no_accept: args.no_accept,
             close_after: args.close_after,
             reset: args.reset,
-            greeting: args
-                .greeting
-                .filter(|text| !text.is_empty())
-                .map(String::into_bytes),
+            greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
             max_open: args.max_open,
             interval: args.interval,
         })

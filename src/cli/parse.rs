@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
-    DEFAULT_SETTLE, Progress, millis, parse_bool, parse_port, parse_port_or_zero, parse_progress,
-    parse_rate, seconds, whole_number, with_unit,
+    DEFAULT_SETTLE, Progress, millis, parse_bool, parse_escaped, parse_port, parse_port_or_zero,
+    parse_progress, parse_rate, seconds, whole_number, with_unit,
 };
 use crate::engine::source;
 use crate::error::Error;
@@ -92,7 +92,8 @@ pub struct ServerArgs {
     pub no_accept: bool,
     pub close_after: Option<Duration>,
     pub reset: bool,
-    pub greeting: Option<String>,
+    /// The bytes of `--greeting`, its escapes read.
+    pub greeting: Option<Vec<u8>>,
     /// Hold at most this many open; `None` for no limit (0 closes every one at once).
     pub max_open: Option<u64>,
     pub interval: Duration,
@@ -442,7 +443,7 @@ fn parse_server(
     })?
     .unwrap_or(1024);
     let close_after = option(&mut args, &["--close-after"], millis)?;
-    let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
+    let greeting = option(&mut args, &["--greeting"], parse_escaped)?;
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
@@ -752,7 +753,7 @@ mod tests {
         };
         assert_eq!(args.bind, "localhost");
         assert_eq!(args.duration, Duration::from_secs(3600));
-        assert_eq!(args.greeting.as_deref(), Some("-V"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-V"[..]));
         let Ok(Command::Limit(limit)) = parse_words("limit h 80 -t=2h") else {
             panic!("limit arguments rejected");
         };
@@ -882,12 +883,12 @@ mod tests {
         let Ok(Command::Server(args)) = parse_words("server -p 0 -d 1 --greeting -d") else {
             panic!("--greeting -d rejected");
         };
-        assert_eq!(args.greeting.as_deref(), Some("-d"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-d"[..]));
         assert_eq!(args.duration, Duration::from_secs(1));
         let Ok(Command::Server(args)) = parse_words("server --greeting -p -p 0 -d 1") else {
             panic!("--greeting -p rejected");
         };
-        assert_eq!((args.greeting.as_deref(), args.port), (Some("-p"), 0));
+        assert_eq!((args.greeting.as_deref(), args.port), (Some(&b"-p"[..]), 0));
         let args = run_args("run 127.0.0.1 1 -c 1 --hdr-log -c");
         assert_eq!(args.hdr_log, Some(PathBuf::from("-c")));
         assert_eq!(args.connections, 1);
@@ -900,11 +901,11 @@ mod tests {
         let Ok(Command::Server(args)) = parse_words("server --greeting -h -p 0") else {
             panic!("--greeting -h taken for help");
         };
-        assert_eq!(args.greeting.as_deref(), Some("-h"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-h"[..]));
         let Ok(Command::Server(args)) = parse_words("server --greeting -V") else {
             panic!("--greeting -V taken for the version");
         };
-        assert_eq!(args.greeting.as_deref(), Some("-V"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-V"[..]));
         assert!(usage_error("run h 1 -c -h").contains("-c"));
         assert_eq!(
             parse_words("server -p 0 -h"),
@@ -1001,7 +1002,7 @@ mod tests {
         };
         assert_eq!((server.port, server.max_connections), (0, 0));
         assert_eq!(server.duration, Duration::from_secs(2));
-        assert_eq!(server.greeting.as_deref(), Some("-yd"));
+        assert_eq!(server.greeting.as_deref(), Some(&b"-yd"[..]));
         assert!(server.reset);
         assert!(usage_error("server -p 0 -- 5").contains("unexpected argument '5'"));
         assert_eq!(parse_words("help -- run"), Ok(Command::Help(RUN_HELP)));
@@ -1071,7 +1072,16 @@ mod tests {
         assert_eq!(args.backlog, 4);
         assert!(args.no_accept && args.reset);
         assert_eq!(args.close_after, Some(Duration::from_millis(50)));
-        assert_eq!(args.greeting.as_deref(), Some("hi"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"hi"[..]));
         assert_eq!(args.max_open, Some(40));
+    }
+
+    #[test]
+    fn greeting_reads_escapes() {
+        let Ok(Command::Server(args)) = parse_words(r"server --greeting \x00hi\t\\") else {
+            panic!("--greeting rejected");
+        };
+        assert_eq!(args.greeting.as_deref(), Some(&b"\0hi\t\\"[..]));
+        assert!(usage_error(r"server --greeting \x4").starts_with(r"--greeting: '\x4'"));
     }
 }
