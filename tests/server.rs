@@ -368,3 +368,91 @@ fn a_bad_escape_exits_64_with_one_line() {
         out.stderr
     );
 }
+
+#[test]
+fn accept_limit_accepts_that_many_and_leaves_the_rest_queued() {
+    let started = Instant::now();
+    let (server, port) = start_server(&[
+        "-i",
+        "0",
+        "--accept-limit",
+        "40",
+        "--backlog",
+        "128",
+        "--greeting",
+        "hi",
+    ]);
+    // Every connect returns: the kernel completes the handshakes, accepted or not.
+    let mut streams: Vec<TcpStream> = (0..60).map(|_| connect(&port)).collect();
+    for stream in &streams {
+        stream.set_nonblocking(true).unwrap();
+    }
+    // The greeting shows which were accepted. Wait for 40, then give the rest a while.
+    let mut greeted = vec![false; streams.len()];
+    let mut enough_at: Option<Instant> = None;
+    loop {
+        for (stream, greeted) in streams.iter_mut().zip(&mut greeted) {
+            let mut two = [0u8; 2];
+            match stream.read(&mut two) {
+                Ok(2) if !*greeted => *greeted = true,
+                Ok(n) => panic!("{n} bytes: {two:?}, greeted before: {greeted}"),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("reading from the server: {e}"),
+            }
+        }
+        let count = greeted.iter().filter(|g| **g).count();
+        if count >= 40 && enough_at.is_none() {
+            enough_at = Some(Instant::now());
+        }
+        if enough_at.is_some_and(|at| at.elapsed() > Duration::from_millis(300)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "only {count} greeted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(greeted.iter().filter(|g| **g).count(), 40);
+    // Accepted in the order they queued: the first 40.
+    assert!(greeted[..40].iter().all(|g| *g), "{greeted:?}");
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "Accepted: 40, Open: 40, Closed: 0, Queued: 20",
+            "stopping: interrupted by SIGTERM"
+        ],
+        "{out:?}"
+    );
+    drop(streams);
+}
+
+#[test]
+fn no_accept_counts_the_queue() {
+    let started = Instant::now();
+    let (server, port) = start_server(&["-i", "0", "--no-accept", "--backlog", "8"]);
+    let _streams: Vec<TcpStream> = (0..3).map(|_| connect(&port)).collect();
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("Accepted: 0, Open: 0, Closed: 0, Queued: 3"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn accept_limit_and_no_accept_exit_64_with_one_line() {
+    let cases: &[&[&str]] = &[
+        &["server", "--accept-limit", "-1"],
+        &["server", "--accept-limit", "4", "-m", "10"],
+        &["server", "--accept-limit", "4", "--no-accept"],
+    ];
+    for args in cases {
+        common::run_bad_input(args);
+    }
+}

@@ -350,6 +350,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         duration,
         backlog,
         no_accept,
+        accept_limit,
         close_after,
         reset,
         greeting,
@@ -358,14 +359,20 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
+    if let Some(max_connections) = max_connections {
+        line.push("-m".to_string());
+        line.push(max_connections.to_string());
+    }
     line.extend([
-        "-m".to_string(),
-        max_connections.to_string(),
         "-d".to_string(),
         canonical(*duration),
         "--backlog".to_string(),
         backlog.to_string(),
     ]);
+    if let Some(accept_limit) = accept_limit {
+        line.push("--accept-limit".to_string());
+        line.push(accept_limit.to_string());
+    }
     if let Some(close_after) = close_after {
         line.push("--close-after".to_string());
         line.push(canonical(*close_after));

@@ -178,6 +178,9 @@ pub fn rate_of(sleep: Duration) -> Option<f64> {
     (!sleep.is_zero()).then(|| 1.0 / sleep.as_secs_f64())
 }
 
+/// How many accepts stop the server when `-m` is not given (and `--accept-limit` is not).
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 10;
+
 impl ServerConfig {
     pub fn resolve(args: ServerArgs) -> Result<ServerConfig, Error> {
         // Only an address: a name could resolve to a public interface, and the server must
@@ -191,18 +194,96 @@ impl ServerConfig {
                 )));
             }
         };
+        check_server_combinations(&args)?;
+        let max_connections = match (args.max_connections, args.accept_limit) {
+            (Some(given), _) => given,
+            // Accepting stops at the limit, and the server keeps what it holds until -d.
+            (None, Some(_)) => 0,
+            (None, None) => DEFAULT_MAX_CONNECTIONS,
+        };
         Ok(ServerConfig {
             addr: SocketAddr::new(ip, args.port),
-            max_connections: (args.max_connections > 0).then_some(args.max_connections),
+            max_connections: (max_connections > 0).then_some(max_connections),
             duration: (!args.duration.is_zero()).then_some(args.duration),
             // cli caps the backlog at i32::MAX.
             backlog: i32::try_from(args.backlog).unwrap_or(i32::MAX),
             no_accept: args.no_accept,
+            accept_limit: args.accept_limit,
             close_after: args.close_after,
             reset: args.reset,
             greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
             max_open: args.max_open,
             interval: args.interval,
         })
+    }
+}
+
+/// Options that contradict each other, or one that could do nothing beside another, are bad
+/// input: the server would not be the one asked for.
+fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
+    let conflict = if args.no_accept && args.accept_limit.is_some() {
+        "--no-accept and --accept-limit exclude each other: --no-accept accepts none"
+    } else if args.accept_limit.is_some() && args.max_connections.is_some_and(|m| m > 0) {
+        "--accept-limit and -m exclude each other: -m stops the server at its Nth accept, \
+         --accept-limit stops accepting and keeps serving until -d or a signal; leave -m out"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(conflict.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Command, parse};
+
+    fn server(words: &str) -> Result<ServerConfig, Error> {
+        let words = format!("server {words}");
+        match parse(words.split_whitespace().map(Into::into).collect()) {
+            Ok(Command::Server(args)) => ServerConfig::resolve(args),
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    fn refused(words: &str) -> String {
+        match server(words) {
+            Err(Error::Usage(message)) => message,
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accept_limit_lifts_the_default_maxconnections() {
+        assert_eq!(server("").unwrap().max_connections, Some(10));
+        assert_eq!(server("--accept-limit 40").unwrap().max_connections, None);
+        assert_eq!(
+            server("--accept-limit 40 -m 0").unwrap().max_connections,
+            None
+        );
+        assert_eq!(server("-m 50").unwrap().max_connections, Some(50));
+        assert!(refused("--accept-limit 40 -m 50").contains("leave -m out"));
+        assert!(refused("--accept-limit 40 -m 10").contains("leave -m out"));
+    }
+
+    #[test]
+    fn options_that_contradict_each_other_are_refused() {
+        for (words, says) in [
+            (
+                "--accept-limit 0 --no-accept",
+                "--no-accept and --accept-limit",
+            ),
+            ("--accept-limit 3 -m 4", "--accept-limit and -m"),
+        ] {
+            let message = refused(words);
+            assert!(message.contains(says), "{words}: {message}");
+            assert!(!message.contains('\n'), "{words}: {message}");
+        }
+        // What still goes together.
+        for words in [
+            "--accept-limit 5 --max-open 2 --greeting hi --close-after 1s --reset",
+            "--no-accept --greeting hi",
+        ] {
+            assert!(server(words).is_ok(), "{words}");
+        }
     }
 }

@@ -157,6 +157,9 @@ Options:
       --backlog <N>             listen backlog                                 [default: 1024]
       --no-accept               listen but never accept (the accept queue fills, new SYNs
                                 are dropped, clients time out)
+      --accept-limit <K>        accept K connections, then never again: later ones wait in
+                                the accept queue, their handshakes done, as at a server out
+                                of file descriptors (-m then defaults to 0)
       --close-after <DUR>       close each accepted connection after this long
       --reset                   close with a reset (SO_LINGER 0) instead of a FIN
       --greeting <TEXT>         write TEXT to each accepted connection
@@ -171,10 +174,12 @@ Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds fo
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
 then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
---max-open closed some at once, and `, Accept errors: N` when accepting failed for lack of
-file descriptors or memory (the connection stays queued, and accepting is tried again). It
-stops on SIGINT, SIGTERM or SIGHUP, or when -m or -d is reached: it prints the counts and
-why it stopped, closes every connection (with --reset, by a reset), and exits 0; a second
+--max-open closed some at once, `, Accept errors: N` when accepting failed for lack of
+file descriptors or memory (the connection stays queued, and accepting is tried again), and
+`, Queued: N` while it does not accept (--no-accept, or --accept-limit reached): the
+connections waiting in the accept queue. --accept-limit with -m other than 0, or with
+--no-accept, is bad input (exit 64). It stops on SIGINT, SIGTERM or SIGHUP, or when -m or
+-d is reached: it prints the counts and why it stopped, closes every connection (with --reset, by a reset), and exits 0; a second
 signal ends it at once. It cannot listen: exit 64.
 
 Example:

@@ -86,10 +86,14 @@ pub struct RunArgs {
 pub struct ServerArgs {
     pub port: u16,
     pub bind: String,
-    pub max_connections: u64,
+    /// `-m` as given (0: no limit); `None` when not given, since its default depends on
+    /// `--accept-limit` (`config` decides).
+    pub max_connections: Option<u64>,
     pub duration: Duration,
     pub backlog: u32,
     pub no_accept: bool,
+    /// Accept this many, then stop accepting for good.
+    pub accept_limit: Option<u64>,
     pub close_after: Option<Duration>,
     pub reset: bool,
     /// The bytes of `--greeting`, its escapes read.
@@ -429,8 +433,7 @@ fn parse_server(
     let port = option(&mut args, &["-p", "--port"], parse_port_or_zero)?.unwrap_or(54321);
     let bind = option(&mut args, &["-b", "--bind"], |s| Ok(s.to_string()))?
         .unwrap_or_else(|| "127.0.0.1".to_string());
-    let max_connections =
-        option(&mut args, &["-m", "--maxconnections"], whole_number)?.unwrap_or(10);
+    let max_connections = option(&mut args, &["-m", "--maxconnections"], whole_number)?;
     let duration =
         option(&mut args, &["-d", "--duration"], seconds)?.unwrap_or(Duration::from_secs(30));
     let backlog = option(&mut args, &["--backlog"], |s| {
@@ -442,6 +445,7 @@ fn parse_server(
         })
     })?
     .unwrap_or(1024);
+    let accept_limit = option(&mut args, &["--accept-limit"], whole_number)?;
     let close_after = option(&mut args, &["--close-after"], millis)?;
     let greeting = option(&mut args, &["--greeting"], parse_escaped)?;
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
@@ -457,6 +461,7 @@ fn parse_server(
         duration,
         backlog,
         no_accept,
+        accept_limit,
         close_after,
         reset,
         greeting,
@@ -611,6 +616,7 @@ pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-d",
     "--duration",
     "--backlog",
+    "--accept-limit",
     "--close-after",
     "--greeting",
     "--max-open",
@@ -1000,7 +1006,7 @@ mod tests {
         else {
             panic!("server arguments rejected");
         };
-        assert_eq!((server.port, server.max_connections), (0, 0));
+        assert_eq!((server.port, server.max_connections), (0, Some(0)));
         assert_eq!(server.duration, Duration::from_secs(2));
         assert_eq!(server.greeting.as_deref(), Some(&b"-yd"[..]));
         assert!(server.reset);
@@ -1067,13 +1073,18 @@ mod tests {
         };
         assert_eq!(args.port, 0);
         assert_eq!(args.bind, "127.0.0.1");
-        assert_eq!(args.max_connections, 0);
+        assert_eq!(args.max_connections, Some(0));
         assert_eq!(args.duration, Duration::from_secs(2));
         assert_eq!(args.backlog, 4);
         assert!(args.no_accept && args.reset);
         assert_eq!(args.close_after, Some(Duration::from_millis(50)));
         assert_eq!(args.greeting.as_deref(), Some(&b"hi"[..]));
         assert_eq!(args.max_open, Some(40));
+        assert_eq!(args.accept_limit, None);
+        let Ok(Command::Server(args)) = parse_words("server --accept-limit 40") else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!((args.max_connections, args.accept_limit), (None, Some(40)));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `tcpgoon server`: a target for `tcpgoon run` on this machine, with the faults real servers
 //! have. It listens (on loopback unless told otherwise), accepts until the kernel has no more
 //! queued, holds every connection open, reads and discards whatever arrives, and can instead
-//! leave its accept queue full (`--no-accept`), close each connection after a while
+//! leave its accept queue full (`--no-accept`), stop accepting for good after so many
+//! (`--accept-limit`), close each connection after a while
 //! (`--close-after`), hold only so many at once and close the rest as they come
 //! (`--max-open`), close with a reset rather than a FIN (`--reset`), or greet each one.
 //!
@@ -17,6 +18,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -50,6 +52,9 @@ pub struct ServerConfig {
     pub duration: Option<Duration>,
     pub backlog: i32,
     pub no_accept: bool,
+    /// Accept this many, then never again (the listener stays open, and the kernel goes on
+    /// queueing up to the backlog); `None` for no limit.
+    pub accept_limit: Option<u64>,
     pub close_after: Option<Duration>,
     pub reset: bool,
     /// Written to each accepted connection; never empty.
@@ -70,6 +75,10 @@ pub struct Counts {
     pub accept_errors: u64,
     /// Accepted while `--max-open` were open, and closed at once (counted in `closed` too).
     pub turned_away: u64,
+    /// Connections whose handshake the kernel completed, waiting in the listener's queue,
+    /// while the server is not accepting (`--no-accept`, or `--accept-limit` reached); `None`
+    /// while it accepts, or when the kernel would not say.
+    pub queued: Option<u64>,
 }
 
 /// Why the server stopped.
@@ -102,6 +111,8 @@ pub struct Server<'s> {
     poll: Poll,
     alarm: Alarm,
     listener: Option<TcpListener>,
+    /// Registered and taking connections off the listener's queue.
+    accepting: bool,
     local_addr: SocketAddr,
     conns: Slab<Held>,
     closing: Option<DeadlineQueue<(usize, u64)>>,
@@ -148,9 +159,10 @@ impl<'s> Server<'s> {
             .local_addr()
             .map_err(|e| Error::system("cannot read the listening address", e))?;
         let poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
-        // With --no-accept the listener is never watched: nothing takes connections off its
-        // queue, which is the point.
-        if !config.no_accept {
+        // With --no-accept (or --accept-limit 0) the listener is never watched: nothing takes
+        // connections off its queue, which is the point.
+        let accepting = !config.no_accept && config.accept_limit != Some(0);
+        if accepting {
             poll.registry()
                 .register(&mut listener, LISTENER, Interest::READABLE)
                 .map_err(|e| Error::system("cannot watch the listener", e))?;
@@ -164,6 +176,7 @@ impl<'s> Server<'s> {
             poll,
             alarm,
             listener: Some(listener),
+            accepting,
             local_addr,
             conns: Slab::new(),
             closing: config.close_after.map(DeadlineQueue::new),
@@ -190,6 +203,7 @@ impl<'s> Server<'s> {
         let stop = loop {
             let now = Instant::now();
             if self.ticker.take_due(now) {
+                self.count_queued();
                 tick(&self.counts);
             }
             if self.stop.is_none() && self.stop_at.is_some_and(|at| at <= now) {
@@ -228,6 +242,7 @@ impl<'s> Server<'s> {
         // The listener goes first, so a client arriving now is refused rather than queued
         // and then reset. The connections are read once more, since unread data would turn
         // their FIN into a reset, and are closed when `self` is dropped, on return.
+        self.count_queued();
         self.listener = None;
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
@@ -259,9 +274,10 @@ impl<'s> Server<'s> {
         }
     }
 
-    /// Accepts until the queue is empty, or until `--maxconnections` is reached.
+    /// Accepts until the queue is empty, or until `--maxconnections` or `--accept-limit` is
+    /// reached.
     fn accept_all(&mut self, now: Instant) {
-        while self.stop.is_none() {
+        while self.stop.is_none() && self.accepting {
             let Some(listener) = &self.listener else {
                 return;
             };
@@ -283,12 +299,37 @@ impl<'s> Server<'s> {
         }
     }
 
+    /// The listener stays open, so the kernel goes on completing handshakes into its queue,
+    /// but nothing takes them off it again, and no event about it wakes the loop.
+    fn stop_accepting(&mut self) {
+        if let Some(listener) = &mut self.listener
+            && self.accepting
+        {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        self.accepting = false;
+        self.accept_retry_at = None;
+    }
+
+    /// The length of the listener's queue, when it is not being accepted from. For a
+    /// listening socket, Linux's TCP_INFO gives that length as `tcpi_unacked` (the Recv-Q
+    /// that `ss -l` shows).
+    fn count_queued(&mut self) {
+        self.counts.queued = match &self.listener {
+            Some(listener) if !self.accepting => accept_queue_length(listener),
+            _ => None,
+        };
+    }
+
     fn hold(&mut self, mut stream: TcpStream, now: Instant) {
         self.counts.accepted += 1;
         self.counts.open += 1;
         let seq = self.counts.accepted;
         if self.config.max_connections == Some(seq) {
             self.stop = Some(Stop::MaxConnections(seq));
+        }
+        if self.config.accept_limit == Some(seq) {
+            self.stop_accepting();
         }
         if self.config.reset {
             // A zero linger turns every later close of this socket into a reset. Should it
@@ -393,4 +434,27 @@ impl<'s> Server<'s> {
         self.counts.open -= 1;
         self.counts.closed += 1;
     }
+}
+
+/// How many connections wait in a listening socket's queue; `None` if the kernel would not
+/// say.
+fn accept_queue_length(listener: &TcpListener) -> Option<u64> {
+    // SAFETY: tcp_info is plain integers, for which all zeros is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: TCP_INFO writes at most `len` bytes into `info` and sets `len` to how many.
+    let rc = unsafe {
+        libc::getsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // Linux's TCP_LISTEN state, which libc does not name.
+    const LISTEN: u8 = 10;
+    let filled = std::mem::offset_of!(libc::tcp_info, tcpi_sacked);
+    (rc == 0 && len as usize >= filled && info.tcpi_state == LISTEN)
+        .then_some(u64::from(info.tcpi_unacked))
 }
