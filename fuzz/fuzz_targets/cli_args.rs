@@ -8,7 +8,8 @@
 //!   line (every option spelled out, durations as `duration::canonical` writes them) parses
 //!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
-//!   a command line where no value starts with `-` (before `--`, which ends the options).
+//!   a command line where no value starts with `-` (before `--`, which ends the options);
+//!   and `--reject-after=K TEXT` means `--reject-after K TEXT`, whatever TEXT is.
 //!
 //! The canonical lines end with `-- <host> <port>`, so the round trip also checks that `--`
 //! ends the options.
@@ -28,7 +29,8 @@ use tcpgoon::cli::escape;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Progress,
-    RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_VALUE_OPTIONS, ServerArgs,
+    RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS,
+    ServerArgs,
 };
 use tcpgoon::error::Error;
 
@@ -93,12 +95,13 @@ fn split_arguments(data: &[u8]) -> Vec<OsString> {
 }
 
 /// The same arguments with every `--key=value` of a value option split into two arguments;
-/// `None` when there is none to split.
+/// `None` when there is none to split. The values of an option with two values are taken as
+/// they are, as `cli` takes them.
 fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
-    let value_options = match args.first()?.to_str()? {
-        "run" => RUN_VALUE_OPTIONS,
-        "limit" => LIMIT_VALUE_OPTIONS,
-        "server" => SERVER_VALUE_OPTIONS,
+    let (value_options, pair_options) = match args.first()?.to_str()? {
+        "run" => (RUN_VALUE_OPTIONS, &[][..]),
+        "limit" => (LIMIT_VALUE_OPTIONS, &[][..]),
+        "server" => (SERVER_VALUE_OPTIONS, SERVER_PAIR_OPTIONS),
         _ => return None,
     };
     // A value that looks like a flag (`--greeting -b=x`) makes the line ambiguous: pico-args
@@ -115,9 +118,38 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
     let mut changed = false;
     let mut spaced = Vec::with_capacity(args.len() + 1);
     let mut options_ended = false;
+    let mut pair_values_next = 0;
     for arg in args {
+        if pair_values_next > 0 {
+            pair_values_next -= 1;
+            spaced.push(arg.clone());
+            continue;
+        }
         // After `--` nothing is an option: `-c=5` there is an operand, not `-c 5`.
         options_ended |= arg == "--";
+        let pair = arg.to_str().filter(|_| !options_ended).and_then(|text| {
+            pair_options
+                .iter()
+                .find_map(|key| match text.strip_prefix(key)? {
+                    "" => Some((key, None)),
+                    rest => rest.strip_prefix('=').map(|first| (key, Some(first))),
+                })
+        });
+        match pair {
+            Some((key, Some(first))) if !first.is_empty() => {
+                spaced.push(OsString::from(key));
+                spaced.push(OsString::from(first));
+                pair_values_next = 1;
+                changed = true;
+                continue;
+            }
+            Some((_, first)) => {
+                spaced.push(arg.clone());
+                pair_values_next = if first.is_some() { 1 } else { 2 };
+                continue;
+            }
+            None => {}
+        }
         let split = arg
             .to_str()
             .filter(|_| !options_ended)
@@ -354,7 +386,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         close_after,
         reset,
         greeting,
+        echo,
         max_open,
+        reject_after,
         interval,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
@@ -391,6 +425,17 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if *reset {
         line.push("--reset".to_string());
+    }
+    if *echo {
+        line.push("--echo".to_string());
+    }
+    // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
+    if let Some((count, text)) = reject_after {
+        line.extend([
+            "--reject-after".to_string(),
+            count.to_string(),
+            escape(text),
+        ]);
     }
     line
 }

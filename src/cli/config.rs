@@ -201,6 +201,10 @@ impl ServerConfig {
             (None, Some(_)) => 0,
             (None, None) => DEFAULT_MAX_CONNECTIONS,
         };
+        let (max_open, refusal) = match args.reject_after {
+            Some((count, text)) => (Some(count), text),
+            None => (args.max_open, Vec::new()),
+        };
         Ok(ServerConfig {
             addr: SocketAddr::new(ip, args.port),
             max_connections: (max_connections > 0).then_some(max_connections),
@@ -212,7 +216,9 @@ impl ServerConfig {
             close_after: args.close_after,
             reset: args.reset,
             greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
-            max_open: args.max_open,
+            echo: args.echo,
+            max_open,
+            refusal,
             interval: args.interval,
         })
     }
@@ -221,8 +227,19 @@ impl ServerConfig {
 /// Options that contradict each other, or one that could do nothing beside another, are bad
 /// input: the server would not be the one asked for.
 fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
+    let reject_after = args.reject_after.is_some();
     let conflict = if args.no_accept && args.accept_limit.is_some() {
         "--no-accept and --accept-limit exclude each other: --no-accept accepts none"
+    } else if args.no_accept && reject_after {
+        "--reject-after turns away accepted connections, and --no-accept accepts none"
+    } else if args.no_accept && args.echo {
+        "--echo writes back to accepted connections, and --no-accept accepts none"
+    } else if reject_after && args.max_open.is_some() {
+        "--reject-after and --max-open exclude each other: --reject-after K TEXT is \
+         --max-open K, writing TEXT before each close"
+    } else if reject_after && args.reset {
+        "--reject-after and --reset exclude each other: a reset throws away the TEXT not yet \
+         read (--max-open K --reset turns them away with a reset)"
     } else if args.accept_limit.is_some() && args.max_connections.is_some_and(|m| m > 0) {
         "--accept-limit and -m exclude each other: -m stops the server at its Nth accept, \
          --accept-limit stops accepting and keeps serving until -d or a signal; leave -m out"
@@ -266,13 +283,30 @@ mod tests {
     }
 
     #[test]
+    fn reject_after_is_max_open_with_a_refusal() {
+        let config = server(r"-m 0 --reject-after 2 -ERR\r\n").unwrap();
+        assert_eq!(
+            (config.max_open, config.refusal),
+            (Some(2), b"-ERR\r\n".to_vec())
+        );
+        let config = server("--max-open 3").unwrap();
+        assert_eq!((config.max_open, config.refusal), (Some(3), Vec::new()));
+    }
+
+    #[test]
     fn options_that_contradict_each_other_are_refused() {
         for (words, says) in [
+            (
+                "--reject-after 1 x --max-open 2",
+                "--reject-after and --max-open",
+            ),
+            ("--reject-after 1 x --reset", "--reject-after and --reset"),
+            ("--reject-after 1 x --no-accept", "--no-accept accepts none"),
+            ("--echo --no-accept", "--no-accept accepts none"),
             (
                 "--accept-limit 0 --no-accept",
                 "--no-accept and --accept-limit",
             ),
-            ("--accept-limit 3 -m 4", "--accept-limit and -m"),
         ] {
             let message = refused(words);
             assert!(message.contains(says), "{words}: {message}");
@@ -281,6 +315,8 @@ mod tests {
         // What still goes together.
         for words in [
             "--accept-limit 5 --max-open 2 --greeting hi --close-after 1s --reset",
+            "--echo --greeting hi --max-open 2 --reset",
+            "--reject-after 2 x --echo --accept-limit 10 --close-after 1s",
             "--no-accept --greeting hi",
         ] {
             assert!(server(words).is_ok(), "{words}");

@@ -163,22 +163,34 @@ Options:
       --close-after <DUR>       close each accepted connection after this long
       --reset                   close with a reset (SO_LINGER 0) instead of a FIN
       --greeting <TEXT>         write TEXT to each accepted connection
+      --echo                    write back what arrives on each connection (after the
+                                greeting); while 64 KiB wait for the peer to read them,
+                                stop reading it
       --max-open <N>            hold at most N connections open at once; close each one
                                 accepted beyond them at once (with --reset, by a reset);
                                 0 closes every connection as it is accepted
+      --reject-after <K> <TEXT>
+                                as --max-open K, but write TEXT to each connection beyond
+                                the K open before closing it (as redis-server does past
+                                its maxclients)
   -i, --interval <DUR>          between stats lines; 0 turns them off          [default: 1s]
   -h, --help                    print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds for
 --duration and --interval, and milliseconds for --close-after.
 
+TEXT is sent as bytes, with the escapes \\r, \\n, \\t, \\0 (a NUL byte), \\\\ (a backslash) and
+\\xHH (the byte 0xHH); any other backslash is bad input. --reject-after, like --max-open,
+counts the connections open at once: a place frees up when a held one closes.
+
 The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
 then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
---max-open closed some at once, `, Accept errors: N` when accepting failed for lack of
+--max-open or --reject-after turned some away, `, Accept errors: N` when accepting failed for lack of
 file descriptors or memory (the connection stays queued, and accepting is tried again), and
 `, Queued: N` while it does not accept (--no-accept, or --accept-limit reached): the
-connections waiting in the accept queue. --accept-limit with -m other than 0, or with
---no-accept, is bad input (exit 64). It stops on SIGINT, SIGTERM or SIGHUP, or when -m or
+connections waiting in the accept queue. Bad input (exit 64): --no-accept with
+--accept-limit, --echo or --reject-after; --reject-after with --max-open, or with --reset (a
+reset would throw TEXT away); --accept-limit with -m other than 0. It stops on SIGINT, SIGTERM or SIGHUP, or when -m or
 -d is reached: it prints the counts and why it stopped, closes every connection (with --reset, by a reset), and exits 0; a second
 signal ends it at once. It cannot listen: exit 64.
 

@@ -98,8 +98,12 @@ pub struct ServerArgs {
     pub reset: bool,
     /// The bytes of `--greeting`, its escapes read.
     pub greeting: Option<Vec<u8>>,
+    pub echo: bool,
     /// Hold at most this many open; `None` for no limit (0 closes every one at once).
     pub max_open: Option<u64>,
+    /// `--reject-after K TEXT`: hold K open at once, and write TEXT's bytes (its escapes
+    /// read) to each connection beyond them before closing it.
+    pub reject_after: Option<(u64, Vec<u8>)>,
     pub interval: Duration,
 }
 
@@ -111,7 +115,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             .is_some_and(|first| !first.as_encoded_bytes().starts_with(b"-")),
     );
     let spelling = Spelling::of(args.first().filter(|_| skip == 1));
-    let (options, operands) = spelling.normalize(&args[skip..]);
+    let (options, operands, pairs) = spelling.normalize(&args[skip..]);
     if spelling.asks_for(&options, "-V", "--version") {
         return Ok(Command::Version);
     }
@@ -180,12 +184,21 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             if wants_help {
                 return Ok(Command::Help(SERVER_HELP));
             }
-            parse_server(args, lossy(operands)).map(Command::Server)
+            parse_server(args, lossy(operands), pairs).map(Command::Server)
         }
         Some(other) => Err(Error::Usage(format!(
             "unknown command '{other}': expected run, limit, server, version or help"
         ))),
     }
+}
+
+/// An option that takes two values (`--reject-after K TEXT`), taken out of the command line
+/// before pico-args, which reads one value per key, sees it. `values` holds fewer than two
+/// when the command line ended first.
+#[derive(Debug)]
+struct Pair {
+    key: &'static str,
+    values: Vec<OsString>,
 }
 
 /// How a subcommand's options are spelled: which take a value and which are flags. pico-args
@@ -199,17 +212,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
 struct Spelling {
     values: &'static [&'static str],
     flags: &'static [&'static str],
+    pairs: &'static [&'static str],
 }
 
 impl Spelling {
     fn of(command: Option<&OsString>) -> Spelling {
-        let (values, flags) = match command.and_then(|c| c.to_str()) {
-            Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS),
-            Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS),
-            Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS),
-            _ => (&[][..], &["-h", "--help"][..]),
+        let (values, flags, pairs) = match command.and_then(|c| c.to_str()) {
+            Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS, &[][..]),
+            Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS, &[][..]),
+            Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS, SERVER_PAIR_OPTIONS),
+            _ => (&[][..], &["-h", "--help"][..], &[][..]),
         };
-        Spelling { values, flags }
+        Spelling {
+            values,
+            flags,
+            pairs,
+        }
     }
 
     /// Splits the arguments at `--` into options and operands, with every cluster of short
@@ -218,10 +236,21 @@ impl Spelling {
     /// that starts with `-` is joined to its key (`--greeting=-yd`), since pico-args finds
     /// keys anywhere and would take `--greeting -d` for a `-d` without a value. A letter that
     /// names no option ends the cluster, which stays whole from there for the error to show.
-    fn normalize(&self, args: &[OsString]) -> (Vec<OsString>, Vec<OsString>) {
+    /// An option with two values (`--reject-after K TEXT`, `--reject-after=K TEXT`) takes the
+    /// next arguments as they are, whatever they look like, and comes back on its own.
+    fn normalize(&self, args: &[OsString]) -> (Vec<OsString>, Vec<OsString>, Vec<Pair>) {
         let mut options: Vec<OsString> = Vec::with_capacity(args.len());
+        let mut pairs: Vec<Pair> = Vec::new();
+        let mut pair_values_next = 0;
         let mut value_next = false;
         for (i, arg) in args.iter().enumerate() {
+            if pair_values_next > 0 {
+                pair_values_next -= 1;
+                if let Some(pair) = pairs.last_mut() {
+                    pair.values.push(arg.clone());
+                }
+                continue;
+            }
             if std::mem::take(&mut value_next) {
                 match options.pop() {
                     Some(mut key) if arg.len() > 1 && arg.as_encoded_bytes().starts_with(b"-") => {
@@ -234,13 +263,25 @@ impl Spelling {
                 continue;
             }
             let text = match arg.to_str() {
-                Some("--") => return (options, args[i + 1..].to_vec()),
+                Some("--") => return (options, args[i + 1..].to_vec(), pairs),
                 Some(text) => text,
                 None => {
                     options.push(arg.clone());
                     continue;
                 }
             };
+            let pair = self.pairs.iter().find_map(|&key| {
+                let rest = text.strip_prefix(key)?;
+                match rest.strip_prefix('=') {
+                    Some(first) => Some((key, vec![OsString::from(first)])),
+                    None => rest.is_empty().then(|| (key, Vec::new())),
+                }
+            });
+            if let Some((key, values)) = pair {
+                pair_values_next = 2 - values.len();
+                pairs.push(Pair { key, values });
+                continue;
+            }
             match text.strip_prefix('-') {
                 Some(cluster) if !cluster.is_empty() && !cluster.starts_with('-') => {
                     value_next = self.take_apart(cluster, &mut options);
@@ -251,7 +292,7 @@ impl Spelling {
                 }
             }
         }
-        (options, Vec::new())
+        (options, Vec::new(), pairs)
     }
 
     /// Pushes the options of `-<cluster>`; true when the last takes its value from the next
@@ -429,6 +470,7 @@ fn host_and_port(
 fn parse_server(
     mut args: pico_args::Arguments,
     operands: Vec<String>,
+    pairs: Vec<Pair>,
 ) -> Result<ServerArgs, Error> {
     let port = option(&mut args, &["-p", "--port"], parse_port_or_zero)?.unwrap_or(54321);
     let bind = option(&mut args, &["-b", "--bind"], |s| Ok(s.to_string()))?
@@ -453,6 +495,8 @@ fn parse_server(
         option(&mut args, &["-i", "--interval"], seconds)?.unwrap_or(Duration::from_secs(1));
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
+    let echo = flag(&mut args, &["--echo"])?;
+    let reject_after = reject_after(pairs)?;
     reject_leftover(args, operands, "server")?;
     Ok(ServerArgs {
         port,
@@ -465,9 +509,38 @@ fn parse_server(
         close_after,
         reset,
         greeting,
+        echo,
         max_open,
+        reject_after,
         interval,
     })
+}
+
+/// `--reject-after K TEXT`, from the options with two values (it is the only one).
+fn reject_after(pairs: Vec<Pair>) -> Result<Option<(u64, Vec<u8>)>, Error> {
+    const NAME: &str = "--reject-after";
+    let mut pairs = pairs.into_iter().filter(|pair| pair.key == NAME);
+    let Some(Pair { values, .. }) = pairs.next() else {
+        return Ok(None);
+    };
+    if pairs.next().is_some() {
+        return Err(Error::Usage(format!("{NAME} is given more than once")));
+    }
+    let [count, text] = <[OsString; 2]>::try_from(values).map_err(|_| {
+        Error::Usage(format!(
+            "{NAME} needs two values, a count and a text: e.g. {NAME} 100 \
+             '-ERR max number of clients reached\\r\\n'"
+        ))
+    })?;
+    let count =
+        whole_number(&count.to_string_lossy()).map_err(|e| Error::Usage(format!("{NAME}: {e}")))?;
+    let text = text.to_str().ok_or_else(|| {
+        Error::Usage(format!(
+            "{NAME}: the text is not UTF-8; write such bytes as \\xHH"
+        ))
+    })?;
+    let bytes = parse_escaped(text).map_err(|e| Error::Usage(format!("{NAME}: {e}")))?;
+    Ok(Some((count, bytes)))
 }
 
 /// Reads an option's value with `parse`, naming the flag in the error. `keys` lists the
@@ -605,7 +678,9 @@ pub const LIMIT_FLAGS: &[&str] = &[
     "-h",
     "--help",
 ];
-pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "-h", "--help"];
+pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "-h", "--help"];
+/// The options of `server` that take two values: `--reject-after K TEXT`.
+pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
 pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--port",
@@ -924,13 +999,14 @@ mod tests {
     /// the lists of flags, the others.
     #[test]
     fn value_options_are_those_the_help_gives_a_value() {
-        for (help, listed, takes_value) in [
-            (RUN_HELP, RUN_VALUE_OPTIONS, true),
-            (LIMIT_HELP, LIMIT_VALUE_OPTIONS, true),
-            (SERVER_HELP, SERVER_VALUE_OPTIONS, true),
-            (RUN_HELP, RUN_FLAGS, false),
-            (LIMIT_HELP, LIMIT_FLAGS, false),
-            (SERVER_HELP, SERVER_FLAGS, false),
+        for (help, listed, values) in [
+            (RUN_HELP, RUN_VALUE_OPTIONS, 1),
+            (LIMIT_HELP, LIMIT_VALUE_OPTIONS, 1),
+            (SERVER_HELP, SERVER_VALUE_OPTIONS, 1),
+            (SERVER_HELP, SERVER_PAIR_OPTIONS, 2),
+            (RUN_HELP, RUN_FLAGS, 0),
+            (LIMIT_HELP, LIMIT_FLAGS, 0),
+            (SERVER_HELP, SERVER_FLAGS, 0),
         ] {
             let mut shown: Vec<&str> = help
                 .lines()
@@ -944,7 +1020,10 @@ mod tests {
                         .split(", ")
                         .all(|key| key.split(' ').nth(1).is_none_or(|v| v.starts_with('<')))
                 })
-                .filter(|usage| usage.contains('<') == takes_value)
+                .filter(|usage| {
+                    let key = usage.split(", ").last().unwrap_or_default();
+                    key.matches('<').count() == values
+                })
                 .flat_map(|usage| usage.split(", "))
                 .map(|key| key.split(' ').next().unwrap())
                 .collect();
@@ -1080,11 +1159,61 @@ mod tests {
         assert_eq!(args.close_after, Some(Duration::from_millis(50)));
         assert_eq!(args.greeting.as_deref(), Some(&b"hi"[..]));
         assert_eq!(args.max_open, Some(40));
-        assert_eq!(args.accept_limit, None);
-        let Ok(Command::Server(args)) = parse_words("server --accept-limit 40") else {
+        assert_eq!(
+            (args.accept_limit, args.echo, args.reject_after),
+            (None, false, None)
+        );
+        let Ok(Command::Server(args)) =
+            parse_words(r"server --accept-limit 40 --echo --greeting +OK\r\n")
+        else {
             panic!("server arguments rejected");
         };
-        assert_eq!((args.max_connections, args.accept_limit), (None, Some(40)));
+        assert_eq!(args.max_connections, None);
+        assert_eq!((args.accept_limit, args.echo), (Some(40), true));
+        assert_eq!(args.greeting.as_deref(), Some(&b"+OK\r\n"[..]));
+    }
+
+    #[test]
+    fn reject_after_takes_a_count_and_a_text_as_they_stand() {
+        let reject_after = |words: &str| match parse_words(words) {
+            Ok(Command::Server(args)) => args.reject_after,
+            other => panic!("{words:?} gave {other:?}"),
+        };
+        let refusal = |text: &[u8]| text.to_vec();
+        assert_eq!(
+            reject_after(r"server --reject-after 2 -ERR\x20max\r\n -p 0"),
+            Some((2, refusal(b"-ERR max\r\n")))
+        );
+        // The text may spell an option, or help: it is still the text.
+        assert_eq!(
+            reject_after("server -p 0 --reject-after=0 -h"),
+            Some((0, refusal(b"-h")))
+        );
+        assert_eq!(
+            reject_after("server --reject-after 1 --greeting --greeting x"),
+            Some((1, refusal(b"--greeting")))
+        );
+        assert_eq!(
+            reject_after("server --reject-after 1 -- -p 0"),
+            Some((1, refusal(b"--")))
+        );
+        let Ok(Command::Server(args)) = parse_words("server --greeting --reject-after -p 0") else {
+            panic!("--greeting --reject-after rejected");
+        };
+        assert_eq!(args.greeting.as_deref(), Some(&b"--reject-after"[..]));
+        assert_eq!(args.reject_after, None);
+        assert!(usage_error("server --reject-after 2").contains("needs two values"));
+        assert!(usage_error("server --reject-after").contains("needs two values"));
+        assert!(usage_error("server --reject-after= x").contains("'' is not a whole number"));
+        assert!(usage_error("server --reject-after -1 x").contains("'-1' is not a whole number"));
+        assert!(usage_error(r"server --reject-after 1 \q").contains(r"'\q' is not an escape"));
+        assert!(
+            usage_error("server --reject-after 1 a --reject-after 2 b")
+                .contains("--reject-after is given more than once")
+        );
+        assert!(usage_error("server --reject-after 1 a b").contains("unexpected argument 'b'"));
+        assert!(usage_error("server --reject-afterwards 1").contains("--reject-afterwards"));
+        assert!(usage_error("run h 1 --reject-after 1 a").contains("--reject-after"));
     }
 
     #[test]
