@@ -402,3 +402,292 @@ fn it_listens_on_ipv6_loopback_when_asked() {
         Some("stopping: 1 connection accepted (--maxconnections 1)")
     );
 }
+
+#[test]
+fn greeting_takes_escapes() {
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-i",
+        "0",
+        "--greeting",
+        r"+OK\r\n\x00\\",
+        "--close-after",
+        "50ms",
+    ]);
+    let mut stream = connect(&port);
+    assert_eq!(read_to_end(&mut stream), (b"+OK\r\n\0\\".to_vec(), Ok(())));
+}
+
+#[test]
+fn a_bad_escape_exits_64_with_one_line() {
+    for greeting in [r"a\qb", r"\x4", "ends\\"] {
+        common::run_bad_input(&["server", "--greeting", greeting]);
+    }
+    let out = common::run_bad_input(&["server", "--greeting", r"a\qb"]);
+    assert!(
+        out.stderr.contains(r"'\q' is not an escape"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn accept_limit_accepts_that_many_and_leaves_the_rest_queued() {
+    let started = Instant::now();
+    let (server, port) = start_server(&[
+        "-i",
+        "0",
+        "--accept-limit",
+        "40",
+        "--backlog",
+        "128",
+        "--greeting",
+        "hi",
+    ]);
+    // Every connect returns: the kernel completes the handshakes, accepted or not.
+    let mut streams: Vec<TcpStream> = (0..60).map(|_| connect(&port)).collect();
+    for stream in &streams {
+        stream.set_nonblocking(true).unwrap();
+    }
+    // The greeting shows which were accepted. Wait for 40, then give the rest a while.
+    let mut greeted = vec![false; streams.len()];
+    let mut enough_at: Option<Instant> = None;
+    loop {
+        for (stream, greeted) in streams.iter_mut().zip(&mut greeted) {
+            let mut two = [0u8; 2];
+            match stream.read(&mut two) {
+                Ok(2) if !*greeted => *greeted = true,
+                Ok(n) => panic!("{n} bytes: {two:?}, greeted before: {greeted}"),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("reading from the server: {e}"),
+            }
+        }
+        let count = greeted.iter().filter(|g| **g).count();
+        if count >= 40 && enough_at.is_none() {
+            enough_at = Some(Instant::now());
+        }
+        if enough_at.is_some_and(|at| at.elapsed() > Duration::from_millis(300)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "only {count} greeted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(greeted.iter().filter(|g| **g).count(), 40);
+    // Accepted in the order they queued: the first 40.
+    assert!(greeted[..40].iter().all(|g| *g), "{greeted:?}");
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "Accepted: 40, Open: 40, Closed: 0, Queued: 20",
+            "stopping: interrupted by SIGTERM"
+        ],
+        "{out:?}"
+    );
+    drop(streams);
+}
+
+#[test]
+fn no_accept_counts_the_queue() {
+    let started = Instant::now();
+    let (server, port) = start_server(&["-i", "0", "--no-accept", "--backlog", "8"]);
+    let _streams: Vec<TcpStream> = (0..3).map(|_| connect(&port)).collect();
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("Accepted: 0, Open: 0, Closed: 0, Queued: 3"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn accept_limit_and_no_accept_exit_64_with_one_line() {
+    let cases: &[&[&str]] = &[
+        &["server", "--accept-limit", "-1"],
+        &["server", "--accept-limit", "4", "-m", "10"],
+        &["server", "--accept-limit", "4", "--no-accept"],
+    ];
+    for args in cases {
+        common::run_bad_input(args);
+    }
+}
+
+/// Whether `stream` has bytes to read within `wait`: `Some(bytes)` read so far (up to
+/// `want`), `None` when nothing came.
+fn read_within(stream: &mut TcpStream, want: usize, wait: Duration) -> Option<Vec<u8>> {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut data = vec![0u8; want];
+    let mut got = 0;
+    while got < want {
+        match stream.read(&mut data[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("reading from the server: {e}"),
+        }
+    }
+    (got > 0).then(|| data[..got].to_vec())
+}
+
+/// The most the kernel can hold of one direction of a loopback connection, in the
+/// receiver's and the sender's buffers, from their autotuning limits.
+fn kernel_buffers_limit() -> usize {
+    let max = |name: &str| -> usize {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+            .ok()
+            .and_then(|text| text.split_whitespace().last()?.parse().ok())
+            .unwrap_or(16 << 20)
+    };
+    max("tcp_rmem") + max("tcp_wmem")
+}
+
+#[test]
+fn echo_writes_back_everything_without_holding_up_the_others() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let started = Instant::now();
+    let (server, port) = start_server(&["-m", "0", "-i", "0", "--echo"]);
+    // Small buffers on the test's side, so what the kernel can hold is the server's share:
+    // more than that, and the writer can only finish if the server keeps reading while its
+    // echo waits to be read, holding it all.
+    let size = kernel_buffers_limit() + (1 << 20);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.set_send_buffer_size(64 * 1024).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut big = TcpStream::from(socket);
+    big.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let pattern = |i: usize| (i % 251) as u8;
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = std::thread::spawn({
+        let mut stream = big.try_clone().unwrap();
+        let written = written.clone();
+        move || {
+            let chunk: Vec<u8> = (0..size).map(pattern).collect();
+            for piece in chunk.chunks(64 * 1024) {
+                stream.write_all(piece).unwrap();
+                written.fetch_add(piece.len(), Ordering::SeqCst);
+            }
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+    });
+    // Unread, the echo backs up until the writer stops: the server has stopped reading.
+    let mut last = (0, Instant::now());
+    while last.1.elapsed() < Duration::from_millis(300) {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = written.load(Ordering::SeqCst);
+        if now != last.0 {
+            last = (now, Instant::now());
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{last:?}");
+    }
+    assert!(
+        last.0 < size,
+        "all {size} bytes were taken while nothing read their echo"
+    );
+    // Meanwhile another connection is served at once.
+    let mut other = connect(&port);
+    other.write_all(b"ping").unwrap();
+    assert_eq!(
+        read_within(&mut other, 4, Duration::from_secs(5)).as_deref(),
+        Some(&b"ping"[..])
+    );
+    // Read slowly: every byte comes back, in order, and then the server closes.
+    let mut echoed = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = big.read(&mut buf).expect("read the echo");
+        if n == 0 {
+            break;
+        }
+        for (i, byte) in buf[..n].iter().enumerate() {
+            assert_eq!(*byte, pattern(echoed + i), "byte {}", echoed + i);
+        }
+        echoed += n;
+        std::thread::sleep(Duration::from_micros(500));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{echoed} echoed"
+        );
+    }
+    assert_eq!(echoed, size);
+    writer.join().expect("writer");
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("Accepted: 2, Open: 1, Closed: 1"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn reject_after_writes_its_text_to_each_beyond_the_k_open_and_closes_it() {
+    let started = Instant::now();
+    let (server, port) =
+        start_server(&["-m", "0", "-i", "0", "--reject-after", "2", r"-ERR max\r\n"]);
+    let mut held: Vec<TcpStream> = (0..2).map(|_| connect(&port)).collect();
+    let mut third = connect(&port);
+    assert_eq!(read_to_end(&mut third), (b"-ERR max\r\n".to_vec(), Ok(())));
+    for stream in &mut held {
+        assert_eq!(read_within(stream, 1, Duration::from_millis(200)), None);
+    }
+    // Open at once, as redis-server's maxclients: a place frees up once the server has read
+    // a held connection's FIN; until then a new connection is turned away too.
+    drop(held.remove(0));
+    let mut turned_away = 1;
+    loop {
+        let mut next = connect(&port);
+        match read_within(&mut next, 10, Duration::from_millis(200)) {
+            None => {
+                held.push(next);
+                break;
+            }
+            Some(text) => assert_eq!(text, b"-ERR max\r\n"),
+        }
+        turned_away += 1;
+        assert!(started.elapsed() < Duration::from_secs(5), "no place freed");
+    }
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(
+            format!(
+                "Accepted: {}, Open: 2, Closed: {}, Turned away: {turned_away}",
+                3 + turned_away,
+                1 + turned_away
+            )
+            .as_str()
+        ),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn echo_and_reject_after_refuse_bad_input_with_one_line() {
+    let cases: &[&[&str]] = &[
+        &["server", "--reject-after", "2", r"\x4"],
+        &["server", "--reject-after", "2"],
+        &["server", "--reject-after", "two", "x"],
+        &["server", "--echo", "--no-accept"],
+        &["server", "--reject-after", "2", "x", "--no-accept"],
+        &["server", "--reject-after", "2", "x", "--max-open", "2"],
+        &["server", "--reject-after", "2", "x", "--reset"],
+    ];
+    for args in cases {
+        common::run_bad_input(args);
+    }
+}

@@ -10,6 +10,7 @@
 //!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
 //!   a command line where no value starts with `-` (before `--`, which ends the options);
+//!   and `--reject-after=K TEXT` means `--reject-after K TEXT`, whatever TEXT is.
 //! - an option given again later counts with its later value, as the original tool's parser
 //!   has it: the canonical options put before the line's own change nothing (the line's own
 //!   supersede them, and those it lacks have their canonical value anyway).
@@ -28,10 +29,12 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::duration::canonical;
+use tcpgoon::cli::escape;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Probing,
-    Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_VALUE_OPTIONS, ServerArgs,
+    Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_PAIR_OPTIONS,
+    SERVER_VALUE_OPTIONS, ServerArgs,
 };
 use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::error::Error;
@@ -122,12 +125,13 @@ fn split_arguments(data: &[u8]) -> Vec<OsString> {
 }
 
 /// The same arguments with every `--key=value` of a value option split into two arguments;
-/// `None` when there is none to split.
+/// `None` when there is none to split. The values of an option with two values are taken as
+/// they are, as `cli` takes them.
 fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
-    let value_options = match args.first()?.to_str()? {
-        "run" => RUN_VALUE_OPTIONS,
-        "limit" => LIMIT_VALUE_OPTIONS,
-        "server" => SERVER_VALUE_OPTIONS,
+    let (value_options, pair_options) = match args.first()?.to_str()? {
+        "run" => (RUN_VALUE_OPTIONS, &[][..]),
+        "limit" => (LIMIT_VALUE_OPTIONS, &[][..]),
+        "server" => (SERVER_VALUE_OPTIONS, SERVER_PAIR_OPTIONS),
         _ => return None,
     };
     // A value that looks like a flag (`--greeting -b=x`) makes the line ambiguous: pico-args
@@ -144,9 +148,38 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
     let mut changed = false;
     let mut spaced = Vec::with_capacity(args.len() + 1);
     let mut options_ended = false;
+    let mut pair_values_next = 0;
     for arg in args {
+        if pair_values_next > 0 {
+            pair_values_next -= 1;
+            spaced.push(arg.clone());
+            continue;
+        }
         // After `--` nothing is an option: `-c=5` there is an operand, not `-c 5`.
         options_ended |= arg == "--";
+        let pair = arg.to_str().filter(|_| !options_ended).and_then(|text| {
+            pair_options
+                .iter()
+                .find_map(|key| match text.strip_prefix(key)? {
+                    "" => Some((key, None)),
+                    rest => rest.strip_prefix('=').map(|first| (key, Some(first))),
+                })
+        });
+        match pair {
+            Some((key, Some(first))) if !first.is_empty() => {
+                spaced.push(OsString::from(key));
+                spaced.push(OsString::from(first));
+                pair_values_next = 1;
+                changed = true;
+                continue;
+            }
+            Some((_, first)) => {
+                spaced.push(arg.clone());
+                pair_values_next = if first.is_some() { 1 } else { 2 };
+                continue;
+            }
+            None => {}
+        }
         let split = arg
             .to_str()
             .filter(|_| !options_ended)
@@ -259,6 +292,9 @@ fn check_server(server: &ServerArgs) {
         .chain(server.close_after)
     {
         assert!(d <= LONGEST, "{d:?} is longer than any flag allows");
+    }
+    if let Some(bytes) = &server.greeting {
+        assert_eq!(cli::parse_escaped(&escape(bytes)).as_ref(), Ok(bytes));
     }
 }
 
@@ -440,28 +476,37 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         duration,
         backlog,
         no_accept,
+        accept_limit,
         close_after,
         reset,
         greeting,
+        echo,
         max_open,
+        reject_after,
         interval,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
+    if let Some(max_connections) = max_connections {
+        line.push("-m".to_string());
+        line.push(max_connections.to_string());
+    }
     line.extend([
-        "-m".to_string(),
-        max_connections.to_string(),
         "-d".to_string(),
         canonical(*duration),
         "--backlog".to_string(),
         backlog.to_string(),
     ]);
+    if let Some(accept_limit) = accept_limit {
+        line.push("--accept-limit".to_string());
+        line.push(accept_limit.to_string());
+    }
     if let Some(close_after) = close_after {
         line.push("--close-after".to_string());
         line.push(canonical(*close_after));
     }
-    if let Some(text) = greeting {
-        push_text(&mut line, "--greeting", text);
+    if let Some(bytes) = greeting {
+        push_text(&mut line, "--greeting", &escape(bytes));
     }
     if let Some(max_open) = max_open {
         line.push("--max-open".to_string());
@@ -474,6 +519,17 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if *reset {
         line.push("--reset".to_string());
+    }
+    if *echo {
+        line.push("--echo".to_string());
+    }
+    // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
+    if let Some((count, text)) = reject_after {
+        line.extend([
+            "--reject-after".to_string(),
+            count.to_string(),
+            escape(text),
+        ]);
     }
     line
 }

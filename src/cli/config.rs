@@ -280,6 +280,9 @@ pub fn rate_of(sleep: Duration) -> Option<f64> {
     (!sleep.is_zero()).then(|| 1.0 / sleep.as_secs_f64())
 }
 
+/// How many accepts stop the server when `-m` is not given (and `--accept-limit` is not).
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 10;
+
 impl ServerConfig {
     pub fn resolve(args: ServerArgs) -> Result<ServerConfig, Error> {
         // Only an address: a name could resolve to a public interface, and the server must
@@ -293,21 +296,132 @@ impl ServerConfig {
                 )));
             }
         };
+        check_server_combinations(&args)?;
+        let max_connections = match (args.max_connections, args.accept_limit) {
+            (Some(given), _) => given,
+            // Accepting stops at the limit, and the server keeps what it holds until -d.
+            (None, Some(_)) => 0,
+            (None, None) => DEFAULT_MAX_CONNECTIONS,
+        };
+        let (max_open, refusal) = match args.reject_after {
+            Some((count, text)) => (Some(count), text),
+            None => (args.max_open, Vec::new()),
+        };
         Ok(ServerConfig {
             addr: SocketAddr::new(ip, args.port),
-            max_connections: (args.max_connections > 0).then_some(args.max_connections),
+            max_connections: (max_connections > 0).then_some(max_connections),
             duration: (!args.duration.is_zero()).then_some(args.duration),
             // cli caps the backlog at i32::MAX.
             backlog: i32::try_from(args.backlog).unwrap_or(i32::MAX),
             no_accept: args.no_accept,
+            accept_limit: args.accept_limit,
             close_after: args.close_after,
             reset: args.reset,
-            greeting: args
-                .greeting
-                .filter(|text| !text.is_empty())
-                .map(String::into_bytes),
-            max_open: args.max_open,
+            greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
+            echo: args.echo,
+            max_open,
+            refusal,
             interval: args.interval,
         })
+    }
+}
+
+/// Options that contradict each other, or one that could do nothing beside another, are bad
+/// input: the server would not be the one asked for.
+fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
+    let reject_after = args.reject_after.is_some();
+    let conflict = if args.no_accept && args.accept_limit.is_some() {
+        "--no-accept and --accept-limit exclude each other: --no-accept accepts none"
+    } else if args.no_accept && reject_after {
+        "--reject-after turns away accepted connections, and --no-accept accepts none"
+    } else if args.no_accept && args.echo {
+        "--echo writes back to accepted connections, and --no-accept accepts none"
+    } else if reject_after && args.max_open.is_some() {
+        "--reject-after and --max-open exclude each other: --reject-after K TEXT is \
+         --max-open K, writing TEXT before each close"
+    } else if reject_after && args.reset {
+        "--reject-after and --reset exclude each other: a reset throws away the TEXT not yet \
+         read (--max-open K --reset turns them away with a reset)"
+    } else if args.accept_limit.is_some() && args.max_connections.is_some_and(|m| m > 0) {
+        "--accept-limit and -m exclude each other: -m stops the server at its Nth accept, \
+         --accept-limit stops accepting and keeps serving until -d or a signal; leave -m out"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(conflict.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Command, parse};
+
+    fn server(words: &str) -> Result<ServerConfig, Error> {
+        let words = format!("server {words}");
+        match parse(words.split_whitespace().map(Into::into).collect()) {
+            Ok(Command::Server(args)) => ServerConfig::resolve(args),
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    fn refused(words: &str) -> String {
+        match server(words) {
+            Err(Error::Usage(message)) => message,
+            other => panic!("{words:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accept_limit_lifts_the_default_maxconnections() {
+        assert_eq!(server("").unwrap().max_connections, Some(10));
+        assert_eq!(server("--accept-limit 40").unwrap().max_connections, None);
+        assert_eq!(
+            server("--accept-limit 40 -m 0").unwrap().max_connections,
+            None
+        );
+        assert_eq!(server("-m 50").unwrap().max_connections, Some(50));
+        assert!(refused("--accept-limit 40 -m 50").contains("leave -m out"));
+        assert!(refused("--accept-limit 40 -m 10").contains("leave -m out"));
+    }
+
+    #[test]
+    fn reject_after_is_max_open_with_a_refusal() {
+        let config = server(r"-m 0 --reject-after 2 -ERR\r\n").unwrap();
+        assert_eq!(
+            (config.max_open, config.refusal),
+            (Some(2), b"-ERR\r\n".to_vec())
+        );
+        let config = server("--max-open 3").unwrap();
+        assert_eq!((config.max_open, config.refusal), (Some(3), Vec::new()));
+    }
+
+    #[test]
+    fn options_that_contradict_each_other_are_refused() {
+        for (words, says) in [
+            (
+                "--reject-after 1 x --max-open 2",
+                "--reject-after and --max-open",
+            ),
+            ("--reject-after 1 x --reset", "--reject-after and --reset"),
+            ("--reject-after 1 x --no-accept", "--no-accept accepts none"),
+            ("--echo --no-accept", "--no-accept accepts none"),
+            (
+                "--accept-limit 0 --no-accept",
+                "--no-accept and --accept-limit",
+            ),
+        ] {
+            let message = refused(words);
+            assert!(message.contains(says), "{words}: {message}");
+            assert!(!message.contains('\n'), "{words}: {message}");
+        }
+        // What still goes together.
+        for words in [
+            "--accept-limit 5 --max-open 2 --greeting hi --close-after 1s --reset",
+            "--echo --greeting hi --max-open 2 --reset",
+            "--reject-after 2 x --echo --accept-limit 10 --close-after 1s",
+            "--no-accept --greeting hi",
+        ] {
+            assert!(server(words).is_ok(), "{words}");
+        }
     }
 }

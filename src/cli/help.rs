@@ -189,43 +189,87 @@ Example:
 ";
 
 pub const SERVER_HELP: &str = "\
-A TCP server to aim `tcpgoon run` at: it accepts connections and holds them open, reading
-and discarding what arrives, and can misbehave the ways real servers do.
+A TCP server to aim `tcpgoon run` at: it accepts connections and holds them
+open, reading and discarding what arrives, and can misbehave the ways real
+servers do.
 
 Usage:
   tcpgoon server [OPTIONS]
 
 Options:
-  -p, --port <PORT>             port to listen on; 0 picks a free one          [default: 54321]
-  -b, --bind <ADDR>             address to listen on                           [default: 127.0.0.1]
-  -m, --maxconnections <N>      stop after accepting N connections; 0 = no limit [default: 10]
-  -d, --duration <DUR>          stop after this long; 0 = no limit             [default: 30s]
-      --backlog <N>             listen backlog                                 [default: 1024]
-      --no-accept               listen but never accept (the accept queue fills, new SYNs
-                                are dropped, clients time out)
-      --close-after <DUR>       close each accepted connection after this long
-      --reset                   close with a reset (SO_LINGER 0) instead of a FIN
-      --greeting <TEXT>         write TEXT to each accepted connection
-      --max-open <N>            hold at most N connections open at once; close each one
-                                accepted beyond them at once (with --reset, by a reset);
-                                0 closes every connection as it is accepted
-  -i, --interval <DUR>          between stats lines; 0 turns them off          [default: 1s]
-  -h, --help                    print this help
+  -p, --port <PORT>          port to listen on; 0 picks a free one
+                             [default: 54321]
+  -b, --bind <ADDR>          address to listen on       [default: 127.0.0.1]
+  -m, --maxconnections <N>   stop after accepting N connections; 0 = no
+                             limit     [default: 10; 0 with --accept-limit]
+  -d, --duration <DUR>       stop after this long; 0 = no limit
+                             [default: 30s]
+      --backlog <N>          listen backlog                 [default: 1024]
+      --no-accept            listen but never accept (the accept queue
+                             fills, new SYNs are dropped, clients time out)
+      --accept-limit <K>     accept K connections, then never again: later
+                             ones wait in the accept queue, their handshakes
+                             done, as at a server out of file descriptors
+      --close-after <DUR>    close each accepted connection after this long
+      --reset                close with a reset (SO_LINGER 0), not a FIN
+      --greeting <TEXT>      write TEXT to each accepted connection
+      --echo                 write back what arrives on each connection
+                             (after the greeting); while 64 KiB wait for the
+                             peer to read them, stop reading it
+      --max-open <N>         hold at most N connections open at once; close
+                             each one accepted beyond them at once (with
+                             --reset, by a reset); 0 closes every connection
+                             as it is accepted
+      --reject-after <K> <TEXT>
+                             as --max-open K, but write TEXT to each
+                             connection beyond the K open before closing it
+                             (as redis-server does past its maxclients)
+  -i, --interval <DUR>       between stats lines; 0 turns them off
+                             [default: 1s]
+  -h, --help                 print this help
 
-Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds for
---duration and --interval, and milliseconds for --close-after. --interval is 0 (no stats
-lines) or at least 10ms.
+Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds
+for --duration and --interval, and milliseconds for --close-after. --interval is
+0 (no stats lines) or at least 10ms.
 
-The first line on stdout is `listening on <ip>:<port>`, with the real port when 0 was given;
-then one `Accepted: N, Open: N, Closed: N` line per interval, with `, Turned away: N` when
---max-open closed some at once, and `, Accept errors: N` when accepting failed for lack of
-file descriptors or memory (the connection stays queued, and accepting is tried again). It
-stops on SIGINT, SIGTERM or SIGHUP, or when -m or -d is reached: it prints the counts and
-why it stopped, closes every connection (with --reset, by a reset), and exits 0; a second
-signal ends it at once. It cannot listen: exit 64. Its lines cannot be written (a full
-disk; a closed stdout is no error): exit 1. --bind 0.0.0.0 or :: takes connections from
-other machines too: it warns so on stderr.
+TEXT is sent as bytes, with the escapes \\r, \\n, \\t, \\0 (a NUL byte), \\\\ (a
+backslash) and \\xHH (the byte 0xHH); any other backslash is bad input.
 
-Example:
+--reject-after, like --max-open, counts the connections open at once: a place
+frees up when a held one closes. --accept-limit counts every accept. Bad input
+(exit 64): --no-accept with --accept-limit, --echo or --reject-after;
+--reject-after with --max-open, or with --reset (a reset would throw TEXT
+away); --accept-limit with -m other than 0.
+
+The first line on stdout is `listening on <ip>:<port>`, with the real port
+when 0 was given; then one `Accepted: N, Open: N, Closed: N` line per
+interval, with `, Turned away: N` when --max-open or --reject-after turned
+some away, `, Accept errors: N` when accepting failed for lack of file
+descriptors or memory (the connection stays queued, and accepting is tried
+again), and `, Queued: N` while it does not accept (--no-accept, or
+--accept-limit reached): the connections waiting in the accept queue. It
+stops on SIGINT, SIGTERM or SIGHUP, or when -m or -d is reached: it prints the
+counts and why it stopped, closes every connection (with --reset, by a reset),
+and exits 0; a second signal ends it at once. It cannot listen: exit 64. Its
+lines cannot be written (a full disk; a closed stdout is no error): exit 1.
+--bind 0.0.0.0 or :: takes connections from other machines too: it warns so on
+stderr.
+
+Examples:
   tcpgoon server -p 0 -m 0 -d 60
+  tcpgoon server -p 0 -d 60 --accept-limit 40 --greeting 'hello\\r\\n'
+  tcpgoon server -p 0 -m 0 --reject-after 2 '-ERR max clients\\r\\n'
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_help_fits_80_columns() {
+        for line in SERVER_HELP.lines() {
+            let columns = line.chars().count();
+            assert!(columns <= 80, "{columns} columns: {line}");
+        }
+    }
+}

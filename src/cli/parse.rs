@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
-    DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_port, parse_port_or_zero,
-    parse_probe_bytes, parse_probe_kind, parse_progress, parse_rate, seconds, whole_number,
-    with_unit,
+    DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_escaped, parse_port,
+    parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress, parse_rate, seconds,
+    whole_number, with_unit,
 };
 use crate::engine::probe::ProbeKind;
 use crate::engine::source;
@@ -100,15 +100,24 @@ pub struct RunArgs {
 pub struct ServerArgs {
     pub port: u16,
     pub bind: String,
-    pub max_connections: u64,
+    /// `-m` as given (0: no limit); `None` when not given, since its default depends on
+    /// `--accept-limit` (`config` decides).
+    pub max_connections: Option<u64>,
     pub duration: Duration,
     pub backlog: u32,
     pub no_accept: bool,
+    /// Accept this many, then stop accepting for good.
+    pub accept_limit: Option<u64>,
     pub close_after: Option<Duration>,
     pub reset: bool,
-    pub greeting: Option<String>,
+    /// The bytes of `--greeting`, its escapes read.
+    pub greeting: Option<Vec<u8>>,
+    pub echo: bool,
     /// Hold at most this many open; `None` for no limit (0 closes every one at once).
     pub max_open: Option<u64>,
+    /// `--reject-after K TEXT`: hold K open at once, and write TEXT's bytes (its escapes
+    /// read) to each connection beyond them before closing it.
+    pub reject_after: Option<(u64, Vec<u8>)>,
     pub interval: Duration,
 }
 
@@ -120,7 +129,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             .is_some_and(|first| !first.as_encoded_bytes().starts_with(b"-")),
     );
     let spelling = Spelling::of(args.first().filter(|_| skip == 1));
-    let (options, operands) = spelling.normalize(&args[skip..]);
+    let (options, operands, pairs) = spelling.normalize(&args[skip..]);
     let wants_help = spelling.asks_for(&options, "-h", "--help");
     if spelling.asks_for(&options, "-V", "--version") {
         let command = args.first().filter(|_| skip == 1).and_then(|c| c.to_str());
@@ -233,6 +242,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
                     repeats,
                 },
                 lossy(operands),
+                pairs,
             )
             .map(Command::Server)
         }
@@ -240,6 +250,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             "unknown command '{other}': expected run, limit, server, version or help"
         ))),
     }
+}
+
+/// An option that takes two values (`--reject-after K TEXT`), taken out of the command line
+/// before pico-args, which reads one value per key, sees it. `values` holds fewer than two
+/// when the command line ended first.
+#[derive(Debug)]
+struct Pair {
+    key: &'static str,
+    values: Vec<OsString>,
 }
 
 /// How a subcommand's options are spelled: which take a value and which are flags. pico-args
@@ -253,17 +272,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
 struct Spelling {
     values: &'static [&'static str],
     flags: &'static [&'static str],
+    pairs: &'static [&'static str],
 }
 
 impl Spelling {
     fn of(command: Option<&OsString>) -> Spelling {
-        let (values, flags) = match command.and_then(|c| c.to_str()) {
-            Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS),
-            Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS),
-            Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS),
-            _ => (&[][..], &["-h", "--help"][..]),
+        let (values, flags, pairs) = match command.and_then(|c| c.to_str()) {
+            Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS, &[][..]),
+            Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS, &[][..]),
+            Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS, SERVER_PAIR_OPTIONS),
+            _ => (&[][..], &["-h", "--help"][..], &[][..]),
         };
-        Spelling { values, flags }
+        Spelling {
+            values,
+            flags,
+            pairs,
+        }
     }
 
     /// Splits the arguments at `--` into options and operands, with every cluster of short
@@ -272,10 +296,21 @@ impl Spelling {
     /// that starts with `-` is joined to its key (`--greeting=-yd`), since pico-args finds
     /// keys anywhere and would take `--greeting -d` for a `-d` without a value. A letter that
     /// names no option ends the cluster, which stays whole from there for the error to show.
-    fn normalize(&self, args: &[OsString]) -> (Vec<OsString>, Vec<OsString>) {
+    /// An option with two values (`--reject-after K TEXT`, `--reject-after=K TEXT`) takes the
+    /// next arguments as they are, whatever they look like, and comes back on its own.
+    fn normalize(&self, args: &[OsString]) -> (Vec<OsString>, Vec<OsString>, Vec<Pair>) {
         let mut options: Vec<OsString> = Vec::with_capacity(args.len());
+        let mut pairs: Vec<Pair> = Vec::new();
+        let mut pair_values_next = 0;
         let mut value_next = false;
         for (i, arg) in args.iter().enumerate() {
+            if pair_values_next > 0 {
+                pair_values_next -= 1;
+                if let Some(pair) = pairs.last_mut() {
+                    pair.values.push(arg.clone());
+                }
+                continue;
+            }
             if std::mem::take(&mut value_next) {
                 match options.pop() {
                     Some(mut key) if arg.len() > 1 && arg.as_encoded_bytes().starts_with(b"-") => {
@@ -288,13 +323,25 @@ impl Spelling {
                 continue;
             }
             let text = match arg.to_str() {
-                Some("--") => return (options, args[i + 1..].to_vec()),
+                Some("--") => return (options, args[i + 1..].to_vec(), pairs),
                 Some(text) => text,
                 None => {
                     options.push(arg.clone());
                     continue;
                 }
             };
+            let pair = self.pairs.iter().find_map(|&key| {
+                let rest = text.strip_prefix(key)?;
+                match rest.strip_prefix('=') {
+                    Some(first) => Some((key, vec![OsString::from(first)])),
+                    None => rest.is_empty().then(|| (key, Vec::new())),
+                }
+            });
+            if let Some((key, values)) = pair {
+                pair_values_next = 2 - values.len();
+                pairs.push(Pair { key, values });
+                continue;
+            }
             match text.strip_prefix('-') {
                 Some(cluster) if !cluster.is_empty() && !cluster.starts_with('-') => {
                     value_next = self.take_apart(cluster, &mut options);
@@ -305,7 +352,7 @@ impl Spelling {
                 }
             }
         }
-        (options, Vec::new())
+        (options, Vec::new(), pairs)
     }
 
     /// Pushes the options of `-<cluster>`; true when the last takes its value from the next
@@ -589,12 +636,15 @@ fn host_and_port(args: Args, operands: Vec<String>, command: &str) -> Result<(St
     Ok((host, port))
 }
 
-fn parse_server(mut args: Args, operands: Vec<String>) -> Result<ServerArgs, Error> {
+fn parse_server(
+    mut args: Args,
+    operands: Vec<String>,
+    pairs: Vec<Pair>,
+) -> Result<ServerArgs, Error> {
     let port = option(&mut args, &["-p", "--port"], parse_port_or_zero)?.unwrap_or(54321);
     let bind = option(&mut args, &["-b", "--bind"], |s| Ok(s.to_string()))?
         .unwrap_or_else(|| "127.0.0.1".to_string());
-    let max_connections =
-        option(&mut args, &["-m", "--maxconnections"], whole_number)?.unwrap_or(10);
+    let max_connections = option(&mut args, &["-m", "--maxconnections"], whole_number)?;
     let duration =
         option(&mut args, &["-d", "--duration"], seconds)?.unwrap_or(Duration::from_secs(30));
     let backlog = option(&mut args, &["--backlog"], |s| {
@@ -606,13 +656,16 @@ fn parse_server(mut args: Args, operands: Vec<String>) -> Result<ServerArgs, Err
         })
     })?
     .unwrap_or(1024);
+    let accept_limit = option(&mut args, &["--accept-limit"], whole_number)?;
     let close_after = option(&mut args, &["--close-after"], millis)?;
-    let greeting = option(&mut args, &["--greeting"], |s| Ok(s.to_string()))?;
+    let greeting = option(&mut args, &["--greeting"], parse_escaped)?;
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
+    let echo = flag(&mut args, &["--echo"])?;
+    let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
         port,
@@ -621,12 +674,42 @@ fn parse_server(mut args: Args, operands: Vec<String>) -> Result<ServerArgs, Err
         duration,
         backlog,
         no_accept,
+        accept_limit,
         close_after,
         reset,
         greeting,
+        echo,
         max_open,
+        reject_after,
         interval,
     })
+}
+
+/// `--reject-after K TEXT`, from the options with two values (it is the only one).
+fn reject_after(pairs: Vec<Pair>) -> Result<Option<(u64, Vec<u8>)>, Error> {
+    const NAME: &str = "--reject-after";
+    let mut pairs = pairs.into_iter().filter(|pair| pair.key == NAME);
+    let Some(Pair { values, .. }) = pairs.next() else {
+        return Ok(None);
+    };
+    if pairs.next().is_some() {
+        return Err(Error::Usage(format!("{NAME} is given more than once")));
+    }
+    let [count, text] = <[OsString; 2]>::try_from(values).map_err(|_| {
+        Error::Usage(format!(
+            "{NAME} needs two values, a count and a text: e.g. {NAME} 100 \
+             '-ERR max number of clients reached\\r\\n'"
+        ))
+    })?;
+    let count =
+        whole_number(&count.to_string_lossy()).map_err(|e| Error::Usage(format!("{NAME}: {e}")))?;
+    let text = text.to_str().ok_or_else(|| {
+        Error::Usage(format!(
+            "{NAME}: the text is not UTF-8; write such bytes as \\xHH"
+        ))
+    })?;
+    let bytes = parse_escaped(text).map_err(|e| Error::Usage(format!("{NAME}: {e}")))?;
+    Ok(Some((count, bytes)))
 }
 
 /// Reads an option's value with `parse`, naming the flag in the error. `keys` lists the
@@ -780,7 +863,9 @@ pub const LIMIT_FLAGS: &[&str] = &[
     "-h",
     "--help",
 ];
-pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "-h", "--help"];
+pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "-h", "--help"];
+/// The options of `server` that take two values: `--reject-after K TEXT`.
+pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
 pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--port",
@@ -791,6 +876,7 @@ pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "-d",
     "--duration",
     "--backlog",
+    "--accept-limit",
     "--close-after",
     "--greeting",
     "--max-open",
@@ -971,7 +1057,7 @@ mod tests {
         };
         assert_eq!(args.bind, "localhost");
         assert_eq!(args.duration, Duration::from_secs(3600));
-        assert_eq!(args.greeting.as_deref(), Some("-V"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-V"[..]));
         let Ok(Command::Limit(limit)) = parse_words("limit h 80 -t=2h") else {
             panic!("limit arguments rejected");
         };
@@ -1058,7 +1144,10 @@ mod tests {
             panic!("server arguments rejected");
         };
         assert!(server.reset);
-        assert_eq!((server.port, server.greeting.as_deref()), (0, Some("b")));
+        assert_eq!(
+            (server.port, server.greeting.as_deref()),
+            (0, Some(&b"b"[..]))
+        );
         // A value is checked wherever it stands, as pflag checks each.
         assert_eq!(
             usage_error("run h 80 -c x -c 3"),
@@ -1199,12 +1288,12 @@ mod tests {
         let Ok(Command::Server(args)) = parse_words("server -p 0 -d 1 --greeting -d") else {
             panic!("--greeting -d rejected");
         };
-        assert_eq!(args.greeting.as_deref(), Some("-d"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-d"[..]));
         assert_eq!(args.duration, Duration::from_secs(1));
         let Ok(Command::Server(args)) = parse_words("server --greeting -p -p 0 -d 1") else {
             panic!("--greeting -p rejected");
         };
-        assert_eq!((args.greeting.as_deref(), args.port), (Some("-p"), 0));
+        assert_eq!((args.greeting.as_deref(), args.port), (Some(&b"-p"[..]), 0));
         let args = run_args("run 127.0.0.1 1 -c 1 --hdr-log -c");
         assert_eq!(args.hdr_log, Some(PathBuf::from("-c")));
         assert_eq!(args.connections, 1);
@@ -1217,11 +1306,11 @@ mod tests {
         let Ok(Command::Server(args)) = parse_words("server --greeting -h -p 0") else {
             panic!("--greeting -h taken for help");
         };
-        assert_eq!(args.greeting.as_deref(), Some("-h"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-h"[..]));
         let Ok(Command::Server(args)) = parse_words("server --greeting -V") else {
             panic!("--greeting -V taken for the version");
         };
-        assert_eq!(args.greeting.as_deref(), Some("-V"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"-V"[..]));
         assert!(usage_error("run h 1 -c -h").contains("-c"));
         assert_eq!(
             parse_words("server -p 0 -h"),
@@ -1234,13 +1323,14 @@ mod tests {
     /// the lists of flags, the others.
     #[test]
     fn value_options_are_those_the_help_gives_a_value() {
-        for (help, listed, takes_value) in [
-            (RUN_HELP, RUN_VALUE_OPTIONS, true),
-            (LIMIT_HELP, LIMIT_VALUE_OPTIONS, true),
-            (SERVER_HELP, SERVER_VALUE_OPTIONS, true),
-            (RUN_HELP, RUN_FLAGS, false),
-            (LIMIT_HELP, LIMIT_FLAGS, false),
-            (SERVER_HELP, SERVER_FLAGS, false),
+        for (help, listed, values) in [
+            (RUN_HELP, RUN_VALUE_OPTIONS, 1),
+            (LIMIT_HELP, LIMIT_VALUE_OPTIONS, 1),
+            (SERVER_HELP, SERVER_VALUE_OPTIONS, 1),
+            (SERVER_HELP, SERVER_PAIR_OPTIONS, 2),
+            (RUN_HELP, RUN_FLAGS, 0),
+            (LIMIT_HELP, LIMIT_FLAGS, 0),
+            (SERVER_HELP, SERVER_FLAGS, 0),
         ] {
             let mut shown: Vec<&str> = help
                 .lines()
@@ -1254,7 +1344,10 @@ mod tests {
                         .split(", ")
                         .all(|key| key.split(' ').nth(1).is_none_or(|v| v.starts_with('<')))
                 })
-                .filter(|usage| usage.contains('<') == takes_value)
+                .filter(|usage| {
+                    let key = usage.split(", ").last().unwrap_or_default();
+                    key.matches('<').count() == values
+                })
                 .flat_map(|usage| usage.split(", "))
                 .map(|key| key.split(' ').next().unwrap())
                 .collect();
@@ -1316,9 +1409,9 @@ mod tests {
         else {
             panic!("server arguments rejected");
         };
-        assert_eq!((server.port, server.max_connections), (0, 0));
+        assert_eq!((server.port, server.max_connections), (0, Some(0)));
         assert_eq!(server.duration, Duration::from_secs(2));
-        assert_eq!(server.greeting.as_deref(), Some("-yd"));
+        assert_eq!(server.greeting.as_deref(), Some(&b"-yd"[..]));
         assert!(server.reset);
         assert!(usage_error("server -p 0 -- 5").contains("unexpected argument '5'"));
         assert_eq!(parse_words("help -- run"), Ok(Command::Help(RUN_HELP)));
@@ -1375,12 +1468,76 @@ mod tests {
         };
         assert_eq!(args.port, 0);
         assert_eq!(args.bind, "127.0.0.1");
-        assert_eq!(args.max_connections, 0);
+        assert_eq!(args.max_connections, Some(0));
         assert_eq!(args.duration, Duration::from_secs(2));
         assert_eq!(args.backlog, 4);
         assert!(args.no_accept && args.reset);
         assert_eq!(args.close_after, Some(Duration::from_millis(50)));
-        assert_eq!(args.greeting.as_deref(), Some("hi"));
+        assert_eq!(args.greeting.as_deref(), Some(&b"hi"[..]));
         assert_eq!(args.max_open, Some(40));
+        assert_eq!(
+            (args.accept_limit, args.echo, args.reject_after),
+            (None, false, None)
+        );
+        let Ok(Command::Server(args)) =
+            parse_words(r"server --accept-limit 40 --echo --greeting +OK\r\n")
+        else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!(args.max_connections, None);
+        assert_eq!((args.accept_limit, args.echo), (Some(40), true));
+        assert_eq!(args.greeting.as_deref(), Some(&b"+OK\r\n"[..]));
+    }
+
+    #[test]
+    fn reject_after_takes_a_count_and_a_text_as_they_stand() {
+        let reject_after = |words: &str| match parse_words(words) {
+            Ok(Command::Server(args)) => args.reject_after,
+            other => panic!("{words:?} gave {other:?}"),
+        };
+        let refusal = |text: &[u8]| text.to_vec();
+        assert_eq!(
+            reject_after(r"server --reject-after 2 -ERR\x20max\r\n -p 0"),
+            Some((2, refusal(b"-ERR max\r\n")))
+        );
+        // The text may spell an option, or help: it is still the text.
+        assert_eq!(
+            reject_after("server -p 0 --reject-after=0 -h"),
+            Some((0, refusal(b"-h")))
+        );
+        assert_eq!(
+            reject_after("server --reject-after 1 --greeting --greeting x"),
+            Some((1, refusal(b"--greeting")))
+        );
+        assert_eq!(
+            reject_after("server --reject-after 1 -- -p 0"),
+            Some((1, refusal(b"--")))
+        );
+        let Ok(Command::Server(args)) = parse_words("server --greeting --reject-after -p 0") else {
+            panic!("--greeting --reject-after rejected");
+        };
+        assert_eq!(args.greeting.as_deref(), Some(&b"--reject-after"[..]));
+        assert_eq!(args.reject_after, None);
+        assert!(usage_error("server --reject-after 2").contains("needs two values"));
+        assert!(usage_error("server --reject-after").contains("needs two values"));
+        assert!(usage_error("server --reject-after= x").contains("'' is not a whole number"));
+        assert!(usage_error("server --reject-after -1 x").contains("'-1' is not a whole number"));
+        assert!(usage_error(r"server --reject-after 1 \q").contains(r"'\q' is not an escape"));
+        assert!(
+            usage_error("server --reject-after 1 a --reject-after 2 b")
+                .contains("--reject-after is given more than once")
+        );
+        assert!(usage_error("server --reject-after 1 a b").contains("unexpected argument 'b'"));
+        assert!(usage_error("server --reject-afterwards 1").contains("--reject-afterwards"));
+        assert!(usage_error("run h 1 --reject-after 1 a").contains("--reject-after"));
+    }
+
+    #[test]
+    fn greeting_reads_escapes() {
+        let Ok(Command::Server(args)) = parse_words(r"server --greeting \x00hi\t\\") else {
+            panic!("--greeting rejected");
+        };
+        assert_eq!(args.greeting.as_deref(), Some(&b"\0hi\t\\"[..]));
+        assert!(usage_error(r"server --greeting \x4").starts_with(r"--greeting: '\x4'"));
     }
 }

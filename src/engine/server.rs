@@ -1,9 +1,18 @@
 //! `tcpgoon server`: a target for `tcpgoon run` on this machine, with the faults real servers
 //! have. It listens (on loopback unless told otherwise), accepts until the kernel has no more
 //! queued, holds every connection open, reads and discards whatever arrives, and can instead
-//! leave its accept queue full (`--no-accept`), close each connection after a while
-//! (`--close-after`), hold only so many at once and close the rest as they come
-//! (`--max-open`), close with a reset rather than a FIN (`--reset`), or greet each one.
+//! leave its accept queue full (`--no-accept`), stop accepting for good after so many
+//! (`--accept-limit`), close each connection after a while (`--close-after`), hold only so
+//! many at once and close the rest as they come (`--max-open`), after writing them a refusal
+//! (`--reject-after`), close with a reset rather than a FIN (`--reset`), greet each one, or
+//! write back what arrives (`--echo`).
+//!
+//! A connection is served or turned away. A served one is owed the greeting, then (with
+//! `--echo`) what it sent; a turned-away one is owed the refusal, and is closed once that is
+//! written. Writes never block: what the socket does not take waits in the connection, and
+//! is written when the socket is WRITABLE again. An echo waiting to be written is at most
+//! [`ECHO_LIMIT`] bytes; while it is that full the connection is not read, so the peer's
+//! writes wait in the kernel's buffers, as a server that cannot keep up makes them wait.
 //!
 //! Like the run's engine it is one thread and one `mio::Poll`: the listener, the signalfd, a
 //! timerfd and every accepted connection (in a slab keyed by its token) are registered with
@@ -15,8 +24,9 @@
 //! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`];
 //! `report::server` turns those into the lines on stdout.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -39,6 +49,9 @@ const LISTENER: Token = Token(usize::MAX - 2);
 /// memory: the queued connection stays queued, and no new event would announce it.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
+/// The most echoed bytes a connection keeps waiting for its peer to read (`--echo`).
+pub const ECHO_LIMIT: usize = 64 * 1024;
+
 /// What the server is asked to do: `tcpgoon server`'s arguments, checked (`cli::config`
 /// parses the address to listen on, so a bad one is bad input, not a failure to bind).
 #[derive(Debug, Clone, PartialEq)]
@@ -50,12 +63,19 @@ pub struct ServerConfig {
     pub duration: Option<Duration>,
     pub backlog: i32,
     pub no_accept: bool,
+    /// Accept this many, then never again (the listener stays open, and the kernel goes on
+    /// queueing up to the backlog); `None` for no limit.
+    pub accept_limit: Option<u64>,
     pub close_after: Option<Duration>,
     pub reset: bool,
     /// Written to each accepted connection; never empty.
     pub greeting: Option<Vec<u8>>,
+    /// Write back what arrives on each connection, rather than discard it.
+    pub echo: bool,
     /// Hold at most this many open at once; `None` for no limit.
     pub max_open: Option<u64>,
+    /// Written to each connection `max_open` turns away before it is closed; may be empty.
+    pub refusal: Vec<u8>,
     pub interval: Duration,
 }
 
@@ -68,8 +88,13 @@ pub struct Counts {
     pub closed: u64,
     /// Accepts that failed for lack of descriptors or memory (each is retried).
     pub accept_errors: u64,
-    /// Accepted while `--max-open` were open, and closed at once (counted in `closed` too).
+    /// Accepted while `--max-open` (or `--reject-after`) were open, and closed at once, or
+    /// once the refusal was written (counted in `closed` too, once closed).
     pub turned_away: u64,
+    /// Connections whose handshake the kernel completed, waiting in the listener's queue,
+    /// while the server is not accepting (`--no-accept`, or `--accept-limit` reached); `None`
+    /// while it accepts, or when the kernel would not say.
+    pub queued: Option<u64>,
 }
 
 /// Why the server stopped.
@@ -87,14 +112,36 @@ pub struct Outcome {
     pub stop: Stop,
 }
 
+/// What the server does with an accepted connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Held: greeted, read from (and echoed to), closed by the peer, `--close-after` or the
+    /// stop.
+    Served,
+    /// Over `--reject-after`: written the refusal, then closed.
+    TurnedAway,
+}
+
 /// An accepted connection.
 #[derive(Debug)]
 struct Held {
     stream: TcpStream,
     /// Its place in accept order; tells a reused slab slot from its predecessor.
     seq: u64,
-    /// How much of the greeting has been written.
-    greeted: usize,
+    role: Role,
+    /// How much of its message (the greeting, or the refusal) has been written.
+    sent: usize,
+    /// Bytes read and not yet echoed: `echo[echoed..]`, at most [`ECHO_LIMIT`].
+    echo: Vec<u8>,
+    echoed: usize,
+    /// The peer has finished sending (`--echo`): it is closed once its echo is written.
+    read_closed: bool,
+}
+
+impl Held {
+    fn unechoed(&self) -> usize {
+        self.echo.len() - self.echoed
+    }
 }
 
 /// The server's event loop and everything it owns.
@@ -102,6 +149,8 @@ pub struct Server<'s> {
     poll: Poll,
     alarm: Alarm,
     listener: Option<TcpListener>,
+    /// Registered and taking connections off the listener's queue.
+    accepting: bool,
     local_addr: SocketAddr,
     conns: Slab<Held>,
     closing: Option<DeadlineQueue<(usize, u64)>>,
@@ -111,6 +160,8 @@ pub struct Server<'s> {
     config: ServerConfig,
     signals: Option<&'s SignalFd>,
     counts: Counts,
+    /// Connections turned away whose refusal is still being written: open, not held.
+    refusing: u64,
     stop: Option<Stop>,
     read_buf: Box<[u8]>,
 }
@@ -148,9 +199,10 @@ impl<'s> Server<'s> {
             .local_addr()
             .map_err(|e| Error::system("cannot read the listening address", e))?;
         let poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
-        // With --no-accept the listener is never watched: nothing takes connections off its
-        // queue, which is the point.
-        if !config.no_accept {
+        // With --no-accept (or --accept-limit 0) the listener is never watched: nothing takes
+        // connections off its queue, which is the point.
+        let accepting = !config.no_accept && config.accept_limit != Some(0);
+        if accepting {
             poll.registry()
                 .register(&mut listener, LISTENER, Interest::READABLE)
                 .map_err(|e| Error::system("cannot watch the listener", e))?;
@@ -164,6 +216,7 @@ impl<'s> Server<'s> {
             poll,
             alarm,
             listener: Some(listener),
+            accepting,
             local_addr,
             conns: Slab::new(),
             closing: config.close_after.map(DeadlineQueue::new),
@@ -172,6 +225,7 @@ impl<'s> Server<'s> {
             accept_retry_at: None,
             signals,
             counts: Counts::default(),
+            refusing: 0,
             stop: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
             config,
@@ -190,6 +244,7 @@ impl<'s> Server<'s> {
         let stop = loop {
             let now = Instant::now();
             if self.ticker.take_due(now) {
+                self.count_queued();
                 tick(&self.counts);
             }
             if self.stop.is_none() && self.stop_at.is_some_and(|at| at <= now) {
@@ -215,11 +270,16 @@ impl<'s> Server<'s> {
                     ALARM => self.alarm.fired(),
                     LISTENER => self.accept_all(now),
                     Token(key) => {
+                        // Writing first: what it frees in the echo is room for the reads.
                         if event.is_writable() {
-                            self.greet(key);
+                            self.write_out(key);
                         }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.drain(key);
+                        if event.is_readable()
+                            || event.is_read_closed()
+                            || event.is_error()
+                            || (event.is_writable() && self.config.echo)
+                        {
+                            self.read_in(key);
                         }
                     }
                 }
@@ -228,10 +288,11 @@ impl<'s> Server<'s> {
         // The listener goes first, so a client arriving now is refused rather than queued
         // and then reset. The connections are read once more, since unread data would turn
         // their FIN into a reset, and are closed when `self` is dropped, on return.
+        self.count_queued();
         self.listener = None;
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
-            self.drain(key);
+            self.discard(key);
         }
         Ok(Outcome {
             counts: self.counts,
@@ -259,9 +320,10 @@ impl<'s> Server<'s> {
         }
     }
 
-    /// Accepts until the queue is empty, or until `--maxconnections` is reached.
+    /// Accepts until the queue is empty, or until `--maxconnections` or `--accept-limit` is
+    /// reached.
     fn accept_all(&mut self, now: Instant) {
-        while self.stop.is_none() {
+        while self.stop.is_none() && self.accepting {
             let Some(listener) = &self.listener else {
                 return;
             };
@@ -283,6 +345,28 @@ impl<'s> Server<'s> {
         }
     }
 
+    /// The listener stays open, so the kernel goes on completing handshakes into its queue,
+    /// but nothing takes them off it again, and no event about it wakes the loop.
+    fn stop_accepting(&mut self) {
+        if let Some(listener) = &mut self.listener
+            && self.accepting
+        {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        self.accepting = false;
+        self.accept_retry_at = None;
+    }
+
+    /// The length of the listener's queue, when it is not being accepted from. For a
+    /// listening socket, Linux's TCP_INFO gives that length as `tcpi_unacked` (the Recv-Q
+    /// that `ss -l` shows).
+    fn count_queued(&mut self) {
+        self.counts.queued = match &self.listener {
+            Some(listener) if !self.accepting => accept_queue_length(listener),
+            _ => None,
+        };
+    }
+
     fn hold(&mut self, mut stream: TcpStream, now: Instant) {
         self.counts.accepted += 1;
         self.counts.open += 1;
@@ -290,25 +374,35 @@ impl<'s> Server<'s> {
         if self.config.max_connections == Some(seq) {
             self.stop = Some(Stop::MaxConnections(seq));
         }
+        if self.config.accept_limit == Some(seq) {
+            self.stop_accepting();
+        }
         if self.config.reset {
             // A zero linger turns every later close of this socket into a reset. Should it
             // fail, the connection still closes, with a FIN.
             let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         }
-        if self
-            .config
-            .max_open
-            .is_some_and(|max| self.counts.open > max)
-        {
+        // Those being refused are open until their refusal is written, but not held.
+        let held = self.counts.open - self.refusing;
+        let over_limit = self.config.max_open.is_some_and(|max| held > max);
+        if over_limit {
+            self.counts.turned_away += 1;
+        }
+        if over_limit && self.config.refusal.is_empty() {
             // Closed before anything could arrive on it, so the peer sees a FIN (or the
             // reset) and never a reset for unread data.
             drop(stream);
             self.counts.open -= 1;
             self.counts.closed += 1;
-            self.counts.turned_away += 1;
             return;
         }
-        let interest = if self.config.greeting.is_some() {
+        let role = if over_limit {
+            Role::TurnedAway
+        } else {
+            Role::Served
+        };
+        let writes = role == Role::TurnedAway || self.config.greeting.is_some() || self.config.echo;
+        let interest = if writes {
             Interest::READABLE | Interest::WRITABLE
         } else {
             Interest::READABLE
@@ -329,41 +423,121 @@ impl<'s> Server<'s> {
         entry.insert(Held {
             stream,
             seq,
-            greeted: 0,
+            role,
+            sent: 0,
+            echo: Vec::new(),
+            echoed: 0,
+            read_closed: false,
         });
-        if let Some(closing) = &mut self.closing {
-            closing.push(now, (key, seq));
+        match role {
+            Role::Served => {
+                if let Some(closing) = &mut self.closing {
+                    closing.push(now, (key, seq));
+                }
+            }
+            Role::TurnedAway => self.refusing += 1,
         }
-        self.greet(key);
+        // A greeting or a refusal usually fits in the socket at once.
+        self.write_out(key);
     }
 
-    /// Writes what is left of the greeting; it usually all fits at once.
-    fn greet(&mut self, key: usize) {
-        let Some(greeting) = &self.config.greeting else {
-            return;
-        };
+    /// Writes what the connection is owed, until the socket takes no more: the rest of its
+    /// message, then its echo. A turned-away connection whose refusal is written, or a
+    /// served one whose peer has finished sending and has its echo, is closed.
+    fn write_out(&mut self, key: usize) {
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
-        let peer_gone = loop {
-            if held.greeted == greeting.len() {
-                break false;
-            }
-            match held.stream.write(&greeting[held.greeted..]) {
-                Ok(n) if n > 0 => held.greeted += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Ok(_) | Err(_) => break true,
-            }
+        let message: &[u8] = match held.role {
+            Role::Served => self.config.greeting.as_deref().unwrap_or_default(),
+            Role::TurnedAway => &self.config.refusal,
         };
-        if peer_gone {
-            // Reading finds out how it went, and closes it.
-            self.drain(key);
+        let written = write_until_blocked(&mut held.stream, &message[held.sent..]).and_then(|n| {
+            held.sent += n;
+            if held.sent < message.len() || held.unechoed() == 0 {
+                return Ok(());
+            }
+            held.echoed += write_until_blocked(&mut held.stream, &held.echo[held.echoed..])?;
+            if held.unechoed() == 0 {
+                // Written out: the buffer is let go, so only a connection whose peer does not
+                // keep up holds one.
+                held.echo = Vec::new();
+                held.echoed = 0;
+            }
+            Ok(())
+        });
+        let done = held.sent == message.len() && held.unechoed() == 0;
+        let read_closed = held.read_closed;
+        match (written, held.role) {
+            // The peer is gone: nothing more can reach it.
+            (Err(_), _) => self.close(key),
+            (Ok(()), Role::TurnedAway) if done => {
+                // Read once, so that what it sent does not turn the FIN into a reset.
+                self.discard(key);
+                if self.conns.contains(key) {
+                    self.close(key);
+                }
+            }
+            (Ok(()), Role::Served) if done && read_closed => self.close(key),
+            (Ok(()), _) => {}
+        }
+    }
+
+    /// Reads until the socket would block: with `--echo`, what a served connection sends is
+    /// written back, and reading pauses while [`ECHO_LIMIT`] bytes wait to be; otherwise it
+    /// is discarded.
+    fn read_in(&mut self, key: usize) {
+        let Some(held) = self.conns.get_mut(key) else {
+            return;
+        };
+        if !self.config.echo || held.role == Role::TurnedAway {
+            self.discard(key);
+            return;
+        }
+        loop {
+            let Some(held) = self.conns.get_mut(key) else {
+                return;
+            };
+            if held.read_closed {
+                // Nothing more to read; a reset (an error event) ends the wait for the echo
+                // to be read.
+                if !matches!(held.stream.take_error(), Ok(None)) {
+                    self.close(key);
+                }
+                return;
+            }
+            let room = ECHO_LIMIT - held.unechoed();
+            if room == 0 {
+                return;
+            }
+            let read = room.min(self.read_buf.len());
+            match held.stream.read(&mut self.read_buf[..read]) {
+                Ok(0) => {
+                    held.read_closed = true;
+                    // Closed once its echo is written: perhaps at once.
+                    self.write_out(key);
+                    return;
+                }
+                Ok(n) => {
+                    if held.echoed > 0 {
+                        held.echo.drain(..held.echoed);
+                        held.echoed = 0;
+                    }
+                    held.echo.extend_from_slice(&self.read_buf[..n]);
+                    self.write_out(key);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(key);
+                    return;
+                }
+            }
         }
     }
 
     /// Reads and discards until the socket would block; end of stream or an error closes it.
-    fn drain(&mut self, key: usize) {
+    fn discard(&mut self, key: usize) {
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
@@ -378,7 +552,7 @@ impl<'s> Server<'s> {
         while let Some((key, seq)) = self.closing.as_mut().and_then(|q| q.pop_expired(now)) {
             if self.conns.get(key).is_some_and(|held| held.seq == seq) {
                 // Unread data at close makes the kernel send a reset instead of a FIN.
-                self.drain(key);
+                self.discard(key);
                 if self.conns.get(key).is_some_and(|held| held.seq == seq) {
                     self.close(key);
                 }
@@ -389,8 +563,51 @@ impl<'s> Server<'s> {
     /// The one way a connection leaves: dropping the socket sends the FIN (or, after a zero
     /// linger, the reset).
     fn close(&mut self, key: usize) {
-        drop(self.conns.remove(key));
+        let held = self.conns.remove(key);
+        if held.role == Role::TurnedAway {
+            self.refusing -= 1;
+        }
+        drop(held);
         self.counts.open -= 1;
         self.counts.closed += 1;
     }
+}
+
+/// Writes until the socket would block or `bytes` are all written; how many were. An error,
+/// or a socket that takes nothing, means the peer is gone.
+fn write_until_blocked(stream: &mut impl Write, bytes: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+/// How many connections wait in a listening socket's queue; `None` if the kernel would not
+/// say.
+fn accept_queue_length(listener: &TcpListener) -> Option<u64> {
+    // SAFETY: tcp_info is plain integers, for which all zeros is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: TCP_INFO writes at most `len` bytes into `info` and sets `len` to how many.
+    let rc = unsafe {
+        libc::getsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // Linux's TCP_LISTEN state, which libc does not name.
+    const LISTEN: u8 = 10;
+    let filled = std::mem::offset_of!(libc::tcp_info, tcpi_sacked);
+    (rc == 0 && len as usize >= filled && info.tcpi_state == LISTEN)
+        .then_some(u64::from(info.tcpi_unacked))
 }

@@ -14,7 +14,8 @@ pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
 }
 
 /// `Accepted: 5, Open: 3, Closed: 2`, with the connections turned away and the accept
-/// errors appended when there were any.
+/// errors appended when there were any, and the length of the accept queue while the server
+/// does not accept.
 pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
     write!(
         w,
@@ -26,6 +27,9 @@ pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
     }
     if c.accept_errors > 0 {
         write!(w, ", Accept errors: {}", c.accept_errors)?;
+    }
+    if let Some(queued) = c.queued {
+        write!(w, ", Queued: {queued}")?;
     }
     writeln!(w)
 }
@@ -74,6 +78,7 @@ mod tests {
             closed: 2,
             accept_errors: 0,
             turned_away: 0,
+            queued: None,
         };
         assert_eq!(
             text(|w| write_counts(w, &counts)),
@@ -88,6 +93,12 @@ mod tests {
         assert_eq!(
             text(|w| write_counts(w, &counts)),
             "Accepted: 5, Open: 3, Closed: 2, Turned away: 1, Accept errors: 7\n"
+        );
+        // Not accepting: the queue is there, empty or not.
+        counts.queued = Some(0);
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 5, Open: 3, Closed: 2, Turned away: 1, Accept errors: 7, Queued: 0\n"
         );
     }
 
@@ -121,12 +132,13 @@ mod tests {
             closed: 1,
             accept_errors: 1,
             turned_away: 1,
+            queued: Some(1),
         };
         let mut line = Vec::new();
         write_counts(&mut line, &counts).unwrap();
         let line = String::from_utf8(line).unwrap();
         let parts: Vec<&str> = line.trim_end().split(", ").collect();
-        assert_eq!(parts.len(), 5, "{line}");
+        assert_eq!(parts.len(), 6, "{line}");
         for part in parts {
             let shown = part.replace(": 1", ": N");
             assert!(
