@@ -9,80 +9,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, go_duration, in_private_net, run, run_bad_input, start_server};
+use common::{
+    go_duration, in_private_net, installed, memcached, redis, run, run_bad_input, start_server,
+};
 
 /// Each case of the false-green table runs this many times.
 const RUNS: usize = 30;
-
-/// Whether `program` is installed; under CI its absence fails the test.
-fn installed(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{program} is not installed; .ci/run installs it"
-        );
-        eprintln!("skipped: {program} is not installed (.ci/run installs it)");
-    }
-    found
-}
-
-/// Waits until a server on 127.0.0.1:`port` answers `request` with a reply starting
-/// `expect`, then gives it a moment to forget the probe's connection.
-fn wait_until_serving(port: u16, request: &[u8], expect: &[u8]) {
-    common::wait_for("the server to answer", || {
-        let Ok(mut probe) = TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = probe.set_read_timeout(Some(Duration::from_millis(500)));
-        let mut reply = [0u8; 64];
-        probe.write_all(request).is_ok()
-            && probe
-                .read(&mut reply)
-                .is_ok_and(|n| reply[..n].starts_with(expect))
-    });
-    std::thread::sleep(Duration::from_millis(50));
-}
-
-fn redis(max_clients: u32) -> Guard {
-    let guard = Guard(
-        Command::new("redis-server")
-            .args(["--port", "6379", "--bind", "127.0.0.1", "--save", ""])
-            .args([
-                "--appendonly",
-                "no",
-                "--maxclients",
-                &max_clients.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start redis-server"),
-    );
-    wait_until_serving(6379, b"PING\r\n", b"+PONG");
-    guard
-}
-
-fn memcached(max_conns: u32) -> Guard {
-    let guard = Guard(
-        Command::new("memcached")
-            .args(["-p", "11211", "-l", "127.0.0.1", "-U", "0", "-u", "root"])
-            .args(["-c", &max_conns.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start memcached"),
-    );
-    wait_until_serving(11211, b"version\r\n", b"VERSION");
-    guard
-}
 
 /// Runs `args` RUNS times; each must exit `code`, with counts that add up.
 fn every_run_exits(code: i32, args: &[&str]) {

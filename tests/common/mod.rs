@@ -2,8 +2,8 @@
 //! time limit, so a hung process fails its test instead of hanging the suite.
 #![allow(dead_code)]
 
-use std::io::{ErrorKind, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -706,4 +706,72 @@ impl Arrivals {
     pub fn rest(&self) -> Vec<String> {
         self.lines.iter().map(|(_, line)| line).collect()
     }
+}
+
+/// Real servers with connection caps, from Debian's packages (`.ci/run` installs them):
+/// each on its usual port, so only in a private network namespace ([`in_private_net`]).
+///
+/// Whether `program` is installed; under CI its absence fails the test.
+pub fn installed(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{program} is not installed; .ci/run installs it"
+        );
+        eprintln!("skipped: {program} is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// Waits until a server on 127.0.0.1:`port` answers `request` with a reply starting
+/// `expect`, then gives it a moment to forget the probe's connection.
+pub fn wait_until_serving(port: u16, request: &[u8], expect: &[u8]) {
+    wait_for("the server to answer", || {
+        let Ok(mut probe) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = probe.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut reply = [0u8; 64];
+        probe.write_all(request).is_ok()
+            && probe
+                .read(&mut reply)
+                .is_ok_and(|n| reply[..n].starts_with(expect))
+    });
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+pub fn redis(max_clients: u32) -> Guard {
+    let guard = Guard(
+        Command::new("redis-server")
+            .args(["--port", "6379", "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--appendonly",
+                "no",
+                "--maxclients",
+                &max_clients.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server"),
+    );
+    wait_until_serving(6379, b"PING\r\n", b"+PONG");
+    guard
+}
+
+pub fn memcached(max_conns: u32) -> Guard {
+    let guard = Guard(
+        Command::new("memcached")
+            .args(["-p", "11211", "-l", "127.0.0.1", "-U", "0", "-u", "root"])
+            .args(["-c", &max_conns.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start memcached"),
+    );
+    wait_until_serving(11211, b"version\r\n", b"VERSION");
+    guard
 }

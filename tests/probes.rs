@@ -1,0 +1,358 @@
+//! Served, not just established: `--probe`, `--send` and `--expect` against servers that
+//! take connections into their accept queue without serving them (`server --accept-limit`),
+//! echo, or refuse after accepting (`--reject-after`, redis-server, memcached); and the
+//! kernel's own measure of the handshake (a SYN retransmitted at a full SYN queue).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Output, in_private_net, installed, memcached, redis, run, run_bad_input, start_server,
+};
+
+/// The `Probe (<name>): served N, rejected N, unserved N, closed before answering N` counts.
+fn probe_counts(out: &Output) -> [u64; 4] {
+    let line = out.line("Probe (");
+    let (_, list) = line.split_once("): ").expect("a probe line");
+    let mut counts = [0; 4];
+    for (i, label) in ["served", "rejected", "unserved", "closed before answering"]
+        .iter()
+        .enumerate()
+    {
+        counts[i] = list
+            .split(", ")
+            .find_map(|item| item.strip_prefix(label)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {label} in {line:?}"));
+    }
+    counts
+}
+
+/// Every count adds up: states to the total, probe outcomes to the connections established.
+fn adds_up(out: &Output) {
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{}", out.stdout);
+    let outcomes: u64 = probe_counts(out).iter().sum();
+    assert_eq!(
+        outcomes,
+        counts.established + counts.closed,
+        "{}",
+        out.stdout
+    );
+}
+
+fn run_probe(port: &str, connections: &str, probe: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "127.0.0.1",
+        port,
+        "-c",
+        connections,
+        "-s",
+        "1ms",
+        "-y",
+        "-i",
+        "0",
+    ];
+    args.extend_from_slice(probe);
+    run(&args)
+}
+
+/// `tcpgoon server --accept-limit <k> --greeting hi`: it accepts and greets `k`, and
+/// leaves the rest in its accept queue, their handshakes done.
+fn accepting(k: &str) -> (common::Guard, String) {
+    start_server(&[
+        "-d",
+        "60",
+        "-i",
+        "0",
+        "--backlog",
+        "128",
+        "--accept-limit",
+        k,
+        "--greeting",
+        "hi\\r\\n",
+    ])
+}
+
+const GREETING: [&str; 4] = ["--probe", "greeting", "--probe-timeout", "300ms"];
+
+#[test]
+fn without_a_probe_the_accept_queue_passes_for_held_connections() {
+    let (_server, port) = accepting("40");
+    let out = run_probe(&port, "60", &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 60, "{}", out.stdout);
+}
+
+#[test]
+fn forty_served_and_twenty_unserved_at_an_accept_limit_of_40() {
+    let (_server, port) = accepting("40");
+    let out = run_probe(&port, "60", &GREETING);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.final_counts().established, 60, "{}", out.stdout);
+    assert_eq!(probe_counts(&out), [40, 0, 20, 0], "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Time to served percentiles:"),
+        "{}",
+        out.stdout
+    );
+    adds_up(&out);
+}
+
+#[test]
+fn as_many_as_the_server_accepts_are_served_and_pass() {
+    let (_server, port) = accepting("40");
+    let out = run_probe(&port, "40", &GREETING);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(probe_counts(&out), [40, 0, 0, 0], "{}", out.stdout);
+    adds_up(&out);
+}
+
+#[test]
+fn the_json_summary_carries_the_probe_and_time_to_served() {
+    let (_server, port) = accepting("40");
+    let mut args = GREETING.to_vec();
+    args.push("--json");
+    let out = run_probe(&port, "60", &args);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let probe = &summary["probe"];
+    assert_eq!(probe["name"], "greeting", "{summary}");
+    assert_eq!(probe["served"], 40, "{summary}");
+    assert_eq!(probe["unserved"], 20, "{summary}");
+    assert_eq!(probe["rejected"], 0, "{summary}");
+    assert_eq!(probe["closed_before_answer"], 0, "{summary}");
+    assert_eq!(probe["awaiting"], 0, "{summary}");
+    assert_eq!(summary["counts"]["established"], 60, "{summary}");
+    assert_eq!(summary["time_to_served_us"]["count"], 40, "{summary}");
+    assert!(summary["time_to_served_us"]["histogram"].is_string());
+    assert_eq!(summary["options"]["probe"]["expect"], "", "{summary}");
+    assert_eq!(summary["exit_status"], 2, "{summary}");
+}
+
+#[test]
+fn min_established_counts_served_connections() {
+    for (min, code) in [("10", 0), ("11", 2)] {
+        let (_server, port) = accepting("10");
+        let mut args = GREETING.to_vec();
+        args.extend(["--min-established", min]);
+        let out = run_probe(&port, "15", &args);
+        assert_eq!(out.code, Some(code), "--min-established {min}: {out:?}");
+    }
+}
+
+#[test]
+fn a_probe_of_ones_own_against_an_echo_server() {
+    let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0", "--echo"]);
+    let out = run_probe(&port, "20", &["--send", "ping\\r\\n", "--expect", "ping"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
+    adds_up(&out);
+    let out = run_probe(
+        &port,
+        "20",
+        &["--send", "ping\\r\\n", "--expect", "pong", "-d"],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(probe_counts(&out), [0, 20, 0, 0], "{}", out.stdout);
+    assert!(
+        out.stderr.contains("connection 0: rejected after "),
+        "{}",
+        out.stderr
+    );
+    adds_up(&out);
+}
+
+#[test]
+fn a_server_that_writes_an_error_and_closes_is_rejected() {
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-d",
+        "60",
+        "-i",
+        "0",
+        "--reject-after",
+        "5",
+        "-ERR max number of clients reached\\r\\n",
+    ]);
+    let out = run_probe(
+        &port,
+        "8",
+        &["--send", "PING\\r\\n", "--expect", "+PONG", "-d"],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    // The 5 held never answer (the server does not speak redis); the 3 beyond get the error.
+    let [served, rejected, unserved, closed] = probe_counts(&out);
+    assert_eq!((served, rejected), (0, 3), "{}", out.stdout);
+    assert_eq!(unserved + closed, 5, "{}", out.stdout);
+    assert_eq!(out.final_counts().closed, 3, "{}", out.stdout);
+    adds_up(&out);
+}
+
+#[test]
+fn redis_past_maxclients_is_rejected_and_memcached_serves_its_preset() {
+    if !installed("redis-server") || !installed("memcached") {
+        return;
+    }
+    in_private_net(|| {
+        let _redis = redis(50);
+        let out = run_probe("6379", "60", &["--probe", "redis"]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(probe_counts(&out), [50, 10, 0, 0], "{}", out.stdout);
+        adds_up(&out);
+        let out = run_probe("6379", "50", &["--probe", "redis"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(probe_counts(&out), [50, 0, 0, 0], "{}", out.stdout);
+        let _memcached = memcached(64);
+        let out = run_probe("11211", "20", &["--probe", "memcached"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
+        adds_up(&out);
+        let out = run(&[
+            "limit",
+            "127.0.0.1",
+            "6379",
+            "-r",
+            "10000",
+            "-i",
+            "0",
+            "--probe",
+            "redis",
+        ]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let line = out.line("Limit: ");
+        assert!(
+            line.starts_with(
+                "Limit: 50 concurrent connections served and held when a connection was not \
+                 served (rejected)"
+            ),
+            "{line}"
+        );
+    });
+}
+
+#[test]
+fn limit_finds_what_the_server_serves_not_what_it_queues() {
+    for rate in ["1000", "20000"] {
+        // Without a probe, the queue's handshakes count too: no limit within 200.
+        let (_server, port) = accepting("40");
+        let plain = run(&[
+            "limit",
+            "127.0.0.1",
+            &port,
+            "-r",
+            rate,
+            "-c",
+            "100",
+            "-i",
+            "0",
+            "--hold",
+            "100ms",
+        ]);
+        assert_eq!(plain.code, Some(4), "{plain:?}");
+        let (_server, port) = accepting("40");
+        let mut args = vec![
+            "limit",
+            "127.0.0.1",
+            &port,
+            "-r",
+            rate,
+            "-c",
+            "100",
+            "-i",
+            "0",
+        ];
+        args.extend(GREETING);
+        let out = run(&args);
+        assert_eq!(out.code, Some(0), "--rate {rate}: {out:?}");
+        let line = out.line("Limit: ");
+        assert!(
+            line.starts_with(
+                "Limit: 40 concurrent connections served and held when a connection was not \
+                 served (unserved)"
+            ),
+            "--rate {rate}: {line}"
+        );
+    }
+}
+
+#[test]
+fn probe_options_that_cannot_go_together_are_bad_input() {
+    for (args, says) in [
+        (
+            &["--probe", "redis", "--send", "x"][..],
+            "give one or the other",
+        ),
+        (&["--probe", "gopher"], "is not a probe"),
+        (&["--probe", "postgres:"], "postgres:USER needs a role"),
+        (&["--send", "\\q"], "--send"),
+        (&["--probe-timeout", "1s"], "--probe-timeout needs a probe"),
+        (&["--probe", "ssh", "--probe-timeout", "5"], "needs a unit"),
+    ] {
+        let mut line = vec!["run", "127.0.0.1", "9", "-y"];
+        line.extend_from_slice(args);
+        let out = run_bad_input(&line);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_full_syn_queue_shows_as_syn_retransmissions() {
+    // A listener that never accepts, with a backlog of 1: once its queue is full the kernel
+    // drops the SYNs, and each client sends its SYN again after a second. The server's
+    // accept queue frees one place when the test accepts, so one retransmitted SYN gets in.
+    let out = in_private_net(|| {
+        let (listener, port) = common::full_backlog_listener();
+        let runner = std::thread::spawn(move || {
+            run(&[
+                "run",
+                "127.0.0.1",
+                &port,
+                "-c",
+                "4",
+                "-s",
+                "0",
+                "-y",
+                "-i",
+                "0",
+                "-t",
+                "3s",
+            ])
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        // Free the queue: what was dropped gets in on its retransmission.
+        let mut accepted = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        listener.set_nonblocking(true).unwrap();
+        while std::time::Instant::now() < deadline {
+            if let Ok((socket, _)) = listener.accept() {
+                accepted.push(socket);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = runner.join().unwrap();
+        drop(accepted);
+        out
+    });
+    let Some(out) = out else { return };
+    let line = out.line("SYN retransmissions: ");
+    let n: u64 = line["SYN retransmissions: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= 1, "{}", out.stdout);
+    assert!(
+        line.ends_with("(the server's SYN or accept queue was full)"),
+        "{line}"
+    );
+    assert!(
+        out.stdout.contains("Handshake RTT (the kernel's): p50 "),
+        "{}",
+        out.stdout
+    );
+}
