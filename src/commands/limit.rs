@@ -20,6 +20,7 @@ use crate::report::{self, Finding, Spread, Summary};
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;
     limits::fit_open_files(config.plan.connections)?;
+    limits::reserve_descriptors(config.plan.connections);
     warn_about_ports(&config.plan)?;
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let mut outlets =

@@ -30,6 +30,7 @@ const REDRAW: Duration = Duration::from_millis(250);
 pub fn run(args: RunArgs) -> Result<u8, Error> {
     let mut config = RunConfig::resolve(args)?;
     limits::fit_open_files(config.plan.connections)?;
+    limits::reserve_descriptors(config.plan.connections);
     warn_about_ports(&config.plan)?;
     if !config.assume_yes && !confirm(&config) {
         return Ok(exit::INCOMPLETE);
