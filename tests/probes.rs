@@ -356,3 +356,43 @@ fn a_full_syn_queue_shows_as_syn_retransmissions() {
         out.stdout
     );
 }
+
+#[test]
+fn latency_gates_on_the_kernels_rtt_and_on_time_to_served() {
+    let (_server, port) = accepting("40");
+    // A bare statistic is connect latency; rtt: the kernel's round trip; served: time to
+    // served. A gate of 1 ns cannot be met by any of them.
+    for (gate, says) in [
+        ("p99=1ns", "threshold missed: connect p99 <= 0s"),
+        ("rtt:p99=1ns", "threshold missed: handshake RTT p99 <= 0s"),
+        (
+            "served:max=1ns",
+            "threshold missed: time to served max <= 0s",
+        ),
+    ] {
+        let mut args = GREETING.to_vec();
+        args.extend(["--max-latency", gate]);
+        let out = run_probe(&port, "5", &args);
+        assert_eq!(out.code, Some(3), "{gate}: {out:?}");
+        assert!(out.stderr.contains(says), "{gate}: {}", out.stderr);
+    }
+    let mut args = GREETING.to_vec();
+    args.extend([
+        "--max-latency",
+        "rtt:p99=1s",
+        "--max-latency",
+        "served:p99=1s",
+    ]);
+    let out = run_probe(&port, "5", &args);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = run_bad_input(&[
+        "run",
+        "127.0.0.1",
+        "9",
+        "-y",
+        "--max-latency",
+        "served:p99=1s",
+    ]);
+    assert!(out.stderr.contains("needs a probe"), "{}", out.stderr);
+    run_bad_input(&["run", "127.0.0.1", "9", "-y", "--max-latency", "ttl:p99=1s"]);
+}

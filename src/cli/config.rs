@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::parse::Probing;
-use crate::cli::thresholds::{MinEstablished, Thresholds};
+use crate::cli::thresholds::{Measure, MinEstablished, Thresholds};
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;
@@ -49,6 +49,17 @@ impl RunConfig {
             fallbacks,
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
+        if probe.is_none()
+            && args
+                .thresholds
+                .max_latency
+                .iter()
+                .any(|g| g.measure == Measure::Served)
+        {
+            return Err(Error::Usage(
+                "--max-latency served:… needs a probe: --probe, or --send and --expect".to_string(),
+            ));
+        }
         Ok(RunConfig {
             plan: Plan {
                 targets,

@@ -62,7 +62,9 @@ Options:
       --json                stdout carries JSON Lines only: a tick per interval, a summary
       --hdr-log <FILE>      write connect latencies as an HdrHistogram interval log
       --max-latency <P=DUR> fail (exit 3) when connect latency statistic P exceeds DUR:
-                            p50, p99.9, max or mean; repeatable; e.g. p99=20ms
+                            p50, p99.9, max or mean; repeatable; e.g. p99=20ms;
+                            rtt:p99=1ms bounds the kernel's handshake RTT instead,
+                            served:p99=20ms time to served (with a probe)
       --min-established <N|PCT%>
                             pass when at least N (or PCT% of) connections are established,
                             tolerating the rest failing; more than 0

@@ -16,11 +16,32 @@ pub enum Statistic {
     Max,
 }
 
+/// Which latency a `--max-latency` gate bounds: a bare statistic is connect latency, as
+/// the run saw it; `rtt:` the kernel's handshake round trip; `served:` time to served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Connect,
+    HandshakeRtt,
+    Served,
+}
+
+impl Measure {
+    /// How a gate's message names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Measure::Connect => "connect",
+            Measure::HandshakeRtt => "handshake RTT",
+            Measure::Served => "time to served",
+        }
+    }
+}
+
 /// `--max-latency p99=20ms`: the statistic must not exceed the limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaxLatency {
-    /// As the user wrote it (`p99`, `p99.9`, `max`, `mean`), for messages.
+    /// As the user wrote it (`p99`, `p99.9`, `max`, `mean`, `rtt:p99`), for messages.
     pub name: String,
+    pub measure: Measure,
     pub statistic: Statistic,
     pub limit: Duration,
 }
@@ -102,17 +123,30 @@ fn not_a_percentile(name: &str) -> String {
     format!("'{name}' is not a percentile: expected more than p0, at most p100, e.g. p99.9")
 }
 
-/// Reads `p99=20ms`, `p99.9=5ms`, `p50=2` (bare numbers are milliseconds), `max=1s`, `mean=3ms`.
+/// Reads `p99=20ms`, `p99.9=5ms`, `p50=2` (bare numbers are milliseconds), `max=1s`,
+/// `mean=3ms`, each of connect latency; `rtt:p99=1ms` bounds the kernel's handshake round
+/// trip, `served:p99=20ms` time to served.
 pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
     let (name, limit) = text
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not <statistic>=<duration>, e.g. p99=20ms"))?;
-    let statistic = match name {
+    let (measure, statistic_name) = match name.split_once(':') {
+        None => (Measure::Connect, name),
+        Some(("rtt", rest)) => (Measure::HandshakeRtt, rest),
+        Some(("served", rest)) => (Measure::Served, rest),
+        Some((other, _)) => {
+            return Err(format!(
+                "'{other}:' is not a measure: expected rtt: or served: before the statistic, \
+                 or none for connect latency"
+            ));
+        }
+    };
+    let statistic = match statistic_name {
         "max" | "p100" => Statistic::Max,
         "mean" | "avg" => Statistic::Mean,
         _ => {
-            let digits = name.strip_prefix('p').ok_or_else(|| {
-                format!("'{name}' is not a statistic: expected p50, p99.9, max or mean")
+            let digits = statistic_name.strip_prefix('p').ok_or_else(|| {
+                format!("'{statistic_name}' is not a statistic: expected p50, p99.9, max or mean")
             })?;
             let valid = !digits.is_empty()
                 && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -125,9 +159,9 @@ pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
             } else {
                 Err(String::new())
             }
-            .map_err(|_| not_a_percentile(name))?;
+            .map_err(|_| not_a_percentile(statistic_name))?;
             if !(percent > 0.0 && percent <= 100.0) {
-                return Err(not_a_percentile(name));
+                return Err(not_a_percentile(statistic_name));
             }
             if percent == 100.0 {
                 Statistic::Max
@@ -139,6 +173,7 @@ pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
     let limit = duration::parse(limit, BareUnit::Millis).map_err(|e| e.to_string())?;
     Ok(MaxLatency {
         name: name.to_string(),
+        measure,
         statistic,
         limit,
     })
@@ -233,21 +268,32 @@ impl Thresholds {
             });
         }
         for gate in &self.max_latency {
-            let latency = &stats.connect;
-            let measured = (latency.moments.count > 0).then(|| match gate.statistic {
-                Statistic::Percentile(q) => latency.quantile(q),
-                Statistic::Mean => latency.moments.mean(),
-                Statistic::Max => latency.moments.max(),
-            });
+            let latency = match gate.measure {
+                Measure::Connect => Some(&stats.connect),
+                Measure::HandshakeRtt => Some(&stats.handshake_rtt),
+                Measure::Served => stats.probe.as_ref().map(|p| &p.time_to_served),
+            };
+            let measured =
+                latency
+                    .filter(|l| l.moments.count > 0)
+                    .map(|latency| match gate.statistic {
+                        Statistic::Percentile(q) => latency.quantile(q),
+                        Statistic::Mean => latency.moments.mean(),
+                        Statistic::Max => latency.moments.max(),
+                    });
             verdicts.push(Verdict {
                 kind: GateKind::MaxLatency,
                 gate: format!(
-                    "connect {} <= {}",
-                    gate.name,
+                    "{} {} <= {}",
+                    gate.measure.label(),
+                    gate.name.rsplit(':').next().unwrap_or(&gate.name),
                     duration::go_style(gate.limit)
                 ),
                 measured: measured.map_or_else(
-                    || "no established connection".to_string(),
+                    || match gate.measure {
+                        Measure::Served => "no served connection".to_string(),
+                        _ => "no established connection".to_string(),
+                    },
                     duration::go_style,
                 ),
                 passed: measured.is_some_and(|m| m <= gate.limit),

@@ -35,7 +35,9 @@ pub fn fit_open_files(connections: u64) -> Result<(), Error> {
 /// lag of 5 ms at 1000/s, here). Asking for one high descriptor grows it in one step.
 pub fn reserve_descriptors(connections: u64) {
     let Ok((soft, _)) = nofile() else { return };
-    let wanted = connections.saturating_add(RESERVED_FDS).min(soft.saturating_sub(1));
+    let wanted = connections
+        .saturating_add(RESERVED_FDS)
+        .min(soft.saturating_sub(1));
     let Ok(target) = libc::c_int::try_from(wanted) else {
         return;
     };
