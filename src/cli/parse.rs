@@ -687,14 +687,19 @@ fn parse_server(
 
 /// `--reject-after K TEXT`, from the options with two values (it is the only one).
 fn reject_after(pairs: Vec<Pair>) -> Result<Option<(u64, Vec<u8>)>, Error> {
-    const NAME: &str = "--reject-after";
-    let mut pairs = pairs.into_iter().filter(|pair| pair.key == NAME);
-    let Some(Pair { values, .. }) = pairs.next() else {
-        return Ok(None);
-    };
-    if pairs.next().is_some() {
-        return Err(Error::Usage(format!("{NAME} is given more than once")));
+    // Given twice, the last counts, as for every option; each is checked all the same.
+    let mut last = None;
+    for Pair { values, .. } in pairs
+        .into_iter()
+        .filter(|pair| pair.key == "--reject-after")
+    {
+        last = Some(reject_after_pair(values)?);
     }
+    Ok(last)
+}
+
+fn reject_after_pair(values: Vec<OsString>) -> Result<(u64, Vec<u8>), Error> {
+    const NAME: &str = "--reject-after";
     let [count, text] = <[OsString; 2]>::try_from(values).map_err(|_| {
         Error::Usage(format!(
             "{NAME} needs two values, a count and a text: e.g. {NAME} 100 \
@@ -709,7 +714,7 @@ fn reject_after(pairs: Vec<Pair>) -> Result<Option<(u64, Vec<u8>)>, Error> {
         ))
     })?;
     let bytes = parse_escaped(text).map_err(|e| Error::Usage(format!("{NAME}: {e}")))?;
-    Ok(Some((count, bytes)))
+    Ok((count, bytes))
 }
 
 /// Reads an option's value with `parse`, naming the flag in the error. `keys` lists the
@@ -1513,6 +1518,11 @@ mod tests {
             reject_after("server --reject-after 1 -- -p 0"),
             Some((1, refusal(b"--")))
         );
+        // Given twice, the last counts.
+        assert_eq!(
+            reject_after("server --reject-after 1 a --reject-after 2 b"),
+            Some((2, refusal(b"b")))
+        );
         let Ok(Command::Server(args)) = parse_words("server --greeting --reject-after -p 0") else {
             panic!("--greeting --reject-after rejected");
         };
@@ -1523,9 +1533,10 @@ mod tests {
         assert!(usage_error("server --reject-after= x").contains("'' is not a whole number"));
         assert!(usage_error("server --reject-after -1 x").contains("'-1' is not a whole number"));
         assert!(usage_error(r"server --reject-after 1 \q").contains(r"'\q' is not an escape"));
+        // An earlier one is checked all the same, as pflag checks every value.
         assert!(
-            usage_error("server --reject-after 1 a --reject-after 2 b")
-                .contains("--reject-after is given more than once")
+            usage_error("server --reject-after x a --reject-after 2 b")
+                .contains("'x' is not a whole number")
         );
         assert!(usage_error("server --reject-after 1 a b").contains("unexpected argument 'b'"));
         assert!(usage_error("server --reject-afterwards 1").contains("--reject-afterwards"));
