@@ -208,7 +208,19 @@ fn superseding(line: Vec<String>, args: &[OsString]) -> Vec<OsString> {
     let mut words = line.into_iter();
     let mut out: Vec<OsString> = words.next().into_iter().map(OsString::from).collect();
     let mut repeatable_value = false;
+    // The values of `--reject-after K TEXT` are taken as they stand, `--` among them.
+    let mut pair_values = 0;
     for word in words.by_ref() {
+        if pair_values > 0 {
+            pair_values -= 1;
+            out.push(word.into());
+            continue;
+        }
+        if word == "--reject-after" || word.starts_with("--reject-after=") {
+            pair_values = if word == "--reject-after" { 2 } else { 1 };
+            out.push(word.into());
+            continue;
+        }
         if word == "--" {
             break;
         }
