@@ -258,14 +258,13 @@ fn limit_tells_an_idle_timeout_from_a_capacity_limit() {
     assert_eq!(out.final_counts().established, after, "{}", out.stdout);
 }
 
-#[test]
-fn the_report_says_how_long_the_run_settled() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0"]);
-    let started = Instant::now();
-    let out = run(&[
+/// `run 127.0.0.1 <port> -c 5 -s 0 -y -i 0 <extra>`: five connections at once, no live
+/// lines.
+fn five_at_once(port: &str, extra: &[&str]) -> common::Output {
+    let mut args = vec![
         "run",
         "127.0.0.1",
-        &port,
+        port,
         "-c",
         "5",
         "-s",
@@ -273,27 +272,22 @@ fn the_report_says_how_long_the_run_settled() {
         "-y",
         "-i",
         "0",
-        "--settle",
-        "300ms",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn the_report_says_how_long_the_run_settled() {
+    let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let started = Instant::now();
+    let out = five_at_once(&port, &["--settle", "300ms"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let line = out.line("Settled: ");
     let settled = go_duration(line["Settled: ".len()..].split(' ').next().unwrap());
     assert!(settled >= Duration::from_millis(300), "{line}");
     assert!(started.elapsed() >= Duration::from_millis(300));
-    let json = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-        "--json",
-    ]);
+    let json = five_at_once(&port, &["--json"]);
     let summary = json.stdout.lines().last().unwrap();
     let settled_us: u64 = summary
         .split("\"settled_us\":")
@@ -308,38 +302,10 @@ fn the_report_says_how_long_the_run_settled() {
 #[test]
 fn settle_0_ends_at_once_and_a_hold_is_never_shorter_than_the_settle() {
     let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-        "--settle",
-        "0",
-    ]);
+    let out = five_at_once(&port, &["--settle", "0"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!out.stdout.contains("Settled: "), "{}", out.stdout);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-        "--hold",
-        "1ms",
-        "--settle",
-        "200ms",
-    ]);
+    let out = five_at_once(&port, &["--hold", "1ms", "--settle", "200ms"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let line = out.line("Hold: ");
     let hold = go_duration(line["Hold: ".len()..].split(',').next().unwrap());
