@@ -3,14 +3,16 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
 use crate::cli::thresholds::{Measure, MinEstablished, Thresholds};
+use crate::cli::wallclock::rfc3339;
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;
 use crate::engine::limits;
+use crate::engine::pacer::Shard;
 use crate::engine::probe::Probe;
 use crate::engine::server::ServerConfig;
 use crate::engine::source::Routes;
@@ -27,6 +29,9 @@ pub struct RunConfig {
     pub json: bool,
     pub hdr_log: Option<PathBuf>,
     pub thresholds: Thresholds,
+    /// The whole run's connections (`-c`); with `--shard`, `plan.connections` is this
+    /// shard's part of them.
+    pub whole_connections: u64,
 }
 
 impl RunConfig {
@@ -42,6 +47,25 @@ impl RunConfig {
                 "--min-established {n} is more than the {} connections asked for",
                 args.connections
             )));
+        }
+        let connections = args.shard.attempts(args.connections);
+        if connections == 0 {
+            return Err(Error::Usage(format!(
+                "--shard {}/{}: of {} connections, this shard has none to make; use at most {} \
+                 shards",
+                args.shard.index, args.shard.count, args.connections, args.connections
+            )));
+        }
+        if args.shard != Shard::WHOLE
+            && let Some(MinEstablished::Count(n)) = args.thresholds.min_established
+        {
+            return Err(Error::Usage(format!(
+                "--min-established {n} with --shard: give a percentage (each shard, and the \
+                 merge, judge it on their own total)"
+            )));
+        }
+        if let Some(at) = args.start_at {
+            check_start_at(at, SystemTime::now())?;
         }
         let Resolved {
             target,
@@ -65,7 +89,7 @@ impl RunConfig {
                 targets,
                 sources: args.addressing.sources,
                 fallbacks,
-                connections: args.connections,
+                connections,
                 sleep: args.sleep,
                 dial_timeout: args.dial_timeout,
                 interval: args.interval,
@@ -75,8 +99,11 @@ impl RunConfig {
                 reconnect: args.reconnect,
                 stop_at_first_loss: false,
                 probe,
+                shard: args.shard,
+                start_at: args.start_at,
             },
             target,
+            whole_connections: args.connections,
             assume_yes: args.assume_yes,
             debug: args.debug,
             progress: args.progress,
@@ -86,9 +113,23 @@ impl RunConfig {
         })
     }
 
-    /// The attempt rate the schedule asks for, per second; `None` for "as fast as possible".
+    /// The attempt rate the schedule asks of this process, per second (a shard's share of
+    /// the whole); `None` for "as fast as possible".
     pub fn requested_rate(&self) -> Option<f64> {
-        rate_of(self.plan.sleep)
+        rate_of(self.plan.sleep).map(|r| r / self.plan.shard.count as f64)
+    }
+}
+
+/// A `--start-at` must be ahead of `now`: a start already past cannot be kept, and the
+/// shards that share it would start apart.
+pub fn check_start_at(at: SystemTime, now: SystemTime) -> Result<(), Error> {
+    match at.duration_since(now) {
+        Ok(ahead) if !ahead.is_zero() => Ok(()),
+        _ => Err(Error::Usage(format!(
+            "--start-at {} is in the past (it is {} now): give a time ahead",
+            rfc3339(at),
+            rfc3339(now)
+        ))),
     }
 }
 
@@ -134,6 +175,8 @@ impl LimitConfig {
                 reconnect: false,
                 stop_at_first_loss: true,
                 probe,
+                shard: Shard::WHOLE,
+                start_at: None,
             },
             target,
             rate: args.rate,
@@ -333,6 +376,7 @@ impl ServerConfig {
             max_open,
             refusal,
             interval: args.interval,
+            reuse_port: args.reuse_port,
         })
     }
 }

@@ -20,6 +20,7 @@ Usage:
   tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
   tcpgoon limit [OPTIONS] <host> <port> open connections until one is lost: how many held?
   tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
+  tcpgoon merge [--json] FILE...        one report from the --json output of shards
   tcpgoon version                       print the version (also --version, -V)
   tcpgoon help [run|limit|server]       print this help, or a subcommand's (also --help, -h)
 
@@ -85,6 +86,14 @@ Options:
                             only the first
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
   -h, --help                print this help
+
+Past one machine (see `tcpgoon merge --help`):
+      --shard <I/N>         make attempts I, I+N, I+2N, ... of the schedule
+                            (0 <= I < N): N processes with I = 0..N-1 make the
+                            run one would; -c is the total, -s its spacing
+      --start-at <TIME>     start the schedule at this wall-clock time:
+                            RFC 3339 (2026-12-02T01:30:00Z) or @unix-seconds;
+                            a time past is bad input
 
 Served, not just established (the kernel completes the handshake of every connection it
 queues, whether the application ever takes it or not):
@@ -190,6 +199,35 @@ Example:
   tcpgoon limit 127.0.0.1 8080 --rate 2000
 ";
 
+pub const MERGE_HELP: &str = "\
+Merge the --json output of the shards of one run (`tcpgoon run --shard I/N
+--json`) into the report the whole run would have printed, exit status
+included.
+
+Usage:
+  tcpgoon merge [--json] FILE...
+
+Arguments:
+  FILE...      files of JSON Lines, or - for stdin; a file may hold several
+               summaries (the output of several shards, one after the other);
+               ticks and other lines are skipped
+
+Options:
+      --json   print the merged JSON summary instead of the text report
+  -h, --help   print this help
+
+Counts add up; the latency histograms are merged from their HdrHistogram
+encodings, so the merged p99 is the p99 of all connections. Max concurrent
+established is not additive: the merge reports the sum of the shards' maxima
+as an upper bound. Thresholds (--max-latency, --min-established) are judged
+again on the merged run. Shards missing from the files count as attempts not
+made (exit 1).
+
+Exit status: the whole run's (0, 1, 2, 3, as for `tcpgoon run`); 64 when the
+input is not summaries of one run: different targets, shard counts, schedules
+or start times, a shard given twice, or a file that cannot be read.
+";
+
 pub const SERVER_HELP: &str = "\
 A TCP server to aim `tcpgoon run` at: it accepts connections and holds them
 open, reading and discarding what arrives, and can misbehave the ways real
@@ -228,6 +266,9 @@ Options:
                              (as redis-server does past its maxclients)
   -i, --interval <DUR>       between stats lines; 0 turns them off
                              [default: 1s]
+      --reuse-port           share the port with other servers (SO_REUSEPORT):
+                             the kernel spreads connections over them, so a
+                             group holds more than one open-files limit
   -h, --help                 print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds
@@ -269,7 +310,7 @@ mod tests {
 
     #[test]
     fn server_help_fits_80_columns() {
-        for line in SERVER_HELP.lines() {
+        for line in SERVER_HELP.lines().chain(MERGE_HELP.lines()) {
             let columns = line.chars().count();
             assert!(columns <= 80, "{columns} columns: {line}");
         }

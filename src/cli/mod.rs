@@ -14,6 +14,7 @@
 //! | `parse.rs` | subcommands and flags as typed |
 //! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes, escaped bytes |
 //! | `duration.rs` | durations as users type them and as reports print them |
+//! | `wallclock.rs` | wall-clock times (`--start-at`): RFC 3339 and @unix-seconds, read and printed |
 //! | `thresholds.rs` | `--max-latency` and `--min-established`: parsed, then judged |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
 
@@ -23,11 +24,12 @@ pub mod help;
 pub mod parse;
 pub mod thresholds;
 pub mod values;
+pub mod wallclock;
 
-pub use help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text};
+pub use help::{HELP, LIMIT_HELP, MERGE_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text};
 pub use parse::{
-    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, Probing, RUN_FLAGS,
-    RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS,
-    ServerArgs, parse,
+    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, MERGE_FLAGS,
+    MergeArgs, Probing, RUN_FLAGS, RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS,
+    SERVER_VALUE_OPTIONS, ServerArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

@@ -5,17 +5,19 @@
 
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use std::path::PathBuf;
 
-use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
+use crate::cli::help::{HELP, LIMIT_HELP, MERGE_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_escaped, parse_port,
-    parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress, parse_rate, seconds,
-    whole_number, with_unit,
+    parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress, parse_rate,
+    parse_shard, seconds, whole_number, with_unit,
 };
+use crate::cli::wallclock::parse_wall_time;
+use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
 use crate::engine::source;
 use crate::error::Error;
@@ -28,6 +30,14 @@ pub enum Command {
     Run(RunArgs),
     Limit(LimitArgs),
     Server(ServerArgs),
+    Merge(MergeArgs),
+}
+
+/// `tcpgoon merge` as typed: the files of `--json` summaries to merge (`-` for stdin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeArgs {
+    pub json: bool,
+    pub files: Vec<String>,
 }
 
 /// Which address family to resolve a host name to.
@@ -93,6 +103,10 @@ pub struct RunArgs {
     pub reconnect: bool,
     pub addressing: Addressing,
     pub probing: Probing,
+    /// `--shard I/N`: this process makes attempts I, I+N, … of the schedule.
+    pub shard: Shard,
+    /// `--start-at`: when the schedule starts, by the wall clock.
+    pub start_at: Option<SystemTime>,
 }
 
 /// `tcpgoon server` as typed.
@@ -119,6 +133,8 @@ pub struct ServerArgs {
     /// read) to each connection beyond them before closing it.
     pub reject_after: Option<(u64, Vec<u8>)>,
     pub interval: Duration,
+    /// Share the port with other servers (`SO_REUSEPORT`).
+    pub reuse_port: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -133,7 +149,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
     let wants_help = spelling.asks_for(&options, "-h", "--help");
     if spelling.asks_for(&options, "-V", "--version") {
         let command = args.first().filter(|_| skip == 1).and_then(|c| c.to_str());
-        if matches!(command, Some("run" | "limit" | "server" | "help")) {
+        if matches!(command, Some("run" | "limit" | "server" | "merge" | "help")) {
             return Ok(Command::Version);
         }
         // Asked for alone, `--version extra` is `version extra`, and is refused as it is.
@@ -189,6 +205,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
                 Some("run") => RUN_HELP,
                 Some("limit") => LIMIT_HELP,
                 Some("server") => SERVER_HELP,
+                Some("merge") => MERGE_HELP,
                 // The reference tool's `help` (cobra's) answers a topic it does not know with
                 // the general usage, and exits 0: so does this one, with the general help.
                 Some(_) => return Ok(Command::Help(HELP)),
@@ -246,8 +263,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             )
             .map(Command::Server)
         }
+        Some("merge") => {
+            if wants_help {
+                return Ok(Command::Help(MERGE_HELP));
+            }
+            parse_merge(args, lossy(operands)).map(Command::Merge)
+        }
         Some(other) => Err(Error::Usage(format!(
-            "unknown command '{other}': expected run, limit, server, version or help"
+            "unknown command '{other}': expected run, limit, server, merge, version or help"
         ))),
     }
 }
@@ -281,6 +304,7 @@ impl Spelling {
             Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS, &[][..]),
             Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS, &[][..]),
             Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS, SERVER_PAIR_OPTIONS),
+            Some("merge") => (&[][..], MERGE_FLAGS, &[][..]),
             _ => (&[][..], &["-h", "--help"][..], &[][..]),
         };
         Spelling {
@@ -521,6 +545,8 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let json = flag(&mut args, &["--json"])?;
     let reconnect = flag(&mut args, &["--reconnect"])?;
+    let shard = option(&mut args, &["--shard"], parse_shard)?.unwrap_or(Shard::WHOLE);
+    let start_at = option(&mut args, &["--start-at"], parse_wall_time)?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
@@ -542,7 +568,27 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         reconnect,
         addressing,
         probing,
+        shard,
+        start_at,
     })
+}
+
+/// `merge [--json] FILE…`: at least one file; `-` is stdin.
+fn parse_merge(mut args: pico_args::Arguments, operands: Vec<String>) -> Result<MergeArgs, Error> {
+    let json = flag_in(&mut args, &["--json"])?.unwrap_or(false);
+    let mut files = leftover(args);
+    if let Some(flag) = files.iter().find(|a| looks_like_flag(a)) {
+        return Err(Error::Usage(format!(
+            "unknown option '{flag}' for merge; see `tcpgoon merge --help`"
+        )));
+    }
+    files.extend(operands);
+    if files.is_empty() {
+        return Err(Error::Usage(
+            "merge takes the --json output of each shard: FILE… or - for stdin".to_string(),
+        ));
+    }
+    Ok(MergeArgs { json, files })
 }
 
 fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error> {
@@ -665,6 +711,7 @@ fn parse_server(
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     let echo = flag(&mut args, &["--echo"])?;
+    let reuse_port = flag(&mut args, &["--reuse-port"])?;
     let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
@@ -682,6 +729,7 @@ fn parse_server(
         max_open,
         reject_after,
         interval,
+        reuse_port,
     })
 }
 
@@ -827,6 +875,8 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--send",
     "--expect",
     "--probe-timeout",
+    "--shard",
+    "--start-at",
 ];
 pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "-r",
@@ -868,7 +918,15 @@ pub const LIMIT_FLAGS: &[&str] = &[
     "-h",
     "--help",
 ];
-pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "-h", "--help"];
+pub const SERVER_FLAGS: &[&str] = &[
+    "--no-accept",
+    "--reset",
+    "--echo",
+    "--reuse-port",
+    "-h",
+    "--help",
+];
+pub const MERGE_FLAGS: &[&str] = &["--json", "-h", "--help"];
 /// The options of `server` that take two values: `--reject-after K TEXT`.
 pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
 pub const SERVER_VALUE_OPTIONS: &[&str] = &[

@@ -15,6 +15,22 @@ pub fn whole_number(text: &str) -> Result<u64, String> {
     text.parse().map_err(|_| format!("'{text}' is too large"))
 }
 
+/// `--shard I/N`: shard I of N, 0 <= I < N.
+pub fn parse_shard(text: &str) -> Result<crate::engine::pacer::Shard, String> {
+    let bad = || format!("'{text}' is not I/N: give the shard's index and the count, 0 <= I < N");
+    let (index, count) = text.split_once('/').ok_or_else(bad)?;
+    let index = whole_number(index).map_err(|_| bad())?;
+    let count = whole_number(count).map_err(|_| bad())?;
+    if count == 0 || index >= count {
+        return Err(format!(
+            "'{text}': the index counts from 0 and is less than the count (0/{n} to {m}/{n})",
+            n = count.max(1),
+            m = count.max(1) - 1
+        ));
+    }
+    Ok(crate::engine::pacer::Shard { index, count })
+}
+
 /// A port to connect to: 1-65535.
 pub fn parse_port(text: &str) -> Result<u16, String> {
     match parse_port_or_zero(text)? {

@@ -10,8 +10,10 @@
 //! | `run.rs` | `tcpgoon run`: the reference tool's job, with the live outputs asked for |
 //! | `limit.rs` | `tcpgoon limit`: open connections until the first is lost |
 //! | `server.rs` | `tcpgoon server`: a target with the faults real servers have |
+//! | `merge.rs` | `tcpgoon merge`: the shards' summaries as the report of the whole run |
 
 pub mod limit;
+pub mod merge;
 pub mod run;
 pub mod server;
 
@@ -38,6 +40,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
         Command::Run(args) => run::run(args),
         Command::Limit(args) => limit::run(args),
         Command::Server(args) => server::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 

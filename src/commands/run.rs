@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::cli::config::RunConfig;
+use crate::cli::config::{RunConfig, check_start_at};
 use crate::cli::duration::canonical;
 use crate::cli::values::escape;
 use crate::cli::{Progress, RunArgs};
@@ -22,6 +22,7 @@ use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
 use crate::report::outlet::StdStreams;
 use crate::report::progress::{self, StatusLine};
+use crate::report::shards::write_schedule;
 use crate::report::{self, Spread, Summary};
 
 /// How often the status line is redrawn at least.
@@ -106,6 +107,10 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         let _ = report::write_live_line(&mut live.out, &Counts::new(config.plan.connections))
             .and_then(|()| live.out.flush());
     }
+    // The answer to the question may have come after the start.
+    if let Some(at) = config.plan.start_at {
+        check_start_at(at, SystemTime::now())?;
+    }
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
     // Nothing reads the signals now: the next one ends the process, even while the report
@@ -166,6 +171,9 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
                 live_lines_dropped: dropped,
                 exit_status: status,
+                shard: config.plan.shard,
+                start_at: config.plan.start_at,
+                merged: None,
             },
         )
     } else {
@@ -193,6 +201,15 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             },
         )
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
+        .and_then(|()| {
+            write_schedule(
+                &mut out,
+                config.plan.shard,
+                config.whole_connections,
+                config.plan.start_at,
+                &outcome,
+            )
+        })
         .and_then(|()| live::write_dropped(&mut out, dropped))
     };
     error::unless_reader_gone(written.and_then(|()| out.flush()))
@@ -211,7 +228,8 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
     let plan = &config.plan;
     let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     vec![
-        ("connections", Json::Int(plan.connections)),
+        // The whole run's, with --shard too: the summary's counts are this shard's.
+        ("connections", Json::Int(config.whole_connections)),
         ("sleep_us", micros(plan.sleep)),
         ("dial_timeout_us", micros(plan.dial_timeout)),
         ("interval_us", micros(plan.interval)),

@@ -1,6 +1,10 @@
 //! Absolute schedules: attempt k is due at `start + k × interval`, stats tick j at
 //! `start + j × interval`. Nothing is computed as "last + interval", so lateness in one step
 //! never shifts the ones after it. Time is a parameter; only the engine reads the clock.
+//!
+//! A shard (`--shard I/N`) makes attempts I, I+N, I+2N, … of the whole schedule: its k-th
+//! attempt is due at `start + (I + k × N) × interval`, so N shards with one start together
+//! keep exactly the schedule one process would.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +17,27 @@ fn nth(start: Instant, step: Duration, k: u64) -> Instant {
         .unwrap_or(start + Duration::from_secs(1 << 40))
 }
 
+/// Which part of a schedule one process makes: attempts `index`, `index + count`, … of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole schedule: 0 of 1.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// How many of a schedule's `total` attempts are this shard's.
+    pub fn attempts(self, total: u64) -> u64 {
+        if self.index >= total {
+            0
+        } else {
+            (total - self.index - 1) / self.count + 1
+        }
+    }
+}
+
 /// When each of `total` attempts is due.
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -22,22 +47,33 @@ pub struct Pacer {
     next: u64,
     /// Slots given to attempts outside the schedule: each moves the rest one step later.
     given: u64,
+    shard: Shard,
 }
 
 impl Pacer {
     pub fn new(start: Instant, step: Duration, total: u64) -> Pacer {
+        Pacer::sharded(start, step, total, Shard::WHOLE)
+    }
+
+    /// The `total` attempts of `shard`, on the whole schedule's steps.
+    pub fn sharded(start: Instant, step: Duration, total: u64, shard: Shard) -> Pacer {
         Pacer {
             start,
             step,
             total,
             next: 0,
             given: 0,
+            shard,
         }
     }
 
-    /// When attempt `k` (counted from 0) is due.
+    /// When this pacer's attempt `k` (counted from 0) is due.
     pub fn scheduled(&self, k: u64) -> Instant {
-        nth(self.start, self.step, k.saturating_add(self.given))
+        let slot = k
+            .saturating_add(self.given)
+            .saturating_mul(self.shard.count)
+            .saturating_add(self.shard.index);
+        nth(self.start, self.step, slot)
     }
 
     /// Gives the slot that is due to an attempt outside the schedule (a replacement for a
@@ -161,6 +197,29 @@ mod tests {
         assert_eq!(pacer.take_due(t0 + ms(20)), Some(1));
         assert_eq!(pacer.scheduled(2), t0 + ms(30));
         assert_eq!(pacer.made(), 2);
+    }
+
+    #[test]
+    fn shards_together_make_the_whole_schedule() {
+        let t0 = Instant::now();
+        let whole = Pacer::new(t0, ms(3), 10);
+        let mut due: Vec<Instant> = (0..3)
+            .flat_map(|index| {
+                let shard = Shard { index, count: 3 };
+                let n = shard.attempts(10);
+                let pacer = Pacer::sharded(t0, ms(3), n, shard);
+                (0..n).map(move |k| pacer.scheduled(k))
+            })
+            .collect();
+        due.sort();
+        let expected: Vec<Instant> = (0..10).map(|k| whole.scheduled(k)).collect();
+        assert_eq!(due, expected);
+        assert_eq!(
+            [0, 1, 2].map(|index| Shard { index, count: 3 }.attempts(10)),
+            [4, 3, 3]
+        );
+        assert_eq!(Shard { index: 5, count: 6 }.attempts(5), 0);
+        assert_eq!(Shard::WHOLE.attempts(7), 7);
     }
 
     #[test]

@@ -39,14 +39,14 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::engine::conn::{self, Closure, Conn, Failure, ProbeSlot, Progress, State};
 use crate::engine::deadline::DeadlineQueue;
-use crate::engine::pacer::{Pacer, Ticker};
+use crate::engine::pacer::{Pacer, Shard, Ticker};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 use crate::engine::signal::SignalFd;
 use crate::engine::source::{Route, Routes};
@@ -93,6 +93,11 @@ pub struct Plan {
     pub stop_at_first_loss: bool,
     /// Ask each established connection for proof that the application took it.
     pub probe: Option<Probe>,
+    /// The part of the schedule this process makes; `connections` is that part's count, and
+    /// `sleep` the whole schedule's spacing.
+    pub shard: Shard,
+    /// The wall-clock time the schedule starts at (`--start-at`); `None`: at once.
+    pub start_at: Option<SystemTime>,
 }
 
 impl Plan {
@@ -161,6 +166,11 @@ pub struct Outcome {
     pub settled: Option<Duration>,
     /// The settle period the plan asked for.
     pub settle: Duration,
+    /// The wall-clock time of the schedule's start: `--start-at`'s, or the run's own.
+    pub origin: SystemTime,
+    /// How late the first attempt started against its due time (origin + shard index ×
+    /// sleep); `None` when no attempt was made.
+    pub first_attempt_lag: Option<Duration>,
 }
 
 /// The connections a finished run leaves open; dropping this closes them. On loopback each
@@ -199,6 +209,8 @@ pub struct Engine<'s> {
     signals: Option<&'s SignalFd>,
     stop: Option<Stop>,
     start: Instant,
+    origin: SystemTime,
+    first_attempt_lag: Option<Duration>,
     last_attempt: Option<Instant>,
     read_buf: Box<[u8]>,
     /// Look at each attempt right after its connect (see `dial`); the unit tests turn this
@@ -224,7 +236,16 @@ impl<'s> Engine<'s> {
         if plan.probe.is_some() {
             stats.probe_each();
         }
-        let start = Instant::now();
+        // The schedule's origin, read from both clocks at once: the loop keeps to the
+        // monotonic one, and waits for a later start in its poll like for any attempt.
+        let (start, origin) = {
+            let now = Instant::now();
+            let wall = SystemTime::now();
+            match plan.start_at {
+                Some(at) => (now + at.duration_since(wall).unwrap_or_default(), at),
+                None => (now, wall),
+            }
+        };
         let capacity = usize::try_from(plan.connections)
             .unwrap_or(usize::MAX)
             .min(1 << 16);
@@ -232,7 +253,7 @@ impl<'s> Engine<'s> {
             poll,
             alarm,
             conns: Slab::with_capacity(capacity),
-            pacer: Pacer::new(start, plan.sleep, plan.connections),
+            pacer: Pacer::sharded(start, plan.sleep, plan.connections, plan.shard),
             ticker: Ticker::new(start, plan.interval),
             refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
@@ -251,6 +272,8 @@ impl<'s> Engine<'s> {
             signals,
             stop: None,
             start,
+            origin,
+            first_attempt_lag: None,
             last_attempt: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
             look_at_once: true,
@@ -314,6 +337,8 @@ impl<'s> Engine<'s> {
             dial_span,
             settled: self.settled,
             settle: self.plan.settle,
+            origin: self.origin,
+            first_attempt_lag: self.first_attempt_lag,
         };
         let open = OpenConnections { _conns: self.conns };
         Ok((outcome, open))
@@ -452,6 +477,7 @@ impl<'s> Engine<'s> {
                     } else if let Some(seq) = self.pacer.take_due(started) {
                         let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
                         self.stats.schedule_lag.record(lag);
+                        self.first_attempt_lag.get_or_insert(lag);
                         let route = self.routes.route(seq);
                         self.stats.dialing(route.target);
                         self.dial(seq, route, started, observer);
@@ -511,7 +537,12 @@ impl<'s> Engine<'s> {
     /// Starts attempt `seq`, already counted as Dialing.
     fn dial(&mut self, seq: u64, route: Route, started: Instant, observer: &mut impl Observer) {
         self.last_attempt = Some(started);
-        self.next_replacement_at = started + self.plan.sleep;
+        // One of this shard's steps: the whole schedule's, times the shards.
+        self.next_replacement_at = started
+            + self
+                .plan
+                .sleep
+                .saturating_mul(u32::try_from(self.plan.shard.count).unwrap_or(u32::MAX));
         observer.conn_event(ConnEvent {
             seq,
             state: State::Dialing,
@@ -1015,6 +1046,8 @@ mod tests {
             reconnect: false,
             stop_at_first_loss,
             probe: None,
+            shard: Shard::WHOLE,
+            start_at: None,
         };
         let mut engine = Engine::new(plan, None).unwrap();
         engine.look_at_once = look_at_once;
@@ -1092,6 +1125,8 @@ mod tests {
             reconnect: false,
             stop_at_first_loss: false,
             probe: None,
+            shard: Shard::WHOLE,
+            start_at: None,
         };
         let (outcome, _open) = Engine::new(plan, None).unwrap().run(&mut Quiet).unwrap();
         outcome.stats

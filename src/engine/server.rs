@@ -77,6 +77,10 @@ pub struct ServerConfig {
     /// Written to each connection `max_open` turns away before it is closed; may be empty.
     pub refusal: Vec<u8>,
     pub interval: Duration,
+    /// Share the port with other listeners (`SO_REUSEPORT`): the kernel spreads new
+    /// connections over them, so a group of processes holds more than one's open-files
+    /// limit allows.
+    pub reuse_port: bool,
 }
 
 /// What the server has done so far.
@@ -167,14 +171,18 @@ pub struct Server<'s> {
 }
 
 /// A non-blocking listener with the backlog asked for. SO_REUSEADDR lets a restarted server
-/// take its port back while the last one's connections sit in TIME_WAIT.
-fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+/// take its port back while the last one's connections sit in TIME_WAIT; SO_REUSEPORT, when
+/// asked for, lets several servers listen on one port.
+fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(TcpListener::from_std(std::net::TcpListener::from(socket)))
@@ -193,8 +201,8 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
 impl<'s> Server<'s> {
     /// Binds and listens; a failure here is the user's to fix (exit 64).
     pub fn new(config: ServerConfig, signals: Option<&'s SignalFd>) -> Result<Server<'s>, Error> {
-        let mut listener =
-            listen(config.addr, config.backlog).map_err(|e| bind_error(config.addr, e))?;
+        let mut listener = listen(config.addr, config.backlog, config.reuse_port)
+            .map_err(|e| bind_error(config.addr, e))?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::system("cannot read the listening address", e))?;

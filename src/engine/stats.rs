@@ -159,6 +159,37 @@ impl Moments {
         Duration::from_nanos((self.sum / u128::from(self.count)) as u64)
     }
 
+    /// Sum and sum of squares, in nanoseconds, for a merge to add up exactly.
+    pub fn sums(&self) -> (u128, u128) {
+        (self.sum, self.sum_of_squares)
+    }
+
+    /// Moments as another process recorded them (its count, sums, min and max in
+    /// nanoseconds).
+    pub fn from_parts(count: u64, sum: u128, sum_of_squares: u128, min: u64, max: u64) -> Moments {
+        Moments {
+            count,
+            sum,
+            sum_of_squares,
+            min,
+            max,
+        }
+    }
+
+    /// Adds `other`'s durations to these: the moments of both sets together.
+    pub fn merge(&mut self, other: &Moments) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 || other.min < self.min {
+            self.min = other.min;
+        }
+        self.max = self.max.max(other.max);
+        self.count += other.count;
+        self.sum = self.sum.saturating_add(other.sum);
+        self.sum_of_squares = self.sum_of_squares.saturating_add(other.sum_of_squares);
+    }
+
     /// Population standard deviation, as the reference tool computes it.
     pub fn stddev(&self) -> Duration {
         if self.count == 0 {
@@ -219,6 +250,20 @@ impl LatencyHistogram {
     pub fn reset(&mut self) {
         self.0.reset();
     }
+
+    /// A histogram read back from another process's encoding, on these bounds; `None` when
+    /// its values do not fit them.
+    pub fn from_histogram(histogram: &Histogram<u64>) -> Option<LatencyHistogram> {
+        let mut own = LatencyHistogram::default();
+        own.0.add(histogram).ok()?;
+        Some(own)
+    }
+
+    /// Adds `other`'s counts, value for value: exact, as both share the bounds.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        // Same bounds and precision on both sides, so every value fits.
+        let _ = self.0.add(&other.0);
+    }
 }
 
 /// One latency measure, kept both ways.
@@ -232,6 +277,12 @@ impl Latency {
     pub fn record(&mut self, d: Duration) {
         self.moments.record(d);
         self.histogram.record(d);
+    }
+
+    /// Both sets of latencies together.
+    pub fn merge(&mut self, other: &Latency) {
+        self.moments.merge(&other.moments);
+        self.histogram.merge(&other.histogram);
     }
 
     /// The latency at `quantile`, within the histogram's precision (0.1%) and never outside
@@ -471,6 +522,74 @@ impl Stats {
         }
     }
 
+    /// Adds another process's stats of the same run (a shard) to these: counts, causes and
+    /// bytes add up, latencies merge exactly. Maxima of the established count do not add:
+    /// their sum is an upper bound, as the shards need not peak at once.
+    pub fn absorb(&mut self, other: &Stats) {
+        let add = |a: &mut Counts, b: &Counts| {
+            a.total += b.total;
+            a.not_initiated += b.not_initiated;
+            a.dialing += b.dialing;
+            a.established += b.established;
+            a.closed += b.closed;
+            a.error += b.error;
+        };
+        add(&mut self.counts, &other.counts);
+        for (a, b) in self.failures.iter_mut().zip(other.failures) {
+            *a += b;
+        }
+        for (a, b) in self.closures.iter_mut().zip(other.closures) {
+            *a += b;
+        }
+        self.max_established += other.max_established;
+        self.bytes_received += other.bytes_received;
+        self.connect.merge(&other.connect);
+        self.time_to_error.merge(&other.time_to_error);
+        self.handshake_rtt.merge(&other.handshake_rtt);
+        self.own_delay.merge(&other.own_delay);
+        self.syn_retransmitted += other.syn_retransmitted;
+        self.schedule_lag.merge(&other.schedule_lag);
+        self.reconnects += other.reconnects;
+        if self.by_target.len() < other.by_target.len() {
+            self.by_target
+                .resize(other.by_target.len(), Counts::default());
+        }
+        for (a, b) in self.by_target.iter_mut().zip(&other.by_target) {
+            add(a, b);
+        }
+        self.hold = match (self.hold, other.hold) {
+            (Some(a), Some(b)) => Some(HoldSpan {
+                min_established: a.min_established + b.min_established,
+                max_established: a.max_established + b.max_established,
+                duration: a.duration.max(b.duration),
+            }),
+            (a, b) => a.or(b),
+        };
+        self.first_loss = self.first_loss.or(other.first_loss);
+        match (&mut self.probe, &other.probe) {
+            (Some(a), Some(b)) => {
+                for (x, y) in a.outcomes.iter_mut().zip(b.outcomes) {
+                    *x += y;
+                }
+                a.awaiting += b.awaiting;
+                a.served_open += b.served_open;
+                a.time_to_served.merge(&b.time_to_served);
+            }
+            (None, Some(b)) => self.probe = Some(b.clone()),
+            _ => {}
+        }
+        for f in &other.fallbacks {
+            match self
+                .fallbacks
+                .iter_mut()
+                .find(|g| (g.from, g.cause, g.to) == (f.from, f.cause, f.to))
+            {
+                Some(g) => g.count += f.count,
+                None => self.fallbacks.push(*f),
+            }
+        }
+    }
+
     pub fn failures_of(&self, cause: Failure) -> u64 {
         self.failures[cause.index()]
     }
@@ -549,6 +668,29 @@ mod tests {
         assert_eq!(m.mean(), ms(5));
         assert_eq!(m.stddev(), ms(2));
         assert_eq!(Moments::default().stddev(), Duration::ZERO);
+    }
+
+    #[test]
+    fn merged_latencies_are_those_of_both_sets() {
+        let (mut a, mut b, mut all) = (Latency::default(), Latency::default(), Latency::default());
+        for (i, micros) in [7u64, 120, 3, 950, 44, 44, 12_000, 5]
+            .into_iter()
+            .enumerate()
+        {
+            let d = Duration::from_micros(micros);
+            if i % 3 == 0 {
+                a.record(d)
+            } else {
+                b.record(d)
+            }
+            all.record(d);
+        }
+        a.merge(&b);
+        assert_eq!(a.moments, all.moments);
+        assert_eq!(a.histogram.inner(), all.histogram.inner());
+        let mut empty = Latency::default();
+        empty.merge(&all);
+        assert_eq!(empty.moments, all.moments);
     }
 
     #[test]

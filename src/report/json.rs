@@ -5,13 +5,15 @@
 
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use crate::cli::thresholds::Verdict;
+use crate::cli::wallclock::{rfc3339, unix_micros};
 use crate::engine::conn::{Closure, Failure};
+use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{Counts, Latency, ProbeStats, Stats};
@@ -177,7 +179,24 @@ fn latency(latency: &Latency) -> Json {
         fields.push((key, Json::micros(latency.quantile(q))));
     }
     fields.push(("histogram", Json::Str(encode_histogram(latency))));
+    // Exact, for a merge: sums in nanoseconds (the sum of squares as a decimal string, as
+    // it can pass 2^64), so the merged min/avg/max/dev are those of all the samples.
+    let (sum, sum_of_squares) = m.sums();
+    fields.push((
+        "moments",
+        Json::Object(vec![
+            ("count", Json::Int(m.count)),
+            ("sum_ns", Json::Str(sum.to_string())),
+            ("sum_squares_ns2", Json::Str(sum_of_squares.to_string())),
+            ("min_ns", Json::Int(nanos(m.min()))),
+            ("max_ns", Json::Int(nanos(m.max()))),
+        ]),
+    ));
     Json::Object(fields)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// What the summary describes, besides the outcome.
@@ -197,6 +216,12 @@ pub struct SummaryInput<'a> {
     /// because their reader was not keeping up.
     pub live_lines_dropped: u64,
     pub exit_status: u8,
+    /// Which part of the schedule this was (`--shard`; 0/1 for a whole run).
+    pub shard: Shard,
+    /// `--start-at`, when given.
+    pub start_at: Option<SystemTime>,
+    /// For a merge: what it merged; `None` for a run.
+    pub merged: Option<Json>,
 }
 
 pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
@@ -271,6 +296,7 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
             Json::opt_float(achieved_rate(made, s.outcome.dial_span)),
         ),
         ("wall_time_us", Json::micros(s.outcome.wall)),
+        ("dial_span_us", Json::micros(s.outcome.dial_span)),
         ("stopped", stopped),
         (
             "thresholds",
@@ -343,6 +369,26 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
                     .collect(),
             ),
         ),
+        (
+            "shard",
+            Json::Object(vec![
+                ("index", Json::Int(s.shard.index)),
+                ("count", Json::Int(s.shard.count)),
+            ]),
+        ),
+        (
+            "start_at",
+            s.start_at.map_or(Json::Null, |t| Json::Str(rfc3339(t))),
+        ),
+        (
+            "schedule_origin_us",
+            Json::Int(unix_micros(s.outcome.origin)),
+        ),
+        (
+            "first_attempt_late_us",
+            s.outcome.first_attempt_lag.map_or(Json::Null, Json::micros),
+        ),
+        ("merged", s.merged.clone().unwrap_or(Json::Null)),
         ("exit_status", Json::Int(u64::from(s.exit_status))),
     ]);
     writeln!(w, "{summary}")

@@ -15,6 +15,8 @@
 //! | `live.rs` | every live output of a run, as the engine's observer |
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
+//! | `summary.rs` | `--json` summaries read back, and the shards of a run merged into one |
+//! | `shards.rs` | the lines of a sharded run and of a merge |
 //! | `exit.rs` | exit statuses, decided in one place |
 
 pub mod exit;
@@ -24,6 +26,8 @@ pub mod live;
 pub mod outlet;
 pub mod progress;
 pub mod server;
+pub mod shards;
+pub mod summary;
 pub mod text;
 
 #[cfg(test)]

@@ -708,6 +708,8 @@ mod tests {
             dial_span: Duration::from_millis(2997),
             settled: None,
             settle: Duration::ZERO,
+            origin: std::time::SystemTime::UNIX_EPOCH,
+            first_attempt_lag: None,
         };
         let report = text(|w| {
             write_final(
@@ -794,6 +796,8 @@ mod tests {
             dial_span: Duration::from_secs(2),
             settled: Some(Duration::from_millis(200)),
             settle: Duration::from_millis(200),
+            origin: std::time::SystemTime::UNIX_EPOCH,
+            first_attempt_lag: None,
         }
     }
 

@@ -1,0 +1,224 @@
+//! `tcpgoon merge`: read the `--json` output of a run's shards (files, or `-` for stdin),
+//! merge their summaries, judge the run's thresholds on the merged run, and print the
+//! report the whole run would have printed, with its exit status.
+
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::os::fd::AsRawFd;
+
+use serde_json::Value;
+
+use crate::cli::MergeArgs;
+use crate::cli::thresholds::{self, Thresholds};
+use crate::error::{self, Error};
+use crate::report::exit;
+use crate::report::json;
+use crate::report::shards::{merged_json, write_merged};
+use crate::report::summary::{self, Merged, ShardSummary};
+use crate::report::{self, Spread, Summary, progress};
+
+pub fn run(args: MergeArgs) -> Result<u8, Error> {
+    let mut summaries = Vec::new();
+    let mut stdin_read = false;
+    for file in &args.files {
+        let (reader, name): (Box<dyn Read>, &str) = if file == "-" {
+            if stdin_read {
+                return Err(Error::Usage("merge: - (stdin) given twice".to_string()));
+            }
+            stdin_read = true;
+            (Box::new(io::stdin()), "stdin")
+        } else {
+            let opened = std::fs::File::open(file)
+                .map_err(|e| Error::Usage(format!("merge: cannot read '{file}': {e}")))?;
+            (Box::new(opened), file.as_str())
+        };
+        read_summaries(reader, name, &mut summaries)?;
+    }
+    let merged = summary::merge(summaries).map_err(|e| Error::Usage(format!("merge: {e}")))?;
+    let thresholds = thresholds_of(&merged.first.options)?;
+    let verdicts = thresholds.judge(&merged.outcome.stats);
+    let status = exit::of_outcome(&merged.outcome, &verdicts);
+    for missed in verdicts.iter().filter(|v| !v.passed) {
+        error::say(format_args!(
+            "threshold missed: {} (measured {})",
+            missed.gate, missed.measured
+        ));
+    }
+    let first = &merged.first;
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        let options = options_of(&merged);
+        json::write_summary(
+            &mut out,
+            &json::SummaryInput {
+                host: &first.host,
+                addr: first
+                    .targets
+                    .first()
+                    .copied()
+                    .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+                targets: &first.targets,
+                label: &first.label,
+                options,
+                outcome: &merged.outcome,
+                requested_rate: merged.requested_rate,
+                verdicts: &verdicts,
+                probe: first.probe.as_deref(),
+                live_lines_dropped: 0,
+                exit_status: status,
+                shard: crate::engine::pacer::Shard::WHOLE,
+                start_at: first
+                    .start_at
+                    .as_deref()
+                    .and_then(|t| crate::cli::wallclock::parse_wall_time(t).ok()),
+                merged: Some(merged_json(&merged)),
+            },
+        )
+    } else {
+        let width = if io::stdout().is_terminal() {
+            progress::terminal_width(io::stdout().as_raw_fd())
+        } else {
+            80
+        };
+        let option = |key: &str| first.options.get(key);
+        let micros = |key: &str| {
+            std::time::Duration::from_micros(option(key).and_then(Value::as_u64).unwrap_or(0))
+        };
+        let (hold, settle) = (micros("hold_us"), micros("settle_us"));
+        let planned_hold = if hold.is_zero() {
+            hold
+        } else {
+            hold.max(settle)
+        };
+        let spread = Spread {
+            targets: &first.targets,
+            connections: first.connections,
+            reconnect: option("reconnect").and_then(Value::as_bool) == Some(true),
+            settled: merged.outcome.settled,
+        };
+        report::write_final(
+            &mut out,
+            &Summary {
+                target: &first.label,
+                outcome: &merged.outcome,
+                requested_rate: merged.requested_rate,
+                planned_hold,
+                verdicts: &verdicts,
+                probe: first.probe.as_deref(),
+                width,
+            },
+        )
+        .and_then(|()| report::write_spread_and_hold(&mut out, &merged.outcome.stats, &spread))
+        .and_then(|()| write_merged(&mut out, &merged))
+    };
+    error::unless_reader_gone(written.and_then(|()| out.flush()))
+        .map_err(|e| Error::system("cannot write the report", e))?;
+    Ok(status)
+}
+
+/// Every summary in `reader`, one JSON object a line; other lines (ticks) are skipped.
+fn read_summaries(
+    reader: Box<dyn Read>,
+    name: &str,
+    into: &mut Vec<ShardSummary>,
+) -> Result<(), Error> {
+    for (n, line) in BufReader::new(reader).lines().enumerate() {
+        let line = line.map_err(|e| Error::Usage(format!("merge: cannot read '{name}': {e}")))?;
+        let source = format!("{name}:{}", n + 1);
+        if let Some(summary) =
+            summary::read_line(&line, &source).map_err(|e| Error::Usage(format!("merge: {e}")))?
+        {
+            into.push(summary);
+        }
+    }
+    Ok(())
+}
+
+/// The run's gates, as its summary recorded them.
+fn thresholds_of(options: &Value) -> Result<Thresholds, Error> {
+    let bad = |e: String| Error::Usage(format!("merge: the summary's thresholds: {e}"));
+    let max_latency = options
+        .get("max_latency")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(thresholds::parse_max_latency)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or_default();
+    let min_established = options
+        .get("min_established")
+        .and_then(Value::as_str)
+        .map(thresholds::parse_min_established)
+        .transpose()
+        .map_err(bad)?;
+    Ok(Thresholds {
+        max_latency,
+        min_established,
+    })
+}
+
+/// The run's options, as the shards recorded them (they share them).
+fn options_of(merged: &Merged) -> Vec<(&'static str, json::Json)> {
+    let mut fields = Vec::new();
+    if let Value::Object(map) = &merged.first.options {
+        for (key, value) in map {
+            // The writer's keys are static; the options are a fixed set the run wrote.
+            if let Some(key) = OPTION_KEYS.iter().find(|k| **k == key.as_str()) {
+                fields.push((*key, to_json(value)));
+            }
+        }
+    }
+    fields
+}
+
+/// The keys of `options` a merged summary carries over, in the order a run writes them.
+const OPTION_KEYS: &[&str] = &[
+    "connections",
+    "sleep_us",
+    "dial_timeout_us",
+    "interval_us",
+    "hold_us",
+    "sleep",
+    "dial_timeout",
+    "interval",
+    "hold",
+    "settle_us",
+    "settle",
+    "reconnect",
+    "probe",
+    "targets",
+    "fallbacks",
+    "sources",
+    "max_latency",
+    "min_established",
+];
+
+fn to_json(v: &Value) -> json::Json {
+    match v {
+        Value::Null => json::Json::Null,
+        Value::Bool(b) => json::Json::Bool(*b),
+        Value::Number(n) => n
+            .as_u64()
+            .map(json::Json::Int)
+            .or_else(|| n.as_f64().map(json::Json::Float))
+            .unwrap_or(json::Json::Null),
+        Value::String(s) => json::Json::Str(s.clone()),
+        Value::Array(items) => json::Json::Array(items.iter().map(to_json).collect()),
+        // Nested objects' keys (the probe's) are a fixed set too.
+        Value::Object(map) => json::Json::Object(
+            map.iter()
+                .filter_map(|(k, v)| {
+                    PROBE_KEYS
+                        .iter()
+                        .find(|p| **p == k.as_str())
+                        .map(|p| (*p, to_json(v)))
+                })
+                .collect(),
+        ),
+    }
+}
+
+const PROBE_KEYS: &[&str] = &["name", "send", "expect", "timeout_us"];

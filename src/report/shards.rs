@@ -1,0 +1,125 @@
+//! The lines a sharded run (`--shard`, `--start-at`) and a merge (`tcpgoon merge`) add
+//! after the final report: which part of the schedule a run made, how late it started
+//! against `--start-at`, and what a merge merged. Pure writers over `impl Write`.
+
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+use crate::cli::duration::go_style;
+use crate::cli::wallclock::rfc3339;
+use crate::engine::Outcome;
+use crate::engine::pacer::Shard;
+use crate::report::json::Json;
+use crate::report::summary::Merged;
+
+/// `Shard: 1/3, attempts 1, 4, 7, … of the schedule's 10 (4 here)` and `Start: …`, each
+/// only when it applies.
+pub fn write_schedule(
+    w: &mut impl Write,
+    shard: Shard,
+    whole_connections: u64,
+    start_at: Option<SystemTime>,
+    outcome: &Outcome,
+) -> io::Result<()> {
+    if shard != Shard::WHOLE {
+        let first: Vec<String> = (0..3)
+            .map(|k| shard.index + k * shard.count)
+            .filter(|a| *a < whole_connections)
+            .map(|a| a.to_string())
+            .collect();
+        writeln!(
+            w,
+            "Shard: {}/{}, attempts {}, ... of the schedule's {} ({} here)",
+            shard.index,
+            shard.count,
+            first.join(", "),
+            whole_connections,
+            shard.attempts(whole_connections)
+        )?;
+    }
+    if let Some(at) = start_at {
+        write!(w, "Start: at {} (--start-at); ", rfc3339(at))?;
+        match outcome.first_attempt_lag {
+            Some(lag) if shard.index == 0 => {
+                writeln!(w, "the first attempt started {} late", go_style(lag))?
+            }
+            Some(lag) => writeln!(
+                w,
+                "the first attempt (attempt {}, due {} x sleep later) started {} late",
+                shard.index,
+                shard.index,
+                go_style(lag)
+            )?,
+            None => writeln!(w, "no attempt was made")?,
+        }
+    }
+    Ok(())
+}
+
+/// What a merge merged, and what its figures mean.
+pub fn write_merged(w: &mut impl Write, merged: &Merged) -> io::Result<()> {
+    write!(
+        w,
+        "Merged: {} of {} shards",
+        merged.present.len(),
+        merged.shards
+    )?;
+    if let Some(at) = &merged.first.start_at {
+        write!(w, ", started at {at} (--start-at)")?;
+    }
+    match merged.start_skew {
+        Some(skew) => writeln!(
+            w,
+            "; start skew {} (the shards' first attempts, each against its due time)",
+            go_style(skew)
+        )?,
+        None => writeln!(w)?,
+    }
+    let missing = merged.missing();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing
+            .iter()
+            .map(|i| format!("{i}/{}", merged.shards))
+            .collect();
+        writeln!(
+            w,
+            "Missing shards: {} (their {} attempts count as NotInitiated)",
+            names.join(", "),
+            merged.missing_attempts
+        )?;
+    }
+    if merged.present.len() > 1 {
+        writeln!(
+            w,
+            "Max concurrent established: the sum of the shards' maxima, an upper bound \
+             (shards need not peak at once)"
+        )?;
+    }
+    Ok(())
+}
+
+/// The JSON summary's `merged` object.
+pub fn merged_json(merged: &Merged) -> Json {
+    Json::Object(vec![
+        ("shards", Json::Int(merged.shards)),
+        (
+            "present",
+            Json::Array(merged.present.iter().map(|i| Json::Int(*i)).collect()),
+        ),
+        (
+            "missing",
+            Json::Array(merged.missing().into_iter().map(Json::Int).collect()),
+        ),
+        ("missing_attempts", Json::Int(merged.missing_attempts)),
+        (
+            "start_skew_us",
+            merged.start_skew.map_or(Json::Null, |d| {
+                Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            }),
+        ),
+        (
+            "max_concurrent_established",
+            Json::Str("upper bound: the sum of the shards' maxima".into()),
+        ),
+    ])
+}

@@ -1,0 +1,484 @@
+//! `--json` summaries read back, and the summaries of a run's shards merged into the run's
+//! own state, so the text and JSON writers print the report the whole run would have
+//! printed. Pure: text in, stats out; `commands::merge` reads the files.
+//!
+//! The merge is exact where the run's measures are: counts and causes add up, latency
+//! moments add up (their sums are carried in nanoseconds), and histograms are merged from
+//! their HdrHistogram V2 encodings, value for value. Max concurrent established does not
+//! add up (the shards need not peak at once): the sum of their maxima is an upper bound,
+//! and the report says so. Summaries that are not of one run are refused, saying why.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hdrhistogram::serialization::Deserializer;
+use serde_json::Value;
+
+use crate::engine::conn::{Closure, Failure};
+use crate::engine::pacer::Shard;
+use crate::engine::probe::ProbeOutcome;
+use crate::engine::stats::{
+    Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats,
+};
+use crate::engine::{Outcome, Stop};
+use crate::report::json::SCHEMA_VERSION;
+
+/// Where in the stats a latency measure goes.
+type LatencySlot = fn(&mut Stats) -> &mut Latency;
+
+/// The latency measures a summary carries, by key, and where each goes in the stats. A
+/// measure added to the summary is merged once it is listed here.
+const LATENCIES: [(&str, LatencySlot); 5] = [
+    ("connect_latency_us", |s| &mut s.connect),
+    ("time_to_error_us", |s| &mut s.time_to_error),
+    ("schedule_lag_us", |s| &mut s.schedule_lag),
+    ("handshake_rtt_us", |s| &mut s.handshake_rtt),
+    ("own_delay_us", |s| &mut s.own_delay),
+];
+
+/// One shard's summary, read back.
+#[derive(Debug, Clone)]
+pub struct ShardSummary {
+    /// Where it was read: `FILE:LINE`, for messages.
+    pub source: String,
+    pub host: String,
+    pub ip: String,
+    pub port: u64,
+    pub label: String,
+    pub shard: Shard,
+    /// The whole run's connections (`-c`), and its spacing.
+    pub connections: u64,
+    pub sleep_us: u64,
+    pub start_at: Option<String>,
+    pub origin_us: u64,
+    pub first_attempt_late_us: Option<u64>,
+    pub outcome: Outcome,
+    /// The summary's `options` object, as it was.
+    pub options: Value,
+    pub probe: Option<String>,
+    pub targets: Vec<SocketAddr>,
+    pub requested_rate: Option<f64>,
+}
+
+/// A summary's line, or why it is not one; `Ok(None)` for other lines (ticks).
+pub fn read_line(line: &str, source: &str) -> Result<Option<ShardSummary>, String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_str(line)
+        .map_err(|e| format!("{source}: not a line of `tcpgoon run --json` output: {e}"))?;
+    if value.get("type").and_then(Value::as_str) != Some("summary") {
+        return Ok(None);
+    }
+    read_summary(&value)
+        .map(Some)
+        .map_err(|e| format!("{source}: {e}"))
+        .map(|s| {
+            s.map(|mut s| {
+                s.source = source.to_string();
+                s
+            })
+        })
+}
+
+fn field<'a>(v: &'a Value, path: &[&str]) -> Result<&'a Value, String> {
+    let mut at = v;
+    for key in path {
+        at = at
+            .get(key)
+            .ok_or_else(|| format!("the summary has no {}", path.join(".")))?;
+    }
+    Ok(at)
+}
+
+fn int(v: &Value, path: &[&str]) -> Result<u64, String> {
+    field(v, path)?
+        .as_u64()
+        .ok_or_else(|| format!("{} is not a whole number", path.join(".")))
+}
+
+fn text<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
+    field(v, path)?
+        .as_str()
+        .ok_or_else(|| format!("{} is not a string", path.join(".")))
+}
+
+fn micros(v: &Value, path: &[&str]) -> Result<Duration, String> {
+    int(v, path).map(Duration::from_micros)
+}
+
+fn opt_micros(v: &Value, key: &str) -> Result<Option<Duration>, String> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => micros(v, &[key]).map(Some),
+    }
+}
+
+fn counts(v: &Value) -> Result<Counts, String> {
+    let c = Counts {
+        total: int(v, &["total"])?,
+        not_initiated: int(v, &["not_initiated"])?,
+        dialing: int(v, &["dialing"])?,
+        established: int(v, &["established"])?,
+        closed: int(v, &["closed"])?,
+        error: int(v, &["error"])?,
+    };
+    if !c.adds_up() {
+        return Err(format!("its counts do not add up: {v}"));
+    }
+    Ok(c)
+}
+
+/// A latency object: its exact moments and its histogram, decoded.
+pub fn latency(v: &Value, key: &str) -> Result<Latency, String> {
+    let count = int(v, &["count"])?;
+    if count == 0 {
+        return Ok(Latency::default());
+    }
+    let m = field(v, &["moments"])
+        .map_err(|_| format!("{key} has no exact moments: made by a tcpgoon older than `merge`"))?;
+    let big = |k: &str| -> Result<u128, String> {
+        text(m, &[k])?
+            .parse()
+            .map_err(|_| format!("{key}.moments.{k} is not a whole number"))
+    };
+    let moments = Moments::from_parts(
+        int(m, &["count"])?,
+        big("sum_ns")?,
+        big("sum_squares_ns2")?,
+        int(m, &["min_ns"])?,
+        int(m, &["max_ns"])?,
+    );
+    let histogram =
+        decode_histogram(text(v, &["histogram"])?).map_err(|e| format!("{key}.histogram: {e}"))?;
+    if moments.count != count || histogram.len() != count {
+        return Err(format!(
+            "{key}: its count ({count}), moments ({}) and histogram ({}) disagree",
+            moments.count,
+            histogram.len()
+        ));
+    }
+    Ok(Latency { moments, histogram })
+}
+
+/// An HdrHistogram V2 encoding (deflated or not), base64, on the reports' bounds.
+pub fn decode_histogram(encoded: &str) -> Result<LatencyHistogram, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("not base64: {e}"))?;
+    let histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("not an HdrHistogram V2 encoding: {e:?}"))?;
+    LatencyHistogram::from_histogram(&histogram)
+        .ok_or_else(|| "its values exceed the reports' bounds".to_string())
+}
+
+fn keyed<T: Copy, const N: usize>(
+    v: &Value,
+    key: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> Result<[u64; N], String> {
+    let mut out = [0; N];
+    for (slot, item) in out.iter_mut().zip(all) {
+        *slot = int(v, &[key, name(item)])?;
+    }
+    Ok(out)
+}
+
+fn failure_of(key: &str) -> Result<Failure, String> {
+    Failure::ALL
+        .into_iter()
+        .find(|f| f.key() == key)
+        .ok_or_else(|| format!("unknown failure cause '{key}'"))
+}
+
+fn addr(v: &Value) -> Result<SocketAddr, String> {
+    let s = v.as_str().ok_or("an address is not a string")?;
+    s.parse().map_err(|_| format!("'{s}' is not an address"))
+}
+
+fn read_summary(v: &Value) -> Result<ShardSummary, String> {
+    let version = int(v, &["version"])?;
+    if version != SCHEMA_VERSION {
+        return Err(format!(
+            "schema version {version}, and this tcpgoon reads {SCHEMA_VERSION}"
+        ));
+    }
+    let c = counts(field(v, &["counts"])?)?;
+    let mut stats = Stats::new(c.total);
+    stats.counts = c;
+    stats.failures = keyed(v, "failures", Failure::ALL, Failure::key)?;
+    stats.closures = keyed(v, "closures", Closure::ALL, Closure::key)?;
+    stats.max_established = int(v, &["max_concurrent_established"])?;
+    stats.bytes_received = int(v, &["bytes_received"])?;
+    for (key, slot) in LATENCIES {
+        *slot(&mut stats) = latency(field(v, &[key])?, key)?;
+    }
+    stats.syn_retransmitted = int(v, &["syn_retransmitted"])?;
+    stats.reconnects = int(v, &["reconnects"])?;
+    let probe_value = field(v, &["probe"])?;
+    let probe = match probe_value {
+        Value::Null => None,
+        p => {
+            let mut stats_of = ProbeStats::default();
+            for o in ProbeOutcome::ALL {
+                stats_of.outcomes[o.index()] = int(p, &[o.key()])?;
+            }
+            stats_of.awaiting = int(p, &["awaiting"])?;
+            stats_of.served_open = int(p, &["served_open"])?;
+            stats_of.time_to_served =
+                latency(field(v, &["time_to_served_us"])?, "time_to_served_us")?;
+            stats.probe = Some(stats_of);
+            Some(text(p, &["name"])?.to_string())
+        }
+    };
+    if let Some(hold) = v.get("hold").filter(|h| !h.is_null()) {
+        stats.hold = Some(HoldSpan {
+            duration: micros(hold, &["duration_us"])?,
+            min_established: int(hold, &["min_established"])?,
+            max_established: int(hold, &["max_established"])?,
+        });
+    }
+    let by_target = field(v, &["by_target"])?
+        .as_array()
+        .ok_or("by_target is not a list")?;
+    let mut targets = Vec::new();
+    for t in by_target {
+        targets.push(addr(field(t, &["addr"])?)?);
+        stats.by_target.push(counts(field(t, &["counts"])?)?);
+    }
+    for f in field(v, &["fallbacks"])?
+        .as_array()
+        .ok_or("fallbacks is not a list")?
+    {
+        stats.fallbacks.push(Fallback {
+            from: addr(field(f, &["from"])?)?,
+            cause: failure_of(text(f, &["cause"])?)?,
+            to: match field(f, &["to"])? {
+                Value::Null => None,
+                to => Some(addr(to)?),
+            },
+            count: int(f, &["count"])?,
+        });
+    }
+    let stop = match field(v, &["stopped"])? {
+        Value::Null => None,
+        s => match text(s, &["reason"])? {
+            "interrupted" => Some(Stop::Interrupted(match text(s, &["signal"])? {
+                "SIGTERM" => libc::SIGTERM,
+                "SIGHUP" => libc::SIGHUP,
+                _ => libc::SIGINT,
+            })),
+            "local_limit" => Some(Stop::LocalLimit(failure_of(text(s, &["cause"])?)?)),
+            other => return Err(format!("unknown stop reason '{other}'")),
+        },
+    };
+    let options = field(v, &["options"])?.clone();
+    if targets.is_empty() {
+        targets = options
+            .get("targets")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(|a| addr(a).ok()).collect())
+            .unwrap_or_default();
+    }
+    let shard = Shard {
+        index: int(v, &["shard", "index"])?,
+        count: int(v, &["shard", "count"])?,
+    };
+    if shard.count == 0 || shard.index >= shard.count {
+        return Err(format!(
+            "shard {}/{} is not a shard",
+            shard.index, shard.count
+        ));
+    }
+    let origin_us = int(v, &["schedule_origin_us"])?;
+    let outcome = Outcome {
+        stats,
+        stop,
+        wall: micros(v, &["wall_time_us"])?,
+        dial_span: micros(v, &["dial_span_us"])?,
+        settled: opt_micros(v, "settled_us")?,
+        settle: micros(&options, &["settle_us"])?,
+        origin: UNIX_EPOCH + Duration::from_micros(origin_us),
+        first_attempt_lag: opt_micros(v, "first_attempt_late_us")?,
+    };
+    Ok(ShardSummary {
+        source: String::new(),
+        host: text(v, &["target", "host"])?.to_string(),
+        ip: text(v, &["target", "ip"])?.to_string(),
+        port: int(v, &["target", "port"])?,
+        label: text(v, &["target", "label"])?.to_string(),
+        shard,
+        connections: int(&options, &["connections"])?,
+        sleep_us: int(&options, &["sleep_us"])?,
+        start_at: v.get("start_at").and_then(Value::as_str).map(String::from),
+        origin_us,
+        first_attempt_late_us: int(v, &["first_attempt_late_us"]).ok(),
+        probe,
+        targets,
+        requested_rate: v.get("requested_rate").and_then(Value::as_f64),
+        outcome,
+        options,
+    })
+}
+
+/// The shards of one run, merged.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The first shard's summary, for what all share (target, options).
+    pub first: ShardSummary,
+    pub outcome: Outcome,
+    pub shards: u64,
+    /// Indices of the shards merged, in order.
+    pub present: Vec<u64>,
+    /// How many attempts the missing shards would have made: counted as NotInitiated.
+    pub missing_attempts: u64,
+    /// The spread of the shards' first attempts against their due times: the latest less
+    /// the earliest, by the wall clock (the start skew); `None` with fewer than two.
+    pub start_skew: Option<Duration>,
+    pub requested_rate: Option<f64>,
+}
+
+impl Merged {
+    pub fn missing(&self) -> Vec<u64> {
+        (0..self.shards)
+            .filter(|i| !self.present.contains(i))
+            .collect()
+    }
+}
+
+fn name(s: &ShardSummary) -> String {
+    format!("shard {}/{} ({})", s.shard.index, s.shard.count, s.source)
+}
+
+/// Merges the summaries of one run's shards, or says why they are not one run's.
+pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
+    if shards.is_empty() {
+        return Err("no summary in the input: give the --json output of `tcpgoon run`".to_string());
+    }
+    shards.sort_by_key(|s| s.shard.index);
+    let first = shards[0].clone();
+    for s in &shards[1..] {
+        let target = |s: &ShardSummary| format!("{} ({}) port {}", s.host, s.ip, s.port);
+        if (&s.host, &s.ip, s.port) != (&first.host, &first.ip, first.port) {
+            return Err(format!(
+                "different targets: {} ran against {}, {} against {}",
+                name(&first),
+                target(&first),
+                name(s),
+                target(s)
+            ));
+        }
+        if s.shard.count != first.shard.count {
+            return Err(format!(
+                "different shard counts: {} is one of {}, {} one of {}",
+                name(&first),
+                first.shard.count,
+                name(s),
+                s.shard.count
+            ));
+        }
+        if (s.connections, s.sleep_us) != (first.connections, first.sleep_us) {
+            return Err(format!(
+                "different schedules: {} has -c {} -s {}us, {} has -c {} -s {}us",
+                name(&first),
+                first.connections,
+                first.sleep_us,
+                name(s),
+                s.connections,
+                s.sleep_us
+            ));
+        }
+        if s.start_at != first.start_at {
+            let shown = |t: &Option<String>| t.clone().unwrap_or_else(|| "none".to_string());
+            return Err(format!(
+                "different start times: {} has --start-at {}, {} has {}",
+                name(&first),
+                shown(&first.start_at),
+                name(s),
+                shown(&s.start_at)
+            ));
+        }
+    }
+    for pair in shards.windows(2) {
+        if pair[0].shard.index == pair[1].shard.index {
+            return Err(format!(
+                "shard {}/{} given twice: {} and {}",
+                pair[0].shard.index, pair[0].shard.count, pair[0].source, pair[1].source
+            ));
+        }
+    }
+    // Times from the earliest origin: the shards of one --start-at share it; without one,
+    // each started on its own, and the merged run spans them all.
+    let origin = shards.iter().map(|s| s.origin_us).min().unwrap_or(0);
+    let since_origin =
+        |s: &ShardSummary, d: Duration| Duration::from_micros(s.origin_us - origin) + d;
+    let mut stats = Stats::new(0);
+    let mut stop = None;
+    let mut settled: Option<Duration> = None;
+    let mut wall = Duration::ZERO;
+    let mut dial_span = Duration::ZERO;
+    for s in &shards {
+        let o = &s.outcome;
+        stats.absorb(&o.stats);
+        // An interruption says more than a local limit; either makes the run incomplete.
+        stop = match (stop, o.stop) {
+            (Some(Stop::Interrupted(sig)), _) => Some(Stop::Interrupted(sig)),
+            (_, Some(theirs)) => Some(theirs),
+            (ours, None) => ours,
+        };
+        if let Some(d) = o.settled {
+            settled = Some(settled.map_or(d, |m| m.max(d)));
+        }
+        wall = wall.max(since_origin(s, o.wall));
+        if o.stats.counts.total > o.stats.counts.not_initiated {
+            dial_span = dial_span.max(since_origin(s, o.dial_span));
+        }
+    }
+    let count = first.shard.count;
+    let present: Vec<u64> = shards.iter().map(|s| s.shard.index).collect();
+    let missing_attempts: u64 = (0..count)
+        .filter(|i| !present.contains(i))
+        .map(|index| Shard { index, count }.attempts(first.connections))
+        .sum();
+    stats.counts.total += missing_attempts;
+    stats.counts.not_initiated += missing_attempts;
+    // Each shard's first attempt, by the wall clock, against the time it was due.
+    let late: Vec<u64> = shards
+        .iter()
+        .filter_map(|s| s.first_attempt_late_us.map(|l| s.origin_us + l))
+        .collect();
+    let start_skew = (late.len() >= 2).then(|| {
+        let (lo, hi) = (late.iter().min(), late.iter().max());
+        Duration::from_micros(hi.unwrap_or(&0) - lo.unwrap_or(&0))
+    });
+    let shard_zero = shards.iter().find(|s| s.shard.index == 0);
+    let outcome = Outcome {
+        stats,
+        stop,
+        wall,
+        dial_span,
+        settled,
+        settle: first.outcome.settle,
+        origin: UNIX_EPOCH + Duration::from_micros(origin),
+        first_attempt_lag: shard_zero.and_then(|s| s.outcome.first_attempt_lag),
+    };
+    let requested_rate = (first.sleep_us > 0).then(|| 1e6 / first.sleep_us as f64);
+    Ok(Merged {
+        first,
+        outcome,
+        shards: count,
+        present,
+        missing_attempts,
+        start_skew,
+        requested_rate,
+    })
+}
+
+/// The time a summary names, back as a `SystemTime`.
+pub fn unix_time(micros: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(micros)
+}
