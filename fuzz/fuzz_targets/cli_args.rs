@@ -25,16 +25,16 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::duration::canonical;
 use tcpgoon::cli::escape;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Probing,
-    Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_PAIR_OPTIONS,
-    SERVER_VALUE_OPTIONS, ServerArgs,
+    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs,
+    MERGE_HELP, MergeArgs, Probing, Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP,
+    SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs,
 };
 use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::error::Error;
@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(other) => panic!("a command line can only be a usage error, got {other:?}"),
         Ok(Command::Help(text)) => {
-            assert!([HELP, RUN_HELP, LIMIT_HELP, SERVER_HELP].contains(text))
+            assert!([HELP, RUN_HELP, LIMIT_HELP, SERVER_HELP, MERGE_HELP].contains(text))
         }
         Ok(Command::Version) => {}
         Ok(Command::Run(run)) => {
@@ -89,6 +89,17 @@ fuzz_target!(|data: &[u8]| {
                 parsed,
                 "a later limit option did not supersede an earlier one"
             );
+        }
+        Ok(Command::Merge(merge)) => {
+            let MergeArgs { json, files } = merge;
+            assert!(!files.is_empty(), "merge accepted no file");
+            let mut line = vec!["merge".to_string()];
+            if *json {
+                line.push("--json".to_string());
+            }
+            line.push("--".to_string());
+            line.extend(files.iter().cloned());
+            assert_eq!(reparse(line), parsed, "canonical merge line differs");
         }
         Ok(Command::Server(server)) => {
             check_server(server);
@@ -267,6 +278,12 @@ fn check_run(run: &RunArgs) {
     }
     check_interval(run.interval);
     check_addressing(&run.addressing);
+    assert!(
+        run.shard.index < run.shard.count,
+        "--shard {}/{}",
+        run.shard.index,
+        run.shard.count
+    );
 }
 
 fn check_limit(limit: &LimitArgs) {
@@ -331,6 +348,8 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         reconnect,
         addressing,
         probing,
+        shard,
+        start_at,
     } = run;
     let mut line = vec![
         "run".to_string(),
@@ -380,6 +399,16 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     line.push(canonical(*settle));
     if *reconnect {
         line.push("--reconnect".to_string());
+    }
+    line.push("--shard".to_string());
+    line.push(format!("{}/{}", shard.index, shard.count));
+    if let Some(at) = start_at {
+        // Every digit the parser keeps: seconds and nanoseconds since the epoch.
+        let since = at
+            .duration_since(UNIX_EPOCH)
+            .expect("--start-at after 1970");
+        line.push("--start-at".to_string());
+        line.push(format!("@{}.{:09}", since.as_secs(), since.subsec_nanos()));
     }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
@@ -496,6 +525,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         max_open,
         reject_after,
         interval,
+        reuse_port,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
@@ -534,6 +564,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if *echo {
         line.push("--echo".to_string());
+    }
+    if *reuse_port {
+        line.push("--reuse-port".to_string());
     }
     // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
     if let Some((count, text)) = reject_after {
