@@ -163,7 +163,8 @@ pub fn encode_histogram(latency: &Latency) -> String {
     }
 }
 
-fn latency(latency: &Latency) -> Json {
+/// A latency object: count, moments, percentiles and the histogram's encoding.
+pub fn latency(latency: &Latency) -> Json {
     let m = &latency.moments;
     if m.count == 0 {
         return Json::Object(vec![("count", Json::Int(0))]);

@@ -9,7 +9,7 @@ use crate::cli::duration::go_style;
 use crate::cli::wallclock::rfc3339;
 use crate::engine::Outcome;
 use crate::engine::pacer::Shard;
-use crate::report::json::Json;
+use crate::report::json::{Json, latency};
 use crate::report::summary::Merged;
 
 /// `Shard: 1/3, attempts 1, 4, 7, … of the schedule's 10 (4 here)` and `Start: …`, each
@@ -88,6 +88,22 @@ pub fn write_merged(w: &mut impl Write, merged: &Merged) -> io::Result<()> {
             merged.missing_attempts
         )?;
     }
+    for (path, latency) in &merged.other_latencies {
+        if latency.moments.count == 0 {
+            continue;
+        }
+        let parts: Vec<String> = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
+            .iter()
+            .map(|(name, q)| format!("{name} {}", go_style(latency.quantile(*q))))
+            .collect();
+        writeln!(
+            w,
+            "Also merged, {path}: {} samples, {}, max {}",
+            latency.moments.count,
+            parts.join(", "),
+            go_style(latency.moments.max())
+        )?;
+    }
     if merged.present.len() > 1 {
         writeln!(
             w,
@@ -120,6 +136,18 @@ pub fn merged_json(merged: &Merged) -> Json {
         (
             "max_concurrent_established",
             Json::Str("upper bound: the sum of the shards' maxima".into()),
+        ),
+        (
+            "other_latencies",
+            Json::Object(
+                merged
+                    .other_latencies
+                    .iter()
+                    // The writer's keys are static; these few, read from the input, live
+                    // as long as the process, which ends once the summary is written.
+                    .map(|(path, l)| (&*Box::leak(path.clone().into_boxed_str()), latency(l)))
+                    .collect(),
+            ),
         ),
     ])
 }

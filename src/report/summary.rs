@@ -59,6 +59,9 @@ pub struct ShardSummary {
     pub probe: Option<String>,
     pub targets: Vec<SocketAddr>,
     pub requested_rate: Option<f64>,
+    /// Latency objects this reader does not know (measures added after it), by their path
+    /// in the summary (`tls.handshake_us`): merged all the same, from their encodings.
+    pub other_latencies: Vec<(String, Latency)>,
 }
 
 /// A summary's line, or why it is not one; `Ok(None)` for other lines (ticks).
@@ -320,9 +323,42 @@ fn read_summary(v: &Value) -> Result<ShardSummary, String> {
         probe,
         targets,
         requested_rate: v.get("requested_rate").and_then(Value::as_f64),
+        other_latencies: other_latencies(v)?,
         outcome,
         options,
     })
+}
+
+/// Every object with a `histogram` in the summary that is not one of the known measures.
+fn other_latencies(v: &Value) -> Result<Vec<(String, Latency)>, String> {
+    fn walk(v: &Value, path: &str, out: &mut Vec<(String, Latency)>) -> Result<(), String> {
+        let Value::Object(map) = v else {
+            return Ok(());
+        };
+        if map.get("histogram").is_some_and(Value::is_string) {
+            out.push((path.to_string(), latency(v, path)?));
+            return Ok(());
+        }
+        for (key, child) in map {
+            let child_path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            // A merge's own summary carries what it merged under `merged`: read as a run's.
+            let known = path.is_empty()
+                && (LATENCIES.iter().any(|(k, _)| k == key)
+                    || key == "time_to_served_us"
+                    || key == "merged");
+            if !known {
+                walk(child, &child_path, out)?;
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(v, "", &mut out)?;
+    Ok(out)
 }
 
 /// The shards of one run, merged.
@@ -340,6 +376,8 @@ pub struct Merged {
     /// the earliest, by the wall clock (the start skew); `None` with fewer than two.
     pub start_skew: Option<Duration>,
     pub requested_rate: Option<f64>,
+    /// The latency objects this reader does not know, merged, by path.
+    pub other_latencies: Vec<(String, Latency)>,
 }
 
 impl Merged {
@@ -467,7 +505,15 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
         first_attempt_lag: shard_zero.and_then(|s| s.outcome.first_attempt_lag),
     };
     let requested_rate = (first.sleep_us > 0).then(|| 1e6 / first.sleep_us as f64);
+    let mut other_latencies: Vec<(String, Latency)> = Vec::new();
+    for (path, latency) in shards.iter().flat_map(|s| &s.other_latencies) {
+        match other_latencies.iter_mut().find(|(p, _)| p == path) {
+            Some((_, merged)) => merged.merge(latency),
+            None => other_latencies.push((path.clone(), latency.clone())),
+        }
+    }
     Ok(Merged {
+        other_latencies,
         first,
         outcome,
         shards: count,
