@@ -393,6 +393,39 @@ fn a_run_waits_for_its_start_and_says_how_late_it_began() {
 }
 
 #[test]
+fn a_signal_while_waiting_for_the_start_ends_the_run_with_nothing_attempted() {
+    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let start = start_in(Duration::from_secs(20));
+    let guard = common::spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-y",
+        "-i",
+        "0",
+        "-c",
+        "5",
+        "--start-at",
+        &start,
+    ]);
+    let pid = guard.0.id();
+    common::wait_for("the run to read its signals", || {
+        common::reads_signal(pid, libc::SIGINT)
+    });
+    let started = Instant::now();
+    common::signal(&guard, libc::SIGINT);
+    let out = finish(guard, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let counts = out.final_counts();
+    assert_eq!((counts.total, counts.not_initiated), (5, 5), "{out:?}");
+    assert!(
+        out.stdout.contains("Start: at ") && out.stdout.contains("no attempt was made"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn servers_sharing_a_port_with_reuse_port_take_its_connections_between_them() {
     let (first, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--reuse-port"]);
     let (second, _) =
