@@ -20,7 +20,7 @@ Usage:
   tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
   tcpgoon limit [OPTIONS] <host> <port> open connections until one is lost: how many held?
   tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
-  tcpgoon merge [--json] FILE...        one report from the shards' --json output
+  tcpgoon merge [--json] FILE...        one report from the shards' --json
   tcpgoon version                       print the version (also --version, -V)
   tcpgoon help [run|limit|server]       print this help, or a subcommand's (also --help, -h)
 
