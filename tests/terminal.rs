@@ -425,3 +425,34 @@ fn each_sigwinch_redraws_the_status_line_and_the_run_goes_on() {
         out.stderr
     );
 }
+
+#[test]
+fn redirected_to_a_file_the_status_line_stays_on_the_terminal_and_the_lines_go_to_the_file() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let total = 2000;
+    let log = std::env::temp_dir().join(format!("tcpgoon-file-{}.log", std::process::id()));
+    let command = format!(
+        "{} > {}",
+        run_command(&port, total, "-i 200ms"),
+        log.display()
+    );
+    let tmux = Tmux::start("file", 80, 20, &command);
+    tmux.wait_for("a status line", true, |rows| {
+        rows.len() == 1 && is_status(&rows[0], total) && columns(&rows[0]) < 80
+    });
+    let (exit, rows) = tmux.finished();
+    assert_eq!(
+        rows,
+        ["EXIT 0"],
+        "the terminal keeps nothing of the line: {exit}"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    assert!(!logged.contains('\x1b'), "{logged:?}");
+    let live = logged
+        .lines()
+        .take_while(|l| l.starts_with(&format!("Total: {total}, ")))
+        .count();
+    assert!(live >= 3, "{logged}");
+    assert!(logged.contains("Wall time: "), "{logged}");
+}
