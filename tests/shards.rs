@@ -450,19 +450,11 @@ fn servers_sharing_a_port_with_reuse_port_take_its_connections_between_them() {
     for server in [first, second] {
         common::signal(&server, libc::SIGTERM);
         let out = finish(server, Instant::now(), Duration::from_secs(10));
-        let line = out
-            .stdout
-            .lines()
-            .rfind(|l| l.starts_with("Accepted: "))
-            .unwrap_or_else(|| panic!("{out:?}"))
-            .to_string();
-        accepted += line
-            .trim_start_matches("Accepted: ")
-            .split(',')
-            .next()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap();
+        let (taken, _) = server_counts(&out);
+        // The kernel spreads them by a hash of each connection: both get some (all 40 to
+        // one has odds of 2 in 2^40).
+        assert!(taken > 0, "{out:?}");
+        accepted += taken;
     }
     assert_eq!(accepted, 40);
 }
