@@ -179,11 +179,14 @@ impl Moments {
 pub struct LatencyHistogram(Histogram<u64>);
 
 pub const HISTOGRAM_HIGHEST_MICROS: u64 = 3_600_000_000;
+/// The significant figures every latency histogram keeps: what a value read from one is
+/// worth printing (`cli::duration::significant`).
+pub const SIGNIFICANT_FIGURES: u8 = 3;
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         LatencyHistogram(
-            Histogram::new_with_bounds(1, HISTOGRAM_HIGHEST_MICROS, 3)
+            Histogram::new_with_bounds(1, HISTOGRAM_HIGHEST_MICROS, SIGNIFICANT_FIGURES)
                 .expect("constant histogram bounds are valid"),
         )
     }
