@@ -69,6 +69,8 @@ pub struct LimitArgs {
     pub settle: Duration,
     pub interval: Duration,
     pub debug: bool,
+    /// `--summary <FILE>`: the JSON summary, written there as well.
+    pub summary: Option<PathBuf>,
     pub addressing: Addressing,
     pub probing: Probing,
 }
@@ -87,6 +89,8 @@ pub struct RunArgs {
     pub progress: Progress,
     pub json: bool,
     pub hdr_log: Option<PathBuf>,
+    /// `--summary <FILE>`: the JSON summary, written there as well as the report.
+    pub summary: Option<PathBuf>,
     pub thresholds: Thresholds,
     pub hold: Duration,
     pub settle: Duration,
@@ -507,6 +511,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let progress = option(&mut args, &["--progress"], parse_progress)?.unwrap_or(Progress::Auto);
     let hdr_log = option(&mut args, &["--hdr-log"], |s| Ok(PathBuf::from(s)))?;
+    let summary = option(&mut args, &["--summary"], |s| Ok(PathBuf::from(s)))?;
     let thresholds = Thresholds {
         max_latency: repeated(&mut args, "--max-latency", thresholds::parse_max_latency)?,
         min_established: option(
@@ -536,6 +541,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         progress,
         json,
         hdr_log,
+        summary,
         thresholds,
         hold,
         settle,
@@ -560,6 +566,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
     let interval =
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
+    let summary = option(&mut args, &["--summary"], |s| Ok(PathBuf::from(s)))?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
@@ -573,6 +580,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
         settle,
         interval,
         debug,
+        summary,
         addressing,
         probing,
     })
@@ -818,6 +826,7 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--interval",
     "--progress",
     "--hdr-log",
+    "--summary",
     "--max-latency",
     "--min-established",
     "--hold",
@@ -839,6 +848,7 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "--settle",
     "-i",
     "--interval",
+    "--summary",
     "--source",
     "--probe",
     "--send",

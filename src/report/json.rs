@@ -16,7 +16,7 @@ use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{Counts, Latency, ProbeStats, Stats};
 use crate::engine::{Outcome, Stop};
-use crate::report::{PERCENTILES, achieved_rate};
+use crate::report::{Finding, PERCENTILES, achieved_rate, write_limit};
 
 /// Schema version of both objects; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -196,7 +196,34 @@ pub struct SummaryInput<'a> {
     /// Live lines (ticks, debug lines, status-line redraws, HDR log intervals) dropped
     /// because their reader was not keeping up.
     pub live_lines_dropped: u64,
+    /// `tcpgoon limit`'s finding ([`limit_finding`]); `None` for a run.
+    pub limit: Option<Json>,
+    /// The verdict line, as the text report ends with it.
+    pub verdict: &'a str,
     pub exit_status: u8,
+}
+
+/// `tcpgoon limit`'s finding: its kind, the connections held (served and held, with a
+/// probe) once the first loss had settled, and the text report's last line.
+pub fn limit_finding(outcome: &Outcome) -> Json {
+    let finding = match Finding::of(outcome) {
+        Finding::Found => "found",
+        Finding::Evicted => "evicted",
+        Finding::NoConnection => "no_connection",
+        Finding::LocalLimit => "local_limit",
+        Finding::NoLimit => "no_limit",
+        Finding::Interrupted(_) => "interrupted",
+    };
+    let mut line = Vec::new();
+    let text = match write_limit(&mut line, outcome) {
+        Ok(()) => String::from_utf8_lossy(&line).trim_end().to_string(),
+        Err(_) => String::new(),
+    };
+    Json::Object(vec![
+        ("finding", Json::Str(finding.into())),
+        ("held", Json::Int(outcome.stats.held())),
+        ("text", Json::Str(text)),
+    ])
 }
 
 pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
@@ -343,6 +370,8 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
                     .collect(),
             ),
         ),
+        ("limit", s.limit.clone().unwrap_or(Json::Null)),
+        ("verdict", Json::Str(s.verdict.into())),
         ("exit_status", Json::Int(u64::from(s.exit_status))),
     ]);
     writeln!(w, "{summary}")
