@@ -325,6 +325,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         progress,
         json,
         hdr_log,
+        summary,
         thresholds,
         hold,
         settle,
@@ -353,6 +354,10 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     if let Some(path) = hdr_log {
         let path = path.to_str().expect("--hdr-log is read as UTF-8");
         push_text(&mut line, "--hdr-log", path);
+    }
+    if let Some(path) = summary {
+        let path = path.to_str().expect("--summary is read as UTF-8");
+        push_text(&mut line, "--summary", path);
     }
     let Thresholds {
         max_latency,
@@ -399,6 +404,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         settle,
         interval,
         debug,
+        summary,
         addressing,
         probing,
     } = limit;
@@ -419,6 +425,10 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
     ]);
     if *debug {
         line.push("-d".to_string());
+    }
+    if let Some(path) = summary {
+        let path = path.to_str().expect("--summary is read as UTF-8");
+        push_text(&mut line, "--summary", path);
     }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);

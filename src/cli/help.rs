@@ -30,12 +30,12 @@ Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports); or the
-      report or the --hdr-log could not be written
+      report, --hdr-log or --summary could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
   64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
-      --source, --hdr-log a FIFO with no reader
+      --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 ";
 
 pub const RUN_HELP: &str = "\
@@ -60,6 +60,8 @@ Options:
       --progress <MODE>     auto: a status line redrawn on stderr when it is a terminal,
                             plain `Total:` lines otherwise; bar or lines force one [default: auto]
       --json                stdout carries JSON Lines only: a tick per interval, a summary
+      --summary <FILE>      also write the JSON summary to FILE, the report
+                            still on stdout; FILE is checked before dialing
       --hdr-log <FILE>      write connect latencies as an HdrHistogram interval log
       --max-latency <P=DUR> fail (exit 3) when connect latency statistic P exceeds DUR:
                             p50, p99.9, max or mean; repeatable; e.g. p99=20ms;
@@ -127,12 +129,12 @@ Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports); or the
-      report or the --hdr-log could not be written
+      report, --hdr-log or --summary could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
   64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
-      --source, --hdr-log a FIFO with no reader
+      --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
@@ -157,6 +159,7 @@ Options:
                                                                           [default: 50ms]
   -i, --interval <DUR>      between live stats lines; 0 turns them off       [default: 1s]
   -d, --debug               one line per connection event on stderr
+      --summary <FILE>      write the JSON summary to FILE, as run does
       --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
       --all-addresses       spread attempts over every address <host> resolves to
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only

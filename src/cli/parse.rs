@@ -1013,6 +1013,17 @@ mod tests {
     }
 
     #[test]
+    fn summary_takes_a_path_for_run_and_limit() {
+        let args = run_args("run h 1 --summary out.json");
+        assert_eq!(args.summary, Some(PathBuf::from("out.json")));
+        assert_eq!(run_args("run h 1").summary, None);
+        let Ok(Command::Limit(limit)) = parse_words("limit h 1 --summary=l.json") else {
+            panic!("limit with --summary refused");
+        };
+        assert_eq!(limit.summary, Some(PathBuf::from("l.json")));
+    }
+
+    #[test]
     fn help_and_version_are_values() {
         assert_eq!(parse_words(""), Ok(Command::Help(HELP)));
         assert_eq!(parse_words("--help"), Ok(Command::Help(HELP)));
