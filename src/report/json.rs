@@ -15,6 +15,7 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{Counts, Latency, ProbeStats, Stats};
+use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
 use crate::report::{PERCENTILES, achieved_rate};
 
@@ -200,6 +201,11 @@ pub struct SummaryInput<'a> {
 }
 
 pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
+    writeln!(w, "{}", summary(s))
+}
+
+/// The summary object, for a command to add its own fields to before writing it.
+pub fn summary(s: &SummaryInput) -> Json {
     let stats = &s.outcome.stats;
     let made = stats.counts.total - stats.counts.not_initiated;
     let stopped = match s.outcome.stop {
@@ -213,7 +219,7 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
             ("cause", Json::Str(cause.key().into())),
         ]),
     };
-    let summary = Json::Object(vec![
+    Json::Object(vec![
         ("type", Json::Str("summary".into())),
         ("version", Json::Int(SCHEMA_VERSION)),
         (
@@ -343,9 +349,64 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
                     .collect(),
             ),
         ),
+        ("timeline", timeline(&stats.timeline)),
         ("exit_status", Json::Int(u64::from(s.exit_status))),
-    ]);
-    writeln!(w, "{summary}")
+    ])
+}
+
+/// The names of a timeline sample's numbers, in order: `columns` in the summary's
+/// `timeline`.
+pub const TIMELINE_COLUMNS: [&str; 7] = [
+    "elapsed_us",
+    "not_initiated",
+    "dialing",
+    "established",
+    "closed",
+    "error",
+    "served_open",
+];
+
+/// The counts over time: the step between samples, the columns, and one array of numbers
+/// per sample (`served_open` is `null` without a probe).
+fn timeline(timeline: &Timeline) -> Json {
+    let samples = timeline.samples().iter().map(|s| {
+        Json::Array(vec![
+            Json::micros(s.elapsed),
+            Json::Int(s.not_initiated),
+            Json::Int(s.dialing),
+            Json::Int(s.established),
+            Json::Int(s.closed),
+            Json::Int(s.error),
+            s.served_open.map_or(Json::Null, Json::Int),
+        ])
+    });
+    Json::Object(vec![
+        ("step_us", Json::micros(timeline.step())),
+        (
+            "columns",
+            Json::Array(
+                TIMELINE_COLUMNS
+                    .iter()
+                    .map(|c| Json::Str((*c).into()))
+                    .collect(),
+            ),
+        ),
+        ("samples", Json::Array(samples.collect())),
+    ])
+}
+
+impl Json {
+    /// Adds a field to an object (nothing for any other value), before the field named
+    /// `before` when there is one, else at the end.
+    pub fn insert(&mut self, before: &str, key: &'static str, value: Json) {
+        if let Json::Object(fields) = self {
+            let at = fields
+                .iter()
+                .position(|(k, _)| *k == before)
+                .unwrap_or(fields.len());
+            fields.insert(at, (key, value));
+        }
+    }
 }
 
 #[cfg(test)]
