@@ -99,6 +99,8 @@ pub struct LimitConfig {
     pub plan: Plan,
     pub rate: f64,
     pub debug: bool,
+    /// `--json`: ticks and a summary on stdout instead of the text report.
+    pub json: bool,
 }
 
 impl LimitConfig {
@@ -138,6 +140,7 @@ impl LimitConfig {
             target,
             rate: args.rate,
             debug: args.debug,
+            json: args.json,
         })
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
+use crate::cli::help::{HELP, LIMIT_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_escaped, parse_port,
@@ -28,6 +28,7 @@ pub enum Command {
     Run(RunArgs),
     Limit(LimitArgs),
     Server(ServerArgs),
+    Plot(PlotArgs),
 }
 
 /// Which address family to resolve a host name to.
@@ -69,6 +70,8 @@ pub struct LimitArgs {
     pub settle: Duration,
     pub interval: Duration,
     pub debug: bool,
+    /// stdout carries JSON Lines: ticks, then a summary with the finding.
+    pub json: bool,
     pub addressing: Addressing,
     pub probing: Probing,
 }
@@ -93,6 +96,13 @@ pub struct RunArgs {
     pub reconnect: bool,
     pub addressing: Addressing,
     pub probing: Probing,
+}
+
+/// `tcpgoon plot` as typed: the `--json` outputs to draw, and where the picture goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotArgs {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
 }
 
 /// `tcpgoon server` as typed.
@@ -133,7 +143,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
     let wants_help = spelling.asks_for(&options, "-h", "--help");
     if spelling.asks_for(&options, "-V", "--version") {
         let command = args.first().filter(|_| skip == 1).and_then(|c| c.to_str());
-        if matches!(command, Some("run" | "limit" | "server" | "help")) {
+        if matches!(command, Some("run" | "limit" | "server" | "plot" | "help")) {
             return Ok(Command::Version);
         }
         // Asked for alone, `--version extra` is `version extra`, and is refused as it is.
@@ -189,6 +199,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
                 Some("run") => RUN_HELP,
                 Some("limit") => LIMIT_HELP,
                 Some("server") => SERVER_HELP,
+                Some("plot") => PLOT_HELP,
                 // The reference tool's `help` (cobra's) answers a topic it does not know with
                 // the general usage, and exits 0: so does this one, with the general help.
                 Some(_) => return Ok(Command::Help(HELP)),
@@ -246,8 +257,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             )
             .map(Command::Server)
         }
+        Some("plot") => {
+            if wants_help {
+                return Ok(Command::Help(PLOT_HELP));
+            }
+            parse_plot(
+                Args {
+                    args,
+                    superseded,
+                    repeats,
+                },
+                operands,
+            )
+            .map(Command::Plot)
+        }
         Some(other) => Err(Error::Usage(format!(
-            "unknown command '{other}': expected run, limit, server, version or help"
+            "unknown command '{other}': expected run, limit, server, plot, version or help"
         ))),
     }
 }
@@ -281,6 +306,7 @@ impl Spelling {
             Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS, &[][..]),
             Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS, &[][..]),
             Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS, SERVER_PAIR_OPTIONS),
+            Some("plot") => (PLOT_VALUE_OPTIONS, PLOT_FLAGS, &[][..]),
             _ => (&[][..], &["-h", "--help"][..], &[][..]),
         };
         Spelling {
@@ -560,6 +586,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
     let interval =
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
+    let json = flag(&mut args, &["--json"])?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
@@ -573,8 +600,41 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
         settle,
         interval,
         debug,
+        json,
         addressing,
         probing,
+    })
+}
+
+/// `plot FILE... -o OUT`: at least one input (`-` is stdin), and the output.
+fn parse_plot(mut args: Args, operands: Vec<OsString>) -> Result<PlotArgs, Error> {
+    let output = option(&mut args, &["-o", "--output"], |s| Ok(PathBuf::from(s)))?;
+    let mut inputs = args.args.finish();
+    if let Some(flag) = inputs
+        .iter()
+        .find(|a| looks_like_flag(&a.to_string_lossy()))
+    {
+        return Err(Error::Usage(format!(
+            "unknown option '{}' for plot; see `tcpgoon help plot`",
+            flag.to_string_lossy()
+        )));
+    }
+    inputs.extend(operands);
+    let Some(output) = output else {
+        return Err(Error::Usage(
+            "plot needs -o <FILE>, the SVG to write; see `tcpgoon help plot`".to_string(),
+        ));
+    };
+    if inputs.is_empty() {
+        return Err(Error::Usage(
+            "plot takes at least one FILE, the --json output of a run, limit or merge; \
+             see `tcpgoon help plot`"
+                .to_string(),
+        ));
+    }
+    Ok(PlotArgs {
+        inputs: inputs.into_iter().map(PathBuf::from).collect(),
+        output,
     })
 }
 
@@ -862,12 +922,15 @@ pub const RUN_FLAGS: &[&str] = &[
 pub const LIMIT_FLAGS: &[&str] = &[
     "-d",
     "--debug",
+    "--json",
     "--all-addresses",
     "-4",
     "-6",
     "-h",
     "--help",
 ];
+pub const PLOT_VALUE_OPTIONS: &[&str] = &["-o", "--output"];
+pub const PLOT_FLAGS: &[&str] = &["-h", "--help"];
 pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "-h", "--help"];
 /// The options of `server` that take two values: `--reject-after K TEXT`.
 pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
@@ -908,7 +971,7 @@ fn reject_leftover(
     let mut left = leftover(args).into_iter();
     if let Some(extra) = left.next() {
         let help = match command {
-            "run" | "limit" | "server" => format!("tcpgoon help {command}"),
+            "run" | "limit" | "server" | "plot" => format!("tcpgoon help {command}"),
             _ => "tcpgoon --help".to_string(),
         };
         return Err(if looks_like_flag(&extra) {

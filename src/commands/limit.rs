@@ -1,18 +1,23 @@
 //! `tcpgoon limit`: open connections at a steady rate until the first one is lost (an
 //! attempt fails, or the peer drops a held connection) or the maximum is open and has been
 //! held, then say how many were held at that moment and why. The engine does the work with
-//! `stop_at_first_loss`; this module sets it up and reports.
+//! `stop_at_first_loss`; this module sets it up and reports. With `--json` the report is
+//! the JSON summary, with what was found in its `limit` field.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
+use crate::cli::duration::canonical;
 use crate::commands::warn_about_ports;
 use crate::engine::Engine;
+use crate::engine::Outcome;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
 use crate::report::exit;
+use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
 use crate::report::outlet::StdStreams;
 use crate::report::{self, Finding, Spread, Summary};
@@ -29,6 +34,8 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         out: outlets.stdout(),
         lines: if config.plan.interval.is_zero() {
             Lines::Off
+        } else if config.json {
+            Lines::Json
         } else {
             Lines::Plain
         },
@@ -57,7 +64,30 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         reconnect: false,
         settled: None,
     };
+    let status = exit::of_finding(Finding::of(&outcome));
     let mut out = io::stdout().lock();
+    if config.json {
+        let mut summary = json::summary(&json::SummaryInput {
+            host: &config.target.name,
+            addr: config.plan.targets[0],
+            targets: &config.plan.targets,
+            label: &config.target.label(),
+            options: options_json(&config),
+            outcome: &outcome,
+            requested_rate: Some(config.rate),
+            verdicts: &[],
+            probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
+            live_lines_dropped: dropped,
+            exit_status: status,
+        });
+        summary.insert("exit_status", "limit", limit_json(&outcome));
+        let written = writeln!(out, "{summary}").and_then(|()| out.flush());
+        error::unless_reader_gone(written)
+            .map_err(|e| Error::system("cannot write the report", e))?;
+        drop(open);
+        outlets.finish();
+        return Ok(status);
+    }
     let written = report::write_final(&mut out, &summary)
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
         .and_then(|()| live::write_dropped(&mut out, dropped))
@@ -67,5 +97,76 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
     // Closed only now that the report is out.
     drop(open);
     outlets.finish();
-    Ok(exit::of_finding(Finding::of(&outcome)))
+    Ok(status)
+}
+
+/// What the search found: `finding`, the count `held` once the first loss had settled
+/// (the limit, when `finding` is `found`), and of the first loss, when there was one, what
+/// was held when it was seen, when (`loss_us`, since the start), after how many
+/// `attempts`, and its `cause` as the report names it.
+fn limit_json(outcome: &Outcome) -> Json {
+    let finding = match Finding::of(outcome) {
+        Finding::Found => "found",
+        Finding::Evicted => "evicted",
+        Finding::NoConnection => "no_connection",
+        Finding::LocalLimit => "local_limit",
+        Finding::NoLimit => "no_limit",
+        Finding::Interrupted(_) => "interrupted",
+    };
+    let loss = outcome.stats.first_loss;
+    let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    Json::Object(vec![
+        ("finding", Json::Str(finding.into())),
+        ("held", Json::Int(outcome.stats.held())),
+        (
+            "held_at_loss",
+            loss.map_or(Json::Null, |l| Json::Int(l.held)),
+        ),
+        ("loss_us", loss.map_or(Json::Null, |l| micros(l.after))),
+        (
+            "attempts",
+            loss.map_or(Json::Null, |l| Json::Int(l.attempts)),
+        ),
+        (
+            "cause",
+            loss.map_or(Json::Null, |l| Json::Str(l.cause.label().into())),
+        ),
+    ])
+}
+
+fn options_json(config: &LimitConfig) -> Vec<(&'static str, Json)> {
+    let plan = &config.plan;
+    let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let addresses = |list: &[std::net::SocketAddr]| {
+        Json::Array(list.iter().map(|a| Json::Str(a.to_string())).collect())
+    };
+    vec![
+        ("connections", Json::Int(plan.connections)),
+        ("rate", Json::Float(config.rate)),
+        ("dial_timeout_us", micros(plan.dial_timeout)),
+        ("interval_us", micros(plan.interval)),
+        ("hold_us", micros(plan.hold)),
+        ("settle_us", micros(plan.settle)),
+        ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
+        ("interval", Json::Str(canonical(plan.interval))),
+        ("hold", Json::Str(canonical(plan.hold))),
+        ("settle", Json::Str(canonical(plan.settle))),
+        (
+            "probe",
+            plan.probe
+                .as_ref()
+                .map_or(Json::Null, |p| Json::Str(p.name.clone())),
+        ),
+        ("targets", addresses(&plan.targets)),
+        ("fallbacks", addresses(&plan.fallbacks)),
+        (
+            "sources",
+            Json::Array(
+                plan.sources
+                    .iter()
+                    .map(|a| Json::Str(a.to_string()))
+                    .collect(),
+            ),
+        ),
+    ]
 }

@@ -15,6 +15,7 @@
 //! | `live.rs` | every live output of a run, as the engine's observer |
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
+//! | `plot/` | `tcpgoon plot`: `--json` output read back and drawn as an SVG picture |
 //! | `exit.rs` | exit statuses, decided in one place |
 
 pub mod exit;
@@ -22,6 +23,7 @@ pub mod hdrlog;
 pub mod json;
 pub mod live;
 pub mod outlet;
+pub mod plot;
 pub mod progress;
 pub mod server;
 pub mod text;
