@@ -608,7 +608,10 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
 
 /// `plot FILE... -o OUT`: at least one input (`-` is stdin), and the output.
 fn parse_plot(mut args: Args, operands: Vec<OsString>) -> Result<PlotArgs, Error> {
-    let output = option(&mut args, &["-o", "--output"], |s| Ok(PathBuf::from(s)))?;
+    let output = option(&mut args, &["-o", "--output"], |s| match s {
+        "" => Err("needs a path, not an empty one".to_string()),
+        s => Ok(PathBuf::from(s)),
+    })?;
     let mut inputs = args.args.finish();
     if let Some(flag) = inputs
         .iter()
@@ -1000,6 +1003,60 @@ mod tests {
 
     fn parse_words(words: &str) -> Result<Command, Error> {
         parse(words.split_whitespace().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn plot_takes_files_and_one_output() {
+        let plot = |words: &str| match parse_words(words) {
+            Ok(Command::Plot(args)) => args,
+            other => panic!("{words}: {other:?}"),
+        };
+        let args = plot("plot a.jsonl - -o out.svg b.jsonl");
+        assert_eq!(
+            args.inputs,
+            [PathBuf::from("a.jsonl"), "-".into(), "b.jsonl".into()]
+        );
+        assert_eq!(args.output, PathBuf::from("out.svg"));
+        assert_eq!(
+            plot("plot -o a.svg -o b.svg x").output,
+            PathBuf::from("b.svg")
+        );
+        // After `--` a FILE may look like an option; `--` itself may be the output's name.
+        assert_eq!(plot("plot -o x.svg -- -y").inputs, [PathBuf::from("-y")]);
+        assert_eq!(plot("plot --output=-- x").output, PathBuf::from("--"));
+        let empty = parse(["plot", "x", "-o", ""].map(OsString::from).to_vec());
+        assert_eq!(
+            empty,
+            Err(Error::Usage(
+                "--output: needs a path, not an empty one".to_string()
+            ))
+        );
+        assert_eq!(parse_words("help plot"), Ok(Command::Help(PLOT_HELP)));
+        assert_eq!(parse_words("plot x -h"), Ok(Command::Help(PLOT_HELP)));
+        for (words, says) in [
+            ("plot x", "plot needs -o"),
+            ("plot -o x.svg", "at least one FILE"),
+            ("plot x -o", "--output needs a value"),
+            ("plot x --output=", "--output needs a value"),
+            ("plot x -o y --json", "unknown option '--json' for plot"),
+        ] {
+            match parse_words(words) {
+                Err(Error::Usage(message)) => assert!(message.contains(says), "{words}: {message}"),
+                other => panic!("{words}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn limit_takes_json() {
+        let Ok(Command::Limit(args)) = parse_words("limit h 80 --json") else {
+            panic!()
+        };
+        assert!(args.json);
+        let Ok(Command::Limit(args)) = parse_words("limit h 80") else {
+            panic!()
+        };
+        assert!(!args.json);
     }
 
     fn run_args(words: &str) -> RunArgs {
