@@ -20,7 +20,7 @@ Usage:
   tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
   tcpgoon limit [OPTIONS] <host> <port> open connections until one is lost: how many held?
   tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
-  tcpgoon plot FILE... -o OUT.svg       draw --json outputs: states over time, latency
+  tcpgoon plot FILE... -o OUT.svg       draw --json outputs as an SVG picture
   tcpgoon version                       print the version (also --version, -V)
   tcpgoon help [run|limit|server|plot]  print this help, or a subcommand's (also --help, -h)
 
@@ -158,8 +158,8 @@ Options:
                                                                           [default: 50ms]
   -i, --interval <DUR>      between live stats lines; 0 turns them off       [default: 1s]
   -d, --debug               one line per connection event on stderr
-      --json                stdout carries JSON Lines only: a tick per interval, then
-                            a summary with the finding in `limit` (for `tcpgoon plot`)
+      --json                JSON Lines only on stdout: ticks, then a summary
+                            with the finding in `limit` (for `tcpgoon plot`)
       --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
       --all-addresses       spread attempts over every address <host> resolves to
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
