@@ -117,6 +117,45 @@ fn limit_writes_its_summary_with_the_finding() {
 }
 
 #[test]
+fn limit_with_json_and_summary_writes_the_same_summary_to_both() {
+    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "10"]);
+    let path = temp_path("limit-json");
+    let out = run(&[
+        "limit",
+        "127.0.0.1",
+        &port,
+        "-r",
+        "500",
+        "-c",
+        "50",
+        "-i",
+        "0",
+        "--json",
+        "--summary",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(out.stdout.lines().last(), file.lines().next(), "{file}");
+    let summary = read_summary(&path);
+    let limit = &summary["limit"];
+    assert_eq!(limit["finding"], "found");
+    assert_eq!(limit["held"], 10);
+    // The first loss: the eleventh connection, closed by the server at once.
+    assert_eq!(limit["held_at_loss"], 10, "{limit}");
+    assert!(
+        limit["attempts"].as_u64().is_some_and(|a| a >= 11),
+        "{limit}"
+    );
+    assert!(limit["loss_us"].as_u64().is_some(), "{limit}");
+    assert!(limit["cause"].is_string(), "{limit}");
+    assert!(
+        summary["verdict"].as_str().unwrap().starts_with("FOUND"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn a_summary_that_cannot_be_written_is_bad_input_before_any_connection() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -102,6 +102,8 @@ pub struct LimitConfig {
     pub rate: f64,
     pub debug: bool,
     pub summary: Option<PathBuf>,
+    /// `--json`: ticks and a summary on stdout instead of the text report.
+    pub json: bool,
 }
 
 impl LimitConfig {
@@ -142,6 +144,7 @@ impl LimitConfig {
             rate: args.rate,
             debug: args.debug,
             summary: args.summary,
+            json: args.json,
         })
     }
 }

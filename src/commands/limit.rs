@@ -1,7 +1,8 @@
 //! `tcpgoon limit`: open connections at a steady rate until the first one is lost (an
 //! attempt fails, or the peer drops a held connection) or the maximum is open and has been
 //! held, then say how many were held at that moment and why. The engine does the work with
-//! `stop_at_first_loss`; this module sets it up and reports.
+//! `stop_at_first_loss`; this module sets it up and reports. With `--json` the report is
+//! the JSON summary, with what was found in its `limit` field.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::cli::config::LimitConfig;
 use crate::cli::duration::canonical;
 use crate::commands::warn_about_ports;
 use crate::engine::Engine;
+use crate::engine::Outcome;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
@@ -38,6 +40,8 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         out: outlets.stdout(),
         lines: if config.plan.interval.is_zero() {
             Lines::Off
+        } else if config.json {
+            Lines::Json
         } else {
             Lines::Plain
         },
@@ -70,33 +74,25 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let mut ending = verdict::of_limit(&outcome, None);
     // The file first: whether it could be written is part of the verdict.
     let summary_failed = summary_file.and_then(|file| {
-        let mut line = Vec::new();
-        json::write_summary(
-            &mut line,
-            &json::SummaryInput {
-                host: &config.target.name,
-                addr: config.plan.targets[0],
-                targets: &config.plan.targets,
-                label: &config.target.label(),
-                options: options_json(&config),
-                outcome: &outcome,
-                requested_rate: Some(config.rate),
-                verdicts: &[],
-                probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
-                live_lines_dropped: dropped,
-                limit: Some(json::limit_finding(&outcome)),
-                verdict: &ending.verdict,
-                exit_status: ending.status,
-            },
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|()| file.write(&line))
-        .err()
+        let line = format!("{}\n", summary_json(&config, &outcome, dropped, &ending));
+        file.write(line.as_bytes()).err()
     });
     if summary_failed.is_some() {
         ending = verdict::of_limit(&outcome, Some("the --summary could not be written"));
     }
     let mut out = io::stdout().lock();
+    if config.json {
+        let summary = summary_json(&config, &outcome, dropped, &ending);
+        let written = writeln!(out, "{summary}").and_then(|()| out.flush());
+        error::unless_reader_gone(written)
+            .map_err(|e| Error::system("cannot write the report", e))?;
+        drop(open);
+        outlets.finish();
+        return match summary_failed {
+            Some(message) => Err(Error::System(message)),
+            None => Ok(ending.status),
+        };
+    }
     let written = report::write_final(&mut out, &summary)
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
         .and_then(|()| live::write_dropped(&mut out, dropped))
@@ -111,6 +107,31 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         Some(message) => Err(Error::System(message)),
         None => Ok(ending.status),
     }
+}
+
+/// The JSON summary of a `limit` run, with what it found in `limit`: the same object for
+/// `--json` and `--summary`.
+fn summary_json(
+    config: &LimitConfig,
+    outcome: &Outcome,
+    dropped: u64,
+    ending: &verdict::Ending,
+) -> Json {
+    json::summary(&json::SummaryInput {
+        host: &config.target.name,
+        addr: config.plan.targets[0],
+        targets: &config.plan.targets,
+        label: &config.target.label(),
+        options: options_json(config),
+        outcome,
+        requested_rate: Some(config.rate),
+        verdicts: &[],
+        probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
+        live_lines_dropped: dropped,
+        limit: Some(json::limit_finding(outcome)),
+        verdict: &ending.verdict,
+        exit_status: ending.status,
+    })
 }
 
 /// The options of a `limit` run, for its JSON summary.

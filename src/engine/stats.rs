@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 
 use crate::engine::conn::{Closure, Failure, State};
 use crate::engine::probe::ProbeOutcome;
+use crate::engine::timeline::{Sample, Timeline};
 
 /// Why the first connection was lost: an attempt failed, or a held connection was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +292,8 @@ pub struct Stats {
     pub probe: Option<ProbeStats>,
     /// Attempts that fell back to another address, each counted once, at its outcome.
     pub fallbacks: Vec<Fallback>,
+    /// The counts over time, sampled by the loop (for plots).
+    pub timeline: Timeline,
 }
 
 /// What the probes found. Every connection ever established has exactly one outcome or is
@@ -336,6 +339,21 @@ impl Stats {
             first_loss: None,
             probe: None,
             fallbacks: Vec::new(),
+            timeline: Timeline::new(),
+        }
+    }
+
+    /// The counts now, `elapsed` into the run, as a sample of the timeline.
+    pub fn now(&self, elapsed: Duration) -> Sample {
+        let c = &self.counts;
+        Sample {
+            elapsed,
+            not_initiated: c.not_initiated,
+            dialing: c.dialing,
+            established: c.established,
+            closed: c.closed,
+            error: c.error,
+            served_open: self.probe.as_ref().map(|p| p.served_open),
         }
     }
 

@@ -16,6 +16,7 @@
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
 //! | `summary_file.rs` | `--summary`: the JSON summary in a file of its own |
+//! | `plot/` | `tcpgoon plot`: `--json` output read back and drawn as an SVG picture |
 //! | `exit.rs` | exit statuses, decided in one place |
 //! | `verdict.rs` | the verdict line, made with the exit status from the same final state |
 
@@ -24,6 +25,7 @@ pub mod hdrlog;
 pub mod json;
 pub mod live;
 pub mod outlet;
+pub mod plot;
 pub mod progress;
 pub mod server;
 pub mod summary_file;
