@@ -28,6 +28,7 @@ pub struct RunConfig {
     pub progress: Progress,
     pub json: bool,
     pub hdr_log: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
     pub thresholds: Thresholds,
     /// The whole run's connections (`-c`); with `--shard`, `plan.connections` is this
     /// shard's part of them.
@@ -109,6 +110,7 @@ impl RunConfig {
             progress: args.progress,
             json: args.json,
             hdr_log: args.hdr_log,
+            summary: args.summary,
             thresholds: args.thresholds,
         })
     }
@@ -140,6 +142,9 @@ pub struct LimitConfig {
     pub plan: Plan,
     pub rate: f64,
     pub debug: bool,
+    pub summary: Option<PathBuf>,
+    /// `--json`: ticks and a summary on stdout instead of the text report.
+    pub json: bool,
 }
 
 impl LimitConfig {
@@ -181,6 +186,8 @@ impl LimitConfig {
             target,
             rate: args.rate,
             debug: args.debug,
+            summary: args.summary,
+            json: args.json,
         })
     }
 }

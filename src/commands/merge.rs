@@ -10,10 +10,10 @@ use serde_json::Value;
 use crate::cli::MergeArgs;
 use crate::cli::thresholds::{self, Thresholds};
 use crate::error::{self, Error};
-use crate::report::exit;
 use crate::report::json;
 use crate::report::shards::{merged_json, write_merged};
 use crate::report::summary::{self, Merged, ShardSummary};
+use crate::report::verdict;
 use crate::report::{self, Spread, Summary, progress};
 
 pub fn run(args: MergeArgs) -> Result<u8, Error> {
@@ -36,7 +36,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
     let merged = summary::merge(summaries).map_err(|e| Error::Usage(format!("merge: {e}")))?;
     let thresholds = thresholds_of(&merged.first.options)?;
     let verdicts = thresholds.judge(&merged.outcome.stats);
-    let status = exit::of_outcome(&merged.outcome, &verdicts);
+    let ending = verdict::of_run(&merged.outcome, &verdicts, None);
     for missed in verdicts.iter().filter(|v| !v.passed) {
         error::say(format_args!(
             "threshold missed: {} (measured {})",
@@ -64,7 +64,9 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
                 verdicts: &verdicts,
                 probe: first.probe.as_deref(),
                 live_lines_dropped: 0,
-                exit_status: status,
+                limit: None,
+                verdict: &ending.verdict,
+                exit_status: ending.status,
                 shard: crate::engine::pacer::Shard::WHOLE,
                 start_at: first
                     .start_at
@@ -109,10 +111,11 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
         )
         .and_then(|()| report::write_spread_and_hold(&mut out, &merged.outcome.stats, &spread))
         .and_then(|()| write_merged(&mut out, &merged))
+        .and_then(|()| writeln!(out, "{}", ending.verdict))
     };
     error::unless_reader_gone(written.and_then(|()| out.flush()))
         .map_err(|e| Error::system("cannot write the report", e))?;
-    Ok(status)
+    Ok(ending.status)
 }
 
 /// Every summary in `reader`, one JSON object a line; other lines (ticks) are skipped.

@@ -11,9 +11,11 @@
 //! | `limit.rs` | `tcpgoon limit`: open connections until the first is lost |
 //! | `server.rs` | `tcpgoon server`: a target with the faults real servers have |
 //! | `merge.rs` | `tcpgoon merge`: the shards' summaries as the report of the whole run |
+//! | `plot.rs` | `tcpgoon plot`: `--json` outputs drawn as one SVG picture |
 
 pub mod limit;
 pub mod merge;
+pub mod plot;
 pub mod run;
 pub mod server;
 
@@ -41,6 +43,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
         Command::Limit(args) => limit::run(args),
         Command::Server(args) => server::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 
