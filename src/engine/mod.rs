@@ -20,6 +20,7 @@
 //! | `target.rs` | hosts as typed, resolved once |
 //! | `stats.rs` | counts by state, causes, latency histograms |
 //! | `limits.rs` | this machine's limits: open files, ports |
+//! | `tls.rs` | TLS sessions (rustls, sans-I/O): the client's, and the server's certificate |
 
 pub mod conn;
 pub mod deadline;
@@ -33,5 +34,6 @@ pub mod source;
 pub mod stats;
 pub mod target;
 pub mod timer;
+pub mod tls;
 
 pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan, Stop};
