@@ -16,18 +16,20 @@
 //! | `duration.rs` | durations as users type them and as reports print them |
 //! | `thresholds.rs` | `--max-latency` and `--min-established`: parsed, then judged |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
+//! | `tls.rs` | `--tls` and its options checked together into the TLS plan |
 
 pub mod config;
 pub mod duration;
 pub mod help;
 pub mod parse;
 pub mod thresholds;
+pub mod tls;
 pub mod values;
 
 pub use help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text};
 pub use parse::{
     Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, Probing, RUN_FLAGS,
     RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS,
-    ServerArgs, parse,
+    ServerArgs, TlsArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

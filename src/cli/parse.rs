@@ -18,6 +18,7 @@ use crate::cli::values::{
 };
 use crate::engine::probe::ProbeKind;
 use crate::engine::source;
+use crate::engine::tls::Versions;
 use crate::error::Error;
 
 /// What the command line asks for.
@@ -55,6 +56,19 @@ pub struct Probing {
     pub timeout: Option<Duration>,
 }
 
+/// `--tls` and the options that shape its handshake, as typed: shared by `run` and
+/// `limit`. `cli::tls` checks them together.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsArgs {
+    pub on: bool,
+    pub insecure: bool,
+    pub sni: Option<String>,
+    pub ca: Option<PathBuf>,
+    /// In the order given; each `--alpn` adds one.
+    pub alpn: Vec<String>,
+    pub version: Option<Versions>,
+}
+
 /// `tcpgoon limit` as typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitArgs {
@@ -71,6 +85,7 @@ pub struct LimitArgs {
     pub debug: bool,
     pub addressing: Addressing,
     pub probing: Probing,
+    pub tls: TlsArgs,
 }
 
 /// `tcpgoon run` as typed, each value checked for form.
@@ -93,6 +108,7 @@ pub struct RunArgs {
     pub reconnect: bool,
     pub addressing: Addressing,
     pub probing: Probing,
+    pub tls: TlsArgs,
 }
 
 /// `tcpgoon server` as typed.
@@ -119,6 +135,10 @@ pub struct ServerArgs {
     /// read) to each connection beyond them before closing it.
     pub reject_after: Option<(u64, Vec<u8>)>,
     pub interval: Duration,
+    /// `--tls`: serve TLS, with `--cert` and `--key` or a certificate made at start.
+    pub tls: bool,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// Parses the arguments after the program name.
@@ -480,7 +500,7 @@ impl Spelling {
 }
 
 /// Options that add to a list each time they are given, instead of replacing a value.
-const REPEATABLE: &[&str] = &["--max-latency", "--source"];
+const REPEATABLE: &[&str] = &["--max-latency", "--source", "--alpn"];
 
 /// A subcommand's options, sorted out by [`Spelling::sort_out`].
 struct Args {
@@ -523,6 +543,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
     let reconnect = flag(&mut args, &["--reconnect"])?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
+    let tls = parse_tls(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
@@ -542,6 +563,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         reconnect,
         addressing,
         probing,
+        tls,
     })
 }
 
@@ -562,6 +584,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
+    let tls = parse_tls(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
@@ -575,6 +598,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
         debug,
         addressing,
         probing,
+        tls,
     })
 }
 
@@ -612,6 +636,28 @@ fn parse_probing(args: &mut Args) -> Result<Probing, Error> {
         send: option(args, &["--send"], parse_probe_bytes)?,
         expect: option(args, &["--expect"], parse_probe_bytes)?,
         timeout: option(args, &["--probe-timeout"], with_unit)?,
+    })
+}
+
+/// `--tls` and its options; `cli::tls` checks how they combine.
+fn parse_tls(args: &mut Args) -> Result<TlsArgs, Error> {
+    Ok(TlsArgs {
+        sni: option(args, &["--sni"], |s| match s {
+            "" => Err("needs a name".to_string()),
+            s => Ok(s.to_string()),
+        })?,
+        ca: option(args, &["--ca"], |s| Ok(PathBuf::from(s)))?,
+        alpn: repeated(args, "--alpn", |s| match s.len() {
+            1..=255 => Ok(s.to_string()),
+            _ => Err(format!("'{s}': a protocol name is 1 to 255 bytes")),
+        })?,
+        version: option(args, &["--tls-version"], |s| match s {
+            "1.2" => Ok(Versions::Tls12),
+            "1.3" => Ok(Versions::Tls13),
+            _ => Err(format!("'{s}': expected 1.2 or 1.3")),
+        })?,
+        on: flag(args, &["--tls"])?,
+        insecure: flag(args, &["--insecure"])?,
     })
 }
 
@@ -665,6 +711,9 @@ fn parse_server(
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     let echo = flag(&mut args, &["--echo"])?;
+    let cert = option(&mut args, &["--cert"], |s| Ok(PathBuf::from(s)))?;
+    let key = option(&mut args, &["--key"], |s| Ok(PathBuf::from(s)))?;
+    let tls = flag(&mut args, &["--tls"])?;
     let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
@@ -682,6 +731,9 @@ fn parse_server(
         max_open,
         reject_after,
         interval,
+        tls,
+        cert,
+        key,
     })
 }
 
@@ -827,6 +879,10 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--send",
     "--expect",
     "--probe-timeout",
+    "--sni",
+    "--ca",
+    "--alpn",
+    "--tls-version",
 ];
 pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "-r",
@@ -844,6 +900,10 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "--send",
     "--expect",
     "--probe-timeout",
+    "--sni",
+    "--ca",
+    "--alpn",
+    "--tls-version",
 ];
 /// The flags of each subcommand: options that take no value, short and long forms.
 pub const RUN_FLAGS: &[&str] = &[
@@ -856,6 +916,8 @@ pub const RUN_FLAGS: &[&str] = &[
     "--all-addresses",
     "-4",
     "-6",
+    "--tls",
+    "--insecure",
     "-h",
     "--help",
 ];
@@ -865,10 +927,12 @@ pub const LIMIT_FLAGS: &[&str] = &[
     "--all-addresses",
     "-4",
     "-6",
+    "--tls",
+    "--insecure",
     "-h",
     "--help",
 ];
-pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "-h", "--help"];
+pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "--tls", "-h", "--help"];
 /// The options of `server` that take two values: `--reject-after K TEXT`.
 pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
 pub const SERVER_VALUE_OPTIONS: &[&str] = &[
@@ -887,6 +951,8 @@ pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "--max-open",
     "-i",
     "--interval",
+    "--cert",
+    "--key",
 ];
 
 fn usage(e: pico_args::Error) -> Error {

@@ -133,9 +133,9 @@ impl Client {
     }
 
     /// A new session, its ClientHello ready to be written.
-    pub fn session(&self) -> Result<Box<Session>, TlsFailure> {
+    pub fn session(&self) -> Result<Session, TlsFailure> {
         ClientConnection::new(self.config.clone(), self.name.clone())
-            .map(|conn| Box::new(Session { conn }))
+            .map(|conn| Session { conn })
             .map_err(|e| TlsFailure::of(&e))
     }
 }
@@ -239,6 +239,7 @@ impl TlsFailure {
                 CertificateError::BadSignature => "bad signature".to_string(),
                 CertificateError::Revoked => "revoked".to_string(),
                 CertificateError::BadEncoding => "bad encoding".to_string(),
+                CertificateError::Other(other) => other.to_string(),
                 other => words(&format!("{other:?}")),
             }),
             other => TlsFailure::Protocol(other.to_string()),
@@ -573,7 +574,7 @@ mod tests {
     }
 
     /// Runs a handshake between a client session and the server, in memory, to its end.
-    fn handshake(client: &Client, server: &Server) -> (Drive, Box<Session>) {
+    fn handshake(client: &Client, server: &Server) -> (Drive, Session) {
         let mut session = client.session().unwrap();
         let mut conn = ServerConnection::new(server.config.clone()).unwrap();
         let mut to_client = Pipe::default();

@@ -51,7 +51,7 @@ impl Output {
     }
 }
 
-fn cause_count(line: &str, cause: &str) -> u64 {
+pub fn cause_count(line: &str, cause: &str) -> u64 {
     let (_, list) = line.split_once(": ").expect("a cause list");
     list.split(", ")
         .find_map(|item| item.strip_prefix(cause)?.strip_prefix(' ')?.parse().ok())
