@@ -708,11 +708,11 @@ fn parse_server(
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
+    let cert = option(&mut args, &["--cert"], |s| Ok(PathBuf::from(s)))?;
+    let key = option(&mut args, &["--key"], |s| Ok(PathBuf::from(s)))?;
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     let echo = flag(&mut args, &["--echo"])?;
-    let cert = option(&mut args, &["--cert"], |s| Ok(PathBuf::from(s)))?;
-    let key = option(&mut args, &["--key"], |s| Ok(PathBuf::from(s)))?;
     let tls = flag(&mut args, &["--tls"])?;
     let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
