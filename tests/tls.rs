@@ -78,7 +78,9 @@ fn openssl_cert(dir: &TempDir) -> (String, String) {
     let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=localhost"])
+        // Not CN=localhost: Debian's ssl-cert puts a snakeoil certificate of that subject
+        // among the system's roots, and webpki would try it as the issuer.
+        .args(["-subj", "/CN=tcpgoon test"])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         // An end entity: webpki refuses a CA certificate as the server's own.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
