@@ -57,8 +57,9 @@ Options:
   -i, --interval <DUR>      between live stats lines; 0: one, at start   [default: 1s]
   -y, --assume-yes          do not ask for confirmation
   -d, --debug               one line per connection event on stderr
-      --progress <MODE>     auto: a status line redrawn on stderr when it is a terminal,
-                            plain `Total:` lines otherwise; bar or lines force one [default: auto]
+      --progress <MODE>     auto: a status line on stderr when it is a terminal
+                            and stdout is not a pipe; `Total:` lines otherwise;
+                            bar or lines force one             [default: auto]
       --json                stdout carries JSON Lines only: a tick per interval, a summary
       --hdr-log <FILE>      write connect latencies as an HdrHistogram interval log
       --max-latency <P=DUR> fail (exit 3) when connect latency statistic P exceeds DUR:

@@ -33,6 +33,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
             Lines::Plain
         },
         bar: None,
+        bar_shares_stdout: false,
         hdr: None,
         debug: config.debug.then(|| outlets.stderr()),
     };

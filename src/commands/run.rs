@@ -53,12 +53,15 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     let live_on = !config.plan.interval.is_zero();
     let stderr_tty = io::stderr().is_terminal();
     let stdout_tty = io::stdout().is_terminal();
+    // A pipe or socket on stdout may have a reader showing its lines on this very screen
+    // (`| tee log`, `--json | jq`), where a status line on stderr would run into them: auto
+    // draws it only when stdout is a terminal, a file or a device.
     let bar = live_on
         && !config.debug
         && match config.progress {
             Progress::Bar => true,
             Progress::Lines => false,
-            Progress::Auto => stderr_tty,
+            Progress::Auto => stderr_tty && !progress::is_pipe_or_socket(io::stdout().as_raw_fd()),
         };
     let plain_lines = !config.json
         && match config.progress {
@@ -94,9 +97,10 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         out: outlets.stdout(),
         lines,
         bar: bar.then(|| {
-            let width = progress::terminal_width(io::stderr().as_raw_fd());
+            let width = || progress::terminal_width(io::stderr().as_raw_fd());
             StatusLine::new(outlets.stderr(), width, progress::use_color(stderr_tty))
         }),
+        bar_shares_stdout: stdout_tty && outlets.shared(),
         hdr,
         debug: config.debug.then(|| outlets.stderr()),
     };
@@ -106,7 +110,12 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         let _ = report::write_live_line(&mut live.out, &Counts::new(config.plan.connections))
             .and_then(|()| live.out.flush());
     }
-    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
+    let signals = if bar {
+        SignalFd::with_resize()
+    } else {
+        SignalFd::new()
+    }
+    .map_err(|e| Error::system("cannot set up signal handling", e))?;
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
     // Nothing reads the signals now: the next one ends the process, even while the report
     // waits for a reader. Nor is anything dropped: only the report waits on the output.
