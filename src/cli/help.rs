@@ -181,9 +181,10 @@ Options:
                             ask each connection for an answer (see `tcpgoon help run`):
                             the first not served is the loss, and the count is of
                             connections served and held
-      --tls, --sni <NAME>, --insecure, --ca <FILE>, --alpn <PROTO>,
-      --tls-version <V>     a TLS handshake on each connection (see
+      --tls, --insecure     a TLS handshake on each connection (see
                             `tcpgoon help run`): a failed one is the loss
+      --sni <NAME>, --ca <FILE>, --alpn <PROTO>, --tls-version <V>
+                            the handshake's options, as for run
   -h, --help                print this help
 
 It does not ask for confirmation. A bare number for --dial-timeout is milliseconds; 0 sets

@@ -5,6 +5,9 @@
 //!                               │
 //!                               └──refused / timed out / local limit / …──▶ Error
 //! ```
+//! With `--tls` an attempt stays Dialing through its TLS handshake, which starts once the
+//! TCP connect is done (its session in [`Conn::tls`]): done, it is Established; failed (an
+//! alert, a certificate rejected, a protocol error, a close, a timeout), it is an Error.
 //! Every attempt ends in exactly one of Established (still open when the run ends), Closed
 //! or Error; attempts never made stay NotInitiated. Only Dialing and Established connections
 //! own a socket; the engine keeps those in its slab and drops the socket on the transition

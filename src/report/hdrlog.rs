@@ -2,9 +2,10 @@
 //! stats interval (and one for the last, partial interval), or one for the whole run when
 //! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
 //! are microseconds. With a probe, each interval has a second histogram, tagged `served`:
-//! time to served (with `--tls` and no probe: to the handshake done); with `--tls`, a third,
-//! tagged `tls_handshake`: TCP established to handshake done. The file is written through an [`Outlet`], so a log on a FIFO nobody
-//! reads does not stall the run: its intervals are dropped and counted like live lines.
+//! time to served (with `--tls` and no probe: to the handshake done); with `--tls`, a
+//! third, tagged `tls_handshake`: TCP established to handshake done. The file is written
+//! through an [`Outlet`], so a log on a FIFO nobody reads does not stall the run: its
+//! intervals are dropped and counted like live lines.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
