@@ -20,8 +20,9 @@ Usage:
   tcpgoon run [OPTIONS] <host> <port>   open connections and report on them
   tcpgoon limit [OPTIONS] <host> <port> open connections until one is lost: how many held?
   tcpgoon server [OPTIONS]              a local target to aim at, with fault modes
+  tcpgoon plot FILE... -o OUT.svg       draw --json outputs as an SVG picture
   tcpgoon version                       print the version (also --version, -V)
-  tcpgoon help [run|limit|server]       print this help, or a subcommand's (also --help, -h)
+  tcpgoon help [run|limit|server|plot]  print this help, or a subcommand's (also --help, -h)
 
 Run `tcpgoon run --help` for the options of a run, `tcpgoon limit --help` for the
 search for a server's limit and its exit statuses.
@@ -30,12 +31,12 @@ Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports); or the
-      report or the --hdr-log could not be written
+      report, --hdr-log or --summary could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
   64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
-      --source, --hdr-log a FIFO with no reader
+      --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 ";
 
 pub const RUN_HELP: &str = "\
@@ -61,6 +62,8 @@ Options:
                             and stdout is not a pipe; `Total:` lines otherwise;
                             bar or lines force one             [default: auto]
       --json                stdout carries JSON Lines only: a tick per interval, a summary
+      --summary <FILE>      also write the JSON summary to FILE, the report
+                            still on stdout; FILE is checked before dialing
       --hdr-log <FILE>      write connect latencies as an HdrHistogram interval log
       --max-latency <P=DUR> fail (exit 3) when connect latency statistic P exceeds DUR:
                             p50, p99.9, max or mean; repeatable; e.g. p99=20ms;
@@ -144,12 +147,12 @@ Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports); or the
-      report or the --hdr-log could not be written
+      report, --hdr-log or --summary could not be written
   2   the run completed, but some connections failed or were closed by the peer
       (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was missed
   64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
-      --source, --hdr-log a FIFO with no reader
+      --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
@@ -174,6 +177,9 @@ Options:
                                                                           [default: 50ms]
   -i, --interval <DUR>      between live stats lines; 0 turns them off       [default: 1s]
   -d, --debug               one line per connection event on stderr
+      --summary <FILE>      write the JSON summary to FILE, as run does
+      --json                JSON Lines only on stdout: ticks, then a summary
+                            with the finding in `limit` (for `tcpgoon plot`)
       --source <ADDRS>      bind to these local addresses, in turn (see `tcpgoon help run`)
       --all-addresses       spread attempts over every address <host> resolves to
   -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
@@ -209,6 +215,39 @@ Exit status:
 
 Example:
   tcpgoon limit 127.0.0.1 8080 --rate 2000
+";
+
+pub const PLOT_HELP: &str = "\
+Draw the --json output of runs, limit searches and merges as one SVG picture:
+the connections by state over time (established, dialing, closed, errors; served
+with a probe), with the limit marked for a limit search, and the connect latency
+distribution on a log axis.
+
+Usage:
+  tcpgoon plot [OPTIONS] FILE... -o OUT.svg
+
+Arguments:
+  FILE...   JSON Lines from --json: ticks, then a summary; - reads stdin. Each
+            FILE is one run, drawn in its own colour shade in the latency panel
+            and its own row of the timeline.
+
+Options:
+  -o, --output <FILE>   the SVG to write (self-contained: no fonts or links)
+  -h, --help            print this help
+
+The timeline comes from the summary's `timeline` samples (one a millisecond, or
+fewer for a long run); without them, from the ticks; a summary with neither (a
+merge) gets the latency panel alone.
+
+Exit status:
+  0   the picture was written
+  1   it could not be written (a full disk)
+  64  bad input: no FILE, a FILE that is not the JSON Lines of --json or has no
+      summary, an -o that cannot be created
+
+Example:
+  tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y --json > run.jsonl
+  tcpgoon plot run.jsonl -o run.svg
 ";
 
 pub const SERVER_HELP: &str = "\

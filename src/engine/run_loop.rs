@@ -305,6 +305,8 @@ impl<'s> Engine<'s> {
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
+            let sample = self.stats.now(now.duration_since(self.start));
+            self.stats.timeline.sample(sample);
             if self.ticker.take_due(now) {
                 observer.tick(now.duration_since(self.start), &self.stats);
             }
@@ -345,6 +347,8 @@ impl<'s> Engine<'s> {
         self.settle_dialing(end, observer);
         // Interrupted while holding or settling.
         self.leave_phase(end);
+        let last = self.stats.now(end.duration_since(self.start));
+        self.stats.timeline.finish(last);
         let dial_span = self.last_attempt.map_or(Duration::ZERO, |last| {
             last.saturating_duration_since(self.start)
         });
