@@ -35,8 +35,10 @@ use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs,
     MERGE_HELP, MergeArgs, PLOT_HELP, PLOT_VALUE_OPTIONS, PlotArgs, Probing, Progress, RUN_HELP,
     RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs,
+    TlsArgs,
 };
 use tcpgoon::engine::probe::ProbeKind;
+use tcpgoon::engine::tls::Versions;
 use tcpgoon::error::Error;
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
@@ -374,6 +376,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         probing,
         shard,
         start_at,
+        tls,
     } = run;
     let mut line = vec![
         "run".to_string(),
@@ -440,6 +443,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
+    push_tls(&mut line, tls);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
@@ -460,6 +464,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         json,
         addressing,
         probing,
+        tls,
     } = limit;
     let mut line = vec!["limit".to_string(), "-r".to_string(), rate.to_string()];
     if let Some(n) = connections {
@@ -488,6 +493,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
     }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
+    push_tls(&mut line, tls);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
@@ -537,6 +543,42 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
     }
 }
 
+fn push_tls(line: &mut Vec<String>, tls: &TlsArgs) {
+    let TlsArgs {
+        on,
+        insecure,
+        sni,
+        ca,
+        alpn,
+        version,
+    } = tls;
+    if let Some(sni) = sni {
+        push_text(line, "--sni", sni);
+    }
+    if let Some(ca) = ca {
+        push_text(line, "--ca", ca.to_str().expect("--ca is read as UTF-8"));
+    }
+    for proto in alpn {
+        push_text(line, "--alpn", proto);
+    }
+    if let Some(version) = version {
+        line.push("--tls-version".to_string());
+        line.push(
+            match version {
+                Versions::Tls12 => "1.2",
+                Versions::Tls13 => "1.3",
+                Versions::Both => unreachable!("--tls-version takes 1.2 or 1.3"),
+            }
+            .to_string(),
+        );
+    }
+    for (given, flag) in [(on, "--tls"), (insecure, "--insecure")] {
+        if *given {
+            line.push(flag.to_string());
+        }
+    }
+}
+
 fn push_addressing(line: &mut Vec<String>, addressing: &Addressing) {
     let Addressing {
         sources,
@@ -578,6 +620,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         reject_after,
         interval,
         reuse_port,
+        tls,
+        cert,
+        key,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
@@ -608,6 +653,14 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     line.push("-i".to_string());
     line.push(canonical(*interval));
+    for (key_name, path) in [("--cert", cert), ("--key", key)] {
+        if let Some(path) = path {
+            push_text(&mut line, key_name, path.to_str().expect("read as UTF-8"));
+        }
+    }
+    if *tls {
+        line.push("--tls".to_string());
+    }
     if *no_accept {
         line.push("--no-accept".to_string());
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::cli::parse::Probing;
 use crate::cli::thresholds::{Measure, MinEstablished, Thresholds};
 use crate::cli::wallclock::rfc3339;
+use crate::cli::tls;
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;
@@ -73,8 +74,12 @@ impl RunConfig {
             targets,
             fallbacks,
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
-        let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
+        let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
+        let tls_on = args.tls.on;
+        let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         if probe.is_none()
+            && !tls_on
             && args
                 .thresholds
                 .max_latency
@@ -82,7 +87,8 @@ impl RunConfig {
                 .any(|g| g.measure == Measure::Served)
         {
             return Err(Error::Usage(
-                "--max-latency served:… needs a probe: --probe, or --send and --expect".to_string(),
+                "--max-latency served:… needs a probe (--probe, or --send and --expect) or --tls"
+                    .to_string(),
             ));
         }
         Ok(RunConfig {
@@ -102,6 +108,7 @@ impl RunConfig {
                 probe,
                 shard: args.shard,
                 start_at: args.start_at,
+                tls,
             },
             target,
             whole_connections: args.connections,
@@ -156,7 +163,10 @@ impl LimitConfig {
             targets,
             fallbacks,
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
-        let probe = resolve_probe(args.probing, &args.host, args.port, args.dial_timeout)?;
+        let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
+        let tls_on = args.tls.on;
+        let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         let connections = match args.connections {
             Some(n) => n,
             None => {
@@ -182,6 +192,7 @@ impl LimitConfig {
                 probe,
                 shard: Shard::WHOLE,
                 start_at: None,
+                tls,
             },
             target,
             rate: args.rate,
@@ -196,14 +207,9 @@ impl LimitConfig {
 /// --probe-timeout nor a dial timeout says.
 const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The probe asked for: a preset, or bytes given by hand; none without either. Its timeout
-/// defaults to the dial timeout.
-fn resolve_probe(
-    probing: Probing,
-    host: &str,
-    port: u16,
-    dial_timeout: Duration,
-) -> Result<Option<Probe>, Error> {
+/// How long a probe's answer (and a TLS handshake) may take: `--probe-timeout`, or the
+/// dial timeout.
+fn probe_timeout(probing: &Probing, dial_timeout: Duration) -> Result<Duration, Error> {
     // With -t 0 (no dial timeout of our own), a probe still needs one.
     let timeout = probing.timeout.unwrap_or(if dial_timeout.is_zero() {
         DEFAULT_PROBE_TIMEOUT
@@ -215,6 +221,17 @@ fn resolve_probe(
             "--probe-timeout must be longer than 0".to_string(),
         ));
     }
+    Ok(timeout)
+}
+
+/// The probe asked for: a preset, or bytes given by hand; none without either.
+fn resolve_probe(
+    probing: Probing,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    tls_on: bool,
+) -> Result<Option<Probe>, Error> {
     let by_hand = probing.send.is_some() || probing.expect.is_some();
     match (probing.kind, by_hand) {
         (Some(_), true) => Err(Error::Usage(
@@ -231,8 +248,8 @@ fn resolve_probe(
             probing.expect.unwrap_or_default(),
             timeout,
         ))),
-        (None, false) if probing.timeout.is_some() => Err(Error::Usage(
-            "--probe-timeout needs a probe: --probe, or --send and --expect".to_string(),
+        (None, false) if probing.timeout.is_some() && !tls_on => Err(Error::Usage(
+            "--probe-timeout needs a probe (--probe, or --send and --expect) or --tls".to_string(),
         )),
         (None, false) => Ok(None),
     }
@@ -384,6 +401,7 @@ impl ServerConfig {
             refusal,
             interval: args.interval,
             reuse_port: args.reuse_port,
+            tls: tls::resolve_server(args.tls, args.cert.as_deref(), args.key.as_deref())?,
         })
     }
 }

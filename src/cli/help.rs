@@ -119,6 +119,22 @@ queues, whether the application ever takes it or not):
 With a probe, exit 0 means every connection was established, served and still open;
 --min-established counts the served ones.
 
+TLS (served = handshake done):
+      --tls                 a TLS handshake after each TCP connect; a
+                            --probe goes over TLS. A connection is Dialing
+                            until its handshake is done
+      --sni <NAME>          the server name sent, and checked in the certificate
+                            [default: <host> when it is a name; none for an IP]
+      --insecure            do not verify the server's certificate
+      --ca <FILE>           trust the CA certificates in this PEM file
+                            instead of the system's
+      --alpn <PROTO>        offer this ALPN protocol (repeatable): h2, http/1.1
+      --tls-version <V>     1.2 or 1.3 only                 [default: both]
+A failed handshake is an Error, by cause: TLS alert, certificate rejected (with
+the reason: unknown issuer, name mismatch, expired), protocol error, closed
+during handshake, handshake timed out (after --probe-timeout, from the TCP
+connect). Sessions are never resumed: each handshake is a full one.
+
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number keeps the unit of the
 original tcpgoon: milliseconds for --sleep and --dial-timeout, seconds for --interval.
 --interval is 0 (no live lines) or at least 10ms.
@@ -180,6 +196,10 @@ Options:
                             ask each connection for an answer (see `tcpgoon help run`):
                             the first not served is the loss, and the count is of
                             connections served and held
+      --tls, --insecure     a TLS handshake on each connection (see
+                            `tcpgoon help run`): a failed one is the loss
+      --sni <NAME>, --ca <FILE>, --alpn <PROTO>, --tls-version <V>
+                            the handshake's options, as for run
   -h, --help                print this help
 
 It does not ask for confirmation. A bare number for --dial-timeout is milliseconds; 0 sets
@@ -309,6 +329,13 @@ Options:
       --reuse-port           share the port with other servers (SO_REUSEPORT):
                              the kernel spreads connections over them, so a
                              group holds more than one open-files limit
+      --tls                  serve TLS (1.2 and 1.3) on every connection;
+                             the fault modes work over it; without --cert
+                             and --key, with a self-signed certificate for
+                             localhost, 127.0.0.1 and ::1 made at start (its
+                             SHA-256 fingerprint goes to stderr)
+      --cert <FILE>, --key <FILE>
+                             the certificate chain and its key, PEM (--tls)
   -h, --help                 print this help
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h. A bare number means seconds

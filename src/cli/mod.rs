@@ -17,12 +17,14 @@
 //! | `wallclock.rs` | wall-clock times (`--start-at`): RFC 3339 and @unix-seconds, read and printed |
 //! | `thresholds.rs` | `--max-latency` and `--min-established`: parsed, then judged |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
+//! | `tls.rs` | `--tls` and its options checked together into the TLS plan |
 
 pub mod config;
 pub mod duration;
 pub mod help;
 pub mod parse;
 pub mod thresholds;
+pub mod tls;
 pub mod values;
 pub mod wallclock;
 
@@ -32,6 +34,6 @@ pub use help::{
 pub use parse::{
     Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, MERGE_FLAGS,
     MergeArgs, PLOT_FLAGS, PLOT_VALUE_OPTIONS, PlotArgs, Probing, RUN_FLAGS, RUN_VALUE_OPTIONS,
-    RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs, parse,
+    RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs, TlsArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

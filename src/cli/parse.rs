@@ -20,6 +20,7 @@ use crate::cli::wallclock::parse_wall_time;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
 use crate::engine::source;
+use crate::engine::tls::Versions;
 use crate::error::Error;
 
 /// What the command line asks for.
@@ -66,6 +67,19 @@ pub struct Probing {
     pub timeout: Option<Duration>,
 }
 
+/// `--tls` and the options that shape its handshake, as typed: shared by `run` and
+/// `limit`. `cli::tls` checks them together.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsArgs {
+    pub on: bool,
+    pub insecure: bool,
+    pub sni: Option<String>,
+    pub ca: Option<PathBuf>,
+    /// In the order given; each `--alpn` adds one.
+    pub alpn: Vec<String>,
+    pub version: Option<Versions>,
+}
+
 /// `tcpgoon limit` as typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitArgs {
@@ -86,6 +100,7 @@ pub struct LimitArgs {
     pub json: bool,
     pub addressing: Addressing,
     pub probing: Probing,
+    pub tls: TlsArgs,
 }
 
 /// `tcpgoon run` as typed, each value checked for form.
@@ -114,6 +129,7 @@ pub struct RunArgs {
     pub shard: Shard,
     /// `--start-at`: when the schedule starts, by the wall clock.
     pub start_at: Option<SystemTime>,
+    pub tls: TlsArgs,
 }
 
 /// `tcpgoon plot` as typed: the `--json` outputs to draw, and where the picture goes.
@@ -149,6 +165,10 @@ pub struct ServerArgs {
     pub interval: Duration,
     /// Share the port with other servers (`SO_REUSEPORT`).
     pub reuse_port: bool,
+    /// `--tls`: serve TLS, with `--cert` and `--key` or a certificate made at start.
+    pub tls: bool,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// Parses the arguments after the program name.
@@ -537,7 +557,7 @@ impl Spelling {
 }
 
 /// Options that add to a list each time they are given, instead of replacing a value.
-const REPEATABLE: &[&str] = &["--max-latency", "--source"];
+const REPEATABLE: &[&str] = &["--max-latency", "--source", "--alpn"];
 
 /// A subcommand's options, sorted out by [`Spelling::sort_out`].
 struct Args {
@@ -583,6 +603,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
     let start_at = option(&mut args, &["--start-at"], parse_wall_time)?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
+    let tls = parse_tls(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
@@ -605,6 +626,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         probing,
         shard,
         start_at,
+        tls,
     })
 }
 
@@ -645,6 +667,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
     let json = flag(&mut args, &["--json"])?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
+    let tls = parse_tls(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
@@ -660,6 +683,7 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
         json,
         addressing,
         probing,
+        tls,
     })
 }
 
@@ -735,6 +759,28 @@ fn parse_probing(args: &mut Args) -> Result<Probing, Error> {
     })
 }
 
+/// `--tls` and its options; `cli::tls` checks how they combine.
+fn parse_tls(args: &mut Args) -> Result<TlsArgs, Error> {
+    Ok(TlsArgs {
+        sni: option(args, &["--sni"], |s| match s {
+            "" => Err("needs a name".to_string()),
+            s => Ok(s.to_string()),
+        })?,
+        ca: option(args, &["--ca"], |s| Ok(PathBuf::from(s)))?,
+        alpn: repeated(args, "--alpn", |s| match s.len() {
+            1..=255 => Ok(s.to_string()),
+            _ => Err(format!("'{s}': a protocol name is 1 to 255 bytes")),
+        })?,
+        version: option(args, &["--tls-version"], |s| match s {
+            "1.2" => Ok(Versions::Tls12),
+            "1.3" => Ok(Versions::Tls13),
+            _ => Err(format!("'{s}': expected 1.2 or 1.3")),
+        })?,
+        on: flag(args, &["--tls"])?,
+        insecure: flag(args, &["--insecure"])?,
+    })
+}
+
 /// The two free arguments every client command ends with, before or after `--`; anything
 /// else left is an error.
 fn host_and_port(args: Args, operands: Vec<String>, command: &str) -> Result<(String, u16), Error> {
@@ -782,10 +828,13 @@ fn parse_server(
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
     let interval =
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
+    let cert = option(&mut args, &["--cert"], |s| Ok(PathBuf::from(s)))?;
+    let key = option(&mut args, &["--key"], |s| Ok(PathBuf::from(s)))?;
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     let echo = flag(&mut args, &["--echo"])?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
+    let tls = flag(&mut args, &["--tls"])?;
     let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
@@ -804,6 +853,9 @@ fn parse_server(
         reject_after,
         interval,
         reuse_port,
+        tls,
+        cert,
+        key,
     })
 }
 
@@ -952,6 +1004,10 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--probe-timeout",
     "--shard",
     "--start-at",
+    "--sni",
+    "--ca",
+    "--alpn",
+    "--tls-version",
 ];
 pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "-r",
@@ -970,6 +1026,10 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "--send",
     "--expect",
     "--probe-timeout",
+    "--sni",
+    "--ca",
+    "--alpn",
+    "--tls-version",
 ];
 /// The flags of each subcommand: options that take no value, short and long forms.
 pub const RUN_FLAGS: &[&str] = &[
@@ -982,6 +1042,8 @@ pub const RUN_FLAGS: &[&str] = &[
     "--all-addresses",
     "-4",
     "-6",
+    "--tls",
+    "--insecure",
     "-h",
     "--help",
 ];
@@ -992,6 +1054,8 @@ pub const LIMIT_FLAGS: &[&str] = &[
     "--all-addresses",
     "-4",
     "-6",
+    "--tls",
+    "--insecure",
     "-h",
     "--help",
 ];
@@ -1002,6 +1066,7 @@ pub const SERVER_FLAGS: &[&str] = &[
     "--reset",
     "--echo",
     "--reuse-port",
+    "--tls",
     "-h",
     "--help",
 ];
@@ -1024,6 +1089,8 @@ pub const SERVER_VALUE_OPTIONS: &[&str] = &[
     "--max-open",
     "-i",
     "--interval",
+    "--cert",
+    "--key",
 ];
 
 fn usage(e: pico_args::Error) -> Error {

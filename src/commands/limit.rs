@@ -62,7 +62,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         requested_rate: Some(config.rate),
         planned_hold: config.plan.hold_time(),
         verdicts: &[],
-        probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
+        probe: config.plan.served_by(),
         width: 80,
     };
     let spread = Spread {

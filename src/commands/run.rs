@@ -178,7 +178,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 outcome: &outcome,
                 requested_rate: config.requested_rate(),
                 verdicts: &verdicts,
-                probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
+                probe: config.plan.served_by(),
                 live_lines_dropped: dropped,
                 limit: None,
                 verdict: &ending.verdict,
@@ -236,7 +236,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 requested_rate: config.requested_rate(),
                 planned_hold: config.plan.hold_time(),
                 verdicts: &verdicts,
-                probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
+                probe: config.plan.served_by(),
                 width,
             },
         )
@@ -294,6 +294,21 @@ fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
                     ("send", Json::Str(escape(&p.send))),
                     ("expect", Json::Str(escape(&p.expect))),
                     ("timeout_us", micros(p.timeout)),
+                ])
+            }),
+        ),
+        (
+            "tls",
+            plan.tls.as_ref().map_or(Json::Null, |t| {
+                Json::Object(vec![
+                    ("sni", t.sni.clone().map_or(Json::Null, Json::Str)),
+                    ("trust", Json::Str(t.trust.clone())),
+                    ("versions", Json::Str(t.versions.to_string())),
+                    (
+                        "alpn",
+                        Json::Array(t.alpn.iter().map(|a| Json::Str(a.clone())).collect()),
+                    ),
+                    ("timeout_us", micros(t.timeout)),
                 ])
             }),
         ),

@@ -28,6 +28,17 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
             addr.port()
         ));
     }
+    if let Some(tls) = &server.tls() {
+        let made = if tls.made_pem.is_some() {
+            " (self-signed, made at start for localhost, 127.0.0.1 and ::1)"
+        } else {
+            ""
+        };
+        error::say(format_args!(
+            "TLS certificate SHA-256 {}{made}",
+            tls.fingerprint
+        ));
+    }
     let mut out = io::stdout();
     // A closed stdout must not stop the server, so a reader gone (EPIPE) is ignored here
     // and below. Any other write error (a full disk) is one: at once for this line, which

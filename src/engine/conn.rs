@@ -5,6 +5,9 @@
 //!                               │
 //!                               └──refused / timed out / local limit / …──▶ Error
 //! ```
+//! With `--tls` an attempt stays Dialing through its TLS handshake, which starts once the
+//! TCP connect is done (its session in [`Conn::tls`]): done, it is Established; failed (an
+//! alert, a certificate rejected, a protocol error, a close, a timeout), it is an Error.
 //! Every attempt ends in exactly one of Established (still open when the run ends), Closed
 //! or Error; attempts never made stay NotInitiated. Only Dialing and Established connections
 //! own a socket; the engine keeps those in its slab and drops the socket on the transition
@@ -20,6 +23,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::engine::probe::ProbeState;
 use crate::engine::source::Route;
+use crate::engine::tls::Session;
 
 /// The states the reference tool reports, in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +49,20 @@ pub enum Failure {
     /// ENOBUFS or ENOMEM.
     NoBufferSpace,
     Other,
+    /// `--tls`: the server sent an alert during the handshake.
+    TlsAlert,
+    /// `--tls`: the server's certificate did not verify.
+    CertificateRejected,
+    /// `--tls`: what the server sent is not TLS, or not what the protocol allows.
+    TlsProtocol,
+    /// `--tls`: the peer closed or reset the connection during the handshake.
+    ClosedDuringHandshake,
+    /// `--tls`: the handshake was not done by the probe timeout.
+    HandshakeTimedOut,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 8] = [
+    pub const ALL: [Failure; 13] = [
         Failure::Refused,
         Failure::TimedOut,
         Failure::Reset,
@@ -57,7 +71,22 @@ impl Failure {
         Failure::NoFileDescriptors,
         Failure::NoBufferSpace,
         Failure::Other,
+        Failure::TlsAlert,
+        Failure::CertificateRejected,
+        Failure::TlsProtocol,
+        Failure::ClosedDuringHandshake,
+        Failure::HandshakeTimedOut,
     ];
+
+    /// The causes of a failed TCP connect: the first of [`Failure::ALL`].
+    pub const TCP: &'static [Failure] = Failure::ALL.split_at(8).0;
+    /// The causes of a failed TLS handshake, after the TCP connect: the rest.
+    pub const TLS: &'static [Failure] = Failure::ALL.split_at(8).1;
+
+    /// A failure of the TLS handshake, the TCP connection made.
+    pub fn is_tls(self) -> bool {
+        Failure::TLS.contains(&self)
+    }
 
     pub fn classify(e: &io::Error) -> Failure {
         match e.raw_os_error() {
@@ -93,6 +122,11 @@ impl Failure {
             Failure::NoFileDescriptors => "out of file descriptors",
             Failure::NoBufferSpace => "out of socket buffers",
             Failure::Other => "other",
+            Failure::TlsAlert => "TLS alert",
+            Failure::CertificateRejected => "certificate rejected",
+            Failure::TlsProtocol => "protocol error",
+            Failure::ClosedDuringHandshake => "closed during handshake",
+            Failure::HandshakeTimedOut => "handshake timed out",
         }
     }
 
@@ -107,6 +141,11 @@ impl Failure {
             Failure::NoFileDescriptors => "no_file_descriptors",
             Failure::NoBufferSpace => "no_buffer_space",
             Failure::Other => "other",
+            Failure::TlsAlert => "tls_alert",
+            Failure::CertificateRejected => "certificate_rejected",
+            Failure::TlsProtocol => "protocol_error",
+            Failure::ClosedDuringHandshake => "closed_during_handshake",
+            Failure::HandshakeTimedOut => "handshake_timed_out",
         }
     }
 
@@ -201,6 +240,22 @@ pub struct Conn {
     /// Why the attempt's first address failed, once it has fallen back from it.
     pub first_failure: Option<Failure>,
     pub probe: ProbeSlot,
+    /// `--tls`: the session, from the TCP connect until the handshake (and a probe's
+    /// exchange) no longer needs it; then dropped, with every buffer it holds.
+    pub tls: Option<Box<TlsHandshake>>,
+}
+
+/// A connection whose TCP connect is done and whose TLS handshake is not (it is still
+/// Dialing), or one established whose probe speaks TLS.
+#[derive(Debug)]
+pub struct TlsHandshake {
+    pub session: Session,
+    /// When the TCP connect was seen done; the handshake's time runs from here.
+    pub connected: Instant,
+    /// What the kernel measured of the TCP handshake, read when it was done.
+    pub kernel: Option<Handshake>,
+    /// Still handshaking; false once established (the session serves a probe).
+    pub handshaking: bool,
 }
 
 /// Where an established connection's probe stands (`engine::probe`).

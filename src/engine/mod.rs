@@ -21,6 +21,7 @@
 //! | `stats.rs` | counts by state, causes, latency histograms |
 //! | `timeline.rs` | the counts over time, sampled into a bounded buffer, for plots |
 //! | `limits.rs` | this machine's limits: open files, ports |
+//! | `tls.rs` | TLS sessions (rustls, sans-I/O): the client's, and the server's certificate |
 
 pub mod conn;
 pub mod deadline;
@@ -35,5 +36,6 @@ pub mod stats;
 pub mod target;
 pub mod timeline;
 pub mod timer;
+pub mod tls;
 
 pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan, Stop};

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::engine::conn::{self, Closure, Conn, Failure, ProbeSlot, Progress, State};
+use crate::engine::conn::{self, Closure, Conn, Failure, ProbeSlot, Progress, State, TlsHandshake};
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
@@ -52,6 +52,7 @@ use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats};
 use crate::engine::timer::{self, Alarm};
+use crate::engine::tls::{self, Drive, TlsFailure};
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -98,9 +99,35 @@ pub struct Plan {
     pub shard: Shard,
     /// The wall-clock time the schedule starts at (`--start-at`); `None`: at once.
     pub start_at: Option<SystemTime>,
+    /// A TLS handshake on each connection, after its TCP connect (`--tls`).
+    pub tls: Option<TlsPlan>,
+}
+
+/// `--tls`: how each session is made, and how long its handshake may take.
+#[derive(Debug, Clone)]
+pub struct TlsPlan {
+    pub client: tls::Client,
+    /// From the TCP connect; then the attempt fails, handshake timed out.
+    pub timeout: Duration,
+    /// For the reports: the name sent (none for an address), what is trusted (`system`,
+    /// `insecure`, or the `--ca` file), the versions offered, the ALPN protocols offered.
+    pub sni: Option<String>,
+    pub trust: String,
+    pub versions: &'static str,
+    pub alpn: Vec<String>,
 }
 
 impl Plan {
+    /// What serves a connection, for the reports: the probe's name, or `tls` (the handshake
+    /// done) with `--tls` alone; `None` when being established is all.
+    pub fn served_by(&self) -> Option<&str> {
+        match (&self.probe, &self.tls) {
+            (Some(probe), _) => Some(&probe.name),
+            (None, Some(_)) => Some("tls"),
+            (None, None) => None,
+        }
+    }
+
     /// How long a hold lasts: as asked, but never shorter than the settle; zero without one.
     pub fn hold_time(&self) -> Duration {
         if self.hold.is_zero() {
@@ -207,6 +234,8 @@ pub struct Engine<'s> {
     deadlines: DeadlineQueue<(usize, u64)>,
     /// Established connections awaiting their probe's answer, by when it is due.
     probe_deadlines: DeadlineQueue<(usize, u64)>,
+    /// Connections in their TLS handshake, by when it is due.
+    tls_deadlines: DeadlineQueue<(usize, u64)>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
     stop: Option<Stop>,
@@ -235,8 +264,12 @@ impl<'s> Engine<'s> {
         }
         let mut stats = Stats::new(plan.connections);
         stats.split_by_target(plan.targets.len());
-        if plan.probe.is_some() {
+        // With TLS and no probe, served is the handshake done.
+        if plan.probe.is_some() || plan.tls.is_some() {
             stats.probe_each();
+        }
+        if plan.tls.is_some() {
+            stats.tls_each();
         }
         // The schedule's origin, read from both clocks at once: the loop keeps to the
         // monotonic one, and waits for a later start in its poll like for any attempt.
@@ -261,6 +294,9 @@ impl<'s> Engine<'s> {
             deadlines: DeadlineQueue::new(plan.dial_timeout),
             probe_deadlines: DeadlineQueue::new(
                 plan.probe.as_ref().map_or(Duration::ZERO, |p| p.timeout),
+            ),
+            tls_deadlines: DeadlineQueue::new(
+                plan.tls.as_ref().map_or(Duration::ZERO, |t| t.timeout),
             ),
             stats,
             routes,
@@ -303,6 +339,7 @@ impl<'s> Engine<'s> {
             let batch_full = self.dial_due(observer);
             self.expire_deadlines(now, observer);
             self.expire_probes(now, observer);
+            self.expire_tls(now, observer);
             if self.advance(Instant::now()) {
                 break;
             }
@@ -459,6 +496,7 @@ impl<'s> Engine<'s> {
             self.refresher.as_ref().and_then(Ticker::next_due),
             self.deadlines.next_deadline(),
             self.probe_deadlines.next_deadline(),
+            self.tls_deadlines.next_deadline(),
             hold_end,
             replacement,
         ]
@@ -578,6 +616,7 @@ impl<'s> Engine<'s> {
                         hop,
                         first_failure,
                         probe: ProbeSlot::Off,
+                        tls: None,
                     });
                     debug_assert_eq!(inserted, key);
                     self.deadlines.push(started, (key, seq));
@@ -622,6 +661,7 @@ impl<'s> Engine<'s> {
     fn falls_back(&self, cause: Failure) -> bool {
         cause != Failure::TimedOut
             && !cause.is_local_limit()
+            && !cause.is_tls()
             && !self.lost
             && !matches!(self.stop, Some(Stop::Interrupted(_)))
     }
@@ -652,7 +692,8 @@ impl<'s> Engine<'s> {
             let Some(conn) = self.conns.get(key) else {
                 continue;
             };
-            if conn.seq != seq || conn.state != State::Dialing {
+            // One in its TLS handshake has its own deadline.
+            if conn.seq != seq || conn.state != State::Dialing || conn.tls.is_some() {
                 continue;
             }
             if matches!(self.settle(key, now, observer), Progress::Pending) {
@@ -667,16 +708,15 @@ impl<'s> Engine<'s> {
         let dialing: Vec<(usize, u64)> = self
             .conns
             .iter()
-            .filter(|(_, conn)| conn.state == State::Dialing)
+            .filter(|(_, conn)| conn.state == State::Dialing && conn.tls.is_none())
             .map(|(key, conn)| (key, conn.seq))
             .collect();
         for (key, seq) in dialing {
             // Settling one can settle the rest (a first loss does, in `note_loss`): each is
             // settled only while it is still dialing.
-            let still_dialing = self
-                .conns
-                .get(key)
-                .is_some_and(|conn| conn.seq == seq && conn.state == State::Dialing);
+            let still_dialing = self.conns.get(key).is_some_and(|conn| {
+                conn.seq == seq && conn.state == State::Dialing && conn.tls.is_none()
+            });
             if still_dialing {
                 self.settle(key, now, observer);
             }
@@ -692,7 +732,13 @@ impl<'s> Engine<'s> {
         let progress = conn::check_connect(&self.conns[key].stream);
         match &progress {
             Progress::Pending => {}
+            Progress::Connected if self.plan.tls.is_some() => self.start_tls(key, now, observer),
             Progress::Connected => self.establish(key, now, observer),
+            Progress::Failed(e) if conn::dropped_after_handshake(e) && self.plan.tls.is_some() => {
+                self.stats.tls_failed(TlsFailure::Closed.detail());
+                let cause = (Failure::ClosedDuringHandshake, e.raw_os_error());
+                self.fail(key, cause, now, observer);
+            }
             Progress::Failed(e) if conn::dropped_after_handshake(e) => {
                 self.establish(key, now, observer);
                 self.close(key, Closure::classify(e), now, observer);
@@ -736,24 +782,141 @@ impl<'s> Engine<'s> {
             return;
         };
         if conn.state == State::Dialing {
+            if conn.tls.is_some() {
+                self.drive_tls(key, now, observer);
+                return;
+            }
             // Establishing sends the probe, so this event's writability is used up.
             if !matches!(self.settle(key, now, observer), Progress::Connected) {
                 return;
             }
+            // With TLS the connect started the handshake, which drove itself.
+            if self.plan.tls.is_some() {
+                return;
+            }
         } else if writable {
             self.send_probe(key);
+            self.release_tls(key);
         }
         if readable {
             self.drain(key, now, observer);
         }
     }
 
+    /// The TCP connect is done: the TLS handshake starts, its ClientHello written at once.
+    fn start_tls(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
+        let Some(plan) = &self.plan.tls else { return };
+        match plan.client.session() {
+            Ok(session) => {
+                let conn = &mut self.conns[key];
+                conn.tls = Some(Box::new(TlsHandshake {
+                    session,
+                    connected: now,
+                    kernel: conn::handshake(&conn.stream),
+                    handshaking: true,
+                }));
+                self.tls_deadlines.push(now, (key, conn.seq));
+                self.drive_tls(key, now, observer);
+            }
+            Err(failure) => self.fail_tls(key, failure, now, observer),
+        }
+    }
+
+    /// Moves a TLS handshake on with what the socket has; establishes the connection when
+    /// it is done, fails it when it failed.
+    fn drive_tls(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
+        let conn = &mut self.conns[key];
+        let Some(tls) = conn.tls.as_mut().filter(|t| t.handshaking) else {
+            return;
+        };
+        let (drive, bytes) = tls.session.drive(&mut conn.stream);
+        self.stats.bytes_received += bytes;
+        match drive {
+            Drive::Handshaking => {}
+            Drive::Done => {
+                // The handshake can finish in the call that started it (the peer's flight
+                // read before this thread ran again): `now` may predate the ClientHello.
+                let now = Instant::now().max(now);
+                self.establish(key, now, observer);
+                // What came with the handshake's last flight (a greeting) raises no new event.
+                if self.conns.contains(key) {
+                    self.drain(key, now, observer);
+                }
+            }
+            Drive::Failed(failure) => self.fail_tls(key, failure, now, observer),
+        }
+    }
+
+    fn fail_tls(
+        &mut self,
+        key: usize,
+        failure: TlsFailure,
+        now: Instant,
+        observer: &mut impl Observer,
+    ) {
+        let cause = match failure {
+            TlsFailure::Alert(_) => Failure::TlsAlert,
+            TlsFailure::Certificate(_) => Failure::CertificateRejected,
+            TlsFailure::Protocol(_) => Failure::TlsProtocol,
+            TlsFailure::Closed => Failure::ClosedDuringHandshake,
+        };
+        self.stats.tls_failed(failure.detail());
+        self.fail(key, (cause, None), now, observer);
+    }
+
+    /// Fails the handshakes not done by their deadline, after one last look at the socket.
+    fn expire_tls(&mut self, now: Instant, observer: &mut impl Observer) {
+        while let Some((key, seq)) = self.tls_deadlines.pop_expired(now) {
+            let handshaking = self.conns.get(key).is_some_and(|conn| {
+                conn.seq == seq && conn.tls.as_ref().is_some_and(|t| t.handshaking)
+            });
+            if !handshaking {
+                continue;
+            }
+            self.drive_tls(key, now, observer);
+            let still = self.conns.get(key).is_some_and(|conn| {
+                conn.seq == seq && conn.tls.as_ref().is_some_and(|t| t.handshaking)
+            });
+            if still {
+                self.stats
+                    .tls_failed(Failure::HandshakeTimedOut.label().to_string());
+                self.fail(key, (Failure::HandshakeTimedOut, None), now, observer);
+            }
+        }
+    }
+
+    /// Drops a session nothing needs any more: its handshake done and written out, and no
+    /// probe awaiting its answer through it.
+    fn release_tls(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(tls) = conn.tls.as_mut() else { return };
+        if tls.handshaking || matches!(conn.probe, ProbeSlot::Awaiting(_)) {
+            return;
+        }
+        let _ = tls.session.flush(&mut conn.stream);
+        if !tls.session.wants_write() {
+            conn.tls = None;
+        }
+    }
+
     fn establish(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
         conn.state = State::Established;
-        let latency = now.saturating_duration_since(conn.started);
+        // With TLS the connect latency is the TCP connect's; the handshake has its own.
+        let (connected, kernel) = match conn.tls.as_mut() {
+            Some(tls) => {
+                tls.handshaking = false;
+                let took = now.saturating_duration_since(tls.connected);
+                self.stats.tls_done(took, tls.session.negotiated());
+                (tls.connected, tls.kernel)
+            }
+            None => (now, conn::handshake(&conn.stream)),
+        };
+        let latency = connected.saturating_duration_since(conn.started);
         let (seq, target) = (conn.seq, conn.route.target);
-        let handshake = conn::handshake(&conn.stream);
+        let handshake = kernel;
         if let Some(first) = conn.first_failure {
             let (route, hop) = (conn.route, conn.hop);
             let from = self.routes.target(route);
@@ -778,6 +941,12 @@ impl<'s> Engine<'s> {
             self.stats.probe_awaiting();
             self.probe_deadlines.push(now, (key, seq));
             self.send_probe(key);
+        } else if self.plan.tls.is_some() {
+            // Served: the handshake is done.
+            self.conns[key].probe = ProbeSlot::Awaiting(ProbeState::default());
+            self.stats.probe_awaiting();
+            self.judge(key, ProbeOutcome::Served, now, observer);
+            self.release_tls(key);
         }
     }
 
@@ -791,6 +960,16 @@ impl<'s> Engine<'s> {
         let ProbeSlot::Awaiting(state) = &mut conn.probe else {
             return;
         };
+        if let Some(tls) = conn.tls.as_mut() {
+            let unsent = probe.unsent(state);
+            if !unsent.is_empty() {
+                let n = tls.session.send(&mut conn.stream, unsent);
+                state.on_sent(n);
+            } else {
+                let _ = tls.session.flush(&mut conn.stream);
+            }
+            return;
+        }
         loop {
             let unsent = probe.unsent(state);
             if unsent.is_empty() {
@@ -853,6 +1032,22 @@ impl<'s> Engine<'s> {
         let conn = &mut self.conns[key];
         let mut answer = Answer::Pending;
         let (bytes, closure) = match (&self.plan.probe, &mut conn.probe) {
+            (probe, slot) if conn.tls.is_some() => {
+                let tls = conn.tls.as_mut().map(|t| &mut t.session);
+                let session = tls.expect("checked");
+                let received = session.read(&mut conn.stream, |bytes| {
+                    if let (Some(probe), ProbeSlot::Awaiting(state)) = (probe, &mut *slot)
+                        && answer == Answer::Pending
+                    {
+                        answer = probe.on_bytes(state, bytes);
+                    }
+                });
+                let closure = received.ended.map(|e| match e {
+                    None => Closure::PeerClosed,
+                    Some(e) => Closure::classify(&e),
+                });
+                (received.bytes, closure)
+            }
             (Some(probe), ProbeSlot::Awaiting(state)) => {
                 conn::read_until_blocked(&mut conn.stream, &mut self.read_buf, |bytes| {
                     if answer == Answer::Pending {
@@ -867,6 +1062,9 @@ impl<'s> Engine<'s> {
             Answer::Pending => {}
             Answer::Served => self.judge(key, ProbeOutcome::Served, now, observer),
             Answer::Rejected => self.judge(key, ProbeOutcome::Rejected, now, observer),
+        }
+        if answer != Answer::Pending {
+            self.release_tls(key);
         }
         if let Some(how) = closure
             && self.conns.contains(key)
@@ -1065,6 +1263,7 @@ mod tests {
             probe: None,
             shard: Shard::WHOLE,
             start_at: None,
+            tls: None,
         };
         let mut engine = Engine::new(plan, None).unwrap();
         engine.look_at_once = look_at_once;
@@ -1144,6 +1343,7 @@ mod tests {
             probe: None,
             shard: Shard::WHOLE,
             start_at: None,
+            tls: None,
         };
         let (outcome, _open) = Engine::new(plan, None).unwrap().run(&mut Quiet).unwrap();
         outcome.stats

@@ -21,6 +21,11 @@
 //! `--maxconnections` accepts, or after `--duration`, and then drops its listener and every
 //! connection at once, so clients see a refusal, a FIN or (with `--reset`) a reset at once.
 //!
+//! With `--tls` every accepted connection is wrapped in a rustls session before anything
+//! else: its reads and writes go through it, the first of them drive the handshake, and
+//! every fault mode works over it as over plain TCP (a greeting or a refusal is written
+//! once the handshake is done; a connection turned away without one is closed during it).
+//!
 //! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`];
 //! `report::server` turns those into the lines on stdout.
 
@@ -39,6 +44,7 @@ use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
+use crate::engine::tls;
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -81,6 +87,8 @@ pub struct ServerConfig {
     /// connections over them, so a group of processes holds more than one's open-files
     /// limit allows.
     pub reuse_port: bool,
+    /// Serve TLS with this certificate (`--tls`).
+    pub tls: Option<tls::Server>,
 }
 
 /// What the server has done so far.
@@ -126,10 +134,71 @@ enum Role {
     TurnedAway,
 }
 
+/// An accepted connection's byte stream: plain, or through its TLS session.
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Plain(s) => s.fmt(f),
+            Transport::Tls(s) => s.sock.fmt(f),
+        }
+    }
+}
+
+impl Transport {
+    fn tcp(&mut self) -> &mut TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => &mut s.sock,
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+        }
+    }
+
+    /// For TLS: writes out what the session holds (the handshake's flight, a greeting
+    /// taken while the socket was full).
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            Transport::Tls(s) => {
+                while s.conn.wants_write() {
+                    match s.conn.write_tls(&mut s.sock) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// An accepted connection.
 #[derive(Debug)]
 struct Held {
-    stream: TcpStream,
+    stream: Transport,
     /// Its place in accept order; tells a reused slab slot from its predecessor.
     seq: u64,
     role: Role,
@@ -240,6 +309,11 @@ impl<'s> Server<'s> {
         })
     }
 
+    /// The certificate it serves TLS with, if it does.
+    pub fn tls(&self) -> Option<&tls::Server> {
+        self.config.tls.as_ref()
+    }
+
     /// Where it listens, with the port the kernel picked when 0 was asked for.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -277,6 +351,15 @@ impl<'s> Server<'s> {
                     SIGNALS => self.on_signal(),
                     ALARM => self.alarm.fired(),
                     LISTENER => self.accept_all(now),
+                    Token(key) if self.config.tls.is_some() => {
+                        // The session may hold bytes to write, or plaintext already read
+                        // from the socket, whatever the event says: each side is done each
+                        // time, and written again after the read (which drives the
+                        // handshake, and may finish it).
+                        self.write_out(key);
+                        self.read_in(key);
+                        self.write_out(key);
+                    }
                     Token(key) => {
                         // Writing first: what it frees in the echo is room for the reads.
                         if event.is_writable() {
@@ -410,7 +493,11 @@ impl<'s> Server<'s> {
         } else {
             Role::Served
         };
-        let writes = role == Role::TurnedAway || self.config.greeting.is_some() || self.config.echo;
+        // A TLS session writes its handshake, whatever the server has to say.
+        let writes = role == Role::TurnedAway
+            || self.config.greeting.is_some()
+            || self.config.echo
+            || self.config.tls.is_some();
         let interest = if writes {
             Interest::READABLE | Interest::WRITABLE
         } else {
@@ -429,6 +516,17 @@ impl<'s> Server<'s> {
             self.counts.closed += 1;
             return;
         }
+        let stream = match &self.config.tls {
+            None => Transport::Plain(stream),
+            Some(tls) => match tls.wrap(stream) {
+                Ok(session) => Transport::Tls(Box::new(session)),
+                Err(_) => {
+                    self.counts.open -= 1;
+                    self.counts.closed += 1;
+                    return;
+                }
+            },
+        };
         entry.insert(Held {
             stream,
             seq,
@@ -461,7 +559,11 @@ impl<'s> Server<'s> {
             Role::Served => self.config.greeting.as_deref().unwrap_or_default(),
             Role::TurnedAway => &self.config.refusal,
         };
-        let written = write_until_blocked(&mut held.stream, &message[held.sent..]).and_then(|n| {
+        let written = held
+            .stream
+            .flush()
+            .and_then(|()| write_until_blocked(&mut held.stream, &message[held.sent..]));
+        let written = written.and_then(|n| {
             held.sent += n;
             if held.sent < message.len() || held.unechoed() == 0 {
                 return Ok(());
@@ -510,7 +612,7 @@ impl<'s> Server<'s> {
             if held.read_closed {
                 // Nothing more to read; a reset (an error event) ends the wait for the echo
                 // to be read.
-                if !matches!(held.stream.take_error(), Ok(None)) {
+                if !matches!(held.stream.tcp().take_error(), Ok(None)) {
                     self.close(key);
                 }
                 return;

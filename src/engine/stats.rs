@@ -345,6 +345,27 @@ pub struct Stats {
     pub fallbacks: Vec<Fallback>,
     /// The counts over time, sampled by the loop (for plots).
     pub timeline: Timeline,
+    /// Set when each connection does a TLS handshake (`--tls`).
+    pub tls: Option<TlsStats>,
+}
+
+/// What the TLS handshakes found. Each handshake done is an established connection; each
+/// that failed is one failure among the TLS causes, with its detail counted here.
+#[derive(Debug, Clone, Default)]
+pub struct TlsStats {
+    /// TCP established to handshake done.
+    pub handshake: Latency,
+    /// `TLS 1.3 TLS13_AES_128_GCM_SHA256` and the like: how many of each, in order seen.
+    pub negotiated: Vec<(String, u64)>,
+    /// `certificate: unknown issuer`, `alert: handshake failure`…: how many of each.
+    pub failures: Vec<(String, u64)>,
+}
+
+fn count_in(list: &mut Vec<(String, u64)>, what: String) {
+    match list.iter_mut().find(|(seen, _)| *seen == what) {
+        Some((_, n)) => *n += 1,
+        None => list.push((what, 1)),
+    }
 }
 
 /// What the probes found. Every connection ever established has exactly one outcome or is
@@ -391,6 +412,27 @@ impl Stats {
             probe: None,
             fallbacks: Vec::new(),
             timeline: Timeline::new(),
+            tls: None,
+        }
+    }
+
+    /// Counts TLS handshakes from now on.
+    pub fn tls_each(&mut self) {
+        self.tls = Some(TlsStats::default());
+    }
+
+    /// A handshake done `took` after its TCP connect, with what was negotiated.
+    pub fn tls_done(&mut self, took: Duration, negotiated: String) {
+        if let Some(tls) = &mut self.tls {
+            tls.handshake.record(took);
+            count_in(&mut tls.negotiated, negotiated);
+        }
+    }
+
+    /// A handshake failed; `detail` says how (the cause is counted by [`Stats::failed`]).
+    pub fn tls_failed(&mut self, detail: String) {
+        if let Some(tls) = &mut self.tls {
+            count_in(&mut tls.failures, detail);
         }
     }
 

@@ -2,8 +2,10 @@
 //! stats interval (and one for the last, partial interval), or one for the whole run when
 //! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
 //! are microseconds. With a probe, each interval has a second histogram, tagged `served`:
-//! time to served. The file is written through an [`Outlet`], so a log on a FIFO nobody
-//! reads does not stall the run: its intervals are dropped and counted like live lines.
+//! time to served (with `--tls` and no probe: to the handshake done); with `--tls`, a
+//! third, tagged `tls_handshake`: TCP established to handshake done. The file is written
+//! through an [`Outlet`], so a log on a FIFO nobody reads does not stall the run: its
+//! intervals are dropped and counted like live lines.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -67,6 +69,7 @@ impl HdrLogSink {
             end,
             previous: None,
             previous_served: None,
+            previous_handshake: None,
             previous_at: None,
             failed: None,
         })
@@ -80,6 +83,8 @@ pub struct HdrLog<'a> {
     previous: Option<Histogram<u64>>,
     /// Time to served as of the previous interval, with a probe.
     previous_served: Option<Histogram<u64>>,
+    /// TLS handshake times as of the previous interval, with `--tls`.
+    previous_handshake: Option<Histogram<u64>>,
     /// When the interval being recorded began: the first tick starts the first interval.
     previous_at: Option<Duration>,
     failed: Option<String>,
@@ -94,9 +99,11 @@ impl HdrLog<'_> {
             .probe
             .as_ref()
             .map(|p| p.time_to_served.histogram.inner());
+        let handshake = stats.tls.as_ref().map(|t| t.handshake.histogram.inner());
         let Some(began) = self.previous_at else {
             self.previous = Some(total.clone());
             self.previous_served = served.cloned();
+            self.previous_handshake = handshake.cloned();
             self.previous_at = Some(elapsed);
             return;
         };
@@ -115,12 +122,24 @@ impl HdrLog<'_> {
                     Tag::new("served"),
                 ),
                 None => Ok(()),
+            })
+            .and_then(|()| match handshake {
+                Some(handshake) => Self::write_delta(
+                    &mut self.writer,
+                    handshake,
+                    &self.previous_handshake,
+                    began,
+                    span,
+                    Tag::new("tls_handshake"),
+                ),
+                None => Ok(()),
             });
         if let Err(e) = result {
             self.failed = Some(e);
         }
         self.previous = Some(total.clone());
         self.previous_served = served.cloned();
+        self.previous_handshake = handshake.cloned();
         self.previous_at = Some(elapsed);
     }
 

@@ -16,7 +16,7 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
-use crate::engine::stats::{Counts, Latency, ProbeStats, Stats};
+use crate::engine::stats::{Counts, Latency, ProbeStats, Stats, TlsStats};
 use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
 use crate::report::{Finding, PERCENTILES, achieved_rate, write_limit};
@@ -152,6 +152,31 @@ fn probe_counts(probe: Option<&ProbeStats>, name: Option<&str>) -> Json {
     fields.push(("awaiting", Json::Int(probe.awaiting)));
     fields.push(("served_open", Json::Int(probe.served_open)));
     Json::Object(fields)
+}
+
+/// `--tls`: what was negotiated and how handshakes failed, each as `{"name": count}` in the
+/// order first seen; `null` without TLS.
+fn tls_counts(tls: Option<&TlsStats>) -> Json {
+    let Some(tls) = tls else {
+        return Json::Null;
+    };
+    let list = |items: &[(String, u64)]| {
+        Json::Array(
+            items
+                .iter()
+                .map(|(name, n)| {
+                    Json::Object(vec![
+                        ("name", Json::Str(name.clone())),
+                        ("count", Json::Int(*n)),
+                    ])
+                })
+                .collect(),
+        )
+    };
+    Json::Object(vec![
+        ("negotiated", list(&tls.negotiated)),
+        ("failures", list(&tls.failures)),
+    ])
 }
 
 /// The V2 compressed (deflate) serialization, base64-encoded: the form HdrHistogram
@@ -341,6 +366,14 @@ pub fn summary(s: &SummaryInput) -> Json {
                 .probe
                 .as_ref()
                 .map_or(Json::Null, |p| latency(&p.time_to_served)),
+        ),
+        ("tls", tls_counts(stats.tls.as_ref())),
+        (
+            "tls_handshake_us",
+            stats
+                .tls
+                .as_ref()
+                .map_or(Json::Null, |t| latency(&t.handshake)),
         ),
         ("attempts", Json::Int(made)),
         ("requested_rate", Json::opt_float(s.requested_rate)),

@@ -12,6 +12,7 @@ use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{
     Counts, Fallback, HoldSpan, Latency, Loss, LossCause, ProbeStats, SIGNIFICANT_FIGURES, Stats,
+    TlsStats,
 };
 use crate::engine::{Outcome, Stop};
 
@@ -144,6 +145,9 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
             failures.join(", ")
         }
     )?;
+    if let Some(tls) = &stats.tls {
+        write_tls(w, stats, tls)?;
+    }
     let closures: Vec<String> = Closure::ALL
         .iter()
         .map(|c| format!("{} {}", c.label(), stats.closures_of(*c)))
@@ -257,6 +261,40 @@ fn percentiles(latency: &Latency) -> String {
     parts.join(", ")
 }
 
+/// The handshakes: their time, what was negotiated, and how they failed, with what to do
+/// about a certificate rejected.
+fn write_tls(w: &mut impl Write, stats: &Stats, tls: &TlsStats) -> io::Result<()> {
+    // The causes are on the `Errors by cause:` line; here, what each failure said.
+    if !tls.failures.is_empty() {
+        writeln!(w, "TLS failures:")?;
+    }
+    for (detail, n) in &tls.failures {
+        writeln!(w, "  {detail}: {n}")?;
+    }
+    if stats.failures_of(Failure::CertificateRejected) > 0 {
+        writeln!(
+            w,
+            "Certificates rejected: --ca FILE trusts the CA (or the certificate) the server \
+             uses, --insecure checks none"
+        )?;
+    }
+    if tls.handshake.moments.count > 0 {
+        writeln!(
+            w,
+            "TLS handshake stats for {} handshakes (TCP established to handshake done) \
+             min/avg/max/dev = {}",
+            tls.handshake.moments.count,
+            min_avg_max_dev(&tls.handshake)
+        )?;
+        writeln!(w, "TLS handshake percentiles:")?;
+        write_percentile_table(w, &tls.handshake)?;
+    }
+    for (negotiated, n) in &tls.negotiated {
+        writeln!(w, "Negotiated {negotiated}: {n}")?;
+    }
+    Ok(())
+}
+
 /// `Probe (redis): served 40, rejected 0, unserved 20, closed before answering 0`, with the
 /// connections still awaiting an answer when there are any, then time to served.
 fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result<()> {
@@ -264,7 +302,16 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
         .iter()
         .map(|o| format!("{} {}", o.label(), probe.of(*o)))
         .collect();
-    write!(w, "Probe ({name}): {}", outcomes.join(", "))?;
+    if name == "tls" {
+        // Served is the handshake done: nothing is asked, so nothing can be refused.
+        write!(
+            w,
+            "Served (TLS handshake done): {}",
+            probe.of(ProbeOutcome::Served)
+        )?;
+    } else {
+        write!(w, "Probe ({name}): {}", outcomes.join(", "))?;
+    }
     if probe.awaiting > 0 {
         write!(w, ", awaiting an answer {}", probe.awaiting)?;
     }

@@ -80,7 +80,7 @@ impl Output {
 }
 
 /// The labels of the `Errors by cause:` line, in its order.
-pub const FAILURE_CAUSES: [&str; 8] = [
+pub const FAILURE_CAUSES: [&str; 13] = [
     "refused",
     "timed out",
     "reset",
@@ -89,9 +89,14 @@ pub const FAILURE_CAUSES: [&str; 8] = [
     "out of file descriptors",
     "out of socket buffers",
     "other",
+    "TLS alert",
+    "certificate rejected",
+    "protocol error",
+    "closed during handshake",
+    "handshake timed out",
 ];
 
-fn cause_count(line: &str, cause: &str) -> u64 {
+pub fn cause_count(line: &str, cause: &str) -> u64 {
     let (_, list) = line.split_once(": ").expect("a cause list");
     list.split(", ")
         .find_map(|item| item.strip_prefix(cause)?.strip_prefix(' ')?.parse().ok())

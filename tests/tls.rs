@@ -1,0 +1,451 @@
+//! `--tls`: the handshake on every connection, through the real binaries. `server --tls`
+//! with its self-signed certificate (unknown to the system, so verified it is rejected), or
+//! with one the test makes with openssl (trusted with `--ca`); a plain server answered with
+//! TLS; the versions; `limit --tls` against `server --tls --accept-limit`; and
+//! `--tls --probe http` against Debian's nginx, with its own config in a temp dir.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::{Guard, Output, in_private_net, installed, run, start_server};
+
+fn run_tls(port: &str, connections: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "127.0.0.1",
+        port,
+        "-c",
+        connections,
+        "-s",
+        "0",
+        "-y",
+        "-i",
+        "0",
+        "--tls",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// The count on a line `<prefix><count>`.
+fn count_after(out: &Output, prefix: &str) -> u64 {
+    out.line(prefix)[prefix.len()..]
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no count after {prefix:?} in:\n{}", out.stdout))
+}
+
+/// The counts add up, and every attempt ended: none is left dialing.
+fn every_attempt_ended(out: &Output, total: u64) {
+    let counts = out.final_counts();
+    assert!(counts.adds_up(), "{}", out.stdout);
+    assert_eq!(counts.total, total, "{}", out.stdout);
+    assert_eq!(counts.dialing + counts.not_initiated, 0, "{}", out.stdout);
+}
+
+/// A temp dir removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tcpgoon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("make a temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.0
+            .join(file)
+            .to_str()
+            .expect("UTF-8 temp path")
+            .to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1 and its key, made by openssl in
+/// `dir`: (cert.pem, key.pem).
+fn openssl_cert(dir: &TempDir) -> (String, String) {
+    let (cert, key) = (dir.path("cert.pem"), dir.path("key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        // Not CN=localhost: Debian's ssl-cert puts a snakeoil certificate of that subject
+        // among the system's roots, and webpki would try it as the issuer.
+        .args(["-subj", "/CN=tcpgoon test"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // An end entity: webpki refuses a CA certificate as the server's own.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-keyout", &key, "-out", &cert])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl req: {status}");
+    (cert, key)
+}
+
+#[test]
+fn two_hundred_handshakes_served_with_their_percentiles() {
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let out = run_tls(&port, "200", &["--insecure"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    every_attempt_ended(&out, 200);
+    assert_eq!(out.final_counts().established, 200, "{}", out.stdout);
+    assert_eq!(count_after(&out, "Served (TLS handshake done): "), 200);
+    assert!(
+        out.stdout
+            .contains("TLS handshake stats for 200 handshakes (TCP established to handshake done)"),
+        "{}",
+        out.stdout
+    );
+    let table = out
+        .stdout
+        .split_once("TLS handshake percentiles:\n")
+        .expect("a handshake percentile table")
+        .1;
+    for (row, name) in table.lines().zip(["p50", "p75", "p90", "p95", "p99"]) {
+        assert!(
+            row.trim_start().starts_with(name),
+            "{row:?} in\n{}",
+            out.stdout
+        );
+    }
+    let negotiated = out.line("Negotiated TLS 1.3 ");
+    assert!(negotiated.ends_with(": 200"), "{negotiated}");
+    assert_eq!(out.line("Errors by cause: "), "Errors by cause: none");
+    assert!(!out.stdout.contains("TLS failures:"), "{}", out.stdout);
+}
+
+#[test]
+fn an_unknown_issuer_fails_every_attempt_and_says_what_to_do() {
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let out = run_tls(&port, "20", &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    every_attempt_ended(&out, 20);
+    assert_eq!(out.final_counts().error, 20, "{}", out.stdout);
+    assert_eq!(out.failures("certificate rejected"), 20, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\n  certificate: unknown issuer: 20\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.line("Certificates rejected: ").contains("--ca FILE"));
+    assert!(out.line("Certificates rejected: ").contains("--insecure"));
+}
+
+#[test]
+fn ca_trusts_the_servers_certificate_and_sni_is_checked() {
+    if !installed("openssl") {
+        return;
+    }
+    let dir = TempDir::new("tls-ca");
+    let (cert, key) = openssl_cert(&dir);
+    let (_server, port) = start_server(&[
+        "--tls", "--cert", &cert, "--key", &key, "-m", "0", "-d", "30", "-i", "0",
+    ]);
+    let out = run_tls(&port, "30", &["--ca", &cert]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 30, "{}", out.stdout);
+    // By name, the name is sent and checked; a name the certificate lacks is a mismatch.
+    let by_name = run(&[
+        "run",
+        "localhost",
+        &port,
+        "-4",
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-y",
+        "-i",
+        "0",
+        "--tls",
+        "--ca",
+        &cert,
+    ]);
+    assert_eq!(by_name.code, Some(0), "{by_name:?}");
+    let wrong = run_tls(&port, "5", &["--ca", &cert, "--sni", "other.test"]);
+    assert_eq!(wrong.code, Some(2), "{wrong:?}");
+    assert!(
+        wrong.stdout.contains("\n  certificate: name mismatch: 5\n"),
+        "{}",
+        wrong.stdout
+    );
+    // The server's own self-signed one is not that CA's.
+    let (_other, other_port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let out = run_tls(&other_port, "5", &["--ca", &cert]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stdout.contains("certificate: unknown issuer: 5"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_plain_server_fails_the_handshake() {
+    // It reads the ClientHello and says nothing: the handshake times out.
+    let (_silent, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let out = run_tls(&port, "10", &["--insecure", "--probe-timeout", "300ms"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    every_attempt_ended(&out, 10);
+    assert_eq!(out.failures("handshake timed out"), 10, "{}", out.stdout);
+    // It greets in plain text: not TLS.
+    let (_greeting, port) =
+        start_server(&["-m", "0", "-d", "30", "-i", "0", "--greeting", "hi\\r\\n"]);
+    let out = run_tls(&port, "10", &["--insecure"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    every_attempt_ended(&out, 10);
+    assert_eq!(out.failures("protocol error"), 10, "{}", out.stdout);
+    // It closes each one at once: closed during the handshake.
+    let (_closing, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "0"]);
+    let out = run_tls(&port, "10", &["--insecure"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    every_attempt_ended(&out, 10);
+    assert_eq!(
+        out.failures("closed during handshake"),
+        10,
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn the_version_asked_for_is_negotiated_and_counted() {
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let out = run_tls(&port, "20", &["--insecure", "--tls-version", "1.2"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let line = out.line("Negotiated TLS 1.2 ");
+    assert!(line.starts_with("Negotiated TLS 1.2 TLS_ECDHE_"), "{line}");
+    assert!(line.ends_with(": 20"), "{line}");
+    let out = run_tls(
+        &port,
+        "20",
+        &["--insecure", "--tls-version", "1.3", "--alpn", "h2"],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let line = out.line("Negotiated TLS 1.3 ");
+    assert!(line.ends_with(" ALPN h2: 20"), "{line}");
+}
+
+#[test]
+fn json_and_the_hdr_log_carry_the_handshakes() {
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let dir = TempDir::new("tls-json");
+    let log = dir.path("run.hdr");
+    let out = run_tls(&port, "50", &["--insecure", "--json", "--hdr-log", &log]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["counts"]["established"], 50);
+    let handshake = &summary["tls_handshake_us"];
+    assert_eq!(handshake["count"], 50, "{summary}");
+    assert!(handshake["p99"].as_u64().is_some(), "{summary}");
+    assert!(!handshake["histogram"].as_str().unwrap_or("").is_empty());
+    assert_eq!(summary["time_to_served_us"]["count"], 50);
+    assert_eq!(summary["tls"]["negotiated"][0]["count"], 50, "{summary}");
+    assert_eq!(summary["options"]["tls"]["trust"], "insecure");
+    assert_eq!(summary["failures"]["certificate_rejected"], 0);
+    let log = std::fs::read_to_string(&log).expect("the HDR log");
+    assert!(log.contains("Tag=tls_handshake,"), "{log}");
+    assert!(log.contains("Tag=served,"), "{log}");
+    // Without --insecure: every failure in the JSON too.
+    let out = run_tls(&port, "10", &["--json"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(summary["failures"]["certificate_rejected"], 10, "{summary}");
+    assert_eq!(
+        summary["tls"]["failures"][0]["name"],
+        "certificate: unknown issuer"
+    );
+    assert_eq!(summary["tls"]["failures"][0]["count"], 10);
+}
+
+#[test]
+fn limit_finds_the_accept_limit_of_a_tls_server() {
+    let (_server, port) = start_server(&["--tls", "--accept-limit", "30", "-d", "30", "-i", "0"]);
+    let out = run(&[
+        "limit",
+        "127.0.0.1",
+        &port,
+        "--tls",
+        "--insecure",
+        "-r",
+        "500",
+        "--probe-timeout",
+        "300ms",
+        "-i",
+        "0",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let line = out.line("Limit: ");
+    assert!(
+        line.starts_with("Limit: 30 concurrent connections served and held when an attempt failed (handshake timed out)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_servers_greeting_and_echo_go_over_tls() {
+    let (_server, port) = start_server(&[
+        "--tls",
+        "-m",
+        "0",
+        "-d",
+        "30",
+        "-i",
+        "0",
+        "--greeting",
+        "+OK\\r\\n",
+    ]);
+    let out = run_tls(&port, "20", &["--insecure", "--expect", "+OK"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.line("Probe (custom): ")
+            .starts_with("Probe (custom): served 20,")
+    );
+    let (_echo, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0", "--echo"]);
+    let out = run_tls(
+        &port,
+        "20",
+        &["--insecure", "--send", "ping", "--expect", "ping"],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.line("Probe (custom): ")
+            .starts_with("Probe (custom): served 20,")
+    );
+}
+
+#[test]
+fn tls_options_need_tls_and_bad_ones_are_bad_input() {
+    for (args, message) in [
+        (&["--insecure"][..], "--insecure needs --tls"),
+        (&["--sni", "a.test"][..], "--sni needs --tls"),
+        (
+            &["--tls", "--tls-version", "1.1"][..],
+            "expected 1.2 or 1.3",
+        ),
+        (
+            &["--tls", "--insecure", "--ca", "x.pem"][..],
+            "exclude each other",
+        ),
+        (
+            &["--tls", "--ca", "/nonexistent/ca.pem"][..],
+            "--ca '/nonexistent/ca.pem'",
+        ),
+    ] {
+        let mut full = vec!["run", "127.0.0.1", "9", "-y"];
+        full.extend_from_slice(args);
+        let out = common::run_bad_input(&full);
+        assert!(out.stderr.contains(message), "{args:?}: {out:?}");
+    }
+    let out = common::run_bad_input(&["server", "--cert", "c.pem", "--key", "k.pem"]);
+    assert!(out.stderr.contains("need --tls"), "{out:?}");
+}
+
+/// nginx, from Debian, serving TLS on 127.0.0.1:8443 with `cert` and `key`, its config, pid
+/// and logs in `dir`; stopped on drop.
+fn nginx(dir: &TempDir, cert: &str, key: &str) -> Guard {
+    let conf = dir.path("nginx.conf");
+    let root = dir.path("");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 1;\npid {root}nginx.pid;\nerror_log {root}error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {root}body;\n\
+             proxy_temp_path {root}proxy;\n  fastcgi_temp_path {root}fastcgi;\n\
+             uwsgi_temp_path {root}uwsgi;\n  scgi_temp_path {root}scgi;\n\
+             server {{\n    listen 127.0.0.1:8443 ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n\
+             ssl_certificate {cert};\n\
+             ssl_certificate_key {key};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n"
+        ),
+    )
+    .expect("write nginx.conf");
+    let guard = Guard(
+        Command::new("nginx")
+            .args(["-c", &conf, "-p", &root, "-e", &dir.path("error.log")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    common::wait_for("nginx to listen on 8443", || {
+        std::net::TcpStream::connect("127.0.0.1:8443").is_ok()
+    });
+    guard
+}
+
+#[test]
+fn tls_with_an_http_probe_against_nginx() {
+    if !installed("nginx") || !installed("openssl") {
+        return;
+    }
+    let dir = TempDir::new("tls-nginx");
+    let (cert, key) = openssl_cert(&dir);
+    in_private_net(|| {
+        let _nginx = nginx(&dir, &cert, &key);
+        let out = run(&[
+            "run",
+            "127.0.0.1",
+            "8443",
+            "-c",
+            "100",
+            "-s",
+            "1ms",
+            "-y",
+            "-i",
+            "0",
+            "--tls",
+            "--ca",
+            &cert,
+            "--probe",
+            "http",
+        ]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(
+            out.line("Probe (http): ")
+                .starts_with("Probe (http): served 100,"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.line("Negotiated TLS 1.3 ").ends_with(": 100"),
+            "{}",
+            out.stdout
+        );
+        // Without --ca: rejected, and nginx hears why.
+        let out = run(&[
+            "run",
+            "127.0.0.1",
+            "8443",
+            "-c",
+            "5",
+            "-s",
+            "1ms",
+            "-y",
+            "-i",
+            "0",
+            "--tls",
+            "--probe",
+            "http",
+        ]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert!(
+            out.stdout.contains("certificate: unknown issuer: 5"),
+            "{}",
+            out.stdout
+        );
+    });
+}
