@@ -13,6 +13,22 @@ pub fn version_text() -> String {
     format!("tcpgoon {VERSION}\nGit Commit Hash: {GIT_HASH}\nUTC Build Time: {BUILD_TIME}\n")
 }
 
+/// The subcommands with a help of their own, by name: what `tcpgoon help NAME` prints, and
+/// what the completion scripts and the man page are made from (`docs.rs`).
+pub const TOPICS: &[(&str, &str)] = &[
+    ("run", RUN_HELP),
+    ("limit", LIMIT_HELP),
+    ("server", SERVER_HELP),
+];
+
+/// The help of the subcommand `name`, if it has one.
+pub fn topic(name: &str) -> Option<&'static str> {
+    TOPICS
+        .iter()
+        .find(|(topic, _)| *topic == name)
+        .map(|(_, help)| *help)
+}
+
 pub const HELP: &str = "\
 tcpgoon: how many concurrent TCP connections can a server accept and hold?
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use crate::cli::help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
+use crate::cli::complete::Shell;
+use crate::cli::help::{self, HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_bool,
@@ -28,6 +29,10 @@ pub enum Command {
     Run(RunArgs),
     Limit(LimitArgs),
     Server(ServerArgs),
+    /// `tcpgoon completions SHELL`: the shell's completion script.
+    Completions(Shell),
+    /// `tcpgoon man`: the man page, in roff.
+    Man,
 }
 
 /// Which address family to resolve a host name to.
@@ -186,15 +191,37 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             };
             let help = match topic.as_deref() {
                 None => HELP,
-                Some("run") => RUN_HELP,
-                Some("limit") => LIMIT_HELP,
-                Some("server") => SERVER_HELP,
-                // The reference tool's `help` (cobra's) answers a topic it does not know with
-                // the general usage, and exits 0: so does this one, with the general help.
-                Some(_) => return Ok(Command::Help(HELP)),
+                Some(name) => match help::topic(name) {
+                    Some(help) => help,
+                    // The reference tool's `help` (cobra's) answers a topic it does not know
+                    // with the general usage, and exits 0: so does this one.
+                    None => return Ok(Command::Help(HELP)),
+                },
             };
             reject_leftover(args, operands.collect(), "help")?;
             Ok(Command::Help(help))
+        }
+        Some("completions") => {
+            if wants_help {
+                return Ok(Command::Help(HELP));
+            }
+            let mut free = leftover(args).into_iter().chain(lossy(operands));
+            let (Some(shell), None) = (free.next(), free.next()) else {
+                return Err(Error::Usage(format!(
+                    "completions takes one shell: {}; e.g. tcpgoon completions bash",
+                    Shell::NAMES.join(", ")
+                )));
+            };
+            Shell::parse(&shell)
+                .map(Command::Completions)
+                .map_err(Error::Usage)
+        }
+        Some("man") => {
+            if wants_help {
+                return Ok(Command::Help(HELP));
+            }
+            reject_leftover(args, lossy(operands), "man")?;
+            Ok(Command::Man)
         }
         Some("version") => {
             if wants_help {
@@ -247,7 +274,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             .map(Command::Server)
         }
         Some(other) => Err(Error::Usage(format!(
-            "unknown command '{other}': expected run, limit, server, version or help"
+            "unknown command '{other}': expected run, limit, server, completions, man, version \
+             or help"
         ))),
     }
 }

@@ -118,6 +118,10 @@ pub enum Progress {
     Lines,
 }
 
+impl Progress {
+    pub const NAMES: [&'static str; 3] = ["auto", "bar", "lines"];
+}
+
 pub(crate) fn parse_progress(text: &str) -> Result<Progress, String> {
     match text {
         "auto" => Ok(Progress::Auto),
