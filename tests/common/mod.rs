@@ -583,6 +583,22 @@ pub fn blocks_signal(pid: u32, signal: libc::c_int) -> bool {
     mask & (1 << (signal - 1)) != 0
 }
 
+/// Whether `pid` reads `signal` from a signalfd: it has one open and the signal blocked.
+/// The blocked mask alone is not enough: starting a writer thread blocks every signal for
+/// a moment, before the signalfd exists, and a signal sent then kills the process once
+/// that moment is over.
+pub fn reads_signal(pid: u32, signal: libc::c_int) -> bool {
+    let has_signalfd = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok).any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[signalfd]")
+            })
+        })
+        .unwrap_or(false);
+    has_signalfd && blocks_signal(pid, signal)
+}
+
 /// A pipe that already holds all it can (one page), so the next write to it blocks until
 /// someone reads. Returns (read end, write end).
 pub fn full_pipe() -> (OwnedFd, OwnedFd) {
