@@ -101,8 +101,12 @@ fn every_help_text_fits_80_columns() {
 fn readme_usage_is_run_help() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = fs::read_to_string(&path).unwrap();
-    let opening = "## Usage\n\n```\n";
-    let start = readme.find(opening).expect("README has a Usage block") + opening.len();
+    let section = readme
+        .find("\n## Usage\n")
+        .expect("README has a Usage section");
+    let opening = "\n```\n";
+    let start =
+        section + readme[section..].find(opening).expect("a block in Usage") + opening.len();
     let end = start + readme[start..].find("```\n").expect("the Usage block ends");
     let help = stdout_of(&["run", "--help"]);
     if std::env::var_os("TCPGOON_BLESS").is_some() {
