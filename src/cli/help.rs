@@ -321,10 +321,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_help_fits_80_columns() {
-        for line in SERVER_HELP.lines() {
-            let columns = line.chars().count();
-            assert!(columns <= 80, "{columns} columns: {line}");
+    fn every_help_fits_80_columns() {
+        for help in TOPICS.iter().map(|(_, help)| *help).chain([HELP]) {
+            for line in help.lines() {
+                let columns = line.chars().count();
+                assert!(columns <= 80, "{columns} columns: {line}");
+            }
         }
     }
 }
