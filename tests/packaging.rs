@@ -124,23 +124,27 @@ fn readme_usage_is_run_help() {
     );
 }
 
-/// Runs `script` in bash with the completion loaded; its stdout.
-fn in_bash(script: &str) -> String {
-    let out = Command::new("bash")
-        .args(["--norc", "--noprofile", "-c"])
-        .arg(format!(
-            "source <(\"$0\" completions bash) || exit 9\n{script}"
-        ))
+/// Runs `shell` with `args`, then the binary's path as its one argument; its stdout, once
+/// it has exited 0 with nothing on stderr.
+fn shell(shell: &str, args: &[&str]) -> String {
+    let out = Command::new(shell)
+        .args(args)
         .arg(BIN)
         .stdin(Stdio::null())
         .output()
-        .expect("run bash");
+        .unwrap_or_else(|e| panic!("run {shell}: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stderr.is_empty(),
-        "{script}: {stderr}"
+        "{shell} {args:?}: {stderr}"
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `script` in bash with the completion loaded; its stdout.
+fn in_bash(script: &str) -> String {
+    let script = format!("source <(\"$0\" completions bash) || exit 9\n{script}");
+    shell("bash", &["--norc", "--noprofile", "-c", &script])
 }
 
 /// What bash completes for the words typed so far, the last being the one completed (as
@@ -216,22 +220,8 @@ fn bash_completes_every_subcommand_and_flag() {
 
 /// What fish completes for `line`: the candidates, without their descriptions.
 fn fish_completes(line: &str) -> BTreeSet<String> {
-    let out = Command::new("fish")
-        .args(["--no-config", "-c"])
-        .arg(format!(
-            "\"$argv[1]\" completions fish | source; or exit 9; complete -C '{line}'"
-        ))
-        .arg(BIN)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run fish");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.is_empty(),
-        "{line}: {stderr}"
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    let script = format!("\"$argv[1]\" completions fish | source; or exit 9; complete -C '{line}'");
+    shell("fish", &["--no-config", "-c", &script])
         .lines()
         .map(|l| l.split('\t').next().unwrap().to_string())
         .collect()
