@@ -32,13 +32,13 @@ fn subcommands() -> Vec<String> {
         .collect()
 }
 
-/// The subcommands with options of their own: their usage line says `[OPTIONS]`.
+/// The subcommands with a help of their own (`tcpgoon help NAME` is not the general
+/// help), which gives their options.
 fn with_options() -> Vec<String> {
-    stdout_of(&["help"])
-        .lines()
-        .filter_map(|l| l.strip_prefix("  tcpgoon "))
-        .filter(|rest| rest.contains("[OPTIONS]"))
-        .map(|rest| rest.split(' ').next().unwrap().to_string())
+    let general = stdout_of(&["help"]);
+    subcommands()
+        .into_iter()
+        .filter(|command| stdout_of(&["help", command]) != general)
         .collect()
 }
 
@@ -72,7 +72,7 @@ fn flags_of(command: &str) -> BTreeSet<String> {
             flags.insert(word.to_string());
         }
     }
-    assert!(flags.len() >= 5, "{command}: too few flags read: {flags:?}");
+    assert!(flags.len() >= 2, "{command}: too few flags read: {flags:?}");
     flags
 }
 
@@ -190,7 +190,7 @@ fn bash_completes_every_subcommand_and_flag() {
     );
     assert_eq!(
         bash_completes(&["tcpgoon", "help", ""]),
-        set(&["run", "limit", "server"])
+        with_options().into_iter().collect()
     );
     assert_eq!(
         bash_completes(&["tcpgoon", "run", "--progress", ""]),

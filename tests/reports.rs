@@ -592,7 +592,7 @@ fn an_interrupted_hold_is_reported_as_the_hold_cut_short() {
 fn limit_against_a_closed_port_says_no_connection_could_be_made_and_exits_2() {
     let out = run(&["limit", "127.0.0.1", &closed_port(), "-i", "0"]);
     assert_eq!(out.code, Some(2), "{out:?}");
-    let line = out.stdout.lines().last().unwrap_or_default();
+    let line = out.before_verdict();
     assert!(
         line.starts_with(
             "No connection could be made, so there is no limit to measure: an attempt failed \
@@ -633,7 +633,7 @@ fn limit_against_a_server_that_drops_every_connection_exits_2() {
         } else {
             "closed by peer"
         };
-        let line = out.stdout.lines().last().unwrap_or_default();
+        let line = out.before_verdict();
         assert!(
             line.starts_with(&format!(
                 "No connection stayed open, so there is no limit to measure: the peer dropped \

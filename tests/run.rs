@@ -56,7 +56,10 @@ fn all_established_exits_0_with_the_reference_report() {
             .contains("Connect latency percentiles:\n  p50     ")
     );
     assert!(out.stdout.contains("\n  p99.99  "));
-    assert!(out.stdout.contains("Connect latency histogram:\n"));
+    assert!(
+        out.stdout
+            .contains("Connect latency histogram (logarithmic rows):\n")
+    );
     assert_eq!(out.failures("refused"), 0);
     assert!(
         out.line("Attempt rate: ")

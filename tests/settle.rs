@@ -202,7 +202,7 @@ fn limit_against_a_server_that_serves_nobody_finds_no_connection_at_a_high_rate(
     let out = run(&["limit", "127.0.0.1", &port, "-r", "100000", "-i", "0"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(!out.stdout.contains("Limit: "), "{}", out.stdout);
-    let last = out.stdout.lines().last().unwrap_or_default();
+    let last = out.before_verdict();
     assert!(
         last.starts_with("No connection stayed open, so there is no limit to measure"),
         "{last}"
@@ -227,7 +227,7 @@ fn limit_tells_an_idle_timeout_from_a_capacity_limit() {
         "0",
     ]);
     assert_eq!(out.code, Some(4), "{out:?}");
-    let last = out.stdout.lines().last().unwrap_or_default();
+    let last = out.before_verdict();
     let prefix = "No capacity limit found: the server dropped a connection it had held for ";
     assert!(last.starts_with(prefix), "{last}");
     let (age, rest) = last[prefix.len()..]

@@ -5,7 +5,7 @@
 //! UTF-8, as on Unix it need not be. Properties, beyond never panicking:
 //! - a rejected command line is a usage error (exit 64) whose message is one line;
 //! - an accepted `run`, `limit` or `server` holds values in range (an `--interval` is 0 or
-//!   at least 10ms), and its canonical command
+//!   at least 10ms), and its canonical command (for `plot`, with UTF-8 paths, too)
 //!   line (every option spelled out, durations as `duration::canonical` writes them) parses
 //!   back to the same arguments;
 //! - `--key=value` means what `--key value` means, for every option that takes a value, on
@@ -33,9 +33,9 @@ use tcpgoon::cli::duration::canonical;
 use tcpgoon::cli::escape;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, Probing,
-    Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_PAIR_OPTIONS,
-    SERVER_VALUE_OPTIONS, ServerArgs,
+    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs, PLOT_HELP,
+    PLOT_VALUE_OPTIONS, PlotArgs, Probing, Progress, RUN_HELP, RUN_VALUE_OPTIONS, RunArgs,
+    SERVER_HELP, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs,
 };
 use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::error::Error;
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(other) => panic!("a command line can only be a usage error, got {other:?}"),
         Ok(Command::Help(text)) => {
-            assert!([HELP, RUN_HELP, LIMIT_HELP, SERVER_HELP].contains(text))
+            assert!([HELP, RUN_HELP, LIMIT_HELP, SERVER_HELP, PLOT_HELP].contains(text))
         }
         Ok(Command::Version) => {}
         Ok(Command::Completions(shell)) => {
@@ -107,6 +107,18 @@ fuzz_target!(|data: &[u8]| {
                 parsed,
                 "a later limit option did not supersede an earlier one"
             );
+        }
+        Ok(Command::Plot(plot)) => {
+            assert!(!plot.inputs.is_empty(), "plot accepted no FILE");
+            // Paths need not be UTF-8; the canonical line is text, so only theirs are checked.
+            if let Some(line) = plot_line(plot) {
+                assert_eq!(reparse(line.clone()), parsed, "canonical plot line differs");
+                assert_eq!(
+                    cli::parse(superseding(line, &args)),
+                    parsed,
+                    "a later plot option did not supersede an earlier one"
+                );
+            }
         }
         Ok(Command::Server(server)) => {
             check_server(server);
@@ -149,6 +161,7 @@ fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
     let (value_options, pair_options) = match args.first()?.to_str()? {
         "run" => (RUN_VALUE_OPTIONS, &[][..]),
         "limit" => (LIMIT_VALUE_OPTIONS, &[][..]),
+        "plot" => (PLOT_VALUE_OPTIONS, &[][..]),
         "server" => (SERVER_VALUE_OPTIONS, SERVER_PAIR_OPTIONS),
         _ => return None,
     };
@@ -343,6 +356,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         progress,
         json,
         hdr_log,
+        summary,
         thresholds,
         hold,
         settle,
@@ -371,6 +385,10 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     if let Some(path) = hdr_log {
         let path = path.to_str().expect("--hdr-log is read as UTF-8");
         push_text(&mut line, "--hdr-log", path);
+    }
+    if let Some(path) = summary {
+        let path = path.to_str().expect("--summary is read as UTF-8");
+        push_text(&mut line, "--summary", path);
     }
     let Thresholds {
         max_latency,
@@ -417,6 +435,8 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         settle,
         interval,
         debug,
+        summary,
+        json,
         addressing,
         probing,
     } = limit;
@@ -438,10 +458,32 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
     if *debug {
         line.push("-d".to_string());
     }
+    if let Some(path) = summary {
+        let path = path.to_str().expect("--summary is read as UTF-8");
+        push_text(&mut line, "--summary", path);
+    }
+    if *json {
+        line.push("--json".to_string());
+    }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
+}
+
+/// `plot` with its output given, then `--` and the inputs; `None` when a path is not
+/// UTF-8. The output is one word, `--output=PATH`, where it can be, so a path such as
+/// `--` is never taken for the end of the options.
+fn plot_line(plot: &PlotArgs) -> Option<Vec<String>> {
+    let PlotArgs { inputs, output } = plot;
+    let mut line = vec!["plot".to_string()];
+    let output = output.to_str().expect("-o is read as UTF-8");
+    push_text(&mut line, "--output", output);
+    line.push("--".to_string());
+    for input in inputs {
+        line.push(input.to_str()?.to_string());
+    }
+    Some(line)
 }
 
 fn push_probing(line: &mut Vec<String>, probing: &Probing) {

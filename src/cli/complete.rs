@@ -76,13 +76,16 @@ fn arguments(command: &Subcommand) -> Vec<(String, bool, Values)> {
     command
         .arguments
         .split(' ')
-        .filter(|word| !word.is_empty() && *word != "[OPTIONS]")
+        .filter(|word| *word != "[OPTIONS]")
+        // `<host>`, `[run|limit|server]`, `FILE...`; not an option's words (`-o OUT.svg`).
+        .filter(|word| word.starts_with(['<', '[']) || word.ends_with("..."))
         .map(|word| {
             let optional = word.starts_with('[');
-            let name = word.trim_matches(['<', '>', '[', ']']);
+            let name = word.trim_matches(['<', '>', '[', ']', '.']);
             let values = match docs::choices(word) {
                 Some(words) => words_of(&words),
                 None if name == "host" => Values::Hosts,
+                None if name == "FILE" => Values::Files,
                 None => Values::Any,
             };
             (name.to_string(), optional, values)
@@ -235,10 +238,15 @@ fn zsh(commands: &[Subcommand]) -> String {
             specs.push(spec + "'");
         }
         for (at, (name, optional, values)) in arguments(command).into_iter().enumerate() {
+            // `FILE...`: any number of them.
+            let position = if name == "FILE" && command.arguments.contains("FILE...") {
+                "*".to_string()
+            } else {
+                (at + 1).to_string()
+            };
             let colons = if optional { "::" } else { ":" };
             specs.push(format!(
-                "'{}{colons}{name}:{}'",
-                at + 1,
+                "'{position}{colons}{name}:{}'",
                 zsh_action(&values)
             ));
         }
@@ -328,7 +336,10 @@ fn fish(commands: &[Subcommand]) -> String {
                 Values::Hosts => format!(" -d {}", fish_text(&name)),
                 _ => String::new(),
             };
-            let values = fish_values(&values);
+            let values = match values {
+                Values::Files => " -F".to_string(),
+                other => fish_values(&other),
+            };
             if !values.is_empty() {
                 out += &format!("complete -c tcpgoon {when}{values}{describe}\n");
             }

@@ -26,6 +26,7 @@ pub struct RunConfig {
     pub progress: Progress,
     pub json: bool,
     pub hdr_log: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
     pub thresholds: Thresholds,
 }
 
@@ -82,6 +83,7 @@ impl RunConfig {
             progress: args.progress,
             json: args.json,
             hdr_log: args.hdr_log,
+            summary: args.summary,
             thresholds: args.thresholds,
         })
     }
@@ -99,6 +101,9 @@ pub struct LimitConfig {
     pub plan: Plan,
     pub rate: f64,
     pub debug: bool,
+    pub summary: Option<PathBuf>,
+    /// `--json`: ticks and a summary on stdout instead of the text report.
+    pub json: bool,
 }
 
 impl LimitConfig {
@@ -138,6 +143,8 @@ impl LimitConfig {
             target,
             rate: args.rate,
             debug: args.debug,
+            summary: args.summary,
+            json: args.json,
         })
     }
 }

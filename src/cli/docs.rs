@@ -79,7 +79,11 @@ pub fn subcommands() -> Vec<Subcommand> {
 pub fn global_options() -> Vec<(String, String)> {
     let mut flags: Vec<(String, String)> = Vec::new();
     for command in subcommands() {
-        for word in command.summary.split([' ', ',', '(', ')']) {
+        let Some((_, also)) = command.summary.split_once("(also ") else {
+            continue;
+        };
+        let also = also.split(')').next().unwrap_or("");
+        for word in also.split([' ', ',']) {
             if is_flag(word) && !flags.iter().any(|(f, _)| f == word) {
                 let summary = summary_of(command.summary.split(" (").next().unwrap_or(""));
                 flags.push((word.to_string(), summary));
@@ -264,6 +268,10 @@ fn summary_of(description: &str) -> String {
     if clause.len() < 16 {
         clause = text.split(';').next().unwrap_or(text);
     }
+    // A colon inside parentheses cuts them open: `the SVG (self-contained: …)` ends before.
+    if clause.matches('(').count() > clause.matches(')').count() {
+        clause = &clause[..clause.rfind('(').unwrap_or(clause.len())];
+    }
     let clause = clause.trim().trim_end_matches([',', '.']);
     if clause.chars().count() <= 60 {
         return clause.to_string();
@@ -358,6 +366,10 @@ Options:
         assert_eq!(summaries[0], "connections to open");
         assert_eq!(summaries[1], "fail (exit 3) when latency P exceeds DUR");
         assert_eq!(summaries[2], "pass when at least N are established");
+        assert_eq!(
+            summary_of("the SVG to write (self-contained: no fonts or links)"),
+            "the SVG to write"
+        );
     }
 
     #[test]

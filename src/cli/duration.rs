@@ -224,6 +224,20 @@ pub fn go_style(d: Duration) -> String {
     }
 }
 
+/// `d` in whole microseconds rounded to `digits` significant digits (half up): a value read
+/// from a histogram that keeps that many is printed with no digit it does not have.
+/// `1448µs` at 3 digits is `1.45ms`; `300275µs` is `300ms`; `52µs` stays `52µs`.
+pub fn significant(d: Duration, digits: u32) -> Duration {
+    let micros = d.as_micros();
+    let width = micros.checked_ilog10().map_or(0, |l| l + 1);
+    if width <= digits {
+        return Duration::from_micros(micros as u64);
+    }
+    let scale = 10u128.pow(width - digits);
+    let rounded = (micros + scale / 2) / scale * scale;
+    Duration::from_micros(u64::try_from(rounded).unwrap_or(u64::MAX))
+}
+
 /// `value / 10^digits` printed with the fractional part's trailing zeros dropped.
 fn with_fraction(value: u128, digits: u32) -> String {
     let scale = 10u128.pow(digits);
@@ -382,6 +396,23 @@ mod tests {
         }
         assert_eq!(canonical(ms(1500)), "1500ms");
         assert_eq!(canonical(ms(120_000)), "2m");
+    }
+
+    #[test]
+    fn significant_rounds_to_the_digits_kept() {
+        let us = Duration::from_micros;
+        assert_eq!(significant(us(300_275), 3), us(300_000));
+        assert_eq!(go_style(significant(us(300_275), 3)), "300ms");
+        assert_eq!(go_style(significant(us(1_448), 3)), "1.45ms");
+        assert_eq!(go_style(significant(us(23_449), 3)), "23.4ms");
+        assert_eq!(go_style(significant(us(23_450), 3)), "23.5ms");
+        assert_eq!(go_style(significant(us(99_950), 3)), "100ms");
+        assert_eq!(go_style(significant(us(1_003_917), 3)), "1s");
+        assert_eq!(significant(us(52), 3), us(52));
+        assert_eq!(significant(us(999), 3), us(999));
+        assert_eq!(significant(Duration::ZERO, 3), Duration::ZERO);
+        // Below a microsecond is below the histograms' unit.
+        assert_eq!(significant(Duration::from_nanos(999), 3), Duration::ZERO);
     }
 
     #[test]

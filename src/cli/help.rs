@@ -19,6 +19,7 @@ pub const TOPICS: &[(&str, &str)] = &[
     ("run", RUN_HELP),
     ("limit", LIMIT_HELP),
     ("server", SERVER_HELP),
+    ("plot", PLOT_HELP),
 ];
 
 /// The help of the subcommand `name`, if it has one.
@@ -38,11 +39,12 @@ Usage:
                                          how many were held?
   tcpgoon server [OPTIONS]               a local target to aim at, with fault
                                          modes
+  tcpgoon plot FILE... -o OUT.svg        draw --json outputs as an SVG picture
   tcpgoon completions <bash|zsh|fish>    print a shell completion script
   tcpgoon man                            print the manual page (roff)
   tcpgoon version                        print the version (also --version,
                                          -V)
-  tcpgoon help [run|limit|server]        print this help, or a subcommand's
+  tcpgoon help [run|limit|server|plot]   print this help, or a subcommand's
                                          (also --help, -h)
 
 Run `tcpgoon run --help` for the options of a run, `tcpgoon limit --help` for
@@ -52,13 +54,13 @@ Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports); or the
-      report or the --hdr-log could not be written
+      report, --hdr-log or --summary could not be written
   2   the run completed, but some connections failed or were closed by the
       peer (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was
       missed
   64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
-      --source, --hdr-log a FIFO with no reader
+      --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 ";
 
 pub const RUN_HELP: &str = "\
@@ -82,11 +84,13 @@ Options:
                                                                  [default: 1s]
   -y, --assume-yes          do not ask for confirmation
   -d, --debug               one line per connection event on stderr
-      --progress <MODE>     auto: a status line redrawn on stderr when it is
-                            a terminal, plain `Total:` lines otherwise; bar
-                            or lines force one               [default: auto]
+      --progress <MODE>     auto: a status line on stderr when it is a
+                            terminal and stdout is not a pipe; `Total:` lines
+                            otherwise; bar or lines force one [default: auto]
       --json                stdout carries JSON Lines only: a tick per
                             interval, a summary
+      --summary <FILE>      also write the JSON summary to FILE, the report
+                            still on stdout; FILE is checked before dialing
       --hdr-log <FILE>      write connect latencies as an HdrHistogram
                             interval log
       --max-latency <P=DUR> fail (exit 3) when connect latency statistic P
@@ -167,13 +171,13 @@ Exit status:
   0   every connection was established and still open when the run ended
   1   the run did not complete: interrupted, declined at the prompt, or
       stopped by a local limit (file descriptors, ephemeral ports); or the
-      report or the --hdr-log could not be written
+      report, --hdr-log or --summary could not be written
   2   the run completed, but some connections failed or were closed by the
       peer (with --min-established: fewer were established than it asks for)
   3   the connections were established, but a --max-latency threshold was
       missed
   64  bad input or setup: unknown flag, bad value, unresolvable host, unusable
-      --source, --hdr-log a FIFO with no reader
+      --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 
 Examples:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y
@@ -202,6 +206,9 @@ Options:
   -i, --interval <DUR>      between live stats lines; 0 turns them off
                                                                  [default: 1s]
   -d, --debug               one line per connection event on stderr
+      --summary <FILE>      write the JSON summary to FILE, as run does
+      --json                JSON Lines only on stdout: ticks, then a summary
+                            with the finding in `limit` (for `tcpgoon plot`)
       --source <ADDRS>      bind to these local addresses, in turn (see
                             `tcpgoon help run`)
       --all-addresses       spread attempts over every address <host>
@@ -314,6 +321,39 @@ Examples:
   tcpgoon server -p 0 -m 0 -d 60
   tcpgoon server -p 0 -d 60 --accept-limit 40 --greeting 'hello\\r\\n'
   tcpgoon server -p 0 -m 0 --reject-after 2 '-ERR max clients\\r\\n'
+";
+
+pub const PLOT_HELP: &str = "\
+Draw the --json output of runs, limit searches and merges as one SVG picture:
+the connections by state over time (established, dialing, closed, errors; served
+with a probe), with the limit marked for a limit search, and the connect latency
+distribution on a log axis.
+
+Usage:
+  tcpgoon plot [OPTIONS] FILE... -o OUT.svg
+
+Arguments:
+  FILE...   JSON Lines from --json: ticks, then a summary; - reads stdin. Each
+            FILE is one run, drawn in its own colour shade in the latency panel
+            and its own row of the timeline.
+
+Options:
+  -o, --output <FILE>   the SVG to write (self-contained: no fonts or links)
+  -h, --help            print this help
+
+The timeline comes from the summary's `timeline` samples (one a millisecond, or
+fewer for a long run); without them, from the ticks; a summary with neither (a
+merge) gets the latency panel alone.
+
+Exit status:
+  0   the picture was written
+  1   it could not be written (a full disk)
+  64  bad input: no FILE, a FILE that is not the JSON Lines of --json or has no
+      summary, an -o that cannot be created
+
+Example:
+  tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y --json > run.jsonl
+  tcpgoon plot run.jsonl -o run.svg
 ";
 
 #[cfg(test)]

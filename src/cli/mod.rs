@@ -31,10 +31,10 @@ pub mod parse;
 pub mod thresholds;
 pub mod values;
 
-pub use help::{HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text};
+pub use help::{HELP, LIMIT_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text};
 pub use parse::{
-    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, Probing, RUN_FLAGS,
-    RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS,
-    ServerArgs, parse,
+    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, PLOT_FLAGS,
+    PLOT_VALUE_OPTIONS, PlotArgs, Probing, RUN_FLAGS, RUN_VALUE_OPTIONS, RunArgs, SERVER_FLAGS,
+    SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

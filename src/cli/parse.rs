@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use crate::cli::complete::Shell;
-use crate::cli::help::{self, HELP, LIMIT_HELP, RUN_HELP, SERVER_HELP};
+use crate::cli::help::{self, HELP, LIMIT_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_bool,
@@ -33,6 +33,7 @@ pub enum Command {
     Completions(Shell),
     /// `tcpgoon man`: the man page, in roff.
     Man,
+    Plot(PlotArgs),
 }
 
 /// Which address family to resolve a host name to.
@@ -74,6 +75,10 @@ pub struct LimitArgs {
     pub settle: Duration,
     pub interval: Duration,
     pub debug: bool,
+    /// `--summary <FILE>`: the JSON summary, written there as well.
+    pub summary: Option<PathBuf>,
+    /// stdout carries JSON Lines: ticks, then a summary with the finding.
+    pub json: bool,
     pub addressing: Addressing,
     pub probing: Probing,
 }
@@ -92,12 +97,21 @@ pub struct RunArgs {
     pub progress: Progress,
     pub json: bool,
     pub hdr_log: Option<PathBuf>,
+    /// `--summary <FILE>`: the JSON summary, written there as well as the report.
+    pub summary: Option<PathBuf>,
     pub thresholds: Thresholds,
     pub hold: Duration,
     pub settle: Duration,
     pub reconnect: bool,
     pub addressing: Addressing,
     pub probing: Probing,
+}
+
+/// `tcpgoon plot` as typed: the `--json` outputs to draw, and where the picture goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotArgs {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
 }
 
 /// `tcpgoon server` as typed.
@@ -138,7 +152,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
     let wants_help = spelling.asks_for(&options, "-h", "--help");
     if spelling.asks_for(&options, "-V", "--version") {
         let command = args.first().filter(|_| skip == 1).and_then(|c| c.to_str());
-        if matches!(command, Some("run" | "limit" | "server" | "help")) {
+        if matches!(command, Some("run" | "limit" | "server" | "plot" | "help")) {
             return Ok(Command::Version);
         }
         // Asked for alone, `--version extra` is `version extra`, and is refused as it is.
@@ -273,9 +287,23 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             )
             .map(Command::Server)
         }
+        Some("plot") => {
+            if wants_help {
+                return Ok(Command::Help(PLOT_HELP));
+            }
+            parse_plot(
+                Args {
+                    args,
+                    superseded,
+                    repeats,
+                },
+                operands,
+            )
+            .map(Command::Plot)
+        }
         Some(other) => Err(Error::Usage(format!(
-            "unknown command '{other}': expected run, limit, server, completions, man, version \
-             or help"
+            "unknown command '{other}': expected run, limit, server, plot, completions, man, \
+             version or help"
         ))),
     }
 }
@@ -309,6 +337,7 @@ impl Spelling {
             Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS, &[][..]),
             Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS, &[][..]),
             Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS, SERVER_PAIR_OPTIONS),
+            Some("plot") => (PLOT_VALUE_OPTIONS, PLOT_FLAGS, &[][..]),
             _ => (&[][..], &["-h", "--help"][..], &[][..]),
         };
         Spelling {
@@ -535,6 +564,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
     let progress = option(&mut args, &["--progress"], parse_progress)?.unwrap_or(Progress::Auto);
     let hdr_log = option(&mut args, &["--hdr-log"], |s| Ok(PathBuf::from(s)))?;
+    let summary = option(&mut args, &["--summary"], |s| Ok(PathBuf::from(s)))?;
     let thresholds = Thresholds {
         max_latency: repeated(&mut args, "--max-latency", thresholds::parse_max_latency)?,
         min_established: option(
@@ -564,6 +594,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
         progress,
         json,
         hdr_log,
+        summary,
         thresholds,
         hold,
         settle,
@@ -588,6 +619,8 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
     let interval = option(&mut args, &["-i", "--interval"], interval_with_unit)?
         .unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
+    let summary = option(&mut args, &["--summary"], |s| Ok(PathBuf::from(s)))?;
+    let json = flag(&mut args, &["--json"])?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
@@ -601,8 +634,45 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
         settle,
         interval,
         debug,
+        summary,
+        json,
         addressing,
         probing,
+    })
+}
+
+/// `plot FILE... -o OUT`: at least one input (`-` is stdin), and the output.
+fn parse_plot(mut args: Args, operands: Vec<OsString>) -> Result<PlotArgs, Error> {
+    let output = option(&mut args, &["-o", "--output"], |s| match s {
+        "" => Err("needs a path, not an empty one".to_string()),
+        s => Ok(PathBuf::from(s)),
+    })?;
+    let mut inputs = args.args.finish();
+    if let Some(flag) = inputs
+        .iter()
+        .find(|a| looks_like_flag(&a.to_string_lossy()))
+    {
+        return Err(Error::Usage(format!(
+            "unknown option '{}' for plot; see `tcpgoon help plot`",
+            flag.to_string_lossy()
+        )));
+    }
+    inputs.extend(operands);
+    let Some(output) = output else {
+        return Err(Error::Usage(
+            "plot needs -o <FILE>, the SVG to write; see `tcpgoon help plot`".to_string(),
+        ));
+    };
+    if inputs.is_empty() {
+        return Err(Error::Usage(
+            "plot takes at least one FILE, the --json output of a run, limit or merge; \
+             see `tcpgoon help plot`"
+                .to_string(),
+        ));
+    }
+    Ok(PlotArgs {
+        inputs: inputs.into_iter().map(PathBuf::from).collect(),
+        output,
     })
 }
 
@@ -846,6 +916,7 @@ pub const RUN_VALUE_OPTIONS: &[&str] = &[
     "--interval",
     "--progress",
     "--hdr-log",
+    "--summary",
     "--max-latency",
     "--min-established",
     "--hold",
@@ -867,6 +938,7 @@ pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
     "--settle",
     "-i",
     "--interval",
+    "--summary",
     "--source",
     "--probe",
     "--send",
@@ -890,12 +962,15 @@ pub const RUN_FLAGS: &[&str] = &[
 pub const LIMIT_FLAGS: &[&str] = &[
     "-d",
     "--debug",
+    "--json",
     "--all-addresses",
     "-4",
     "-6",
     "-h",
     "--help",
 ];
+pub const PLOT_VALUE_OPTIONS: &[&str] = &["-o", "--output"];
+pub const PLOT_FLAGS: &[&str] = &["-h", "--help"];
 pub const SERVER_FLAGS: &[&str] = &["--no-accept", "--reset", "--echo", "-h", "--help"];
 /// The options of `server` that take two values: `--reject-after K TEXT`.
 pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
@@ -936,7 +1011,7 @@ fn reject_leftover(
     let mut left = leftover(args).into_iter();
     if let Some(extra) = left.next() {
         let help = match command {
-            "run" | "limit" | "server" => format!("tcpgoon help {command}"),
+            "run" | "limit" | "server" | "plot" => format!("tcpgoon help {command}"),
             _ => "tcpgoon --help".to_string(),
         };
         return Err(if looks_like_flag(&extra) {
@@ -965,6 +1040,60 @@ mod tests {
 
     fn parse_words(words: &str) -> Result<Command, Error> {
         parse(words.split_whitespace().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn plot_takes_files_and_one_output() {
+        let plot = |words: &str| match parse_words(words) {
+            Ok(Command::Plot(args)) => args,
+            other => panic!("{words}: {other:?}"),
+        };
+        let args = plot("plot a.jsonl - -o out.svg b.jsonl");
+        assert_eq!(
+            args.inputs,
+            [PathBuf::from("a.jsonl"), "-".into(), "b.jsonl".into()]
+        );
+        assert_eq!(args.output, PathBuf::from("out.svg"));
+        assert_eq!(
+            plot("plot -o a.svg -o b.svg x").output,
+            PathBuf::from("b.svg")
+        );
+        // After `--` a FILE may look like an option; `--` itself may be the output's name.
+        assert_eq!(plot("plot -o x.svg -- -y").inputs, [PathBuf::from("-y")]);
+        assert_eq!(plot("plot --output=-- x").output, PathBuf::from("--"));
+        let empty = parse(["plot", "x", "-o", ""].map(OsString::from).to_vec());
+        assert_eq!(
+            empty,
+            Err(Error::Usage(
+                "--output: needs a path, not an empty one".to_string()
+            ))
+        );
+        assert_eq!(parse_words("help plot"), Ok(Command::Help(PLOT_HELP)));
+        assert_eq!(parse_words("plot x -h"), Ok(Command::Help(PLOT_HELP)));
+        for (words, says) in [
+            ("plot x", "plot needs -o"),
+            ("plot -o x.svg", "at least one FILE"),
+            ("plot x -o", "--output needs a value"),
+            ("plot x --output=", "--output needs a value"),
+            ("plot x -o y --json", "unknown option '--json' for plot"),
+        ] {
+            match parse_words(words) {
+                Err(Error::Usage(message)) => assert!(message.contains(says), "{words}: {message}"),
+                other => panic!("{words}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn limit_takes_json() {
+        let Ok(Command::Limit(args)) = parse_words("limit h 80 --json") else {
+            panic!()
+        };
+        assert!(args.json);
+        let Ok(Command::Limit(args)) = parse_words("limit h 80") else {
+            panic!()
+        };
+        assert!(!args.json);
     }
 
     fn run_args(words: &str) -> RunArgs {
@@ -1028,6 +1157,17 @@ mod tests {
             thresholds::parse_min_established("95%").ok()
         );
         assert_eq!(run_args("run h 1").progress, Progress::Auto);
+    }
+
+    #[test]
+    fn summary_takes_a_path_for_run_and_limit() {
+        let args = run_args("run h 1 --summary out.json");
+        assert_eq!(args.summary, Some(PathBuf::from("out.json")));
+        assert_eq!(run_args("run h 1").summary, None);
+        let Ok(Command::Limit(limit)) = parse_words("limit h 1 --summary=l.json") else {
+            panic!("limit with --summary refused");
+        };
+        assert_eq!(limit.summary, Some(PathBuf::from("l.json")));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::cli::duration::{self, BareUnit};
-use crate::engine::stats::Stats;
+use crate::engine::stats::{SIGNIFICANT_FIGURES, Stats};
 
 /// Which connect-latency statistic a `--max-latency` gate bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -231,6 +231,9 @@ pub struct Verdict {
     pub kind: GateKind,
     /// `p99 <= 20ms`, `established >= 95% (190 of 200)`.
     pub gate: String,
+    /// What the gate measures, for the verdict line: `p99`, `handshake RTT p99`,
+    /// `established`.
+    pub label: String,
     /// The measured value, readable.
     pub measured: String,
     pub passed: bool,
@@ -262,6 +265,7 @@ impl Thresholds {
             verdicts.push(Verdict {
                 kind: GateKind::MinEstablished,
                 gate: format!("established >= {min} ({required} of {total})"),
+                label: "established".to_string(),
                 measured: format!("{have}"),
                 passed: have >= required,
                 latency_micros: None,
@@ -281,20 +285,24 @@ impl Thresholds {
                         Statistic::Mean => latency.moments.mean(),
                         Statistic::Max => latency.moments.max(),
                     });
+            let statistic = gate.name.rsplit(':').next().unwrap_or(&gate.name);
             verdicts.push(Verdict {
                 kind: GateKind::MaxLatency,
                 gate: format!(
-                    "{} {} <= {}",
+                    "{} {statistic} <= {}",
                     gate.measure.label(),
-                    gate.name.rsplit(':').next().unwrap_or(&gate.name),
                     duration::go_style(gate.limit)
                 ),
+                label: match gate.measure {
+                    Measure::Connect => statistic.to_string(),
+                    other => format!("{} {statistic}", other.label()),
+                },
                 measured: measured.map_or_else(
                     || match gate.measure {
                         Measure::Served => "no served connection".to_string(),
                         _ => "no established connection".to_string(),
                     },
-                    duration::go_style,
+                    |m| shown(m, gate.limit),
                 ),
                 passed: measured.is_some_and(|m| m <= gate.limit),
                 latency_micros: measured
@@ -303,6 +311,18 @@ impl Thresholds {
         }
         verdicts
     }
+}
+
+/// A measured latency as the reports print it: to the histograms' significant figures,
+/// unless rounding would make it read as on the other side of the limit (a missed
+/// `p99 <= 20ms` measured at 20.04ms is not `20ms`): then to the microsecond.
+fn shown(measured: Duration, limit: Duration) -> String {
+    let rounded = duration::significant(measured, u32::from(SIGNIFICANT_FIGURES));
+    duration::go_style(if (rounded > limit) == (measured > limit) {
+        rounded
+    } else {
+        measured
+    })
 }
 
 #[cfg(test)]
@@ -446,6 +466,17 @@ mod tests {
         assert!(!verdicts[2].passed, "{verdicts:?}");
         assert_eq!(verdicts[2].measured, "9ms");
         assert_eq!(verdicts[2].latency_micros, Some((8000, 9000)));
+    }
+
+    #[test]
+    fn measured_latencies_keep_the_digits_that_decide_the_gate() {
+        let us = Duration::from_micros;
+        assert_eq!(shown(us(23_449), ms(20)), "23.4ms");
+        assert_eq!(shown(us(1_448), ms(20)), "1.45ms");
+        // Rounded, each would read as on the wrong side of its limit.
+        assert_eq!(shown(us(20_040), ms(20)), "20.04ms");
+        assert_eq!(shown(us(19_996), us(19_997)), "19.996ms");
+        assert_eq!(shown(us(20_000), ms(20)), "20ms");
     }
 
     #[test]

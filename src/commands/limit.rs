@@ -1,27 +1,38 @@
 //! `tcpgoon limit`: open connections at a steady rate until the first one is lost (an
 //! attempt fails, or the peer drops a held connection) or the maximum is open and has been
 //! held, then say how many were held at that moment and why. The engine does the work with
-//! `stop_at_first_loss`; this module sets it up and reports.
+//! `stop_at_first_loss`; this module sets it up and reports. With `--json` the report is
+//! the JSON summary, with what was found in its `limit` field.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
+use crate::cli::duration::canonical;
 use crate::commands::warn_about_ports;
 use crate::engine::Engine;
+use crate::engine::Outcome;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
-use crate::report::exit;
+use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
 use crate::report::outlet::StdStreams;
-use crate::report::{self, Finding, Spread, Summary};
+use crate::report::summary_file::SummaryFile;
+use crate::report::verdict;
+use crate::report::{self, Spread, Summary};
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;
     limits::fit_open_files(config.plan.connections)?;
     limits::reserve_descriptors(config.plan.connections);
     warn_about_ports(&config.plan)?;
+    let summary_file = config
+        .summary
+        .as_deref()
+        .map(SummaryFile::open)
+        .transpose()?;
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let mut outlets =
         StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
@@ -29,10 +40,13 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         out: outlets.stdout(),
         lines: if config.plan.interval.is_zero() {
             Lines::Off
+        } else if config.json {
+            Lines::Json
         } else {
             Lines::Plain
         },
         bar: None,
+        bar_shares_stdout: false,
         hdr: None,
         debug: config.debug.then(|| outlets.stderr()),
     };
@@ -57,15 +71,103 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         reconnect: false,
         settled: None,
     };
+    let mut ending = verdict::of_limit(&outcome, None);
+    // The file first: whether it could be written is part of the verdict.
+    let summary_failed = summary_file.and_then(|file| {
+        let line = format!("{}\n", summary_json(&config, &outcome, dropped, &ending));
+        file.write(line.as_bytes()).err()
+    });
+    if summary_failed.is_some() {
+        ending = verdict::of_limit(&outcome, Some("the --summary could not be written"));
+    }
     let mut out = io::stdout().lock();
+    if config.json {
+        let summary = summary_json(&config, &outcome, dropped, &ending);
+        let written = writeln!(out, "{summary}").and_then(|()| out.flush());
+        error::unless_reader_gone(written)
+            .map_err(|e| Error::system("cannot write the report", e))?;
+        drop(open);
+        outlets.finish();
+        return match summary_failed {
+            Some(message) => Err(Error::System(message)),
+            None => Ok(ending.status),
+        };
+    }
     let written = report::write_final(&mut out, &summary)
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
         .and_then(|()| live::write_dropped(&mut out, dropped))
         .and_then(|()| report::write_limit(&mut out, &outcome))
+        .and_then(|()| writeln!(out, "{}", ending.verdict))
         .and_then(|()| out.flush());
     error::unless_reader_gone(written).map_err(|e| Error::system("cannot write the report", e))?;
     // Closed only now that the report is out.
     drop(open);
     outlets.finish();
-    Ok(exit::of_finding(Finding::of(&outcome)))
+    match summary_failed {
+        Some(message) => Err(Error::System(message)),
+        None => Ok(ending.status),
+    }
+}
+
+/// The JSON summary of a `limit` run, with what it found in `limit`: the same object for
+/// `--json` and `--summary`.
+fn summary_json(
+    config: &LimitConfig,
+    outcome: &Outcome,
+    dropped: u64,
+    ending: &verdict::Ending,
+) -> Json {
+    json::summary(&json::SummaryInput {
+        host: &config.target.name,
+        addr: config.plan.targets[0],
+        targets: &config.plan.targets,
+        label: &config.target.label(),
+        options: options_json(config),
+        outcome,
+        requested_rate: Some(config.rate),
+        verdicts: &[],
+        probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
+        live_lines_dropped: dropped,
+        limit: Some(json::limit_finding(outcome)),
+        verdict: &ending.verdict,
+        exit_status: ending.status,
+    })
+}
+
+/// The options of a `limit` run, for its JSON summary.
+fn options_json(config: &LimitConfig) -> Vec<(&'static str, Json)> {
+    let plan = &config.plan;
+    let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let addresses = |list: &[std::net::SocketAddr]| {
+        Json::Array(list.iter().map(|a| Json::Str(a.to_string())).collect())
+    };
+    vec![
+        ("rate", Json::Float(config.rate)),
+        ("connections", Json::Int(plan.connections)),
+        ("dial_timeout_us", micros(plan.dial_timeout)),
+        ("interval_us", micros(plan.interval)),
+        ("hold_us", micros(plan.hold)),
+        ("settle_us", micros(plan.settle)),
+        ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
+        ("interval", Json::Str(canonical(plan.interval))),
+        ("hold", Json::Str(canonical(plan.hold))),
+        ("settle", Json::Str(canonical(plan.settle))),
+        (
+            "probe",
+            plan.probe
+                .as_ref()
+                .map_or(Json::Null, |p| Json::Str(p.name.clone())),
+        ),
+        ("targets", addresses(&plan.targets)),
+        ("fallbacks", addresses(&plan.fallbacks)),
+        (
+            "sources",
+            Json::Array(
+                plan.sources
+                    .iter()
+                    .map(|a| Json::Str(a.to_string()))
+                    .collect(),
+            ),
+        ),
+    ]
 }

@@ -10,8 +10,10 @@
 //! | `run.rs` | `tcpgoon run`: the reference tool's job, with the live outputs asked for |
 //! | `limit.rs` | `tcpgoon limit`: open connections until the first is lost |
 //! | `server.rs` | `tcpgoon server`: a target with the faults real servers have |
+//! | `plot.rs` | `tcpgoon plot`: `--json` outputs drawn as one SVG picture |
 
 pub mod limit;
+pub mod plot;
 pub mod run;
 pub mod server;
 
@@ -46,6 +48,7 @@ pub fn execute(command: Command) -> Result<u8, Error> {
         Command::Run(args) => run::run(args),
         Command::Limit(args) => limit::run(args),
         Command::Server(args) => server::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 

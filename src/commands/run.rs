@@ -22,6 +22,8 @@ use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
 use crate::report::outlet::StdStreams;
 use crate::report::progress::{self, StatusLine};
+use crate::report::summary_file::SummaryFile;
+use crate::report::verdict::{self, Ending};
 use crate::report::{self, Spread, Summary};
 
 /// How often the status line is redrawn at least.
@@ -47,18 +49,26 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         })?),
         None => None,
     };
+    let summary_file = config
+        .summary
+        .as_deref()
+        .map(SummaryFile::open)
+        .transpose()?;
     let mut outlets =
         StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
 
     let live_on = !config.plan.interval.is_zero();
     let stderr_tty = io::stderr().is_terminal();
     let stdout_tty = io::stdout().is_terminal();
+    // A pipe or socket on stdout may have a reader showing its lines on this very screen
+    // (`| tee log`, `--json | jq`), where a status line on stderr would run into them: auto
+    // draws it only when stdout is a terminal, a file or a device.
     let bar = live_on
         && !config.debug
         && match config.progress {
             Progress::Bar => true,
             Progress::Lines => false,
-            Progress::Auto => stderr_tty,
+            Progress::Auto => stderr_tty && !progress::is_pipe_or_socket(io::stdout().as_raw_fd()),
         };
     let plain_lines = !config.json
         && match config.progress {
@@ -94,9 +104,10 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         out: outlets.stdout(),
         lines,
         bar: bar.then(|| {
-            let width = progress::terminal_width(io::stderr().as_raw_fd());
+            let width = || progress::terminal_width(io::stderr().as_raw_fd());
             StatusLine::new(outlets.stderr(), width, progress::use_color(stderr_tty))
         }),
+        bar_shares_stdout: stdout_tty && outlets.shared(),
         hdr,
         debug: config.debug.then(|| outlets.stderr()),
     };
@@ -106,7 +117,12 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         let _ = report::write_live_line(&mut live.out, &Counts::new(config.plan.connections))
             .and_then(|()| live.out.flush());
     }
-    let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
+    let signals = if bar {
+        SignalFd::with_resize()
+    } else {
+        SignalFd::new()
+    }
+    .map_err(|e| Error::system("cannot set up signal handling", e))?;
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
     // Nothing reads the signals now: the next one ends the process, even while the report
     // waits for a reader. Nor is anything dropped: only the report waits on the output.
@@ -133,10 +149,6 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         });
 
     let verdicts = config.thresholds.judge(&outcome.stats);
-    let status = match hdr_failed {
-        Some(_) => exit::INCOMPLETE,
-        None => exit::of_outcome(&outcome, &verdicts),
-    };
     for missed in verdicts.iter().filter(|v| !v.passed) {
         error::say_to(
             &mut outlets.stderr(),
@@ -147,13 +159,11 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         );
     }
     let dropped = outlets.dropped() + hdr_sink.as_ref().map_or(0, HdrLogSink::dropped);
-    // The report follows the live lines, and may wait for their reader.
-    outlets.finish_stdout();
     let label = config.target.label();
-    let mut out = io::stdout().lock();
-    let written = if config.json {
+    let summary_of = |ending: &Ending| {
+        let mut line = Vec::new();
         json::write_summary(
-            &mut out,
+            &mut line,
             &json::SummaryInput {
                 host: &config.target.name,
                 addr: config.plan.targets[0],
@@ -165,9 +175,39 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 verdicts: &verdicts,
                 probe: config.plan.probe.as_ref().map(|p| p.name.as_str()),
                 live_lines_dropped: dropped,
-                exit_status: status,
+                limit: None,
+                verdict: &ending.verdict,
+                exit_status: ending.status,
             },
         )
+        .map(|()| line)
+    };
+    let mut ending = verdict::of_run(
+        &outcome,
+        &verdicts,
+        hdr_failed
+            .as_ref()
+            .map(|_| "the --hdr-log could not be written"),
+    );
+    // The file first: whether it could be written is part of the verdict the report ends with.
+    let summary_failed = summary_file.and_then(|file| {
+        summary_of(&ending)
+            .map_err(|e| e.to_string())
+            .and_then(|line| file.write(&line))
+            .err()
+    });
+    if summary_failed.is_some() {
+        let failed = match hdr_failed {
+            Some(_) => "the --hdr-log and the --summary could not be written",
+            None => "the --summary could not be written",
+        };
+        ending = verdict::of_run(&outcome, &verdicts, Some(failed));
+    }
+    // The report follows the live lines, and may wait for their reader.
+    outlets.finish_stdout();
+    let mut out = io::stdout().lock();
+    let written = if config.json {
+        summary_of(&ending).and_then(|line| out.write_all(&line))
     } else {
         let width = if stdout_tty {
             progress::terminal_width(io::stdout().as_raw_fd())
@@ -194,6 +234,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         )
         .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
         .and_then(|()| live::write_dropped(&mut out, dropped))
+        .and_then(|()| writeln!(out, "{}", ending.verdict))
     };
     error::unless_reader_gone(written.and_then(|()| out.flush()))
         .map_err(|e| Error::system("cannot write the report", e))?;
@@ -201,9 +242,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     drop(open);
     // What stderr has yet to get, when it is not stdout's file.
     outlets.finish();
-    match hdr_failed {
-        Some(message) => Err(Error::System(message)),
-        None => Ok(status),
+    match (hdr_failed, summary_failed) {
+        (None, None) => Ok(ending.status),
+        (Some(message), None) | (None, Some(message)) => Err(Error::System(message)),
+        (Some(hdr), Some(summary)) => {
+            error::say(format_args!("{hdr}"));
+            Err(Error::System(summary))
+        }
     }
 }
 

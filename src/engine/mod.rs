@@ -4,7 +4,7 @@
 //!
 //! May import `error` only. Within the layer, `run_loop` and `server` are the two loops and
 //! import the rest; the rest import only each other, downward (`stats` → `conn` →
-//! `source`, `probe`).
+//! `source`, `probe`; `stats` → `timeline`).
 //!
 //! | file | what it owns |
 //! |---|---|
@@ -19,6 +19,7 @@
 //! | `source.rs` | `--source` lists and the routes that spread attempts over pairs |
 //! | `target.rs` | hosts as typed, resolved once |
 //! | `stats.rs` | counts by state, causes, latency histograms |
+//! | `timeline.rs` | the counts over time, sampled into a bounded buffer, for plots |
 //! | `limits.rs` | this machine's limits: open files, ports |
 
 pub mod conn;
@@ -32,6 +33,7 @@ pub mod signal;
 pub mod source;
 pub mod stats;
 pub mod target;
+pub mod timeline;
 pub mod timer;
 
 pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan, Stop};

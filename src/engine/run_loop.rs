@@ -48,7 +48,7 @@ use crate::engine::conn::{self, Closure, Conn, Failure, ProbeSlot, Progress, Sta
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Ticker};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
-use crate::engine::signal::SignalFd;
+use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats};
 use crate::engine::timer::{self, Alarm};
@@ -143,6 +143,8 @@ pub trait Observer {
     fn tick(&mut self, elapsed: Duration, stats: &Stats);
     /// Time to redraw a live display (only when the plan asks for a refresh period).
     fn refresh(&mut self, _elapsed: Duration, _stats: &Stats) {}
+    /// The terminal was resized (SIGWINCH): time to redraw a live display at once.
+    fn resized(&mut self) {}
     /// A connection changed state.
     fn conn_event(&mut self, _event: ConnEvent) {}
 }
@@ -267,6 +269,8 @@ impl<'s> Engine<'s> {
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
+            let sample = self.stats.now(now.duration_since(self.start));
+            self.stats.timeline.sample(sample);
             if self.ticker.take_due(now) {
                 observer.tick(now.duration_since(self.start), &self.stats);
             }
@@ -290,7 +294,9 @@ impl<'s> Engine<'s> {
             let now = Instant::now();
             for event in events.iter() {
                 if event.token() == SIGNALS {
-                    self.on_signal();
+                    if self.on_signal() {
+                        observer.resized();
+                    }
                 } else if event.token() == ALARM {
                     self.alarm.fired();
                 } else {
@@ -304,6 +310,8 @@ impl<'s> Engine<'s> {
         self.settle_dialing(end, observer);
         // Interrupted while holding or settling.
         self.leave_phase(end);
+        let last = self.stats.now(end.duration_since(self.start));
+        self.stats.timeline.finish(last);
         let dial_span = self.last_attempt.map_or(Duration::ZERO, |last| {
             last.saturating_duration_since(self.start)
         });
@@ -665,15 +673,24 @@ impl<'s> Engine<'s> {
         progress
     }
 
-    fn on_signal(&mut self) {
-        let Some(signals) = self.signals else { return };
-        while let Some(signal) = signals.read() {
+    /// Takes the pending signals; returns whether the terminal was resized.
+    fn on_signal(&mut self) -> bool {
+        let Some(signals) = self.signals else {
+            return false;
+        };
+        let mut resized = false;
+        while let Some(caught) = signals.read() {
+            let Caught::Stop(signal) = caught else {
+                resized = true;
+                continue;
+            };
             if self.stop.is_none() || matches!(self.stop, Some(Stop::LocalLimit(_))) {
                 self.stop = Some(Stop::Interrupted(signal));
                 self.pacer.stop();
             }
             signals.let_next_kill();
         }
+        resized
     }
 
     fn on_conn_event(

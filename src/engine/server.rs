@@ -37,7 +37,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use crate::engine::conn;
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::Ticker;
-use crate::engine::signal::SignalFd;
+use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
 use crate::error::Error;
 
@@ -314,7 +314,8 @@ impl<'s> Server<'s> {
 
     fn on_signal(&mut self) {
         let Some(signals) = self.signals else { return };
-        while let Some(signal) = signals.read() {
+        // Its SignalFd takes only the stopping signals.
+        while let Some(Caught::Stop(signal)) = signals.read() {
             self.stop.get_or_insert(Stop::Signal(signal));
             signals.let_next_kill();
         }

@@ -1,6 +1,8 @@
 //! SIGINT, SIGTERM and SIGHUP delivered into the event loop through a signalfd: the signals
 //! are blocked for the loop's thread and read from a descriptor registered with the poll, so
-//! the loop sees them as ordinary events and never runs code in a signal handler. Threads
+//! the loop sees them as ordinary events and never runs code in a signal handler. A run
+//! that draws a status line also takes SIGWINCH ([`SignalFd::with_resize`]), the terminal's
+//! word that its size changed: that one only redraws. Threads
 //! started later (the writers of live output) inherit the mask and must keep them blocked,
 //! or the kernel would deliver a signal to them with its default action.
 //!
@@ -24,8 +26,18 @@ const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 pub struct SignalFd {
     fd: OwnedFd,
-    /// The signals it reads: those of [`STOPPING`] not inherited as ignored.
+    /// The signals it reads: those of [`STOPPING`] (and SIGWINCH, when asked) not inherited
+    /// as ignored.
     taken: Vec<libc::c_int>,
+}
+
+/// What a signal read from a [`SignalFd`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caught {
+    /// SIGINT, SIGTERM or SIGHUP: stop.
+    Stop(libc::c_int),
+    /// SIGWINCH: the terminal was resized.
+    Resized,
 }
 
 fn mask_of(signals: &[libc::c_int]) -> libc::sigset_t {
@@ -53,7 +65,17 @@ impl SignalFd {
     /// Blocks SIGINT, SIGTERM and SIGHUP (those not ignored) for this thread and opens a
     /// descriptor that reads them.
     pub fn new() -> io::Result<SignalFd> {
-        let taken: Vec<libc::c_int> = STOPPING.into_iter().filter(|&s| !ignored(s)).collect();
+        SignalFd::taking(&STOPPING)
+    }
+
+    /// As [`SignalFd::new`], and SIGWINCH too (its default action is to be ignored, so
+    /// blocking it changes nothing for a process that does not read it).
+    pub fn with_resize() -> io::Result<SignalFd> {
+        SignalFd::taking(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGWINCH])
+    }
+
+    fn taking(signals: &[libc::c_int]) -> io::Result<SignalFd> {
+        let taken: Vec<libc::c_int> = signals.iter().copied().filter(|&s| !ignored(s)).collect();
         let set = mask_of(&taken);
         // SAFETY: `set` is an initialised sigset_t; a null old-set pointer is allowed.
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
@@ -84,7 +106,14 @@ impl SignalFd {
     }
 
     /// The next pending signal, if any.
-    pub fn read(&self) -> Option<libc::c_int> {
+    pub fn read(&self) -> Option<Caught> {
+        self.read_signal().map(|signal| match signal {
+            libc::SIGWINCH => Caught::Resized,
+            signal => Caught::Stop(signal),
+        })
+    }
+
+    fn read_signal(&self) -> Option<libc::c_int> {
         let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         loop {

@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 
 use crate::engine::conn::{Closure, Failure, State};
 use crate::engine::probe::ProbeOutcome;
+use crate::engine::timeline::{Sample, Timeline};
 
 /// Why the first connection was lost: an attempt failed, or a held connection was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,11 +180,14 @@ impl Moments {
 pub struct LatencyHistogram(Histogram<u64>);
 
 pub const HISTOGRAM_HIGHEST_MICROS: u64 = 3_600_000_000;
+/// The significant figures every latency histogram keeps: what a value read from one is
+/// worth printing (`cli::duration::significant`).
+pub const SIGNIFICANT_FIGURES: u8 = 3;
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         LatencyHistogram(
-            Histogram::new_with_bounds(1, HISTOGRAM_HIGHEST_MICROS, 3)
+            Histogram::new_with_bounds(1, HISTOGRAM_HIGHEST_MICROS, SIGNIFICANT_FIGURES)
                 .expect("constant histogram bounds are valid"),
         )
     }
@@ -288,6 +292,8 @@ pub struct Stats {
     pub probe: Option<ProbeStats>,
     /// Attempts that fell back to another address, each counted once, at its outcome.
     pub fallbacks: Vec<Fallback>,
+    /// The counts over time, sampled by the loop (for plots).
+    pub timeline: Timeline,
 }
 
 /// What the probes found. Every connection ever established has exactly one outcome or is
@@ -333,6 +339,21 @@ impl Stats {
             first_loss: None,
             probe: None,
             fallbacks: Vec::new(),
+            timeline: Timeline::new(),
+        }
+    }
+
+    /// The counts now, `elapsed` into the run, as a sample of the timeline.
+    pub fn now(&self, elapsed: Duration) -> Sample {
+        let c = &self.counts;
+        Sample {
+            elapsed,
+            not_initiated: c.not_initiated,
+            dialing: c.dialing,
+            established: c.established,
+            closed: c.closed,
+            error: c.error,
+            served_open: self.probe.as_ref().map(|p| p.served_open),
         }
     }
 

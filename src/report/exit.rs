@@ -26,6 +26,16 @@ pub const THRESHOLD_MISSED: u8 = 3;
 pub const NO_LIMIT_FOUND: u8 = 4;
 pub const USAGE: u8 = 64;
 
+/// The status of a finished run whose own outputs (`--hdr-log`, `--summary`) were all
+/// written, or not (`output_failed`: the run is then incomplete, as the report says).
+pub fn of_run(outcome: &Outcome, verdicts: &[Verdict], output_failed: bool) -> u8 {
+    if output_failed {
+        INCOMPLETE
+    } else {
+        of_outcome(outcome, verdicts)
+    }
+}
+
 /// The status of a finished run, judged by the gates it was given.
 pub fn of_outcome(outcome: &Outcome, verdicts: &[Verdict]) -> u8 {
     let not_served = outcome.stats.probe.as_ref().map_or(0, |p| p.not_served());
@@ -69,6 +79,15 @@ pub fn of_finding(finding: Finding) -> u8 {
         Finding::NoConnection => CONNECTION_FAILURES,
         Finding::LocalLimit | Finding::Interrupted(_) => INCOMPLETE,
         Finding::NoLimit | Finding::Evicted => NO_LIMIT_FOUND,
+    }
+}
+
+/// The status of `tcpgoon limit`, whose own output (`--summary`) was written or not.
+pub fn of_limit(finding: Finding, output_failed: bool) -> u8 {
+    if output_failed {
+        INCOMPLETE
+    } else {
+        of_finding(finding)
     }
 }
 
@@ -129,6 +148,7 @@ mod tests {
         Verdict {
             kind,
             gate: String::new(),
+            label: String::new(),
             measured: String::new(),
             passed,
             latency_micros: None,

@@ -15,8 +15,9 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{Counts, Latency, ProbeStats, Stats};
+use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
-use crate::report::{PERCENTILES, achieved_rate};
+use crate::report::{Finding, PERCENTILES, achieved_rate, write_limit};
 
 /// Schema version of both objects; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -196,10 +197,61 @@ pub struct SummaryInput<'a> {
     /// Live lines (ticks, debug lines, status-line redraws, HDR log intervals) dropped
     /// because their reader was not keeping up.
     pub live_lines_dropped: u64,
+    /// `tcpgoon limit`'s finding ([`limit_finding`]); `None` for a run.
+    pub limit: Option<Json>,
+    /// The verdict line, as the text report ends with it.
+    pub verdict: &'a str,
     pub exit_status: u8,
 }
 
+/// `tcpgoon limit`'s finding: its kind, the connections held (served and held, with a
+/// probe) once the first loss had settled, the text report's finding line, and of the
+/// first loss, when there was one, what was held when it was seen, when (`loss_us`, since
+/// the start), after how many `attempts`, and its `cause` as the report names it.
+pub fn limit_finding(outcome: &Outcome) -> Json {
+    let finding = match Finding::of(outcome) {
+        Finding::Found => "found",
+        Finding::Evicted => "evicted",
+        Finding::NoConnection => "no_connection",
+        Finding::LocalLimit => "local_limit",
+        Finding::NoLimit => "no_limit",
+        Finding::Interrupted(_) => "interrupted",
+    };
+    let mut line = Vec::new();
+    let text = match write_limit(&mut line, outcome) {
+        Ok(()) => String::from_utf8_lossy(&line).trim_end().to_string(),
+        Err(_) => String::new(),
+    };
+    let loss = outcome.stats.first_loss;
+    Json::Object(vec![
+        ("finding", Json::Str(finding.into())),
+        ("held", Json::Int(outcome.stats.held())),
+        ("text", Json::Str(text)),
+        (
+            "held_at_loss",
+            loss.map_or(Json::Null, |l| Json::Int(l.held)),
+        ),
+        (
+            "loss_us",
+            loss.map_or(Json::Null, |l| Json::micros(l.after)),
+        ),
+        (
+            "attempts",
+            loss.map_or(Json::Null, |l| Json::Int(l.attempts)),
+        ),
+        (
+            "cause",
+            loss.map_or(Json::Null, |l| Json::Str(l.cause.label().into())),
+        ),
+    ])
+}
+
 pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
+    writeln!(w, "{}", summary(s))
+}
+
+/// The summary object, for a command to add its own fields to before writing it.
+pub fn summary(s: &SummaryInput) -> Json {
     let stats = &s.outcome.stats;
     let made = stats.counts.total - stats.counts.not_initiated;
     let stopped = match s.outcome.stop {
@@ -213,7 +265,7 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
             ("cause", Json::Str(cause.key().into())),
         ]),
     };
-    let summary = Json::Object(vec![
+    Json::Object(vec![
         ("type", Json::Str("summary".into())),
         ("version", Json::Int(SCHEMA_VERSION)),
         (
@@ -343,9 +395,52 @@ pub fn write_summary(w: &mut impl Write, s: &SummaryInput) -> io::Result<()> {
                     .collect(),
             ),
         ),
+        ("limit", s.limit.clone().unwrap_or(Json::Null)),
+        ("verdict", Json::Str(s.verdict.into())),
+        ("timeline", timeline(&stats.timeline)),
         ("exit_status", Json::Int(u64::from(s.exit_status))),
-    ]);
-    writeln!(w, "{summary}")
+    ])
+}
+
+/// The names of a timeline sample's numbers, in order: `columns` in the summary's
+/// `timeline`.
+pub const TIMELINE_COLUMNS: [&str; 7] = [
+    "elapsed_us",
+    "not_initiated",
+    "dialing",
+    "established",
+    "closed",
+    "error",
+    "served_open",
+];
+
+/// The counts over time: the step between samples, the columns, and one array of numbers
+/// per sample (`served_open` is `null` without a probe).
+fn timeline(timeline: &Timeline) -> Json {
+    let samples = timeline.samples().iter().map(|s| {
+        Json::Array(vec![
+            Json::micros(s.elapsed),
+            Json::Int(s.not_initiated),
+            Json::Int(s.dialing),
+            Json::Int(s.established),
+            Json::Int(s.closed),
+            Json::Int(s.error),
+            s.served_open.map_or(Json::Null, Json::Int),
+        ])
+    });
+    Json::Object(vec![
+        ("step_us", Json::micros(timeline.step())),
+        (
+            "columns",
+            Json::Array(
+                TIMELINE_COLUMNS
+                    .iter()
+                    .map(|c| Json::Str((*c).into()))
+                    .collect(),
+            ),
+        ),
+        ("samples", Json::Array(samples.collect())),
+    ])
 }
 
 #[cfg(test)]

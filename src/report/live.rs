@@ -33,12 +33,19 @@ pub struct Live<'a, W: Write> {
     pub out: W,
     pub lines: Lines,
     pub bar: Option<StatusLine<Outlet>>,
+    /// stdout's lines reach the terminal the status line is on: each one is written with
+    /// the status line erased, then it is drawn again below it.
+    pub bar_shares_stdout: bool,
     pub hdr: Option<HdrLog<'a>>,
     pub debug: Option<Outlet>,
 }
 
 impl<W: Write> Observer for Live<'_, W> {
     fn tick(&mut self, elapsed: Duration, stats: &Stats) {
+        let shared = self.bar_shares_stdout && self.lines != Lines::Off;
+        if let Some(bar) = self.bar.as_mut().filter(|_| shared) {
+            let _ = bar.erase();
+        }
         // A closed stdout (a pipe to `head`, say) must not stop the run or lose its count.
         let _ = match self.lines {
             Lines::Off => Ok(()),
@@ -46,6 +53,9 @@ impl<W: Write> Observer for Live<'_, W> {
             Lines::Json => json::write_tick(&mut self.out, elapsed, stats),
         }
         .and_then(|()| self.out.flush());
+        if let Some(bar) = self.bar.as_mut().filter(|_| shared) {
+            let _ = bar.redraw();
+        }
         if let Some(hdr) = &mut self.hdr {
             hdr.interval(elapsed, stats);
         }
@@ -54,6 +64,12 @@ impl<W: Write> Observer for Live<'_, W> {
     fn refresh(&mut self, elapsed: Duration, stats: &Stats) {
         if let Some(bar) = &mut self.bar {
             let _ = bar.draw(elapsed, stats);
+        }
+    }
+
+    fn resized(&mut self) {
+        if let Some(bar) = &mut self.bar {
+            let _ = bar.redraw();
         }
     }
 

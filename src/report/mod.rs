@@ -15,16 +15,22 @@
 //! | `live.rs` | every live output of a run, as the engine's observer |
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
+//! | `summary_file.rs` | `--summary`: the JSON summary in a file of its own |
+//! | `plot/` | `tcpgoon plot`: `--json` output read back and drawn as an SVG picture |
 //! | `exit.rs` | exit statuses, decided in one place |
+//! | `verdict.rs` | the verdict line, made with the exit status from the same final state |
 
 pub mod exit;
 pub mod hdrlog;
 pub mod json;
 pub mod live;
 pub mod outlet;
+pub mod plot;
 pub mod progress;
 pub mod server;
+pub mod summary_file;
 pub mod text;
+pub mod verdict;
 
 #[cfg(test)]
 pub(crate) use text::written;

@@ -349,6 +349,11 @@ impl StdStreams {
         }
     }
 
+    /// Whether stdout and stderr are the same file, with one writer for both.
+    pub fn shared(&self) -> bool {
+        self.err.is_none()
+    }
+
     /// See [`Outlet::keep_everything`].
     pub fn keep_everything(&self) {
         self.stdout().keep_everything();

@@ -5,13 +5,13 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::cli::duration::go_style;
+use crate::cli::duration::{go_style, significant};
 use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{
-    Counts, Fallback, HoldSpan, Latency, Loss, LossCause, ProbeStats, Stats,
+    Counts, Fallback, HoldSpan, Latency, Loss, LossCause, ProbeStats, SIGNIFICANT_FIGURES, Stats,
 };
 use crate::engine::{Outcome, Stop};
 
@@ -99,7 +99,7 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     if stats.connect.moments.count > 0 {
         writeln!(w, "Connect latency percentiles:")?;
         write_percentile_table(w, &stats.connect)?;
-        writeln!(w, "Connect latency histogram:")?;
+        writeln!(w, "Connect latency histogram (logarithmic rows):")?;
         write_histogram(w, &stats.connect, s.width)?;
     }
     if stats.handshake_rtt.moments.count > 0 {
@@ -129,11 +129,21 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
         writeln!(w, "Time to error percentiles:")?;
         write_percentile_table(w, &stats.time_to_error)?;
     }
+    // The causes that happened; the JSON summary keeps every key, zeros included.
     let failures: Vec<String> = Failure::ALL
         .iter()
+        .filter(|f| stats.failures_of(**f) > 0)
         .map(|f| format!("{} {}", f.label(), stats.failures_of(*f)))
         .collect();
-    writeln!(w, "Errors by cause: {}", failures.join(", "))?;
+    writeln!(
+        w,
+        "Errors by cause: {}",
+        if failures.is_empty() {
+            "none".to_string()
+        } else {
+            failures.join(", ")
+        }
+    )?;
     let closures: Vec<String> = Closure::ALL
         .iter()
         .map(|c| format!("{} {}", c.label(), stats.closures_of(*c)))
@@ -241,7 +251,7 @@ fn percentiles(latency: &Latency) -> String {
     let mut parts: Vec<String> = PERCENTILES
         .iter()
         .filter(|(name, _, _)| ["p50", "p90", "p99", "p99.9"].contains(name))
-        .map(|(name, _, q)| format!("{name} {}", go_style(latency.quantile(*q))))
+        .map(|(name, _, q)| format!("{name} {}", percentile_text(latency, *q)))
         .collect();
     parts.push(format!("max {}", go_style(latency.moments.max())));
     parts.join(", ")
@@ -272,30 +282,65 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
     Ok(())
 }
 
+/// A percentile as the histogram knows it: to its significant figures, no more. The value
+/// is HDR's for the ceiling rank (the sample at rank ⌈q × count⌉), clamped to the exact
+/// minimum and maximum, then rounded. The exact max is a measurement and prints whole.
+fn percentile_text(latency: &Latency, quantile: f64) -> String {
+    go_style(significant(
+        latency.quantile(quantile),
+        u32::from(SIGNIFICANT_FIGURES),
+    ))
+}
+
 fn write_percentile_table(w: &mut impl Write, latency: &Latency) -> io::Result<()> {
     for (name, _, q) in PERCENTILES {
-        writeln!(w, "  {name:<7} {}", go_style(latency.quantile(q)))?;
+        writeln!(w, "  {name:<7} {}", percentile_text(latency, q))?;
     }
     writeln!(w, "  {:<7} {}", "max", go_style(latency.moments.max()))
 }
 
-/// Counts per row of equal width between the exact minimum and maximum, in microseconds.
+/// Counts per row between the exact minimum and maximum, in microseconds, each row's
+/// lower bound a constant factor above the one before (a logarithmic scale): a tail a
+/// thousand times the median gets rows of its own instead of leaving every other sample
+/// in the first. Fewer rows when the range holds fewer microseconds than rows.
 pub fn histogram_rows(latency: &Latency) -> Vec<(Duration, u64)> {
-    let min = latency.moments.min().as_micros() as u64;
-    let max = latency.moments.max().as_micros() as u64;
-    let rows = if max > min { HISTOGRAM_ROWS } else { 1 };
-    let step = ((max - min) / rows).max(1);
-    let mut counts = vec![0u64; rows as usize];
+    let min = (latency.moments.min().as_micros() as u64).max(1);
+    let max = (latency.moments.max().as_micros() as u64).max(min);
+    let edges = log_edges(min, max, HISTOGRAM_ROWS);
+    let rows = edges.len() - 1;
+    let mut counts = vec![0u64; rows];
     for item in latency.histogram.inner().iter_recorded() {
         let value = item.value_iterated_to().clamp(min, max);
-        let row = ((value - min) / step).min(rows - 1) as usize;
-        counts[row] += item.count_at_value();
+        // The last edge is past `max`: some row starts at or below `value`.
+        let row = edges.partition_point(|&e| e <= value) - 1;
+        counts[row.min(rows - 1)] += item.count_at_value();
     }
     counts
         .into_iter()
-        .enumerate()
-        .map(|(i, n)| (Duration::from_micros(min + step * i as u64), n))
+        .zip(&edges)
+        .map(|(n, from)| (Duration::from_micros(*from), n))
         .collect()
+}
+
+/// `rows + 1` strictly increasing edges from `min` to `max + 1`, spaced by a constant
+/// ratio, rounded to whole microseconds (fewer when `max + 1 - min` is smaller than `rows`).
+fn log_edges(min: u64, max: u64, rows: u64) -> Vec<u64> {
+    let end = max + 1;
+    let rows = rows.min(end - min) as usize;
+    let ratio = end as f64 / min as f64;
+    let mut edges: Vec<u64> = (0..=rows)
+        .map(|i| (min as f64 * ratio.powf(i as f64 / rows as f64)).round() as u64)
+        .collect();
+    edges[0] = min;
+    edges[rows] = end;
+    // Rounding may make two edges equal: space them a microsecond apart, from both ends.
+    for i in 1..rows {
+        edges[i] = edges[i].max(edges[i - 1] + 1);
+    }
+    for i in (1..rows).rev() {
+        edges[i] = edges[i].min(edges[i + 1] - 1);
+    }
+    edges
 }
 
 /// A horizontal bar per row, labelled with the row's lower bound, scaled to `width`.
@@ -645,12 +690,66 @@ mod tests {
         }
         let rows = histogram_rows(&latency);
         assert_eq!(rows.len(), 10);
-        assert_eq!(rows[0], (Duration::from_micros(100), 4));
-        assert_eq!(rows[9], (Duration::from_micros(1000), 2));
+        // Edges 100 × 11.01^(i/10): 100, 127, 162, 205, …, 866, then 1101 past the max.
+        assert_eq!(rows[0], (Duration::from_micros(100), 2));
+        assert_eq!(rows[1], (Duration::from_micros(127), 1));
+        assert_eq!(rows[2], (Duration::from_micros(162), 1));
+        assert_eq!(rows[9], (Duration::from_micros(866), 2));
         assert_eq!(rows.iter().map(|(_, n)| n).sum::<u64>(), 6);
         let mut single = Latency::default();
         single.record(Duration::from_micros(7));
         assert_eq!(histogram_rows(&single), vec![(Duration::from_micros(7), 1)]);
+        // Three microseconds of range: three rows, one each.
+        let mut narrow = Latency::default();
+        for micros in [7, 8, 9] {
+            narrow.record(Duration::from_micros(micros));
+        }
+        let micros = |rows: Vec<(Duration, u64)>| -> Vec<(u128, u64)> {
+            rows.into_iter().map(|(d, n)| (d.as_micros(), n)).collect()
+        };
+        assert_eq!(micros(histogram_rows(&narrow)), [(7, 1), (8, 1), (9, 1)]);
+    }
+
+    #[test]
+    fn a_long_tail_leaves_the_bulk_spread_over_rows_of_its_own() {
+        // The shape: 2956 of 3000 between 50 and 150µs, 44 between 1 and 5ms. On a
+        // linear scale all 2956 fell in the first row.
+        let mut latency = Latency::default();
+        for i in 0..2956u64 {
+            latency.record(Duration::from_micros(50 + i % 101));
+        }
+        for i in 0..44u64 {
+            latency.record(Duration::from_micros(1000 + i * 90));
+        }
+        let rows = histogram_rows(&latency);
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows.iter().map(|(_, n)| n).sum::<u64>(), 3000);
+        let biggest = rows.iter().map(|(_, n)| *n).max().unwrap();
+        assert!(biggest < 1500, "{rows:?}");
+        assert!(rows.iter().filter(|(_, n)| *n > 0).count() >= 5, "{rows:?}");
+        // Each row starts the same factor after the one before, to the microsecond.
+        let ratio = (5011.0f64 / 50.0).powf(0.1);
+        for pair in rows.windows(2) {
+            let (a, b) = (pair[0].0.as_micros() as f64, pair[1].0.as_micros() as f64);
+            assert!((b / a - ratio).abs() < 0.02, "{rows:?}");
+        }
+    }
+
+    #[test]
+    fn percentiles_print_the_histogram_s_digits_and_take_the_ceiling_rank() {
+        let mut latency = Latency::default();
+        // Seven samples: p75 is rank ⌈0.75 × 7⌉ = 6 (rounding to the nearest, as the hdrh
+        // Python implementation does, gives rank 5).
+        for micros in [1, 2, 3, 4, 5, 6, 7] {
+            latency.record(Duration::from_micros(micros));
+        }
+        assert_eq!(percentile_text(&latency, 0.75), "6µs");
+        let mut slow = Latency::default();
+        for micros in [300_018, 300_071, 300_275] {
+            slow.record(Duration::from_micros(micros));
+        }
+        assert_eq!(percentile_text(&slow, 0.5), "300ms");
+        assert_eq!(percentile_text(&slow, 0.99), "300ms");
     }
 
     #[test]
@@ -743,25 +842,25 @@ mod tests {
         );
         assert_eq!(lines[8], "Connect latency percentiles:");
         assert!(!report.contains("Time to error stats"));
+        // Percentiles to the histogram's 3 significant digits (50.015ms, 50.207ms before);
+        // the max is exact.
         assert!(
-            report
-                .contains("Connect latency percentiles:\n  p50     50.015ms\n  p75     50.207ms\n"),
+            report.contains("Connect latency percentiles:\n  p50     50ms\n  p75     50.2ms\n"),
             "{report}"
         );
         assert!(
-            report.contains("  p99.99  50.74ms\n  max     50.74ms\n"),
+            report.contains("  p99.99  50.7ms\n  max     50.74ms\n"),
             "{report}"
         );
+        // Rows 49.892ms × 1.0017^i: the lower bounds of a logarithmic scale.
         assert!(
-            report.contains("Connect latency histogram:\n  49.892ms | 1 #"),
+            report.contains("Connect latency histogram (logarithmic rows):\n  49.892ms | 1 #"),
             "{report}"
         );
-        assert!(report.contains("\n   50.06ms | 0\n"), "{report}");
+        assert!(report.contains("\n  49.976ms | 1 #"), "{report}");
+        assert!(report.contains("\n  50.061ms | 0\n"), "{report}");
         assert!(!report.contains("Threshold"));
-        assert!(
-            report.contains("Errors by cause: refused 0, timed out 0"),
-            "{report}"
-        );
+        assert!(report.contains("\nErrors by cause: none\n"), "{report}");
         assert!(
             report
                 .contains("Attempt rate: 1.00/s achieved, 1.00/s requested (4 attempts in 2.997s)"),

@@ -40,9 +40,37 @@ impl Output {
         Counts::parse(lines.next().expect("a Total line after the header"))
     }
 
-    /// The count of `cause` on the `Errors by cause:` line.
+    /// The count of `cause` on the `Errors by cause:` line, which lists only the causes
+    /// that happened (`none` when none did): 0 for a known cause it does not list.
     pub fn failures(&self, cause: &str) -> u64 {
-        cause_count(self.line("Errors by cause: "), cause)
+        assert!(FAILURE_CAUSES.contains(&cause), "no cause {cause:?}");
+        let line = self.line("Errors by cause: ");
+        if line == "Errors by cause: none" {
+            return 0;
+        }
+        let (_, list) = line.split_once(": ").expect("a cause list");
+        for item in list.split(", ") {
+            let (label, n) = item.rsplit_once(' ').expect("a cause and its count");
+            assert!(FAILURE_CAUSES.contains(&label), "unknown cause in {line:?}");
+            assert!(
+                n.parse::<u64>().is_ok_and(|n| n > 0),
+                "a zero listed: {line:?}"
+            );
+        }
+        list.split(", ")
+            .find_map(|item| item.strip_prefix(cause)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The verdict: the report's last line.
+    pub fn verdict(&self) -> &str {
+        self.stdout.lines().last().unwrap_or("")
+    }
+
+    /// The line before the verdict: `limit`'s finding.
+    pub fn before_verdict(&self) -> &str {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        lines.len().checked_sub(2).map_or("", |i| lines[i])
     }
 
     /// The count of `cause` on the `Closed by cause:` line.
@@ -50,6 +78,18 @@ impl Output {
         cause_count(self.line("Closed by cause: "), cause)
     }
 }
+
+/// The labels of the `Errors by cause:` line, in its order.
+pub const FAILURE_CAUSES: [&str; 8] = [
+    "refused",
+    "timed out",
+    "reset",
+    "unreachable",
+    "no free local port",
+    "out of file descriptors",
+    "out of socket buffers",
+    "other",
+];
 
 fn cause_count(line: &str, cause: &str) -> u64 {
     let (_, list) = line.split_once(": ").expect("a cause list");

@@ -1,0 +1,315 @@
+//! The `--json` output read back: JSON Lines of ticks and summaries, each summary closing
+//! one run (a file may hold several, one after another). What a plot needs of a run is its
+//! counts over time (the summary's `timeline`, or the ticks when it has none), the limit a
+//! `limit` search found, and the connect latency histogram (the V2 base64 `histogram`).
+//! Every field is looked up by name and the unknown ones are ignored, so output that adds
+//! fields still reads; a summary without any time series (a merge of runs) reads too.
+
+use std::io::Cursor;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use serde_json::Value;
+
+/// The counts by state at one moment (`served` with a probe only).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Point {
+    pub elapsed_us: u64,
+    pub dialing: u64,
+    pub established: u64,
+    pub closed: u64,
+    pub error: u64,
+    /// Served and still open; the rest of `established` is established and not served.
+    pub served: Option<u64>,
+}
+
+impl Point {
+    /// Attempts made by then: every state but not initiated.
+    pub fn made(&self) -> u64 {
+        self.dialing + self.established + self.closed + self.error
+    }
+}
+
+/// What a `limit` search found (its summary's `limit`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitMark {
+    /// `found`, `evicted`, `no_connection`, `local_limit`, `no_limit`, `interrupted`.
+    pub finding: String,
+    /// Held once the first loss had settled: the limit.
+    pub held: u64,
+    /// When the first loss was seen; `None` when nothing was lost.
+    pub loss_us: Option<u64>,
+    /// The cause of the first loss, as the report names it.
+    pub cause: Option<String>,
+}
+
+/// One run, as the plot draws it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Where it came from: the file's name, and its place in the file when it holds more.
+    pub source: String,
+    /// The report header's `target.label`, when the summary has one.
+    pub target: Option<String>,
+    /// Connections asked for (`counts.total`).
+    pub total: u64,
+    pub established: u64,
+    pub timeline: Vec<Point>,
+    pub limit: Option<LimitMark>,
+    /// Connect latency in microseconds, as the summary's histogram holds it.
+    pub connect: Option<Histogram<u64>>,
+    pub exit_status: Option<u64>,
+}
+
+/// Reads the runs in `text`, the `--json` output of one file named `source`. A line that
+/// is not a JSON object, a summary whose fields are not of the schema, or no summary at
+/// all is an error naming the file and line.
+pub fn read_runs(source: &str, text: &str) -> Result<Vec<Run>, String> {
+    let mut runs = Vec::new();
+    let mut ticks: Vec<Point> = Vec::new();
+    let mut summaries = 0;
+    for (n, line) in text.lines().enumerate() {
+        let at = || format!("{source}:{}", n + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line).map_err(|e| {
+            format!(
+                "{}: not the JSON Lines of --json ({e}); make it with `tcpgoon run … --json`",
+                at()
+            )
+        })?;
+        match value.get("type").and_then(Value::as_str) {
+            Some("tick") => {
+                let counts = value
+                    .get("counts")
+                    .ok_or_else(|| format!("{}: a tick without counts", at()))?;
+                let mut point = point_of_counts(counts).map_err(|e| format!("{}: {e}", at()))?;
+                point.elapsed_us =
+                    number(&value, "elapsed_us").map_err(|e| format!("{}: {e}", at()))?;
+                point.served = value
+                    .get("probe")
+                    .and_then(|p| p.get("served_open"))
+                    .and_then(Value::as_u64);
+                ticks.push(point);
+            }
+            Some("summary") => {
+                summaries += 1;
+                let name = if summaries == 1 {
+                    source.to_string()
+                } else {
+                    format!("{source} #{summaries}")
+                };
+                let run = summary(&value, name, std::mem::take(&mut ticks))
+                    .map_err(|e| format!("{}: {e}", at()))?;
+                runs.push(run);
+            }
+            Some(other) => {
+                return Err(format!(
+                    "{}: an object of type '{other}', not a tick or a summary of --json",
+                    at()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{}: a JSON value without a \"type\", not a line of --json",
+                    at()
+                ));
+            }
+        }
+    }
+    match (runs.is_empty(), summaries) {
+        (true, 0) if text.trim().is_empty() => Err(format!("{source}: empty, no summary to plot")),
+        (true, _) => Err(format!(
+            "{source}: no summary (a run cut short before its end?); nothing to plot"
+        )),
+        _ => Ok(runs),
+    }
+}
+
+fn number(value: &Value, key: &str) -> Result<u64, String> {
+    value
+        .get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("\"{key}\" is missing or not a whole number"))
+}
+
+fn point_of_counts(counts: &Value) -> Result<Point, String> {
+    Ok(Point {
+        elapsed_us: 0,
+        dialing: number(counts, "dialing")?,
+        established: number(counts, "established")?,
+        closed: number(counts, "closed")?,
+        error: number(counts, "error")?,
+        served: None,
+    })
+}
+
+fn summary(value: &Value, source: String, ticks: Vec<Point>) -> Result<Run, String> {
+    let counts = value
+        .get("counts")
+        .ok_or("a summary without counts".to_string())?;
+    let total = number(counts, "total")?;
+    let end = point_of_counts(counts)?;
+    let timeline = match value.get("timeline") {
+        Some(timeline) if !timeline.is_null() => samples(timeline)?,
+        _ if ticks.is_empty() => Vec::new(),
+        _ => {
+            // The ticks, and the end of the run as the summary has it.
+            let mut points = ticks;
+            if let Some(wall) = value.get("wall_time_us").and_then(Value::as_u64) {
+                let served = value
+                    .get("probe")
+                    .and_then(|p| p.get("served_open"))
+                    .and_then(Value::as_u64);
+                if points.last().is_none_or(|p| p.elapsed_us <= wall) {
+                    points.push(Point {
+                        elapsed_us: wall,
+                        served,
+                        ..end
+                    });
+                }
+            }
+            points
+        }
+    };
+    let limit = match value.get("limit") {
+        Some(limit) if !limit.is_null() => Some(LimitMark {
+            finding: limit
+                .get("finding")
+                .and_then(Value::as_str)
+                .unwrap_or("found")
+                .to_string(),
+            held: number(limit, "held")?,
+            loss_us: limit.get("loss_us").and_then(Value::as_u64),
+            cause: limit
+                .get("cause")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }),
+        _ => None,
+    };
+    let connect = match value
+        .get("connect_latency_us")
+        .and_then(|l| l.get("histogram"))
+    {
+        None | Some(Value::Null) => None,
+        Some(Value::String(encoded)) => Some(decode_histogram(encoded)?),
+        Some(_) => return Err("connect_latency_us.histogram is not a string".to_string()),
+    };
+    Ok(Run {
+        source,
+        target: value
+            .get("target")
+            .and_then(|t| t.get("label"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        total,
+        established: end.established,
+        timeline,
+        limit,
+        connect,
+        exit_status: value.get("exit_status").and_then(Value::as_u64),
+    })
+}
+
+/// The summary's `timeline`: `columns` names the numbers of each of `samples`.
+fn samples(timeline: &Value) -> Result<Vec<Point>, String> {
+    let bad = |what: &str| format!("timeline: {what}");
+    let columns: Vec<&str> = timeline
+        .get("columns")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no columns"))?
+        .iter()
+        .map(|c| c.as_str().unwrap_or(""))
+        .collect();
+    let column = |name: &str| {
+        columns
+            .iter()
+            .position(|c| *c == name)
+            .ok_or_else(|| bad(&format!("no column {name}")))
+    };
+    let [elapsed, dialing, established, closed, error] =
+        ["elapsed_us", "dialing", "established", "closed", "error"].map(column);
+    let (elapsed, dialing, established, closed, error) =
+        (elapsed?, dialing?, established?, closed?, error?);
+    let served = column("served_open").ok();
+    let rows = timeline
+        .get("samples")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no samples"))?;
+    rows.iter()
+        .map(|row| {
+            let at = |i: usize| {
+                row.get(i)
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("a sample that is not whole numbers"))
+            };
+            Ok(Point {
+                elapsed_us: at(elapsed)?,
+                dialing: at(dialing)?,
+                established: at(established)?,
+                closed: at(closed)?,
+                error: at(error)?,
+                served: served.and_then(|i| row.get(i)).and_then(Value::as_u64),
+            })
+        })
+        .collect()
+}
+
+/// A histogram as the summary carries it: V2 (deflate) serialization, base64.
+pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("connect_latency_us.histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut Cursor::new(bytes))
+        .map_err(|e| format!("connect_latency_us.histogram is not an HdrHistogram: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TICK: &str = r#"{"type":"tick","version":1,"elapsed_us":50080,"counts":{"total":20,"not_initiated":10,"dialing":1,"established":9,"closed":0,"error":0},"probe":null}"#;
+
+    #[test]
+    fn ticks_and_the_end_make_the_timeline_of_a_summary_without_one() {
+        let summary = r#"{"type":"summary","counts":{"total":20,"not_initiated":0,"dialing":0,"established":18,"closed":2,"error":0},"wall_time_us":90000,"connect_latency_us":{"count":0}}"#;
+        let runs = read_runs("a.jsonl", &format!("{TICK}\n{summary}\n")).unwrap();
+        assert_eq!(runs.len(), 1);
+        let t = &runs[0].timeline;
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].elapsed_us, t[0].established, t[0].dialing),
+            (50080, 9, 1)
+        );
+        assert_eq!(
+            (t[1].elapsed_us, t[1].established, t[1].closed),
+            (90000, 18, 2)
+        );
+        assert!(runs[0].connect.is_none());
+    }
+
+    #[test]
+    fn a_summary_alone_has_no_timeline() {
+        let summary = r#"{"type":"summary","counts":{"total":3,"not_initiated":0,"dialing":0,"established":3,"closed":0,"error":0}}"#;
+        let runs = read_runs("merged", summary).unwrap();
+        assert!(runs[0].timeline.is_empty());
+        assert_eq!(runs[0].total, 3);
+    }
+
+    #[test]
+    fn bad_input_names_the_file_and_line() {
+        let err = read_runs("x", &format!("{TICK}\nhello\n")).unwrap_err();
+        assert!(err.starts_with("x:2: not the JSON Lines"), "{err}");
+        let err = read_runs("x", TICK).unwrap_err();
+        assert!(err.contains("no summary"), "{err}");
+        let err = read_runs("x", "").unwrap_err();
+        assert!(err.contains("empty"), "{err}");
+        let err = read_runs("x", r#"{"type":"summary"}"#).unwrap_err();
+        assert!(err.starts_with("x:1: a summary without counts"), "{err}");
+        let err = read_runs("x", "[1,2]").unwrap_err();
+        assert!(err.contains("without a \"type\""), "{err}");
+    }
+}
