@@ -428,8 +428,9 @@ impl Spelling {
                     // `-c=5`, read by pico-args as it reads `--connections=5`.
                     options.push(format!("-{rest}").into());
                 } else {
-                    options.push(key.into());
-                    options.push(after.into());
+                    // `-c5` is `-c=5`: joined, so that a value spelled like an option
+                    // (`-i-d`) stays the value, as pflag reads it.
+                    options.push(format!("{key}={after}").into());
                 }
                 return false;
             }
@@ -1276,6 +1277,21 @@ mod tests {
             );
             assert!(parse_words(&format!("{command} -i 0")).is_ok());
         }
+    }
+
+    #[test]
+    fn an_attached_value_spelled_like_an_option_is_the_value() {
+        // Found by the cli_args fuzz target: `-i-d` took `-d` for the next option.
+        assert_eq!(
+            usage_error("server -p 0 -i-d 2s"),
+            "--interval: invalid duration '-d': expected a number with a unit (ns, us, ms, \
+             s, m, h), e.g. 10ms, 1.5s or 1m30s"
+        );
+        let Ok(Command::Server(server)) = parse_words("server -p0 -i2s -d0") else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!(server.interval, Duration::from_secs(2));
+        assert_eq!(run_args("run h 80 -yc5").connections, 5);
     }
 
     #[test]
