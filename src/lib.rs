@@ -15,6 +15,13 @@
 //! ([`cli::config`]), runs the [`engine`], and writes its [`report`]. [`error`] is the one
 //! error type every layer returns.
 
+// signalfd, timerfd, TCP_INFO's layout and IP_LOCAL_PORT_RANGE are Linux's: say so rather
+// than fail on the first missing libc item.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "tcpgoon runs on Linux only: it needs signalfd, timerfd, TCP_INFO and IP_LOCAL_PORT_RANGE"
+);
+
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -93,11 +93,11 @@ fn min_established_of_nothing_is_refused() {
 fn an_interval_under_10ms_is_refused_but_0_turns_the_lines_off() {
     // `-i 1ns` spun a core writing tens of thousands of lines a second.
     let port = closed_port();
-    for short in ["1ns", "1us", "9ms", "9999us", "0.005"] {
+    for short in ["1ns", "1us", "9ms", "9999us", "0.005s"] {
         for command in [
             &["run", "127.0.0.1", &port, "-c", "1", "-y", "-i", short][..],
             &["limit", "127.0.0.1", &port, "-c", "1", "-i", short],
-            &["server", "-p", "0", "-d", "1", "-i", short],
+            &["server", "-p", "0", "-d", "1s", "-i", short],
         ] {
             let out = run_bad_input(command);
             assert!(

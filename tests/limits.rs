@@ -19,7 +19,7 @@ const PORTS: u64 = 100;
 /// client's.
 fn narrow_port_range() -> Guard {
     sysctl("net.ipv4.ip_local_port_range", "40000 40099");
-    let (server, port) = common::start_server_at("9000", &["-m", "0", "-d", "60", "-i", "0"]);
+    let (server, port) = common::start_server_at("9000", &["-m", "0", "-d", "60s", "-i", "0"]);
     assert_eq!(port, "9000");
     server
 }

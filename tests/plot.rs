@@ -249,7 +249,7 @@ fn a_run_and_a_limit_search_are_drawn_where_they_belong() {
     let files = in_private_net(|| {
         // Closes each connection 150 ms after accepting it: established, then closed.
         let (_closing, closing) =
-            start_server(&["-m", "0", "-d", "20", "-i", "0", "--close-after", "150ms"]);
+            start_server(&["-m", "0", "-d", "20s", "-i", "0", "--close-after", "150ms"]);
         let run_out = run(&[
             "run",
             "127.0.0.1",
@@ -269,7 +269,7 @@ fn a_run_and_a_limit_search_are_drawn_where_they_belong() {
             "-m",
             "0",
             "-d",
-            "20",
+            "20s",
             "-i",
             "0",
             "--no-accept",
@@ -416,7 +416,7 @@ fn a_run_and_a_limit_search_are_drawn_where_they_belong() {
 fn a_summary_without_a_time_series_draws_the_latency_alone() {
     let dir = scratch("merged");
     let out = in_private_net(|| {
-        let (_server, port) = start_server(&["-m", "0", "-d", "20", "-i", "0"]);
+        let (_server, port) = start_server(&["-m", "0", "-d", "20s", "-i", "0"]);
         let quiet = run(&[
             "run",
             "127.0.0.1",

@@ -63,7 +63,7 @@ fn run_probe(port: &str, connections: &str, probe: &[&str]) -> Output {
 fn accepting(k: &str) -> (common::Guard, String) {
     start_server(&[
         "-d",
-        "60",
+        "60s",
         "-i",
         "0",
         "--backlog",
@@ -145,7 +145,7 @@ fn min_established_counts_served_connections() {
 
 #[test]
 fn a_probe_of_ones_own_against_an_echo_server() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0", "--echo"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "60s", "-i", "0", "--echo"]);
     let out = run_probe(&port, "20", &["--send", "ping\\r\\n", "--expect", "ping"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
@@ -171,7 +171,7 @@ fn a_server_that_writes_an_error_and_closes_is_rejected() {
         "-m",
         "0",
         "-d",
-        "60",
+        "60s",
         "-i",
         "0",
         "--reject-after",
@@ -290,7 +290,10 @@ fn probe_options_that_cannot_go_together_are_bad_input() {
         (&["--probe", "postgres:"], "postgres:USER needs a role"),
         (&["--send", "\\q"], "--send"),
         (&["--probe-timeout", "1s"], "--probe-timeout needs a probe"),
-        (&["--probe", "ssh", "--probe-timeout", "5"], "needs a unit"),
+        (
+            &["--probe", "ssh", "--probe-timeout", "5"],
+            "has no unit: write 5ms or 5s",
+        ),
     ] {
         let mut line = vec!["run", "127.0.0.1", "9", "-y"];
         line.extend_from_slice(args);

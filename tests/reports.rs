@@ -34,7 +34,7 @@ fn n(v: &Value) -> u64 {
 
 #[test]
 fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let out = run(&[
         "run",
         "127.0.0.1",
@@ -142,7 +142,7 @@ fn read_hdr_log(path: &std::path::Path) -> Vec<Histogram<u64>> {
 
 #[test]
 fn hdr_log_without_live_ticks_holds_the_whole_run_in_one_interval() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let dir = std::env::temp_dir().join(format!("tcpgoon-hdr0-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.hlog");
@@ -169,7 +169,7 @@ fn hdr_log_without_live_ticks_holds_the_whole_run_in_one_interval() {
 
 #[test]
 fn hdr_log_reads_back_with_every_established_connection() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let dir = std::env::temp_dir().join(format!("tcpgoon-hdr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.hlog");
@@ -271,7 +271,7 @@ fn an_hdr_log_on_a_fifo_nobody_reads_is_refused_without_waiting() {
 
 #[test]
 fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let out = common::finish(
         common::Guard(
             std::process::Command::new(common::BIN)
@@ -322,7 +322,7 @@ fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
 
 #[test]
 fn a_missed_latency_threshold_exits_3_and_says_which() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let out = run(&[
         "run",
         "127.0.0.1",
@@ -355,7 +355,7 @@ fn a_missed_latency_threshold_exits_3_and_says_which() {
 
 #[test]
 fn met_thresholds_exit_0() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let out = run(&[
         "run",
         "127.0.0.1",
@@ -450,7 +450,7 @@ fn run_on_a_terminal(args: &[&str], no_color: bool) -> String {
 
 #[test]
 fn on_a_terminal_the_status_line_is_coloured_unless_no_color() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let args = ["run", "127.0.0.1", &port, "-c", "30", "-s", "10ms", "-y"];
     let screen = run_on_a_terminal(&args, false);
     assert!(screen.contains("\r\x1b[2K[#"), "{screen:?}");
@@ -476,7 +476,7 @@ fn on_a_terminal_the_status_line_is_coloured_unless_no_color() {
 
 #[test]
 fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let dir = std::env::temp_dir().join(format!("tcpgoon-prompt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.jsonl");
@@ -529,7 +529,7 @@ fn the_prompt_is_on_the_terminal_and_not_in_redirected_json() {
 #[test]
 fn an_interrupted_hold_is_reported_as_the_hold_cut_short() {
     use std::io::{BufRead, BufReader};
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let started = std::time::Instant::now();
     let mut child = common::spawn(&[
         "run",
@@ -610,7 +610,7 @@ fn limit_against_a_server_that_drops_every_connection_exits_2() {
     // Each connection is established and then closed at once: none is ever held, so there
     // is no limit to report, and CI must not read the search as a success.
     for reset in [false, true] {
-        let mut server = vec!["-m", "0", "-d", "30", "-i", "0", "--max-open", "0"];
+        let mut server = vec!["-m", "0", "-d", "30s", "-i", "0", "--max-open", "0"];
         if reset {
             server.push("--reset");
         }

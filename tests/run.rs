@@ -504,7 +504,7 @@ fn output_nobody_reads_leaves_the_exit_status_alone() {
     // `tcpgoon run … | head -1` in a CI job: the reader is gone before the report is
     // written. The run still ends with its own status and no complaint; and a warning
     // written to a stderr whose reader is gone too is no panic (exit 101).
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let run = [
         "run",
         "127.0.0.1",
@@ -805,7 +805,7 @@ fn answer_prompt(args: &[&str], answer: &str) -> (Option<i32>, String) {
 
 #[test]
 fn the_prompt_shows_the_warning_and_only_yes_continues() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let args = ["run", "127.0.0.1", &port, "-c", "3", "-s", "0", "-i", "0"];
     let (code, screen) = answer_prompt(&args, "y\n");
     assert_eq!(code, Some(0), "{screen}");

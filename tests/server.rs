@@ -197,7 +197,7 @@ fn stats_lines_count_accepted_open_and_closed() {
 
 #[test]
 fn close_after_closes_each_connection_with_a_fin() {
-    let (_server, port) = start_server(&["-m", "0", "--close-after", "100", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "--close-after", "100ms", "-i", "0"]);
     let started = Instant::now();
     let mut stream = connect(&port);
     assert_eq!(read_to_end(&mut stream), (Vec::new(), Ok(())));
@@ -350,7 +350,7 @@ fn a_stdout_it_cannot_write_to_exits_1_with_a_message() {
         .expect("open /dev/full");
     // Were the failure ignored, it would serve for its 2 s and exit 0.
     let out = std::process::Command::new(common::BIN)
-        .args(["server", "-p", "0", "-d", "2", "-i", "0"])
+        .args(["server", "-p", "0", "-d", "2s", "-i", "0"])
         .stdout(full)
         .output()
         .expect("run tcpgoon server");

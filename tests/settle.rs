@@ -29,7 +29,7 @@ fn every_run_exits(code: i32, args: &[&str]) {
 
 #[test]
 fn one_more_than_the_built_in_server_holds_is_never_green() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "120", "-i", "0", "--max-open", "50"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "120s", "-i", "0", "--max-open", "50"]);
     every_run_exits(
         2,
         &[
@@ -64,7 +64,7 @@ fn one_more_than_the_built_in_server_holds_is_never_green() {
 
 #[test]
 fn a_server_that_serves_nobody_is_never_green() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "120", "-i", "0", "--max-open", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "120s", "-i", "0", "--max-open", "0"]);
     every_run_exits(2, &["run", "127.0.0.1", &port, "-c", "1", "-s", "0", "-y"]);
 }
 
@@ -167,7 +167,7 @@ fn memcached_one_over_its_capacity_is_never_green() {
 
 #[test]
 fn limit_finds_what_the_server_holds_at_any_rate() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "120", "-i", "0", "--max-open", "50"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "120s", "-i", "0", "--max-open", "50"]);
     for rate in ["1000", "10000", "100000"] {
         let out = run(&["limit", "127.0.0.1", &port, "-r", rate, "-i", "0"]);
         assert_eq!(out.code, Some(0), "--rate {rate}: {out:?}");
@@ -198,7 +198,7 @@ fn limit_finds_redis_maxclients_at_any_rate() {
 
 #[test]
 fn limit_against_a_server_that_serves_nobody_finds_no_connection_at_a_high_rate() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "120", "-i", "0", "--max-open", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "120s", "-i", "0", "--max-open", "0"]);
     let out = run(&["limit", "127.0.0.1", &port, "-r", "100000", "-i", "0"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(!out.stdout.contains("Limit: "), "{}", out.stdout);
@@ -213,7 +213,8 @@ fn limit_against_a_server_that_serves_nobody_finds_no_connection_at_a_high_rate(
 fn limit_tells_an_idle_timeout_from_a_capacity_limit() {
     // The server closes each connection 1 s after accepting it: the first one lost is the
     // oldest, long after the settle, while the newer ones stay.
-    let (_server, port) = start_server(&["-m", "0", "-d", "120", "-i", "0", "--close-after", "1s"]);
+    let (_server, port) =
+        start_server(&["-m", "0", "-d", "120s", "-i", "0", "--close-after", "1s"]);
     let out = run(&[
         "limit",
         "127.0.0.1",
@@ -279,7 +280,7 @@ fn five_at_once(port: &str, extra: &[&str]) -> common::Output {
 
 #[test]
 fn the_report_says_how_long_the_run_settled() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let started = Instant::now();
     let out = five_at_once(&port, &["--settle", "300ms"]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -301,7 +302,7 @@ fn the_report_says_how_long_the_run_settled() {
 
 #[test]
 fn settle_0_ends_at_once_and_a_hold_is_never_shorter_than_the_settle() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let out = five_at_once(&port, &["--settle", "0"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!out.stdout.contains("Settled: "), "{}", out.stdout);
@@ -317,7 +318,7 @@ fn a_settle_without_a_unit_is_bad_input() {
     let out = run_bad_input(&["run", "127.0.0.1", "9", "--settle", "200", "-y"]);
     assert!(
         out.stderr
-            .contains("'200' needs a unit: e.g. 200ms or 200s"),
+            .contains("--settle: '200' has no unit: write 200ms or 200s"),
         "{}",
         out.stderr
     );

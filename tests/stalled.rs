@@ -56,7 +56,7 @@ fn loop_end_by(started_by: Instant, wall: Duration) -> Instant {
 
 #[test]
 fn a_stderr_nobody_reads_holds_up_neither_the_run_nor_its_signal() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let fifo = common::Fifo::new("stalled-stderr");
     let (fifo_read, fifo_write) = fifo.open();
     let mut child = Guard(
@@ -177,7 +177,7 @@ fn with_stdout_stalled(
 
 #[test]
 fn a_stdout_nobody_reads_loses_live_lines_and_the_report_says_how_many() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     for json in [false, true] {
         let mode: &[&str] = if json { &["--json"] } else { &[] };
         let (child, _stderr, started_by, read) = with_stdout_stalled(&port, mode);
@@ -259,7 +259,7 @@ fn a_stdout_nobody_reads_loses_live_lines_and_the_report_says_how_many() {
 
 #[test]
 fn a_second_sigterm_ends_the_process_while_its_report_waits_for_the_reader() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let (mut child, _stderr, _, _read) = with_stdout_stalled(&port, &[]);
     let pid = child.0.id();
     assert!(common::reads_signal(pid, libc::SIGTERM));

@@ -86,7 +86,7 @@ fn with_json_the_file_holds_the_summary_stdout_ends_with() {
 
 #[test]
 fn limit_writes_its_summary_with_the_finding() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "10"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "10"]);
     let path = temp_path("limit");
     let out = run(&[
         "limit",
@@ -118,7 +118,7 @@ fn limit_writes_its_summary_with_the_finding() {
 
 #[test]
 fn limit_with_json_and_summary_writes_the_same_summary_to_both() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "10"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "10"]);
     let path = temp_path("limit-json");
     let out = run(&[
         "limit",

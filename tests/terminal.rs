@@ -175,7 +175,7 @@ fn check_final_screen(rows: &[String], exit: &str, total: u32, before: &[String]
 
 /// Runs `total` connections in a pane `width` columns wide, checking the screen as it goes.
 fn status_line_at(name: &str, width: u16, total: u32) {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let tmux = Tmux::start(name, width, 20, &run_command(&port, total, ""));
     let width = usize::from(width);
     // Joined: a status line that wrapped would be one line wider than the pane.
@@ -232,7 +232,7 @@ fn at_120_columns_the_status_line_fits_and_leaves_nothing_above_the_report() {
 /// are printed before the run, to start it at the bottom of a full screen. Returns the
 /// final rows (from the start of the history, or only the screen).
 fn resized_mid_run(name: &str, lines: usize, height: u16, history: bool) -> Vec<String> {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let total = 4000;
     let command = format!("seq {lines}; {}", run_command(&port, total, ""));
     let mut tmux = Tmux::start(name, 120, height, &command);
@@ -283,7 +283,7 @@ fn a_fresh_pane_resized_mid_run_shows_no_stale_rows() {
 
 /// The lines on the screen that came through a pipe, joined where they wrapped.
 fn piped_screen(name: &str, rest: &str, pipe: &str) -> (Vec<String>, u32) {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let total = 600;
     let command = format!(
         "{} | {pipe}",
@@ -339,7 +339,7 @@ fn json_through_cat_on_the_same_screen_is_one_object_a_line() {
 
 #[test]
 fn json_on_the_terminal_itself_keeps_the_status_line_below_whole_objects() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let total = 2000;
     let tmux = Tmux::start(
         "json-tty",
@@ -368,7 +368,7 @@ fn json_on_the_terminal_itself_keeps_the_status_line_below_whole_objects() {
 
 #[test]
 fn interrupted_with_ctrl_c_the_report_starts_where_the_status_line_was() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let total = 5000;
     let tmux = Tmux::start("ctrl-c", 80, 60, &run_command(&port, total, ""));
     tmux.wait_for("a status line", true, |rows| {
@@ -392,7 +392,7 @@ fn interrupted_with_ctrl_c_the_report_starts_where_the_status_line_was() {
 
 #[test]
 fn each_sigwinch_redraws_the_status_line_and_the_run_goes_on() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let started = Instant::now();
     let child = common::spawn(&[
         "run",
@@ -428,7 +428,7 @@ fn each_sigwinch_redraws_the_status_line_and_the_run_goes_on() {
 
 #[test]
 fn redirected_to_a_file_the_status_line_stays_on_the_terminal_and_the_lines_go_to_the_file() {
-    let (_server, port) = common::start_server(&["-m", "0", "-d", "60", "-i", "0"]);
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let total = 2000;
     let log = std::env::temp_dir().join(format!("tcpgoon-file-{}.log", std::process::id()));
     let command = format!(

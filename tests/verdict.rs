@@ -87,7 +87,7 @@ fn refused_attempts_fail_the_run_by_cause() {
 #[test]
 fn connections_the_server_closes_are_named_in_the_verdict() {
     // The server holds 3 and closes every connection past them as it accepts it.
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "3"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "3"]);
     let out = run(&[
         "run",
         "127.0.0.1",
@@ -188,7 +188,7 @@ fn an_interrupted_run_is_incomplete() {
 
 #[test]
 fn with_a_probe_the_verdict_says_served() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--greeting", "hi"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--greeting", "hi"]);
     let out = run(&[
         "run",
         "127.0.0.1",
@@ -209,7 +209,7 @@ fn with_a_probe_the_verdict_says_served() {
 
 #[test]
 fn limit_ends_with_its_verdict() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "20"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "20"]);
     let out = run(&[
         "limit",
         "127.0.0.1",

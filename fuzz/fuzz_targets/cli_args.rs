@@ -28,6 +28,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
+use tcpgoon::cli::complete::Shell;
 use tcpgoon::cli::duration::canonical;
 use tcpgoon::cli::escape;
 use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
@@ -80,6 +81,23 @@ fuzz_target!(|data: &[u8]| {
             )
         }
         Ok(Command::Version) => {}
+        Ok(Command::Completions(shell)) => {
+            // Only `completions SHELL`, the shell named as it is spelled.
+            let words: Vec<&[u8]> = args.iter().map(|a| a.as_encoded_bytes()).collect();
+            assert!(words.contains(&&b"completions"[..]), "{args:?}");
+            let named = Shell::NAMES
+                .iter()
+                .filter(|name| words.contains(&name.as_bytes()))
+                .map(|name| Shell::parse(name).unwrap())
+                .collect::<Vec<_>>();
+            assert!(named.contains(shell), "{args:?} gave {shell:?}");
+        }
+        Ok(Command::Man) => {
+            assert!(
+                args.iter().any(|a| a.as_encoded_bytes() == b"man"),
+                "{args:?}"
+            );
+        }
         Ok(Command::Run(run)) => {
             check_run(run);
             assert_eq!(reparse(run_line(run)), parsed, "canonical run line differs");

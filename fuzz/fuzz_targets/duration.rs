@@ -8,14 +8,16 @@
 //!   refused in milliseconds);
 //! - leading zeros do not change a number;
 //! - `canonical` of any duration up to 100000h parses back to it, and longer ones are refused;
-//! - `go_style` prints the duration truncated to microseconds, in Go's `1h2m3.5s` form.
+//! - `go_style` prints the duration truncated to microseconds, in Go's `1h2m3.5s` form, and
+//!   `parse` reads that back (a compound, for a minute or more);
+//! - `parse_with_unit` is `parse` but for a bare number other than 0, which it refuses.
 
 #![no_main]
 
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::cli::duration::{BareUnit, canonical, go_style, parse};
+use tcpgoon::cli::duration::{BareUnit, canonical, go_style, parse, parse_with_unit};
 
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
 
@@ -33,6 +35,21 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let bare = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    for (unit, value) in [(BareUnit::Millis, &millis), (BareUnit::Seconds, &seconds)] {
+        let strict = parse_with_unit(text, unit);
+        match value {
+            Ok(d) if bare && !d.is_zero() => {
+                assert!(
+                    strict.is_err(),
+                    "{text:?}: a bare number accepted without a unit"
+                )
+            }
+            _ => assert_eq!(
+                &strict, value,
+                "{text:?}: parse_with_unit differs from parse"
+            ),
+        }
+    }
     if bare {
         // Seconds carry three more digits of fraction than milliseconds can hold.
         if let Ok(s) = seconds {
@@ -80,6 +97,11 @@ fn check_printers(d: Duration) {
             read_go_style(&go),
             Some(truncated),
             "go_style {go:?} of {d:?}"
+        );
+        assert_eq!(
+            parse(&go, BareUnit::Millis),
+            Ok(truncated),
+            "go_style {go:?} does not read back"
         );
     } else {
         assert!(go.ends_with('s') && !go.is_empty(), "go_style {go:?}");

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
 use crate::cli::thresholds::{Measure, MinEstablished, Thresholds};
-use crate::cli::wallclock::rfc3339;
 use crate::cli::tls;
+use crate::cli::wallclock::rfc3339;
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;

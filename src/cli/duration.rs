@@ -1,9 +1,11 @@
 //! Durations as users type them and as reports print them.
 //!
-//! Parsing accepts a decimal number with an optional unit (`ns`, `us`/`µs`, `ms`, `s`, `m`,
-//! `h`); a bare number takes the unit the flag has always had, so scripts written for the
-//! reference tool keep their meaning. Arithmetic is exact on integers: `1.5s` is 1_500_000_000
-//! nanoseconds, never a float rounded.
+//! Parsing accepts a decimal number with a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), or
+//! several in a row (`1m30s`, `1h2m3.5s`: what [`go_style`] prints reads back). A bare number
+//! takes the unit the flag has always had, so scripts written for the reference tool keep
+//! their meaning ([`parse`]); flags it does not have refuse one ([`parse_with_unit`]).
+//! Arithmetic is exact on integers: `1.5s` is 1_500_000_000 nanoseconds, never a float
+//! rounded.
 //!
 //! Two printers: [`canonical`] writes a form that [`parse`] reads back to the same value, and
 //! [`go_style`] reproduces the reference tool's `time.Duration.String()` after truncation to
@@ -47,70 +49,132 @@ const UNITS: &[(&str, u128)] = &[
     ("h", 3_600_000_000_000),
 ];
 
-/// Parses `250us`, `10ms`, `1.5s`, `2m`, or a bare number in `bare` units.
+/// Parses `250us`, `10ms`, `1.5s`, `2m`, a compound such as `1m30s` or `1h2m3.5s` (the
+/// form the reports print, Go's), or a bare number in `bare` units. In a compound every
+/// number has its unit: `1m30` is refused, not read as 1m30 of anything.
 pub fn parse(text: &str, bare: BareUnit) -> Result<Duration, ParseDurationError> {
     let invalid = || {
         ParseDurationError(format!(
-            "invalid duration '{text}': expected a number with an optional unit (ns, us, ms, s, m, h), e.g. 10ms or 1.5s"
+            "invalid duration '{text}': expected a number with a unit (ns, us, ms, s, m, h), \
+             e.g. 10ms, 1.5s or 1m30s"
         ))
     };
-    let number_end = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(number_end);
-    let unit_nanos = if suffix.is_empty() {
-        bare.nanos()
-    } else {
-        UNITS
-            .iter()
-            .find(|(name, _)| *name == suffix)
-            .map(|(_, n)| *n)
-            .ok_or_else(invalid)?
-    };
-    let (whole, fraction) = match number.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (number, ""),
-    };
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(invalid());
-    }
-    if fraction.contains('.') {
-        return Err(invalid());
-    }
     let too_long = || {
         ParseDurationError(format!(
             "duration '{text}' is too long: the most is 100000h"
         ))
     };
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    let mut nanos: u128 = 0;
+    let mut rest = text;
+    let mut first = true;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_end);
+        let suffix_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (suffix, next) = after.split_at(suffix_end);
+        let unit_nanos = if suffix.is_empty() {
+            // Only the last number can lack a unit; alone, it takes the bare unit.
+            if !first {
+                return Err(ParseDurationError(format!(
+                    "invalid duration '{text}': each number of a compound duration needs a \
+                     unit, e.g. 1m30s"
+                )));
+            }
+            bare.nanos()
+        } else {
+            UNITS
+                .iter()
+                .find(|(name, _)| *name == suffix)
+                .map(|(_, n)| *n)
+                .ok_or_else(invalid)?
+        };
+        let part = match amount(number, unit_nanos) {
+            Amount::Nanos(part) => part,
+            Amount::Invalid => return Err(invalid()),
+            Amount::TooLong => return Err(too_long()),
+            Amount::TooFine => {
+                return Err(ParseDurationError(format!(
+                    "duration '{text}' is finer than a nanosecond"
+                )));
+            }
+        };
+        nanos = nanos.checked_add(part).ok_or_else(too_long)?;
+        if nanos > MAX_NANOS {
+            return Err(too_long());
+        }
+        rest = next;
+        first = false;
+    }
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+/// [`parse`] for a flag the reference tool does not have: a bare number other than 0 is
+/// refused, since nothing would say its unit, with the fix in the message (`likely` first:
+/// the unit the flag's bare numbers used to mean).
+pub fn parse_with_unit(text: &str, likely: BareUnit) -> Result<Duration, ParseDurationError> {
+    let value = parse(text, likely)?;
+    let bare = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if bare && !value.is_zero() {
+        let (first, second) = match likely {
+            BareUnit::Millis => ("ms", "s"),
+            BareUnit::Seconds => ("s", "ms"),
+        };
+        return Err(ParseDurationError(format!(
+            "'{text}' has no unit: write {text}{first} or {text}{second}"
+        )));
+    }
+    Ok(value)
+}
+
+enum Amount {
+    Nanos(u128),
+    Invalid,
+    TooLong,
+    TooFine,
+}
+
+/// One number of a duration, `12`, `1.5` or `.5`, times its unit, exactly.
+fn amount(number: &str, unit_nanos: u128) -> Amount {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return Amount::Invalid;
+    }
     // Leading zeros carry no value: only the digits after them can make a number too long.
     let significant = whole.trim_start_matches('0');
     let whole_value: u128 = if significant.is_empty() {
         0
     } else if significant.len() > 20 {
-        return Err(too_long());
+        return Amount::TooLong;
     } else {
-        significant.parse().map_err(|_| invalid())?
+        match significant.parse() {
+            Ok(value) => value,
+            Err(_) => return Amount::Invalid,
+        }
     };
-    let mut nanos = whole_value.checked_mul(unit_nanos).ok_or_else(too_long)?;
+    let Some(mut nanos) = whole_value.checked_mul(unit_nanos) else {
+        return Amount::TooLong;
+    };
     // Digits past nanosecond precision cannot change the result; ignoring them keeps the
     // arithmetic in range for any input length.
     let mut scale = unit_nanos;
     for digit in fraction.bytes() {
         if scale == 1 {
             if digit != b'0' {
-                return Err(ParseDurationError(format!(
-                    "duration '{text}' is finer than a nanosecond"
-                )));
+                return Amount::TooFine;
             }
             continue;
         }
         scale /= 10;
         nanos += u128::from(digit - b'0') * scale;
     }
-    if nanos > MAX_NANOS {
-        return Err(too_long());
-    }
-    Ok(Duration::from_nanos(nanos as u64))
+    Amount::Nanos(nanos)
 }
 
 /// The longest duration accepted anywhere: long enough for any soak, short enough that
@@ -218,6 +282,62 @@ mod tests {
             Ok(Duration::new(1, 1))
         );
         assert_eq!(parse("7ns", BareUnit::Millis), Ok(Duration::from_nanos(7)));
+    }
+
+    #[test]
+    fn compound_durations_add_up() {
+        assert_eq!(parse("1m30s", BareUnit::Millis), Ok(ms(90_000)));
+        assert_eq!(parse("1h2m3.5s", BareUnit::Seconds), Ok(ms(3_723_500)));
+        assert_eq!(parse("1s500ms", BareUnit::Millis), Ok(ms(1500)));
+        assert_eq!(parse("1h0m0s", BareUnit::Millis), Ok(ms(3_600_000)));
+        assert_eq!(parse("2m0.001s", BareUnit::Millis), Ok(ms(120_001)));
+        assert_eq!(
+            parse("1ms250us", BareUnit::Millis),
+            Ok(Duration::from_micros(1250))
+        );
+        // What the reports print reads back: go_style is a compound for a minute or more.
+        for d in [
+            ms(65_500),
+            ms(3_723_000),
+            Duration::from_micros(3_600_000_001),
+        ] {
+            assert_eq!(
+                parse(&go_style(d), BareUnit::Millis),
+                Ok(d),
+                "{}",
+                go_style(d)
+            );
+        }
+        for bad in ["1m30", "1m 30s", "1m30x", "1.5.5m", "m30s", "99999h2000h"] {
+            assert!(parse(bad, BareUnit::Millis).is_err(), "{bad:?} accepted");
+        }
+        assert!(
+            parse("1m30", BareUnit::Millis)
+                .unwrap_err()
+                .to_string()
+                .contains("each number of a compound duration needs a unit")
+        );
+    }
+
+    #[test]
+    fn a_flag_without_a_bare_unit_asks_for_one() {
+        let error = |text, likely| parse_with_unit(text, likely).unwrap_err().to_string();
+        assert_eq!(
+            error("1", BareUnit::Seconds),
+            "'1' has no unit: write 1s or 1ms"
+        );
+        assert_eq!(
+            error("2.5", BareUnit::Millis),
+            "'2.5' has no unit: write 2.5ms or 2.5s"
+        );
+        assert_eq!(parse_with_unit("0", BareUnit::Millis), Ok(Duration::ZERO));
+        assert_eq!(
+            parse_with_unit("0.0", BareUnit::Seconds),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(parse_with_unit("1m30s", BareUnit::Millis), Ok(ms(90_000)));
+        assert_eq!(parse_with_unit("20ms", BareUnit::Seconds), Ok(ms(20)));
+        assert!(parse_with_unit("5x", BareUnit::Seconds).is_err());
     }
 
     #[test]

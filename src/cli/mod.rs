@@ -6,11 +6,15 @@
 //!
 //! May import `engine` (the plan it builds, the host and source forms it checks) and
 //! `error`; never `report` or `commands`. Within the layer: `parse` → `values`,
-//! `thresholds` → `duration`; `config` takes what `parse` produced.
+//! `thresholds` → `duration`; `config` takes what `parse` produced; `complete` and `man` →
+//! `docs` → `help`.
 //!
 //! | file | what it owns |
 //! |---|---|
 //! | `help.rs` | the help texts, as data |
+//! | `docs.rs` | the help texts read back: subcommands, options, placeholders |
+//! | `complete.rs` | `tcpgoon completions`: bash, zsh and fish scripts from the help texts |
+//! | `man.rs` | `tcpgoon man`: the man page from the help texts |
 //! | `parse.rs` | subcommands and flags as typed |
 //! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes, escaped bytes |
 //! | `duration.rs` | durations as users type them and as reports print them |
@@ -19,9 +23,12 @@
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
 //! | `tls.rs` | `--tls` and its options checked together into the TLS plan |
 
+pub mod complete;
 pub mod config;
+pub mod docs;
 pub mod duration;
 pub mod help;
+pub mod man;
 pub mod parse;
 pub mod thresholds;
 pub mod tls;

@@ -9,12 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use std::path::PathBuf;
 
-use crate::cli::help::{HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP};
+use crate::cli::complete::Shell;
+use crate::cli::help::{self, HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP};
 use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
-    DEFAULT_SETTLE, Progress, interval, millis, parse_bool, parse_escaped, parse_port,
-    parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress, parse_rate,
-    parse_shard, seconds, whole_number, with_unit,
+    DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_bool,
+    parse_escaped, parse_port, parse_port_or_zero, parse_probe_bytes, parse_probe_kind,
+    parse_progress, parse_rate, parse_shard, whole_number, with_unit,
 };
 use crate::cli::wallclock::parse_wall_time;
 use crate::engine::pacer::Shard;
@@ -31,6 +32,10 @@ pub enum Command {
     Run(RunArgs),
     Limit(LimitArgs),
     Server(ServerArgs),
+    /// `tcpgoon completions SHELL`: the shell's completion script.
+    Completions(Shell),
+    /// `tcpgoon man`: the man page, in roff.
+    Man,
     Plot(PlotArgs),
     Merge(MergeArgs),
 }
@@ -239,17 +244,37 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             };
             let help = match topic.as_deref() {
                 None => HELP,
-                Some("run") => RUN_HELP,
-                Some("limit") => LIMIT_HELP,
-                Some("server") => SERVER_HELP,
-                Some("merge") => MERGE_HELP,
-                Some("plot") => PLOT_HELP,
-                // The reference tool's `help` (cobra's) answers a topic it does not know with
-                // the general usage, and exits 0: so does this one, with the general help.
-                Some(_) => return Ok(Command::Help(HELP)),
+                Some(name) => match help::topic(name) {
+                    Some(help) => help,
+                    // The reference tool's `help` (cobra's) answers a topic it does not know
+                    // with the general usage, and exits 0: so does this one.
+                    None => return Ok(Command::Help(HELP)),
+                },
             };
             reject_leftover(args, operands.collect(), "help")?;
             Ok(Command::Help(help))
+        }
+        Some("completions") => {
+            if wants_help {
+                return Ok(Command::Help(HELP));
+            }
+            let mut free = leftover(args).into_iter().chain(lossy(operands));
+            let (Some(shell), None) = (free.next(), free.next()) else {
+                return Err(Error::Usage(format!(
+                    "completions takes one shell: {}; e.g. tcpgoon completions bash",
+                    Shell::NAMES.join(", ")
+                )));
+            };
+            Shell::parse(&shell)
+                .map(Command::Completions)
+                .map_err(Error::Usage)
+        }
+        Some("man") => {
+            if wants_help {
+                return Ok(Command::Help(HELP));
+            }
+            reject_leftover(args, lossy(operands), "man")?;
+            Ok(Command::Man)
         }
         Some("version") => {
             if wants_help {
@@ -322,7 +347,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
             .map(Command::Plot)
         }
         Some(other) => Err(Error::Usage(format!(
-            "unknown command '{other}': expected run, limit, server, merge, plot, version or help"
+            "unknown command '{other}': expected run, limit, server, merge, plot, completions, \
+             man, version or help"
         ))),
     }
 }
@@ -448,8 +474,9 @@ impl Spelling {
                     // `-c=5`, read by pico-args as it reads `--connections=5`.
                     options.push(format!("-{rest}").into());
                 } else {
-                    options.push(key.into());
-                    options.push(after.into());
+                    // `-c5` is `-c=5`: joined, so that a value spelled like an option
+                    // (`-i-d`) stays the value, as pflag reads it.
+                    options.push(format!("{key}={after}").into());
                 }
                 return false;
             }
@@ -593,7 +620,7 @@ fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs, Error> {
             thresholds::parse_min_established,
         )?,
     };
-    let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::ZERO);
+    let hold = option(&mut args, &["--hold"], long_with_unit)?.unwrap_or(Duration::ZERO);
     let settle = option(&mut args, &["--settle"], with_unit)?.unwrap_or(DEFAULT_SETTLE);
     let assume_yes = flag(&mut args, &["-y", "--assume-yes"])?;
     let debug = flag(&mut args, &["-d", "--debug"])?;
@@ -657,11 +684,11 @@ fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<LimitArgs, Error
         })
     })?;
     let dial_timeout =
-        option(&mut args, &["-t", "--dial-timeout"], millis)?.unwrap_or(Duration::from_secs(1));
-    let hold = option(&mut args, &["--hold"], seconds)?.unwrap_or(Duration::from_secs(5));
+        option(&mut args, &["-t", "--dial-timeout"], with_unit)?.unwrap_or(Duration::from_secs(1));
+    let hold = option(&mut args, &["--hold"], long_with_unit)?.unwrap_or(Duration::from_secs(5));
     let settle = option(&mut args, &["--settle"], with_unit)?.unwrap_or(DEFAULT_SETTLE);
-    let interval =
-        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
+    let interval = option(&mut args, &["-i", "--interval"], interval_with_unit)?
+        .unwrap_or(Duration::from_secs(1));
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let summary = option(&mut args, &["--summary"], |s| Ok(PathBuf::from(s)))?;
     let json = flag(&mut args, &["--json"])?;
@@ -811,8 +838,8 @@ fn parse_server(
     let bind = option(&mut args, &["-b", "--bind"], |s| Ok(s.to_string()))?
         .unwrap_or_else(|| "127.0.0.1".to_string());
     let max_connections = option(&mut args, &["-m", "--maxconnections"], whole_number)?;
-    let duration =
-        option(&mut args, &["-d", "--duration"], seconds)?.unwrap_or(Duration::from_secs(30));
+    let duration = option(&mut args, &["-d", "--duration"], long_with_unit)?
+        .unwrap_or(Duration::from_secs(30));
     let backlog = option(&mut args, &["--backlog"], |s| {
         whole_number(s).and_then(|n| {
             u32::try_from(n)
@@ -823,11 +850,11 @@ fn parse_server(
     })?
     .unwrap_or(1024);
     let accept_limit = option(&mut args, &["--accept-limit"], whole_number)?;
-    let close_after = option(&mut args, &["--close-after"], millis)?;
+    let close_after = option(&mut args, &["--close-after"], with_unit)?;
     let greeting = option(&mut args, &["--greeting"], parse_escaped)?;
     let max_open = option(&mut args, &["--max-open"], whole_number)?;
-    let interval =
-        option(&mut args, &["-i", "--interval"], interval)?.unwrap_or(Duration::from_secs(1));
+    let interval = option(&mut args, &["-i", "--interval"], interval_with_unit)?
+        .unwrap_or(Duration::from_secs(1));
     let cert = option(&mut args, &["--cert"], |s| Ok(PathBuf::from(s)))?;
     let key = option(&mut args, &["--key"], |s| Ok(PathBuf::from(s)))?;
     let no_accept = flag(&mut args, &["--no-accept"])?;
@@ -1345,7 +1372,7 @@ mod tests {
     #[test]
     fn an_interval_is_0_or_at_least_10ms() {
         for command in ["run h 80", "limit h 80", "server"] {
-            for short in ["1ns", "9ms", "9999us", "0.009"] {
+            for short in ["1ns", "9ms", "9999us", "0.009s"] {
                 assert_eq!(
                     usage_error(&format!("{command} -i {short}")),
                     format!(
@@ -1360,10 +1387,92 @@ mod tests {
             run_args("run h 80 -i 10ms").interval,
             Duration::from_millis(10)
         );
+        // A bare number is run's, the original's, alone: limit and server ask for a unit.
         assert_eq!(
             run_args("run h 80 -i .01").interval,
             Duration::from_millis(10)
         );
+        assert_eq!(
+            usage_error("run h 80 -i 0.009"),
+            "--interval: '0.009' is shorter than 10ms: give 10ms or more, or 0 to turn the \
+             live lines off"
+        );
+        for command in ["limit h 80", "server"] {
+            assert_eq!(
+                usage_error(&format!("{command} -i 2")),
+                "--interval: '2' has no unit: write 2s or 2ms"
+            );
+            assert!(parse_words(&format!("{command} -i 0")).is_ok());
+        }
+    }
+
+    #[test]
+    fn an_attached_value_spelled_like_an_option_is_the_value() {
+        // Found by the cli_args fuzz target: `-i-d` took `-d` for the next option.
+        assert_eq!(
+            usage_error("server -p 0 -i-d 2s"),
+            "--interval: invalid duration '-d': expected a number with a unit (ns, us, ms, \
+             s, m, h), e.g. 10ms, 1.5s or 1m30s"
+        );
+        let Ok(Command::Server(server)) = parse_words("server -p0 -i2s -d0") else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!(server.interval, Duration::from_secs(2));
+        assert_eq!(run_args("run h 80 -yc5").connections, 5);
+    }
+
+    #[test]
+    fn a_flag_the_original_lacks_takes_no_bare_number() {
+        for (words, error) in [
+            (
+                "run h 80 --hold 1",
+                "--hold: '1' has no unit: write 1s or 1ms",
+            ),
+            (
+                "run h 80 --settle 5",
+                "--settle: '5' has no unit: write 5ms or 5s",
+            ),
+            (
+                "run h 80 --probe greeting --probe-timeout 100",
+                "--probe-timeout: '100' has no unit: write 100ms or 100s",
+            ),
+            (
+                "run h 80 --max-latency p99=1",
+                "--max-latency: '1' has no unit: write 1ms or 1s",
+            ),
+            (
+                "limit h 80 -t 200",
+                "--dial-timeout: '200' has no unit: write 200ms or 200s",
+            ),
+            (
+                "limit h 80 --hold 3",
+                "--hold: '3' has no unit: write 3s or 3ms",
+            ),
+            (
+                "server -d 2",
+                "--duration: '2' has no unit: write 2s or 2ms",
+            ),
+            (
+                "server --close-after 50",
+                "--close-after: '50' has no unit: write 50ms or 50s",
+            ),
+        ] {
+            assert_eq!(usage_error(words), error, "{words}");
+        }
+        // The original's flags keep its bare units; 0 needs none anywhere; compounds are read.
+        let args = run_args("run h 80 -s 999 -t 1 -i 2 --hold 0 --settle 0");
+        assert_eq!(args.sleep, Duration::from_millis(999));
+        assert_eq!(args.dial_timeout, Duration::from_millis(1));
+        assert_eq!(args.interval, Duration::from_secs(2));
+        assert_eq!(
+            run_args("run h 80 --hold 1m30s").hold,
+            Duration::from_secs(90)
+        );
+        let Ok(Command::Server(server)) = parse_words("server -d 0 --close-after 1m0.5s") else {
+            panic!("server arguments rejected");
+        };
+        assert_eq!(server.duration, Duration::ZERO);
+        assert_eq!(server.close_after, Some(Duration::from_millis(60_500)));
     }
 
     #[test]
@@ -1481,7 +1590,7 @@ mod tests {
     #[test]
     fn addressing_options() {
         let args = run_args(
-            "run h 80 --source 127.0.0.2,127.0.0.0/31 --all-addresses -6 --hold 2 --reconnect",
+            "run h 80 --source 127.0.0.2,127.0.0.0/31 --all-addresses -6 --hold 2s --reconnect",
         );
         assert_eq!(
             args.addressing.sources,
@@ -1511,7 +1620,7 @@ mod tests {
         assert_eq!(args.dial_timeout, Duration::from_secs(1));
         assert_eq!(args.hold, Duration::from_secs(5));
         let Ok(Command::Limit(args)) =
-            parse_words("limit h 1 -r 2.5 -c 300 -t 200 --hold 500ms -4 --source 127.0.0.2")
+            parse_words("limit h 1 -r 2.5 -c 300 -t 200ms --hold 500ms -4 --source 127.0.0.2")
         else {
             panic!("limit arguments rejected");
         };
@@ -1559,12 +1668,12 @@ mod tests {
 
     #[test]
     fn a_value_that_spells_an_option_is_a_value() {
-        let Ok(Command::Server(args)) = parse_words("server -p 0 -d 1 --greeting -d") else {
+        let Ok(Command::Server(args)) = parse_words("server -p 0 -d 1s --greeting -d") else {
             panic!("--greeting -d rejected");
         };
         assert_eq!(args.greeting.as_deref(), Some(&b"-d"[..]));
         assert_eq!(args.duration, Duration::from_secs(1));
-        let Ok(Command::Server(args)) = parse_words("server --greeting -p -p 0 -d 1") else {
+        let Ok(Command::Server(args)) = parse_words("server --greeting -p -p 0 -d 1s") else {
             panic!("--greeting -p rejected");
         };
         assert_eq!((args.greeting.as_deref(), args.port), (Some(&b"-p"[..]), 0));
@@ -1679,7 +1788,7 @@ mod tests {
         );
         assert_eq!(limit.host, "::1");
         let Ok(Command::Server(server)) =
-            parse_words("server -p0 -m0 -d2 --greeting -yd --reset=true")
+            parse_words("server -p0 -m0 -d2s --greeting -yd --reset=true")
         else {
             panic!("server arguments rejected");
         };
@@ -1735,7 +1844,7 @@ mod tests {
     #[test]
     fn server_options() {
         let Ok(Command::Server(args)) = parse_words(
-            "server -p 0 -m 0 -d 2 --backlog 4 --no-accept --close-after 50 --reset --greeting hi \
+            "server -p 0 -m 0 -d 2s --backlog 4 --no-accept --close-after 50ms --reset --greeting hi \
              --max-open 40",
         ) else {
             panic!("server arguments rejected");

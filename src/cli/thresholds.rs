@@ -123,7 +123,7 @@ fn not_a_percentile(name: &str) -> String {
     format!("'{name}' is not a percentile: expected more than p0, at most p100, e.g. p99.9")
 }
 
-/// Reads `p99=20ms`, `p99.9=5ms`, `p50=2` (bare numbers are milliseconds), `max=1s`,
+/// Reads `p99=20ms`, `p99.9=5ms`, `max=1s` (a bare number other than 0 is refused),
 /// `mean=3ms`, each of connect latency; `rtt:p99=1ms` bounds the kernel's handshake round
 /// trip, `served:p99=20ms` time to served.
 pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
@@ -170,7 +170,7 @@ pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
             }
         }
     };
-    let limit = duration::parse(limit, BareUnit::Millis).map_err(|e| e.to_string())?;
+    let limit = duration::parse_with_unit(limit, BareUnit::Millis).map_err(|e| e.to_string())?;
     Ok(MaxLatency {
         name: name.to_string(),
         measure,
@@ -338,8 +338,8 @@ mod tests {
         let gate = parse_max_latency("p99=20ms").unwrap();
         assert_eq!(gate.statistic, Statistic::Percentile(0.99));
         assert_eq!(gate.limit, ms(20));
-        assert_eq!(parse_max_latency("p99.9=5").unwrap().limit, ms(5));
-        let Statistic::Percentile(q) = parse_max_latency("p99.9=5").unwrap().statistic else {
+        assert_eq!(parse_max_latency("p99.9=5ms").unwrap().limit, ms(5));
+        let Statistic::Percentile(q) = parse_max_latency("p99.9=5ms").unwrap().statistic else {
             panic!("p99.9 is not a percentile");
         };
         assert!((q - 0.999).abs() < 1e-12);

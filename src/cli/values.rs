@@ -50,13 +50,16 @@ pub fn parse_port_or_zero(text: &str) -> Result<u16, String> {
 pub const DEFAULT_SETTLE: Duration = Duration::from_millis(50);
 
 /// A duration for a flag the reference tool does not have: a bare number other than 0 is
-/// refused, since nothing would say its unit.
+/// refused, since nothing would say its unit. For the short ones (a settle, a timeout, a
+/// latency), whose error suggests milliseconds first.
 pub(crate) fn with_unit(text: &str) -> Result<Duration, String> {
-    let bare = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    if bare && text.bytes().any(|b| b != b'0' && b != b'.') {
-        return Err(format!("'{text}' needs a unit: e.g. {text}ms or {text}s"));
-    }
-    duration::parse(text, BareUnit::Millis).map_err(|e| e.to_string())
+    duration::parse_with_unit(text, BareUnit::Millis).map_err(|e| e.to_string())
+}
+
+/// [`with_unit`] for the long ones (a hold, a server's lifetime, an interval), whose error
+/// suggests seconds first.
+pub(crate) fn long_with_unit(text: &str) -> Result<Duration, String> {
+    duration::parse_with_unit(text, BareUnit::Seconds).map_err(|e| e.to_string())
 }
 
 pub(crate) fn millis(text: &str) -> Result<Duration, String> {
@@ -71,10 +74,19 @@ pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
 /// core busy writing them (`-i 1ns` wrote some 67000 a second).
 const SHORTEST_INTERVAL: Duration = Duration::from_millis(10);
 
-/// `--interval`: a duration (bare = seconds) of at least [`SHORTEST_INTERVAL`], or 0 for
-/// no live lines.
+/// `--interval` of `run`: a duration (bare = seconds, the original's) of at least
+/// [`SHORTEST_INTERVAL`], or 0 for no live lines.
 pub(crate) fn interval(text: &str) -> Result<Duration, String> {
-    let interval = seconds(text)?;
+    at_least_shortest(text, seconds(text)?)
+}
+
+/// `--interval` of `limit` and `server`, which the original does not have: as [`interval`],
+/// with a unit.
+pub(crate) fn interval_with_unit(text: &str) -> Result<Duration, String> {
+    at_least_shortest(text, long_with_unit(text)?)
+}
+
+fn at_least_shortest(text: &str, interval: Duration) -> Result<Duration, String> {
     if !interval.is_zero() && interval < SHORTEST_INTERVAL {
         return Err(format!(
             "'{text}' is shorter than 10ms: give 10ms or more, or 0 to turn the live lines off"
@@ -120,6 +132,10 @@ pub enum Progress {
     Bar,
     /// Always the reference tool's plain `Total:` lines.
     Lines,
+}
+
+impl Progress {
+    pub const NAMES: [&'static str; 3] = ["auto", "bar", "lines"];
 }
 
 pub(crate) fn parse_progress(text: &str) -> Result<Progress, String> {

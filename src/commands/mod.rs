@@ -39,6 +39,14 @@ pub fn execute(command: Command) -> Result<u8, Error> {
             print_or_ignore_broken_pipe(&cli::version_text());
             Ok(exit::SUCCESS)
         }
+        Command::Completions(shell) => {
+            print_or_ignore_broken_pipe(&cli::complete::script(shell));
+            Ok(exit::SUCCESS)
+        }
+        Command::Man => {
+            print_or_ignore_broken_pipe(&cli::man::page());
+            Ok(exit::SUCCESS)
+        }
         Command::Run(args) => run::run(args),
         Command::Limit(args) => limit::run(args),
         Command::Server(args) => server::run(args),
