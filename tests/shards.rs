@@ -130,7 +130,7 @@ fn local(_: u64, args: Vec<String>) -> Command {
 
 #[test]
 fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let outs = shards(3, "127.0.0.1", &port, 20, &[], local);
     let mut expected = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
     let mut origins = Vec::new();
@@ -246,7 +246,7 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
 
 #[test]
 fn the_merge_judges_the_run_s_gates_on_the_merged_run() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     // No connect takes under a microsecond: the gate fails on every shard, and the merge.
     let outs = shards(
         2,
@@ -274,8 +274,8 @@ fn the_merge_judges_the_run_s_gates_on_the_merged_run() {
 
 #[test]
 fn summaries_of_different_runs_are_refused() {
-    let (_a, port_a) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
-    let (_b, port_b) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_a, port_a) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
+    let (_b, port_b) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let one = |port: &str, shard: &str, c: &str| {
         let out = run(&[
             "run",
@@ -355,7 +355,7 @@ fn bad_shards_and_start_times_are_bad_input() {
 
 #[test]
 fn a_run_waits_for_its_start_and_says_how_late_it_began() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let start = start_in(Duration::from_millis(700));
     let started = Instant::now();
     let out = run(&[
@@ -394,7 +394,7 @@ fn a_run_waits_for_its_start_and_says_how_late_it_began() {
 
 #[test]
 fn a_signal_while_waiting_for_the_start_ends_the_run_with_nothing_attempted() {
-    let (_server, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let start = start_in(Duration::from_secs(20));
     let guard = common::spawn(&[
         "run",
@@ -427,11 +427,11 @@ fn a_signal_while_waiting_for_the_start_ends_the_run_with_nothing_attempted() {
 
 #[test]
 fn servers_sharing_a_port_with_reuse_port_take_its_connections_between_them() {
-    let (first, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--reuse-port"]);
+    let (first, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--reuse-port"]);
     let (second, _) =
-        common::start_server_at(&port, &["-m", "0", "-d", "30", "-i", "0", "--reuse-port"]);
+        common::start_server_at(&port, &["-m", "0", "-d", "30s", "-i", "0", "--reuse-port"]);
     // Without it, the port is taken.
-    let refused = run(&["server", "-p", &port, "-m", "0", "-d", "1", "-i", "0"]);
+    let refused = run(&["server", "-p", &port, "-m", "0", "-d", "1s", "-i", "0"]);
     assert_eq!(refused.code, Some(64), "{refused:?}");
     let out = run(&[
         "run",
@@ -528,7 +528,7 @@ fn three_hosts_make_one_run() {
             "-m",
             "0",
             "-d",
-            "60",
+            "60s",
             "-i",
             "0",
             "--reject-after",

@@ -95,7 +95,7 @@ fn openssl_cert(dir: &TempDir) -> (String, String) {
 
 #[test]
 fn two_hundred_handshakes_served_with_their_percentiles() {
-    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
     let out = run_tls(&port, "200", &["--insecure"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     every_attempt_ended(&out, 200);
@@ -127,7 +127,7 @@ fn two_hundred_handshakes_served_with_their_percentiles() {
 
 #[test]
 fn an_unknown_issuer_fails_every_attempt_and_says_what_to_do() {
-    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
     let out = run_tls(&port, "20", &[]);
     assert_eq!(out.code, Some(2), "{out:?}");
     every_attempt_ended(&out, 20);
@@ -150,7 +150,7 @@ fn ca_trusts_the_servers_certificate_and_sni_is_checked() {
     let dir = TempDir::new("tls-ca");
     let (cert, key) = openssl_cert(&dir);
     let (_server, port) = start_server(&[
-        "--tls", "--cert", &cert, "--key", &key, "-m", "0", "-d", "30", "-i", "0",
+        "--tls", "--cert", &cert, "--key", &key, "-m", "0", "-d", "30s", "-i", "0",
     ]);
     let out = run_tls(&port, "30", &["--ca", &cert]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -181,7 +181,7 @@ fn ca_trusts_the_servers_certificate_and_sni_is_checked() {
         wrong.stdout
     );
     // The server's own self-signed one is not that CA's.
-    let (_other, other_port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let (_other, other_port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
     let out = run_tls(&other_port, "5", &["--ca", &cert]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(
@@ -194,20 +194,20 @@ fn ca_trusts_the_servers_certificate_and_sni_is_checked() {
 #[test]
 fn a_plain_server_fails_the_handshake() {
     // It reads the ClientHello and says nothing: the handshake times out.
-    let (_silent, port) = start_server(&["-m", "0", "-d", "30", "-i", "0"]);
+    let (_silent, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
     let out = run_tls(&port, "10", &["--insecure", "--probe-timeout", "300ms"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     every_attempt_ended(&out, 10);
     assert_eq!(out.failures("handshake timed out"), 10, "{}", out.stdout);
     // It greets in plain text: not TLS.
     let (_greeting, port) =
-        start_server(&["-m", "0", "-d", "30", "-i", "0", "--greeting", "hi\\r\\n"]);
+        start_server(&["-m", "0", "-d", "30s", "-i", "0", "--greeting", "hi\\r\\n"]);
     let out = run_tls(&port, "10", &["--insecure"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     every_attempt_ended(&out, 10);
     assert_eq!(out.failures("protocol error"), 10, "{}", out.stdout);
     // It closes each one at once: closed during the handshake.
-    let (_closing, port) = start_server(&["-m", "0", "-d", "30", "-i", "0", "--max-open", "0"]);
+    let (_closing, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "0"]);
     let out = run_tls(&port, "10", &["--insecure"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     every_attempt_ended(&out, 10);
@@ -221,7 +221,7 @@ fn a_plain_server_fails_the_handshake() {
 
 #[test]
 fn the_version_asked_for_is_negotiated_and_counted() {
-    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
     let out = run_tls(&port, "20", &["--insecure", "--tls-version", "1.2"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let line = out.line("Negotiated TLS 1.2 ");
@@ -239,7 +239,7 @@ fn the_version_asked_for_is_negotiated_and_counted() {
 
 #[test]
 fn json_and_the_hdr_log_carry_the_handshakes() {
-    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
     let dir = TempDir::new("tls-json");
     let log = dir.path("run.hdr");
     let out = run_tls(&port, "50", &["--insecure", "--json", "--hdr-log", &log]);
@@ -273,7 +273,7 @@ fn json_and_the_hdr_log_carry_the_handshakes() {
 
 #[test]
 fn limit_finds_the_accept_limit_of_a_tls_server() {
-    let (_server, port) = start_server(&["--tls", "--accept-limit", "30", "-d", "30", "-i", "0"]);
+    let (_server, port) = start_server(&["--tls", "--accept-limit", "30", "-d", "30s", "-i", "0"]);
     let out = run(&[
         "limit",
         "127.0.0.1",
@@ -302,7 +302,7 @@ fn the_servers_greeting_and_echo_go_over_tls() {
         "-m",
         "0",
         "-d",
-        "30",
+        "30s",
         "-i",
         "0",
         "--greeting",
@@ -314,7 +314,7 @@ fn the_servers_greeting_and_echo_go_over_tls() {
         out.line("Probe (custom): ")
             .starts_with("Probe (custom): served 20,")
     );
-    let (_echo, port) = start_server(&["--tls", "-m", "0", "-d", "30", "-i", "0", "--echo"]);
+    let (_echo, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0", "--echo"]);
     let out = run_tls(
         &port,
         "20",
