@@ -576,3 +576,49 @@ fn three_hosts_make_one_run() {
     assert_eq!(got.len(), 60);
     assert_eq!(m["merged"]["shards"], 3);
 }
+
+#[test]
+fn tls_shards_merge_their_handshakes_and_what_was_negotiated() {
+    let (_server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
+    let outs = shards(2, "127.0.0.1", &port, 20, &["--tls", "--insecure"], local);
+    for out in &outs {
+        assert_eq!(out.code, Some(0), "{out:?}");
+    }
+    let inputs: Vec<&str> = outs.iter().map(|o| o.stdout.as_str()).collect();
+    let merged = merge(&inputs, &["--json"]);
+    assert_eq!(merged.code, Some(0), "{merged:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(merged.stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(summary["tls_handshake_us"]["count"], 20, "{summary}");
+    let negotiated = summary["tls"]["negotiated"]
+        .as_array()
+        .expect("tls.negotiated");
+    let total: u64 = negotiated
+        .iter()
+        .map(|n| n["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 20, "{summary}");
+    // The merged handshake histogram holds every shard's samples.
+    let per_shard: Vec<serde_json::Value> = outs
+        .iter()
+        .map(|o| serde_json::from_str(o.stdout.lines().last().unwrap()).unwrap())
+        .collect();
+    let max = per_shard
+        .iter()
+        .map(|s| s["tls_handshake_us"]["max"].as_u64().unwrap())
+        .max();
+    assert_eq!(
+        summary["tls_handshake_us"]["max"].as_u64(),
+        max,
+        "{summary}"
+    );
+    // And the text report says it as a run's would, with nothing left as "Also merged".
+    let text = merge(&inputs, &[]);
+    assert_eq!(text.code, Some(0), "{text:?}");
+    assert!(
+        text.line("Negotiated TLS 1.3 ").ends_with(": 20"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("Also merged"), "{}", text.stdout);
+}

@@ -641,6 +641,24 @@ impl Stats {
             (None, Some(b)) => self.probe = Some(b.clone()),
             _ => {}
         }
+        match (&mut self.tls, &other.tls) {
+            (Some(a), Some(b)) => {
+                a.handshake.merge(&b.handshake);
+                for (list, more) in [
+                    (&mut a.negotiated, &b.negotiated),
+                    (&mut a.failures, &b.failures),
+                ] {
+                    for (what, n) in more {
+                        match list.iter_mut().find(|(seen, _)| seen == what) {
+                            Some((_, m)) => *m += n,
+                            None => list.push((what.clone(), *n)),
+                        }
+                    }
+                }
+            }
+            (None, Some(b)) => self.tls = Some(b.clone()),
+            _ => {}
+        }
         for f in &other.fallbacks {
             match self
                 .fallbacks

@@ -19,7 +19,7 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::{
-    Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats,
+    Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats, TlsStats,
 };
 use crate::engine::{Outcome, Stop};
 use crate::report::json::SCHEMA_VERSION;
@@ -238,6 +238,22 @@ fn read_summary(v: &Value) -> Result<ShardSummary, String> {
             Some(text(p, &["name"])?.to_string())
         }
     };
+    if let Some(tls) = v.get("tls").filter(|t| !t.is_null()) {
+        let list = |key: &str| -> Result<Vec<(String, u64)>, String> {
+            let items = field(tls, &[key])?
+                .as_array()
+                .ok_or_else(|| format!("tls.{key} is not a list"))?;
+            items
+                .iter()
+                .map(|item| Ok((text(item, &["name"])?.to_string(), int(item, &["count"])?)))
+                .collect()
+        };
+        stats.tls = Some(TlsStats {
+            handshake: latency(field(v, &["tls_handshake_us"])?, "tls_handshake_us")?,
+            negotiated: list("negotiated")?,
+            failures: list("failures")?,
+        });
+    }
     if let Some(hold) = v.get("hold").filter(|h| !h.is_null()) {
         stats.hold = Some(HoldSpan {
             duration: micros(hold, &["duration_us"])?,
@@ -349,6 +365,7 @@ fn other_latencies(v: &Value) -> Result<Vec<(String, Latency)>, String> {
             let known = path.is_empty()
                 && (LATENCIES.iter().any(|(k, _)| k == key)
                     || key == "time_to_served_us"
+                    || key == "tls_handshake_us"
                     || key == "merged");
             if !known {
                 walk(child, &child_path, out)?;
