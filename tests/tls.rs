@@ -355,14 +355,15 @@ fn tls_options_need_tls_and_bad_ones_are_bad_input() {
 }
 
 /// nginx, from Debian, serving TLS on 127.0.0.1:8443 with `cert` and `key`, its config, pid
-/// and logs in `dir`; stopped on drop.
+/// and logs in `dir`; stopped on drop. One process (`master_process off`): the guard's kill
+/// then stops all of it, where a killed master would leave its worker running.
 fn nginx(dir: &TempDir, cert: &str, key: &str) -> Guard {
     let conf = dir.path("nginx.conf");
     let root = dir.path("");
     std::fs::write(
         &conf,
         format!(
-            "daemon off;\nworker_processes 1;\npid {root}nginx.pid;\nerror_log {root}error.log;\n\
+            "daemon off;\nmaster_process off;\npid {root}nginx.pid;\nerror_log {root}error.log;\n\
              events {{ worker_connections 1024; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {root}body;\n\
              proxy_temp_path {root}proxy;\n  fastcgi_temp_path {root}fastcgi;\n\
