@@ -281,11 +281,14 @@ fn superseding(line: Vec<String>, args: &[OsString]) -> Vec<OsString> {
         if std::mem::take(&mut repeatable_value) {
             continue;
         }
-        if ["--max-latency", "--source"].contains(&word.as_str()) {
+        if ["--max-latency", "--source", "--alpn"].contains(&word.as_str()) {
             repeatable_value = true;
             continue;
         }
-        if word.starts_with("--max-latency=") || word.starts_with("--source=") {
+        if ["--max-latency=", "--source=", "--alpn="]
+            .iter()
+            .any(|prefix| word.starts_with(prefix))
+        {
             continue;
         }
         out.push(word.into());
