@@ -108,9 +108,7 @@ impl Client {
         let mut config = match trust {
             Trust::Insecure => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(
-                    provider().signature_verification_algorithms,
-                )))
+                .with_custom_certificate_verifier(Arc::new(NoVerification::new()))
                 .with_no_client_auth(),
             Trust::System => builder
                 .with_root_certificates(system_roots()?)
@@ -170,9 +168,23 @@ fn roots_from(path: &Path) -> Result<RootCertStore, String> {
 }
 
 /// `--insecure`: any certificate is taken; the handshake's signatures are still checked,
-/// so the session is a real one.
+/// so the session is a real one. Public for the TLS floor (benches/tls_floor.rs), which
+/// must verify as little as a run does.
 #[derive(Debug)]
-struct NoVerification(WebPkiSupportedAlgorithms);
+pub struct NoVerification(WebPkiSupportedAlgorithms);
+
+impl NoVerification {
+    /// With the signature algorithms of the provider runs use (ring).
+    pub fn new() -> NoVerification {
+        NoVerification(provider().signature_verification_algorithms)
+    }
+}
+
+impl Default for NoVerification {
+    fn default() -> NoVerification {
+        NoVerification::new()
+    }
+}
 
 impl ServerCertVerifier for NoVerification {
     fn verify_server_cert(
