@@ -211,24 +211,25 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
     );
 
     // A latency measure this merge does not know (one a later version adds) is merged
-    // from its encoding all the same: here a copy of each shard's connect latency, nested.
+    // from its encoding all the same: here a copy of each shard's connect latency, nested
+    // under a name no tcpgoon gives (`tls` is a measure the merge reads now).
     let with_new: Vec<String> = outs
         .iter()
         .map(|o| {
             let mut s = summary(o);
-            s["tls"] = serde_json::json!({ "handshake_us": s["connect_latency_us"].clone() });
+            s["quic"] = serde_json::json!({ "handshake_us": s["connect_latency_us"].clone() });
             format!("{s}\n")
         })
         .collect();
     let texts_new: Vec<&str> = with_new.iter().map(String::as_str).collect();
     let out = merge(&texts_new, &["--json"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    let other = &summary(&out)["merged"]["other_latencies"]["tls.handshake_us"];
+    let other = &summary(&out)["merged"]["other_latencies"]["quic.handshake_us"];
     assert_eq!(other["count"], 20, "{other}");
     assert_eq!(histogram(other), expected);
     let out = merge(&texts_new, &[]);
     assert!(
-        out.line("Also merged, tls.handshake_us: 20 samples")
+        out.line("Also merged, quic.handshake_us: 20 samples")
             .contains("p99"),
         "{}",
         out.stdout
