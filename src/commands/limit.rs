@@ -5,7 +5,6 @@
 //! the JSON summary, with what was found in its `limit` field.
 
 use std::io::{self, Write};
-use std::time::Duration;
 
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
@@ -140,7 +139,7 @@ fn summary_json(
 /// The options of a `limit` run, for its JSON summary.
 fn options_json(config: &LimitConfig) -> Vec<(&'static str, Json)> {
     let plan = &config.plan;
-    let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let micros = Json::micros;
     let addresses = |list: &[std::net::SocketAddr]| {
         Json::Array(list.iter().map(|a| Json::Str(a.to_string())).collect())
     };

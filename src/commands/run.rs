@@ -271,7 +271,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
 
 fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
     let plan = &config.plan;
-    let micros = |d: Duration| Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let micros = Json::micros;
     vec![
         // The whole run's, with --shard too: the summary's counts are this shard's.
         ("connections", Json::Int(config.whole_connections)),

@@ -36,7 +36,8 @@ pub enum Json {
 }
 
 impl Json {
-    fn micros(d: Duration) -> Json {
+    /// A duration in whole microseconds, as every `_us` field gives it.
+    pub fn micros(d: Duration) -> Json {
         Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
     }
 

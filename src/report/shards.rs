@@ -129,9 +129,7 @@ pub fn merged_json(merged: &Merged) -> Json {
         ("missing_attempts", Json::Int(merged.missing_attempts)),
         (
             "start_skew_us",
-            merged.start_skew.map_or(Json::Null, |d| {
-                Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-            }),
+            merged.start_skew.map_or(Json::Null, Json::micros),
         ),
         (
             "max_concurrent_established",
