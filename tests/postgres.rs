@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Output, in_private_net, postgres, postgres_installed, run};
+use common::{Output, in_private_net, postgres, postgres_installed, postgres_reserving, run};
 
 const CAP: u32 = 20;
 
@@ -120,6 +120,80 @@ fn the_cap_is_served_what_is_past_it_rejected_and_limit_finds_it() {
                  served (rejected)"
             ),
             "{line}"
+        );
+    });
+}
+
+#[test]
+fn a_session_ended_by_an_error_after_authentication_is_not_served() {
+    if !postgres_installed() {
+        return;
+    }
+    in_private_net(|| {
+        let server = postgres(CAP);
+        let port = server.port();
+        // Trust authenticates any role (AuthenticationOk, an R), and only then does the
+        // server find the role missing: FATAL 28000, and it closes. Nothing was served.
+        let out = run_postgres(&port, "3", &["--probe", "postgres:nosuchuser"]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(probe_counts(&out), [0, 3, 0, 0], "{}", out.stdout);
+        assert_eq!(out.final_counts().closed, 3, "{}", out.stdout);
+        adds_up(&out);
+        assert_eq!(
+            server
+                .log()
+                .matches("FATAL:  role \"nosuchuser\" does not exist")
+                .count(),
+            3,
+            "{}",
+            server.log()
+        );
+        // --min-established counts served connections: none were.
+        server.wait_idle();
+        let out = run_postgres(
+            &port,
+            "3",
+            &["--probe", "postgres:nosuchuser", "--min-established", "1"],
+        );
+        assert_eq!(out.code, Some(2), "{out:?}");
+        // The role that exists is served, on the same server.
+        server.wait_idle();
+        let out = run_postgres(&port, "3", &["--probe", "postgres"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(probe_counts(&out), [3, 0, 0, 0], "{}", out.stdout);
+    });
+}
+
+#[test]
+fn the_slots_kept_for_superusers_reject_a_role_after_it_authenticated() {
+    if !postgres_installed() {
+        return;
+    }
+    in_private_net(|| {
+        // 10 slots, 3 kept for superusers: a role of no privilege gets 7. The server
+        // checks that only after authentication (trust: AuthenticationOk, an R), then
+        // sends FATAL 53300 and closes, so an R alone does not prove a session.
+        let server = postgres_reserving(10, 3);
+        server.sql("create role app login");
+        server.sql("create database app owner app");
+        server.wait_idle();
+        let out = run_postgres(&server.port(), "10", &["--probe", "postgres:app"]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(probe_counts(&out), [7, 3, 0, 0], "{}", out.stdout);
+        let counts = out.final_counts();
+        assert_eq!(
+            (counts.established, counts.closed),
+            (7, 3),
+            "{}",
+            out.stdout
+        );
+        adds_up(&out);
+        let log = server.log();
+        assert_eq!(
+            log.matches("FATAL:  remaining connection slots are reserved")
+                .count(),
+            3,
+            "{log}"
         );
     });
 }

@@ -146,8 +146,10 @@ connection it queues, whether the application ever takes it or not):
                               postgres   a startup message for user
                                          postgres (postgres:USER for
                                          another role), expect an
-                                         authentication request; an
-                                         error is a rejection
+                                         authentication request, or
+                                         with trust the session
+                                         ready; an error is a
+                                         rejection
                               ssh, smtp  expect SSH- or 220
       --send <BYTES>        a probe of your own: write these once established
                             (escapes: \\r \\n \\t \\0 \\\\ \\xHH)

@@ -953,6 +953,11 @@ extern "C" fn remove_postgres_template() {
 /// Starts a [`Postgres`] with a cap of `max_connections` and waits until it answers a
 /// startup message with an authentication request.
 pub fn postgres(max_connections: u32) -> Postgres {
+    postgres_reserving(max_connections, 0)
+}
+
+/// [`postgres`], with `reserved` of the `max_connections` slots kept for superusers.
+pub fn postgres_reserving(max_connections: u32, reserved: u32) -> Postgres {
     static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let (bin, major) = postgres_bin().expect("postgresql installed");
     let template = postgres_template();
@@ -988,7 +993,8 @@ pub fn postgres(max_connections: u32) -> Postgres {
         .arg(format!("unix_socket_directories={}", dir.display()))
         .arg("-c")
         .arg(format!("max_connections={max_connections}"))
-        .args(["-c", "superuser_reserved_connections=0"])
+        .arg("-c")
+        .arg(format!("superuser_reserved_connections={reserved}"))
         .args(["-c", "fsync=off", "-c", "autovacuum=off"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -1026,6 +1032,30 @@ pub fn postgres(max_connections: u32) -> Postgres {
 impl Postgres {
     pub fn port(&self) -> String {
         self.port.to_string()
+    }
+
+    /// Runs `sql` as the superuser over the unix socket; fails the test when psql does.
+    pub fn sql(&self, sql: &str) {
+        let (bin, _) = postgres_bin().expect("postgresql installed");
+        let out = Command::new(bin.join("psql"))
+            .arg("-h")
+            .arg(&self.dir)
+            .args([
+                "-p",
+                &self.port(),
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-qc", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Waits until no client is connected (the backends of the last run have exited), so
