@@ -1025,7 +1025,7 @@ pub fn postgres_reserving(max_connections: u32, reserved: u32) -> Postgres {
             && probe.read(&mut reply).is_ok_and(|n| reply[..n] == *b"R")
     });
     // The check's backend must have exited before a test counts slots.
-    std::thread::sleep(Duration::from_millis(100));
+    server.wait_idle();
     server
 }
 
@@ -1058,21 +1058,33 @@ impl Postgres {
         );
     }
 
-    /// Waits until no client is connected (the backends of the last run have exited), so
-    /// the next run has every slot; asked over the unix socket with psql, which takes none
-    /// of them while none is free (it is refused and asks again).
+    /// Waits until every backend the postmaster forked for a client has exited (those of
+    /// the last run, of a check, of psql), so the next run has every slot. It reads /proc
+    /// rather than asking the server, as asking takes a slot and leaves a backend behind.
     pub fn wait_idle(&self) {
-        let (bin, _) = postgres_bin().expect("postgresql installed");
-        let query = "select count(*) from pg_stat_activity \
-                     where backend_type = 'client backend' and pid <> pg_backend_pid()";
+        let postmaster = self.child.id().to_string();
         wait_for("the clients' backends to exit", || {
-            Command::new(bin.join("psql"))
-                .arg("-h")
-                .arg(&self.dir)
-                .args(["-p", &self.port(), "-U", "postgres", "-Atc", query])
-                .stderr(Stdio::null())
-                .output()
-                .is_ok_and(|out| out.status.success() && out.stdout == b"0\n")
+            let Ok(procs) = std::fs::read_dir("/proc") else {
+                return false;
+            };
+            !procs.filter_map(Result::ok).any(|entry| {
+                let path = entry.path();
+                // ppid is the field after the state, which follows the parenthesized name.
+                let child = std::fs::read_to_string(path.join("stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(") ")
+                        .and_then(|(_, rest)| rest.split(' ').nth(1))
+                        .is_some_and(|ppid| ppid == postmaster)
+                });
+                // A backend titles itself `postgres: USER DB HOST(PORT) …` or `… [local] …`;
+                // one just forked still has the postmaster's command line. The helpers
+                // (checkpointer, walwriter…) have titles of neither kind.
+                let title = std::fs::read(path.join("cmdline")).unwrap_or_default();
+                let title = String::from_utf8_lossy(&title);
+                let client = title.contains(" 127.0.0.1(")
+                    || title.contains(" [local]")
+                    || !title.starts_with("postgres: ");
+                child && client
+            })
         });
     }
 
