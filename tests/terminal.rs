@@ -13,6 +13,8 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::args;
+
 /// How long a screen may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -394,18 +396,9 @@ fn interrupted_with_ctrl_c_the_report_starts_where_the_status_line_was() {
 fn each_sigwinch_redraws_the_status_line_and_the_run_goes_on() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let started = Instant::now();
-    let child = common::spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "30",
-        "-s",
-        "100ms",
-        "-y",
-        "--progress",
-        "bar",
-    ]);
+    let child = common::spawn(&args!(
+        "run 127.0.0.1 {port} -c 30 -s 100ms -y --progress bar"
+    ));
     // The run takes about 3 s: a redraw every 250 ms makes about 12 of them. Forty
     // SIGWINCHes, one each 25 ms over its first second, each make one more (two that
     // arrive while the loop is busy are read as one).
