@@ -297,6 +297,15 @@ fn piped_screen(name: &str, rest: &str, pipe: &str) -> (Vec<String>, u32) {
     (rows, total)
 }
 
+/// The screen's rows above `EXIT `, less the empty ones, each parsed as one JSON object.
+fn json_rows(rows: &[String]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .take_while(|r| !r.starts_with("EXIT "))
+        .filter(|r| !r.is_empty())
+        .map(|r| serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r:?} in {rows:#?}")))
+        .collect()
+}
+
 #[test]
 fn piped_through_tee_on_the_same_screen_its_lines_come_out_whole() {
     let log = std::env::temp_dir().join(format!("tcpgoon-tee-{}.log", std::process::id()));
@@ -326,12 +335,7 @@ fn piped_through_tee_on_the_same_screen_its_lines_come_out_whole() {
 #[test]
 fn json_through_cat_on_the_same_screen_is_one_object_a_line() {
     let (rows, total) = piped_screen("json", "--json", "cat");
-    let objects: Vec<serde_json::Value> = rows
-        .iter()
-        .take_while(|r| !r.starts_with("EXIT "))
-        .filter(|r| !r.is_empty())
-        .map(|r| serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r:?} in {rows:#?}")))
-        .collect();
+    let objects = json_rows(&rows);
     let (summary, ticks) = objects.split_last().unwrap();
     assert!(ticks.len() >= 3, "{rows:#?}");
     assert!(ticks.iter().all(|t| t["type"] == "tick"), "{rows:#?}");
@@ -357,12 +361,7 @@ fn json_on_the_terminal_itself_keeps_the_status_line_below_whole_objects() {
     assert!(columns(status) < 80, "{rows:#?}");
     let (exit, rows) = tmux.finished();
     assert_eq!(exit, "0", "{rows:#?}");
-    let objects: Vec<serde_json::Value> = rows
-        .iter()
-        .take_while(|r| !r.starts_with("EXIT "))
-        .filter(|r| !r.is_empty())
-        .map(|r| serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r:?} in {rows:#?}")))
-        .collect();
+    let objects = json_rows(&rows);
     let (summary, ticks) = objects.split_last().unwrap();
     assert!(ticks.len() >= 3, "{rows:#?}");
     assert_eq!(summary["counts"]["established"], total);
