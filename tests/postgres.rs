@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Output, in_private_net, postgres, postgres_installed, postgres_reserving, run};
+use common::{Output, args, in_private_net, postgres, postgres_installed, postgres_reserving, run};
 
 const CAP: u32 = 20;
 
@@ -41,21 +41,9 @@ fn adds_up(out: &Output) {
     );
 }
 
-fn run_postgres(port: &str, connections: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        "127.0.0.1",
-        port,
-        "-c",
-        connections,
-        "-s",
-        "1ms",
-        "-y",
-        "-i",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
+/// `run` to 127.0.0.1:`port` at one attempt a millisecond, with `rest` after.
+fn run_postgres(port: &str, rest: &str) -> Output {
+    run(&args!("run 127.0.0.1 {port} -s 1ms -y -i 0 {rest}"))
 }
 
 fn too_many_clients(log: &str) -> usize {
@@ -72,7 +60,7 @@ fn the_cap_is_served_what_is_past_it_rejected_and_limit_finds_it() {
         let server = postgres(CAP);
         let port = server.port();
 
-        let out = run_postgres(&port, "20", &["--probe", "postgres"]);
+        let out = run_postgres(&port, "-c 20 --probe postgres");
         assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
         assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
         assert_eq!(out.final_counts().established, 20, "{}", out.stdout);
@@ -81,7 +69,7 @@ fn the_cap_is_served_what_is_past_it_rejected_and_limit_finds_it() {
         assert_eq!(too_many_clients(&server.log()), 0, "{}", server.log());
 
         server.wait_idle();
-        let out = run_postgres(&port, "25", &["--probe", "postgres"]);
+        let out = run_postgres(&port, "-c 25 --probe postgres");
         assert_eq!(out.code, Some(2), "{out:?}");
         // The 5 past the cap were answered FATAL 53300 and closed: rejected, then closed.
         assert_eq!(probe_counts(&out), [20, 5, 0, 0], "{}", out.stdout);
@@ -101,17 +89,9 @@ fn the_cap_is_served_what_is_past_it_rejected_and_limit_finds_it() {
         assert_eq!(too_many_clients(&server.log()), 5, "{}", server.log());
 
         server.wait_idle();
-        let out = run(&[
-            "limit",
-            "127.0.0.1",
-            &port,
-            "-r",
-            "10000",
-            "-i",
-            "0",
-            "--probe",
-            "postgres",
-        ]);
+        let out = run(&args!(
+            "limit 127.0.0.1 {port} -r 10000 -i 0 --probe postgres"
+        ));
         assert_eq!(out.code, Some(0), "{out:?}");
         let line = out.line("Limit: ");
         assert!(
@@ -134,7 +114,7 @@ fn a_session_ended_by_an_error_after_authentication_is_not_served() {
         let port = server.port();
         // Trust authenticates any role (AuthenticationOk, an R), and only then does the
         // server find the role missing: FATAL 28000, and it closes. Nothing was served.
-        let out = run_postgres(&port, "3", &["--probe", "postgres:nosuchuser"]);
+        let out = run_postgres(&port, "-c 3 --probe postgres:nosuchuser");
         assert_eq!(out.code, Some(2), "{out:?}");
         assert_eq!(probe_counts(&out), [0, 3, 0, 0], "{}", out.stdout);
         assert_eq!(out.final_counts().closed, 3, "{}", out.stdout);
@@ -152,13 +132,12 @@ fn a_session_ended_by_an_error_after_authentication_is_not_served() {
         server.wait_idle();
         let out = run_postgres(
             &port,
-            "3",
-            &["--probe", "postgres:nosuchuser", "--min-established", "1"],
+            "-c 3 --probe postgres:nosuchuser --min-established 1",
         );
         assert_eq!(out.code, Some(2), "{out:?}");
         // The role that exists is served, on the same server.
         server.wait_idle();
-        let out = run_postgres(&port, "3", &["--probe", "postgres"]);
+        let out = run_postgres(&port, "-c 3 --probe postgres");
         assert_eq!(out.code, Some(0), "{out:?}");
         assert_eq!(probe_counts(&out), [3, 0, 0, 0], "{}", out.stdout);
     });
@@ -177,7 +156,7 @@ fn the_slots_kept_for_superusers_reject_a_role_after_it_authenticated() {
         server.sql("create role app login");
         server.sql("create database app owner app");
         server.wait_idle();
-        let out = run_postgres(&server.port(), "10", &["--probe", "postgres:app"]);
+        let out = run_postgres(&server.port(), "-c 10 --probe postgres:app");
         assert_eq!(out.code, Some(2), "{out:?}");
         assert_eq!(probe_counts(&out), [7, 3, 0, 0], "{}", out.stdout);
         let counts = out.final_counts();
