@@ -455,7 +455,7 @@ fn a_summary_without_a_time_series_draws_the_latency_alone() {
     let lines = json_lines(&ticking.stdout);
     assert!(lines.len() >= 3, "{}", ticking.stdout);
     let last = lines.len() - 1;
-    // As a merge of runs prints it: the summary alone, without a timeline.
+    // As a tcpgoon from before timelines printed it: the summary alone, without one.
     let mut summary = lines[last].clone();
     summary.as_object_mut().unwrap().remove("timeline");
     let file = dir.join("merged.jsonl");
