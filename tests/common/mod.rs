@@ -12,6 +12,23 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tcpgoon");
 
+/// An argument vector written as the command line it is: `format!`, then split at ASCII
+/// whitespace. `args!("run 127.0.0.1 {port} -c 5 -y")` is `["run", "127.0.0.1", port, "-c",
+/// "5", "-y"]`. No quoting: a value that may hold white space (a path, a payload) goes
+/// after a `;`, each one argument as it is: `args!("run 127.0.0.1 {port} --summary"; path)`.
+#[allow(unused_macros)]
+macro_rules! args {
+    ($line:literal $(, $value:expr)* $(; $($whole:expr),+)?) => {
+        format!($line $(, $value)*)
+            .split_ascii_whitespace()
+            .map(String::from)
+            .chain([$($(String::from($whole)),+)?])
+            .collect::<Vec<String>>()
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use args;
+
 /// A finished run of the binary.
 #[derive(Debug)]
 pub struct Output {
@@ -155,10 +172,10 @@ impl Drop for Guard {
 }
 
 /// Starts the binary with piped output.
-pub fn spawn(args: &[&str]) -> Guard {
+pub fn spawn(args: &[impl AsRef<str>]) -> Guard {
     Guard(
         Command::new(BIN)
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -202,18 +219,18 @@ pub fn finish(mut guard: Guard, started: Instant, limit: Duration) -> Output {
 }
 
 /// Runs the binary to completion, with a 60 s limit.
-pub fn run(args: &[&str]) -> Output {
+pub fn run(args: &[impl AsRef<str>]) -> Output {
     let started = Instant::now();
     finish(spawn(args), started, Duration::from_secs(60))
 }
 
 /// Runs the binary to completion with `input` on its stdin (a pipe, closed after it), with
 /// a 60 s limit.
-pub fn run_with_input(args: &[&str], input: &str) -> Output {
+pub fn run_with_input(args: &[impl AsRef<str>], input: &str) -> Output {
     use std::io::Write;
     let started = Instant::now();
     let mut child = Command::new(BIN)
-        .args(args)
+        .args(args.iter().map(AsRef::as_ref))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -262,7 +279,7 @@ pub fn run_with_hosts(hosts: &str, args: &[&str]) -> Output {
 
 /// Runs the binary and checks it refused its arguments as bad input should: exit 64, one
 /// line on stderr that starts `tcpgoon: `, no panic, nothing on stdout.
-pub fn run_bad_input(args: &[&str]) -> Output {
+pub fn run_bad_input<S: AsRef<str> + std::fmt::Debug>(args: &[S]) -> Output {
     let out = run(args);
     assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
     assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
@@ -393,11 +410,17 @@ impl Drop for HoldingListener {
 /// Keeping it bound keeps another test's listener, or a connect's choice of local port
 /// (which could connect to itself), from taking the port before the test dials it.
 ///
-/// It reads as the port's text (`&port` where a `&str` goes), so the usual
-/// `let port = closed_port();` keeps the port closed until the end of the test.
+/// It reads as the port's text (`&port` where a `&str` goes, `{port}` in [`args!`]), so
+/// the usual `let port = closed_port();` keeps the port closed until the end of the test.
 pub struct ClosedPort {
     _socket: socket2::Socket,
     port: String,
+}
+
+impl std::fmt::Display for ClosedPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.port)
+    }
 }
 
 impl std::ops::Deref for ClosedPort {
