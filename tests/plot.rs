@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, in_private_net, run, run_bad_input, start_server};
+use common::{Guard, args, in_private_net, run, run_bad_input, start_server};
 use serde_json::Value;
 
 /// A fresh directory for one test's files.
@@ -504,24 +504,10 @@ fn a_merge_of_shards_is_drawn_with_its_time_series() {
         let started = Instant::now();
         let guards: Vec<Guard> = (0..2)
             .map(|i| {
-                let shard = format!("{i}/2");
-                common::spawn(&[
-                    "run",
-                    "127.0.0.1",
-                    &port,
-                    "-c",
-                    "200",
-                    "-s",
-                    "1ms",
-                    "-i",
-                    "0",
-                    "-y",
-                    "--json",
-                    "--shard",
-                    &shard,
-                    "--start-at",
-                    &start,
-                ])
+                common::spawn(&args!(
+                    "run 127.0.0.1 {port} -c 200 -s 1ms -i 0 -y --json --shard {i}/2 \
+                     --start-at {start}"
+                ))
             })
             .collect();
         guards
@@ -548,12 +534,7 @@ fn a_merge_of_shards_is_drawn_with_its_time_series() {
     let file = dir.join("merged.jsonl");
     std::fs::write(&file, &merged.stdout).unwrap();
     let svg_file = dir.join("merged.svg");
-    let plotted = run(&[
-        "plot",
-        file.to_str().unwrap(),
-        "-o",
-        svg_file.to_str().unwrap(),
-    ]);
+    let plotted = run(&args!("plot -o"; svg_file.to_str().unwrap(), file.to_str().unwrap()));
     assert_eq!(plotted.code, Some(0), "{plotted:?}");
     let svg = std::fs::read_to_string(&svg_file).unwrap();
     check_self_contained(&svg);
