@@ -414,8 +414,8 @@ Options:
   -h, --help            print this help
 
 The timeline comes from the summary's `timeline` samples (one a millisecond, or
-fewer for a long run); without them, from the ticks; a summary with neither (a
-merge) gets the latency panel alone.
+fewer for a long run; a merge's are its shards' counts summed); without them,
+from the ticks; a summary with neither gets the latency panel alone.
 
 Exit status:
   0   the picture was written
