@@ -25,7 +25,7 @@
 //! So an `R` that asks for credentials serves (the server took the connection and awaits a
 //! password the probe does not have); AuthenticationOk serves once ReadyForQuery (`Z`)
 //! follows; an `E` at any point before that rejects. Per connection it keeps the message
-//! header it is in and a few counters ([`PgReader`]), never the bytes.
+//! header it is in and a few flags, in 32 bits ([`PgReader`]), never the bytes.
 
 use std::time::Duration;
 
@@ -178,68 +178,133 @@ impl ProbeState {
 
 /// Reads PostgreSQL's backend messages as they arrive, in any pieces: each is a type byte,
 /// a big-endian length that counts itself, and a body, of which only an authentication
-/// request's code (its first four bytes) is kept.
+/// request's code (its first four bytes) is looked at.
+///
+/// It lives in every connection's probe slot, so its whole state is 32 bits, kept at the
+/// slot's 2-byte alignment (a `u32` would add 8 bytes to every connection, probed or not):
+/// the length (24 bits: no message before ReadyForQuery comes near 16 MiB, and libpq refuses
+/// far shorter ones, so a longer one is not PostgreSQL), where in the message it is, the
+/// message's kind, and two flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PgReader {
-    /// Bytes of the current message's header (type and length) read: 0 to 5.
-    head: u8,
-    kind: u8,
-    /// The length the header gives: 4 and the body's.
-    len: u32,
-    /// Bytes of the body read.
-    read: u32,
-    /// An authentication request's code: 0 is AuthenticationOk.
-    code: u32,
+pub struct PgReader([u16; 2]);
+
+// A connection's probe slot (`conn::ProbeSlot`) holds this; at 8 bytes and 2-byte alignment
+// it adds nothing to a connection's size.
+const _: () =
+    assert!(std::mem::size_of::<ProbeState>() == 8 && std::mem::align_of::<ProbeState>() == 2);
+
+/// [`PgReader`]'s state, unpacked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pg {
+    /// In the header, the length so far; in the body, the bytes of it still to come.
+    left: u32,
+    /// 0: the type byte is next; 1-4: that many header bytes read; 5-9: in the body, with
+    /// `at - 5` of an authentication request's code read.
+    at: u8,
+    kind: PgKind,
     /// AuthenticationOk came; the session is ready at ReadyForQuery.
     authenticated: bool,
+    /// A byte of this authentication request's code is not zero: it is not AuthenticationOk.
+    code_nonzero: bool,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum PgKind {
+    /// ParameterStatus, BackendKeyData, NoticeResponse: read past.
+    #[default]
+    Other,
+    Authentication,
+    ReadyForQuery,
+}
+
+const PG_LEFT: u32 = (1 << 24) - 1;
+
 impl PgReader {
+    fn unpack(self) -> Pg {
+        let bits = u32::from(self.0[0]) << 16 | u32::from(self.0[1]);
+        Pg {
+            left: bits & PG_LEFT,
+            at: (bits >> 24 & 0xf) as u8,
+            kind: match bits >> 28 & 3 {
+                1 => PgKind::Authentication,
+                2 => PgKind::ReadyForQuery,
+                _ => PgKind::Other,
+            },
+            authenticated: bits >> 30 & 1 == 1,
+            code_nonzero: bits >> 31 == 1,
+        }
+    }
+
+    fn pack(pg: Pg) -> PgReader {
+        let kind = match pg.kind {
+            PgKind::Other => 0,
+            PgKind::Authentication => 1,
+            PgKind::ReadyForQuery => 2,
+        };
+        let bits = pg.left
+            | u32::from(pg.at) << 24
+            | kind << 28
+            | u32::from(pg.authenticated) << 30
+            | u32::from(pg.code_nonzero) << 31;
+        PgReader([(bits >> 16) as u16, bits as u16])
+    }
+
     fn on_bytes(&mut self, bytes: &[u8]) -> Answer {
+        let mut pg = self.unpack();
         for &byte in bytes {
-            if self.head == 0 {
-                match byte {
+            if pg.at == 0 {
+                pg.kind = match byte {
                     // ErrorResponse: too many clients, no such role or database…
                     b'E' => return Answer::Rejected,
-                    // An authentication request; a notice may come at any time.
-                    b'R' | b'N' => {}
+                    b'R' => PgKind::Authentication,
+                    // A notice may come at any time.
+                    b'N' => PgKind::Other,
                     // ParameterStatus, BackendKeyData, ReadyForQuery: after
                     // AuthenticationOk only.
-                    b'S' | b'K' | b'Z' if self.authenticated => {}
+                    b'S' | b'K' if pg.authenticated => PgKind::Other,
+                    b'Z' if pg.authenticated => PgKind::ReadyForQuery,
                     _ => return Answer::Rejected,
-                }
-                (self.kind, self.len, self.read, self.code) = (byte, 0, 0, 0);
-                self.head = 1;
+                };
+                (pg.left, pg.code_nonzero, pg.at) = (0, false, 1);
                 continue;
             }
-            if self.head < 5 {
-                self.len = self.len << 8 | u32::from(byte);
-                self.head += 1;
-                if self.head < 5 {
+            if pg.at < 5 {
+                if pg.at == 1 && byte != 0 {
+                    // 16 MiB or more: not a message PostgreSQL sends here.
+                    return Answer::Rejected;
+                }
+                pg.left = pg.left << 8 | u32::from(byte);
+                pg.at += 1;
+                if pg.at < 5 {
                     continue;
                 }
-                if self.len < 4 {
+                if pg.left < 4 {
+                    // A length that does not count itself.
+                    return Answer::Rejected;
+                }
+                pg.left -= 4;
+                if pg.kind == PgKind::Authentication && pg.left < 4 {
+                    // Too short to carry a code.
                     return Answer::Rejected;
                 }
             } else {
-                if self.kind == b'R' && self.read < 4 {
-                    self.code = self.code << 8 | u32::from(byte);
+                if pg.kind == PgKind::Authentication && pg.at < 9 {
+                    pg.code_nonzero |= byte != 0;
+                    pg.at += 1;
                 }
-                self.read += 1;
+                pg.left -= 1;
             }
-            if self.read == self.len - 4 {
-                self.head = 0;
-                match self.kind {
-                    // Too short to carry a code: not PostgreSQL.
-                    b'R' if self.read < 4 => return Answer::Rejected,
-                    b'R' if self.code == 0 => self.authenticated = true,
+            if pg.left == 0 {
+                pg.at = 0;
+                match pg.kind {
+                    PgKind::Authentication if !pg.code_nonzero => pg.authenticated = true,
                     // It asks for a password (or another proof): it took the connection.
-                    b'R' => return Answer::Served,
-                    b'Z' => return Answer::Served,
-                    _ => {}
+                    PgKind::Authentication | PgKind::ReadyForQuery => return Answer::Served,
+                    PgKind::Other => {}
                 }
             }
         }
+        *self = PgReader::pack(pg);
         Answer::Pending
     }
 }
@@ -395,17 +460,15 @@ mod tests {
         message
     }
 
+    fn pg_probe() -> Probe {
+        let user = "postgres".to_string();
+        Probe::preset(&ProbeKind::Postgres { user }, "h", 5432, Duration::ZERO)
+    }
+
     /// Feeds `bytes` one at a time, as they could arrive; the answer and how many bytes it
     /// took.
     fn pg_judge(bytes: &[u8]) -> (Answer, usize) {
-        let probe = Probe::preset(
-            &ProbeKind::Postgres {
-                user: "postgres".to_string(),
-            },
-            "h",
-            5432,
-            Duration::ZERO,
-        );
+        let probe = pg_probe();
         let mut state = ProbeState::default();
         for (i, byte) in bytes.iter().enumerate() {
             let answer = probe.on_bytes(&mut state, std::slice::from_ref(byte));
@@ -452,6 +515,19 @@ mod tests {
     }
 
     #[test]
+    fn postgres_messages_up_to_16_mib_are_read_past() {
+        let mut reply = pg_message(b'R', &0u32.to_be_bytes());
+        reply.extend([b'N', 0, 0xff, 0xff, 0xff]);
+        assert_eq!(pg_judge(&reply), (Answer::Pending, reply.len()));
+        let (probe, mut probe_state) = (pg_probe(), ProbeState::default());
+        assert_eq!(probe.on_bytes(&mut probe_state, &reply), Answer::Pending);
+        let body = vec![b'x'; 0xff_ffff - 4];
+        assert_eq!(probe.on_bytes(&mut probe_state, &body), Answer::Pending);
+        let ready = pg_message(b'Z', b"I");
+        assert_eq!(probe.on_bytes(&mut probe_state, &ready), Answer::Served);
+    }
+
+    #[test]
     fn what_postgres_never_sends_is_a_rejection() {
         for reply in [
             &b"HTTP/1.1 400 Bad Request\r\n"[..],
@@ -461,6 +537,8 @@ mod tests {
             &[b'R', 0, 0, 0, 3],
             // An authentication request without its code.
             &pg_message(b'R', &[0, 0]),
+            // A notice of 16 MiB.
+            &[b'N', 1, 0, 0, 0],
         ] {
             assert_eq!(pg_judge(reply).0, Answer::Rejected, "{reply:?}");
         }
