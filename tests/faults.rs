@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Output, closed_port, finish, min_max, run, signal, spawn, start_server};
+use common::{Output, args, closed_port, finish, min_max, run, signal, spawn, start_server};
 
 fn run_against(port: &str, args: &[&str]) -> Output {
     let mut full = vec!["run", "127.0.0.1", port, "-i", "0", "-y"];
@@ -208,18 +208,7 @@ fn sigterm_to_the_client_reports_every_connection() {
     let (_server, port) = start_server(&["-m", "0", "-i", "0"]);
     let started = Instant::now();
     // One live line, printed as the run starts, and no more before the signal.
-    let mut client = spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "100",
-        "-s",
-        "20ms",
-        "-i",
-        "10s",
-        "-y",
-    ]);
+    let mut client = spawn(&args!("run 127.0.0.1 {port} -c 100 -s 20ms -i 10s -y"));
     // From the first line on, attempts are due every 20 ms: about 25 in 500 ms.
     let first = common::first_line(&mut client);
     assert!(first.ends_with("NotInitiated: 100"), "{first}");

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{HoldingListener, run};
+use common::{HoldingListener, args, run};
 
 #[test]
 fn percentiles_take_the_ceiling_rank_where_hdrh_takes_the_nearest() {
@@ -27,19 +27,7 @@ fn percentiles_take_the_ceiling_rank_where_hdrh_takes_the_nearest() {
     let server = HoldingListener::start();
     let port = server.port();
     // 7 connections: p75 is the 6th by the ceiling rank, the 5th by the nearest.
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "7",
-        "-s",
-        "1ms",
-        "-i",
-        "0",
-        "-y",
-        "--json",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 7 -s 1ms -i 0 -y --json"));
     assert_eq!(out.code, Some(0), "{out:?}");
     let mut check = Command::new(&python)
         .arg(root.join("tests/hdrh/ranks.py"))

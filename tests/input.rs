@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{closed_port, run, run_bad_input};
+use common::{args, closed_port, run, run_bad_input};
 
 #[test]
 fn a_host_that_looks_numeric_but_is_no_dotted_quad_is_refused() {
@@ -54,16 +54,9 @@ fn min_established_of_nothing_is_refused() {
     // It would pass every run, even one where nothing listens.
     let port = closed_port();
     for zero in ["0", "00", "0%", "0.0%", "000.000%"] {
-        let out = run_bad_input(&[
-            "run",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "2",
-            "-y",
-            "--min-established",
-            zero,
-        ]);
+        let out = run_bad_input(&args!(
+            "run 127.0.0.1 {port} -c 2 -y --min-established {zero}"
+        ));
         assert!(
             out.stderr
                 .contains(&format!("--min-established: '{zero}' passes every run")),
@@ -73,18 +66,9 @@ fn min_established_of_nothing_is_refused() {
     }
     // The smallest gates that are gates still run, and judge.
     for least in ["1", "0.1%"] {
-        let out = run(&[
-            "run",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "2",
-            "-i",
-            "0",
-            "-y",
-            "--min-established",
-            least,
-        ]);
+        let out = run(&args!(
+            "run 127.0.0.1 {port} -c 2 -i 0 -y --min-established {least}"
+        ));
         assert_eq!(out.code, Some(2), "{least}: {out:?}");
     }
 }

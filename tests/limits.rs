@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Guard, HoldingListener, Output, PolicyListener, finish, in_private_net, run, spawn, sysctl,
+    Guard, HoldingListener, Output, PolicyListener, args, finish, in_private_net, run, spawn,
+    sysctl,
 };
 
 /// Namespaced runs narrow the ephemeral range to this many ports.
@@ -26,7 +27,7 @@ fn narrow_port_range() -> Guard {
 
 /// Runs `tcpgoon <args>` in a private network namespace whose port range is narrowed, against
 /// the server [`narrow_port_range`] starts there; `None` where namespaces are not available.
-fn run_in_narrow_range(args: &[&str]) -> Option<Output> {
+fn run_in_narrow_range(args: &[impl AsRef<str> + Sync]) -> Option<Output> {
     in_private_net(|| {
         let _server = narrow_port_range();
         run(args)
@@ -95,20 +96,7 @@ fn ports_are_handed_out_in_order_not_one_parity_first() {
     }
     let Some(ports) = in_private_net(|| {
         let _server = narrow_port_range();
-        let _client = spawn(&[
-            "run",
-            "127.0.0.1",
-            "9000",
-            "-c",
-            "50",
-            "-s",
-            "0",
-            "--hold",
-            "20s",
-            "-i",
-            "0",
-            "-y",
-        ]);
+        let _client = spawn(&args!("run 127.0.0.1 9000 -c 50 -s 0 --hold 20s -i 0 -y"));
         let mut ports = Vec::new();
         common::wait_for("50 established", || {
             ports = local_ports_to(9000);
@@ -213,16 +201,7 @@ fn bad_sources_are_setup_errors() {
             "'127.255.255.254/31' includes 127.255.255.255",
         ),
     ] {
-        let out = run(&[
-            "run",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "1",
-            "-y",
-            "--source",
-            source,
-        ]);
+        let out = run(&args!("run 127.0.0.1 {port} -c 1 -y --source {source}"));
         assert_eq!(out.code, Some(64), "{source}: {out:?}");
         assert_eq!(out.stderr.lines().count(), 1, "{source}: {}", out.stderr);
         assert!(out.stderr.starts_with("tcpgoon: "), "{}", out.stderr);
@@ -319,20 +298,9 @@ fn a_source_that_cannot_reach_the_targets_family_is_a_setup_error() {
         );
     }
     // Mapped to mapped is a pair that works.
-    let out = run(&[
-        "run",
-        "::ffff:127.0.0.1",
-        &port,
-        "-c",
-        "3",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--source",
-        "::ffff:127.0.0.2",
-    ]);
+    let out = run(&args!(
+        "run ::ffff:127.0.0.1 {port} -c 3 -s 0 -i 0 -y --source ::ffff:127.0.0.2"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
 }
@@ -520,20 +488,10 @@ fn a_name_whose_first_address_refuses_falls_back_to_the_next() {
 #[test]
 fn hold_keeps_connections_open_with_live_lines() {
     let server = HoldingListener::start();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-i",
-        "100ms",
-        "--hold",
-        "600ms",
-        "-y",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {} -c 10 -s 0 -i 100ms --hold 600ms -y",
+        server.port()
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
         out.elapsed >= Duration::from_millis(600),
@@ -569,20 +527,10 @@ fn hold_keeps_connections_open_with_live_lines() {
 #[test]
 fn connections_the_peer_closes_during_the_hold_are_closed_and_exit_2() {
     let server = PolicyListener::start("127.0.0.1:0", Some(Duration::from_millis(300)));
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "--hold",
-        "5s",
-        "-y",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {} -c 10 -s 0 -i 0 --hold 5s -y",
+        server.port()
+    ));
     assert_eq!(out.code, Some(2), "{out:?}");
     let counts = out.final_counts();
     assert_eq!(
@@ -603,21 +551,10 @@ fn connections_the_peer_closes_during_the_hold_are_closed_and_exit_2() {
 #[test]
 fn reconnect_keeps_n_up_and_the_total_adds_up() {
     let server = PolicyListener::start("127.0.0.1:0", Some(Duration::from_millis(200)));
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "--hold",
-        "1s",
-        "--reconnect",
-        "-y",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {} -c 10 -s 0 -i 0 --hold 1s --reconnect -y",
+        server.port()
+    ));
     // The peer closed connections: that is still reported, with exit 2.
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_adds_up(&out);
@@ -684,19 +621,9 @@ fn replacements_share_the_requested_rate_and_a_run_without_a_hold_ends() {
     // kinds together keep to 100/s; without a hold, drops after the last scheduled attempt
     // are not replaced, so the run ends.
     let (_server, port) = common::start_server(&["-m", "0", "--max-open", "0", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "20",
-        "-s",
-        "10ms",
-        "--reconnect",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 20 -s 10ms --reconnect -i 0 -y"
+    ));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_adds_up(&out);
     let replaced = reconnects(&out);
@@ -707,21 +634,9 @@ fn replacements_share_the_requested_rate_and_a_run_without_a_hold_ends() {
     assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
 
     // With a hold, replacing goes on through it, at the same rate.
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "10ms",
-        "--reconnect",
-        "--hold",
-        "500ms",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 10ms --reconnect --hold 500ms -i 0 -y"
+    ));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_adds_up(&out);
     // 40 ms of schedule and 500 ms of hold at one attempt per 10 ms: about 50 replacements.
@@ -732,17 +647,7 @@ fn replacements_share_the_requested_rate_and_a_run_without_a_hold_ends() {
 #[test]
 fn limit_finds_the_backlog_of_a_server_that_never_accepts() {
     let (server, port) = common::start_server(&["-m", "0", "--no-accept", "--backlog", "64"]);
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "1000",
-        "-t",
-        "300ms",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("limit 127.0.0.1 {port} -c 1000 -t 300ms -i 0"));
     drop(server);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_adds_up(&out);
@@ -763,17 +668,7 @@ fn limit_finds_k_against_a_server_that_closes_the_rest() {
     // when it reads that FIN, so the next attempt must not come before the server has had
     // its turn: 100 ms apart, not the default 1 ms, on a machine busy with other tests.
     let (_server, port) = common::start_server(&["-m", "0", "--max-open", "40", "-i", "0"]);
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "500",
-        "--rate",
-        "10",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("limit 127.0.0.1 {port} -c 500 --rate 10 -i 0"));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_adds_up(&out);
     let limit = out.line("Limit: ");
@@ -788,19 +683,10 @@ fn limit_finds_k_against_a_server_that_closes_the_rest() {
 #[test]
 fn limit_without_a_limit_holds_the_maximum_and_exits_4() {
     let server = HoldingListener::start();
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "50",
-        "--rate",
-        "5000",
-        "--hold",
-        "300ms",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!(
+        "limit 127.0.0.1 {} -c 50 --rate 5000 --hold 300ms -i 0",
+        server.port()
+    ));
     assert_eq!(out.code, Some(4), "{out:?}");
     assert_eq!(out.final_counts().established, 50);
     let line = out.line("No limit found: ");
@@ -812,17 +698,7 @@ fn limit_without_a_limit_holds_the_maximum_and_exits_4() {
 
 #[test]
 fn limit_blames_this_machine_for_a_local_limit() {
-    let Some(out) = run_in_narrow_range(&[
-        "limit",
-        "127.0.0.1",
-        "9000",
-        "-c",
-        "250",
-        "-r",
-        "20000",
-        "-i",
-        "0",
-    ]) else {
+    let Some(out) = run_in_narrow_range(&args!("limit 127.0.0.1 9000 -c 250 -r 20000 -i 0")) else {
         return;
     };
     assert_eq!(out.code, Some(1), "{out:?}");
@@ -846,15 +722,7 @@ fn limit_blames_this_machine_for_a_local_limit() {
 fn limit_is_interrupted_cleanly() {
     let server = HoldingListener::start();
     let started = Instant::now();
-    let child = spawn(&[
-        "limit",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "1000",
-        "-r",
-        "100",
-    ]);
+    let child = spawn(&args!("limit 127.0.0.1 {} -c 1000 -r 100", server.port()));
     std::thread::sleep(Duration::from_millis(400));
     common::signal(&child, libc::SIGINT);
     let out = finish(child, started, Duration::from_secs(10));
@@ -870,22 +738,10 @@ fn limit_is_interrupted_cleanly() {
 #[test]
 fn the_json_summary_carries_reconnects_and_the_hold() {
     let server = PolicyListener::start("127.0.0.1:0", Some(Duration::from_millis(100)));
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "--hold",
-        "400ms",
-        "--reconnect",
-        "--json",
-        "-y",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {} -c 5 -s 0 -i 0 --hold 400ms --reconnect --json -y",
+        server.port()
+    ));
     assert_eq!(out.code, Some(2), "{out:?}");
     let summary = out.stdout.lines().last().expect("a summary line");
     let number_after = |key: &str| -> u64 {

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{BIN, installed, run, run_bad_input, start_server};
+use common::{BIN, args, installed, run, run_bad_input, start_server};
 
 fn stdout_of(args: &[&str]) -> String {
     let out = run(args);
@@ -416,38 +416,12 @@ fn compound_durations_and_the_originals_bare_numbers_are_read() {
     // A server told to stop after 1m30s, a run that holds for 0m0.2s and waits on each
     // attempt 1s500ms: all read; the original's bare -s, -t and -i keep their units.
     let (_server, port) = start_server(&["-m", "0", "-d", "1m30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "3",
-        "-s",
-        "1",
-        "-t",
-        "1500",
-        "-i",
-        "0",
-        "-y",
-        "--hold",
-        "0m0.2s",
-        "--settle",
-        "0h0m0.01s",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 1 -t 1500 -i 0 -y --hold 0m0.2s --settle 0h0m0.01s"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     let hold = out.line("Hold: ");
     assert!(hold.starts_with("Hold: 20"), "{hold}");
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "1",
-        "-t",
-        "1s500ms",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 1 -t 1s500ms -i 0 -y"));
     assert_eq!(out.code, Some(0), "{out:?}");
 }

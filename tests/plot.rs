@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, in_private_net, run, run_bad_input, start_server};
+use common::{Guard, args, in_private_net, run, run_bad_input, start_server};
 use serde_json::Value;
 
 /// A fresh directory for one test's files.
@@ -455,7 +455,7 @@ fn a_summary_without_a_time_series_draws_the_latency_alone() {
     let lines = json_lines(&ticking.stdout);
     assert!(lines.len() >= 3, "{}", ticking.stdout);
     let last = lines.len() - 1;
-    // As a merge of runs prints it: the summary alone, without a timeline.
+    // As a tcpgoon from before timelines printed it: the summary alone, without one.
     let mut summary = lines[last].clone();
     summary.as_object_mut().unwrap().remove("timeline");
     let file = dir.join("merged.jsonl");
@@ -488,6 +488,71 @@ fn a_summary_without_a_time_series_draws_the_latency_alone() {
     assert_eq!(piped.code, Some(0), "{piped:?}");
     let svg = std::fs::read_to_string(&svg_file).unwrap();
     assert!(svg.contains("id=\"timeline-0\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_merge_of_shards_is_drawn_with_its_time_series() {
+    let dir = scratch("merge-series");
+    let shards = in_private_net(|| {
+        let (_server, port) = start_server(&["-m", "0", "-d", "20s", "-i", "0"]);
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            + Duration::from_millis(1500);
+        let start = format!("@{}.{:06}", at.as_secs(), at.subsec_micros());
+        let started = Instant::now();
+        let guards: Vec<Guard> = (0..2)
+            .map(|i| {
+                common::spawn(&args!(
+                    "run 127.0.0.1 {port} -c 200 -s 1ms -i 0 -y --json --shard {i}/2 \
+                     --start-at {start}"
+                ))
+            })
+            .collect();
+        guards
+            .into_iter()
+            .map(|g| common::finish(g, started, Duration::from_secs(20)))
+            .collect::<Vec<_>>()
+    });
+    let Some(shards) = shards else { return };
+    let mut files = Vec::new();
+    for (i, out) in shards.iter().enumerate() {
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let file = dir.join(format!("shard{i}.jsonl"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = run(&args);
+    assert_eq!(merged.code, Some(0), "{merged:?}");
+    let lines = json_lines(&merged.stdout);
+    assert_eq!(lines.len(), 1, "{}", merged.stdout);
+    assert_eq!(lines[0]["counts"]["established"], 200);
+    check_timeline(&lines[0]);
+    let file = dir.join("merged.jsonl");
+    std::fs::write(&file, &merged.stdout).unwrap();
+    let svg_file = dir.join("merged.svg");
+    let plotted = run(&args!("plot -o"; svg_file.to_str().unwrap(), file.to_str().unwrap()));
+    assert_eq!(plotted.code, Some(0), "{plotted:?}");
+    let svg = std::fs::read_to_string(&svg_file).unwrap();
+    check_self_contained(&svg);
+    assert!(svg.contains("id=\"timeline-0\""), "{svg}");
+    assert!(!svg.contains("No time series"), "{svg}");
+    assert!(svg.contains("asked for 200"), "{svg}");
+    // Drawn: the established band fills the panel along its bottom.
+    let width = attribute(&svg, "<svg", "width") as u32;
+    let height = attribute(&svg, "<svg", "height") as u32;
+    let (w, h, rgba) = render(&svg_file, width, height);
+    let image = Image { width: w, rgba };
+    assert_eq!((w, h), (width, height));
+    let panel = area(&svg, "timeline-0");
+    let established = hex("#009e73");
+    let pixels = (panel.2 - panel.0) * (panel.3 - panel.1);
+    assert!(image.count(panel, established, 2) > pixels / 4);
+    let bottom_row = (panel.0, panel.3 - 3, panel.2, panel.3 - 1);
+    assert!(image.count(bottom_row, established, 2) > (panel.2 - panel.0) / 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

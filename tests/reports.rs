@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{closed_port, run};
+use common::{args, closed_port, run};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
@@ -35,19 +35,9 @@ fn n(v: &Value) -> u64 {
 #[test]
 fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "40",
-        "-s",
-        "5ms",
-        "-i",
-        "50ms",
-        "-y",
-        "--json",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 40 -s 5ms -i 50ms -y --json"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     let objects = json_lines(&out.stdout);
     let (summary, ticks) = objects.split_last().expect("at least a summary");
@@ -98,17 +88,8 @@ fn json_lines_carry_ticks_and_a_summary_that_adds_up() {
 
 #[test]
 fn json_summary_counts_failures_by_cause() {
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &closed_port(),
-        "-c",
-        "7",
-        "-s",
-        "0",
-        "-y",
-        "--json",
-    ]);
+    let port = closed_port();
+    let out = run(&args!("run 127.0.0.1 {port} -c 7 -s 0 -y --json"));
     assert_eq!(out.code, Some(2));
     let objects = json_lines(&out.stdout);
     let summary = objects.last().unwrap();
@@ -146,20 +127,8 @@ fn hdr_log_without_live_ticks_holds_the_whole_run_in_one_interval() {
     let dir = std::env::temp_dir().join(format!("tcpgoon-hdr0-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.hlog");
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "25",
-        "-s",
-        "2ms",
-        "-i",
-        "0",
-        "-y",
-        "--hdr-log",
-        path.to_str().unwrap(),
-    ]);
+    let out =
+        run(&args!("run 127.0.0.1 {port} -c 25 -s 2ms -i 0 -y --hdr-log"; path.to_str().unwrap()));
     assert_eq!(out.code, Some(0), "{out:?}");
     let intervals = read_hdr_log(&path);
     assert_eq!(intervals.len(), 1, "one interval for the whole run");
@@ -173,20 +142,9 @@ fn hdr_log_reads_back_with_every_established_connection() {
     let dir = std::env::temp_dir().join(format!("tcpgoon-hdr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("run.hlog");
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "60",
-        "-s",
-        "4ms",
-        "-i",
-        "50ms",
-        "-y",
-        "--hdr-log",
-        path.to_str().unwrap(),
-    ]);
+    let out = run(
+        &args!("run 127.0.0.1 {port} -c 60 -s 4ms -i 50ms -y --hdr-log"; path.to_str().unwrap()),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let intervals = read_hdr_log(&path);
     let total: u64 = intervals.iter().map(Histogram::len).sum();
@@ -244,18 +202,9 @@ fn an_hdr_log_on_a_fifo_nobody_reads_is_refused_without_waiting() {
     assert!(made.success(), "mkfifo: {made}");
     let port = closed_port();
     let started = std::time::Instant::now();
-    let child = common::spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "1",
-        "-i",
-        "0",
-        "-y",
-        "--hdr-log",
-        fifo.to_str().unwrap(),
-    ]);
+    let child = common::spawn(
+        &args!("run 127.0.0.1 {port} -c 1 -i 0 -y --hdr-log"; fifo.to_str().unwrap()),
+    );
     // Opening a FIFO for writing waited for a reader that never came.
     let out = common::finish(child, started, Duration::from_secs(5));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -275,18 +224,9 @@ fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
     let out = common::finish(
         common::Guard(
             std::process::Command::new(common::BIN)
-                .args([
-                    "run",
-                    "127.0.0.1",
-                    &port,
-                    "-c",
-                    "30",
-                    "-s",
-                    "20ms",
-                    "-y",
-                    "--progress",
-                    "bar",
-                ])
+                .args(args!(
+                    "run 127.0.0.1 {port} -c 30 -s 20ms -y --progress bar"
+                ))
                 .env("NO_COLOR", "1")
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::piped())
@@ -323,20 +263,9 @@ fn forced_terminal_mode_redraws_one_status_line_on_stderr() {
 #[test]
 fn a_missed_latency_threshold_exits_3_and_says_which() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-y",
-        "--max-latency",
-        "p50=10s",
-        "--max-latency",
-        "p99=1us",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 0 -y --max-latency p50=10s --max-latency p99=1us"
+    ));
     assert_eq!(out.code, Some(3), "{out:?}");
     assert!(
         out.stdout
@@ -356,21 +285,9 @@ fn a_missed_latency_threshold_exits_3_and_says_which() {
 #[test]
 fn met_thresholds_exit_0() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-y",
-        "--json",
-        "--max-latency",
-        "p99=10s",
-        "--min-established",
-        "100%",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 0 -y --json --max-latency p99=10s --min-established 100%"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     let summary = json_lines(&out.stdout).pop().unwrap();
     let gates = summary["thresholds"].as_array().unwrap();
@@ -397,20 +314,9 @@ fn min_established_tolerates_failures_while_it_is_met() {
         // One handshake completes, the rest time out. Each run needs its own listener:
         // a run's connection stays in the accept queue after it.
         let (_listener, port) = common::full_backlog_listener();
-        let out = run(&[
-            "run",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "4",
-            "-s",
-            "0",
-            "-t",
-            "200ms",
-            "-y",
-            "--min-established",
-            minimum,
-        ]);
+        let out = run(&args!(
+            "run 127.0.0.1 {port} -c 4 -s 0 -t 200ms -y --min-established {minimum}"
+        ));
         assert_eq!(out.code, Some(code), "{out:?}");
         assert!(out.stdout.contains(verdict), "{}", out.stdout);
     }
@@ -418,16 +324,7 @@ fn min_established_tolerates_failures_while_it_is_met() {
 
 #[test]
 fn min_established_above_the_connections_is_bad_input() {
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        "80",
-        "-c",
-        "5",
-        "-y",
-        "--min-established",
-        "6",
-    ]);
+    let out = run(&args!("run 127.0.0.1 80 -c 5 -y --min-established 6"));
     assert_eq!(out.code, Some(64));
     assert!(
         out.stderr
@@ -531,22 +428,9 @@ fn an_interrupted_hold_is_reported_as_the_hold_cut_short() {
     use std::io::{BufRead, BufReader};
     let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let started = std::time::Instant::now();
-    let mut child = common::spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-i",
-        "20ms",
-        "--progress",
-        "lines",
-        "-y",
-        "--hold",
-        "30s",
-    ]);
+    let mut child = common::spawn(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 0 -i 20ms --progress lines -y --hold 30s"
+    ));
     // Every attempt is made and established before the signal: the run is holding.
     let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut seen = String::new();
@@ -616,17 +500,7 @@ fn limit_against_a_server_that_drops_every_connection_exits_2() {
         }
         let (_server, port) = common::start_server(&server);
         // 200 ms apart, so the first is dropped before the second is made.
-        let out = run(&[
-            "limit",
-            "127.0.0.1",
-            &port,
-            "-r",
-            "5",
-            "-c",
-            "10",
-            "-i",
-            "0",
-        ]);
+        let out = run(&args!("limit 127.0.0.1 {port} -r 5 -c 10 -i 0"));
         assert_eq!(out.code, Some(2), "{out:?}");
         let cause = if reset {
             "reset by peer"

@@ -7,7 +7,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, HoldingListener, blocks_signal, closed_port, finish, run, spawn, wait_for};
+use common::{
+    Guard, HoldingListener, args, blocks_signal, closed_port, finish, run, spawn, wait_for,
+};
 
 #[test]
 fn all_established_exits_0_with_the_reference_report() {
@@ -117,22 +119,9 @@ fn an_option_given_twice_counts_with_its_last_value() {
     // `-y`.
     let server = HoldingListener::start();
     let port = server.port();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "-c",
-        "3",
-        "-y",
-        "--assume-yes",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 0 -i 0 -y -c 3 -y --assume-yes"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     let counts = out.final_counts();
     assert_eq!((counts.total, counts.established), (3, 3), "{}", out.stdout);
@@ -144,16 +133,7 @@ fn an_option_given_twice_counts_with_its_last_value() {
 fn the_run_ends_when_the_last_attempt_completes() {
     // 100 attempts 10 ms apart: the last is due at 990 ms. The reference tool takes 2.6 s.
     let server = HoldingListener::start();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "100",
-        "-s",
-        "10",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {} -c 100 -s 10 -y", server.port()));
     assert_eq!(out.code, Some(0), "{out:?}");
     // The run's own time, from its first attempt's schedule to its end, leaves out the
     // process's start, which a loaded machine can make slow.
@@ -241,19 +221,7 @@ fn dial_timeout_is_honoured_against_a_full_backlog() {
     // The same, read exactly from the JSON summary: no timeout before 300 ms, and none
     // later than a loaded machine's scheduling (250 ms of slack) can explain.
     let (_listener, port) = common::full_backlog_listener();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "6",
-        "-s",
-        "0",
-        "-t",
-        "300ms",
-        "-y",
-        "--json",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 6 -s 0 -t 300ms -y --json"));
     let summary: serde_json::Value =
         serde_json::from_str(out.stdout.lines().last().expect("a summary")).expect("JSON");
     let errors = &summary["time_to_error_us"];
@@ -274,20 +242,7 @@ fn dial_timeout_0_sets_no_timeout_of_its_own() {
     // later SYNs, the other attempts stay dialing: none times out however long the run goes.
     let (_listener, port) = common::full_backlog_listener();
     let started = Instant::now();
-    let child = spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "3",
-        "-s",
-        "0",
-        "-t",
-        "0",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let child = spawn(&args!("run 127.0.0.1 {port} -c 3 -s 0 -t 0 -i 0 -y"));
     wait_for("signals to be taken over", || {
         common::reads_signal(child.0.id(), libc::SIGINT)
     });
@@ -303,32 +258,12 @@ fn dial_timeout_0_sets_no_timeout_of_its_own() {
 
     // Where every attempt connects, -t 0 is just a run; `limit` takes it too.
     let server = HoldingListener::start();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "3",
-        "-s",
-        "0",
-        "-t",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {} -c 3 -s 0 -t 0 -y", server.port()));
     assert_eq!(out.code, Some(0), "{out:?}");
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &server.port(),
-        "-c",
-        "3",
-        "-t",
-        "0",
-        "--hold",
-        "0",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!(
+        "limit 127.0.0.1 {} -c 3 -t 0 --hold 0 -i 0",
+        server.port()
+    ));
     assert_eq!(out.code, Some(4), "{out:?}");
 }
 
@@ -382,18 +317,7 @@ fn an_interrupt_after_every_attempt_was_made_does_not_say_dialing_stopped_early(
     // other attempts are made and stay dialing until their 5 s timeout.
     let (_listener, port) = common::full_backlog_listener();
     let started = Instant::now();
-    let mut child = spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-i",
-        "20ms",
-        "-y",
-    ]);
+    let mut child = spawn(&args!("run 127.0.0.1 {port} -c 5 -s 0 -i 20ms -y"));
     loop {
         let line = common::first_line(&mut child);
         assert!(line.starts_with("Total: 5, "), "{line:?}");
@@ -468,16 +392,7 @@ fn a_sighup_ignored_from_the_start_stays_ignored() {
     let server = HoldingListener::start();
     let mut command = Command::new(common::BIN);
     command
-        .args([
-            "run",
-            "127.0.0.1",
-            &server.port(),
-            "-c",
-            "40",
-            "-s",
-            "10ms",
-            "-y",
-        ])
+        .args(args!("run 127.0.0.1 {} -c 40 -s 10ms -y", server.port()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -728,7 +643,7 @@ fn help_and_version() {
             .collect();
         assert_eq!(shape, "9999-99-99 99:99:99", "{time:?}");
     }
-    let out = run(&[]);
+    let out = run(&[] as &[&str]);
     assert!(out.stdout.contains("Usage:"));
     // An unknown topic gets the general help and exit 0, as the reference tool's `help`
     // (cobra's help command) answers one with the general usage and exits 0.
@@ -767,19 +682,7 @@ fn debug_shows_the_os_error_behind_a_failure_of_cause_other() {
             .status()
             .expect("run ip route");
         assert!(route.success(), "ip route add: {route}");
-        run(&[
-            "run",
-            "127.0.0.9",
-            "9",
-            "-c",
-            "2",
-            "-s",
-            "0",
-            "-i",
-            "0",
-            "-y",
-            "-d",
-        ])
+        run(&args!("run 127.0.0.9 9 -c 2 -s 0 -i 0 -y -d"))
     });
     let Some(out) = out else { return };
     assert_eq!(out.code, Some(2), "{out:?}");

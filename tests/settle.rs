@@ -12,14 +12,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    go_duration, in_private_net, installed, memcached, redis, run, run_bad_input, start_server,
+    args, go_duration, in_private_net, installed, memcached, redis, run, run_bad_input,
+    start_server,
 };
 
 /// Each case of the false-green table runs this many times.
 const RUNS: usize = 30;
 
 /// Runs `args` RUNS times; each must exit `code`, with counts that add up.
-fn every_run_exits(code: i32, args: &[&str]) {
+fn every_run_exits(code: i32, args: &[impl AsRef<str> + std::fmt::Debug]) {
     for i in 0..RUNS {
         let out = run(args);
         assert_eq!(out.code, Some(code), "run {i} of {args:?}: {out:?}");
@@ -30,34 +31,9 @@ fn every_run_exits(code: i32, args: &[&str]) {
 #[test]
 fn one_more_than_the_built_in_server_holds_is_never_green() {
     let (_server, port) = start_server(&["-m", "0", "-d", "120s", "-i", "0", "--max-open", "50"]);
-    every_run_exits(
-        2,
-        &[
-            "run",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "51",
-            "-s",
-            "5",
-            "-y",
-            "-i",
-            "0",
-        ],
-    );
+    every_run_exits(2, &args!("run 127.0.0.1 {port} -c 51 -s 5 -y -i 0"));
     // As many as it holds: green, with every connection held through the settle.
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "50",
-        "-s",
-        "5",
-        "-y",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 50 -s 5 -y -i 0"));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.final_counts().established, 50);
 }
@@ -75,37 +51,12 @@ fn one_more_than_redis_maxclients_is_never_green() {
     }
     in_private_net(|| {
         let _redis = redis(50);
-        every_run_exits(
-            2,
-            &[
-                "run",
-                "127.0.0.1",
-                "6379",
-                "-c",
-                "51",
-                "-s",
-                "5",
-                "-y",
-                "-i",
-                "0",
-            ],
-        );
+        every_run_exits(2, &args!("run 127.0.0.1 6379 -c 51 -s 5 -y -i 0"));
         every_run_exits(
             2,
             &["run", "127.0.0.1", "6379", "-c", "100", "-s", "0", "-y"],
         );
-        let out = run(&[
-            "run",
-            "127.0.0.1",
-            "6379",
-            "-c",
-            "50",
-            "-s",
-            "5",
-            "-y",
-            "-i",
-            "0",
-        ]);
+        let out = run(&args!("run 127.0.0.1 6379 -c 50 -s 5 -y -i 0"));
         assert_eq!(out.code, Some(0), "{out:?}");
     });
 }
@@ -133,34 +84,9 @@ fn memcached_one_over_its_capacity_is_never_green() {
         let capacity = limit_count(&out);
         assert!((1..64).contains(&capacity), "{}", out.stdout);
         let over = (capacity + 1).to_string();
-        every_run_exits(
-            2,
-            &[
-                "run",
-                "127.0.0.1",
-                "11211",
-                "-c",
-                &over,
-                "-s",
-                "5",
-                "-y",
-                "-i",
-                "0",
-            ],
-        );
+        every_run_exits(2, &args!("run 127.0.0.1 11211 -c {over} -s 5 -y -i 0"));
         let at = capacity.to_string();
-        let out = run(&[
-            "run",
-            "127.0.0.1",
-            "11211",
-            "-c",
-            &at,
-            "-s",
-            "5",
-            "-y",
-            "-i",
-            "0",
-        ]);
+        let out = run(&args!("run 127.0.0.1 11211 -c {at} -s 5 -y -i 0"));
         assert_eq!(out.code, Some(0), "{out:?}");
     });
 }
@@ -215,17 +141,7 @@ fn limit_tells_an_idle_timeout_from_a_capacity_limit() {
     // oldest, long after the settle, while the newer ones stay.
     let (_server, port) =
         start_server(&["-m", "0", "-d", "120s", "-i", "0", "--close-after", "1s"]);
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-r",
-        "100",
-        "-c",
-        "1000",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("limit 127.0.0.1 {port} -r 100 -c 1000 -i 0"));
     assert_eq!(out.code, Some(4), "{out:?}");
     let last = out.before_verdict();
     let prefix = "No capacity limit found: the server dropped a connection it had held for ";
@@ -262,19 +178,8 @@ fn limit_tells_an_idle_timeout_from_a_capacity_limit() {
 /// `run 127.0.0.1 <port> -c 5 -s 0 -y -i 0 <extra>`: five connections at once, no live
 /// lines.
 fn five_at_once(port: &str, extra: &[&str]) -> common::Output {
-    let mut args = vec![
-        "run",
-        "127.0.0.1",
-        port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-    ];
-    args.extend_from_slice(extra);
+    let mut args = args!("run 127.0.0.1 {port} -c 5 -s 0 -y -i 0");
+    args.extend(extra.iter().map(|e| e.to_string()));
     run(&args)
 }
 
@@ -331,19 +236,8 @@ fn nothing_open_means_nothing_to_wait_for() {
     // Every attempt is refused: a settle (or a hold) has nothing to watch, and ends at once.
     let closed = common::closed_port();
     for extra in [&["--settle", "5s"][..], &["--hold", "5s"][..]] {
-        let mut args = vec![
-            "run",
-            "127.0.0.1",
-            &closed,
-            "-c",
-            "3",
-            "-s",
-            "0",
-            "-y",
-            "-i",
-            "0",
-        ];
-        args.extend_from_slice(extra);
+        let mut args = args!("run 127.0.0.1 {closed} -c 3 -s 0 -y -i 0");
+        args.extend(extra.iter().map(|e| e.to_string()));
         let out = run(&args);
         assert_eq!(out.code, Some(2), "{out:?}");
         assert!(

@@ -40,6 +40,70 @@ fn histogram(latency: &Value) -> Histogram<u64> {
         .unwrap()
 }
 
+/// The summary's `timeline` as rows of (elapsed_us, not_initiated, dialing, established,
+/// closed, error), each column looked up by its name.
+fn timeline(summary: &Value) -> Vec<[u64; 6]> {
+    let t = &summary["timeline"];
+    let columns: Vec<&str> = t["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no timeline columns in {summary}"))
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let keys = [
+        "elapsed_us",
+        "not_initiated",
+        "dialing",
+        "established",
+        "closed",
+        "error",
+    ];
+    let at = keys.map(|k| columns.iter().position(|c| *c == k).expect(k));
+    t["samples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no timeline samples in {summary}"))
+        .iter()
+        .map(|row| at.map(|i| row[i].as_u64().unwrap_or_else(|| panic!("{row}"))))
+        .collect()
+}
+
+/// A merged summary's timeline: there, forward in time, adding up to the merged total at
+/// every sample, ending at the merged counts, its peak established at least each shard's.
+fn check_merged_timeline(merged: &Value, shards: &[Value]) -> Vec<[u64; 6]> {
+    let rows = timeline(merged);
+    assert!(rows.len() >= 2, "{}", merged["timeline"]);
+    assert!(rows.len() <= 512, "{}", rows.len());
+    let total = merged["counts"]["total"].as_u64().unwrap();
+    for pair in rows.windows(2) {
+        assert!(pair[0][0] <= pair[1][0], "time went back: {pair:?}");
+    }
+    for row in &rows {
+        assert_eq!(
+            row[1..].iter().sum::<u64>(),
+            total,
+            "{row:?} does not add up"
+        );
+    }
+    let end = rows.last().unwrap();
+    let counts = &merged["counts"];
+    for (i, key) in ["not_initiated", "dialing", "established", "closed", "error"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            Some(end[i + 1]),
+            counts[*key].as_u64(),
+            "{end:?} vs {counts}"
+        );
+    }
+    let peak = rows.iter().map(|r| r[3]).max().unwrap();
+    for shard in shards {
+        let own = timeline(shard).iter().map(|r| r[3]).max().unwrap();
+        assert!(peak >= own, "merged peak {peak} below a shard's {own}");
+    }
+    rows
+}
+
 /// Runs `merge` over `inputs` written to files (one file each), with `extra` arguments.
 fn merge(inputs: &[&str], extra: &[&str]) -> Output {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -174,6 +238,9 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
     );
     // The moments add up exactly: the merged count is every shard's.
     assert_eq!(m["connect_latency_us"]["moments"]["count"], 20);
+    // The counts over time: each shard's, summed on the one origin.
+    let own: Vec<Value> = outs.iter().map(summary).collect();
+    check_merged_timeline(&m, &own);
 
     // The text report is the run's, then what was merged; a stream of all three on stdin
     // is the same as three files.
@@ -209,6 +276,12 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
         "{}",
         partial.stdout
     );
+    // In its timeline the missing shard's 6 attempts are not initiated throughout.
+    let partial = merge(&texts[..2], &["--json"]);
+    let p = summary(&partial);
+    let rows = check_merged_timeline(&p, &own[..2]);
+    assert!(rows.iter().all(|r| r[1] >= 6), "{rows:?}");
+    assert_eq!(rows.last().unwrap()[3], 14, "{rows:?}");
 
     // A latency measure this merge does not know (one a later version adds) is merged
     // from its encoding all the same: here a copy of each shard's connect latency, nested
@@ -236,6 +309,9 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
     );
 
     // A merged summary is a whole run's: merging it again changes nothing.
+    let again = merge(&[&merged.stdout], &["--json"]);
+    assert_eq!(again.code, Some(0), "{again:?}");
+    assert_eq!(timeline(&summary(&again)), timeline(&m));
     let again = merge(&[&merged.stdout], &[]);
     assert_eq!(again.code, Some(0), "{again:?}");
     assert_eq!(again.final_counts(), text.final_counts());
@@ -613,6 +689,12 @@ fn tls_shards_merge_their_handshakes_and_what_was_negotiated() {
         max,
         "{summary}"
     );
+    // It says it was TLS, as the shards recorded it, nested keys and all.
+    let tls = &per_shard[0]["options"]["tls"];
+    assert!(tls["trust"].is_string() && tls["alpn"].is_array(), "{tls}");
+    assert_eq!(&summary["options"]["tls"], tls, "{summary}");
+    assert_eq!(summary["options"], per_shard[0]["options"], "{summary}");
+    check_merged_timeline(&summary, &per_shard);
     // And the text report says it as a run's would, with nothing left as "Also merged".
     let text = merge(&inputs, &[]);
     assert_eq!(text.code, Some(0), "{text:?}");

@@ -6,7 +6,7 @@ mod common;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 
-use common::{HoldingListener, closed_port, run, start_server};
+use common::{HoldingListener, args, closed_port, run, start_server};
 use serde_json::Value;
 
 /// A fresh path in a directory of the test's own.
@@ -29,20 +29,8 @@ fn run_writes_the_summary_to_the_file_and_the_report_to_stdout() {
     let path = temp_path("run");
     // Whatever the file held before is replaced.
     std::fs::write(&path, "x".repeat(100_000)).unwrap();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "4",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--summary",
-        path.to_str().unwrap(),
-    ]);
+    let out =
+        run(&args!("run 127.0.0.1 {port} -c 4 -s 0 -i 0 -y --summary"; path.to_str().unwrap()));
     assert_eq!(out.code, Some(2), "{out:?}");
     // The human report, as without --summary.
     assert_eq!(out.final_counts().error, 4);
@@ -60,21 +48,9 @@ fn with_json_the_file_holds_the_summary_stdout_ends_with() {
     let server = HoldingListener::start();
     let port = server.port();
     let path = temp_path("json");
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "3",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--json",
-        "--summary",
-        path.to_str().unwrap(),
-    ]);
+    let out = run(
+        &args!("run 127.0.0.1 {port} -c 3 -s 0 -i 0 -y --json --summary"; path.to_str().unwrap()),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let file = std::fs::read_to_string(&path).unwrap();
     assert_eq!(out.stdout.lines().last(), file.lines().next(), "{file}");
@@ -88,19 +64,8 @@ fn with_json_the_file_holds_the_summary_stdout_ends_with() {
 fn limit_writes_its_summary_with_the_finding() {
     let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "10"]);
     let path = temp_path("limit");
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-r",
-        "500",
-        "-c",
-        "50",
-        "-i",
-        "0",
-        "--summary",
-        path.to_str().unwrap(),
-    ]);
+    let out =
+        run(&args!("limit 127.0.0.1 {port} -r 500 -c 50 -i 0 --summary"; path.to_str().unwrap()));
     assert_eq!(out.code, Some(0), "{out:?}");
     let summary = read_summary(&path);
     assert_eq!(summary["limit"]["finding"], "found");
@@ -120,20 +85,9 @@ fn limit_writes_its_summary_with_the_finding() {
 fn limit_with_json_and_summary_writes_the_same_summary_to_both() {
     let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "10"]);
     let path = temp_path("limit-json");
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-r",
-        "500",
-        "-c",
-        "50",
-        "-i",
-        "0",
-        "--json",
-        "--summary",
-        path.to_str().unwrap(),
-    ]);
+    let out = run(
+        &args!("limit 127.0.0.1 {port} -r 500 -c 50 -i 0 --json --summary"; path.to_str().unwrap()),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let file = std::fs::read_to_string(&path).unwrap();
     assert_eq!(out.stdout.lines().last(), file.lines().next(), "{file}");
@@ -199,20 +153,9 @@ fn a_summary_that_fails_to_write_at_the_end_makes_the_run_incomplete() {
     // its verdict and status say the summary is missing.
     let server = HoldingListener::start();
     let port = server.port();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "3",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--summary",
-        "/dev/full",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 0 -i 0 -y --summary /dev/full"
+    ));
     assert_eq!(out.code, Some(1), "{out:?}");
     assert_eq!(out.final_counts().established, 3);
     assert_eq!(

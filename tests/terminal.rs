@@ -13,6 +13,8 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::args;
+
 /// How long a screen may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -295,6 +297,15 @@ fn piped_screen(name: &str, rest: &str, pipe: &str) -> (Vec<String>, u32) {
     (rows, total)
 }
 
+/// The screen's rows above `EXIT `, less the empty ones, each parsed as one JSON object.
+fn json_rows(rows: &[String]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .take_while(|r| !r.starts_with("EXIT "))
+        .filter(|r| !r.is_empty())
+        .map(|r| serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r:?} in {rows:#?}")))
+        .collect()
+}
+
 #[test]
 fn piped_through_tee_on_the_same_screen_its_lines_come_out_whole() {
     let log = std::env::temp_dir().join(format!("tcpgoon-tee-{}.log", std::process::id()));
@@ -324,12 +335,7 @@ fn piped_through_tee_on_the_same_screen_its_lines_come_out_whole() {
 #[test]
 fn json_through_cat_on_the_same_screen_is_one_object_a_line() {
     let (rows, total) = piped_screen("json", "--json", "cat");
-    let objects: Vec<serde_json::Value> = rows
-        .iter()
-        .take_while(|r| !r.starts_with("EXIT "))
-        .filter(|r| !r.is_empty())
-        .map(|r| serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r:?} in {rows:#?}")))
-        .collect();
+    let objects = json_rows(&rows);
     let (summary, ticks) = objects.split_last().unwrap();
     assert!(ticks.len() >= 3, "{rows:#?}");
     assert!(ticks.iter().all(|t| t["type"] == "tick"), "{rows:#?}");
@@ -355,12 +361,7 @@ fn json_on_the_terminal_itself_keeps_the_status_line_below_whole_objects() {
     assert!(columns(status) < 80, "{rows:#?}");
     let (exit, rows) = tmux.finished();
     assert_eq!(exit, "0", "{rows:#?}");
-    let objects: Vec<serde_json::Value> = rows
-        .iter()
-        .take_while(|r| !r.starts_with("EXIT "))
-        .filter(|r| !r.is_empty())
-        .map(|r| serde_json::from_str(r).unwrap_or_else(|e| panic!("{e}: {r:?} in {rows:#?}")))
-        .collect();
+    let objects = json_rows(&rows);
     let (summary, ticks) = objects.split_last().unwrap();
     assert!(ticks.len() >= 3, "{rows:#?}");
     assert_eq!(summary["counts"]["established"], total);
@@ -394,18 +395,9 @@ fn interrupted_with_ctrl_c_the_report_starts_where_the_status_line_was() {
 fn each_sigwinch_redraws_the_status_line_and_the_run_goes_on() {
     let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
     let started = Instant::now();
-    let child = common::spawn(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "30",
-        "-s",
-        "100ms",
-        "-y",
-        "--progress",
-        "bar",
-    ]);
+    let child = common::spawn(&args!(
+        "run 127.0.0.1 {port} -c 30 -s 100ms -y --progress bar"
+    ));
     // The run takes about 3 s: a redraw every 250 ms makes about 12 of them. Forty
     // SIGWINCHes, one each 25 ms over its first second, each make one more (two that
     // arrive while the loop is busy are read as one).

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HoldingListener, closed_port, go_duration, run, spawn, start_server};
+use common::{HoldingListener, args, closed_port, go_duration, run, spawn, start_server};
 use serde_json::Value;
 
 /// The last stdout line, parsed as the JSON summary.
@@ -18,35 +18,12 @@ fn summary_of(stdout: &str) -> Value {
 fn a_run_that_holds_every_connection_ends_with_pass() {
     let server = HoldingListener::start();
     let port = server.port();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "20",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 20 -s 0 -i 0 -y"));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.verdict(), "PASS: 20 of 20 established and held");
     assert_eq!(out.line("Errors by cause: "), "Errors by cause: none");
     // In --json mode the verdict is the summary's, and stdout carries JSON only.
-    let json = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "20",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--json",
-    ]);
+    let json = run(&args!("run 127.0.0.1 {port} -c 20 -s 0 -i 0 -y --json"));
     assert_eq!(json.code, Some(0), "{json:?}");
     assert!(
         json.stdout.lines().all(|l| l.starts_with('{')),
@@ -64,18 +41,7 @@ fn a_run_that_holds_every_connection_ends_with_pass() {
 #[test]
 fn refused_attempts_fail_the_run_by_cause() {
     let port = closed_port();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 5 -s 0 -i 0 -y"));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_eq!(out.verdict(), "FAIL (exit 2): 5 refused");
     // Only the cause that happened: not the 8 of them with their zeros.
@@ -88,18 +54,7 @@ fn refused_attempts_fail_the_run_by_cause() {
 fn connections_the_server_closes_are_named_in_the_verdict() {
     // The server holds 3 and closes every connection past them as it accepts it.
     let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "3"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "6",
-        "-s",
-        "5ms",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 6 -s 5ms -i 0 -y"));
     assert_eq!(out.code, Some(2), "{out:?}");
     let counts = out.final_counts();
     assert_eq!(
@@ -115,20 +70,9 @@ fn connections_the_server_closes_are_named_in_the_verdict() {
 fn a_missed_latency_gate_says_what_was_measured_against_what() {
     let server = HoldingListener::start();
     let port = server.port();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--max-latency",
-        "p99=1us",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 0 -i 0 -y --max-latency p99=1us"
+    ));
     assert_eq!(out.code, Some(3), "{out:?}");
     let measured = out
         .verdict()
@@ -141,20 +85,9 @@ fn a_missed_latency_gate_says_what_was_measured_against_what() {
     );
     assert!(significant_digits(measured) <= 3, "{measured}");
     // A met one is named in the pass.
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--max-latency",
-        "p99=10s",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 0 -i 0 -y --max-latency p99=10s"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     let verdict = out.verdict();
     assert!(
@@ -189,20 +122,9 @@ fn an_interrupted_run_is_incomplete() {
 #[test]
 fn with_a_probe_the_verdict_says_served() {
     let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--greeting", "hi"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-        "--probe",
-        "greeting",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 0 -i 0 -y --probe greeting"
+    ));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.verdict(), "PASS: 5 of 5 established, served and held");
 }
@@ -210,17 +132,7 @@ fn with_a_probe_the_verdict_says_served() {
 #[test]
 fn limit_ends_with_its_verdict() {
     let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0", "--max-open", "20"]);
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-r",
-        "500",
-        "-c",
-        "100",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("limit 127.0.0.1 {port} -r 500 -c 100 -i 0"));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         out.verdict(),
@@ -233,17 +145,7 @@ fn limit_ends_with_its_verdict() {
     );
     let server = HoldingListener::start();
     let port = server.port();
-    let out = run(&[
-        "limit",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "--hold",
-        "100ms",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("limit 127.0.0.1 {port} -c 10 --hold 100ms -i 0"));
     assert_eq!(out.code, Some(4), "{out:?}");
     assert_eq!(
         out.verdict(),
@@ -269,20 +171,7 @@ fn percentiles_print_no_more_digits_than_the_histogram_keeps() {
     // Nothing is accepted past the first handshake: the rest time out at 5 ms each, a time
     // to error of about 5.0xx ms, which the histogram keeps to 3 significant digits.
     let (_socket, port) = common::full_backlog_listener();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "8",
-        "-s",
-        "0",
-        "-t",
-        "5",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 8 -s 0 -t 5 -i 0 -y"));
     assert_eq!(out.code, Some(2), "{out:?}");
     let timed_out = out.failures("timed out");
     assert!(timed_out >= 6, "{}", out.stdout);
@@ -310,18 +199,7 @@ fn percentiles_print_no_more_digits_than_the_histogram_keeps() {
 fn the_histogram_rows_grow_by_a_constant_factor_and_hold_every_sample() {
     let server = HoldingListener::start();
     let port = server.port();
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "200",
-        "-s",
-        "0",
-        "-i",
-        "0",
-        "-y",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 200 -s 0 -i 0 -y"));
     assert_eq!(out.code, Some(0), "{out:?}");
     let rows: Vec<(Duration, u64)> = out
         .stdout

@@ -146,8 +146,10 @@ connection it queues, whether the application ever takes it or not):
                               postgres   a startup message for user
                                          postgres (postgres:USER for
                                          another role), expect an
-                                         authentication request; an
-                                         error is a rejection
+                                         authentication request, or
+                                         with trust the session
+                                         ready; an error is a
+                                         rejection
                               ssh, smtp  expect SSH- or 220
       --send <BYTES>        a probe of your own: write these once established
                             (escapes: \\r \\n \\t \\0 \\\\ \\xHH)
@@ -420,8 +422,8 @@ Options:
   -h, --help            print this help
 
 The timeline comes from the summary's `timeline` samples (one a millisecond, or
-fewer for a long run); without them, from the ticks; a summary with neither (a
-merge) gets the latency panel alone.
+fewer for a long run; a merge's are its shards' counts summed); without them,
+from the ticks; a summary with neither gets the latency panel alone.
 
 Exit status:
   0   the picture was written

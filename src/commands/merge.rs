@@ -46,35 +46,32 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
     let first = &merged.first;
     let mut out = io::stdout().lock();
     let written = if args.json {
-        let options = options_of(&merged);
-        json::write_summary(
-            &mut out,
-            &json::SummaryInput {
-                host: &first.host,
-                addr: first
-                    .targets
-                    .first()
-                    .copied()
-                    .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
-                targets: &first.targets,
-                label: &first.label,
-                options,
-                outcome: &merged.outcome,
-                requested_rate: merged.requested_rate,
-                verdicts: &verdicts,
-                probe: first.probe.as_deref(),
-                live_lines_dropped: 0,
-                limit: None,
-                verdict: &ending.verdict,
-                exit_status: ending.status,
-                shard: crate::engine::pacer::Shard::WHOLE,
-                start_at: first
-                    .start_at
-                    .as_deref()
-                    .and_then(|t| crate::cli::wallclock::parse_wall_time(t).ok()),
-                merged: Some(merged_json(&merged)),
-            },
-        )
+        let summary = json::summary(&json::SummaryInput {
+            host: &first.host,
+            addr: first
+                .targets
+                .first()
+                .copied()
+                .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+            targets: &first.targets,
+            label: &first.label,
+            options: Vec::new(),
+            outcome: &merged.outcome,
+            requested_rate: merged.requested_rate,
+            verdicts: &verdicts,
+            probe: first.probe.as_deref(),
+            live_lines_dropped: 0,
+            limit: None,
+            verdict: &ending.verdict,
+            exit_status: ending.status,
+            shard: crate::engine::pacer::Shard::WHOLE,
+            start_at: first
+                .start_at
+                .as_deref()
+                .and_then(|t| crate::cli::wallclock::parse_wall_time(t).ok()),
+            merged: Some(merged_json(&merged)),
+        });
+        writeln!(out, "{}", with_shards_options(summary, &merged))
     } else {
         let width = if io::stdout().is_terminal() {
             progress::terminal_width(io::stdout().as_raw_fd())
@@ -163,65 +160,16 @@ fn thresholds_of(options: &Value) -> Result<Thresholds, Error> {
     })
 }
 
-/// The run's options, as the shards recorded them (they share them).
-fn options_of(merged: &Merged) -> Vec<(&'static str, json::Json)> {
-    let mut fields = Vec::new();
-    if let Value::Object(map) = &merged.first.options {
-        for (key, value) in map {
-            // The writer's keys are static; the options are a fixed set the run wrote.
-            if let Some(key) = OPTION_KEYS.iter().find(|k| **k == key.as_str()) {
-                fields.push((*key, to_json(value)));
+/// The merged summary, with the run's options as the shards recorded them (they share
+/// them): carried over whole, nested objects (`probe`, `tls`) and keys a later run adds
+/// included, rather than rebuilt key by key.
+fn with_shards_options(mut summary: json::Json, merged: &Merged) -> json::Json {
+    if let json::Json::Object(fields) = &mut summary {
+        for (key, value) in fields.iter_mut() {
+            if *key == "options" {
+                *value = json::Json::Read(merged.first.options.clone());
             }
         }
     }
-    fields
+    summary
 }
-
-/// The keys of `options` a merged summary carries over, in the order a run writes them.
-const OPTION_KEYS: &[&str] = &[
-    "connections",
-    "sleep_us",
-    "dial_timeout_us",
-    "interval_us",
-    "hold_us",
-    "sleep",
-    "dial_timeout",
-    "interval",
-    "hold",
-    "settle_us",
-    "settle",
-    "reconnect",
-    "probe",
-    "targets",
-    "fallbacks",
-    "sources",
-    "max_latency",
-    "min_established",
-];
-
-fn to_json(v: &Value) -> json::Json {
-    match v {
-        Value::Null => json::Json::Null,
-        Value::Bool(b) => json::Json::Bool(*b),
-        Value::Number(n) => n
-            .as_u64()
-            .map(json::Json::Int)
-            .or_else(|| n.as_f64().map(json::Json::Float))
-            .unwrap_or(json::Json::Null),
-        Value::String(s) => json::Json::Str(s.clone()),
-        Value::Array(items) => json::Json::Array(items.iter().map(to_json).collect()),
-        // Nested objects' keys (the probe's) are a fixed set too.
-        Value::Object(map) => json::Json::Object(
-            map.iter()
-                .filter_map(|(k, v)| {
-                    PROBE_KEYS
-                        .iter()
-                        .find(|p| **p == k.as_str())
-                        .map(|p| (*p, to_json(v)))
-                })
-                .collect(),
-        ),
-    }
-}
-
-const PROBE_KEYS: &[&str] = &["name", "send", "expect", "timeout_us"];

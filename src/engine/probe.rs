@@ -17,6 +17,15 @@
 //! Every connection that was established gets exactly one outcome; until it has one it is
 //! awaiting. The bytes after the expected prefix are read and discarded: the probe is sent
 //! once, it is not a load generator.
+//!
+//! PostgreSQL is read as its messages, not as a prefix, since a session can fail after it
+//! was authenticated: with trust the server answers AuthenticationOk (an `R`) for any role,
+//! and only then finds that the role or its database does not exist, or that the last
+//! slots are reserved for superusers, and sends an ErrorResponse (`E`, FATAL) and closes.
+//! So an `R` that asks for credentials serves (the server took the connection and awaits a
+//! password the probe does not have); AuthenticationOk serves once ReadyForQuery (`Z`)
+//! follows; an `E` at any point before that rejects. Per connection it keeps the message
+//! header it is in and a few counters ([`PgReader`]), never the bytes.
 
 use std::time::Duration;
 
@@ -60,6 +69,18 @@ pub struct Probe {
     pub expect: Vec<u8>,
     /// Established and not answered this long: unserved.
     pub timeout: Duration,
+    /// How what arrives is read.
+    pub reply: Reply,
+}
+
+/// How a probe reads its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// It begins with `expect`.
+    Prefix,
+    /// PostgreSQL's messages after a startup message (see [`PgReader`]); `expect` is their
+    /// first byte, `R`.
+    Postgres,
 }
 
 impl Probe {
@@ -83,11 +104,16 @@ impl Probe {
             ProbeKind::Ssh => ("ssh", Vec::new(), b"SSH-"),
             ProbeKind::Smtp => ("smtp", Vec::new(), b"220"),
         };
+        let reply = match kind {
+            ProbeKind::Postgres { .. } => Reply::Postgres,
+            _ => Reply::Prefix,
+        };
         Probe {
             name: name.to_string(),
             send,
             expect: expect.to_vec(),
             timeout,
+            reply,
         }
     }
 
@@ -98,6 +124,7 @@ impl Probe {
             send,
             expect,
             timeout,
+            reply: Reply::Prefix,
         }
     }
 
@@ -110,6 +137,9 @@ impl Probe {
     pub fn on_bytes(&self, state: &mut ProbeState, bytes: &[u8]) -> Answer {
         if bytes.is_empty() {
             return Answer::Pending;
+        }
+        if self.reply == Reply::Postgres {
+            return state.postgres.on_bytes(bytes);
         }
         let matched = usize::from(state.matched);
         let wanted = &self.expect[matched..];
@@ -134,6 +164,8 @@ pub struct ProbeState {
     pub sent: u16,
     /// Bytes of `expect` matched.
     pub matched: u16,
+    /// Where a PostgreSQL reply stands ([`Reply::Postgres`]).
+    pub postgres: PgReader,
 }
 
 impl ProbeState {
@@ -141,6 +173,74 @@ impl ProbeState {
         self.sent = self
             .sent
             .saturating_add(u16::try_from(n).unwrap_or(u16::MAX));
+    }
+}
+
+/// Reads PostgreSQL's backend messages as they arrive, in any pieces: each is a type byte,
+/// a big-endian length that counts itself, and a body, of which only an authentication
+/// request's code (its first four bytes) is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PgReader {
+    /// Bytes of the current message's header (type and length) read: 0 to 5.
+    head: u8,
+    kind: u8,
+    /// The length the header gives: 4 and the body's.
+    len: u32,
+    /// Bytes of the body read.
+    read: u32,
+    /// An authentication request's code: 0 is AuthenticationOk.
+    code: u32,
+    /// AuthenticationOk came; the session is ready at ReadyForQuery.
+    authenticated: bool,
+}
+
+impl PgReader {
+    fn on_bytes(&mut self, bytes: &[u8]) -> Answer {
+        for &byte in bytes {
+            if self.head == 0 {
+                match byte {
+                    // ErrorResponse: too many clients, no such role or database…
+                    b'E' => return Answer::Rejected,
+                    // An authentication request; a notice may come at any time.
+                    b'R' | b'N' => {}
+                    // ParameterStatus, BackendKeyData, ReadyForQuery: after
+                    // AuthenticationOk only.
+                    b'S' | b'K' | b'Z' if self.authenticated => {}
+                    _ => return Answer::Rejected,
+                }
+                (self.kind, self.len, self.read, self.code) = (byte, 0, 0, 0);
+                self.head = 1;
+                continue;
+            }
+            if self.head < 5 {
+                self.len = self.len << 8 | u32::from(byte);
+                self.head += 1;
+                if self.head < 5 {
+                    continue;
+                }
+                if self.len < 4 {
+                    return Answer::Rejected;
+                }
+            } else {
+                if self.kind == b'R' && self.read < 4 {
+                    self.code = self.code << 8 | u32::from(byte);
+                }
+                self.read += 1;
+            }
+            if self.read == self.len - 4 {
+                self.head = 0;
+                match self.kind {
+                    // Too short to carry a code: not PostgreSQL.
+                    b'R' if self.read < 4 => return Answer::Rejected,
+                    b'R' if self.code == 0 => self.authenticated = true,
+                    // It asks for a password (or another proof): it took the connection.
+                    b'R' => return Answer::Served,
+                    b'Z' => return Answer::Served,
+                    _ => {}
+                }
+            }
+        }
+        Answer::Pending
     }
 }
 
@@ -286,6 +386,84 @@ mod tests {
             probe.on_bytes(&mut state, b"E\0\0\0\x60SFATAL"),
             Answer::Rejected
         );
+    }
+
+    fn pg_message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut message = vec![kind];
+        message.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        message.extend_from_slice(body);
+        message
+    }
+
+    /// Feeds `bytes` one at a time, as they could arrive; the answer and how many bytes it
+    /// took.
+    fn pg_judge(bytes: &[u8]) -> (Answer, usize) {
+        let probe = Probe::preset(
+            &ProbeKind::Postgres {
+                user: "postgres".to_string(),
+            },
+            "h",
+            5432,
+            Duration::ZERO,
+        );
+        let mut state = ProbeState::default();
+        for (i, byte) in bytes.iter().enumerate() {
+            let answer = probe.on_bytes(&mut state, std::slice::from_ref(byte));
+            if answer != Answer::Pending {
+                return (answer, i + 1);
+            }
+        }
+        (Answer::Pending, bytes.len())
+    }
+
+    #[test]
+    fn postgres_with_trust_is_served_once_the_session_is_ready() {
+        let mut reply = pg_message(b'R', &0u32.to_be_bytes());
+        reply.extend(pg_message(b'S', b"server_version\x0015.18\0"));
+        reply.extend(pg_message(b'N', b"SNOTICE\0Mhi\0\0"));
+        reply.extend(pg_message(b'K', &[0, 0, 0, 7, 1, 2, 3, 4]));
+        let ready = pg_message(b'Z', b"I");
+        assert_eq!(pg_judge(&reply), (Answer::Pending, reply.len()));
+        reply.extend(&ready);
+        assert_eq!(pg_judge(&reply), (Answer::Served, reply.len()));
+    }
+
+    #[test]
+    fn postgres_asking_for_a_password_is_served() {
+        // MD5 (5) with its salt; SASL (10) with its mechanisms.
+        let md5 = pg_message(b'R', &[0, 0, 0, 5, 9, 9, 9, 9]);
+        assert_eq!(pg_judge(&md5), (Answer::Served, md5.len()));
+        let sasl = pg_message(b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0");
+        assert_eq!(pg_judge(&sasl), (Answer::Served, sasl.len()));
+    }
+
+    #[test]
+    fn postgres_errors_before_or_after_authentication_are_rejections() {
+        let fatal = pg_message(
+            b'E',
+            b"SFATAL\0C53300\0Msorry, too many clients already\0\0",
+        );
+        assert_eq!(pg_judge(&fatal), (Answer::Rejected, 1));
+        // Trust authenticates any role; the missing role is found after.
+        let mut reply = pg_message(b'R', &0u32.to_be_bytes());
+        let at = reply.len();
+        reply.extend(pg_message(b'E', b"SFATAL\0C28000\0\0"));
+        assert_eq!(pg_judge(&reply), (Answer::Rejected, at + 1));
+    }
+
+    #[test]
+    fn what_postgres_never_sends_is_a_rejection() {
+        for reply in [
+            &b"HTTP/1.1 400 Bad Request\r\n"[..],
+            // ReadyForQuery before authentication.
+            &pg_message(b'Z', b"I"),
+            // A length that does not count itself.
+            &[b'R', 0, 0, 0, 3],
+            // An authentication request without its code.
+            &pg_message(b'R', &[0, 0]),
+        ] {
+            assert_eq!(pg_judge(reply).0, Answer::Rejected, "{reply:?}");
+        }
     }
 
     #[test]

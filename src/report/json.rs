@@ -33,6 +33,9 @@ pub enum Json {
     Str(String),
     Array(Vec<Json>),
     Object(Vec<(&'static str, Json)>),
+    /// A value read back from a summary, written as it was read, whatever its keys (a
+    /// merge's `options`, as its shards recorded them).
+    Read(serde_json::Value),
 }
 
 impl Json {
@@ -68,6 +71,7 @@ impl fmt::Display for Json {
                 }
                 f.write_char(']')
             }
+            Json::Read(value) => write!(f, "{value}"),
             Json::Object(fields) => {
                 f.write_char('{')?;
                 for (i, (key, value)) in fields.iter().enumerate() {

@@ -7,6 +7,12 @@
 //! their HdrHistogram V2 encodings, value for value. Max concurrent established does not
 //! add up (the shards need not peak at once): the sum of their maxima is an upper bound,
 //! and the report says so. Summaries that are not of one run are refused, saying why.
+//!
+//! The counts over time (each summary's `timeline`) merge too: the merged sample at a
+//! moment is the sum of every shard's counts then, each shard's samples a step function
+//! placed on the merged origin, so every merged sample adds up to the merged total and the
+//! last is the merged run's end. `timeline_samples` is the one reader of a `timeline`;
+//! `plot` reads them with it.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +27,7 @@ use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::{
     Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats, TlsStats,
 };
+use crate::engine::timeline::{Sample, Timeline};
 use crate::engine::{Outcome, Stop};
 use crate::report::json::SCHEMA_VERSION;
 
@@ -62,6 +69,8 @@ pub struct ShardSummary {
     /// Latency objects this reader does not know (measures added after it), by their path
     /// in the summary (`tls.handshake_us`): merged all the same, from their encodings.
     pub other_latencies: Vec<(String, Latency)>,
+    /// The counts over time, as the summary's `timeline` has them; empty without one.
+    pub timeline: Vec<Sample>,
 }
 
 /// A summary's line, or why it is not one; `Ok(None)` for other lines (ticks).
@@ -203,6 +212,91 @@ fn addr(v: &Value) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| format!("'{s}' is not an address"))
 }
 
+/// The samples of the summary `v`'s `timeline`, whose `columns` name the numbers of each of
+/// its `samples`. Columns are looked up by name and unknown ones ignored; without a
+/// `not_initiated` column, it is what `total` leaves. A missing or `null` timeline is none.
+pub fn timeline_samples(v: &Value, total: u64) -> Result<Vec<Sample>, String> {
+    let timeline = match v.get("timeline") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(t) => t,
+    };
+    let bad = |what: &str| format!("timeline: {what}");
+    let columns: Vec<&str> = timeline
+        .get("columns")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no columns"))?
+        .iter()
+        .map(|c| c.as_str().unwrap_or(""))
+        .collect();
+    let find = |name: &str| columns.iter().position(|c| *c == name);
+    let column = |name: &str| find(name).ok_or_else(|| bad(&format!("no column {name}")));
+    let (elapsed, dialing, established, closed, error) = (
+        column("elapsed_us")?,
+        column("dialing")?,
+        column("established")?,
+        column("closed")?,
+        column("error")?,
+    );
+    let (not_initiated, served) = (find("not_initiated"), find("served_open"));
+    let rows = timeline
+        .get("samples")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no samples"))?;
+    rows.iter()
+        .map(|row| {
+            let at = |i: usize| {
+                row.get(i)
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("a sample that is not whole numbers"))
+            };
+            let mut sample = Sample {
+                elapsed: Duration::from_micros(at(elapsed)?),
+                not_initiated: 0,
+                dialing: at(dialing)?,
+                established: at(established)?,
+                closed: at(closed)?,
+                error: at(error)?,
+                served_open: served.and_then(|i| row.get(i)).and_then(Value::as_u64),
+            };
+            let made = sample.dialing + sample.established + sample.closed + sample.error;
+            sample.not_initiated = match not_initiated {
+                Some(i) => at(i)?,
+                None => total.saturating_sub(made),
+            };
+            Ok(sample)
+        })
+        .collect()
+}
+
+/// A shard's timeline is of its run: forward in time, adding up to its total at every
+/// sample, and ending at its counts (the loop's last sample is the end of the run).
+fn check_timeline(samples: &[Sample], c: &Counts) -> Result<(), String> {
+    let states = |s: &Sample| [s.not_initiated, s.dialing, s.established, s.closed, s.error];
+    for pair in samples.windows(2) {
+        if pair[1].elapsed < pair[0].elapsed {
+            return Err(format!(
+                "its timeline goes back in time at {}us",
+                pair[1].elapsed.as_micros()
+            ));
+        }
+    }
+    if let Some(s) = samples
+        .iter()
+        .find(|s| states(s).iter().sum::<u64>() != c.total)
+    {
+        return Err(format!(
+            "its timeline does not add up to its {} connections at {}us",
+            c.total,
+            s.elapsed.as_micros()
+        ));
+    }
+    let end = [c.not_initiated, c.dialing, c.established, c.closed, c.error];
+    if samples.last().is_some_and(|s| states(s) != end) {
+        return Err("its timeline does not end at its counts".to_string());
+    }
+    Ok(())
+}
+
 fn read_summary(v: &Value) -> Result<ShardSummary, String> {
     let version = int(v, &["version"])?;
     if version != SCHEMA_VERSION {
@@ -314,6 +408,8 @@ fn read_summary(v: &Value) -> Result<ShardSummary, String> {
         ));
     }
     let origin_us = int(v, &["schedule_origin_us"])?;
+    let timeline = timeline_samples(v, c.total)?;
+    check_timeline(&timeline, &c)?;
     let outcome = Outcome {
         stats,
         stop,
@@ -340,6 +436,7 @@ fn read_summary(v: &Value) -> Result<ShardSummary, String> {
         targets,
         requested_rate: v.get("requested_rate").and_then(Value::as_f64),
         other_latencies: other_latencies(v)?,
+        timeline,
         outcome,
         options,
     })
@@ -501,6 +598,15 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
         .sum();
     stats.counts.total += missing_attempts;
     stats.counts.not_initiated += missing_attempts;
+    let tracks: Vec<Track> = shards
+        .iter()
+        .map(|s| Track {
+            offset: since_origin(s, Duration::ZERO),
+            total: s.outcome.stats.counts.total,
+            samples: &s.timeline,
+        })
+        .collect();
+    stats.timeline = merge_timelines(&tracks, missing_attempts);
     // Each shard's first attempt, by the wall clock, against the time it was due.
     let late: Vec<u64> = shards
         .iter()
@@ -541,7 +647,254 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
     })
 }
 
+/// One shard's counts over time, as the merge places them.
+#[derive(Debug, Clone, Copy)]
+pub struct Track<'a> {
+    /// Its origin, from the merged run's.
+    pub offset: Duration,
+    /// Its attempts: all not initiated before its first sample.
+    pub total: u64,
+    pub samples: &'a [Sample],
+}
+
+/// The shards' timelines summed as step functions of time on the merged origin: at each
+/// moment one of them has a sample, each shard counts as its latest sample by then (all
+/// not initiated before its first, its last values after its last), and the `missing`
+/// attempts of absent shards as not initiated throughout. The sums go through the
+/// timeline's own `sample` and `finish`, so the merge keeps its bound and step, and ends at
+/// the sum of the shards' ends. `served_open` is summed when a shard has it. A shard
+/// without a timeline (a summary from before them) leaves the merge without one: its
+/// share of each moment is not known.
+pub fn merge_timelines(tracks: &[Track], missing: u64) -> Timeline {
+    let mut timeline = Timeline::new();
+    if tracks.is_empty() || tracks.iter().any(|t| t.samples.is_empty()) {
+        return timeline;
+    }
+    let probed = tracks
+        .iter()
+        .any(|t| t.samples.iter().any(|s| s.served_open.is_some()));
+    let mut moments: Vec<(Duration, usize)> = tracks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.samples.iter().map(move |s| (t.offset + s.elapsed, i)))
+        .collect();
+    moments.sort();
+    // How many of each track's samples are due by the moment being summed.
+    let mut due = vec![0usize; tracks.len()];
+    let mut at = 0;
+    while at < moments.len() {
+        let now = moments[at].0;
+        while at < moments.len() && moments[at].0 == now {
+            due[moments[at].1] += 1;
+            at += 1;
+        }
+        let mut sum = Sample {
+            elapsed: now,
+            not_initiated: missing,
+            served_open: probed.then_some(0),
+            ..Sample::default()
+        };
+        for (track, &n) in tracks.iter().zip(&due) {
+            let Some(s) = n.checked_sub(1).map(|last| track.samples[last]) else {
+                sum.not_initiated += track.total;
+                continue;
+            };
+            sum.not_initiated += s.not_initiated;
+            sum.dialing += s.dialing;
+            sum.established += s.established;
+            sum.closed += s.closed;
+            sum.error += s.error;
+            sum.served_open = sum.served_open.map(|v| v + s.served_open.unwrap_or(0));
+        }
+        if at == moments.len() {
+            timeline.finish(sum);
+        } else {
+            timeline.sample(sum);
+        }
+    }
+    timeline
+}
+
 /// The time a summary names, back as a `SystemTime`.
 pub fn unix_time(micros: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::timeline::CAPACITY;
+
+    /// A sample of `total` attempts at `ms`, `established` of them established and the rest
+    /// not initiated.
+    fn at(ms: u64, total: u64, established: u64) -> Sample {
+        Sample {
+            elapsed: Duration::from_millis(ms),
+            not_initiated: total - established,
+            established,
+            ..Sample::default()
+        }
+    }
+
+    fn adds_up(s: &Sample, total: u64) -> bool {
+        s.not_initiated + s.dialing + s.established + s.closed + s.error == total
+    }
+
+    #[test]
+    fn shards_are_summed_on_the_merged_origin() {
+        let a = [at(0, 2, 0), at(1, 2, 1), at(2, 2, 2)];
+        // Shard b started 5 ms after a: before then, all its attempts are not initiated.
+        let b = [at(0, 3, 0), at(1, 3, 3)];
+        let tracks = [
+            Track {
+                offset: Duration::ZERO,
+                total: 2,
+                samples: &a,
+            },
+            Track {
+                offset: Duration::from_millis(5),
+                total: 3,
+                samples: &b,
+            },
+        ];
+        let merged = merge_timelines(&tracks, 0);
+        let got: Vec<(u128, u64, u64)> = merged
+            .samples()
+            .iter()
+            .map(|s| (s.elapsed.as_millis(), s.not_initiated, s.established))
+            .collect();
+        assert_eq!(got, [(0, 5, 0), (1, 4, 1), (2, 3, 2), (5, 3, 2), (6, 0, 5)]);
+        assert!(merged.samples().iter().all(|s| s.served_open.is_none()));
+    }
+
+    #[test]
+    fn a_missing_shard_is_not_initiated_throughout() {
+        let a = [at(0, 4, 1), at(3, 4, 4)];
+        let tracks = [Track {
+            offset: Duration::from_millis(2),
+            total: 4,
+            samples: &a,
+        }];
+        let merged = merge_timelines(&tracks, 3);
+        for s in merged.samples() {
+            assert!(s.not_initiated >= 3, "{s:?}");
+            assert!(adds_up(s, 7), "{s:?}");
+        }
+        assert_eq!(merged.samples().last().unwrap().established, 4);
+        assert_eq!(merged.samples()[0].elapsed, Duration::from_millis(2));
+    }
+
+    #[test]
+    fn served_open_is_summed_when_a_shard_has_it() {
+        let probed = [Sample {
+            served_open: Some(2),
+            ..at(0, 2, 2)
+        }];
+        let plain = [at(1, 1, 1)];
+        let track = |samples| Track {
+            offset: Duration::ZERO,
+            total: 0,
+            samples,
+        };
+        let merged = merge_timelines(
+            &[
+                Track {
+                    total: 2,
+                    ..track(&probed)
+                },
+                Track {
+                    total: 1,
+                    ..track(&plain)
+                },
+            ],
+            0,
+        );
+        let served: Vec<Option<u64>> = merged.samples().iter().map(|s| s.served_open).collect();
+        assert_eq!(served, [Some(2), Some(2)]);
+        // Without a timeline from every shard there is none.
+        let none = merge_timelines(&[track(&probed), track(&[])], 0);
+        assert!(none.samples().is_empty());
+    }
+
+    #[test]
+    fn a_long_merge_keeps_the_bound_and_adds_up_everywhere() {
+        // Three shards of 512 samples each, 1 ms apart, started 300 ms after one another:
+        // 1536 moments over 1.1 s, in one timeline of at most CAPACITY.
+        let shards: Vec<Vec<Sample>> = (0..3)
+            .map(|_| (0..512).map(|ms| at(ms, 1000, ms.min(1000))).collect())
+            .collect();
+        let tracks: Vec<Track> = shards
+            .iter()
+            .enumerate()
+            .map(|(i, samples)| Track {
+                offset: Duration::from_millis(300 * i as u64),
+                total: 1000,
+                samples,
+            })
+            .collect();
+        let merged = merge_timelines(&tracks, 500);
+        let samples = merged.samples();
+        assert!(samples.len() <= CAPACITY, "{}", samples.len());
+        assert!(samples.len() >= CAPACITY / 2, "{}", samples.len());
+        assert!(merged.step() > Duration::from_millis(1));
+        assert!(samples.iter().all(|s| adds_up(s, 3500)));
+        assert!(samples.windows(2).all(|p| p[0].elapsed < p[1].elapsed));
+        let last = samples.last().unwrap();
+        assert_eq!(last.elapsed, Duration::from_millis(1111));
+        assert_eq!(
+            (last.established, last.not_initiated),
+            (3 * 511, 3500 - 1533)
+        );
+    }
+
+    #[test]
+    fn timelines_are_read_by_column_name() {
+        let v: Value = serde_json::json!({"timeline": {
+            "columns": ["established", "quic", "elapsed_us", "error", "closed", "dialing"],
+            "samples": [[1, 9, 100, 0, 0, 2], [4, 9, 2000, 1, 0, 0]],
+        }});
+        let samples = timeline_samples(&v, 5).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].elapsed, Duration::from_micros(100));
+        assert_eq!(
+            (
+                samples[0].not_initiated,
+                samples[0].dialing,
+                samples[0].established
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!((samples[1].not_initiated, samples[1].error), (0, 1));
+        assert_eq!(samples[1].served_open, None);
+        let none: Value = serde_json::json!({"timeline": null});
+        assert!(timeline_samples(&none, 5).unwrap().is_empty());
+        assert!(
+            timeline_samples(&serde_json::json!({}), 5)
+                .unwrap()
+                .is_empty()
+        );
+        let bad: Value =
+            serde_json::json!({"timeline": {"columns": ["elapsed_us"], "samples": []}});
+        assert!(
+            timeline_samples(&bad, 5)
+                .unwrap_err()
+                .contains("no column dialing")
+        );
+    }
+
+    #[test]
+    fn a_shard_timeline_must_be_of_its_run() {
+        let counts = Counts {
+            total: 2,
+            established: 2,
+            ..Counts::default()
+        };
+        assert!(check_timeline(&[at(0, 2, 0), at(1, 2, 2)], &counts).is_ok());
+        let err = check_timeline(&[at(0, 3, 0), at(1, 2, 2)], &counts).unwrap_err();
+        assert!(err.contains("does not add up"), "{err}");
+        let err = check_timeline(&[at(0, 2, 0), at(1, 2, 1)], &counts).unwrap_err();
+        assert!(err.contains("does not end at its counts"), "{err}");
+        let err = check_timeline(&[at(1, 2, 0), at(0, 2, 2)], &counts).unwrap_err();
+        assert!(err.contains("back in time"), "{err}");
+    }
 }

@@ -3,7 +3,8 @@
 //! counts over time (the summary's `timeline`, or the ticks when it has none), the limit a
 //! `limit` search found, and the connect latency histogram (the V2 base64 `histogram`).
 //! Every field is looked up by name and the unknown ones are ignored, so output that adds
-//! fields still reads; a summary without any time series (a merge of runs) reads too.
+//! fields still reads; a summary without any time series (one from before `timeline`
+//! without ticks) reads too. The `timeline` is read by `summary`'s reader, the merge's.
 
 use std::io::Cursor;
 
@@ -11,6 +12,8 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use serde_json::Value;
+
+use crate::report::summary::timeline_samples;
 
 /// The counts by state at one moment (`served` with a probe only).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -152,7 +155,7 @@ fn summary(value: &Value, source: String, ticks: Vec<Point>) -> Result<Run, Stri
     let total = number(counts, "total")?;
     let end = point_of_counts(counts)?;
     let timeline = match value.get("timeline") {
-        Some(timeline) if !timeline.is_null() => samples(timeline)?,
+        Some(timeline) if !timeline.is_null() => samples(value, total)?,
         _ if ticks.is_empty() => Vec::new(),
         _ => {
             // The ticks, and the end of the run as the summary has it.
@@ -213,48 +216,19 @@ fn summary(value: &Value, source: String, ticks: Vec<Point>) -> Result<Run, Stri
     })
 }
 
-/// The summary's `timeline`: `columns` names the numbers of each of `samples`.
-fn samples(timeline: &Value) -> Result<Vec<Point>, String> {
-    let bad = |what: &str| format!("timeline: {what}");
-    let columns: Vec<&str> = timeline
-        .get("columns")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no columns"))?
-        .iter()
-        .map(|c| c.as_str().unwrap_or(""))
-        .collect();
-    let column = |name: &str| {
-        columns
-            .iter()
-            .position(|c| *c == name)
-            .ok_or_else(|| bad(&format!("no column {name}")))
-    };
-    let [elapsed, dialing, established, closed, error] =
-        ["elapsed_us", "dialing", "established", "closed", "error"].map(column);
-    let (elapsed, dialing, established, closed, error) =
-        (elapsed?, dialing?, established?, closed?, error?);
-    let served = column("served_open").ok();
-    let rows = timeline
-        .get("samples")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no samples"))?;
-    rows.iter()
-        .map(|row| {
-            let at = |i: usize| {
-                row.get(i)
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| bad("a sample that is not whole numbers"))
-            };
-            Ok(Point {
-                elapsed_us: at(elapsed)?,
-                dialing: at(dialing)?,
-                established: at(established)?,
-                closed: at(closed)?,
-                error: at(error)?,
-                served: served.and_then(|i| row.get(i)).and_then(Value::as_u64),
-            })
+/// The summary's `timeline`, as the merge reads it too.
+fn samples(value: &Value, total: u64) -> Result<Vec<Point>, String> {
+    Ok(timeline_samples(value, total)?
+        .into_iter()
+        .map(|s| Point {
+            elapsed_us: u64::try_from(s.elapsed.as_micros()).unwrap_or(u64::MAX),
+            dialing: s.dialing,
+            established: s.established,
+            closed: s.closed,
+            error: s.error,
+            served: s.served_open,
         })
-        .collect()
+        .collect())
 }
 
 /// A histogram as the summary carries it: V2 (deflate) serialization, base64.

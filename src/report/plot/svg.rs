@@ -170,8 +170,8 @@ fn timeline_panel(svg: &mut String, run: &Run, index: usize, y: f64) -> f64 {
         title(svg, y + 16.0, &format!("{name} ({kind})"));
         let _ = writeln!(
             svg,
-            "<text x=\"{LEFT}\" y=\"{:.1}\">No time series in this summary (a merge, or a run \
-             without ticks): its latency is drawn below.</text>",
+            "<text x=\"{LEFT}\" y=\"{:.1}\">No time series in this summary (one without a \
+             timeline or ticks): its latency is drawn below.</text>",
             y + 36.0
         );
         return y + 52.0;
