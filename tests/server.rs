@@ -691,3 +691,111 @@ fn echo_and_reject_after_refuse_bad_input_with_one_line() {
         common::run_bad_input(args);
     }
 }
+
+/// A stdout nobody reads holds up neither accepting nor serving: the stats lines it does
+/// not take are dropped and counted, the `listening on` line is not, and comes first.
+#[test]
+fn a_stdout_nobody_reads_stops_neither_accepting_nor_serving() {
+    use std::process::{Command, Stdio};
+    const PORT: &str = "45454";
+    let checked = common::in_private_net(|| {
+        let (pipe, stdout) = common::full_pipe();
+        let started = Instant::now();
+        let server = common::Guard(
+            Command::new(common::BIN)
+                .args(["server", "-p", PORT, "-m", "0", "-d", "30s", "-i", "10ms"])
+                .args(["--greeting", "hi"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(stdout))
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start tcpgoon server"),
+        );
+        // Its first line is in the pipe, behind what fills it, so the port is a fixed one
+        // (safe in a network namespace of the test's own) and a connect says it listens.
+        common::wait_for("the server to listen", || {
+            TcpStream::connect(format!("127.0.0.1:{PORT}")).is_ok()
+        });
+        let before = common::unread(&pipe);
+        // Each connection served only when the server's loop accepts it and greets it; the
+        // hold spans some 300 stats intervals.
+        let run = run(&[
+            "run",
+            "127.0.0.1",
+            PORT,
+            "-c",
+            "50",
+            "-s",
+            "1ms",
+            "--hold",
+            "3s",
+            "-i",
+            "0",
+            "--probe",
+            "greeting",
+            "--probe-timeout",
+            "2s",
+            "-y",
+        ]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let counts = run.final_counts();
+        assert_eq!((counts.total, counts.established), (50, 50), "{run:?}");
+        // Nothing was read, so nothing more could go into the pipe.
+        assert_eq!(common::unread(&pipe), before);
+        signal(&server, libc::SIGTERM);
+        let mut pipe = std::fs::File::from(pipe);
+        let mut written = Vec::new();
+        pipe.read_to_end(&mut written).unwrap();
+        // Its stdout is closed, so it has exited, or is about to.
+        let mut server = server;
+        let mut stderr = String::new();
+        server
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = server.0.wait().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let out = (status.code(), stderr);
+        assert_eq!(out.0, Some(0), "{out:?}");
+        assert!(written[..before].iter().all(|&b| b == b'x'));
+        let written = String::from_utf8(written[before..].to_vec()).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("listening on 127.0.0.1:{PORT}"),
+            "{written}"
+        );
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                "Accepted: 51, Open: 0, Closed: 51",
+                "stopping: interrupted by SIGTERM"
+            ],
+            "{written}"
+        );
+        let interval_lines = lines[1..lines.len() - 2].len() as u64;
+        assert!(
+            lines[1..lines.len() - 2]
+                .iter()
+                .all(|l| l.starts_with("Accepted: ")),
+            "{written}"
+        );
+        // `tcpgoon: stats lines dropped: D of T (stdout was not read as fast as they came)`
+        let (dropped, of) = out
+            .1
+            .lines()
+            .find_map(|l| l.strip_prefix("tcpgoon: stats lines dropped: "))
+            .and_then(|rest| rest.split_once(" (stdout was not read"))
+            .and_then(|(numbers, _)| numbers.split_once(" of "))
+            .map(|(d, t)| (d.parse::<u64>().unwrap(), t.parse::<u64>().unwrap()))
+            .unwrap_or_else(|| panic!("no count of dropped lines: {out:?}"));
+        assert!(dropped > 0, "{out:?}");
+        assert_eq!(interval_lines + dropped, of, "{written}\n{}", out.1);
+    });
+    if checked.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run this test");
+    }
+}

@@ -450,3 +450,202 @@ fn tls_with_an_http_probe_against_nginx() {
         );
     });
 }
+
+/// Stops a server with SIGTERM and returns its final counts line, parsed into its parts:
+/// `Accepted: 5, Open: 0, ..., Handshakes done: 5, Handshakes failed: 0`.
+fn final_server_counts(server: Guard) -> Vec<(String, u64)> {
+    common::signal(&server, libc::SIGTERM);
+    let out = common::finish(
+        server,
+        std::time::Instant::now(),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"stopping: interrupted by SIGTERM"),
+        "{out:?}"
+    );
+    let line = lines[lines.len() - 2];
+    line.split(", ")
+        .map(|part| {
+            let (label, n) = part.split_once(": ").expect("a part `Label: N`");
+            (label.to_string(), n.parse().expect("a count"))
+        })
+        .collect()
+}
+
+/// The count of `label` in a server's counts, 0 when the part is not there.
+fn part(counts: &[(String, u64)], label: &str) -> u64 {
+    counts
+        .iter()
+        .find(|(l, _)| l == label)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Each accepted connection is handshaking, done or failed, and the causes add up to the
+/// failures.
+fn handshakes_add_up(counts: &[(String, u64)]) {
+    let failed = part(counts, "Handshakes failed");
+    let causes: u64 = [
+        "Alert sent",
+        "Alert received",
+        "Closed in handshake",
+        "Other TLS failures",
+    ]
+    .iter()
+    .map(|cause| part(counts, cause))
+    .sum();
+    assert_eq!(failed, causes, "{counts:?}");
+    assert_eq!(
+        part(counts, "Accepted"),
+        part(counts, "Handshaking") + part(counts, "Handshakes done") + failed,
+        "{counts:?}"
+    );
+    assert_eq!(
+        part(counts, "Accepted"),
+        part(counts, "Open") + part(counts, "Closed"),
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn the_server_counts_the_handshakes_done() {
+    let (server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
+    let out = run_tls(&port, "40", &["--insecure"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let counts = final_server_counts(server);
+    handshakes_add_up(&counts);
+    assert_eq!(part(&counts, "Accepted"), 40, "{counts:?}");
+    assert_eq!(part(&counts, "Handshakes done"), 40, "{counts:?}");
+    assert_eq!(part(&counts, "Handshakes failed"), 0, "{counts:?}");
+    // Only the parts that a line always has, and none of the causes.
+    let labels: Vec<&str> = counts.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Accepted",
+            "Open",
+            "Closed",
+            "Handshaking",
+            "Handshakes done",
+            "Handshakes failed"
+        ]
+    );
+    // Without --tls, no handshake is counted.
+    let (plain, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "3",
+        "-s",
+        "0",
+        "-y",
+        "-i",
+        "0",
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let counts = final_server_counts(plain);
+    assert!(
+        counts.iter().all(|(l, _)| !l.contains("andshak")),
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn the_server_counts_the_handshakes_a_client_rejects() {
+    // Its certificate is self-signed: a verifying client rejects it, and says so in an
+    // alert.
+    let (server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
+    let out = run_tls(&port, "20", &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.failures("certificate rejected"), 20, "{}", out.stdout);
+    let counts = final_server_counts(server);
+    handshakes_add_up(&counts);
+    assert_eq!(part(&counts, "Handshakes done"), 0, "{counts:?}");
+    assert_eq!(part(&counts, "Handshakes failed"), 20, "{counts:?}");
+    assert_eq!(part(&counts, "Alert received"), 20, "{counts:?}");
+}
+
+#[test]
+fn the_server_counts_plain_clients_as_failed_handshakes() {
+    // A plain client waiting for a greeting: neither side speaks, until the client's probe
+    // gives up and closes.
+    let (server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-y",
+        "-i",
+        "0",
+        "--probe",
+        "greeting",
+        "--probe-timeout",
+        "200ms",
+    ]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    let counts = final_server_counts(server);
+    handshakes_add_up(&counts);
+    assert_eq!(part(&counts, "Accepted"), 10, "{counts:?}");
+    assert_eq!(part(&counts, "Closed in handshake"), 10, "{counts:?}");
+    // A plain client that speaks first: what it sends is not TLS, and the server says so.
+    let (server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "10",
+        "-s",
+        "0",
+        "-y",
+        "-i",
+        "0",
+        "--probe",
+        "http",
+        "--probe-timeout",
+        "500ms",
+    ]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    let counts = final_server_counts(server);
+    handshakes_add_up(&counts);
+    assert_eq!(part(&counts, "Alert sent"), 10, "{counts:?}");
+    // Closed by the server itself, by --close-after, while the handshake waits.
+    let (server, port) = start_server(&[
+        "--tls",
+        "-m",
+        "0",
+        "-d",
+        "30s",
+        "-i",
+        "0",
+        "--close-after",
+        "100ms",
+    ]);
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "0",
+        "-y",
+        "-i",
+        "0",
+        "--hold",
+        "400ms",
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let counts = final_server_counts(server);
+    handshakes_add_up(&counts);
+    assert_eq!(part(&counts, "Closed in handshake"), 5, "{counts:?}");
+}

@@ -381,7 +381,15 @@ interval, with `, Turned away: N` when --max-open or --reject-after turned
 some away, `, Accept errors: N` when accepting failed for lack of file
 descriptors or memory (the connection stays queued, and accepting is tried
 again), and `, Queued: N` while it does not accept (--no-accept, or
---accept-limit reached): the connections waiting in the accept queue. It
+--accept-limit reached): the connections waiting in the accept queue. With
+--tls it adds `, Handshaking: N, Handshakes done: N, Handshakes failed: N`,
+then the causes of failure that happened: `, Alert sent: N` (the client's
+bytes broke the handshake), `, Alert received: N` (the client ended it, as it
+does when it rejects the certificate), `, Closed in handshake: N` (closed or
+reset before it was done, by the client or --close-after) and
+`, Other TLS failures: N`. The server never waits for its stdout: the lines a
+reader does not take wait in a queue of 4 KiB, past which they are dropped,
+and at the stop stderr says how many (`stats lines dropped: D of T`). It
 stops on SIGINT, SIGTERM or SIGHUP, or when -m or -d is reached: it prints the
 counts and why it stopped, closes every connection (with --reset, by a reset),
 and exits 0; a second signal ends it at once. It cannot listen: exit 64. Its

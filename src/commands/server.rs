@@ -1,5 +1,6 @@
 //! `tcpgoon server`: resolve the arguments, raise the open-files limit, run the server's
-//! loop, and print where it listens, its counts, and why it stopped.
+//! loop, and print where it listens, its counts, and why it stopped. The loop never waits
+//! for stdout: its stats lines go through an outlet (`report::outlet`).
 
 use std::io::{self, Write};
 
@@ -9,7 +10,13 @@ use crate::engine::server::{Server, ServerConfig};
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
 use crate::report::exit;
+use crate::report::outlet::{self, WriterThread};
 use crate::report::server::{write_counts, write_listening, write_stopping};
+
+/// Bytes of stats lines that may wait for stdout's reader, besides those being written: a
+/// page, about a hundred lines. Each line supersedes the one before, so a longer backlog
+/// of them would only be older news.
+const QUEUED: usize = 4096;
 
 /// `tcpgoon server`: listen, say where, serve until a stop, say why. Every stop exits 0,
 /// unless its lines could not be written.
@@ -39,31 +46,49 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
             tls.fingerprint
         ));
     }
-    let mut out = io::stdout();
-    // A closed stdout must not stop the server, so a reader gone (EPIPE) is ignored here
-    // and below. Any other write error (a full disk) is one: at once for this line, which
-    // scripts and tests wait for to learn the port (so it is flushed at once), and after
-    // the stop for the others.
+    // Its loop writes each stats line to an outlet, whose thread makes the blocking write:
+    // a stdout that is not read (a full pipe, a stalled terminal) costs stats lines, never
+    // the loop's time, so the server goes on accepting and answering. A closed stdout must
+    // not stop the server either, so a reader gone (EPIPE) is ignored; any other write
+    // error (a full disk) is one, said after the stop.
+    let mut writer = WriterThread::stdout(QUEUED)
+        .map_err(|e| Error::system("cannot start the output's writer", e))?;
+    let mut lines = writer.outlet(0);
     let unwritten = |e| Error::system("cannot write to stdout", e);
-    error::unless_reader_gone(write_listening(&mut out, addr).and_then(|()| out.flush()))
-        .map_err(unwritten)?;
-    let mut failed = None;
+    // Scripts and tests wait for this line to learn the port. When stdout can take it, it is
+    // written and flushed here, before any connection is accepted, and an error is one at
+    // once; when it cannot (nobody reads it), the line waits first in the outlet, which
+    // drops nothing for a line alone, and the loop does not wait for it.
+    if outlet::has_room(libc::STDOUT_FILENO) {
+        let mut out = io::stdout();
+        error::unless_reader_gone(write_listening(&mut out, addr).and_then(|()| out.flush()))
+            .map_err(unwritten)?;
+    } else {
+        let _ = write_listening(&mut lines, addr);
+    }
+    let mut offered = 0u64;
     let outcome = server.run(|counts| {
-        let written = write_counts(&mut out, counts).and_then(|()| out.flush());
-        if let Err(e) = error::unless_reader_gone(written) {
-            failed.get_or_insert(e);
-        }
+        offered += 1;
+        // Never fails, never blocks: a line that does not fit is dropped and counted.
+        let _ = write_counts(&mut lines, counts);
     })?;
     // Nothing reads the signals now: the next one ends the process, even while its last
-    // lines wait for a reader.
+    // lines wait for a reader. Nor is anything dropped from now on: the last lines are
+    // kept, and written after the ones queued before them.
     signals.let_next_kill();
-    let written = write_counts(&mut out, &outcome.counts)
-        .and_then(|()| write_stopping(&mut out, &outcome.stop))
-        .and_then(|()| out.flush());
-    match failed {
-        Some(e) => Err(unwritten(e)),
-        None => error::unless_reader_gone(written)
-            .map(|()| exit::SUCCESS)
-            .map_err(unwritten),
+    lines.keep_everything();
+    let dropped = writer.dropped();
+    let _ = write_counts(&mut lines, &outcome.counts)
+        .and_then(|()| write_stopping(&mut lines, &outcome.stop));
+    drop(lines);
+    let written = writer.finish();
+    if dropped > 0 {
+        error::say(format_args!(
+            "stats lines dropped: {dropped} of {offered} (stdout was not read as fast as \
+             they came)"
+        ));
     }
+    error::unless_reader_gone(written)
+        .map(|()| exit::SUCCESS)
+        .map_err(unwritten)
 }

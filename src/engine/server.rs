@@ -25,6 +25,9 @@
 //! else: its reads and writes go through it, the first of them drive the handshake, and
 //! every fault mode works over it as over plain TCP (a greeting or a refusal is written
 //! once the handshake is done; a connection turned away without one is closed during it).
+//! The handshake is driven on its own until it is done, so the counts tell each session's
+//! stage: handshaking, done, or failed, by cause ([`TlsCounts`]). A session that fails is
+//! closed at once, after the alert rustls owes the client, if the socket takes it.
 //!
 //! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`];
 //! `report::server` turns those into the lines on stdout.
@@ -107,6 +110,64 @@ pub struct Counts {
     /// while the server is not accepting (`--no-accept`, or `--accept-limit` reached); `None`
     /// while it accepts, or when the kernel would not say.
     pub queued: Option<u64>,
+    /// With `--tls`: the handshakes of the sessions, by stage.
+    pub tls: Option<TlsCounts>,
+}
+
+/// Where the TLS sessions' handshakes stand. Every accepted connection gets a session, but
+/// those `--max-open` closes at once, so with `--tls` those accepted add up to
+/// `handshaking + done + failed()` (+ those turned away at once); each is in one of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsCounts {
+    /// Open, the handshake under way.
+    pub handshaking: u64,
+    /// Handshakes completed (the connection may have closed since).
+    pub done: u64,
+    /// Failed: the client's bytes broke the handshake, and the server sent an alert.
+    pub alert_sent: u64,
+    /// Failed: the client sent an alert (a certificate it rejected, a version it lacks).
+    pub alert_received: u64,
+    /// Failed: closed or reset before the handshake was done, by the client or by
+    /// `--close-after`.
+    pub closed: u64,
+    /// Failed otherwise: a session that could not be made, or an error with no alert.
+    pub other: u64,
+}
+
+impl TlsCounts {
+    pub fn failed(&self) -> u64 {
+        self.alert_sent + self.alert_received + self.closed + self.other
+    }
+
+    fn failure(&mut self, cause: HandshakeFailure) {
+        *match cause {
+            HandshakeFailure::AlertSent => &mut self.alert_sent,
+            HandshakeFailure::AlertReceived => &mut self.alert_received,
+            HandshakeFailure::Closed => &mut self.closed,
+            HandshakeFailure::Other => &mut self.other,
+        } += 1;
+    }
+}
+
+/// Why a handshake failed, as [`TlsCounts`] counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandshakeFailure {
+    AlertSent,
+    AlertReceived,
+    Closed,
+    Other,
+}
+
+impl HandshakeFailure {
+    /// From the error rustls gave, and whether it then owed the client bytes: the fatal
+    /// alert it queues for an error the client's bytes caused.
+    fn of(e: &rustls::Error, alert_owed: bool) -> HandshakeFailure {
+        match e {
+            rustls::Error::AlertReceived(_) => HandshakeFailure::AlertReceived,
+            _ if alert_owed => HandshakeFailure::AlertSent,
+            _ => HandshakeFailure::Other,
+        }
+    }
 }
 
 /// Why the server stopped.
@@ -209,6 +270,11 @@ struct Held {
     echoed: usize,
     /// The peer has finished sending (`--echo`): it is closed once its echo is written.
     read_closed: bool,
+    /// A TLS session whose handshake is not done: nothing else is read or written yet.
+    handshaking: bool,
+    /// Why its handshake failed, once it has; a handshaking one closed without a cause was
+    /// closed during it.
+    failure: Option<HandshakeFailure>,
 }
 
 impl Held {
@@ -301,7 +367,10 @@ impl<'s> Server<'s> {
             stop_at: config.duration.and_then(|d| start.checked_add(d)),
             accept_retry_at: None,
             signals,
-            counts: Counts::default(),
+            counts: Counts {
+                tls: config.tls.as_ref().map(|_| TlsCounts::default()),
+                ..Counts::default()
+            },
             refusing: 0,
             stop: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
@@ -505,28 +574,33 @@ impl<'s> Server<'s> {
         };
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        if self
+        let registered = self
             .poll
             .registry()
-            .register(&mut stream, Token(key), interest)
-            .is_err()
-        {
-            // Not watched means never read or closed by us: close it now.
+            .register(&mut stream, Token(key), interest);
+        let stream = registered
+            .map_err(drop)
+            .and_then(|()| match &self.config.tls {
+                None => Ok(Transport::Plain(stream)),
+                Some(tls) => tls
+                    .wrap(stream)
+                    .map(|session| Transport::Tls(Box::new(session)))
+                    .map_err(drop),
+            });
+        let Ok(stream) = stream else {
+            // Not watched (or without its session) means never read or closed by us:
+            // close it now. With --tls its handshake has failed.
             self.counts.open -= 1;
             self.counts.closed += 1;
+            if let Some(tls) = &mut self.counts.tls {
+                tls.failure(HandshakeFailure::Other);
+            }
             return;
-        }
-        let stream = match &self.config.tls {
-            None => Transport::Plain(stream),
-            Some(tls) => match tls.wrap(stream) {
-                Ok(session) => Transport::Tls(Box::new(session)),
-                Err(_) => {
-                    self.counts.open -= 1;
-                    self.counts.closed += 1;
-                    return;
-                }
-            },
         };
+        let handshaking = matches!(stream, Transport::Tls(_));
+        if let Some(tls) = self.counts.tls.as_mut().filter(|_| handshaking) {
+            tls.handshaking += 1;
+        }
         entry.insert(Held {
             stream,
             seq,
@@ -535,6 +609,8 @@ impl<'s> Server<'s> {
             echo: Vec::new(),
             echoed: 0,
             read_closed: false,
+            handshaking,
+            failure: None,
         });
         match role {
             Role::Served => {
@@ -544,14 +620,50 @@ impl<'s> Server<'s> {
             }
             Role::TurnedAway => self.refusing += 1,
         }
-        // A greeting or a refusal usually fits in the socket at once.
+        // A greeting or a refusal usually fits in the socket at once; a ClientHello may
+        // have arrived already.
         self.write_out(key);
+    }
+
+    /// Whether the connection is there and past its TLS handshake (a plain one always is).
+    /// A handshake not done is driven as far as the socket allows first: when that finishes
+    /// it, it is counted done; when it fails, the connection is closed.
+    fn handshaken(&mut self, key: usize) -> bool {
+        let Some(held) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Transport::Tls(session) = &mut held.stream else {
+            return true;
+        };
+        if !held.handshaking {
+            return true;
+        }
+        let session = &mut **session;
+        match drive_handshake(&mut session.conn, &mut session.sock) {
+            Ok(false) => false,
+            Ok(true) => {
+                held.handshaking = false;
+                if let Some(tls) = &mut self.counts.tls {
+                    tls.handshaking -= 1;
+                    tls.done += 1;
+                }
+                true
+            }
+            Err(cause) => {
+                held.failure = Some(cause);
+                self.close(key);
+                false
+            }
+        }
     }
 
     /// Writes what the connection is owed, until the socket takes no more: the rest of its
     /// message, then its echo. A turned-away connection whose refusal is written, or a
     /// served one whose peer has finished sending and has its echo, is closed.
     fn write_out(&mut self, key: usize) {
+        if !self.handshaken(key) {
+            return;
+        }
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
@@ -598,6 +710,9 @@ impl<'s> Server<'s> {
     /// written back, and reading pauses while [`ECHO_LIMIT`] bytes wait to be; otherwise it
     /// is discarded.
     fn read_in(&mut self, key: usize) {
+        if !self.handshaken(key) {
+            return;
+        }
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
@@ -649,6 +764,9 @@ impl<'s> Server<'s> {
 
     /// Reads and discards until the socket would block; end of stream or an error closes it.
     fn discard(&mut self, key: usize) {
+        if !self.handshaken(key) {
+            return;
+        }
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
@@ -678,9 +796,50 @@ impl<'s> Server<'s> {
         if held.role == Role::TurnedAway {
             self.refusing -= 1;
         }
+        if let Some(tls) = self.counts.tls.as_mut().filter(|_| held.handshaking) {
+            tls.handshaking -= 1;
+            tls.failure(held.failure.unwrap_or(HandshakeFailure::Closed));
+        }
         drop(held);
         self.counts.open -= 1;
         self.counts.closed += 1;
+    }
+}
+
+/// Moves a server session's handshake on as far as the socket allows: writes its flights,
+/// reads and processes what the client sent. `Ok(true)` once it is done (its last flight
+/// may wait for the socket, as any bytes the session holds do), `Ok(false)` while it waits
+/// for the client. On a failure the alert rustls owes the client is written if the socket
+/// takes it at once.
+fn drive_handshake(
+    conn: &mut rustls::ServerConnection,
+    sock: &mut (impl Read + Write),
+) -> Result<bool, HandshakeFailure> {
+    loop {
+        while conn.wants_write() {
+            match conn.write_tls(sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(HandshakeFailure::Closed),
+            }
+        }
+        if !conn.is_handshaking() {
+            return Ok(true);
+        }
+        match conn.read_tls(sock) {
+            Ok(0) => return Err(HandshakeFailure::Closed),
+            Ok(_) => {
+                if let Err(e) = conn.process_new_packets() {
+                    let alert_owed = conn.wants_write();
+                    let _ = conn.write_tls(sock);
+                    return Err(HandshakeFailure::of(&e, alert_owed));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(HandshakeFailure::Closed),
+        }
     }
 }
 

@@ -17,7 +17,8 @@
 //!
 //! stdout and stderr get a writer each ([`StdStreams`]), so a stalled stderr does not hold
 //! up the report on stdout; when both are the same file (a terminal, `2>&1`) they share one,
-//! which keeps their lines in the order they were written.
+//! which keeps their lines in the order they were written. The server's loop writes only its
+//! stats lines, to stdout, so it has one writer, of stdout alone ([`WriterThread::stdout`]).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -183,6 +184,12 @@ impl WriterThread {
         })
     }
 
+    /// A writer of stdout alone, `capacity` bytes of lines queued at most.
+    pub fn stdout(capacity: usize) -> io::Result<WriterThread> {
+        let stdout: Box<dyn Write + Send> = Box::new(Descriptor(libc::STDOUT_FILENO));
+        WriterThread::spawn("stdout", vec![stdout], capacity)
+    }
+
     pub fn outlet(&self, dest: usize) -> Outlet {
         Outlet {
             shared: self.shared.clone(),
@@ -295,6 +302,21 @@ impl Write for Descriptor {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Whether a write to `fd` would go through now, without waiting for a reader: a pipe or
+/// socket with room for at least one small write (less than `PIPE_BUF`, which a pipe takes
+/// whole), or a file or terminal, which poll always finds ready. An error on `fd` counts as
+/// ready, since the write then fails at once.
+pub fn has_room(fd: RawFd) -> bool {
+    let mut ready = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, and a zero timeout: poll only looks.
+    let n = unsafe { libc::poll(&mut ready, 1, 0) };
+    n == 1 && ready.revents & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// The file behind `fd`, as (device, inode).
@@ -498,6 +520,34 @@ mod tests {
         writer.finish().unwrap();
         let got = String::from_utf8(got.lock().unwrap().clone()).unwrap();
         assert_eq!(got, "a0\nb0a1\nb1a2\nb2a3\nb3a4\nb4");
+    }
+
+    #[test]
+    fn a_full_pipe_has_no_room_and_an_emptied_one_has() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
+            0
+        );
+        let [read, write] = fds;
+        assert!(has_room(write));
+        let page = [b'x'; 4096];
+        let mut held = 0;
+        // SAFETY: writes from, and reads into, a buffer of `page.len()` bytes.
+        unsafe {
+            while libc::write(write, page.as_ptr().cast(), page.len()) > 0 {
+                held += 1;
+            }
+            assert!(!has_room(write), "{held} pages");
+            let mut buf = [0u8; 4096];
+            assert_eq!(libc::read(read, buf.as_mut_ptr().cast(), buf.len()), 4096);
+            assert!(has_room(write));
+            libc::close(read);
+            // No reader: the write fails at once, so it counts as ready.
+            assert!(has_room(write));
+            libc::close(write);
+        }
     }
 
     #[test]

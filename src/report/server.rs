@@ -14,8 +14,9 @@ pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
 }
 
 /// `Accepted: 5, Open: 3, Closed: 2`, with the connections turned away and the accept
-/// errors appended when there were any, and the length of the accept queue while the server
-/// does not accept.
+/// errors appended when there were any, the length of the accept queue while the server
+/// does not accept, and with `--tls` the handshakes by stage (`Handshaking: 1, Handshakes
+/// done: 3, Handshakes failed: 1`), then the failures' causes that happened.
 pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
     write!(
         w,
@@ -30,6 +31,25 @@ pub fn write_counts(w: &mut impl Write, c: &Counts) -> io::Result<()> {
     }
     if let Some(queued) = c.queued {
         write!(w, ", Queued: {queued}")?;
+    }
+    if let Some(tls) = &c.tls {
+        write!(
+            w,
+            ", Handshaking: {}, Handshakes done: {}, Handshakes failed: {}",
+            tls.handshaking,
+            tls.done,
+            tls.failed()
+        )?;
+        for (label, n) in [
+            ("Alert sent", tls.alert_sent),
+            ("Alert received", tls.alert_received),
+            ("Closed in handshake", tls.closed),
+            ("Other TLS failures", tls.other),
+        ] {
+            if n > 0 {
+                write!(w, ", {label}: {n}")?;
+            }
+        }
     }
     writeln!(w)
 }
@@ -53,6 +73,7 @@ pub fn write_stopping(w: &mut impl Write, stop: &Stop) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::server::TlsCounts;
     use crate::report::written as text;
     use std::time::Duration;
 
@@ -79,6 +100,7 @@ mod tests {
             accept_errors: 0,
             turned_away: 0,
             queued: None,
+            tls: None,
         };
         assert_eq!(
             text(|w| write_counts(w, &counts)),
@@ -99,6 +121,34 @@ mod tests {
         assert_eq!(
             text(|w| write_counts(w, &counts)),
             "Accepted: 5, Open: 3, Closed: 2, Turned away: 1, Accept errors: 7, Queued: 0\n"
+        );
+    }
+
+    #[test]
+    fn with_tls_the_handshakes_by_stage_and_the_causes_that_happened() {
+        let mut counts = Counts {
+            accepted: 6,
+            open: 4,
+            closed: 2,
+            tls: Some(TlsCounts::default()),
+            ..Counts::default()
+        };
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 6, Open: 4, Closed: 2, Handshaking: 0, Handshakes done: 0, \
+             Handshakes failed: 0\n"
+        );
+        counts.tls = Some(TlsCounts {
+            handshaking: 1,
+            done: 3,
+            alert_received: 1,
+            closed: 1,
+            ..TlsCounts::default()
+        });
+        assert_eq!(
+            text(|w| write_counts(w, &counts)),
+            "Accepted: 6, Open: 4, Closed: 2, Handshaking: 1, Handshakes done: 3, \
+             Handshakes failed: 2, Alert received: 1, Closed in handshake: 1\n"
         );
     }
 
@@ -133,12 +183,51 @@ mod tests {
             accept_errors: 1,
             turned_away: 1,
             queued: Some(1),
+            tls: Some(TlsCounts {
+                handshaking: 1,
+                done: 1,
+                alert_sent: 1,
+                alert_received: 0,
+                closed: 0,
+                other: 0,
+            }),
         };
         let mut line = Vec::new();
         write_counts(&mut line, &counts).unwrap();
-        let line = String::from_utf8(line).unwrap();
+        let mut line = String::from_utf8(line).unwrap();
+        // Each cause of a failed handshake, in turn.
+        for tls in [
+            TlsCounts {
+                alert_received: 1,
+                ..TlsCounts::default()
+            },
+            TlsCounts {
+                closed: 1,
+                ..TlsCounts::default()
+            },
+            TlsCounts {
+                other: 1,
+                ..TlsCounts::default()
+            },
+        ] {
+            let mut more = Vec::new();
+            write_counts(
+                &mut more,
+                &Counts {
+                    tls: Some(tls),
+                    ..counts
+                },
+            )
+            .unwrap();
+            let more = String::from_utf8(more).unwrap();
+            line = format!(
+                "{}, {}",
+                line.trim_end(),
+                more.trim_end().rsplit(", ").next().unwrap()
+            );
+        }
         let parts: Vec<&str> = line.trim_end().split(", ").collect();
-        assert_eq!(parts.len(), 6, "{line}");
+        assert_eq!(parts.len(), 13, "{line}");
         for part in parts {
             let shown = part.replace(": 1", ": N");
             assert!(
