@@ -10,37 +10,6 @@ use common::{Output, args, in_private_net, postgres, postgres_installed, postgre
 
 const CAP: u32 = 20;
 
-/// The `Probe (postgres): served N, rejected N, unserved N, closed before answering N`
-/// counts.
-fn probe_counts(out: &Output) -> [u64; 4] {
-    let line = out.line("Probe (postgres): ");
-    let (_, list) = line.split_once("): ").expect("a probe line");
-    let mut counts = [0; 4];
-    for (i, label) in ["served", "rejected", "unserved", "closed before answering"]
-        .iter()
-        .enumerate()
-    {
-        counts[i] = list
-            .split(", ")
-            .find_map(|item| item.strip_prefix(label)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {label} in {line:?}"));
-    }
-    counts
-}
-
-/// States add up to the total, probe outcomes to the connections established.
-fn adds_up(out: &Output) {
-    let counts = out.final_counts();
-    assert!(counts.adds_up(), "{}", out.stdout);
-    let outcomes: u64 = probe_counts(out).iter().sum();
-    assert_eq!(
-        outcomes,
-        counts.established + counts.closed,
-        "{}",
-        out.stdout
-    );
-}
-
 /// `run` to 127.0.0.1:`port` at one attempt a millisecond, with `rest` after.
 fn run_postgres(port: &str, rest: &str) -> Output {
     run(&args!("run 127.0.0.1 {port} -s 1ms -y -i 0 {rest}"))
@@ -62,17 +31,17 @@ fn the_cap_is_served_what_is_past_it_rejected_and_limit_finds_it() {
 
         let out = run_postgres(&port, "-c 20 --probe postgres");
         assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
-        assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [20, 0, 0, 0], "{}", out.stdout);
         assert_eq!(out.final_counts().established, 20, "{}", out.stdout);
         assert_eq!(out.verdict(), "PASS: 20 of 20 established, served and held");
-        adds_up(&out);
+        out.probe_adds_up();
         assert_eq!(too_many_clients(&server.log()), 0, "{}", server.log());
 
         server.wait_idle();
         let out = run_postgres(&port, "-c 25 --probe postgres");
         assert_eq!(out.code, Some(2), "{out:?}");
         // The 5 past the cap were answered FATAL 53300 and closed: rejected, then closed.
-        assert_eq!(probe_counts(&out), [20, 5, 0, 0], "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [20, 5, 0, 0], "{}", out.stdout);
         let counts = out.final_counts();
         assert_eq!(
             (counts.established, counts.closed),
@@ -85,7 +54,7 @@ fn the_cap_is_served_what_is_past_it_rejected_and_limit_finds_it() {
             out.verdict(),
             "FAIL (exit 2): 5 closed by the server, 5 rejected by the application"
         );
-        adds_up(&out);
+        out.probe_adds_up();
         assert_eq!(too_many_clients(&server.log()), 5, "{}", server.log());
 
         server.wait_idle();
@@ -116,9 +85,9 @@ fn a_session_ended_by_an_error_after_authentication_is_not_served() {
         // server find the role missing: FATAL 28000, and it closes. Nothing was served.
         let out = run_postgres(&port, "-c 3 --probe postgres:nosuchuser");
         assert_eq!(out.code, Some(2), "{out:?}");
-        assert_eq!(probe_counts(&out), [0, 3, 0, 0], "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [0, 3, 0, 0], "{}", out.stdout);
         assert_eq!(out.final_counts().closed, 3, "{}", out.stdout);
-        adds_up(&out);
+        out.probe_adds_up();
         assert_eq!(
             server
                 .log()
@@ -139,7 +108,7 @@ fn a_session_ended_by_an_error_after_authentication_is_not_served() {
         server.wait_idle();
         let out = run_postgres(&port, "-c 3 --probe postgres");
         assert_eq!(out.code, Some(0), "{out:?}");
-        assert_eq!(probe_counts(&out), [3, 0, 0, 0], "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [3, 0, 0, 0], "{}", out.stdout);
     });
 }
 
@@ -158,7 +127,7 @@ fn the_slots_kept_for_superusers_reject_a_role_after_it_authenticated() {
         server.wait_idle();
         let out = run_postgres(&server.port(), "-c 10 --probe postgres:app");
         assert_eq!(out.code, Some(2), "{out:?}");
-        assert_eq!(probe_counts(&out), [7, 3, 0, 0], "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [7, 3, 0, 0], "{}", out.stdout);
         let counts = out.final_counts();
         assert_eq!(
             (counts.established, counts.closed),
@@ -166,7 +135,7 @@ fn the_slots_kept_for_superusers_reject_a_role_after_it_authenticated() {
             "{}",
             out.stdout
         );
-        adds_up(&out);
+        out.probe_adds_up();
         let log = server.log();
         assert_eq!(
             log.matches("FATAL:  remaining connection slots are reserved")

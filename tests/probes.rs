@@ -11,36 +11,6 @@ use common::{
     Output, in_private_net, installed, memcached, redis, run, run_bad_input, start_server,
 };
 
-/// The `Probe (<name>): served N, rejected N, unserved N, closed before answering N` counts.
-fn probe_counts(out: &Output) -> [u64; 4] {
-    let line = out.line("Probe (");
-    let (_, list) = line.split_once("): ").expect("a probe line");
-    let mut counts = [0; 4];
-    for (i, label) in ["served", "rejected", "unserved", "closed before answering"]
-        .iter()
-        .enumerate()
-    {
-        counts[i] = list
-            .split(", ")
-            .find_map(|item| item.strip_prefix(label)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {label} in {line:?}"));
-    }
-    counts
-}
-
-/// Every count adds up: states to the total, probe outcomes to the connections established.
-fn adds_up(out: &Output) {
-    let counts = out.final_counts();
-    assert!(counts.adds_up(), "{}", out.stdout);
-    let outcomes: u64 = probe_counts(out).iter().sum();
-    assert_eq!(
-        outcomes,
-        counts.established + counts.closed,
-        "{}",
-        out.stdout
-    );
-}
-
 fn run_probe(port: &str, connections: &str, probe: &[&str]) -> Output {
     let mut args = vec![
         "run",
@@ -91,13 +61,13 @@ fn forty_served_and_twenty_unserved_at_an_accept_limit_of_40() {
     let out = run_probe(&port, "60", &GREETING);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_eq!(out.final_counts().established, 60, "{}", out.stdout);
-    assert_eq!(probe_counts(&out), [40, 0, 20, 0], "{}", out.stdout);
+    assert_eq!(out.probe_counts(), [40, 0, 20, 0], "{}", out.stdout);
     assert!(
         out.stdout.contains("Time to served percentiles:"),
         "{}",
         out.stdout
     );
-    adds_up(&out);
+    out.probe_adds_up();
 }
 
 #[test]
@@ -105,8 +75,8 @@ fn as_many_as_the_server_accepts_are_served_and_pass() {
     let (_server, port) = accepting("40");
     let out = run_probe(&port, "40", &GREETING);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(probe_counts(&out), [40, 0, 0, 0], "{}", out.stdout);
-    adds_up(&out);
+    assert_eq!(out.probe_counts(), [40, 0, 0, 0], "{}", out.stdout);
+    out.probe_adds_up();
 }
 
 #[test]
@@ -148,21 +118,21 @@ fn a_probe_of_ones_own_against_an_echo_server() {
     let (_server, port) = start_server(&["-m", "0", "-d", "60s", "-i", "0", "--echo"]);
     let out = run_probe(&port, "20", &["--send", "ping\\r\\n", "--expect", "ping"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
-    adds_up(&out);
+    assert_eq!(out.probe_counts(), [20, 0, 0, 0], "{}", out.stdout);
+    out.probe_adds_up();
     let out = run_probe(
         &port,
         "20",
         &["--send", "ping\\r\\n", "--expect", "pong", "-d"],
     );
     assert_eq!(out.code, Some(2), "{out:?}");
-    assert_eq!(probe_counts(&out), [0, 20, 0, 0], "{}", out.stdout);
+    assert_eq!(out.probe_counts(), [0, 20, 0, 0], "{}", out.stdout);
     assert!(
         out.stderr.contains("connection 0: rejected after "),
         "{}",
         out.stderr
     );
-    adds_up(&out);
+    out.probe_adds_up();
 }
 
 #[test]
@@ -185,11 +155,11 @@ fn a_server_that_writes_an_error_and_closes_is_rejected() {
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     // The 5 held never answer (the server does not speak redis); the 3 beyond get the error.
-    let [served, rejected, unserved, closed] = probe_counts(&out);
+    let [served, rejected, unserved, closed] = out.probe_counts();
     assert_eq!((served, rejected), (0, 3), "{}", out.stdout);
     assert_eq!(unserved + closed, 5, "{}", out.stdout);
     assert_eq!(out.final_counts().closed, 3, "{}", out.stdout);
-    adds_up(&out);
+    out.probe_adds_up();
 }
 
 #[test]
@@ -201,16 +171,16 @@ fn redis_past_maxclients_is_rejected_and_memcached_serves_its_preset() {
         let _redis = redis(50);
         let out = run_probe("6379", "60", &["--probe", "redis"]);
         assert_eq!(out.code, Some(2), "{out:?}");
-        assert_eq!(probe_counts(&out), [50, 10, 0, 0], "{}", out.stdout);
-        adds_up(&out);
+        assert_eq!(out.probe_counts(), [50, 10, 0, 0], "{}", out.stdout);
+        out.probe_adds_up();
         let out = run_probe("6379", "50", &["--probe", "redis"]);
         assert_eq!(out.code, Some(0), "{out:?}");
-        assert_eq!(probe_counts(&out), [50, 0, 0, 0], "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [50, 0, 0, 0], "{}", out.stdout);
         let _memcached = memcached(64);
         let out = run_probe("11211", "20", &["--probe", "memcached"]);
         assert_eq!(out.code, Some(0), "{out:?}");
-        assert_eq!(probe_counts(&out), [20, 0, 0, 0], "{}", out.stdout);
-        adds_up(&out);
+        assert_eq!(out.probe_counts(), [20, 0, 0, 0], "{}", out.stdout);
+        out.probe_adds_up();
         let out = run(&[
             "limit",
             "127.0.0.1",

@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::{Guard, Output, in_private_net, installed, run, start_server};
+use common::{Guard, Output, args, in_private_net, installed, run, start_server};
 
 fn run_tls(port: &str, connections: &str, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -535,18 +535,7 @@ fn the_server_counts_the_handshakes_done() {
     );
     // Without --tls, no handshake is counted.
     let (plain, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "3",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-    ]);
+    let out = run(&args!("run 127.0.0.1 {port} -c 3 -s 0 -y -i 0"));
     assert_eq!(out.code, Some(0), "{out:?}");
     let counts = final_server_counts(plain);
     assert!(
@@ -575,22 +564,9 @@ fn the_server_counts_plain_clients_as_failed_handshakes() {
     // A plain client waiting for a greeting: neither side speaks, until the client's probe
     // gives up and closes.
     let (server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-        "--probe",
-        "greeting",
-        "--probe-timeout",
-        "200ms",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 0 -y -i 0 --probe greeting --probe-timeout 200ms"
+    ));
     assert_ne!(out.code, Some(0), "{out:?}");
     let counts = final_server_counts(server);
     handshakes_add_up(&counts);
@@ -598,22 +574,9 @@ fn the_server_counts_plain_clients_as_failed_handshakes() {
     assert_eq!(part(&counts, "Closed in handshake"), 10, "{counts:?}");
     // A plain client that speaks first: what it sends is not TLS, and the server says so.
     let (server, port) = start_server(&["--tls", "-m", "0", "-d", "30s", "-i", "0"]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "10",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-        "--probe",
-        "http",
-        "--probe-timeout",
-        "500ms",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 0 -y -i 0 --probe http --probe-timeout 500ms"
+    ));
     assert_ne!(out.code, Some(0), "{out:?}");
     let counts = final_server_counts(server);
     handshakes_add_up(&counts);
@@ -630,20 +593,9 @@ fn the_server_counts_plain_clients_as_failed_handshakes() {
         "--close-after",
         "100ms",
     ]);
-    let out = run(&[
-        "run",
-        "127.0.0.1",
-        &port,
-        "-c",
-        "5",
-        "-s",
-        "0",
-        "-y",
-        "-i",
-        "0",
-        "--hold",
-        "400ms",
-    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 0 -y -i 0 --hold 400ms"
+    ));
     assert_eq!(out.code, Some(2), "{out:?}");
     let counts = final_server_counts(server);
     handshakes_add_up(&counts);

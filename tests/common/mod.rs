@@ -94,6 +94,38 @@ impl Output {
     pub fn closures(&self, cause: &str) -> u64 {
         cause_count(self.line("Closed by cause: "), cause)
     }
+
+    /// The `Probe (<name>): served N, rejected N, unserved N, closed before answering N`
+    /// counts.
+    pub fn probe_counts(&self) -> [u64; 4] {
+        let line = self.line("Probe (");
+        let (_, list) = line.split_once("): ").expect("a probe line");
+        let mut counts = [0; 4];
+        for (i, label) in ["served", "rejected", "unserved", "closed before answering"]
+            .iter()
+            .enumerate()
+        {
+            counts[i] = list
+                .split(", ")
+                .find_map(|item| item.strip_prefix(label)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no {label} in {line:?}"));
+        }
+        counts
+    }
+
+    /// Every count adds up: states to the total, probe outcomes to the connections
+    /// established.
+    pub fn probe_adds_up(&self) {
+        let counts = self.final_counts();
+        assert!(counts.adds_up(), "{}", self.stdout);
+        let outcomes: u64 = self.probe_counts().iter().sum();
+        assert_eq!(
+            outcomes,
+            counts.established + counts.closed,
+            "{}",
+            self.stdout
+        );
+    }
 }
 
 /// The labels of the `Errors by cause:` line, in its order.
