@@ -1,7 +1,8 @@
 //! Served, not just established: `--probe`, `--send` and `--expect` against servers that
 //! take connections into their accept queue without serving them (`server --accept-limit`),
-//! echo, or refuse after accepting (`--reject-after`, redis-server, memcached); and the
-//! kernel's own measure of the handshake (a SYN retransmitted at a full SYN queue).
+//! echo, or refuse after accepting (`--reject-after`, redis-server, memcached), or a proxy
+//! at its maxconn (HAProxy); and the kernel's own measure of the handshake (a SYN
+//! retransmitted at a full SYN queue).
 
 mod common;
 
@@ -368,4 +369,55 @@ fn latency_gates_on_the_kernels_rtt_and_on_time_to_served() {
     ]);
     assert!(out.stderr.contains("needs a probe"), "{}", out.stderr);
     run_bad_input(&["run", "127.0.0.1", "9", "-y", "--max-latency", "ttl:p99=1s"]);
+}
+
+#[test]
+fn a_proxy_at_its_maxconn_leaves_the_rest_unserved() {
+    // HAProxy with `maxconn 5` on its frontend stops accepting at 5: the kernel completes
+    // the handshakes of the rest into the listener's queue, so they are established (and
+    // held) as far as TCP can tell. Only an answer from behind the proxy tells them apart.
+    if !installed("haproxy") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tcpgoon-haproxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("haproxy.cfg");
+    in_private_net(|| {
+        let (_backend, backend) =
+            start_server(&["-m", "0", "-d", "30s", "-i", "0", "--greeting", "hi\\r\\n"]);
+        std::fs::write(
+            &config,
+            format!(
+                "global\n    maxconn 100\ndefaults\n    mode tcp\n    timeout connect 5s\n    \
+                 timeout client 30s\n    timeout server 30s\nfrontend fe\n    bind \
+                 127.0.0.1:9000\n    maxconn 5\n    default_backend be\nbackend be\n    \
+                 server s1 127.0.0.1:{backend}\n"
+            ),
+        )
+        .unwrap();
+        let _proxy = common::Guard(
+            std::process::Command::new("haproxy")
+                .arg("-db")
+                .arg("-f")
+                .arg(&config)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start haproxy"),
+        );
+        common::wait_until_serving(9000, b"", b"hi");
+        // The check's own connection is closed: let the proxy count it gone.
+        std::thread::sleep(Duration::from_millis(300));
+        let out = run_probe(
+            "9000",
+            "8",
+            &["--probe", "greeting", "--probe-timeout", "300ms"],
+        );
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(out.final_counts().established, 8, "{}", out.stdout);
+        assert_eq!(out.probe_counts(), [5, 0, 3, 0], "{}", out.stdout);
+        assert_eq!(out.verdict(), "FAIL (exit 2): 3 not served");
+        out.probe_adds_up();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }
