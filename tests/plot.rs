@@ -51,29 +51,8 @@ fn check_timeline(summary: &Value) -> usize {
     let samples = timeline["samples"].as_array().unwrap();
     assert!(samples.len() >= 2, "{timeline}");
     assert!(samples.len() <= 512, "{}", samples.len());
-    let total = summary["counts"]["total"].as_u64().unwrap();
-    let mut last_t = 0;
-    for s in samples {
-        let n: Vec<u64> = s.as_array().unwrap()[..6]
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
-        assert!(n[0] >= last_t, "time went back: {s}");
-        last_t = n[0];
-        assert_eq!(n[1..].iter().sum::<u64>(), total, "{s} does not add up");
-    }
-    let end = samples.last().unwrap();
-    let counts = &summary["counts"];
-    for (i, key) in ["not_initiated", "dialing", "established", "closed", "error"]
-        .iter()
-        .enumerate()
-    {
-        assert_eq!(
-            end[i + 1],
-            counts[*key],
-            "last sample {end} vs counts {counts}"
-        );
-    }
+    let rows = common::timeline_rows(summary);
+    let last_t = rows.last().unwrap()[0];
     assert!(last_t <= summary["wall_time_us"].as_u64().unwrap() + 1000);
     samples.len()
 }

@@ -40,65 +40,19 @@ fn histogram(latency: &Value) -> Histogram<u64> {
         .unwrap()
 }
 
-/// The summary's `timeline` as rows of (elapsed_us, not_initiated, dialing, established,
-/// closed, error), each column looked up by its name.
-fn timeline(summary: &Value) -> Vec<[u64; 6]> {
-    let t = &summary["timeline"];
-    let columns: Vec<&str> = t["columns"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no timeline columns in {summary}"))
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
-    let keys = [
-        "elapsed_us",
-        "not_initiated",
-        "dialing",
-        "established",
-        "closed",
-        "error",
-    ];
-    let at = keys.map(|k| columns.iter().position(|c| *c == k).expect(k));
-    t["samples"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no timeline samples in {summary}"))
-        .iter()
-        .map(|row| at.map(|i| row[i].as_u64().unwrap_or_else(|| panic!("{row}"))))
-        .collect()
-}
-
 /// A merged summary's timeline: there, forward in time, adding up to the merged total at
 /// every sample, ending at the merged counts, its peak established at least each shard's.
 fn check_merged_timeline(merged: &Value, shards: &[Value]) -> Vec<[u64; 6]> {
-    let rows = timeline(merged);
+    let rows = common::timeline_rows(merged);
     assert!(rows.len() >= 2, "{}", merged["timeline"]);
     assert!(rows.len() <= 512, "{}", rows.len());
-    let total = merged["counts"]["total"].as_u64().unwrap();
-    for pair in rows.windows(2) {
-        assert!(pair[0][0] <= pair[1][0], "time went back: {pair:?}");
-    }
-    for row in &rows {
-        assert_eq!(
-            row[1..].iter().sum::<u64>(),
-            total,
-            "{row:?} does not add up"
-        );
-    }
-    let end = rows.last().unwrap();
-    let counts = &merged["counts"];
-    for (i, key) in ["not_initiated", "dialing", "established", "closed", "error"]
-        .iter()
-        .enumerate()
-    {
-        assert_eq!(
-            Some(end[i + 1]),
-            counts[*key].as_u64(),
-            "{end:?} vs {counts}"
-        );
-    }
     let peak = rows.iter().map(|r| r[3]).max().unwrap();
     for shard in shards {
-        let own = timeline(shard).iter().map(|r| r[3]).max().unwrap();
+        let own = common::timeline_rows(shard)
+            .iter()
+            .map(|r| r[3])
+            .max()
+            .unwrap();
         assert!(peak >= own, "merged peak {peak} below a shard's {own}");
     }
     rows
@@ -311,7 +265,10 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
     // A merged summary is a whole run's: merging it again changes nothing.
     let again = merge(&[&merged.stdout], &["--json"]);
     assert_eq!(again.code, Some(0), "{again:?}");
-    assert_eq!(timeline(&summary(&again)), timeline(&m));
+    assert_eq!(
+        common::timeline_rows(&summary(&again)),
+        common::timeline_rows(&m)
+    );
     let again = merge(&[&merged.stdout], &[]);
     assert_eq!(again.code, Some(0), "{again:?}");
     assert_eq!(again.final_counts(), text.final_counts());
