@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         Err(error) => {
             let message = tcpgoon::error::one_line(&error.to_string());
             tcpgoon::error::say(format_args!("{message}"));
-            ExitCode::from(tcpgoon::report::exit::of_error(&error))
+            ExitCode::from(tcpgoon::judge::exit::of_error(&error))
         }
     }
 }

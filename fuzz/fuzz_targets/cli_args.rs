@@ -29,9 +29,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::complete::Shell;
-use tcpgoon::cli::duration::canonical;
+use tcpgoon::units::duration::canonical;
 use tcpgoon::cli::escape;
-use tcpgoon::cli::thresholds::{MaxLatency, MinEstablished, Thresholds};
+use tcpgoon::judge::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs,
     MERGE_HELP, MergeArgs, PLOT_HELP, PLOT_VALUE_OPTIONS, PlotArgs, Probing, Progress, RUN_HELP,

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::cli::duration::{BareUnit, canonical, go_style, parse, parse_with_unit};
+use tcpgoon::units::duration::{BareUnit, canonical, go_style, parse, parse_with_unit};
 
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
 

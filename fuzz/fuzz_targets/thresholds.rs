@@ -14,8 +14,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::cli::duration::{BareUnit, canonical, parse};
-use tcpgoon::cli::thresholds::{
+use tcpgoon::units::duration::{BareUnit, canonical, parse};
+use tcpgoon::judge::thresholds::{
     MinEstablished, Statistic, parse_max_latency, parse_min_established,
 };
 use tcpgoon::cli::whole_number;

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
-use crate::cli::thresholds::{Measure, MinEstablished, Thresholds};
 use crate::cli::tls;
-use crate::cli::wallclock::rfc3339;
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::conn;
@@ -19,6 +17,8 @@ use crate::engine::server::ServerConfig;
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
 use crate::error::Error;
+use crate::judge::thresholds::{Measure, MinEstablished, Thresholds};
+use crate::units::wallclock::rfc3339;
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {

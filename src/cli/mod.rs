@@ -4,10 +4,10 @@
 //! resolved form reaches the engine. Parsing never exits the process: help and version come
 //! back as values.
 //!
-//! May import `engine` (the plan it builds, the host and source forms it checks) and
-//! `error`; never `report` or `commands`. Within the layer: `parse` → `values`,
-//! `thresholds` → `duration`; `config` takes what `parse` produced; `complete` and `man` →
-//! `docs` → `help`.
+//! May import `judge` (the gates it parses), `engine` (the plan it builds, the host and
+//! source forms it checks), `units` and `error`; never `report` (its sibling) or
+//! `commands`. Within the layer: `parse` → `values`; `config` takes what `parse` produced;
+//! `complete` and `man` → `docs` → `help`.
 //!
 //! | file | what it owns |
 //! |---|---|
@@ -17,23 +17,17 @@
 //! | `man.rs` | `tcpgoon man`: the man page from the help texts |
 //! | `parse.rs` | subcommands and flags as typed |
 //! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes, escaped bytes |
-//! | `duration.rs` | durations as users type them and as reports print them |
-//! | `wallclock.rs` | wall-clock times (`--start-at`): RFC 3339 and @unix-seconds, read and printed |
-//! | `thresholds.rs` | `--max-latency` and `--min-established`: parsed, then judged |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
 //! | `tls.rs` | `--tls` and its options checked together into the TLS plan |
 
 pub mod complete;
 pub mod config;
 pub mod docs;
-pub mod duration;
 pub mod help;
 pub mod man;
 pub mod parse;
-pub mod thresholds;
 pub mod tls;
 pub mod values;
-pub mod wallclock;
 
 pub use help::{
     HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text,

@@ -11,18 +11,18 @@ use std::path::PathBuf;
 
 use crate::cli::complete::Shell;
 use crate::cli::help::{self, HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP};
-use crate::cli::thresholds::{self, Thresholds};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_bool,
     parse_escaped, parse_port, parse_port_or_zero, parse_probe_bytes, parse_probe_kind,
     parse_progress, parse_rate, parse_shard, whole_number, with_unit,
 };
-use crate::cli::wallclock::parse_wall_time;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
 use crate::engine::source;
 use crate::engine::tls::Versions;
 use crate::error::Error;
+use crate::judge::thresholds::{self, Thresholds};
+use crate::units::wallclock::parse_wall_time;
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]

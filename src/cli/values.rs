@@ -4,16 +4,10 @@
 
 use std::time::Duration;
 
-use crate::cli::duration::{self, BareUnit};
 use crate::engine::probe::ProbeKind;
+use crate::units::duration::{self, BareUnit};
 
-/// A count: digits only, no sign, no separators.
-pub fn whole_number(text: &str) -> Result<u64, String> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("'{text}' is not a whole number"));
-    }
-    text.parse().map_err(|_| format!("'{text}' is too large"))
-}
+pub use crate::units::whole_number;
 
 /// `--shard I/N`: shard I of N, 0 <= I < N.
 pub fn parse_shard(text: &str) -> Result<crate::engine::pacer::Shard, String> {

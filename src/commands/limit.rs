@@ -8,19 +8,19 @@ use std::io::{self, Write};
 
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
-use crate::cli::duration::canonical;
 use crate::commands::warn_about_ports;
 use crate::engine::Engine;
 use crate::engine::Outcome;
 use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
+use crate::judge::verdict;
 use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
 use crate::report::outlet::StdStreams;
 use crate::report::summary_file::SummaryFile;
-use crate::report::verdict;
 use crate::report::{self, Spread, Summary};
+use crate::units::duration::canonical;
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;

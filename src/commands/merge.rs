@@ -8,12 +8,12 @@ use std::os::fd::AsRawFd;
 use serde_json::Value;
 
 use crate::cli::MergeArgs;
-use crate::cli::thresholds::{self, Thresholds};
 use crate::error::{self, Error};
+use crate::judge::thresholds::{self, Thresholds};
+use crate::judge::verdict;
 use crate::report::json;
 use crate::report::shards::{merged_json, write_merged};
 use crate::report::summary::{self, Merged, ShardSummary};
-use crate::report::verdict;
 use crate::report::{self, Spread, Summary, progress};
 
 pub fn run(args: MergeArgs) -> Result<u8, Error> {
@@ -68,7 +68,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
             start_at: first
                 .start_at
                 .as_deref()
-                .and_then(|t| crate::cli::wallclock::parse_wall_time(t).ok()),
+                .and_then(|t| crate::units::wallclock::parse_wall_time(t).ok()),
             merged: Some(merged_json(&merged)),
         });
         writeln!(out, "{}", with_shards_options(summary, &merged))

@@ -26,7 +26,7 @@ use crate::engine::Plan;
 use crate::engine::limits;
 use crate::engine::source::Routes;
 use crate::error::{self, Error};
-use crate::report::exit;
+use crate::judge::exit;
 
 /// Carries out a parsed command and returns the process's exit status.
 pub fn execute(command: Command) -> Result<u8, Error> {

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 
 use crate::cli::PlotArgs;
 use crate::error::Error;
-use crate::report::exit;
+use crate::judge::exit;
 use crate::report::plot;
 
 pub fn run(args: PlotArgs) -> Result<u8, Error> {

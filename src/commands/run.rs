@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::config::{RunConfig, check_start_at};
-use crate::cli::duration::canonical;
 use crate::cli::values::escape;
 use crate::cli::{Progress, RunArgs};
 use crate::commands::warn_about_ports;
@@ -16,7 +15,8 @@ use crate::engine::limits;
 use crate::engine::signal::SignalFd;
 use crate::engine::stats::Counts;
 use crate::error::{self, Error};
-use crate::report::exit;
+use crate::judge::exit;
+use crate::judge::verdict::{self, Ending};
 use crate::report::hdrlog::HdrLogSink;
 use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
@@ -24,8 +24,8 @@ use crate::report::outlet::StdStreams;
 use crate::report::progress::{self, StatusLine};
 use crate::report::shards::write_schedule;
 use crate::report::summary_file::SummaryFile;
-use crate::report::verdict::{self, Ending};
 use crate::report::{self, Spread, Summary};
+use crate::units::duration::canonical;
 
 /// How often the status line is redrawn at least.
 const REDRAW: Duration = Duration::from_millis(250);

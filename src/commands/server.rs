@@ -9,7 +9,7 @@ use crate::engine::limits;
 use crate::engine::server::{Server, ServerConfig};
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
-use crate::report::exit;
+use crate::judge::exit;
 use crate::report::outlet::{self, WriterThread};
 use crate::report::server::{write_counts, write_listening, write_stopping};
 
@@ -91,4 +91,74 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
     error::unless_reader_gone(written)
         .map(|()| exit::SUCCESS)
         .map_err(unwritten)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::server::{Counts, TlsCounts};
+    use crate::report::server::write_counts;
+
+    /// Every part the server's stats line can carry is in its help.
+    #[test]
+    fn server_help_names_every_part_of_the_stats_line() {
+        let counts = Counts {
+            accepted: 1,
+            open: 1,
+            closed: 1,
+            accept_errors: 1,
+            turned_away: 1,
+            queued: Some(1),
+            tls: Some(TlsCounts {
+                handshaking: 1,
+                done: 1,
+                alert_sent: 1,
+                alert_received: 0,
+                closed: 0,
+                other: 0,
+            }),
+        };
+        let mut line = Vec::new();
+        write_counts(&mut line, &counts).unwrap();
+        let mut line = String::from_utf8(line).unwrap();
+        // Each cause of a failed handshake, in turn.
+        for tls in [
+            TlsCounts {
+                alert_received: 1,
+                ..TlsCounts::default()
+            },
+            TlsCounts {
+                closed: 1,
+                ..TlsCounts::default()
+            },
+            TlsCounts {
+                other: 1,
+                ..TlsCounts::default()
+            },
+        ] {
+            let mut more = Vec::new();
+            write_counts(
+                &mut more,
+                &Counts {
+                    tls: Some(tls),
+                    ..counts
+                },
+            )
+            .unwrap();
+            let more = String::from_utf8(more).unwrap();
+            line = format!(
+                "{}, {}",
+                line.trim_end(),
+                more.trim_end().rsplit(", ").next().unwrap()
+            );
+        }
+        let parts: Vec<&str> = line.trim_end().split(", ").collect();
+        assert_eq!(parts.len(), 13, "{line}");
+        for part in parts {
+            let shown = part.replace(": 1", ": N");
+            assert!(
+                crate::cli::SERVER_HELP.contains(&shown),
+                "{shown} is not in the help"
+            );
+        }
+    }
 }

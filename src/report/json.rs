@@ -10,8 +10,6 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
-use crate::cli::thresholds::Verdict;
-use crate::cli::wallclock::{rfc3339, unix_micros};
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
@@ -19,7 +17,10 @@ use crate::engine::signal;
 use crate::engine::stats::{Counts, Latency, ProbeStats, Stats, TlsStats};
 use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
-use crate::report::{Finding, PERCENTILES, achieved_rate, write_limit};
+use crate::judge::Finding;
+use crate::judge::thresholds::Verdict;
+use crate::report::{PERCENTILES, achieved_rate, write_limit};
+use crate::units::wallclock::{rfc3339, unix_micros};
 
 /// Schema version of both objects; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u64 = 1;

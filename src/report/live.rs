@@ -6,7 +6,6 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::cli::duration::go_style;
 use crate::engine::conn::{Failure, State};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::Stats;
@@ -16,6 +15,7 @@ use crate::report::json;
 use crate::report::outlet::Outlet;
 use crate::report::progress::StatusLine;
 use crate::report::text;
+use crate::units::duration::go_style;
 
 /// What goes to stdout at each interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,11 @@
 //! The reports: pure writers over `impl Write`, from a finished run's state (or a tick's
-//! stats) to text, JSON Lines or an HdrHistogram log, and the exit-status table. The engine
-//! never formats; these never measure. Live output is written into an outlet, whose own
+//! stats) to text, JSON Lines or an HdrHistogram log. The engine never formats; these never
+//! measure, and never decide: verdicts and exit statuses are the judge's. Live output is written into an outlet, whose own
 //! thread makes the blocking writes, so a reader that stops reading never stalls the loop.
 //!
-//! May import `cli` (durations as users write them, threshold verdicts), `engine` (stats,
-//! outcomes) and `error`; never `commands`.
+//! May import `judge` (verdicts, findings, exit statuses), `engine` (stats, outcomes),
+//! `units` (durations and wall-clock times as reports print them) and `error`; never `cli`
+//! (its sibling: the reports know nothing of the flags) or `commands`.
 //!
 //! | file | what it writes |
 //! |---|---|
@@ -19,10 +20,7 @@
 //! | `shards.rs` | the lines of a sharded run and of a merge |
 //! | `summary_file.rs` | `--summary`: the JSON summary in a file of its own |
 //! | `plot/` | `tcpgoon plot`: `--json` output read back and drawn as an SVG picture |
-//! | `exit.rs` | exit statuses, decided in one place |
-//! | `verdict.rs` | the verdict line, made with the exit status from the same final state |
 
-pub mod exit;
 pub mod hdrlog;
 pub mod json;
 pub mod live;
@@ -34,11 +32,10 @@ pub mod shards;
 pub mod summary;
 pub mod summary_file;
 pub mod text;
-pub mod verdict;
 
 #[cfg(test)]
 pub(crate) use text::written;
 pub use text::{
-    Finding, PERCENTILES, Spread, Summary, achieved_rate, histogram_rows, local_limit_hint,
-    write_final, write_limit, write_live_line, write_spread_and_hold,
+    PERCENTILES, Spread, Summary, achieved_rate, histogram_rows, local_limit_hint, write_final,
+    write_limit, write_live_line, write_spread_and_hold,
 };

@@ -4,9 +4,9 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use crate::cli::duration::canonical;
 use crate::engine::server::{Counts, Stop};
 use crate::engine::signal;
+use crate::units::duration::canonical;
 
 /// `listening on 127.0.0.1:54321` (`[::1]:54321` for IPv6).
 pub fn write_listening(w: &mut impl Write, addr: SocketAddr) -> io::Result<()> {
@@ -171,69 +171,5 @@ mod tests {
             line(Stop::Signal(libc::SIGINT)),
             "stopping: interrupted by SIGINT\n"
         );
-    }
-
-    /// Every part the server's stats line can carry is in its help.
-    #[test]
-    fn server_help_names_every_part_of_the_stats_line() {
-        let counts = Counts {
-            accepted: 1,
-            open: 1,
-            closed: 1,
-            accept_errors: 1,
-            turned_away: 1,
-            queued: Some(1),
-            tls: Some(TlsCounts {
-                handshaking: 1,
-                done: 1,
-                alert_sent: 1,
-                alert_received: 0,
-                closed: 0,
-                other: 0,
-            }),
-        };
-        let mut line = Vec::new();
-        write_counts(&mut line, &counts).unwrap();
-        let mut line = String::from_utf8(line).unwrap();
-        // Each cause of a failed handshake, in turn.
-        for tls in [
-            TlsCounts {
-                alert_received: 1,
-                ..TlsCounts::default()
-            },
-            TlsCounts {
-                closed: 1,
-                ..TlsCounts::default()
-            },
-            TlsCounts {
-                other: 1,
-                ..TlsCounts::default()
-            },
-        ] {
-            let mut more = Vec::new();
-            write_counts(
-                &mut more,
-                &Counts {
-                    tls: Some(tls),
-                    ..counts
-                },
-            )
-            .unwrap();
-            let more = String::from_utf8(more).unwrap();
-            line = format!(
-                "{}, {}",
-                line.trim_end(),
-                more.trim_end().rsplit(", ").next().unwrap()
-            );
-        }
-        let parts: Vec<&str> = line.trim_end().split(", ").collect();
-        assert_eq!(parts.len(), 13, "{line}");
-        for part in parts {
-            let shown = part.replace(": 1", ": N");
-            assert!(
-                crate::cli::SERVER_HELP.contains(&shown),
-                "{shown} is not in the help"
-            );
-        }
     }
 }

@@ -5,12 +5,12 @@
 use std::io::{self, Write};
 use std::time::SystemTime;
 
-use crate::cli::duration::go_style;
-use crate::cli::wallclock::rfc3339;
 use crate::engine::Outcome;
 use crate::engine::pacer::Shard;
 use crate::report::json::{Json, latency};
 use crate::report::summary::Merged;
+use crate::units::duration::go_style;
+use crate::units::wallclock::rfc3339;
 
 /// `Shard: 1/3, attempts 1, 4, 7, … of the schedule's 10 (4 here)` and `Start: …`, each
 /// only when it applies.

@@ -5,16 +5,17 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::cli::duration::{go_style, significant};
-use crate::cli::thresholds::Verdict;
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{
-    Counts, Fallback, HoldSpan, Latency, Loss, LossCause, ProbeStats, SIGNIFICANT_FIGURES, Stats,
+    Counts, Fallback, HoldSpan, Latency, LossCause, ProbeStats, SIGNIFICANT_FIGURES, Stats,
     TlsStats,
 };
 use crate::engine::{Outcome, Stop};
+use crate::judge::Finding;
+use crate::judge::thresholds::Verdict;
+use crate::units::duration::{go_style, significant};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
 /// the quantile.
@@ -516,45 +517,6 @@ fn fallback_text(f: &Fallback) -> String {
     }
 }
 
-/// What `tcpgoon limit` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finding {
-    /// The peer's limit: an attempt failed or a held connection was dropped.
-    Found,
-    /// The peer dropped a connection it had held for longer than the settle, while newer
-    /// ones stayed: an idle timeout or an eviction, not a refusal of new connections.
-    Evicted,
-    /// Nothing was held once the first loss had settled: an attempt failed before any
-    /// connection was established, or the peer dropped every one. Nothing to measure.
-    NoConnection,
-    /// This machine's limit came first.
-    LocalLimit,
-    /// Every connection up to the maximum was established and held.
-    NoLimit,
-    Interrupted(libc::c_int),
-}
-
-impl Finding {
-    pub fn of(outcome: &Outcome) -> Finding {
-        let held = outcome.stats.held();
-        match (outcome.stats.first_loss, outcome.stop) {
-            (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
-            (Some(loss), _) if loss.held == 0 || held == 0 => Finding::NoConnection,
-            (Some(loss), _) if held_past_the_settle(loss, outcome.settle) => Finding::Evicted,
-            (Some(_), _) => Finding::Found,
-            (None, Some(Stop::Interrupted(signal))) => Finding::Interrupted(signal),
-            (None, Some(Stop::LocalLimit(_))) => Finding::LocalLimit,
-            (None, None) => Finding::NoLimit,
-        }
-    }
-}
-
-/// Whether the first loss was a drop of a connection open for longer than the settle: a
-/// server turning a connection away does it as it accepts it, well within the settle.
-fn held_past_the_settle(loss: Loss, settle: Duration) -> bool {
-    !settle.is_zero() && loss.dropped.is_some_and(|d| d.open_for > settle)
-}
-
 /// The last line of `tcpgoon limit`: how many connections were still held once the first
 /// loss had settled, and why it was lost.
 pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
@@ -679,7 +641,7 @@ pub(crate) fn written(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::stats::Stats;
+    use crate::engine::stats::{Loss, Stats};
     use crate::report::written as text;
 
     #[test]

@@ -13,11 +13,11 @@
 //! failed before any was established: nothing to measure), 4 every connection up to its
 //! maximum was held (no limit found), 64 bad input.
 
-use crate::cli::thresholds::{GateKind, Verdict};
 use crate::engine::Outcome;
 use crate::engine::stats::Counts;
 use crate::error::Error;
-use crate::report::Finding;
+use crate::judge::Finding;
+use crate::judge::thresholds::{GateKind, Verdict};
 
 pub const SUCCESS: u8 = 0;
 pub const INCOMPLETE: u8 = 1;

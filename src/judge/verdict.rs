@@ -7,15 +7,15 @@
 
 use std::time::Duration;
 
-use crate::cli::duration::go_style;
-use crate::cli::thresholds::{GateKind, Verdict};
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::Stats;
 use crate::engine::{Outcome, Stop};
-use crate::report::Finding;
-use crate::report::exit;
+use crate::judge::Finding;
+use crate::judge::exit;
+use crate::judge::thresholds::{GateKind, Verdict};
+use crate::units::duration::go_style;
 
 /// How a run ends: its exit status, and the line that says it.
 #[derive(Debug, Clone, PartialEq, Eq)]

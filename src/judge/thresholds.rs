@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::cli::duration::{self, BareUnit};
 use crate::engine::stats::{SIGNIFICANT_FIGURES, Stats};
+use crate::units::duration::{self, BareUnit};
 
 /// Which connect-latency statistic a `--max-latency` gate bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -214,7 +214,7 @@ fn parse_min_established_or_zero(text: &str) -> Result<MinEstablished, String> {
             .map(MinEstablished::Percent)
             .ok_or_else(|| format!("'{text}' is more than 100%"));
     }
-    crate::cli::values::whole_number(text)
+    crate::units::whole_number(text)
         .map(MinEstablished::Count)
         .map_err(|_| format!("'{text}' is not a count or a percentage: expected e.g. 950 or 95%"))
 }
