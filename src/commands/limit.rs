@@ -8,35 +8,23 @@ use std::io::{self, Write};
 
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
-use crate::commands::warn_about_ports;
-use crate::engine::Engine;
-use crate::engine::Outcome;
-use crate::engine::limits;
+use crate::commands::finish::{self, Outputs, Report};
 use crate::engine::signal::SignalFd;
-use crate::error::{self, Error};
-use crate::judge::verdict;
+use crate::engine::{Engine, Outcome};
+use crate::error::Error;
+use crate::judge::verdict::{self, Ending};
 use crate::report::json::{self, Json};
 use crate::report::live::{self, Lines, Live};
-use crate::report::outlet::StdStreams;
-use crate::report::summary_file::SummaryFile;
 use crate::report::{self, Spread, Summary};
 use crate::units::duration::canonical;
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;
-    limits::fit_open_files(config.plan.connections)?;
-    limits::reserve_descriptors(config.plan.connections);
-    warn_about_ports(&config.plan)?;
-    let summary_file = config
-        .summary
-        .as_deref()
-        .map(SummaryFile::open)
-        .transpose()?;
+    finish::check_limits(&config.plan)?;
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
-    let mut outlets =
-        StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
+    let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
     let mut live = Live {
-        out: outlets.stdout(),
+        out: outputs.streams.stdout(),
         lines: if config.plan.interval.is_zero() {
             Lines::Off
         } else if config.json {
@@ -47,64 +35,59 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         bar: None,
         bar_shares_stdout: false,
         hdr: None,
-        debug: config.debug.then(|| outlets.stderr()),
+        debug: config.debug.then(|| outputs.streams.stderr()),
     };
     let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
     // As for `run`: the next signal ends the process, and the report follows the live lines.
     signals.let_next_kill();
     drop(live);
-    let dropped = outlets.dropped();
-    outlets.finish_stdout();
-    let summary = Summary {
-        target: &config.target.label(),
+    let report = LimitReport {
+        dropped: outputs.streams.dropped(),
+        config: &config,
         outcome: &outcome,
-        requested_rate: Some(config.rate),
-        planned_hold: config.plan.hold_time(),
-        verdicts: &[],
-        probe: config.plan.served_by(),
-        width: 80,
     };
-    let spread = Spread {
-        targets: &config.plan.targets,
-        connections: config.plan.connections,
-        reconnect: false,
-        settled: None,
-    };
-    let mut ending = verdict::of_limit(&outcome, None);
-    // The file first: whether it could be written is part of the verdict.
-    let summary_failed = summary_file.and_then(|file| {
-        let line = format!("{}\n", summary_json(&config, &outcome, dropped, &ending));
-        file.write(line.as_bytes()).err()
-    });
-    if summary_failed.is_some() {
-        ending = verdict::of_limit(&outcome, Some("the --summary could not be written"));
+    outputs.finish(&report, None, open)
+}
+
+/// `limit`'s report: the final lines and what was found, or the JSON summary with it.
+struct LimitReport<'a> {
+    config: &'a LimitConfig,
+    outcome: &'a Outcome,
+    dropped: u64,
+}
+
+impl Report for LimitReport<'_> {
+    fn ending(&self, output_failed: Option<&str>) -> Ending {
+        verdict::of_limit(self.outcome, output_failed)
     }
-    let mut out = io::stdout().lock();
-    if config.json {
-        let summary = summary_json(&config, &outcome, dropped, &ending);
-        let written = writeln!(out, "{summary}").and_then(|()| out.flush());
-        error::unless_reader_gone(written)
-            .map_err(|e| Error::system("cannot write the report", e))?;
-        drop(open);
-        outlets.finish();
-        return match summary_failed {
-            Some(message) => Err(Error::System(message)),
-            None => Ok(ending.status),
+
+    fn summary(&self, ending: &Ending) -> io::Result<Vec<u8>> {
+        let summary = summary_json(self.config, self.outcome, self.dropped, ending);
+        Ok(format!("{summary}\n").into_bytes())
+    }
+
+    fn text(&self, mut out: &mut dyn Write, ending: &Ending) -> io::Result<()> {
+        let (config, outcome) = (self.config, self.outcome);
+        let summary = Summary {
+            target: &config.target.label(),
+            outcome,
+            requested_rate: Some(config.rate),
+            planned_hold: config.plan.hold_time(),
+            verdicts: &[],
+            probe: config.plan.served_by(),
+            width: 80,
         };
-    }
-    let written = report::write_final(&mut out, &summary)
-        .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
-        .and_then(|()| live::write_dropped(&mut out, dropped))
-        .and_then(|()| report::write_limit(&mut out, &outcome))
-        .and_then(|()| writeln!(out, "{}", ending.verdict))
-        .and_then(|()| out.flush());
-    error::unless_reader_gone(written).map_err(|e| Error::system("cannot write the report", e))?;
-    // Closed only now that the report is out.
-    drop(open);
-    outlets.finish();
-    match summary_failed {
-        Some(message) => Err(Error::System(message)),
-        None => Ok(ending.status),
+        let spread = Spread {
+            targets: &config.plan.targets,
+            connections: config.plan.connections,
+            reconnect: false,
+            settled: None,
+        };
+        report::write_final(&mut out, &summary)?;
+        report::write_spread_and_hold(&mut out, &outcome.stats, &spread)?;
+        live::write_dropped(&mut out, self.dropped)?;
+        report::write_limit(&mut out, outcome)?;
+        writeln!(&mut out, "{}", ending.verdict)
     }
 }
 

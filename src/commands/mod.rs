@@ -2,8 +2,8 @@
 //! parsed arguments, runs the engine, writes its reports and returns the exit status. Nothing
 //! here measures or formats: the engine measures, the reports format.
 //!
-//! May import every layer below: `report`, `cli`, `engine`, `error`. No driver imports
-//! another.
+//! May import every layer below: `cli`, `report`, `judge`, `engine`, `units`, `error`. No
+//! driver imports another; what `run` and `limit` share is in `finish` and `output`.
 //!
 //! | file | subcommand |
 //! |---|---|
@@ -12,9 +12,13 @@
 //! | `server.rs` | `tcpgoon server`: a target with the faults real servers have |
 //! | `merge.rs` | `tcpgoon merge`: the shards' summaries as the report of the whole run |
 //! | `plot.rs` | `tcpgoon plot`: `--json` outputs drawn as one SVG picture |
+//! | `finish.rs` | what `run` and `limit` share: limits checked, outputs opened, the report's tail |
+//! | `output.rs` | the live outputs chosen from the configuration and the terminals |
 
+mod finish;
 pub mod limit;
 pub mod merge;
+mod output;
 pub mod plot;
 pub mod run;
 pub mod server;

@@ -1,45 +1,102 @@
 //! `tcpgoon run`: resolve the target, ask for confirmation, check local limits, drive the
 //! engine with the live outputs asked for, print the report, and return the exit status.
 
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, BufRead, Write};
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use crate::cli::RunArgs;
 use crate::cli::config::{RunConfig, check_start_at};
 use crate::cli::values::escape;
-use crate::cli::{Progress, RunArgs};
-use crate::commands::warn_about_ports;
-use crate::engine::Engine;
-use crate::engine::limits;
-use crate::engine::signal::SignalFd;
-use crate::engine::stats::Counts;
+use crate::commands::finish::{self, Outputs, Report};
+use crate::commands::output::{OutputMode, REDRAW, Terminals};
+use crate::engine::{Engine, Outcome};
 use crate::error::{self, Error};
 use crate::judge::exit;
+use crate::judge::thresholds::Verdict;
 use crate::judge::verdict::{self, Ending};
-use crate::report::hdrlog::HdrLogSink;
+use crate::report::hdrlog::{HdrLog, HdrLogSink};
 use crate::report::json::{self, Json};
-use crate::report::live::{self, Lines, Live};
-use crate::report::outlet::StdStreams;
-use crate::report::progress::{self, StatusLine};
+use crate::report::live::{self, Live};
 use crate::report::shards::write_schedule;
-use crate::report::summary_file::SummaryFile;
 use crate::report::{self, Spread, Summary};
 use crate::units::duration::canonical;
 
-/// How often the status line is redrawn at least.
-const REDRAW: Duration = Duration::from_millis(250);
-
 pub fn run(args: RunArgs) -> Result<u8, Error> {
     let mut config = RunConfig::resolve(args)?;
-    limits::fit_open_files(config.plan.connections)?;
-    limits::reserve_descriptors(config.plan.connections);
-    warn_about_ports(&config.plan)?;
+    finish::check_limits(&config.plan)?;
     if !config.assume_yes && !confirm(&config) {
         return Ok(exit::INCOMPLETE);
     }
-    let mut hdr_sink = match &config.hdr_log {
-        Some(path) => Some(HdrLogSink::create(path).map_err(|e| {
+    let mut hdr_log = config
+        .hdr_log
+        .as_deref()
+        .map(HdrLogFile::create)
+        .transpose()?;
+    let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
+    let live_on = !config.plan.interval.is_zero();
+    let terminals = Terminals::of_this_process();
+    let mode = OutputMode::choose(
+        config.progress,
+        config.json,
+        config.debug,
+        live_on,
+        terminals,
+    );
+    if mode.bar {
+        config.plan.refresh = Some(REDRAW.min(config.plan.interval));
+    }
+    let hdr = hdr_log.as_mut().map(HdrLogFile::begin).transpose()?;
+    let mut live = mode.live(&outputs.streams, hdr, config.debug);
+    mode.write_line_at_start(&mut live, config.plan.connections);
+    // The answer to the question may have come after the start.
+    if let Some(at) = config.plan.start_at {
+        check_start_at(at, SystemTime::now())?;
+    }
+    let signals = mode.signals()?;
+    let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    // Nothing reads the signals now: the next one ends the process, even while the report
+    // waits for a reader. Nor is anything dropped: only the report waits on the output.
+    signals.let_next_kill();
+    outputs.streams.keep_everything();
+    let Live { bar, hdr, .. } = live;
+    if let Some(mut bar) = bar {
+        let _ = bar.erase();
+    }
+    let logged = hdr.map_or(Ok(()), |hdr| hdr.finish(outcome.wall, &outcome.stats));
+    let hdr_failed = hdr_log.as_mut().and_then(|log| log.finish(logged));
+    let verdicts = config.thresholds.judge(&outcome.stats);
+    say_missed(&verdicts, &mut outputs.streams.stderr());
+    let report = RunReport {
+        config: &config,
+        outcome: &outcome,
+        verdicts: &verdicts,
+        dropped: outputs.streams.dropped() + hdr_log.as_ref().map_or(0, HdrLogFile::dropped),
+        mode,
+    };
+    outputs.finish(&report, hdr_failed, open)
+}
+
+/// One line on stderr for each gate the run missed, before the report.
+fn say_missed(verdicts: &[Verdict], stderr: &mut impl Write) {
+    for missed in verdicts.iter().filter(|v| !v.passed) {
+        let (gate, measured) = (&missed.gate, &missed.measured);
+        error::say_to(
+            stderr,
+            format_args!("threshold missed: {gate} (measured {measured})"),
+        );
+    }
+}
+
+/// `--hdr-log`: the file, created before the first attempt, and its path for messages.
+struct HdrLogFile<'a> {
+    sink: HdrLogSink,
+    path: &'a Path,
+}
+
+impl<'a> HdrLogFile<'a> {
+    fn create(path: &'a Path) -> Result<HdrLogFile<'a>, Error> {
+        let sink = HdrLogSink::create(path).map_err(|e| {
             Error::Usage(match e.raw_os_error() {
                 Some(libc::ENXIO) => format!(
                     "--hdr-log: '{}' is a FIFO with no reader: start its reader first",
@@ -47,125 +104,45 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 ),
                 _ => format!("--hdr-log: cannot create '{}': {e}", path.display()),
             })
-        })?),
-        None => None,
-    };
-    let summary_file = config
-        .summary
-        .as_deref()
-        .map(SummaryFile::open)
-        .transpose()?;
-    let mut outlets =
-        StdStreams::spawn().map_err(|e| Error::system("cannot start the output's writers", e))?;
+        })?;
+        Ok(HdrLogFile { sink, path })
+    }
 
-    let live_on = !config.plan.interval.is_zero();
-    let stderr_tty = io::stderr().is_terminal();
-    let stdout_tty = io::stdout().is_terminal();
-    // A pipe or socket on stdout may have a reader showing its lines on this very screen
-    // (`| tee log`, `--json | jq`), where a status line on stderr would run into them: auto
-    // draws it only when stdout is a terminal, a file or a device.
-    let bar = live_on
-        && !config.debug
-        && match config.progress {
-            Progress::Bar => true,
-            Progress::Lines => false,
-            Progress::Auto => stderr_tty && !progress::is_pipe_or_socket(io::stdout().as_raw_fd()),
-        };
-    let plain_lines = !config.json
-        && match config.progress {
-            Progress::Lines => true,
-            Progress::Bar => false,
-            Progress::Auto => !(bar && stdout_tty),
-        };
-    let lines = if !live_on {
-        Lines::Off
-    } else if config.json {
-        Lines::Json
-    } else if plain_lines {
-        Lines::Plain
-    } else {
-        Lines::Off
-    };
-    // With `-i 0` the reference tool still prints its line once, at the start: its reporter
-    // prints, and only then sees the interval is 0 and stops (mtcpclient/reporting.go,
-    // ReportConnectionsStatus).
-    let line_at_start = !live_on && plain_lines;
-    if bar {
-        config.plan.refresh = Some(REDRAW.min(config.plan.interval));
+    fn begin(&mut self) -> Result<HdrLog<'_>, Error> {
+        (self.sink.begin(SystemTime::now())).map_err(|e| Error::system("--hdr-log", e))
     }
-    let started = SystemTime::now();
-    let hdr = match &mut hdr_sink {
-        Some(sink) => Some(
-            sink.begin(started)
-                .map_err(|e| Error::system("--hdr-log", e))?,
-        ),
-        None => None,
-    };
-    let mut live = Live {
-        out: outlets.stdout(),
-        lines,
-        bar: bar.then(|| {
-            let width = || progress::terminal_width(io::stderr().as_raw_fd());
-            StatusLine::new(outlets.stderr(), width, progress::use_color(stderr_tty))
-        }),
-        bar_shares_stdout: stdout_tty && outlets.shared(),
-        hdr,
-        debug: config.debug.then(|| outlets.stderr()),
-    };
-    if line_at_start {
-        // Before any attempt, like the reference tool's; queued for stdout's writer, as
-        // every live line is, so a stdout that blocks holds up nothing.
-        let _ = report::write_live_line(&mut live.out, &Counts::new(config.plan.connections))
-            .and_then(|()| live.out.flush());
-    }
-    // The answer to the question may have come after the start.
-    if let Some(at) = config.plan.start_at {
-        check_start_at(at, SystemTime::now())?;
-    }
-    let signals = if bar {
-        SignalFd::with_resize()
-    } else {
-        SignalFd::new()
-    }
-    .map_err(|e| Error::system("cannot set up signal handling", e))?;
-    let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
-    // Nothing reads the signals now: the next one ends the process, even while the report
-    // waits for a reader. Nor is anything dropped: only the report waits on the output.
-    signals.let_next_kill();
-    outlets.keep_everything();
 
-    let Live { bar, hdr, .. } = live;
-    if let Some(mut bar) = bar {
-        let _ = bar.erase();
+    /// Closes the file once the log's last interval is `logged`; says why the log could not
+    /// be written. A log that cannot be written costs the report nothing: it is said after
+    /// the report.
+    fn finish(&mut self, logged: Result<(), String>) -> Option<String> {
+        logged
+            .and_then(|()| self.sink.finish().map_err(|e| e.to_string()))
+            .err()
+            .map(|e| format!("--hdr-log: cannot write '{}': {e}", self.path.display()))
     }
-    // A log that cannot be written costs the report nothing: it is said after the report,
-    // and the status is 1, as for a report that cannot be written.
-    let hdr_failed = hdr
-        .map_or(Ok(()), |hdr| hdr.finish(outcome.wall, &outcome.stats))
-        .and_then(|()| {
-            hdr_sink
-                .as_mut()
-                .map_or(Ok(()), |sink| sink.finish().map_err(|e| e.to_string()))
-        })
-        .err()
-        .map(|e| {
-            let path = config.hdr_log.as_deref().unwrap_or(Path::new(""));
-            format!("--hdr-log: cannot write '{}': {e}", path.display())
-        });
 
-    let verdicts = config.thresholds.judge(&outcome.stats);
-    for missed in verdicts.iter().filter(|v| !v.passed) {
-        error::say_to(
-            &mut outlets.stderr(),
-            format_args!(
-                "threshold missed: {} (measured {})",
-                missed.gate, missed.measured
-            ),
-        );
+    fn dropped(&self) -> u64 {
+        self.sink.dropped()
     }
-    let dropped = outlets.dropped() + hdr_sink.as_ref().map_or(0, HdrLogSink::dropped);
-    let label = config.target.label();
-    let summary_of = |ending: &Ending| {
+}
+
+/// `run`'s report: the reference tool's final lines and what they lack, or the JSON summary.
+struct RunReport<'a> {
+    config: &'a RunConfig,
+    outcome: &'a Outcome,
+    verdicts: &'a [Verdict],
+    dropped: u64,
+    mode: OutputMode,
+}
+
+impl Report for RunReport<'_> {
+    fn ending(&self, output_failed: Option<&str>) -> Ending {
+        verdict::of_run(self.outcome, self.verdicts, output_failed)
+    }
+
+    fn summary(&self, ending: &Ending) -> io::Result<Vec<u8>> {
+        let config = self.config;
         let mut line = Vec::new();
         json::write_summary(
             &mut line,
@@ -173,13 +150,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 host: &config.target.name,
                 addr: config.plan.targets[0],
                 targets: &config.plan.targets,
-                label: &label,
-                options: options_json(&config),
-                outcome: &outcome,
+                label: &config.target.label(),
+                options: options_json(config),
+                outcome: self.outcome,
                 requested_rate: config.requested_rate(),
-                verdicts: &verdicts,
+                verdicts: self.verdicts,
                 probe: config.plan.served_by(),
-                live_lines_dropped: dropped,
+                live_lines_dropped: self.dropped,
                 limit: None,
                 verdict: &ending.verdict,
                 exit_status: ending.status,
@@ -189,83 +166,36 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             },
         )
         .map(|()| line)
-    };
-    let mut ending = verdict::of_run(
-        &outcome,
-        &verdicts,
-        hdr_failed
-            .as_ref()
-            .map(|_| "the --hdr-log could not be written"),
-    );
-    // The file first: whether it could be written is part of the verdict the report ends with.
-    let summary_failed = summary_file.and_then(|file| {
-        summary_of(&ending)
-            .map_err(|e| e.to_string())
-            .and_then(|line| file.write(&line))
-            .err()
-    });
-    if summary_failed.is_some() {
-        let failed = match hdr_failed {
-            Some(_) => "the --hdr-log and the --summary could not be written",
-            None => "the --summary could not be written",
-        };
-        ending = verdict::of_run(&outcome, &verdicts, Some(failed));
     }
-    // The report follows the live lines, and may wait for their reader.
-    outlets.finish_stdout();
-    let mut out = io::stdout().lock();
-    let written = if config.json {
-        summary_of(&ending).and_then(|line| out.write_all(&line))
-    } else {
-        let width = if stdout_tty {
-            progress::terminal_width(io::stdout().as_raw_fd())
-        } else {
-            80
-        };
+
+    fn text(&self, mut out: &mut dyn Write, ending: &Ending) -> io::Result<()> {
+        let (config, outcome) = (self.config, self.outcome);
         let spread = Spread {
             targets: &config.plan.targets,
             connections: config.plan.connections,
             reconnect: config.plan.reconnect,
             settled: outcome.settled,
         };
-        report::write_final(
+        let summary = Summary {
+            target: &config.target.label(),
+            outcome,
+            requested_rate: config.requested_rate(),
+            planned_hold: config.plan.hold_time(),
+            verdicts: self.verdicts,
+            probe: config.plan.served_by(),
+            width: self.mode.report_width(),
+        };
+        report::write_final(&mut out, &summary)?;
+        report::write_spread_and_hold(&mut out, &outcome.stats, &spread)?;
+        write_schedule(
             &mut out,
-            &Summary {
-                target: &label,
-                outcome: &outcome,
-                requested_rate: config.requested_rate(),
-                planned_hold: config.plan.hold_time(),
-                verdicts: &verdicts,
-                probe: config.plan.served_by(),
-                width,
-            },
-        )
-        .and_then(|()| report::write_spread_and_hold(&mut out, &outcome.stats, &spread))
-        .and_then(|()| {
-            write_schedule(
-                &mut out,
-                config.plan.shard,
-                config.whole_connections,
-                config.plan.start_at,
-                &outcome,
-            )
-        })
-        .and_then(|()| live::write_dropped(&mut out, dropped))
-        .and_then(|()| writeln!(out, "{}", ending.verdict))
-    };
-    error::unless_reader_gone(written.and_then(|()| out.flush()))
-        .map_err(|e| Error::system("cannot write the report", e))?;
-    // Closed only now that the report is out.
-    drop(open);
-    // What stderr has yet to get, when it is not stdout's file.
-    outlets.finish();
-    match (hdr_failed, summary_failed) {
-        (None, None) => Ok(ending.status),
-        (Some(message), None) | (None, Some(message)) => Err(Error::System(message)),
-        (Some(hdr), Some(summary)) => {
-            error::say(format_args!("{hdr}"));
-            Err(Error::System(summary))
-        }
+            config.plan.shard,
+            config.whole_connections,
+            config.plan.start_at,
+            outcome,
+        )?;
+        live::write_dropped(&mut out, self.dropped)?;
+        writeln!(&mut out, "{}", ending.verdict)
     }
 }
 

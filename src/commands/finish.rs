@@ -1,0 +1,109 @@
+//! What `run` and `limit` share before the first attempt and after the engine stops. Before:
+//! the local limits checked, the `--summary` file opened, the output's writers started.
+//! After: the verdict, the summary file (whose failure changes the verdict), then the
+//! report on stdout, JSON or text, after every live line; the connections stay open until
+//! the report is out. Each subcommand says only what its report is ([`Report`]).
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::commands::warn_about_ports;
+use crate::engine::Plan;
+use crate::engine::limits;
+use crate::error::{self, Error};
+use crate::judge::verdict::Ending;
+use crate::report::outlet::StdStreams;
+use crate::report::summary_file::SummaryFile;
+
+/// One subcommand's report: its verdict, given what output could not be written, its JSON
+/// summary, and its text.
+pub trait Report {
+    fn ending(&self, output_failed: Option<&str>) -> Ending;
+    fn summary(&self, ending: &Ending) -> io::Result<Vec<u8>>;
+    fn text(&self, out: &mut dyn Write, ending: &Ending) -> io::Result<()>;
+}
+
+/// The outputs a run writes besides its live lines, opened before the first attempt so a
+/// path that cannot be written stops it before it starts.
+pub struct Outputs {
+    pub streams: StdStreams,
+    summary_file: Option<SummaryFile>,
+    json: bool,
+}
+
+/// Checks this machine's limits for `plan`: open files, and the kernel's port settings.
+pub fn check_limits(plan: &Plan) -> Result<(), Error> {
+    limits::fit_open_files(plan.connections)?;
+    limits::reserve_descriptors(plan.connections);
+    warn_about_ports(plan)
+}
+
+impl Outputs {
+    /// Opens `--summary` and starts the writers of stdout and stderr.
+    pub fn open(summary: Option<&Path>, json: bool) -> Result<Outputs, Error> {
+        let summary_file = summary.map(SummaryFile::open).transpose()?;
+        let streams = StdStreams::spawn()
+            .map_err(|e| Error::system("cannot start the output's writers", e))?;
+        Ok(Outputs {
+            streams,
+            summary_file,
+            json,
+        })
+    }
+
+    /// Writes the summary file and the report, then closes `open` (the connections, held
+    /// until the report is out) and returns the exit status. `hdr_failed`: why the
+    /// HdrHistogram log could not be written; it is said after the report, with status 1,
+    /// as for a report that cannot be written.
+    pub fn finish(
+        mut self,
+        report: &impl Report,
+        hdr_failed: Option<String>,
+        open: impl Sized,
+    ) -> Result<u8, Error> {
+        let mut ending = report.ending(
+            hdr_failed
+                .as_ref()
+                .map(|_| "the --hdr-log could not be written"),
+        );
+        // The file first: whether it could be written is part of the verdict the report ends
+        // with.
+        let summary_failed = self.summary_file.take().and_then(|file| {
+            report
+                .summary(&ending)
+                .map_err(|e| e.to_string())
+                .and_then(|line| file.write(&line))
+                .err()
+        });
+        if summary_failed.is_some() {
+            ending = report.ending(Some(match hdr_failed {
+                Some(_) => "the --hdr-log and the --summary could not be written",
+                None => "the --summary could not be written",
+            }));
+        }
+        // The report follows the live lines, and may wait for their reader.
+        self.streams.finish_stdout();
+        let mut out = io::stdout().lock();
+        let written = if self.json {
+            report
+                .summary(&ending)
+                .and_then(|line| out.write_all(&line))
+        } else {
+            report.text(&mut out, &ending)
+        };
+        error::unless_reader_gone(written.and_then(|()| out.flush()))
+            .map_err(|e| Error::system("cannot write the report", e))?;
+        // Closed only now that the report is out.
+        drop(open);
+        // What stderr has yet to get, when it is not stdout's file.
+        self.streams.finish();
+        match (hdr_failed, summary_failed) {
+            (None, None) => Ok(ending.status),
+            (Some(message), None) | (None, Some(message)) => Err(Error::System(message)),
+            (Some(hdr), Some(summary)) => {
+                error::say(format_args!("{hdr}"));
+                Err(Error::System(summary))
+            }
+        }
+    }
+}
