@@ -1,7 +1,7 @@
 //! deploy/kubernetes/job.yaml is what a cluster runs. These tests read it as the Job
 //! controller and the kubelet would, and run its command line through the real binary, pod
 //! by pod, against the built-in server on loopback; then they merge the pods' output as
-//! README's recipe does (`tcpgoon merge -`) and check what the Job's podFailurePolicy does
+//! docs' recipe does (`tcpgoon merge -`) and check what the Job's podFailurePolicy does
 //! with each exit status the pods really give. `kubernetes-validate --strict` (in .ci/run)
 //! checks the fields and their types; it does not check values (it takes
 //! `restartPolicy: Sometimes`), which is what the first tests here do.

@@ -1,5 +1,5 @@
 //! Percentiles against the Python reference implementation of HdrHistogram: tcpgoon takes
-//! the ceiling rank, `hdrh` the nearest (README.md, "Output"). The check itself is
+//! the ceiling rank, `hdrh` the nearest (docs/output.md). The check itself is
 //! tests/hdrh/ranks.py, run with the pinned `hdrhistogram` that .ci/run installs in
 //! target/hdrh-venv.
 

@@ -1,8 +1,8 @@
 //! Packaging and conventions, through the real binary: every help text fits 80 columns;
-//! README's Usage block is `run --help`; `tcpgoon completions bash|zsh|fish` complete every
-//! flag and subcommand the help texts give, in the shells themselves; `tcpgoon man` renders
-//! without a warning and names them all; durations on the flags the original tool lacks
-//! need a unit.
+//! docs/usage.md's Usage block is `run --help`; `tcpgoon completions bash|zsh|fish`
+//! complete every flag and subcommand the help texts give, in the shells themselves;
+//! `tcpgoon man` renders without a warning and names them all; durations on the flags the
+//! original tool lacks need a unit.
 //!
 //! The flags are read from the help output here with a reading of its own, not the one the
 //! generators use (src/cli/docs.rs), so a generator that drops a flag fails these tests.
@@ -94,16 +94,16 @@ fn every_help_text_fits_80_columns() {
     }
 }
 
-/// README.md's Usage block is `tcpgoon run --help`, exactly. The help text in
-/// src/cli/help.rs is the source; after changing it, refresh README with
+/// docs/usage.md's Usage block is `tcpgoon run --help`, exactly. The help text in
+/// src/cli/help.rs is the source; after changing it, refresh docs/usage.md with
 /// `TCPGOON_BLESS=1 cargo test --release --test packaging`, which writes the block anew.
 #[test]
 fn readme_usage_is_run_help() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/usage.md");
     let readme = fs::read_to_string(&path).unwrap();
     let section = readme
-        .find("\n## Usage\n")
-        .expect("README has a Usage section");
+        .find("# Usage\n")
+        .expect("docs/usage.md has a Usage section");
     let opening = "\n```\n";
     let start =
         section + readme[section..].find(opening).expect("a block in Usage") + opening.len();
@@ -119,7 +119,7 @@ fn readme_usage_is_run_help() {
     }
     assert!(
         readme[start..end] == help,
-        "README's Usage block is not `tcpgoon run --help`; refresh it with \
+        "docs/usage.md's Usage block is not `tcpgoon run --help`; refresh it with \
          TCPGOON_BLESS=1 cargo test --release --test packaging"
     );
 }

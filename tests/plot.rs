@@ -198,7 +198,7 @@ fn area(svg: &str, id: &str) -> (u32, u32, u32, u32) {
     )
 }
 
-/// Self-contained, as the README promises: no scripts, links, images or fonts to fetch.
+/// Self-contained, as docs/output.md promises: no scripts, links, images or fonts to fetch.
 fn check_self_contained(svg: &str) {
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.trim_end().ends_with("</svg>"));

@@ -5,7 +5,7 @@ Reads a `tcpgoon run --json` summary on stdin and decodes its connect-latency hi
 with hdrh. Each of tcpgoon's percentiles must be the value at the ceiling rank
 (ceil(q * count), as the Rust hdrhistogram crate takes it), at the top of its bucket,
 clamped to the exact min and max; hdrh's own must be the value at the nearest rank
-(int(q * count + 0.5)), as README.md says it is. Prints one line per percentile, and
+(int(q * count + 0.5)), as docs/output.md says it is. Prints one line per percentile, and
 exits 1 with the first mismatch.
 """
 
