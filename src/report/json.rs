@@ -1,5 +1,5 @@
 //! JSON Lines output: a `tick` object per interval and a `summary` object at the end, each
-//! one line on stdout. The schema is documented in README.md ("JSON Lines"). Pure writers
+//! one line on stdout. The schema is documented in docs/output.md ("JSON Lines"). Pure writers
 //! over `impl Write`; values are built as a small tree so every object is valid JSON by
 //! construction.
 
