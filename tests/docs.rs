@@ -276,14 +276,14 @@ fn readme_is_a_short_start_with_the_two_commands_first() {
     let commands: Vec<&str> = readme[block..end].lines().collect();
     assert_eq!(commands.len(), 2, "two commands: {commands:?}");
     assert!(
-        commands[0].starts_with("cargo build --release && ")
+        commands[0].starts_with("cargo build --release && unshare --net ")
             && commands[0].contains("tcpgoon server")
             && commands[0].contains("tcpgoon run"),
-        "the first builds and runs the demo: {}",
+        "the first builds and runs the demo, in a network namespace of its own: {}",
         commands[0]
     );
     assert!(
-        commands[1].starts_with("cargo test"),
+        commands[1] == "scripts/test",
         "the second runs the tests: {}",
         commands[1]
     );
