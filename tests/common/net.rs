@@ -1,50 +1,13 @@
-//! Networks a run can be pointed at without a server: a private network namespace (and a
-//! mount namespace for /etc/hosts), and loopback sockets that hold, refuse, or never accept.
+//! Networks a run can be pointed at without a server: a private network namespace, and
+//! loopback sockets that hold, refuse, or never accept.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
-use super::output::Output;
-use super::process::{BIN, Guard, finish};
-
-/// Runs the binary to completion inside a mount namespace of its own where /etc/hosts is
-/// `hosts`, so names resolve as a test needs without a resolver; 30 s limit.
-pub fn run_with_hosts(hosts: &str, args: &[&str]) -> Output {
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let file = std::env::temp_dir().join(format!(
-        "tcpgoon-hosts-{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::write(&file, hosts).unwrap();
-    let mut command = Command::new("unshare");
-    command
-        .args([
-            "--mount",
-            "sh",
-            "-c",
-            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
-        ])
-        .arg(&file)
-        .arg(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let started = Instant::now();
-    let out = finish(
-        Guard(command.spawn().expect("start unshare")),
-        started,
-        Duration::from_secs(30),
-    );
-    let _ = std::fs::remove_file(&file);
-    out
-}
+use std::time::Duration;
 
 /// A listener on an ephemeral loopback port that accepts and holds everything, until
 /// dropped: then it stops, and closes its listener and every connection it holds.
@@ -178,7 +141,7 @@ pub fn full_backlog_listener() -> (socket2::Socket, String) {
 /// Runs `f` on a thread of its own inside a new network namespace whose loopback is up, and
 /// returns its result; `None`, after saying why, when namespaces are not available. The
 /// sockets that thread opens and the processes it spawns live in the namespace, and
-/// [`sysctl`] called from it changes the namespace's settings only, so a test can narrow
+/// a sysctl written from it changes the namespace's settings only, so a test can narrow
 /// the port range without touching the machine's.
 pub fn in_private_net<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
     std::thread::scope(|scope| {
@@ -202,48 +165,4 @@ pub fn in_private_net<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
             .join()
             .expect("namespaced test thread")
     })
-}
-
-/// Sets `name` (dotted, as `sysctl` spells it) for the calling thread's network namespace.
-pub fn sysctl(name: &str, value: &str) {
-    let path = format!("/proc/sys/{}", name.replace('.', "/"));
-    std::fs::write(&path, value).unwrap_or_else(|e| panic!("write {value:?} to {path}: {e}"));
-}
-
-/// A listener on any address (the built-in server binds one address, and some tests need
-/// `[::]`) that holds every connection it accepts, or with `close_after` closes each one
-/// after that long: a server with an idle timeout.
-pub struct PolicyListener {
-    pub addr: SocketAddr,
-    _thread: std::thread::JoinHandle<()>,
-}
-
-impl PolicyListener {
-    pub fn start(bind: &str, close_after: Option<Duration>) -> Self {
-        let listener = TcpListener::bind(bind).expect("bind a loopback port");
-        let addr = listener.local_addr().expect("listener address");
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { break };
-                match close_after {
-                    Some(after) => {
-                        std::thread::spawn(move || {
-                            std::thread::sleep(after);
-                            drop(stream);
-                        });
-                    }
-                    None => held.push(stream),
-                }
-            }
-        });
-        PolicyListener {
-            addr,
-            _thread: thread,
-        }
-    }
-
-    pub fn port(&self) -> String {
-        self.addr.port().to_string()
-    }
 }
