@@ -1,10 +1,8 @@
 //! Where a run's output goes when it is not a pipe read to its end: a terminal of its own,
-//! a pipe that is already full, a FIFO nobody reads, and lines timed as they arrive.
+//! or a pipe that is already full.
 
-use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::process::BIN;
 
@@ -71,99 +69,4 @@ pub fn unread(fd: &impl AsRawFd) -> usize {
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
     assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
     n as usize
-}
-
-/// A named pipe in a directory of its own, removed on drop.
-pub struct Fifo {
-    dir: std::path::PathBuf,
-    pub path: std::path::PathBuf,
-}
-
-impl Fifo {
-    pub fn new(name: &str) -> Fifo {
-        let dir = std::env::temp_dir().join(format!("tcpgoon-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("make a directory for the FIFO");
-        let path = dir.join("fifo");
-        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path and a mode.
-        let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
-        assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
-        Fifo { dir, path }
-    }
-
-    /// Opens the FIFO's two ends: (read end, write end). The read end is opened first,
-    /// without waiting for a writer, so opening the write end does not wait either; reads
-    /// from it then block as from any pipe.
-    pub fn open(&self) -> (std::fs::File, std::fs::File) {
-        use std::os::unix::fs::OpenOptionsExt;
-        let read = std::fs::File::options()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&self.path)
-            .expect("open the FIFO for reading");
-        let write = std::fs::File::options()
-            .write(true)
-            .open(&self.path)
-            .expect("open the FIFO for writing");
-        // SAFETY: plain fcntl calls on a descriptor `read` owns.
-        unsafe {
-            let flags = libc::fcntl(read.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(read.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
-        (read, write)
-    }
-}
-
-impl Drop for Fifo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The lines of a child's output as they arrive, each with the moment it was read, from a
-/// thread that reads until end of file.
-pub struct Arrivals {
-    lines: std::sync::mpsc::Receiver<(Instant, String)>,
-}
-
-impl Arrivals {
-    pub fn start(source: impl Read + Send + 'static) -> Arrivals {
-        use std::io::BufRead;
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(source).lines() {
-                let Ok(line) = line else { break };
-                if tx.send((Instant::now(), line)).is_err() {
-                    break;
-                }
-            }
-        });
-        Arrivals { lines }
-    }
-
-    /// The next line, if one arrives within `limit`.
-    pub fn next(&self, limit: Duration) -> Option<(Instant, String)> {
-        self.lines.recv_timeout(limit).ok()
-    }
-
-    /// The lines up to and including the first that starts with `prefix`, and when that one
-    /// arrived; `None` when it has not arrived by `deadline`.
-    pub fn until(&self, prefix: &str, deadline: Instant) -> Option<(Vec<String>, Instant)> {
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let (at, line) = self.next(left)?;
-            let found = line.starts_with(prefix);
-            lines.push(line);
-            if found {
-                return Some((lines, at));
-            }
-        }
-    }
-
-    /// Every line still to come, until the source ends.
-    pub fn rest(&self) -> Vec<String> {
-        self.lines.iter().map(|(_, line)| line).collect()
-    }
 }
