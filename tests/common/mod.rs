@@ -1,6 +1,13 @@
-//! What the integration tests share, by concern. Each test file is a binary of its own that
-//! compiles this module and uses part of it: `use common::*`-style imports reach everything
-//! through the re-exports below.
+//! What the integration tests share, by concern: child processes of the real binary
+//! (`process`), reading a finished run's output (`output`), namespaces and loopback sockets
+//! (`net`), servers to run against (`servers`), terminals and full pipes (`terminal`), and
+//! the JSON summary (`json`). The re-exports below let a test import from `common` alone.
+//!
+//! Everything here is used by two test files or more; a helper only one test file needs
+//! lives in that file. Each test file is a binary of its own that compiles this module and
+//! uses a part of it, so every other binary would report the rest as dead code or unused
+//! imports: hence the allows. To find a helper no test uses any more, delete the allow and
+//! look for an item that every binary reports.
 #![allow(dead_code)]
 
 mod json;
@@ -10,6 +17,5 @@ mod process;
 mod servers;
 mod terminal;
 
-// A binary that uses nothing of a module would otherwise warn of an unused import.
 #[allow(unused_imports)]
 pub use self::{json::*, net::*, output::*, process::*, servers::*, terminal::*};
