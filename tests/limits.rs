@@ -5,12 +5,12 @@
 
 mod common;
 
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{
-    Guard, HoldingListener, Output, PolicyListener, args, finish, in_private_net, run, spawn,
-    sysctl,
-};
+use common::{BIN, Guard, HoldingListener, Output, args, finish, in_private_net, run, spawn};
 
 /// Namespaced runs narrow the ephemeral range to this many ports.
 const PORTS: u64 = 100;
@@ -82,6 +82,50 @@ fn kernel_has_local_port_range() -> bool {
         .map(|n| n.parse::<u32>().unwrap_or(0));
     let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
     version >= (6, 3)
+}
+
+/// Sets `name` (dotted, as `sysctl` spells it) for the calling thread's network namespace.
+fn sysctl(name: &str, value: &str) {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::write(&path, value).unwrap_or_else(|e| panic!("write {value:?} to {path}: {e}"));
+}
+
+/// A listener on any address (the built-in server binds one address, and some tests need
+/// `[::]`) that holds every connection it accepts, or with `close_after` closes each one
+/// after that long: a server with an idle timeout.
+struct PolicyListener {
+    addr: SocketAddr,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl PolicyListener {
+    fn start(bind: &str, close_after: Option<Duration>) -> Self {
+        let listener = TcpListener::bind(bind).expect("bind a loopback port");
+        let addr = listener.local_addr().expect("listener address");
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                match close_after {
+                    Some(after) => {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(after);
+                            drop(stream);
+                        });
+                    }
+                    None => held.push(stream),
+                }
+            }
+        });
+        PolicyListener {
+            addr,
+            _thread: thread,
+        }
+    }
+
+    fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
 }
 
 #[test]
@@ -305,10 +349,44 @@ fn a_source_that_cannot_reach_the_targets_family_is_a_setup_error() {
     assert_eq!(out.final_counts().established, 3, "{}", out.stdout);
 }
 
+/// Runs the binary to completion inside a mount namespace of its own where /etc/hosts is
+/// `hosts`, so names resolve as a test needs without a resolver; 30 s limit.
+fn run_with_hosts(hosts: &str, args: &[&str]) -> Output {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "tcpgoon-hosts-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&file, hosts).unwrap();
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+        ])
+        .arg(&file)
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let out = finish(
+        Guard(command.spawn().expect("start unshare")),
+        started,
+        Duration::from_secs(30),
+    );
+    let _ = std::fs::remove_file(&file);
+    out
+}
+
 /// Runs the binary where /etc/hosts says `multi.test` is both 127.0.0.1 and ::1, so a name
 /// with two addresses needs no resolver.
 fn run_with_two_address_name(args: &[&str]) -> Output {
-    common::run_with_hosts("127.0.0.1 multi.test\n::1 multi.test\n", args)
+    run_with_hosts("127.0.0.1 multi.test\n::1 multi.test\n", args)
 }
 
 #[test]
@@ -412,7 +490,7 @@ fn a_name_whose_first_address_refuses_falls_back_to_the_next() {
         ];
         let with = |extra: &[&str]| {
             let args: Vec<&str> = base.iter().chain(extra).copied().collect();
-            common::run_with_hosts(hosts, &args)
+            run_with_hosts(hosts, &args)
         };
         let literal = run(&["run", "::1", &port, "-c", "3", "-s", "0", "-i", "0", "-y"]);
         (

@@ -8,11 +8,13 @@
 
 mod common;
 
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Arrivals, Guard, blocks_signal, go_duration, start_server, wait_for};
+use common::{Guard, blocks_signal, go_duration, start_server, wait_for};
 
 /// The run's loop must end this soon after the signal.
 const PROMPT: Duration = Duration::from_secs(1);
@@ -54,10 +56,105 @@ fn loop_end_by(started_by: Instant, wall: Duration) -> Instant {
     started_by + wall
 }
 
+/// A named pipe in a directory of its own, removed on drop.
+struct Fifo {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl Fifo {
+    fn new(name: &str) -> Fifo {
+        let dir = std::env::temp_dir().join(format!("tcpgoon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("make a directory for the FIFO");
+        let path = dir.join("fifo");
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path and a mode.
+        let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
+        assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+        Fifo { dir, path }
+    }
+
+    /// Opens the FIFO's two ends: (read end, write end). The read end is opened first,
+    /// without waiting for a writer, so opening the write end does not wait either; reads
+    /// from it then block as from any pipe.
+    fn open(&self) -> (std::fs::File, std::fs::File) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let read = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path)
+            .expect("open the FIFO for reading");
+        let write = std::fs::File::options()
+            .write(true)
+            .open(&self.path)
+            .expect("open the FIFO for writing");
+        // SAFETY: plain fcntl calls on a descriptor `read` owns.
+        unsafe {
+            let flags = libc::fcntl(read.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(read.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+        (read, write)
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The lines of a child's output as they arrive, each with the moment it was read, from a
+/// thread that reads until end of file.
+struct Arrivals {
+    lines: std::sync::mpsc::Receiver<(Instant, String)>,
+}
+
+impl Arrivals {
+    fn start(source: impl Read + Send + 'static) -> Arrivals {
+        use std::io::BufRead;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(source).lines() {
+                let Ok(line) = line else { break };
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Arrivals { lines }
+    }
+
+    /// The next line, if one arrives within `limit`.
+    fn next(&self, limit: Duration) -> Option<(Instant, String)> {
+        self.lines.recv_timeout(limit).ok()
+    }
+
+    /// The lines up to and including the first that starts with `prefix`, and when that one
+    /// arrived; `None` when it has not arrived by `deadline`.
+    fn until(&self, prefix: &str, deadline: Instant) -> Option<(Vec<String>, Instant)> {
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (at, line) = self.next(left)?;
+            let found = line.starts_with(prefix);
+            lines.push(line);
+            if found {
+                return Some((lines, at));
+            }
+        }
+    }
+
+    /// Every line still to come, until the source ends.
+    fn rest(&self) -> Vec<String> {
+        self.lines.iter().map(|(_, line)| line).collect()
+    }
+}
+
 #[test]
 fn a_stderr_nobody_reads_holds_up_neither_the_run_nor_its_signal() {
     let (_server, port) = start_server(&["-m", "0", "-d", "30s", "-i", "0"]);
-    let fifo = common::Fifo::new("stalled-stderr");
+    let fifo = Fifo::new("stalled-stderr");
     let (fifo_read, fifo_write) = fifo.open();
     let mut child = Guard(
         run_command(&port, &["-d"])
