@@ -13,6 +13,7 @@
 //! | `conn.rs` | one connection: lifecycle states, its socket, failures by cause |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
 //! | `probe.rs` | application probes: what to send, and whether the answer serves |
+//! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
 //! | `deadline.rs` | dial deadlines, a FIFO queue |
 //! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
 //! | `signal.rs` | signals delivered into the loop through a signalfd |
@@ -23,6 +24,7 @@
 //! | `limits.rs` | this machine's limits: open files, ports |
 //! | `tls.rs` | TLS sessions (rustls, sans-I/O): the client's, and the server's certificate |
 
+pub mod beat;
 pub mod conn;
 pub mod deadline;
 pub mod limits;
