@@ -6,10 +6,10 @@
 //! - [`BeatSchedule`]: when beat `j` of the connection made by attempt `seq` is due. The
 //!   beats of N connections are spread evenly over the period (attempt k's phase is k/N of
 //!   it), so a thousand held connections do not beat in lockstep, and each connection's
-//!   beats are due on an absolute schedule, origin + phase + j × period, never "last answer
-//!   + period": a server that answers late does not push its next beat back, and a beat's
-//!   latency runs from its *due* time, so a late loop or socket counts too (coordinated
-//!   omission, as wrk2 avoids it).
+//!   beats are due on an absolute schedule, origin + phase + j × period, never a period
+//!   after the last answer: a server that answers late does not push its next beat back,
+//!   and a beat's latency runs from its *due* time, so a late loop or socket counts too
+//!   (coordinated omission, as wrk2 avoids it).
 //! - [`BeatReply`] with [`BeatReader`]: where one answer ends and whether it is the right
 //!   one, read incrementally in 32 bits of state, never buffered.
 //!
