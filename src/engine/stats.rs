@@ -347,6 +347,73 @@ pub struct Stats {
     pub timeline: Timeline,
     /// Set when each connection does a TLS handshake (`--tls`).
     pub tls: Option<TlsStats>,
+    /// Set when served connections beat (`--heartbeat`).
+    pub beats: Option<BeatStats>,
+}
+
+/// Why a served connection stopped answering its heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// A beat was not answered by its due time plus the heartbeat timeout.
+    Timeout,
+    /// An answer was not the one asked for (an error, a 5xx, another protocol).
+    Wrong,
+    /// The peer closed while a beat was out.
+    Closed,
+}
+
+impl StopCause {
+    pub const ALL: [StopCause; 3] = [StopCause::Timeout, StopCause::Wrong, StopCause::Closed];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// How reports name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            StopCause::Timeout => "no answer in time",
+            StopCause::Wrong => "wrong answer",
+            StopCause::Closed => "closed with a beat out",
+        }
+    }
+
+    /// How the JSON summary names it.
+    pub fn key(self) -> &'static str {
+        match self {
+            StopCause::Timeout => "timeout",
+            StopCause::Wrong => "wrong",
+            StopCause::Closed => "closed",
+        }
+    }
+}
+
+/// What the heartbeats found. A served connection beats until it is closed or stops
+/// answering; one that stops is no longer served (`ProbeStats::served_open` drops), and is
+/// counted here once, by its cause. Nothing is kept per beat: counts and histograms only.
+#[derive(Debug, Clone, Default)]
+pub struct BeatStats {
+    /// Beats whose due time came while their connection was beating.
+    pub due: u64,
+    pub sent: u64,
+    pub answered: u64,
+    /// Answered, but only after the next beat of the same connection was due.
+    pub late: u64,
+    /// Connections that stopped answering, by cause.
+    pub stopped: [u64; StopCause::ALL.len()],
+    /// When the first connection stopped answering, from the start of the run.
+    pub first_stop: Option<Duration>,
+    /// From each beat's due time to the end of its answer.
+    pub latency: Latency,
+    /// The same, for the current interval only: emptied at each tick.
+    pub interval: LatencyHistogram,
+}
+
+impl BeatStats {
+    /// Connections that stopped answering, whatever the cause.
+    pub fn stopped_total(&self) -> u64 {
+        self.stopped.iter().sum()
+    }
 }
 
 /// What the TLS handshakes found. Each handshake done is an established connection; each
@@ -413,6 +480,7 @@ impl Stats {
             fallbacks: Vec::new(),
             timeline: Timeline::new(),
             tls: None,
+            beats: None,
         }
     }
 
@@ -553,6 +621,46 @@ impl Stats {
         }
     }
 
+    /// Counts heartbeats from now on.
+    pub fn beat_each(&mut self) {
+        self.beats = Some(BeatStats::default());
+    }
+
+    /// A beat came due on a beating connection.
+    pub fn beat_due(&mut self) {
+        if let Some(beats) = &mut self.beats {
+            beats.due += 1;
+        }
+    }
+
+    /// A beat's request was written whole.
+    pub fn beat_sent(&mut self) {
+        if let Some(beats) = &mut self.beats {
+            beats.sent += 1;
+        }
+    }
+
+    /// A beat was answered `latency` after it was due; `late`: after the next was due.
+    pub fn beat_answered(&mut self, latency: Duration, late: bool) {
+        if let Some(beats) = &mut self.beats {
+            beats.answered += 1;
+            beats.late += u64::from(late);
+            beats.latency.record(latency);
+            beats.interval.record(latency);
+        }
+    }
+
+    /// A served connection stopped answering, `elapsed` into the run: it is served no more.
+    pub fn beat_stopped(&mut self, cause: StopCause, elapsed: Duration) {
+        if let Some(beats) = &mut self.beats {
+            beats.stopped[cause.index()] += 1;
+            beats.first_stop.get_or_insert(elapsed);
+        }
+        if let Some(probe) = &mut self.probe {
+            probe.served_open -= 1;
+        }
+    }
+
     /// A served connection was closed by the peer.
     pub fn served_closed(&mut self) {
         if let Some(probe) = &mut self.probe {
@@ -657,6 +765,25 @@ impl Stats {
                 }
             }
             (None, Some(b)) => self.tls = Some(b.clone()),
+            _ => {}
+        }
+        match (&mut self.beats, &other.beats) {
+            (Some(a), Some(b)) => {
+                a.due += b.due;
+                a.sent += b.sent;
+                a.answered += b.answered;
+                a.late += b.late;
+                for (x, y) in a.stopped.iter_mut().zip(b.stopped) {
+                    *x += y;
+                }
+                a.first_stop = match (a.first_stop, b.first_stop) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                };
+                a.latency.merge(&b.latency);
+                a.interval.merge(&b.interval);
+            }
+            (None, Some(b)) => self.beats = Some(b.clone()),
             _ => {}
         }
         for f in &other.fallbacks {

@@ -17,12 +17,14 @@ pub enum Statistic {
 }
 
 /// Which latency a `--max-latency` gate bounds: a bare statistic is connect latency, as
-/// the run saw it; `rtt:` the kernel's handshake round trip; `served:` time to served.
+/// the run saw it; `rtt:` the kernel's handshake round trip; `served:` time to served;
+/// `beat:` a heartbeat's latency, from its due time to its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Measure {
     Connect,
     HandshakeRtt,
     Served,
+    Beat,
 }
 
 impl Measure {
@@ -32,6 +34,7 @@ impl Measure {
             Measure::Connect => "connect",
             Measure::HandshakeRtt => "handshake RTT",
             Measure::Served => "time to served",
+            Measure::Beat => "beat latency",
         }
     }
 }
@@ -134,10 +137,11 @@ pub fn parse_max_latency(text: &str) -> Result<MaxLatency, String> {
         None => (Measure::Connect, name),
         Some(("rtt", rest)) => (Measure::HandshakeRtt, rest),
         Some(("served", rest)) => (Measure::Served, rest),
+        Some(("beat", rest)) => (Measure::Beat, rest),
         Some((other, _)) => {
             return Err(format!(
-                "'{other}:' is not a measure: expected rtt: or served: before the statistic, \
-                 or none for connect latency"
+                "'{other}:' is not a measure: expected rtt:, served: or beat: before the \
+                 statistic, or none for connect latency"
             ));
         }
     };
@@ -276,6 +280,7 @@ impl Thresholds {
                 Measure::Connect => Some(&stats.connect),
                 Measure::HandshakeRtt => Some(&stats.handshake_rtt),
                 Measure::Served => stats.probe.as_ref().map(|p| &p.time_to_served),
+                Measure::Beat => stats.beats.as_ref().map(|b| &b.latency),
             };
             let measured =
                 latency
@@ -300,6 +305,7 @@ impl Thresholds {
                 measured: measured.map_or_else(
                     || match gate.measure {
                         Measure::Served => "no served connection".to_string(),
+                        Measure::Beat => "no beat answered".to_string(),
                         _ => "no established connection".to_string(),
                     },
                     |m| shown(m, gate.limit),
@@ -328,6 +334,36 @@ fn shown(measured: Duration, limit: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_beat_gate_bounds_heartbeat_latency_and_fails_with_no_beat_answered() {
+        let gate = parse_max_latency("beat:p99=100ms").unwrap();
+        assert_eq!(gate.measure, Measure::Beat);
+        assert_eq!(gate.statistic, Statistic::Percentile(0.99));
+        let thresholds = Thresholds {
+            max_latency: vec![gate],
+            min_established: None,
+        };
+        let mut stats = Stats::new(1);
+        stats.beat_each();
+        let verdict = &thresholds.judge(&stats)[0];
+        assert!(!verdict.passed);
+        assert_eq!(verdict.measured, "no beat answered");
+        assert_eq!(verdict.gate, "beat latency p99 <= 100ms");
+        stats.beat_answered(Duration::from_millis(20), false);
+        assert!(thresholds.judge(&stats)[0].passed);
+        for _ in 0..10 {
+            stats.beat_answered(Duration::from_millis(1500), true);
+        }
+        let verdict = &thresholds.judge(&stats)[0];
+        assert!(!verdict.passed);
+        assert_eq!(verdict.measured, "1.5s");
+        assert!(
+            parse_max_latency("beats:p99=1ms")
+                .unwrap_err()
+                .contains("beat:")
+        );
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
