@@ -559,3 +559,147 @@ mod tests {
         }
     }
 }
+
+/// A connection's stack driven with bytes and instants only: a TLS transport under a probe
+/// session on the client's side, a rustls server in memory on the other, no socket.
+#[cfg(test)]
+mod stack_tests {
+    use std::collections::VecDeque;
+    use std::io::{self, Read, Write};
+    use std::net::IpAddr;
+    use std::time::{Duration, Instant};
+
+    use crate::engine::probe::{Probe, ProbeKind, ProbeOutcome};
+    use crate::engine::session::{Session, SessionState};
+    use crate::engine::tls::{Client, Server, Trust, Versions};
+    use crate::engine::transport::{Drive, Transport};
+
+    /// The client's side of a byte pipe: what the server wrote waits in `incoming`; an empty
+    /// read would block.
+    #[derive(Default)]
+    struct Wire {
+        incoming: VecDeque<u8>,
+        outgoing: Vec<u8>,
+    }
+
+    impl Read for Wire {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.incoming.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.incoming.len());
+            for (slot, byte) in buf.iter_mut().zip(self.incoming.drain(..n)) {
+                *slot = byte;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Wire {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.outgoing.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The server's turn: takes what the client wrote, answers `PING` with `+PONG`, and
+    /// puts what it has to send on the wire. Returns the plaintext it read.
+    fn serve(server: &mut rustls::Connection, wire: &mut Wire) -> Vec<u8> {
+        let outgoing = std::mem::take(&mut wire.outgoing);
+        let mut from_client = &outgoing[..];
+        while !from_client.is_empty() {
+            server.read_tls(&mut from_client).unwrap();
+            server.process_new_packets().unwrap();
+        }
+        let mut plain = Vec::new();
+        let _ = server.reader().read_to_end(&mut plain);
+        if plain.ends_with(b"PING\r\n") {
+            server.writer().write_all(b"+PONG\r\n").unwrap();
+        }
+        let mut out = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut out).unwrap();
+        }
+        wire.incoming.extend(out);
+        plain
+    }
+
+    #[test]
+    fn a_tls_connection_with_a_probe_is_served_over_bytes_alone() {
+        let server_tls = Server::self_signed().unwrap();
+        let mut server = server_tls.session().unwrap();
+        let client = Client::new(
+            &Trust::Insecure,
+            Versions::Both,
+            &[],
+            Some("localhost"),
+            IpAddr::from([127, 0, 0, 1]),
+        )
+        .unwrap();
+        let redis = Probe::preset(&ProbeKind::Redis, "localhost", 6379, Duration::from_secs(2));
+        let session = Session::Probe(redis);
+        // Time is a parameter: the connect is seen done at t0, each turn 1 ms later.
+        let t0 = Instant::now();
+        let turn = |n: u32| t0 + Duration::from_millis(u64::from(n));
+        let mut transport = Transport::tls(Wire::default(), client.session().unwrap(), t0, None);
+        let mut state = SessionState::Off;
+
+        // The handshake: the client's flights and the server's answers, turn by turn.
+        let mut turns = 0;
+        loop {
+            turns += 1;
+            assert!(turns < 10, "no end to the handshake");
+            let (drive, _) = transport.drive();
+            match drive {
+                Drive::Handshaking => {}
+                Drive::Up => break,
+                Drive::Failed { failure, .. } => panic!("{failure:?}"),
+            }
+            serve(&mut server, transport.sock_mut());
+        }
+        let done = transport.tls_done(turn(turns)).unwrap();
+        assert_eq!(done.began, t0);
+        assert_eq!(done.took, Duration::from_millis(u64::from(turns)));
+        assert!(
+            done.negotiated.starts_with("TLS 1.3 "),
+            "{}",
+            done.negotiated
+        );
+
+        // Up: the session opens, its deadline the probe's timeout from now, and writes.
+        let opened = turn(turns);
+        let out = session.open(&mut state, opened);
+        assert_eq!(out.outcome, None);
+        assert_eq!(out.deadline, Some(opened + Duration::from_secs(2)));
+        let unsent = session.unsent(&state);
+        let n = transport.send(unsent);
+        session.on_sent(&mut state, n);
+        assert!(session.unsent(&state).is_empty());
+        // The server finishes its side of the handshake and gets the probe in plaintext.
+        assert_eq!(serve(&mut server, transport.sock_mut()), b"PING\r\n");
+
+        // The answer comes back through the transport to the session: served.
+        let mut outcome = None;
+        let mut buf = [0u8; 1024];
+        let received = transport.receive(&mut buf, |bytes| {
+            if outcome.is_none() {
+                outcome = session.on_bytes(&mut state, bytes);
+            }
+        });
+        assert_eq!(outcome, Some(ProbeOutcome::Served));
+        assert_eq!(received.ended, None);
+        assert!(received.bytes > 0);
+        assert_eq!(state, SessionState::Served);
+        // Nothing is owed through the session any more: the transport lets it go, and the
+        // deadline finds nothing to judge.
+        transport.release();
+        assert!(!transport.handshaking() && transport.tls_done(opened).is_none());
+        assert_eq!(
+            session.on_deadline(&mut state, opened + Duration::from_secs(2)),
+            None
+        );
+    }
+}
