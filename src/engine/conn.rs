@@ -38,6 +38,7 @@ use crate::engine::probe::ProbeOutcome;
 use crate::engine::session::{Output, Session, SessionState};
 use crate::engine::source::Route;
 use crate::engine::tls::{self, TlsFailure};
+pub use crate::engine::transport::Closure;
 use crate::engine::transport::{
     Drive, Handshake, Progress, TlsDone, Transport, check_connect, handshake,
 };
@@ -168,48 +169,6 @@ impl Failure {
 
     pub fn index(self) -> usize {
         Failure::ALL.iter().position(|f| *f == self).unwrap_or(0)
-    }
-}
-
-/// How an established connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closure {
-    /// The peer sent FIN.
-    PeerClosed,
-    /// The peer sent RST.
-    Reset,
-    /// Any other read error.
-    Other,
-}
-
-impl Closure {
-    pub const ALL: [Closure; 3] = [Closure::PeerClosed, Closure::Reset, Closure::Other];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Closure::PeerClosed => "closed by peer",
-            Closure::Reset => "reset by peer",
-            Closure::Other => "read error",
-        }
-    }
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Closure::PeerClosed => "fin",
-            Closure::Reset => "reset",
-            Closure::Other => "other",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Closure::ALL.iter().position(|c| *c == self).unwrap_or(0)
-    }
-
-    pub fn classify(e: &io::Error) -> Closure {
-        match e.raw_os_error() {
-            Some(libc::ECONNRESET) | Some(libc::ECONNABORTED) | Some(libc::EPIPE) => Closure::Reset,
-            _ => Closure::Other,
-        }
     }
 }
 

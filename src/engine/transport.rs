@@ -28,8 +28,49 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::engine::conn::Closure;
 use crate::engine::tls::TlsFailure;
+
+/// How an established connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closure {
+    /// The peer sent FIN.
+    PeerClosed,
+    /// The peer sent RST.
+    Reset,
+    /// Any other read error.
+    Other,
+}
+
+impl Closure {
+    pub const ALL: [Closure; 3] = [Closure::PeerClosed, Closure::Reset, Closure::Other];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Closure::PeerClosed => "closed by peer",
+            Closure::Reset => "reset by peer",
+            Closure::Other => "read error",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Closure::PeerClosed => "fin",
+            Closure::Reset => "reset",
+            Closure::Other => "other",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Closure::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
+
+    pub fn classify(e: &io::Error) -> Closure {
+        match e.raw_os_error() {
+            Some(libc::ECONNRESET) | Some(libc::ECONNABORTED) | Some(libc::EPIPE) => Closure::Reset,
+            _ => Closure::Other,
+        }
+    }
+}
 
 /// A connection's byte stream: its socket, and the TLS session over it when there is one.
 pub struct Transport<S = TcpStream> {
@@ -456,5 +497,168 @@ pub fn check_connect(stream: &TcpStream) -> Progress {
         Ok(_) => Progress::Connected,
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Progress::Pending,
         Err(e) => Progress::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::tls::{Client, Server, Trust, Versions};
+    use std::collections::VecDeque;
+    use std::net::IpAddr;
+
+    /// Both ends of a byte pipe in memory, never blocking for good: an empty read is
+    /// WouldBlock.
+    #[derive(Default)]
+    struct Pipe {
+        incoming: VecDeque<u8>,
+        outgoing: Vec<u8>,
+        closed: bool,
+    }
+
+    impl Read for Pipe {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.incoming.is_empty() {
+                return if self.closed {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = buf.len().min(self.incoming.len());
+            for (slot, byte) in buf.iter_mut().zip(self.incoming.drain(..n)) {
+                *slot = byte;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.outgoing.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn client(trust: Trust, versions: Versions) -> Client {
+        Client::new(
+            &trust,
+            versions,
+            &[],
+            Some("localhost"),
+            IpAddr::from([127, 0, 0, 1]),
+        )
+        .unwrap()
+    }
+
+    fn failed(failure: TlsFailure) -> Drive {
+        Drive::Failed {
+            failure,
+            alert_sent: false,
+        }
+    }
+
+    /// Runs a handshake between a client session and the server, in memory, to its end.
+    fn handshake(client: &Client, server: &Server) -> (Drive, Transport<Pipe>) {
+        let now = Instant::now();
+        let mut session = Transport::tls(Pipe::default(), client.session().unwrap(), now, None);
+        let mut conn = server.session().unwrap();
+        for _ in 0..10 {
+            let (drive, _) = session.drive();
+            if drive != Drive::Handshaking {
+                return (drive, session);
+            }
+            // Server side: take what the client wrote, answer.
+            let pipe = session.sock_mut();
+            let outgoing = std::mem::take(&mut pipe.outgoing);
+            let mut from_client = &outgoing[..];
+            while !from_client.is_empty() {
+                conn.read_tls(&mut from_client).unwrap();
+            }
+            if conn.process_new_packets().is_err() {
+                let mut out = Vec::new();
+                while conn.wants_write() {
+                    conn.write_tls(&mut out).unwrap();
+                }
+                session.sock_mut().incoming.extend(out);
+                continue;
+            }
+            let mut out = Vec::new();
+            while conn.wants_write() {
+                conn.write_tls(&mut out).unwrap();
+            }
+            session.sock_mut().incoming.extend(out);
+        }
+        panic!("no end to the handshake");
+    }
+
+    #[test]
+    fn a_self_signed_server_is_unknown_until_trusted() {
+        let server = Server::self_signed().unwrap();
+        assert_eq!(server.fingerprint.len(), 32 * 3 - 1);
+        let (drive, _) = handshake(&client(Trust::System, Versions::Both), &server);
+        assert_eq!(
+            drive,
+            Drive::Failed {
+                failure: TlsFailure::Certificate("unknown issuer".to_string()),
+                alert_sent: true
+            }
+        );
+        assert_eq!(
+            TlsFailure::Certificate("unknown issuer".into()).detail(),
+            "certificate: unknown issuer"
+        );
+        let (drive, session) = handshake(&client(Trust::Insecure, Versions::Both), &server);
+        assert_eq!(drive, Drive::Up);
+        let negotiated = session.tls_done(Instant::now()).unwrap().negotiated;
+        assert!(negotiated.starts_with("TLS 1.3 TLS13_"), "{negotiated}");
+        let dir = std::env::temp_dir().join(format!("tcpgoon-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, server.made_pem.as_ref().unwrap()).unwrap();
+        let (drive, _) = handshake(&client(Trust::File(ca), Versions::Tls12), &server);
+        assert_eq!(drive, Drive::Up);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn version_is_what_was_offered() {
+        let server = Server::self_signed().unwrap();
+        let (drive, session) = handshake(&client(Trust::Insecure, Versions::Tls12), &server);
+        assert_eq!(drive, Drive::Up);
+        let negotiated = session.tls_done(Instant::now()).unwrap().negotiated;
+        assert!(negotiated.starts_with("TLS 1.2 TLS_ECDHE_"), "{negotiated}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_tls_are_a_protocol_error_and_eof_a_close() {
+        let client = client(Trust::Insecure, Versions::Both);
+        let now = Instant::now();
+        let mut pipe = Pipe::default();
+        pipe.incoming.extend(b"SSH-2.0-OpenSSH_9.2\r\n");
+        let mut s = Transport::tls(pipe, client.session().unwrap(), now, None);
+        let (drive, read) = s.drive();
+        assert!(
+            matches!(
+                drive,
+                Drive::Failed {
+                    failure: TlsFailure::Protocol(_),
+                    ..
+                }
+            ),
+            "{drive:?}"
+        );
+        assert_eq!(read, 21);
+        let pipe = Pipe {
+            closed: true,
+            ..Pipe::default()
+        };
+        let mut s = Transport::tls(pipe, client.session().unwrap(), now, None);
+        assert_eq!(s.drive().0, failed(TlsFailure::Closed));
+        // The ClientHello went out first.
+        assert_eq!(s.sock().outgoing[0], 0x16);
     }
 }
