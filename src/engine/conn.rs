@@ -1,13 +1,26 @@
-//! One connection: its lifecycle, its socket, and how a failure is classified.
+//! One connection: its lifecycle, the stack of layers it is made of, and how a failure is
+//! classified.
 //!
 //! ```text
-//!  NotInitiated ──attempt──▶ Dialing ──handshake done──▶ Established ──peer FIN/RST──▶ Closed
+//!  NotInitiated ──attempt──▶ Dialing ──transport up──▶ Established ──peer FIN/RST──▶ Closed
 //!                               │
 //!                               └──refused / timed out / local limit / …──▶ Error
 //! ```
-//! With `--tls` an attempt stays Dialing through its TLS handshake, which starts once the
-//! TCP connect is done (its session in [`Conn::tls`]): done, it is Established; failed (an
-//! alert, a certificate rejected, a protocol error, a close, a timeout), it is an Error.
+//! A connection is a stack of sans-I/O layers over its socket, driven by the loop as rustls'
+//! examples drive a session: a [`Transport`] (plain TCP, or a TLS session over it) under a
+//! [`Session`] (none, or a probe). The loop hands readiness and `now` to the connection
+//! ([`Conn::drive`] while dialing; [`Conn::write`] and [`Conn::read`] once established), and
+//! acts on what comes back ([`Step`], [`Read`], the session's [`Output`]); it never asks
+//! which layers a connection has.
+//!
+//! Dialing is two stages. *Connecting*: the TCP connect is under way, under the dial
+//! deadline ([`Conn::connecting`]). *Handshaking*, with `--tls`: the connect is done and
+//! the TLS handshake is under way, under its own deadline ([`Conn::handshaking`]). Up (the
+//! connect done, and the handshake if there is one), it is Established and its session
+//! opens: it writes the session's bytes and awaits its outcome (`session`). Failed (refused,
+//! timed out, an alert, a certificate rejected, a close during the handshake…), it is an
+//! Error. A connection reset before the loop looked was Established, then Closed.
+//!
 //! Every attempt ends in exactly one of Established (still open when the run ends), Closed
 //! or Error; attempts never made stay NotInitiated. Only Dialing and Established connections
 //! own a socket; the engine keeps those in its slab and drops the socket on the transition
@@ -16,14 +29,19 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::engine::probe::ProbeState;
+use crate::engine::probe::ProbeOutcome;
+use crate::engine::session::{Output, Session, SessionState};
 use crate::engine::source::Route;
-use crate::engine::tls::Session;
+use crate::engine::tls::{self, TlsFailure};
+pub use crate::engine::transport::Closure;
+use crate::engine::transport::{
+    Drive, Handshake, Progress, TlsDone, Transport, check_connect, handshake,
+};
 
 /// The states the reference tool reports, in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,80 +172,21 @@ impl Failure {
     }
 }
 
-/// How an established connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closure {
-    /// The peer sent FIN.
-    PeerClosed,
-    /// The peer sent RST.
-    Reset,
-    /// Any other read error.
-    Other,
-}
-
-impl Closure {
-    pub const ALL: [Closure; 3] = [Closure::PeerClosed, Closure::Reset, Closure::Other];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Closure::PeerClosed => "closed by peer",
-            Closure::Reset => "reset by peer",
-            Closure::Other => "read error",
-        }
-    }
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Closure::PeerClosed => "fin",
-            Closure::Reset => "reset",
-            Closure::Other => "other",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Closure::ALL.iter().position(|c| *c == self).unwrap_or(0)
-    }
-
-    pub fn classify(e: &io::Error) -> Closure {
-        match e.raw_os_error() {
-            Some(libc::ECONNRESET) | Some(libc::ECONNABORTED) | Some(libc::EPIPE) => Closure::Reset,
-            _ => Closure::Other,
-        }
-    }
-}
-
-/// Reads and discards what `stream` has until it would block. Returns the bytes read and,
-/// when the stream ended (end-of-stream or an error), how.
-pub fn discard_until_blocked(stream: &mut impl io::Read, buf: &mut [u8]) -> (u64, Option<Closure>) {
-    read_until_blocked(stream, buf, |_| {})
-}
-
-/// Reads what `stream` has until it would block, handing each piece to `seen` before it is
-/// discarded. Returns as [`discard_until_blocked`] does.
-pub fn read_until_blocked(
-    stream: &mut impl io::Read,
-    buf: &mut [u8],
-    mut seen: impl FnMut(&[u8]),
-) -> (u64, Option<Closure>) {
-    let mut bytes = 0;
-    loop {
-        match stream.read(buf) {
-            Ok(0) => return (bytes, Some(Closure::PeerClosed)),
-            Ok(n) => {
-                bytes += n as u64;
-                seen(&buf[..n]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (bytes, None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (bytes, Some(Closure::classify(&e))),
-        }
-    }
+/// What the run's connections are made of, the same for all: the layers each one stacks
+/// once its TCP connect is done.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// A TLS session over the socket (`--tls`); `None`: plain TCP.
+    pub tls: Option<tls::Client>,
+    /// What it speaks once up; `None`: being established is all.
+    pub session: Option<Session>,
 }
 
 /// A connection that owns a socket: one still dialing, or one established.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    /// Its socket, and its TLS session while it has one.
+    pub transport: Transport,
     /// The attempt's index in the schedule; tells a reused slab slot from its predecessor.
     pub seq: u64,
     pub started: Instant,
@@ -235,38 +194,210 @@ pub struct Conn {
     /// Where it goes; a replacement for it goes the same way.
     pub route: Route,
     /// Which of the attempt's addresses it is on: 0 for its route's target, then the plan's
-    /// fallback addresses in turn.
-    pub hop: usize,
+    /// fallback addresses in turn. (16 bits: a name has far fewer addresses, and it packs
+    /// with the small fields below, keeping the connection at 88 bytes.)
+    pub hop: u16,
     /// Why the attempt's first address failed, once it has fallen back from it.
     pub first_failure: Option<Failure>,
-    pub probe: ProbeSlot,
-    /// `--tls`: the session, from the TCP connect until the handshake (and a probe's
-    /// exchange) no longer needs it; then dropped, with every buffer it holds.
-    pub tls: Option<Box<TlsHandshake>>,
+    pub session: SessionState,
 }
 
-/// A connection whose TCP connect is done and whose TLS handshake is not (it is still
-/// Dialing), or one established whose probe speaks TLS.
+// Held connections are many (a benchmark holds 100,000): what each costs is counted. In a
+// release build, that is; with debug assertions mio's socket carries a registry id too.
+#[cfg(not(debug_assertions))]
+const _: () = assert!(std::mem::size_of::<Conn>() == 88);
+
+/// What driving a dialing connection gave: the one step the loop acts on next.
 #[derive(Debug)]
-pub struct TlsHandshake {
-    pub session: Session,
-    /// When the TCP connect was seen done; the handshake's time runs from here.
-    pub connected: Instant,
-    /// What the kernel measured of the TCP handshake, read when it was done.
-    pub kernel: Option<Handshake>,
-    /// Still handshaking; false once established (the session serves a probe).
-    pub handshaking: bool,
+pub enum Step {
+    /// Nothing until the socket is ready again.
+    Wait,
+    /// The TCP connect is done and a TLS handshake began, `now`: its deadline runs from
+    /// here. Drive it again.
+    Handshaking,
+    /// Up: established.
+    Up(Up),
+    /// The attempt failed: its cause, the OS error behind it when there was one, and for a
+    /// failed TLS handshake, its detail for the report.
+    Failed {
+        cause: Failure,
+        os_error: Option<i32>,
+        tls: Option<String>,
+    },
+    /// Established and then dropped by the peer before this loop looked.
+    Dropped(Up, Closure),
 }
 
-/// Where an established connection's probe stands (`engine::probe`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeSlot {
-    /// No probe: the run does not probe, or the connection is still dialing.
-    Off,
-    Awaiting(ProbeState),
-    Served,
-    /// Rejected or unserved: it has its outcome; what arrives now is discarded.
-    NotServed,
+/// A connection just established.
+#[derive(Debug)]
+pub struct Up {
+    /// When it was seen established.
+    pub at: Instant,
+    /// When its TCP connect was seen done: its connect latency runs to here.
+    pub connected: Instant,
+    /// What the kernel measured of the TCP handshake.
+    pub tcp: Option<Handshake>,
+    /// The TLS handshake's measure, when there was one.
+    pub tls: Option<TlsDone>,
+    /// What came with the handshake's last flight raises no new event: read it now.
+    pub read_now: bool,
+}
+
+/// What reading an established connection gave.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub bytes: u64,
+    /// The session's outcome, when these bytes decided it.
+    pub outcome: Option<ProbeOutcome>,
+    pub closed: Option<Closure>,
+}
+
+impl Conn {
+    /// Still in its TCP connect: the dial deadline is its.
+    pub fn connecting(&self) -> bool {
+        self.state == State::Dialing && !self.transport.handshaking()
+    }
+
+    /// In its TLS handshake: the handshake deadline is its.
+    pub fn handshaking(&self) -> bool {
+        self.state == State::Dialing && self.transport.handshaking()
+    }
+
+    /// Moves a dialing connection on as far as its socket allows, `now`. A reset can only
+    /// come after the TCP handshake (a reset answering the SYN reads as a refusal), so a
+    /// connecting socket that reports one was established and dropped before this loop
+    /// looked; over TLS it is a handshake closed by the peer.
+    pub fn drive(&mut self, stack: &Stack, now: Instant) -> Step {
+        if !self.transport.handshaking() {
+            match check_connect(self.transport.sock()) {
+                Progress::Pending => return Step::Wait,
+                Progress::Failed(e) if dropped_after_handshake(&e) && stack.tls.is_some() => {
+                    return Step::Failed {
+                        cause: Failure::ClosedDuringHandshake,
+                        os_error: e.raw_os_error(),
+                        tls: Some(TlsFailure::Closed.detail()),
+                    };
+                }
+                Progress::Failed(e) if dropped_after_handshake(&e) => {
+                    let up = Up {
+                        at: now,
+                        connected: now,
+                        tcp: handshake(self.transport.sock()),
+                        tls: None,
+                        read_now: false,
+                    };
+                    return Step::Dropped(up, Closure::classify(&e));
+                }
+                Progress::Failed(e) => {
+                    return Step::Failed {
+                        cause: Failure::classify(&e),
+                        os_error: e.raw_os_error(),
+                        tls: None,
+                    };
+                }
+                Progress::Connected => {
+                    let tcp = handshake(self.transport.sock());
+                    let Some(client) = &stack.tls else {
+                        return Step::Up(Up {
+                            at: now,
+                            connected: now,
+                            tcp,
+                            tls: None,
+                            read_now: false,
+                        });
+                    };
+                    return match client.session() {
+                        Ok(session) => {
+                            self.transport.start(Some(session), now, tcp);
+                            Step::Handshaking
+                        }
+                        Err(failure) => tls_failed(failure),
+                    };
+                }
+            }
+        }
+        match self.transport.drive().0 {
+            Drive::Handshaking => Step::Wait,
+            Drive::Failed { failure, .. } => tls_failed(failure),
+            Drive::Up => {
+                // The handshake can finish in the call that started it (the peer's flight
+                // read before this thread ran again): `now` may predate the ClientHello.
+                let at = Instant::now().max(now);
+                let done = self.transport.tls_done(at).expect("a handshake was driven");
+                Step::Up(Up {
+                    at,
+                    connected: done.began,
+                    tcp: done.tcp,
+                    tls: Some(done),
+                    read_now: true,
+                })
+            }
+        }
+    }
+
+    /// Opens the connection's session, `now` that it is up, and writes what it has to say.
+    pub fn open(&mut self, session: &Session, now: Instant) -> Output {
+        let out = session.open(&mut self.session, now);
+        self.write(session);
+        out
+    }
+
+    /// Writes what the session has yet to send, as far as the socket takes it (the rest
+    /// goes when it is writable again), and what the transport holds. A write error is
+    /// left for the read side to see. Then lets go of a TLS session nothing needs any more.
+    pub fn write(&mut self, session: &Session) {
+        let unsent = session.unsent(&self.session);
+        if unsent.is_empty() {
+            let _ = self.transport.flush_tls();
+        } else {
+            let n = self.transport.send(unsent);
+            session.on_sent(&mut self.session, n);
+        }
+    }
+
+    /// Drops the TLS session once the handshake is done and no answer is owed through it.
+    pub fn release(&mut self) {
+        if !self.session.awaiting() {
+            self.transport.release();
+        }
+    }
+
+    /// Reads until the socket would block, handing the plaintext to the session (if any)
+    /// and discarding the rest; how the connection ended, if it did.
+    pub fn read(&mut self, session: Option<&Session>, buf: &mut [u8]) -> Read {
+        let mut outcome = None;
+        let state = &mut self.session;
+        let received = self.transport.receive(buf, |bytes| {
+            if let Some(session) = session
+                && outcome.is_none()
+            {
+                outcome = session.on_bytes(state, bytes);
+            }
+        });
+        if outcome.is_some() {
+            self.release();
+        }
+        Read {
+            bytes: received.bytes,
+            outcome,
+            closed: received.ended,
+        }
+    }
+}
+
+/// The step of a failed TLS handshake.
+fn tls_failed(failure: TlsFailure) -> Step {
+    let cause = match failure {
+        TlsFailure::Alert(_) => Failure::TlsAlert,
+        TlsFailure::Certificate(_) => Failure::CertificateRejected,
+        TlsFailure::Protocol(_) => Failure::TlsProtocol,
+        TlsFailure::Closed => Failure::ClosedDuringHandshake,
+    };
+    Step::Failed {
+        cause,
+        os_error: None,
+        tls: Some(failure.detail()),
+    }
 }
 
 /// Makes a non-blocking socket, binds it to `source` if one is given, and starts connecting
@@ -365,65 +496,6 @@ pub fn dropped_after_handshake(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE))
 }
 
-/// What the kernel measured of a connection's handshake (`TCP_INFO`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Handshake {
-    /// The kernel's round-trip time right after the handshake: its only sample then is the
-    /// SYN's, answered by the SYN-ACK.
-    pub rtt: Duration,
-    /// The SYN had to be sent again: the server's SYN or accept queue was full.
-    pub syn_retransmitted: bool,
-}
-
-/// Reads the handshake's measure from a socket just established; `None` if the kernel
-/// will not say.
-pub fn handshake(stream: &TcpStream) -> Option<Handshake> {
-    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info`, which is that large; the
-    // descriptor is open for the call.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: zeroed, then filled by the kernel: every field is an integer.
-    let info = unsafe { info.assume_init() };
-    Some(Handshake {
-        rtt: Duration::from_micros(u64::from(info.tcpi_rtt)),
-        // Nothing but the SYN can have been sent again before the handshake completed.
-        syn_retransmitted: info.tcpi_total_retrans > 0,
-    })
-}
-
-/// Where a dialing connection stands after an event.
-#[derive(Debug)]
-pub enum Progress {
-    Connected,
-    Pending,
-    Failed(io::Error),
-}
-
-/// The non-blocking connect's documented completion check: `take_error`, then `peer_addr`.
-pub fn check_connect(stream: &TcpStream) -> Progress {
-    match stream.take_error() {
-        Ok(Some(e)) | Err(e) => return Progress::Failed(e),
-        Ok(None) => {}
-    }
-    match stream.peer_addr() {
-        Ok(_) => Progress::Connected,
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Progress::Pending,
-        Err(e) => Progress::Failed(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +516,149 @@ mod tests {
         for (i, f) in Failure::ALL.iter().enumerate() {
             assert_eq!(f.index(), i);
         }
+    }
+}
+
+/// A connection's stack driven with bytes and instants only: a TLS transport under a probe
+/// session on the client's side, a rustls server in memory on the other, no socket.
+#[cfg(test)]
+mod stack_tests {
+    use std::collections::VecDeque;
+    use std::io::{self, Read, Write};
+    use std::net::IpAddr;
+    use std::time::{Duration, Instant};
+
+    use crate::engine::probe::{Probe, ProbeKind, ProbeOutcome};
+    use crate::engine::session::{Session, SessionState};
+    use crate::engine::tls::{Client, Server, Trust, Versions};
+    use crate::engine::transport::{Drive, Transport};
+
+    /// The client's side of a byte pipe: what the server wrote waits in `incoming`; an empty
+    /// read would block.
+    #[derive(Default)]
+    struct Wire {
+        incoming: VecDeque<u8>,
+        outgoing: Vec<u8>,
+    }
+
+    impl Read for Wire {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.incoming.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.incoming.len());
+            for (slot, byte) in buf.iter_mut().zip(self.incoming.drain(..n)) {
+                *slot = byte;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Wire {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.outgoing.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The server's turn: takes what the client wrote, answers `PING` with `+PONG`, and
+    /// puts what it has to send on the wire. Returns the plaintext it read.
+    fn serve(server: &mut rustls::Connection, wire: &mut Wire) -> Vec<u8> {
+        let outgoing = std::mem::take(&mut wire.outgoing);
+        let mut from_client = &outgoing[..];
+        while !from_client.is_empty() {
+            server.read_tls(&mut from_client).unwrap();
+            server.process_new_packets().unwrap();
+        }
+        let mut plain = Vec::new();
+        let _ = server.reader().read_to_end(&mut plain);
+        if plain.ends_with(b"PING\r\n") {
+            server.writer().write_all(b"+PONG\r\n").unwrap();
+        }
+        let mut out = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut out).unwrap();
+        }
+        wire.incoming.extend(out);
+        plain
+    }
+
+    #[test]
+    fn a_tls_connection_with_a_probe_is_served_over_bytes_alone() {
+        let server_tls = Server::self_signed().unwrap();
+        let mut server = server_tls.session().unwrap();
+        let client = Client::new(
+            &Trust::Insecure,
+            Versions::Both,
+            &[],
+            Some("localhost"),
+            IpAddr::from([127, 0, 0, 1]),
+        )
+        .unwrap();
+        let redis = Probe::preset(&ProbeKind::Redis, "localhost", 6379, Duration::from_secs(2));
+        let session = Session::Probe(redis);
+        // Time is a parameter: the connect is seen done at t0, each turn 1 ms later.
+        let t0 = Instant::now();
+        let turn = |n: u32| t0 + Duration::from_millis(u64::from(n));
+        let mut transport = Transport::tls(Wire::default(), client.session().unwrap(), t0, None);
+        let mut state = SessionState::Off;
+
+        // The handshake: the client's flights and the server's answers, turn by turn.
+        let mut turns = 0;
+        loop {
+            turns += 1;
+            assert!(turns < 10, "no end to the handshake");
+            let (drive, _) = transport.drive();
+            match drive {
+                Drive::Handshaking => {}
+                Drive::Up => break,
+                Drive::Failed { failure, .. } => panic!("{failure:?}"),
+            }
+            serve(&mut server, transport.sock_mut());
+        }
+        let done = transport.tls_done(turn(turns)).unwrap();
+        assert_eq!(done.began, t0);
+        assert_eq!(done.took, Duration::from_millis(u64::from(turns)));
+        assert!(
+            done.negotiated.starts_with("TLS 1.3 "),
+            "{}",
+            done.negotiated
+        );
+
+        // Up: the session opens, its deadline the probe's timeout from now, and writes.
+        let opened = turn(turns);
+        let out = session.open(&mut state, opened);
+        assert_eq!(out.outcome, None);
+        assert_eq!(out.deadline, Some(opened + Duration::from_secs(2)));
+        let unsent = session.unsent(&state);
+        let n = transport.send(unsent);
+        session.on_sent(&mut state, n);
+        assert!(session.unsent(&state).is_empty());
+        // The server finishes its side of the handshake and gets the probe in plaintext.
+        assert_eq!(serve(&mut server, transport.sock_mut()), b"PING\r\n");
+
+        // The answer comes back through the transport to the session: served.
+        let mut outcome = None;
+        let mut buf = [0u8; 1024];
+        let received = transport.receive(&mut buf, |bytes| {
+            if outcome.is_none() {
+                outcome = session.on_bytes(&mut state, bytes);
+            }
+        });
+        assert_eq!(outcome, Some(ProbeOutcome::Served));
+        assert_eq!(received.ended, None);
+        assert!(received.bytes > 0);
+        assert_eq!(state, SessionState::Served);
+        // Nothing is owed through the session any more: the transport lets it go, and the
+        // deadline finds nothing to judge.
+        transport.release();
+        assert!(!transport.handshaking() && transport.tls_done(opened).is_none());
+        assert_eq!(
+            session.on_deadline(&mut state, opened + Duration::from_secs(2)),
+            None
+        );
     }
 }

@@ -37,6 +37,13 @@ impl<K> DeadlineQueue<K> {
         self.queue.push_back((deadline, key));
     }
 
+    /// Queues `key` for `deadline`, never before the last one queued: a deadline its owner
+    /// computed (a session's), on the same clock.
+    pub fn push_at(&mut self, deadline: Instant, key: K) {
+        debug_assert!(self.queue.back().is_none_or(|(last, _)| *last <= deadline));
+        self.queue.push_back((deadline, key));
+    }
+
     /// The earliest deadline still queued.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.queue.front().map(|(deadline, _)| *deadline)

@@ -4,13 +4,16 @@
 //!
 //! May import `error` only. Within the layer, `run_loop` and `server` are the two loops and
 //! import the rest; the rest import only each other, downward (`stats` → `conn` →
-//! `source`, `probe`; `stats` → `timeline`).
+//! `session` → `probe`; `conn` → `transport` → `tls`; `conn` → `source`; `stats` →
+//! `timeline`).
 //!
 //! | file | what it owns |
 //! |---|---|
 //! | `run_loop.rs` | the run's loop: dialing on schedule, holding, draining, stopping |
 //! | `server.rs` | the built-in server's loop and its fault modes |
-//! | `conn.rs` | one connection: lifecycle states, its socket, failures by cause |
+//! | `conn.rs` | one connection: lifecycle states, its stack of layers, failures by cause |
+//! | `transport.rs` | a connection's bottom layer, client's and server's: plain or TLS, the one handshake drive loop |
+//! | `session.rs` | a connection's top layer: what it speaks once up (a probe), sans-I/O |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
 //! | `probe.rs` | application probes: what to send, and whether the answer serves |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
@@ -22,7 +25,7 @@
 //! | `stats.rs` | counts by state, causes, latency histograms |
 //! | `timeline.rs` | the counts over time, sampled into a bounded buffer, for plots |
 //! | `limits.rs` | this machine's limits: open files, ports |
-//! | `tls.rs` | TLS sessions (rustls, sans-I/O): the client's, and the server's certificate |
+//! | `tls.rs` | TLS configuration: the client's sessions, the server's certificate, failures |
 
 pub mod beat;
 pub mod conn;
@@ -32,6 +35,7 @@ pub mod pacer;
 pub mod probe;
 pub mod run_loop;
 pub mod server;
+pub mod session;
 pub mod signal;
 pub mod source;
 pub mod stats;
@@ -39,5 +43,6 @@ pub mod target;
 pub mod timeline;
 pub mod timer;
 pub mod tls;
+pub mod transport;
 
 pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan, Stop};

@@ -44,15 +44,17 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::engine::conn::{self, Closure, Conn, Failure, ProbeSlot, Progress, State, TlsHandshake};
+use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
-use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
+use crate::engine::probe::{Probe, ProbeOutcome};
+use crate::engine::session::{Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats};
 use crate::engine::timer::{self, Alarm};
-use crate::engine::tls::{self, Drive, TlsFailure};
+use crate::engine::tls;
+use crate::engine::transport::Transport;
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -169,6 +171,21 @@ pub struct ConnEvent {
     pub probe: Option<ProbeOutcome>,
 }
 
+impl ConnEvent {
+    /// Attempt `seq` is in `state`, `elapsed` after it started; nothing more to say of it.
+    pub fn new(seq: u64, state: State, elapsed: Duration) -> ConnEvent {
+        ConnEvent {
+            seq,
+            state,
+            elapsed,
+            failure: None,
+            os_error: None,
+            closure: None,
+            probe: None,
+        }
+    }
+}
+
 /// Receives what happens during a run.
 pub trait Observer {
     /// A stats tick: once at start, then every interval.
@@ -232,10 +249,12 @@ pub struct Engine<'s> {
     ticker: Ticker,
     refresher: Option<Ticker>,
     deadlines: DeadlineQueue<(usize, u64)>,
-    /// Established connections awaiting their probe's answer, by when it is due.
-    probe_deadlines: DeadlineQueue<(usize, u64)>,
-    /// Connections in their TLS handshake, by when it is due.
-    tls_deadlines: DeadlineQueue<(usize, u64)>,
+    /// The layers every connection stacks over its socket.
+    stack: Stack,
+    /// Established connections whose session awaits an answer, by when it is due.
+    session_deadlines: DeadlineQueue<(usize, u64)>,
+    /// Connections in their transport's handshake, by when it is due.
+    handshake_deadlines: DeadlineQueue<(usize, u64)>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
     stop: Option<Stop>,
@@ -262,13 +281,22 @@ impl<'s> Engine<'s> {
                 "fallback addresses are for a run with one target address".to_string(),
             ));
         }
+        let stack = Stack {
+            tls: plan.tls.as_ref().map(|tls| tls.client.clone()),
+            // With TLS and no probe, served is the handshake done.
+            session: match (&plan.probe, &plan.tls) {
+                (Some(probe), _) => Some(Session::Probe(probe.clone())),
+                (None, Some(_)) => Some(Session::TransportUp),
+                (None, None) => None,
+            },
+        };
+        let handshake_timeout = plan.tls.as_ref().map(|tls| tls.timeout);
         let mut stats = Stats::new(plan.connections);
         stats.split_by_target(plan.targets.len());
-        // With TLS and no probe, served is the handshake done.
-        if plan.probe.is_some() || plan.tls.is_some() {
+        if stack.session.is_some() {
             stats.probe_each();
         }
-        if plan.tls.is_some() {
+        if handshake_timeout.is_some() {
             stats.tls_each();
         }
         // The schedule's origin, read from both clocks at once: the loop keeps to the
@@ -292,12 +320,9 @@ impl<'s> Engine<'s> {
             ticker: Ticker::new(start, plan.interval),
             refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
-            probe_deadlines: DeadlineQueue::new(
-                plan.probe.as_ref().map_or(Duration::ZERO, |p| p.timeout),
-            ),
-            tls_deadlines: DeadlineQueue::new(
-                plan.tls.as_ref().map_or(Duration::ZERO, |t| t.timeout),
-            ),
+            session_deadlines: DeadlineQueue::new(Duration::ZERO),
+            handshake_deadlines: DeadlineQueue::new(handshake_timeout.unwrap_or_default()),
+            stack,
             stats,
             routes,
             phase: Phase::Dialing,
@@ -338,8 +363,8 @@ impl<'s> Engine<'s> {
             }
             let batch_full = self.dial_due(observer);
             self.expire_deadlines(now, observer);
-            self.expire_probes(now, observer);
-            self.expire_tls(now, observer);
+            self.expire_sessions(now, observer);
+            self.expire_handshakes(now, observer);
             if self.advance(Instant::now()) {
                 break;
             }
@@ -495,8 +520,8 @@ impl<'s> Engine<'s> {
             self.ticker.next_due(),
             self.refresher.as_ref().and_then(Ticker::next_due),
             self.deadlines.next_deadline(),
-            self.probe_deadlines.next_deadline(),
-            self.tls_deadlines.next_deadline(),
+            self.session_deadlines.next_deadline(),
+            self.handshake_deadlines.next_deadline(),
             hold_end,
             replacement,
         ]
@@ -589,15 +614,7 @@ impl<'s> Engine<'s> {
                 .plan
                 .sleep
                 .saturating_mul(u32::try_from(self.plan.shard.count).unwrap_or(u32::MAX));
-        observer.conn_event(ConnEvent {
-            seq,
-            state: State::Dialing,
-            elapsed: Duration::ZERO,
-            failure: None,
-            os_error: None,
-            closure: None,
-            probe: None,
-        });
+        observer.conn_event(ConnEvent::new(seq, State::Dialing, Duration::ZERO));
         let mut hop = 0;
         let mut first_failure = None;
         let cause = loop {
@@ -608,15 +625,14 @@ impl<'s> Engine<'s> {
             let cause = match start_registered(&self.poll, route.source, target, Token(key)) {
                 Ok(stream) => {
                     let inserted = self.conns.insert(Conn {
-                        stream,
+                        transport: Transport::plain(stream),
                         seq,
                         started,
                         state: State::Dialing,
                         route,
                         hop,
                         first_failure,
-                        probe: ProbeSlot::Off,
-                        tls: None,
+                        session: SessionState::Off,
                     });
                     debug_assert_eq!(inserted, key);
                     self.deadlines.push(started, (key, seq));
@@ -625,18 +641,18 @@ impl<'s> Engine<'s> {
                     // delay out of the latency. It costs two system calls when it is not
                     // done yet.
                     if self.look_at_once {
-                        self.settle(key, Instant::now(), observer);
+                        self.settle(key, Instant::now(), false, observer);
                     }
                     return;
                 }
                 Err(e) => (Failure::classify(&e), e.raw_os_error()),
             };
-            if !self.falls_back(cause.0) || self.address(route, hop + 1).is_none() {
+            if !self.falls_back(cause.0) || self.address(route, hop.saturating_add(1)).is_none() {
                 break cause;
             }
             self.note_fallback(seq, cause.0, started, observer);
             first_failure.get_or_insert(cause.0);
-            hop += 1;
+            hop = hop.saturating_add(1);
         };
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(started);
@@ -648,10 +664,10 @@ impl<'s> Engine<'s> {
 
     /// The address an attempt along `route` dials at `hop`: its target, then the plan's
     /// fallback addresses in turn; `None` past the last.
-    fn address(&self, route: Route, hop: usize) -> Option<SocketAddr> {
+    fn address(&self, route: Route, hop: u16) -> Option<SocketAddr> {
         match hop {
             0 => Some(self.routes.target(route)),
-            _ => self.plan.fallbacks.get(hop - 1).copied(),
+            _ => self.plan.fallbacks.get(usize::from(hop) - 1).copied(),
         }
     }
 
@@ -675,13 +691,8 @@ impl<'s> Engine<'s> {
         observer: &mut impl Observer,
     ) {
         observer.conn_event(ConnEvent {
-            seq,
-            state: State::Dialing,
-            elapsed: started.elapsed(),
             failure: Some(cause),
-            os_error: None,
-            closure: None,
-            probe: None,
+            ..ConnEvent::new(seq, State::Dialing, started.elapsed())
         });
     }
 
@@ -692,11 +703,11 @@ impl<'s> Engine<'s> {
             let Some(conn) = self.conns.get(key) else {
                 continue;
             };
-            // One in its TLS handshake has its own deadline.
-            if conn.seq != seq || conn.state != State::Dialing || conn.tls.is_some() {
+            // One in its transport's handshake has its own deadline.
+            if conn.seq != seq || !conn.connecting() {
                 continue;
             }
-            if matches!(self.settle(key, now, observer), Progress::Pending) {
+            if !self.settle(key, now, false, observer) {
                 self.fail(key, (Failure::TimedOut, None), now, observer);
             }
         }
@@ -708,46 +719,67 @@ impl<'s> Engine<'s> {
         let dialing: Vec<(usize, u64)> = self
             .conns
             .iter()
-            .filter(|(_, conn)| conn.state == State::Dialing && conn.tls.is_none())
+            .filter(|(_, conn)| conn.connecting())
             .map(|(key, conn)| (key, conn.seq))
             .collect();
         for (key, seq) in dialing {
             // Settling one can settle the rest (a first loss does, in `note_loss`): each is
             // settled only while it is still dialing.
-            let still_dialing = self.conns.get(key).is_some_and(|conn| {
-                conn.seq == seq && conn.state == State::Dialing && conn.tls.is_none()
-            });
+            let still_dialing = self
+                .conns
+                .get(key)
+                .is_some_and(|conn| conn.seq == seq && conn.connecting());
             if still_dialing {
-                self.settle(key, now, observer);
+                self.settle(key, now, false, observer);
             }
         }
     }
 
-    /// Moves a dialing connection on as far as the kernel says it has gone. A reset can only
-    /// come after the handshake (a reset answering the SYN reads as a refusal), so a dialing
-    /// socket that reports one was established and dropped before this loop looked: it is
-    /// established now, with the time until now as its latency (all that is known), and
-    /// closed by the peer. Returns where it stood.
-    fn settle(&mut self, key: usize, now: Instant, observer: &mut impl Observer) -> Progress {
-        let progress = conn::check_connect(&self.conns[key].stream);
-        match &progress {
-            Progress::Pending => {}
-            Progress::Connected if self.plan.tls.is_some() => self.start_tls(key, now, observer),
-            Progress::Connected => self.establish(key, now, observer),
-            Progress::Failed(e) if conn::dropped_after_handshake(e) && self.plan.tls.is_some() => {
-                self.stats.tls_failed(TlsFailure::Closed.detail());
-                let cause = (Failure::ClosedDuringHandshake, e.raw_os_error());
-                self.fail(key, cause, now, observer);
-            }
-            Progress::Failed(e) if conn::dropped_after_handshake(e) => {
-                self.establish(key, now, observer);
-                self.close(key, Closure::classify(e), now, observer);
-            }
-            Progress::Failed(e) => {
-                self.fail(key, (Failure::classify(e), e.raw_os_error()), now, observer)
+    /// Moves a dialing connection on as far as its socket allows (`Conn::drive`), and acts
+    /// on each step: a handshake's deadline starts, an established connection opens its
+    /// session and is read when it has to be (`readable`, or what came with the handshake),
+    /// a failed one ends. Returns whether it is no longer dialing.
+    fn settle(
+        &mut self,
+        key: usize,
+        now: Instant,
+        readable: bool,
+        observer: &mut impl Observer,
+    ) -> bool {
+        loop {
+            let conn = &mut self.conns[key];
+            match conn.drive(&self.stack, now) {
+                Step::Wait => return false,
+                Step::Handshaking => {
+                    let seq = conn.seq;
+                    self.handshake_deadlines.push(now, (key, seq));
+                }
+                Step::Up(up) => {
+                    let (read_now, now) = (up.read_now, up.at);
+                    self.establish(key, up, now, observer);
+                    if (read_now || readable) && self.conns.contains(key) {
+                        self.drain(key, now, observer);
+                    }
+                    return true;
+                }
+                Step::Failed {
+                    cause,
+                    os_error,
+                    tls,
+                } => {
+                    if let Some(detail) = tls {
+                        self.stats.tls_failed(detail);
+                    }
+                    self.fail(key, (cause, os_error), now, observer);
+                    return true;
+                }
+                Step::Dropped(up, how) => {
+                    self.establish(key, up, now, observer);
+                    self.close(key, how, now, observer);
+                    return true;
+                }
             }
         }
-        progress
     }
 
     /// Takes the pending signals; returns whether the terminal was resized.
@@ -778,106 +810,40 @@ impl<'s> Engine<'s> {
         now: Instant,
         observer: &mut impl Observer,
     ) {
-        let Some(conn) = self.conns.get(key) else {
+        let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         if conn.state == State::Dialing {
-            if conn.tls.is_some() {
-                self.drive_tls(key, now, observer);
-                return;
-            }
-            // Establishing sends the probe, so this event's writability is used up.
-            if !matches!(self.settle(key, now, observer), Progress::Connected) {
-                return;
-            }
-            // With TLS the connect started the handshake, which drove itself.
-            if self.plan.tls.is_some() {
-                return;
-            }
-        } else if writable {
-            self.send_probe(key);
-            self.release_tls(key);
+            // Establishing writes the session's first bytes, so this event's writability is
+            // used up.
+            self.settle(key, now, readable, observer);
+            return;
+        }
+        if writable && let Some(session) = &self.stack.session {
+            conn.write(session);
+        }
+        if writable {
+            conn.release();
         }
         if readable {
             self.drain(key, now, observer);
         }
     }
 
-    /// The TCP connect is done: the TLS handshake starts, its ClientHello written at once.
-    fn start_tls(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
-        let Some(plan) = &self.plan.tls else { return };
-        match plan.client.session() {
-            Ok(session) => {
-                let conn = &mut self.conns[key];
-                conn.tls = Some(Box::new(TlsHandshake {
-                    session,
-                    connected: now,
-                    kernel: conn::handshake(&conn.stream),
-                    handshaking: true,
-                }));
-                self.tls_deadlines.push(now, (key, conn.seq));
-                self.drive_tls(key, now, observer);
-            }
-            Err(failure) => self.fail_tls(key, failure, now, observer),
-        }
-    }
-
-    /// Moves a TLS handshake on with what the socket has; establishes the connection when
-    /// it is done, fails it when it failed.
-    fn drive_tls(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
-        let conn = &mut self.conns[key];
-        let Some(tls) = conn.tls.as_mut().filter(|t| t.handshaking) else {
-            return;
-        };
-        let (drive, bytes) = tls.session.drive(&mut conn.stream);
-        self.stats.bytes_received += bytes;
-        match drive {
-            Drive::Handshaking => {}
-            Drive::Done => {
-                // The handshake can finish in the call that started it (the peer's flight
-                // read before this thread ran again): `now` may predate the ClientHello.
-                let now = Instant::now().max(now);
-                self.establish(key, now, observer);
-                // What came with the handshake's last flight (a greeting) raises no new event.
-                if self.conns.contains(key) {
-                    self.drain(key, now, observer);
-                }
-            }
-            Drive::Failed(failure) => self.fail_tls(key, failure, now, observer),
-        }
-    }
-
-    fn fail_tls(
-        &mut self,
-        key: usize,
-        failure: TlsFailure,
-        now: Instant,
-        observer: &mut impl Observer,
-    ) {
-        let cause = match failure {
-            TlsFailure::Alert(_) => Failure::TlsAlert,
-            TlsFailure::Certificate(_) => Failure::CertificateRejected,
-            TlsFailure::Protocol(_) => Failure::TlsProtocol,
-            TlsFailure::Closed => Failure::ClosedDuringHandshake,
-        };
-        self.stats.tls_failed(failure.detail());
-        self.fail(key, (cause, None), now, observer);
-    }
-
     /// Fails the handshakes not done by their deadline, after one last look at the socket.
-    fn expire_tls(&mut self, now: Instant, observer: &mut impl Observer) {
-        while let Some((key, seq)) = self.tls_deadlines.pop_expired(now) {
-            let handshaking = self.conns.get(key).is_some_and(|conn| {
-                conn.seq == seq && conn.tls.as_ref().is_some_and(|t| t.handshaking)
-            });
-            if !handshaking {
+    fn expire_handshakes(&mut self, now: Instant, observer: &mut impl Observer) {
+        while let Some((key, seq)) = self.handshake_deadlines.pop_expired(now) {
+            let handshaking = |engine: &Self| {
+                engine
+                    .conns
+                    .get(key)
+                    .is_some_and(|conn| conn.seq == seq && conn.handshaking())
+            };
+            if !handshaking(self) {
                 continue;
             }
-            self.drive_tls(key, now, observer);
-            let still = self.conns.get(key).is_some_and(|conn| {
-                conn.seq == seq && conn.tls.as_ref().is_some_and(|t| t.handshaking)
-            });
-            if still {
+            self.settle(key, now, false, observer);
+            if handshaking(self) {
                 self.stats
                     .tls_failed(Failure::HandshakeTimedOut.label().to_string());
                 self.fail(key, (Failure::HandshakeTimedOut, None), now, observer);
@@ -885,106 +851,42 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Drops a session nothing needs any more: its handshake done and written out, and no
-    /// probe awaiting its answer through it.
-    fn release_tls(&mut self, key: usize) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let Some(tls) = conn.tls.as_mut() else { return };
-        if tls.handshaking || matches!(conn.probe, ProbeSlot::Awaiting(_)) {
-            return;
-        }
-        let _ = tls.session.flush(&mut conn.stream);
-        if !tls.session.wants_write() {
-            conn.tls = None;
-        }
-    }
-
-    fn establish(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
+    fn establish(&mut self, key: usize, up: Up, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
         conn.state = State::Established;
-        // With TLS the connect latency is the TCP connect's; the handshake has its own.
-        let (connected, kernel) = match conn.tls.as_mut() {
-            Some(tls) => {
-                tls.handshaking = false;
-                let took = now.saturating_duration_since(tls.connected);
-                self.stats.tls_done(took, tls.session.negotiated());
-                (tls.connected, tls.kernel)
-            }
-            None => (now, conn::handshake(&conn.stream)),
-        };
-        let latency = connected.saturating_duration_since(conn.started);
+        // Over TLS the connect latency is the TCP connect's; the handshake has its own.
+        if let Some(tls) = up.tls {
+            self.stats.tls_done(tls.took, tls.negotiated);
+        }
+        let latency = up.connected.saturating_duration_since(conn.started);
         let (seq, target) = (conn.seq, conn.route.target);
-        let handshake = kernel;
         if let Some(first) = conn.first_failure {
             let (route, hop) = (conn.route, conn.hop);
             let from = self.routes.target(route);
             self.stats.fell_back(from, first, self.address(route, hop));
         }
         self.stats.established(target, latency);
-        if let Some(handshake) = handshake {
+        if let Some(handshake) = up.tcp {
             self.stats
                 .handshake(latency, handshake.rtt, handshake.syn_retransmitted);
         }
-        observer.conn_event(ConnEvent {
-            seq,
-            state: State::Established,
-            elapsed: latency,
-            failure: None,
-            os_error: None,
-            closure: None,
-            probe: None,
-        });
-        if self.plan.probe.is_some() {
-            self.conns[key].probe = ProbeSlot::Awaiting(ProbeState::default());
-            self.stats.probe_awaiting();
-            self.probe_deadlines.push(now, (key, seq));
-            self.send_probe(key);
-        } else if self.plan.tls.is_some() {
-            // Served: the handshake is done.
-            self.conns[key].probe = ProbeSlot::Awaiting(ProbeState::default());
-            self.stats.probe_awaiting();
-            self.judge(key, ProbeOutcome::Served, now, observer);
-            self.release_tls(key);
-        }
-    }
-
-    /// Writes what the probe has yet to send, as far as the socket takes it; the rest goes
-    /// when it is writable again. A write error is left for the read side to see.
-    fn send_probe(&mut self, key: usize) {
-        let Some(probe) = &self.plan.probe else {
+        observer.conn_event(ConnEvent::new(seq, State::Established, latency));
+        let Some(session) = &self.stack.session else {
             return;
         };
         let conn = &mut self.conns[key];
-        let ProbeSlot::Awaiting(state) = &mut conn.probe else {
-            return;
-        };
-        if let Some(tls) = conn.tls.as_mut() {
-            let unsent = probe.unsent(state);
-            if !unsent.is_empty() {
-                let n = tls.session.send(&mut conn.stream, unsent);
-                state.on_sent(n);
-            } else {
-                let _ = tls.session.flush(&mut conn.stream);
-            }
-            return;
+        let out = conn.open(session, now);
+        self.stats.probe_awaiting();
+        if let Some(deadline) = out.deadline {
+            self.session_deadlines.push_at(deadline, (key, seq));
         }
-        loop {
-            let unsent = probe.unsent(state);
-            if unsent.is_empty() {
-                return;
-            }
-            match std::io::Write::write(&mut conn.stream, unsent) {
-                Ok(0) => return,
-                Ok(n) => state.on_sent(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
+        if let Some(outcome) = out.outcome {
+            self.judge(key, outcome, now, observer);
         }
+        self.conns[key].release();
     }
 
-    /// Gives an awaiting probe its outcome, `now`; the connection stays as it is.
+    /// Counts a session's outcome, `now`; the connection stays as it is.
     fn judge(
         &mut self,
         key: usize,
@@ -992,81 +894,43 @@ impl<'s> Engine<'s> {
         now: Instant,
         observer: &mut impl Observer,
     ) {
-        let conn = &mut self.conns[key];
-        conn.probe = match outcome {
-            ProbeOutcome::Served => ProbeSlot::Served,
-            _ => ProbeSlot::NotServed,
-        };
-        let (seq, state) = (conn.seq, conn.state);
+        let conn = &self.conns[key];
         let elapsed = now.saturating_duration_since(conn.started);
         self.stats.probe_outcome(outcome, elapsed);
         observer.conn_event(ConnEvent {
-            seq,
-            state,
-            elapsed,
-            failure: None,
-            os_error: None,
-            closure: None,
             probe: Some(outcome),
+            ..ConnEvent::new(conn.seq, conn.state, elapsed)
         });
         if outcome != ProbeOutcome::Served {
             self.note_loss(LossCause::NotServed(outcome), None, now, observer);
         }
     }
 
-    /// Gives the probes not answered in time their outcome: unserved.
-    fn expire_probes(&mut self, now: Instant, observer: &mut impl Observer) {
-        while let Some((key, seq)) = self.probe_deadlines.pop_expired(now) {
-            let awaiting = self.conns.get(key).is_some_and(|conn| {
-                conn.seq == seq && matches!(conn.probe, ProbeSlot::Awaiting(_))
-            });
-            if awaiting {
-                self.judge(key, ProbeOutcome::Unserved, now, observer);
+    /// Wakes the sessions whose deadline has passed: an answer still owed is unserved.
+    fn expire_sessions(&mut self, now: Instant, observer: &mut impl Observer) {
+        while let Some((key, seq)) = self.session_deadlines.pop_expired(now) {
+            let (Some(session), Some(conn)) = (&self.stack.session, self.conns.get_mut(key)) else {
+                continue;
+            };
+            if conn.seq != seq {
+                continue;
+            }
+            if let Some(outcome) = session.on_deadline(&mut conn.session, now) {
+                self.judge(key, outcome, now, observer);
             }
         }
     }
 
-    /// Reads until the socket would block, judging what an awaiting probe gets and
-    /// discarding the rest; end-of-stream or an error closes it.
+    /// Reads until the socket would block, the session judging what it gets and the rest
+    /// discarded; end-of-stream or an error closes it.
     fn drain(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
-        let mut answer = Answer::Pending;
-        let (bytes, closure) = match (&self.plan.probe, &mut conn.probe) {
-            (probe, slot) if conn.tls.is_some() => {
-                let tls = conn.tls.as_mut().map(|t| &mut t.session);
-                let session = tls.expect("checked");
-                let received = session.read(&mut conn.stream, |bytes| {
-                    if let (Some(probe), ProbeSlot::Awaiting(state)) = (probe, &mut *slot)
-                        && answer == Answer::Pending
-                    {
-                        answer = probe.on_bytes(state, bytes);
-                    }
-                });
-                let closure = received.ended.map(|e| match e {
-                    None => Closure::PeerClosed,
-                    Some(e) => Closure::classify(&e),
-                });
-                (received.bytes, closure)
-            }
-            (Some(probe), ProbeSlot::Awaiting(state)) => {
-                conn::read_until_blocked(&mut conn.stream, &mut self.read_buf, |bytes| {
-                    if answer == Answer::Pending {
-                        answer = probe.on_bytes(state, bytes);
-                    }
-                })
-            }
-            _ => conn::discard_until_blocked(&mut conn.stream, &mut self.read_buf),
-        };
-        self.stats.bytes_received += bytes;
-        match answer {
-            Answer::Pending => {}
-            Answer::Served => self.judge(key, ProbeOutcome::Served, now, observer),
-            Answer::Rejected => self.judge(key, ProbeOutcome::Rejected, now, observer),
+        let read = conn.read(self.stack.session.as_ref(), &mut self.read_buf);
+        self.stats.bytes_received += read.bytes;
+        if let Some(outcome) = read.outcome {
+            self.judge(key, outcome, now, observer);
         }
-        if answer != Answer::Pending {
-            self.release_tls(key);
-        }
-        if let Some(how) = closure
+        if let Some(how) = read.closed
             && self.conns.contains(key)
         {
             self.close(key, how, now, observer);
@@ -1077,11 +941,13 @@ impl<'s> Engine<'s> {
     /// when the plan says so and the run is still replacing (with a hold to come, a drop
     /// after the last scheduled attempt waits for the hold).
     fn close(&mut self, key: usize, how: Closure, now: Instant, observer: &mut impl Observer) {
-        if matches!(self.conns[key].probe, ProbeSlot::Awaiting(_)) {
-            self.judge(key, ProbeOutcome::ClosedBeforeAnswer, now, observer);
+        if let Some(session) = &self.stack.session
+            && let Some(outcome) = session.on_close(&mut self.conns[key].session)
+        {
+            self.judge(key, outcome, now, observer);
         }
         let conn = self.conns.remove(key);
-        if conn.probe == ProbeSlot::Served {
+        if conn.session == SessionState::Served {
             self.stats.served_closed();
         }
         self.stats.closed(conn.route.target, how);
@@ -1093,14 +959,10 @@ impl<'s> Engine<'s> {
                 .iter()
                 .any(|(_, c)| c.state == State::Established && c.started < conn.started),
         });
+        let elapsed = now.saturating_duration_since(conn.started);
         observer.conn_event(ConnEvent {
-            seq: conn.seq,
-            state: State::Closed,
-            elapsed: now.saturating_duration_since(conn.started),
-            failure: None,
-            os_error: None,
             closure: Some(how),
-            probe: None,
+            ..ConnEvent::new(conn.seq, State::Closed, elapsed)
         });
         let hold_to_come = self.phase == Phase::Dialing && !self.plan.hold.is_zero();
         if self.replacing() || (self.may_replace() && hold_to_come) {
@@ -1158,18 +1020,18 @@ impl<'s> Engine<'s> {
         let mut cause = cause;
         while self.falls_back(cause.0) {
             let conn = &self.conns[key];
-            let Some(next) = self.address(conn.route, conn.hop + 1) else {
+            let Some(next) = self.address(conn.route, conn.hop.saturating_add(1)) else {
                 break;
             };
             let (seq, started, source) = (conn.seq, conn.started, conn.route.source);
             self.note_fallback(seq, cause.0, started, observer);
             let conn = &mut self.conns[key];
-            conn.hop += 1;
+            conn.hop = conn.hop.saturating_add(1);
             conn.first_failure.get_or_insert(cause.0);
             match start_registered(&self.poll, source, next, Token(key)) {
                 // The failed socket is closed as it is replaced.
                 Ok(stream) => {
-                    self.conns[key].stream = stream;
+                    self.conns[key].transport.set_sock(stream);
                     return;
                 }
                 Err(e) => cause = (Failure::classify(&e), e.raw_os_error()),
@@ -1195,13 +1057,9 @@ impl<'s> Engine<'s> {
     ) {
         self.stats.failed(route.target, cause, elapsed);
         observer.conn_event(ConnEvent {
-            seq,
-            state: State::Error,
-            elapsed,
             failure: Some(cause),
             os_error,
-            closure: None,
-            probe: None,
+            ..ConnEvent::new(seq, State::Error, elapsed)
         });
         if cause.is_local_limit() && self.stop.is_none() {
             self.stop = Some(Stop::LocalLimit(cause));
@@ -1474,7 +1332,7 @@ mod tests {
         // The reset has arrived once the socket no longer has a peer.
         let (key, _) = engine.conns.iter().next().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while engine.conns[key].stream.peer_addr().is_ok() {
+        while engine.conns[key].transport.sock().peer_addr().is_ok() {
             assert!(Instant::now() < deadline, "no reset arrived");
             std::thread::sleep(Duration::from_millis(1));
         }

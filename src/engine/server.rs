@@ -42,12 +42,12 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::engine::conn;
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
-use crate::engine::tls;
+use crate::engine::tls::{self, TlsFailure};
+use crate::engine::transport::{self, Drive, Transport};
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -139,34 +139,15 @@ impl TlsCounts {
         self.alert_sent + self.alert_received + self.closed + self.other
     }
 
-    fn failure(&mut self, cause: HandshakeFailure) {
-        *match cause {
-            HandshakeFailure::AlertSent => &mut self.alert_sent,
-            HandshakeFailure::AlertReceived => &mut self.alert_received,
-            HandshakeFailure::Closed => &mut self.closed,
-            HandshakeFailure::Other => &mut self.other,
+    /// Counts a failed handshake, from the failure and whether the session owed the client
+    /// an alert for it (the client's bytes broke it).
+    fn failed_with(&mut self, failure: &TlsFailure, alert_sent: bool) {
+        *match failure {
+            TlsFailure::Alert(_) => &mut self.alert_received,
+            TlsFailure::Closed => &mut self.closed,
+            _ if alert_sent => &mut self.alert_sent,
+            _ => &mut self.other,
         } += 1;
-    }
-}
-
-/// Why a handshake failed, as [`TlsCounts`] counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HandshakeFailure {
-    AlertSent,
-    AlertReceived,
-    Closed,
-    Other,
-}
-
-impl HandshakeFailure {
-    /// From the error rustls gave, and whether it then owed the client bytes: the fatal
-    /// alert it queues for an error the client's bytes caused.
-    fn of(e: &rustls::Error, alert_owed: bool) -> HandshakeFailure {
-        match e {
-            rustls::Error::AlertReceived(_) => HandshakeFailure::AlertReceived,
-            _ if alert_owed => HandshakeFailure::AlertSent,
-            _ => HandshakeFailure::Other,
-        }
     }
 }
 
@@ -195,67 +176,6 @@ enum Role {
     TurnedAway,
 }
 
-/// An accepted connection's byte stream: plain, or through its TLS session.
-enum Transport {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Transport::Plain(s) => s.fmt(f),
-            Transport::Tls(s) => s.sock.fmt(f),
-        }
-    }
-}
-
-impl Transport {
-    fn tcp(&mut self) -> &mut TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(s) => &mut s.sock,
-        }
-    }
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Transport {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(s) => s.write(buf),
-        }
-    }
-
-    /// For TLS: writes out what the session holds (the handshake's flight, a greeting
-    /// taken while the socket was full).
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(_) => Ok(()),
-            Transport::Tls(s) => {
-                while s.conn.wants_write() {
-                    match s.conn.write_tls(&mut s.sock) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
 /// An accepted connection.
 #[derive(Debug)]
 struct Held {
@@ -270,11 +190,9 @@ struct Held {
     echoed: usize,
     /// The peer has finished sending (`--echo`): it is closed once its echo is written.
     read_closed: bool,
-    /// A TLS session whose handshake is not done: nothing else is read or written yet.
+    /// A TLS session whose handshake is not done: nothing else is read or written yet. One
+    /// closed while handshaking was closed during it.
     handshaking: bool,
-    /// Why its handshake failed, once it has; a handshaking one closed without a cause was
-    /// closed during it.
-    failure: Option<HandshakeFailure>,
 }
 
 impl Held {
@@ -581,10 +499,10 @@ impl<'s> Server<'s> {
         let stream = registered
             .map_err(drop)
             .and_then(|()| match &self.config.tls {
-                None => Ok(Transport::Plain(stream)),
+                None => Ok(Transport::plain(stream)),
                 Some(tls) => tls
-                    .wrap(stream)
-                    .map(|session| Transport::Tls(Box::new(session)))
+                    .session()
+                    .map(|session| Transport::tls(stream, session, now, None))
                     .map_err(drop),
             });
         let Ok(stream) = stream else {
@@ -593,11 +511,11 @@ impl<'s> Server<'s> {
             self.counts.open -= 1;
             self.counts.closed += 1;
             if let Some(tls) = &mut self.counts.tls {
-                tls.failure(HandshakeFailure::Other);
+                tls.other += 1;
             }
             return;
         };
-        let handshaking = matches!(stream, Transport::Tls(_));
+        let handshaking = stream.handshaking();
         if let Some(tls) = self.counts.tls.as_mut().filter(|_| handshaking) {
             tls.handshaking += 1;
         }
@@ -610,7 +528,6 @@ impl<'s> Server<'s> {
             echoed: 0,
             read_closed: false,
             handshaking,
-            failure: None,
         });
         match role {
             Role::Served => {
@@ -632,25 +549,32 @@ impl<'s> Server<'s> {
         let Some(held) = self.conns.get_mut(key) else {
             return false;
         };
-        let Transport::Tls(session) = &mut held.stream else {
-            return true;
-        };
         if !held.handshaking {
             return true;
         }
-        let session = &mut **session;
-        match drive_handshake(&mut session.conn, &mut session.sock) {
-            Ok(false) => false,
-            Ok(true) => {
-                held.handshaking = false;
-                if let Some(tls) = &mut self.counts.tls {
+        let (drive, _) = held.stream.drive();
+        if drive == Drive::Handshaking {
+            return false;
+        }
+        held.handshaking = false;
+        let tls = self.counts.tls.as_mut();
+        match drive {
+            Drive::Handshaking => unreachable!("returned above"),
+            Drive::Up => {
+                if let Some(tls) = tls {
                     tls.handshaking -= 1;
                     tls.done += 1;
                 }
                 true
             }
-            Err(cause) => {
-                held.failure = Some(cause);
+            Drive::Failed {
+                failure,
+                alert_sent,
+            } => {
+                if let Some(tls) = tls {
+                    tls.handshaking -= 1;
+                    tls.failed_with(&failure, alert_sent);
+                }
                 self.close(key);
                 false
             }
@@ -727,7 +651,7 @@ impl<'s> Server<'s> {
             if held.read_closed {
                 // Nothing more to read; a reset (an error event) ends the wait for the echo
                 // to be read.
-                if !matches!(held.stream.tcp().take_error(), Ok(None)) {
+                if !matches!(held.stream.sock().take_error(), Ok(None)) {
                     self.close(key);
                 }
                 return;
@@ -770,7 +694,8 @@ impl<'s> Server<'s> {
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
-        let (_, ended) = conn::discard_until_blocked(&mut held.stream, &mut self.read_buf);
+        let (_, ended) =
+            transport::read_until_blocked(&mut held.stream, &mut self.read_buf, |_| {});
         if ended.is_some() {
             self.close(key);
         }
@@ -798,48 +723,11 @@ impl<'s> Server<'s> {
         }
         if let Some(tls) = self.counts.tls.as_mut().filter(|_| held.handshaking) {
             tls.handshaking -= 1;
-            tls.failure(held.failure.unwrap_or(HandshakeFailure::Closed));
+            tls.closed += 1;
         }
         drop(held);
         self.counts.open -= 1;
         self.counts.closed += 1;
-    }
-}
-
-/// Moves a server session's handshake on as far as the socket allows: writes its flights,
-/// reads and processes what the client sent. `Ok(true)` once it is done (its last flight
-/// may wait for the socket, as any bytes the session holds do), `Ok(false)` while it waits
-/// for the client. On a failure the alert rustls owes the client is written if the socket
-/// takes it at once.
-fn drive_handshake(
-    conn: &mut rustls::ServerConnection,
-    sock: &mut (impl Read + Write),
-) -> Result<bool, HandshakeFailure> {
-    loop {
-        while conn.wants_write() {
-            match conn.write_tls(sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(HandshakeFailure::Closed),
-            }
-        }
-        if !conn.is_handshaking() {
-            return Ok(true);
-        }
-        match conn.read_tls(sock) {
-            Ok(0) => return Err(HandshakeFailure::Closed),
-            Ok(_) => {
-                if let Err(e) = conn.process_new_packets() {
-                    let alert_owed = conn.wants_write();
-                    let _ = conn.write_tls(sock);
-                    return Err(HandshakeFailure::of(&e, alert_owed));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(HandshakeFailure::Closed),
-        }
     }
 }
 

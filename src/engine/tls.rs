@@ -1,27 +1,16 @@
-//! TLS sessions, driven by the loop's readiness events: rustls is sans-I/O, so a session
-//! takes the bytes the socket has, hands back the bytes to write, and the loop owns the
-//! socket. No threads, no runtime.
-//!
-//! ```text
-//!  TCP established ──ClientHello──▶ Handshaking ──handshake done, flight written──▶ Done
-//!                                      ├──alert / bad certificate / bad record──▶ Failed
-//!                                      └──EOF or reset from the peer────────────▶ Failed
-//! ```
-//! The client's session lives in its connection's slot only while it is needed: the
-//! handshake, and a probe's exchange. A held connection that only has to be watched for the
-//! peer's close drops its session (and every buffer rustls keeps) once the handshake is
-//! done: what arrives afterwards (TLS 1.3 session tickets, a close_notify) is discarded as
-//! ciphertext, and the close is the TCP one, as for a plain connection.
+//! TLS configuration: how the run's client sessions and the built-in server's sessions are
+//! made (trust, versions, ALPN, SNI; the server's certificate), and why a handshake failed
+//! ([`TlsFailure`]). The sessions themselves are driven by `transport`, one drive loop for
+//! both ends.
 //!
 //! The crypto provider is *ring*, which builds with a C compiler alone (aws-lc-rs wants
 //! cmake). Session resumption is off: every handshake is a full one, which is the cost a
 //! server pays for a new client, and a cache would cost memory per connection.
 //!
-//! May import nothing of the engine: `conn` holds a [`Session`], and the run's loop maps a
-//! [`TlsFailure`] to the connection's failure cause.
+//! May import nothing of the engine: `transport` holds the sessions made here, and the
+//! connection maps a [`TlsFailure`] to its failure cause.
 
 use std::fmt;
-use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -31,8 +20,8 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    ServerConfig, ServerConnection, SignatureScheme, StreamOwned, SupportedProtocolVersion,
+    CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
+    RootCertStore, ServerConfig, ServerConnection, SignatureScheme, SupportedProtocolVersion,
 };
 
 /// Which protocol versions to offer (`--tls-version`).
@@ -131,9 +120,9 @@ impl Client {
     }
 
     /// A new session, its ClientHello ready to be written.
-    pub fn session(&self) -> Result<Session, TlsFailure> {
+    pub fn session(&self) -> Result<Connection, TlsFailure> {
         ClientConnection::new(self.config.clone(), self.name.clone())
-            .map(|conn| Session { conn })
+            .map(Connection::Client)
             .map_err(|e| TlsFailure::of(&e))
     }
 }
@@ -286,164 +275,6 @@ fn words(debug: &str) -> String {
     out
 }
 
-/// Where a session stands after it was driven.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Drive {
-    /// Still handshaking: wait for the socket.
-    Handshaking,
-    /// The handshake is done (its last flight may still be waiting to be written: see
-    /// [`Session::wants_write`]).
-    Done,
-    Failed(TlsFailure),
-}
-
-/// One connection's client session.
-pub struct Session {
-    conn: ClientConnection,
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("handshaking", &self.conn.is_handshaking())
-            .finish()
-    }
-}
-
-/// What reading a session's socket gave after the handshake.
-#[derive(Debug, Default)]
-pub struct Received {
-    /// Bytes read from the socket (ciphertext).
-    pub bytes: u64,
-    /// The peer finished (close_notify or EOF), or the connection failed: how, as an OS
-    /// error when there was one.
-    pub ended: Option<Option<io::Error>>,
-}
-
-impl Session {
-    /// Moves the handshake on as far as the socket allows: writes what is due, reads what
-    /// has come, writes the answer. Returns where it stands and the bytes read.
-    pub fn drive(&mut self, sock: &mut (impl Read + Write)) -> (Drive, u64) {
-        let mut read = 0;
-        if let Err(failure) = self.flush(sock) {
-            return (Drive::Failed(failure), read);
-        }
-        while self.conn.is_handshaking() {
-            match self.conn.read_tls(sock) {
-                Ok(0) => return (Drive::Failed(TlsFailure::Closed), read),
-                Ok(n) => {
-                    read += n as u64;
-                    if let Err(e) = self.conn.process_new_packets() {
-                        // The alert rustls owes the peer, if it can go out at once.
-                        let _ = self.conn.write_tls(sock);
-                        return (Drive::Failed(TlsFailure::of(&e)), read);
-                    }
-                    if let Err(failure) = self.flush(sock) {
-                        return (Drive::Failed(failure), read);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return (Drive::Failed(TlsFailure::Closed), read),
-            }
-        }
-        if self.conn.is_handshaking() {
-            (Drive::Handshaking, read)
-        } else {
-            (Drive::Done, read)
-        }
-    }
-
-    /// Writes what rustls has to send until the socket takes no more.
-    pub fn flush(&mut self, sock: &mut impl Write) -> Result<(), TlsFailure> {
-        while self.conn.wants_write() {
-            match self.conn.write_tls(sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(TlsFailure::Closed),
-            }
-        }
-        Ok(())
-    }
-
-    pub fn wants_write(&self) -> bool {
-        self.conn.wants_write()
-    }
-
-    /// `TLS 1.3 TLS13_AES_128_GCM_SHA256`: the version and suite the server chose.
-    pub fn negotiated(&self) -> String {
-        let version = match self.conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
-            Some(other) => format!("{other:?}"),
-            None => "unknown".to_string(),
-        };
-        let suite = self
-            .conn
-            .negotiated_cipher_suite()
-            .map_or("unknown".to_string(), |s| format!("{:?}", s.suite()));
-        match self.conn.alpn_protocol() {
-            Some(alpn) => format!("{version} {suite} ALPN {}", String::from_utf8_lossy(alpn)),
-            None => format!("{version} {suite}"),
-        }
-    }
-
-    /// Queues `bytes` (plaintext) to be sent and writes what the socket takes; how many of
-    /// `bytes` were taken.
-    pub fn send(&mut self, sock: &mut impl Write, bytes: &[u8]) -> usize {
-        let taken = self.conn.writer().write(bytes).unwrap_or(0);
-        let _ = self.flush(sock);
-        taken
-    }
-
-    /// Reads what the socket has, handing the plaintext to `seen`, until it would block.
-    pub fn read(
-        &mut self,
-        sock: &mut (impl Read + Write),
-        mut seen: impl FnMut(&[u8]),
-    ) -> Received {
-        let mut out = Received::default();
-        let mut plain = [0u8; 4096];
-        loop {
-            match self.conn.read_tls(sock) {
-                Ok(0) => {
-                    out.ended = Some(None);
-                    return out;
-                }
-                Ok(n) => {
-                    out.bytes += n as u64;
-                    if self.conn.process_new_packets().is_err() {
-                        out.ended = Some(Some(io::Error::from(io::ErrorKind::InvalidData)));
-                        return out;
-                    }
-                    loop {
-                        match self.conn.reader().read(&mut plain) {
-                            Ok(0) => {
-                                out.ended = Some(None);
-                                return out;
-                            }
-                            Ok(n) => seen(&plain[..n]),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) => {
-                                out.ended = Some(Some(e));
-                                return out;
-                            }
-                        }
-                    }
-                    let _ = self.flush(sock);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    out.ended = Some(Some(e));
-                    return out;
-                }
-            }
-        }
-    }
-}
-
 /// The built-in server's TLS: a certificate and its key.
 #[derive(Clone)]
 pub struct Server {
@@ -521,166 +352,17 @@ impl Server {
         })
     }
 
-    /// A session for an accepted socket: reads and writes go through TLS, and the first of
-    /// them drive the handshake.
-    pub fn wrap<S: Read + Write>(
-        &self,
-        sock: S,
-    ) -> Result<StreamOwned<ServerConnection, S>, String> {
+    /// A session for an accepted socket, waiting for its ClientHello.
+    pub fn session(&self) -> Result<Connection, TlsFailure> {
         ServerConnection::new(self.config.clone())
-            .map(|conn| StreamOwned::new(conn, sock))
-            .map_err(|e| e.to_string())
+            .map(Connection::Server)
+            .map_err(|e| TlsFailure::of(&e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
-
-    /// Both ends of a byte pipe in memory, never blocking for good: an empty read is
-    /// WouldBlock.
-    #[derive(Default)]
-    struct Pipe {
-        incoming: VecDeque<u8>,
-        outgoing: Vec<u8>,
-        closed: bool,
-    }
-
-    impl Read for Pipe {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.incoming.is_empty() {
-                return if self.closed {
-                    Ok(0)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
-            }
-            let n = buf.len().min(self.incoming.len());
-            for (slot, byte) in buf.iter_mut().zip(self.incoming.drain(..n)) {
-                *slot = byte;
-            }
-            Ok(n)
-        }
-    }
-
-    impl Write for Pipe {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.outgoing.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn client(trust: Trust, versions: Versions) -> Client {
-        Client::new(
-            &trust,
-            versions,
-            &[],
-            Some("localhost"),
-            IpAddr::from([127, 0, 0, 1]),
-        )
-        .unwrap()
-    }
-
-    /// Runs a handshake between a client session and the server, in memory, to its end.
-    fn handshake(client: &Client, server: &Server) -> (Drive, Session) {
-        let mut session = client.session().unwrap();
-        let mut conn = ServerConnection::new(server.config.clone()).unwrap();
-        let mut to_client = Pipe::default();
-        for _ in 0..10 {
-            let mut pipe = Pipe::default();
-            std::mem::swap(&mut pipe.incoming, &mut to_client.incoming);
-            let (drive, _) = session.drive(&mut pipe);
-            if drive != Drive::Handshaking {
-                return (drive, session);
-            }
-            // Server side: take what the client wrote, answer.
-            let mut from_client = &pipe.outgoing[..];
-            while !from_client.is_empty() {
-                conn.read_tls(&mut from_client).unwrap();
-            }
-            if conn.process_new_packets().is_err() {
-                let mut out = Vec::new();
-                while conn.wants_write() {
-                    conn.write_tls(&mut out).unwrap();
-                }
-                to_client.incoming.extend(out);
-                continue;
-            }
-            let mut out = Vec::new();
-            while conn.wants_write() {
-                conn.write_tls(&mut out).unwrap();
-            }
-            to_client.incoming.extend(out);
-        }
-        panic!("no end to the handshake");
-    }
-
-    #[test]
-    fn a_self_signed_server_is_unknown_until_trusted() {
-        let server = Server::self_signed().unwrap();
-        assert_eq!(server.fingerprint.len(), 32 * 3 - 1);
-        let (drive, _) = handshake(&client(Trust::System, Versions::Both), &server);
-        assert_eq!(
-            drive,
-            Drive::Failed(TlsFailure::Certificate("unknown issuer".to_string()))
-        );
-        assert_eq!(
-            TlsFailure::Certificate("unknown issuer".into()).detail(),
-            "certificate: unknown issuer"
-        );
-        let (drive, session) = handshake(&client(Trust::Insecure, Versions::Both), &server);
-        assert_eq!(drive, Drive::Done);
-        assert!(
-            session.negotiated().starts_with("TLS 1.3 TLS13_"),
-            "{}",
-            session.negotiated()
-        );
-        let dir = std::env::temp_dir().join(format!("tcpgoon-tls-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca = dir.join("ca.pem");
-        std::fs::write(&ca, server.made_pem.as_ref().unwrap()).unwrap();
-        let (drive, _) = handshake(&client(Trust::File(ca), Versions::Tls12), &server);
-        assert_eq!(drive, Drive::Done);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn version_is_what_was_offered() {
-        let server = Server::self_signed().unwrap();
-        let (drive, session) = handshake(&client(Trust::Insecure, Versions::Tls12), &server);
-        assert_eq!(drive, Drive::Done);
-        assert!(
-            session.negotiated().starts_with("TLS 1.2 TLS_ECDHE_"),
-            "{}",
-            session.negotiated()
-        );
-    }
-
-    #[test]
-    fn bytes_that_are_not_tls_are_a_protocol_error_and_eof_a_close() {
-        let session = client(Trust::Insecure, Versions::Both);
-        let mut s = session.session().unwrap();
-        let mut pipe = Pipe::default();
-        pipe.incoming.extend(b"SSH-2.0-OpenSSH_9.2\r\n");
-        let (drive, read) = s.drive(&mut pipe);
-        assert!(
-            matches!(drive, Drive::Failed(TlsFailure::Protocol(_))),
-            "{drive:?}"
-        );
-        assert_eq!(read, 21);
-        let mut s = session.session().unwrap();
-        let mut pipe = Pipe {
-            closed: true,
-            ..Pipe::default()
-        };
-        assert_eq!(s.drive(&mut pipe).0, Drive::Failed(TlsFailure::Closed));
-        // The ClientHello went out first.
-        assert_eq!(pipe.outgoing[0], 0x16);
-    }
 
     #[test]
     fn alert_names_read_as_words() {
