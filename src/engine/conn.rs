@@ -34,7 +34,6 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::engine::probe::ProbeOutcome;
 use crate::engine::session::{Output, Session, SessionState};
 use crate::engine::source::Route;
 use crate::engine::tls::{self, TlsFailure};
@@ -247,8 +246,9 @@ pub struct Up {
 #[derive(Debug, Default)]
 pub struct Read {
     pub bytes: u64,
-    /// The session's outcome, when these bytes decided it.
-    pub outcome: Option<ProbeOutcome>,
+    /// What these bytes did to the session: its outcome, when they decided it, its
+    /// heartbeats, its next deadline.
+    pub session: Output,
     pub closed: Option<Closure>,
 }
 
@@ -338,48 +338,47 @@ impl Conn {
     /// Opens the connection's session, `now` that it is up, and writes what it has to say.
     pub fn open(&mut self, session: &Session, now: Instant) -> Output {
         let out = session.open(&mut self.session, now);
-        self.write(session);
-        out
+        out.and(self.write(session))
     }
 
     /// Writes what the session has yet to send, as far as the socket takes it (the rest
     /// goes when it is writable again), and what the transport holds. A write error is
-    /// left for the read side to see. Then lets go of a TLS session nothing needs any more.
-    pub fn write(&mut self, session: &Session) {
+    /// left for the read side to see.
+    pub fn write(&mut self, session: &Session) -> Output {
         let unsent = session.unsent(&self.session);
         if unsent.is_empty() {
             let _ = self.transport.flush_tls();
+            Output::default()
         } else {
             let n = self.transport.send(unsent);
-            session.on_sent(&mut self.session, n);
+            session.on_sent(&mut self.session, n)
         }
     }
 
-    /// Drops the TLS session once the handshake is done and no answer is owed through it.
+    /// Drops the TLS session once the handshake is done and nothing more goes through it:
+    /// no answer is owed, and no heartbeat is to come.
     pub fn release(&mut self) {
-        if !self.session.awaiting() {
+        if !self.session.needs_transport() {
             self.transport.release();
         }
     }
 
-    /// Reads until the socket would block, handing the plaintext to the session (if any)
-    /// and discarding the rest; how the connection ended, if it did.
-    pub fn read(&mut self, session: Option<&Session>, buf: &mut [u8]) -> Read {
-        let mut outcome = None;
-        let state = &mut self.session;
+    /// Reads until the socket would block, handing the plaintext to the session (if any),
+    /// `now`, and discarding the rest; how the connection ended, if it did.
+    pub fn read(&mut self, session: Option<&Session>, buf: &mut [u8], now: Instant) -> Read {
+        let mut out = Output::default();
+        let (state, seq) = (&mut self.session, self.seq);
         let received = self.transport.receive(buf, |bytes| {
-            if let Some(session) = session
-                && outcome.is_none()
-            {
-                outcome = session.on_bytes(state, bytes);
+            if let Some(session) = session {
+                out = out.and(session.on_bytes(state, seq, bytes, now));
             }
         });
-        if outcome.is_some() {
+        if out.outcome.is_some() {
             self.release();
         }
         Read {
             bytes: received.bytes,
-            outcome,
+            session: out,
             closed: received.ended,
         }
     }
@@ -529,7 +528,7 @@ mod stack_tests {
     use std::time::{Duration, Instant};
 
     use crate::engine::probe::{Probe, ProbeKind, ProbeOutcome};
-    use crate::engine::session::{Session, SessionState};
+    use crate::engine::session::{Output, Session, SessionState};
     use crate::engine::tls::{Client, Server, Trust, Versions};
     use crate::engine::transport::{Drive, Transport};
 
@@ -599,7 +598,7 @@ mod stack_tests {
         )
         .unwrap();
         let redis = Probe::preset(&ProbeKind::Redis, "localhost", 6379, Duration::from_secs(2));
-        let session = Session::Probe(redis);
+        let session = Session::probe(redis);
         // Time is a parameter: the connect is seen done at t0, each turn 1 ms later.
         let t0 = Instant::now();
         let turn = |n: u32| t0 + Duration::from_millis(u64::from(n));
@@ -645,7 +644,7 @@ mod stack_tests {
         let mut buf = [0u8; 1024];
         let received = transport.receive(&mut buf, |bytes| {
             if outcome.is_none() {
-                outcome = session.on_bytes(&mut state, bytes);
+                outcome = session.on_bytes(&mut state, 0, bytes, opened).outcome;
             }
         });
         assert_eq!(outcome, Some(ProbeOutcome::Served));
@@ -657,8 +656,8 @@ mod stack_tests {
         transport.release();
         assert!(!transport.handshaking() && transport.tls_done(opened).is_none());
         assert_eq!(
-            session.on_deadline(&mut state, opened + Duration::from_secs(2)),
-            None
+            session.on_deadline(&mut state, 0, opened + Duration::from_secs(2)),
+            Output::default()
         );
     }
 }

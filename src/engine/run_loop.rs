@@ -45,13 +45,13 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
-use crate::engine::deadline::DeadlineQueue;
+use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 use crate::engine::probe::{Probe, ProbeOutcome};
-use crate::engine::session::{Session, SessionState};
+use crate::engine::session::{Output, Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
-use crate::engine::stats::{Dropped, Loss, LossCause, Stats};
+use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};
 use crate::engine::timer::{self, Alarm};
 use crate::engine::tls;
 use crate::engine::transport::Transport;
@@ -169,6 +169,8 @@ pub struct ConnEvent {
     /// A probe's outcome (the state is then Established, or Closed for one closed before
     /// it answered).
     pub probe: Option<ProbeOutcome>,
+    /// Served, it stopped answering its heartbeats, for this cause.
+    pub beat_stopped: Option<StopCause>,
 }
 
 impl ConnEvent {
@@ -182,6 +184,7 @@ impl ConnEvent {
             os_error: None,
             closure: None,
             probe: None,
+            beat_stopped: None,
         }
     }
 }
@@ -252,7 +255,7 @@ pub struct Engine<'s> {
     /// The layers every connection stacks over its socket.
     stack: Stack,
     /// Established connections whose session awaits an answer, by when it is due.
-    session_deadlines: DeadlineQueue<(usize, u64)>,
+    session_deadlines: DeadlineHeap<(usize, u64)>,
     /// Connections in their transport's handshake, by when it is due.
     handshake_deadlines: DeadlineQueue<(usize, u64)>,
     stats: Stats,
@@ -285,7 +288,7 @@ impl<'s> Engine<'s> {
             tls: plan.tls.as_ref().map(|tls| tls.client.clone()),
             // With TLS and no probe, served is the handshake done.
             session: match (&plan.probe, &plan.tls) {
-                (Some(probe), _) => Some(Session::Probe(probe.clone())),
+                (Some(probe), _) => Some(Session::probe(probe.clone())),
                 (None, Some(_)) => Some(Session::TransportUp),
                 (None, None) => None,
             },
@@ -320,7 +323,7 @@ impl<'s> Engine<'s> {
             ticker: Ticker::new(start, plan.interval),
             refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
-            session_deadlines: DeadlineQueue::new(Duration::ZERO),
+            session_deadlines: DeadlineHeap::default(),
             handshake_deadlines: DeadlineQueue::new(handshake_timeout.unwrap_or_default()),
             stack,
             stats,
@@ -820,9 +823,10 @@ impl<'s> Engine<'s> {
             return;
         }
         if writable && let Some(session) = &self.stack.session {
-            conn.write(session);
+            let out = conn.write(session);
+            self.on_session(key, out, now, observer);
         }
-        if writable {
+        if writable && let Some(conn) = self.conns.get_mut(key) {
             conn.release();
         }
         if readable {
@@ -877,13 +881,46 @@ impl<'s> Engine<'s> {
         let conn = &mut self.conns[key];
         let out = conn.open(session, now);
         self.stats.probe_awaiting();
+        self.on_session(key, out, now, observer);
+        self.conns[key].release();
+    }
+
+    /// Acts on what a connection's session handed back, `now`: its deadline queued, its
+    /// outcome judged, its heartbeats counted, and a beat come due written.
+    fn on_session(&mut self, key: usize, out: Output, now: Instant, observer: &mut impl Observer) {
+        let seq = self.conns[key].seq;
         if let Some(deadline) = out.deadline {
             self.session_deadlines.push_at(deadline, (key, seq));
         }
         if let Some(outcome) = out.outcome {
             self.judge(key, outcome, now, observer);
         }
-        self.conns[key].release();
+        let beat = out.beat;
+        if beat.sent {
+            self.stats.beat_sent();
+        }
+        if let Some((latency, late)) = beat.answered {
+            self.stats.beat_answered(latency, late);
+        }
+        if let Some(cause) = beat.stopped {
+            self.stats
+                .beat_stopped(cause, now.saturating_duration_since(self.start));
+            let elapsed = now.saturating_duration_since(self.conns[key].started);
+            observer.conn_event(ConnEvent {
+                beat_stopped: Some(cause),
+                ..ConnEvent::new(seq, State::Established, elapsed)
+            });
+            self.note_loss(LossCause::StoppedAnswering(cause), None, now, observer);
+        }
+        if beat.due {
+            self.stats.beat_due();
+            if let Some(session) = &self.stack.session {
+                let out = self.conns[key].write(session);
+                if out.beat.sent {
+                    self.stats.beat_sent();
+                }
+            }
+        }
     }
 
     /// Counts a session's outcome, `now`; the connection stays as it is.
@@ -915,9 +952,8 @@ impl<'s> Engine<'s> {
             if conn.seq != seq {
                 continue;
             }
-            if let Some(outcome) = session.on_deadline(&mut conn.session, now) {
-                self.judge(key, outcome, now, observer);
-            }
+            let out = session.on_deadline(&mut conn.session, seq, now);
+            self.on_session(key, out, now, observer);
         }
     }
 
@@ -925,11 +961,9 @@ impl<'s> Engine<'s> {
     /// discarded; end-of-stream or an error closes it.
     fn drain(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
-        let read = conn.read(self.stack.session.as_ref(), &mut self.read_buf);
+        let read = conn.read(self.stack.session.as_ref(), &mut self.read_buf, now);
         self.stats.bytes_received += read.bytes;
-        if let Some(outcome) = read.outcome {
-            self.judge(key, outcome, now, observer);
-        }
+        self.on_session(key, read.session, now, observer);
         if let Some(how) = read.closed
             && self.conns.contains(key)
         {
@@ -941,13 +975,12 @@ impl<'s> Engine<'s> {
     /// when the plan says so and the run is still replacing (with a hold to come, a drop
     /// after the last scheduled attempt waits for the hold).
     fn close(&mut self, key: usize, how: Closure, now: Instant, observer: &mut impl Observer) {
-        if let Some(session) = &self.stack.session
-            && let Some(outcome) = session.on_close(&mut self.conns[key].session)
-        {
-            self.judge(key, outcome, now, observer);
+        if let Some(session) = &self.stack.session {
+            let out = session.on_close(&mut self.conns[key].session);
+            self.on_session(key, out, now, observer);
         }
         let conn = self.conns.remove(key);
-        if conn.session == SessionState::Served {
+        if conn.session.served() {
             self.stats.served_closed();
         }
         self.stats.closed(conn.route.target, how);

@@ -19,9 +19,11 @@
 //! connection that opens one gets exactly one outcome; until then it awaits, and its
 //! transport is kept whole (a TLS session is not released while an answer is owed).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::engine::beat::{BeatReader, BeatReply, BeatSchedule, Read};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
+use crate::engine::stats::StopCause;
 
 /// What the run's connections speak once up; `None` in the plan's place means nothing:
 /// being established is all.
@@ -29,11 +31,26 @@ use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 pub enum Session {
     /// The transport being up serves (`--tls` without a probe: the handshake done).
     TransportUp,
-    /// Send the probe's bytes, judge what comes back.
-    Probe(Probe),
+    /// Send the probe's bytes, judge what comes back; with a heartbeat, once served, repeat
+    /// the request on its schedule and judge each answer (`engine::beat`).
+    Probe {
+        probe: Probe,
+        heartbeat: Option<Box<Heartbeat>>,
+    },
 }
 
-/// Where one connection's session stands.
+/// `--heartbeat`: what a served connection sends on its schedule, and how the answer reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub schedule: BeatSchedule,
+    /// A beat not answered this long after it was due: the connection stopped answering.
+    pub timeout: Duration,
+    pub request: Vec<u8>,
+    pub reply: BeatReply,
+}
+
+/// Where one connection's session stands. Every variant's payload is at most 8 bytes at
+/// 2-byte alignment: it is in every held connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
     /// None opened: the run has no session, or the connection is still dialing.
@@ -43,6 +60,15 @@ pub enum SessionState {
     /// Rejected, unserved, or closed before answering: it has its outcome; what arrives
     /// now is discarded.
     NotServed,
+    /// Served, beating: beat `next` (a u32 in halves) is due next.
+    BeatIdle([u16; 2]),
+    /// Beat `next` is due and its request is being written: this many bytes so far.
+    BeatWriting([u16; 2], u16),
+    /// Beat `next` went out; its answer is being read.
+    BeatReading([u16; 2], BeatReader),
+    /// Served once, then it stopped answering its heartbeats: served no more. What arrives
+    /// now is discarded.
+    Stopped,
 }
 
 /// What a session hands back when it is opened or driven.
@@ -50,24 +76,68 @@ pub enum SessionState {
 pub struct Output {
     /// Its outcome, the moment it has one (exactly once per session).
     pub outcome: Option<ProbeOutcome>,
-    /// When it wants to be woken, with [`Session::on_deadline`].
+    /// When it wants to be woken, with [`Session::on_deadline`]: set only when it changed.
     pub deadline: Option<Instant>,
+    /// What its heartbeats did.
+    pub beat: BeatEvents,
+}
+
+/// What happened to a connection's heartbeats in one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BeatEvents {
+    /// A beat came due: its request is to be written ([`Session::unsent`]).
+    pub due: bool,
+    /// A beat's request was written whole.
+    pub sent: bool,
+    /// A beat was answered, this long after it was due; `true`: only after the next one
+    /// was due too.
+    pub answered: Option<(Duration, bool)>,
+    /// It stopped answering, and why.
+    pub stopped: Option<StopCause>,
+}
+
+impl Output {
+    /// Folds `later` into this one: a read hands its bytes to the session in pieces.
+    pub fn and(mut self, later: Output) -> Output {
+        self.outcome = self.outcome.or(later.outcome);
+        self.deadline = later.deadline.or(self.deadline);
+        self.beat.due |= later.beat.due;
+        self.beat.sent |= later.beat.sent;
+        self.beat.answered = later.beat.answered.or(self.beat.answered);
+        self.beat.stopped = self.beat.stopped.or(later.beat.stopped);
+        self
+    }
 }
 
 impl Session {
+    /// The probe alone, no heartbeat.
+    pub fn probe(probe: Probe) -> Session {
+        Session::Probe {
+            probe,
+            heartbeat: None,
+        }
+    }
+
+    fn heartbeat(&self) -> Option<&Heartbeat> {
+        match self {
+            Session::Probe { heartbeat, .. } => heartbeat.as_deref(),
+            Session::TransportUp => None,
+        }
+    }
+
     /// Opens a session on a connection whose transport is up, `now`.
     pub fn open(&self, state: &mut SessionState, now: Instant) -> Output {
         *state = SessionState::Awaiting(ProbeState::default());
         match self {
             Session::TransportUp => Output {
                 outcome: Some(settle(state, ProbeOutcome::Served)),
-                deadline: None,
+                ..Output::default()
             },
-            Session::Probe(probe) => Output {
-                outcome: None,
+            Session::Probe { probe, .. } => Output {
                 deadline: (!probe.timeout.is_zero())
                     .then(|| now.checked_add(probe.timeout))
                     .flatten(),
+                ..Output::default()
             },
         }
     }
@@ -75,49 +145,185 @@ impl Session {
     /// The bytes it has yet to write; empty when it has none.
     pub fn unsent<'a>(&'a self, state: &SessionState) -> &'a [u8] {
         match (self, state) {
-            (Session::Probe(probe), SessionState::Awaiting(probe_state)) => {
+            (Session::Probe { probe, .. }, SessionState::Awaiting(probe_state)) => {
                 probe.unsent(probe_state)
+            }
+            (Session::Probe { .. }, SessionState::BeatWriting(_, written)) => {
+                let request = &self.heartbeat().expect("beating").request;
+                &request[usize::from(*written).min(request.len())..]
             }
             _ => &[],
         }
     }
 
     /// `n` of [`Session::unsent`] were written.
-    pub fn on_sent(&self, state: &mut SessionState, n: usize) {
-        if let SessionState::Awaiting(probe_state) = state {
-            probe_state.on_sent(n);
+    pub fn on_sent(&self, state: &mut SessionState, n: usize) -> Output {
+        match state {
+            SessionState::Awaiting(probe_state) => probe_state.on_sent(n),
+            SessionState::BeatWriting(next, written) => {
+                let request = &self.heartbeat().expect("beating").request;
+                let done = usize::from(*written) + n;
+                if done >= request.len() {
+                    *state = SessionState::BeatReading(*next, BeatReader::default());
+                    return Output {
+                        beat: BeatEvents {
+                            sent: true,
+                            ..BeatEvents::default()
+                        },
+                        ..Output::default()
+                    };
+                }
+                // The request is at most u16::MAX long (the command line checks it).
+                *written = done as u16;
+            }
+            _ => {}
+        }
+        Output::default()
+    }
+
+    /// Takes `bytes`, the next plaintext that arrived on attempt `seq`'s connection, `now`.
+    pub fn on_bytes(
+        &self,
+        state: &mut SessionState,
+        seq: u64,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Output {
+        match (self, *state) {
+            (Session::Probe { probe, heartbeat }, SessionState::Awaiting(mut probe_state)) => {
+                let answer = probe.on_bytes(&mut probe_state, bytes);
+                *state = SessionState::Awaiting(probe_state);
+                let outcome = match answer {
+                    Answer::Pending => return Output::default(),
+                    Answer::Served => ProbeOutcome::Served,
+                    Answer::Rejected => ProbeOutcome::Rejected,
+                };
+                settle(state, outcome);
+                let mut out = Output {
+                    outcome: Some(outcome),
+                    ..Output::default()
+                };
+                if let (ProbeOutcome::Served, Some(beat)) = (outcome, heartbeat) {
+                    // Served: it beats from the first beat due after now.
+                    let next = beat.schedule.first_after(seq, now);
+                    *state = SessionState::BeatIdle(halves(next));
+                    out.deadline = Some(beat.schedule.due(seq, next));
+                }
+                out
+            }
+            (Session::Probe { .. }, SessionState::BeatReading(next, mut reader)) => {
+                let beat = self.heartbeat().expect("beating");
+                match beat.reply.read(&mut reader, bytes) {
+                    Read::Pending => {
+                        *state = SessionState::BeatReading(next, reader);
+                        Output::default()
+                    }
+                    Read::Wrong => stop(state, StopCause::Wrong),
+                    Read::Answered => {
+                        let j = whole(next);
+                        let latency = now.saturating_duration_since(beat.schedule.due(seq, j));
+                        let late = now >= beat.schedule.due(seq, j.saturating_add(1));
+                        let mut out = beat.wait_for(state, seq, j.saturating_add(1), now);
+                        out.beat.answered = Some((latency, late));
+                        out
+                    }
+                }
+            }
+            // Bytes with no beat out (the rest of an answer after its judged part, or what a
+            // server pushes) are read and discarded.
+            _ => Output::default(),
         }
     }
 
-    /// Takes `bytes`, the next plaintext that arrived; the outcome once they decide it.
-    pub fn on_bytes(&self, state: &mut SessionState, bytes: &[u8]) -> Option<ProbeOutcome> {
-        let (Session::Probe(probe), SessionState::Awaiting(probe_state)) = (self, &mut *state)
-        else {
-            return None;
-        };
-        match probe.on_bytes(probe_state, bytes) {
-            Answer::Pending => None,
-            Answer::Served => Some(settle(state, ProbeOutcome::Served)),
-            Answer::Rejected => Some(settle(state, ProbeOutcome::Rejected)),
+    /// Its deadline passed, `now`: an answer still owed is unserved, a beat is due, or a
+    /// beat out was not answered in time. A deadline that is no longer its own does
+    /// nothing.
+    pub fn on_deadline(&self, state: &mut SessionState, seq: u64, now: Instant) -> Output {
+        match *state {
+            SessionState::Awaiting(_) => Output {
+                outcome: Some(settle(state, ProbeOutcome::Unserved)),
+                ..Output::default()
+            },
+            SessionState::BeatIdle(next) => {
+                let beat = self.heartbeat().expect("beating");
+                beat.wait_for(state, seq, whole(next), now)
+            }
+            SessionState::BeatWriting(next, _) | SessionState::BeatReading(next, _) => {
+                let beat = self.heartbeat().expect("beating");
+                let due = beat.schedule.due(seq, whole(next));
+                if now >= due.checked_add(beat.timeout).unwrap_or(due) {
+                    stop(state, StopCause::Timeout)
+                } else {
+                    Output::default()
+                }
+            }
+            _ => Output::default(),
         }
-    }
-
-    /// Its deadline passed, `now`: an answer still owed is unserved.
-    pub fn on_deadline(&self, state: &mut SessionState, _now: Instant) -> Option<ProbeOutcome> {
-        awaiting(state).then(|| settle(state, ProbeOutcome::Unserved))
     }
 
     /// The connection closed: an answer still owed never came.
-    pub fn on_close(&self, state: &mut SessionState) -> Option<ProbeOutcome> {
-        awaiting(state).then(|| settle(state, ProbeOutcome::ClosedBeforeAnswer))
+    pub fn on_close(&self, state: &mut SessionState) -> Output {
+        match state {
+            SessionState::Awaiting(_) => Output {
+                outcome: Some(settle(state, ProbeOutcome::ClosedBeforeAnswer)),
+                ..Output::default()
+            },
+            SessionState::BeatWriting(..) | SessionState::BeatReading(..) => {
+                stop(state, StopCause::Closed)
+            }
+            _ => Output::default(),
+        }
     }
 
     /// How long an answer may take; zero: as long as the connection lasts.
     pub fn timeout(&self) -> std::time::Duration {
         match self {
             Session::TransportUp => std::time::Duration::ZERO,
-            Session::Probe(probe) => probe.timeout,
+            Session::Probe { probe, .. } => probe.timeout,
         }
+    }
+}
+
+impl Heartbeat {
+    /// Beat `j` is next, `now`: sent at once when it is due (and the deadline is its
+    /// timeout's), else waited for (and the deadline is its due time).
+    fn wait_for(&self, state: &mut SessionState, seq: u64, j: u32, now: Instant) -> Output {
+        let due = self.schedule.due(seq, j);
+        if now < due {
+            *state = SessionState::BeatIdle(halves(j));
+            return Output {
+                deadline: Some(due),
+                ..Output::default()
+            };
+        }
+        *state = SessionState::BeatWriting(halves(j), 0);
+        Output {
+            deadline: Some(due.checked_add(self.timeout).unwrap_or(due)),
+            beat: BeatEvents {
+                due: true,
+                ..BeatEvents::default()
+            },
+            ..Output::default()
+        }
+    }
+}
+
+fn halves(j: u32) -> [u16; 2] {
+    [(j >> 16) as u16, j as u16]
+}
+
+fn whole(halves: [u16; 2]) -> u32 {
+    u32::from(halves[0]) << 16 | u32::from(halves[1])
+}
+
+fn stop(state: &mut SessionState, cause: StopCause) -> Output {
+    *state = SessionState::Stopped;
+    Output {
+        beat: BeatEvents {
+            stopped: Some(cause),
+            ..BeatEvents::default()
+        },
+        ..Output::default()
     }
 }
 
@@ -126,11 +332,33 @@ impl SessionState {
     pub fn awaiting(&self) -> bool {
         matches!(self, SessionState::Awaiting(_))
     }
+
+    /// Its transport is still needed: an answer is owed, or it beats through it.
+    pub fn needs_transport(&self) -> bool {
+        matches!(
+            self,
+            SessionState::Awaiting(_)
+                | SessionState::BeatIdle(_)
+                | SessionState::BeatWriting(..)
+                | SessionState::BeatReading(..)
+        )
+    }
+
+    /// Served and still answering: served, beating or not.
+    pub fn served(&self) -> bool {
+        matches!(
+            self,
+            SessionState::Served
+                | SessionState::BeatIdle(_)
+                | SessionState::BeatWriting(..)
+                | SessionState::BeatReading(..)
+        )
+    }
 }
 
-fn awaiting(state: &SessionState) -> bool {
-    state.awaiting()
-}
+// In every held connection: 10 bytes at 2-byte alignment, as before heartbeats.
+const _: () =
+    assert!(std::mem::size_of::<SessionState>() == 10 && std::mem::align_of::<SessionState>() == 2);
 
 fn settle(state: &mut SessionState, outcome: ProbeOutcome) -> ProbeOutcome {
     *state = match outcome {
@@ -146,7 +374,7 @@ mod tests {
     use std::time::Duration;
 
     fn redis() -> Session {
-        Session::Probe(Probe::preset(
+        Session::probe(Probe::preset(
             &crate::engine::probe::ProbeKind::Redis,
             "localhost",
             6379,
@@ -167,16 +395,19 @@ mod tests {
         assert_eq!(session.unsent(&state), b"\r\n");
         session.on_sent(&mut state, 2);
         assert_eq!(session.unsent(&state), b"");
-        assert_eq!(session.on_bytes(&mut state, b"+PO"), None);
+        assert_eq!(session.on_bytes(&mut state, 0, b"+PO", now).outcome, None);
         assert_eq!(
-            session.on_bytes(&mut state, b"NG\r\n"),
+            session.on_bytes(&mut state, 0, b"NG\r\n", now).outcome,
             Some(ProbeOutcome::Served)
         );
         assert_eq!(state, SessionState::Served);
         // Judged once: what comes after, a close or the deadline, changes nothing.
-        assert_eq!(session.on_bytes(&mut state, b"-ERR"), None);
-        assert_eq!(session.on_close(&mut state), None);
-        assert_eq!(session.on_deadline(&mut state, now), None);
+        assert_eq!(
+            session.on_bytes(&mut state, 0, b"-ERR", now),
+            Output::default()
+        );
+        assert_eq!(session.on_close(&mut state), Output::default());
+        assert_eq!(session.on_deadline(&mut state, 0, now), Output::default());
     }
 
     #[test]
@@ -186,18 +417,20 @@ mod tests {
         let mut state = SessionState::Off;
         session.open(&mut state, now);
         assert_eq!(
-            session.on_deadline(&mut state, now + Duration::from_secs(1)),
+            session
+                .on_deadline(&mut state, 0, now + Duration::from_secs(1))
+                .outcome,
             Some(ProbeOutcome::Unserved)
         );
         assert_eq!(state, SessionState::NotServed);
         session.open(&mut state, now);
         assert_eq!(
-            session.on_close(&mut state),
+            session.on_close(&mut state).outcome,
             Some(ProbeOutcome::ClosedBeforeAnswer)
         );
         session.open(&mut state, now);
         assert_eq!(
-            session.on_bytes(&mut state, b"-ERR max"),
+            session.on_bytes(&mut state, 0, b"-ERR max", now).outcome,
             Some(ProbeOutcome::Rejected)
         );
     }

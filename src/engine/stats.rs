@@ -23,6 +23,8 @@ pub enum LossCause {
     Dropped(Closure),
     /// Established, but the application did not serve it (`--probe`).
     NotServed(ProbeOutcome),
+    /// Served, then it stopped answering its heartbeats (`--heartbeat`).
+    StoppedAnswering(StopCause),
 }
 
 impl LossCause {
@@ -31,6 +33,7 @@ impl LossCause {
             LossCause::Failed(f) => f.label(),
             LossCause::Dropped(c) => c.label(),
             LossCause::NotServed(o) => o.label(),
+            LossCause::StoppedAnswering(c) => c.label(),
         }
     }
 

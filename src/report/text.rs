@@ -535,6 +535,7 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                 LossCause::Failed(_) => "an attempt failed",
                 LossCause::Dropped(_) => "the peer dropped a held connection",
                 LossCause::NotServed(_) => "a connection was not served",
+                LossCause::StoppedAnswering(_) => "a connection stopped answering heartbeats",
             };
             let after = format!(
                 "after {} attempt{} in {}",
