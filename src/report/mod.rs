@@ -25,6 +25,8 @@ pub mod hdrlog;
 pub mod json;
 pub mod live;
 pub mod outlet;
+#[cfg(test)]
+mod pinned;
 pub mod plot;
 pub mod progress;
 pub mod server;
