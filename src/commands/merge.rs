@@ -12,8 +12,9 @@ use crate::error::{self, Error};
 use crate::judge::thresholds::{self, Thresholds};
 use crate::judge::verdict;
 use crate::report::json;
+use crate::report::schema::Options;
 use crate::report::shards::{merged_json, write_merged};
-use crate::report::summary::{self, Merged, ShardSummary};
+use crate::report::summary::{self, ShardSummary};
 use crate::report::{self, Spread, Summary, progress};
 
 pub fn run(args: MergeArgs) -> Result<u8, Error> {
@@ -55,7 +56,10 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
                 .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
             targets: &first.targets,
             label: &first.label,
-            options: Vec::new(),
+            // The run's options as the shards recorded them (they share them): carried
+            // over whole, nested objects (`probe`, `tls`) and keys a later run adds
+            // included, rather than rebuilt key by key.
+            options: Options::Recorded(first.options.clone()),
             outcome: &merged.outcome,
             requested_rate: merged.requested_rate,
             verdicts: &verdicts,
@@ -71,7 +75,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
                 .and_then(|t| crate::units::wallclock::parse_wall_time(t).ok()),
             merged: Some(merged_json(&merged)),
         });
-        writeln!(out, "{}", with_shards_options(summary, &merged))
+        writeln!(out, "{summary}")
     } else {
         let width = if io::stdout().is_terminal() {
             progress::terminal_width(io::stdout().as_raw_fd())
@@ -158,18 +162,4 @@ fn thresholds_of(options: &Value) -> Result<Thresholds, Error> {
         max_latency,
         min_established,
     })
-}
-
-/// The merged summary, with the run's options as the shards recorded them (they share
-/// them): carried over whole, nested objects (`probe`, `tls`) and keys a later run adds
-/// included, rather than rebuilt key by key.
-fn with_shards_options(mut summary: json::Json, merged: &Merged) -> json::Json {
-    if let json::Json::Object(fields) = &mut summary {
-        for (key, value) in fields.iter_mut() {
-            if *key == "options" {
-                *value = json::Json::Read(merged.first.options.clone());
-            }
-        }
-    }
-    summary
 }

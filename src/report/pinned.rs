@@ -13,7 +13,8 @@ use crate::engine::stats::{Loss, LossCause, Stats};
 use crate::engine::timeline::Sample;
 use crate::engine::{Outcome, Stop};
 use crate::judge::thresholds::{GateKind, Verdict};
-use crate::report::json::{self, Json, SummaryInput};
+use crate::report::json::{self, SummaryInput};
+use crate::report::schema::{LimitOptions, Options, ProbeOptions, Rate, RunOptions, TlsOptions};
 
 fn us(n: u64) -> Duration {
     Duration::from_micros(n)
@@ -106,53 +107,38 @@ fn the_summary_of_a_fixed_state_is_pinned() {
         "[::1]:7000".parse().unwrap(),
     ];
     // As `tcpgoon run` records them, with an escaped probe and TLS without an SNI.
-    let options = vec![
-        ("connections", Json::Int(12)),
-        ("sleep_us", Json::micros(us(1000))),
-        ("dial_timeout_us", Json::micros(us(5_000_000))),
-        ("interval_us", Json::micros(us(0))),
-        ("hold_us", Json::micros(us(200_000))),
-        ("sleep", Json::Str("1ms".into())),
-        ("dial_timeout", Json::Str("5s".into())),
-        ("interval", Json::Str("0s".into())),
-        ("hold", Json::Str("200ms".into())),
-        ("settle_us", Json::micros(us(50_000))),
-        ("settle", Json::Str("50ms".into())),
-        ("reconnect", Json::Bool(true)),
-        (
-            "probe",
-            Json::Object(vec![
-                ("name", Json::Str("custom".into())),
-                ("send", Json::Str("hi\\x07\\t\"q\\\\ é".into())),
-                ("expect", Json::Str("hi".into())),
-                ("timeout_us", Json::micros(us(5_000_000))),
-            ]),
-        ),
-        (
-            "tls",
-            Json::Object(vec![
-                ("sni", Json::Null),
-                ("trust", Json::Str("insecure".into())),
-                ("versions", Json::Str("1.2,1.3".into())),
-                ("alpn", Json::Array(vec![Json::Str("h2".into())])),
-                ("timeout_us", Json::micros(us(5_000_000))),
-            ]),
-        ),
-        (
-            "targets",
-            Json::Array(targets.iter().map(|t| Json::Str(t.to_string())).collect()),
-        ),
-        (
-            "fallbacks",
-            Json::Array(vec![Json::Str(targets[1].to_string())]),
-        ),
-        ("sources", Json::Array(vec![])),
-        (
-            "max_latency",
-            Json::Array(vec![Json::Str("p99=20ms".into())]),
-        ),
-        ("min_established", Json::Str("50%".into())),
-    ];
+    let options = Options::Run(Box::new(RunOptions {
+        connections: 12,
+        sleep_us: 1000,
+        dial_timeout_us: 5_000_000,
+        interval_us: 0,
+        hold_us: 200_000,
+        sleep: "1ms".into(),
+        dial_timeout: "5s".into(),
+        interval: "0s".into(),
+        hold: "200ms".into(),
+        settle_us: 50_000,
+        settle: "50ms".into(),
+        reconnect: true,
+        probe: Some(ProbeOptions {
+            name: "custom".into(),
+            send: "hi\\x07\\t\"q\\\\ é".into(),
+            expect: "hi".into(),
+            timeout_us: 5_000_000,
+        }),
+        tls: Some(TlsOptions {
+            sni: None,
+            trust: "insecure".into(),
+            versions: "1.2,1.3".into(),
+            alpn: vec!["h2".into()],
+            timeout_us: 5_000_000,
+        }),
+        targets: targets.iter().map(|t| t.to_string()).collect(),
+        fallbacks: vec![targets[1].to_string()],
+        sources: vec![],
+        max_latency: vec!["p99=20ms".into()],
+        min_established: Some("50%".into()),
+    }));
     let mut out = Vec::new();
     json::write_summary(
         &mut out,
@@ -209,25 +195,22 @@ fn a_limit_summary_with_nothing_made_is_pinned() {
         first_attempt_lag: None,
     };
     let targets: Vec<SocketAddr> = vec!["127.0.0.1:9".parse().unwrap()];
-    let options = vec![
-        ("rate", Json::Float(0.0012)),
-        ("connections", Json::Int(3)),
-        ("dial_timeout_us", Json::micros(us(1_000_000))),
-        ("interval_us", Json::micros(us(0))),
-        ("hold_us", Json::micros(us(5_000_000))),
-        ("settle_us", Json::micros(us(50_000))),
-        ("dial_timeout", Json::Str("1s".into())),
-        ("interval", Json::Str("0s".into())),
-        ("hold", Json::Str("5s".into())),
-        ("settle", Json::Str("50ms".into())),
-        ("probe", Json::Null),
-        (
-            "targets",
-            Json::Array(vec![Json::Str(targets[0].to_string())]),
-        ),
-        ("fallbacks", Json::Array(vec![])),
-        ("sources", Json::Array(vec![])),
-    ];
+    let options = Options::Limit(Box::new(LimitOptions {
+        rate: Rate(0.0012),
+        connections: 3,
+        dial_timeout_us: 1_000_000,
+        interval_us: 0,
+        hold_us: 5_000_000,
+        settle_us: 50_000,
+        dial_timeout: "1s".into(),
+        interval: "0s".into(),
+        hold: "5s".into(),
+        settle: "50ms".into(),
+        probe: None,
+        targets: vec![targets[0].to_string()],
+        fallbacks: vec![],
+        sources: vec![],
+    }));
     let mut out = Vec::new();
     json::write_summary(
         &mut out,

@@ -29,7 +29,7 @@ use crate::engine::stats::{
 };
 use crate::engine::timeline::{Sample, Timeline};
 use crate::engine::{Outcome, Stop};
-use crate::report::json::SCHEMA_VERSION;
+use crate::report::schema::SCHEMA_VERSION;
 
 /// Where in the stats a latency measure goes.
 type LatencySlot = fn(&mut Stats) -> &mut Latency;
