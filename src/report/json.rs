@@ -2,7 +2,6 @@
 //! one line on stdout, from a run's final state (or a tick's stats) into the typed
 //! structs of `schema`. Pure writers over `impl Write`.
 
-use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
@@ -23,81 +22,6 @@ use crate::report::schema::{
 };
 use crate::report::{PERCENTILES, achieved_rate, write_limit};
 use crate::units::wallclock::{rfc3339, unix_micros};
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    Int(u64),
-    Float(f64),
-    Str(String),
-    Array(Vec<Json>),
-    Object(Vec<(&'static str, Json)>),
-    /// A value read back from a summary, written as it was read, whatever its keys (a
-    /// merge's `options`, as its shards recorded them).
-    Read(serde_json::Value),
-}
-
-impl Json {
-    /// A duration in whole microseconds, as every `_us` field gives it.
-    pub fn micros(d: Duration) -> Json {
-        Json::Int(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-    }
-}
-
-impl fmt::Display for Json {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Json::Null => f.write_str("null"),
-            Json::Bool(b) => write!(f, "{b}"),
-            Json::Int(n) => write!(f, "{n}"),
-            Json::Float(x) if x.is_finite() => {
-                // Rust prints integral floats without a point; JSON readers take either.
-                write!(f, "{}", (x * 1000.0).round() / 1000.0)
-            }
-            Json::Float(_) => f.write_str("null"),
-            Json::Str(s) => write_string(f, s),
-            Json::Array(items) => {
-                f.write_char('[')?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(',')?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_char(']')
-            }
-            Json::Read(value) => write!(f, "{value}"),
-            Json::Object(fields) => {
-                f.write_char('{')?;
-                for (i, (key, value)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(',')?;
-                    }
-                    write_string(f, key)?;
-                    write!(f, ":{value}")?;
-                }
-                f.write_char('}')
-            }
-        }
-    }
-}
-
-fn write_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
-}
 
 /// A duration in whole microseconds, as every `_us` field gives it.
 pub fn micros(d: Duration) -> u64 {
@@ -398,26 +322,6 @@ fn timeline(timeline: &Timeline) -> schema::Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped() {
-        let value = Json::Object(vec![
-            (
-                "a",
-                Json::Str("quote\" back\\ nl\n tab\t bell\u{7} é".into()),
-            ),
-            (
-                "b",
-                Json::Array(vec![Json::Int(1), Json::Null, Json::Bool(false)]),
-            ),
-            ("c", Json::Float(f64::NAN)),
-            ("d", Json::Float(2.5)),
-        ]);
-        assert_eq!(
-            value.to_string(),
-            r#"{"a":"quote\" back\\ nl\n tab\t bell\u0007 é","b":[1,null,false],"c":null,"d":2.5}"#
-        );
-    }
 
     #[test]
     fn tick_is_one_line() {

@@ -561,3 +561,35 @@ impl Formatter for AsWritten {
         writer.write_all(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_floats_and_nulls_are_written_as_before() {
+        #[derive(Serialize)]
+        struct Line {
+            a: String,
+            b: Vec<Value>,
+            c: Rate,
+            d: Rate,
+            e: Option<Rate>,
+            f: Rate,
+        }
+        let line = Line {
+            a: "quote\" back\\ nl\n tab\t bell\u{7} bs\u{8} ff\u{c} é".into(),
+            b: vec![Value::from(1), Value::Null, Value::Bool(false)],
+            c: Rate(f64::NAN),
+            d: Rate(2.5),
+            e: None,
+            f: Rate(1000.0004),
+        };
+        let mut out = Vec::new();
+        write_line(&mut out, &line).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"a\":\"quote\\\" back\\\\ nl\\n tab\\t bell\\u0007 bs\\u0008 ff\\u000c é\",\"b\":[1,null,false],\"c\":null,\"d\":2.5,\"e\":null,\"f\":1000}\n"
+        );
+    }
+}
