@@ -5,14 +5,12 @@
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
 
-use serde_json::Value;
-
 use crate::cli::MergeArgs;
 use crate::error::{self, Error};
 use crate::judge::thresholds::{self, Thresholds};
 use crate::judge::verdict;
 use crate::report::json;
-use crate::report::schema::Options;
+use crate::report::schema::RunOptions;
 use crate::report::shards::{merged_json, write_merged};
 use crate::report::summary::{self, ShardSummary};
 use crate::report::{self, Spread, Summary, progress};
@@ -35,7 +33,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
         read_summaries(reader, name, &mut summaries)?;
     }
     let merged = summary::merge(summaries).map_err(|e| Error::Usage(format!("merge: {e}")))?;
-    let thresholds = thresholds_of(&merged.first.options)?;
+    let thresholds = thresholds_of(&merged.first.run_options)?;
     let verdicts = thresholds.judge(&merged.outcome.stats);
     let ending = verdict::of_run(&merged.outcome, &verdicts, None);
     for missed in verdicts.iter().filter(|v| !v.passed) {
@@ -59,7 +57,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
             // The run's options as the shards recorded them (they share them): carried
             // over whole, nested objects (`probe`, `tls`) and keys a later run adds
             // included, rather than rebuilt key by key.
-            options: Options::Recorded(first.options.clone()),
+            options: first.options.clone(),
             outcome: &merged.outcome,
             requested_rate: merged.requested_rate,
             verdicts: &verdicts,
@@ -82,11 +80,9 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
         } else {
             80
         };
-        let option = |key: &str| first.options.get(key);
-        let micros = |key: &str| {
-            std::time::Duration::from_micros(option(key).and_then(Value::as_u64).unwrap_or(0))
-        };
-        let (hold, settle) = (micros("hold_us"), micros("settle_us"));
+        let options = &first.run_options;
+        let micros = std::time::Duration::from_micros;
+        let (hold, settle) = (micros(options.hold_us), micros(options.settle_us));
         let planned_hold = if hold.is_zero() {
             hold
         } else {
@@ -95,7 +91,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
         let spread = Spread {
             targets: &first.targets,
             connections: first.connections,
-            reconnect: option("reconnect").and_then(Value::as_bool) == Some(true),
+            reconnect: options.reconnect,
             settled: merged.outcome.settled,
         };
         report::write_final(
@@ -138,23 +134,17 @@ fn read_summaries(
 }
 
 /// The run's gates, as its summary recorded them.
-fn thresholds_of(options: &Value) -> Result<Thresholds, Error> {
+fn thresholds_of(options: &RunOptions) -> Result<Thresholds, Error> {
     let bad = |e: String| Error::Usage(format!("merge: the summary's thresholds: {e}"));
     let max_latency = options
-        .get("max_latency")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(thresholds::parse_max_latency)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(bad)?
-        .unwrap_or_default();
+        .max_latency
+        .iter()
+        .map(|gate| thresholds::parse_max_latency(gate))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
     let min_established = options
-        .get("min_established")
-        .and_then(Value::as_str)
+        .min_established
+        .as_deref()
         .map(thresholds::parse_min_established)
         .transpose()
         .map_err(bad)?;

@@ -32,6 +32,15 @@ pub enum Kind {
     Summary,
 }
 
+/// What every line begins with, read before the rest: its `type` and `version`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Head {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
 /// One interval's object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tick {
