@@ -13,8 +13,9 @@ use crate::engine::signal::SignalFd;
 use crate::engine::{Engine, Outcome};
 use crate::error::Error;
 use crate::judge::verdict::{self, Ending};
-use crate::report::json::{self, Json};
+use crate::report::json::{self, micros};
 use crate::report::live::{self, Lines, Live};
+use crate::report::schema::{self, LimitOptions, Options, Rate};
 use crate::report::{self, Spread, Summary};
 use crate::units::duration::canonical;
 
@@ -62,8 +63,9 @@ impl Report for LimitReport<'_> {
     }
 
     fn summary(&self, ending: &Ending) -> io::Result<Vec<u8>> {
+        let mut line = Vec::new();
         let summary = summary_json(self.config, self.outcome, self.dropped, ending);
-        Ok(format!("{summary}\n").into_bytes())
+        schema::write_line(&mut line, &summary).map(|()| line)
     }
 
     fn text(&self, mut out: &mut dyn Write, ending: &Ending) -> io::Result<()> {
@@ -98,7 +100,7 @@ fn summary_json(
     outcome: &Outcome,
     dropped: u64,
     ending: &verdict::Ending,
-) -> Json {
+) -> schema::Summary {
     json::summary(&json::SummaryInput {
         host: &config.target.name,
         addr: config.plan.targets[0],
@@ -120,39 +122,23 @@ fn summary_json(
 }
 
 /// The options of a `limit` run, for its JSON summary.
-fn options_json(config: &LimitConfig) -> Vec<(&'static str, Json)> {
+fn options_json(config: &LimitConfig) -> Options {
     let plan = &config.plan;
-    let micros = Json::micros;
-    let addresses = |list: &[std::net::SocketAddr]| {
-        Json::Array(list.iter().map(|a| Json::Str(a.to_string())).collect())
-    };
-    vec![
-        ("rate", Json::Float(config.rate)),
-        ("connections", Json::Int(plan.connections)),
-        ("dial_timeout_us", micros(plan.dial_timeout)),
-        ("interval_us", micros(plan.interval)),
-        ("hold_us", micros(plan.hold)),
-        ("settle_us", micros(plan.settle)),
-        ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
-        ("interval", Json::Str(canonical(plan.interval))),
-        ("hold", Json::Str(canonical(plan.hold))),
-        ("settle", Json::Str(canonical(plan.settle))),
-        (
-            "probe",
-            plan.probe
-                .as_ref()
-                .map_or(Json::Null, |p| Json::Str(p.name.clone())),
-        ),
-        ("targets", addresses(&plan.targets)),
-        ("fallbacks", addresses(&plan.fallbacks)),
-        (
-            "sources",
-            Json::Array(
-                plan.sources
-                    .iter()
-                    .map(|a| Json::Str(a.to_string()))
-                    .collect(),
-            ),
-        ),
-    ]
+    let addresses = |list: &[std::net::SocketAddr]| list.iter().map(|a| a.to_string()).collect();
+    Options::Limit(Box::new(LimitOptions {
+        rate: Rate(config.rate),
+        connections: plan.connections,
+        dial_timeout_us: micros(plan.dial_timeout),
+        interval_us: micros(plan.interval),
+        hold_us: micros(plan.hold),
+        settle_us: micros(plan.settle),
+        dial_timeout: canonical(plan.dial_timeout),
+        interval: canonical(plan.interval),
+        hold: canonical(plan.hold),
+        settle: canonical(plan.settle),
+        probe: plan.probe.as_ref().map(|p| p.name.clone()),
+        targets: addresses(&plan.targets),
+        fallbacks: addresses(&plan.fallbacks),
+        sources: plan.sources.iter().map(|a| a.to_string()).collect(),
+    }))
 }

@@ -5,15 +5,14 @@
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
 
-use serde_json::Value;
-
 use crate::cli::MergeArgs;
 use crate::error::{self, Error};
 use crate::judge::thresholds::{self, Thresholds};
 use crate::judge::verdict;
 use crate::report::json;
+use crate::report::schema::RunOptions;
 use crate::report::shards::{merged_json, write_merged};
-use crate::report::summary::{self, Merged, ShardSummary};
+use crate::report::summary::{self, ShardSummary};
 use crate::report::{self, Spread, Summary, progress};
 
 pub fn run(args: MergeArgs) -> Result<u8, Error> {
@@ -34,7 +33,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
         read_summaries(reader, name, &mut summaries)?;
     }
     let merged = summary::merge(summaries).map_err(|e| Error::Usage(format!("merge: {e}")))?;
-    let thresholds = thresholds_of(&merged.first.options)?;
+    let thresholds = thresholds_of(&merged.first.run_options)?;
     let verdicts = thresholds.judge(&merged.outcome.stats);
     let ending = verdict::of_run(&merged.outcome, &verdicts, None);
     for missed in verdicts.iter().filter(|v| !v.passed) {
@@ -55,7 +54,10 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
                 .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
             targets: &first.targets,
             label: &first.label,
-            options: Vec::new(),
+            // The run's options as the shards recorded them (they share them): carried
+            // over whole, nested objects (`probe`, `tls`) and keys a later run adds
+            // included, rather than rebuilt key by key.
+            options: first.options.clone(),
             outcome: &merged.outcome,
             requested_rate: merged.requested_rate,
             verdicts: &verdicts,
@@ -71,18 +73,16 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
                 .and_then(|t| crate::units::wallclock::parse_wall_time(t).ok()),
             merged: Some(merged_json(&merged)),
         });
-        writeln!(out, "{}", with_shards_options(summary, &merged))
+        writeln!(out, "{summary}")
     } else {
         let width = if io::stdout().is_terminal() {
             progress::terminal_width(io::stdout().as_raw_fd())
         } else {
             80
         };
-        let option = |key: &str| first.options.get(key);
-        let micros = |key: &str| {
-            std::time::Duration::from_micros(option(key).and_then(Value::as_u64).unwrap_or(0))
-        };
-        let (hold, settle) = (micros("hold_us"), micros("settle_us"));
+        let options = &first.run_options;
+        let micros = std::time::Duration::from_micros;
+        let (hold, settle) = (micros(options.hold_us), micros(options.settle_us));
         let planned_hold = if hold.is_zero() {
             hold
         } else {
@@ -91,7 +91,7 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
         let spread = Spread {
             targets: &first.targets,
             connections: first.connections,
-            reconnect: option("reconnect").and_then(Value::as_bool) == Some(true),
+            reconnect: options.reconnect,
             settled: merged.outcome.settled,
         };
         report::write_final(
@@ -134,23 +134,17 @@ fn read_summaries(
 }
 
 /// The run's gates, as its summary recorded them.
-fn thresholds_of(options: &Value) -> Result<Thresholds, Error> {
+fn thresholds_of(options: &RunOptions) -> Result<Thresholds, Error> {
     let bad = |e: String| Error::Usage(format!("merge: the summary's thresholds: {e}"));
     let max_latency = options
-        .get("max_latency")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(thresholds::parse_max_latency)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(bad)?
-        .unwrap_or_default();
+        .max_latency
+        .iter()
+        .map(|gate| thresholds::parse_max_latency(gate))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
     let min_established = options
-        .get("min_established")
-        .and_then(Value::as_str)
+        .min_established
+        .as_deref()
         .map(thresholds::parse_min_established)
         .transpose()
         .map_err(bad)?;
@@ -158,18 +152,4 @@ fn thresholds_of(options: &Value) -> Result<Thresholds, Error> {
         max_latency,
         min_established,
     })
-}
-
-/// The merged summary, with the run's options as the shards recorded them (they share
-/// them): carried over whole, nested objects (`probe`, `tls`) and keys a later run adds
-/// included, rather than rebuilt key by key.
-fn with_shards_options(mut summary: json::Json, merged: &Merged) -> json::Json {
-    if let json::Json::Object(fields) = &mut summary {
-        for (key, value) in fields.iter_mut() {
-            if *key == "options" {
-                *value = json::Json::Read(merged.first.options.clone());
-            }
-        }
-    }
-    summary
 }

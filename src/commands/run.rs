@@ -16,8 +16,9 @@ use crate::judge::exit;
 use crate::judge::thresholds::Verdict;
 use crate::judge::verdict::{self, Ending};
 use crate::report::hdrlog::{HdrLog, HdrLogSink};
-use crate::report::json::{self, Json};
+use crate::report::json::{self, micros};
 use crate::report::live::{self, Live};
+use crate::report::schema::{Options, ProbeOptions, RunOptions, TlsOptions};
 use crate::report::shards::write_schedule;
 use crate::report::{self, Spread, Summary};
 use crate::units::duration::canonical;
@@ -199,95 +200,47 @@ impl Report for RunReport<'_> {
     }
 }
 
-fn options_json(config: &RunConfig) -> Vec<(&'static str, Json)> {
+fn options_json(config: &RunConfig) -> Options {
     let plan = &config.plan;
-    let micros = Json::micros;
-    vec![
+    let addresses = |list: &[std::net::SocketAddr]| list.iter().map(|a| a.to_string()).collect();
+    Options::Run(Box::new(RunOptions {
         // The whole run's, with --shard too: the summary's counts are this shard's.
-        ("connections", Json::Int(config.whole_connections)),
-        ("sleep_us", micros(plan.sleep)),
-        ("dial_timeout_us", micros(plan.dial_timeout)),
-        ("interval_us", micros(plan.interval)),
-        ("hold_us", micros(plan.hold)),
-        ("sleep", Json::Str(canonical(plan.sleep))),
-        ("dial_timeout", Json::Str(canonical(plan.dial_timeout))),
-        ("interval", Json::Str(canonical(plan.interval))),
-        ("hold", Json::Str(canonical(plan.hold))),
-        ("settle_us", micros(plan.settle)),
-        ("settle", Json::Str(canonical(plan.settle))),
-        ("reconnect", Json::Bool(plan.reconnect)),
-        (
-            "probe",
-            plan.probe.as_ref().map_or(Json::Null, |p| {
-                Json::Object(vec![
-                    ("name", Json::Str(p.name.clone())),
-                    ("send", Json::Str(escape(&p.send))),
-                    ("expect", Json::Str(escape(&p.expect))),
-                    ("timeout_us", micros(p.timeout)),
-                ])
-            }),
-        ),
-        (
-            "tls",
-            plan.tls.as_ref().map_or(Json::Null, |t| {
-                Json::Object(vec![
-                    ("sni", t.sni.clone().map_or(Json::Null, Json::Str)),
-                    ("trust", Json::Str(t.trust.clone())),
-                    ("versions", Json::Str(t.versions.to_string())),
-                    (
-                        "alpn",
-                        Json::Array(t.alpn.iter().map(|a| Json::Str(a.clone())).collect()),
-                    ),
-                    ("timeout_us", micros(t.timeout)),
-                ])
-            }),
-        ),
-        (
-            "targets",
-            Json::Array(
-                plan.targets
-                    .iter()
-                    .map(|a| Json::Str(a.to_string()))
-                    .collect(),
-            ),
-        ),
-        (
-            "fallbacks",
-            Json::Array(
-                plan.fallbacks
-                    .iter()
-                    .map(|a| Json::Str(a.to_string()))
-                    .collect(),
-            ),
-        ),
-        (
-            "sources",
-            Json::Array(
-                plan.sources
-                    .iter()
-                    .map(|a| Json::Str(a.to_string()))
-                    .collect(),
-            ),
-        ),
-        (
-            "max_latency",
-            Json::Array(
-                config
-                    .thresholds
-                    .max_latency
-                    .iter()
-                    .map(|g| Json::Str(format!("{}={}", g.name, canonical(g.limit))))
-                    .collect(),
-            ),
-        ),
-        (
-            "min_established",
-            config
-                .thresholds
-                .min_established
-                .map_or(Json::Null, |m| Json::Str(m.to_string())),
-        ),
-    ]
+        connections: config.whole_connections,
+        sleep_us: micros(plan.sleep),
+        dial_timeout_us: micros(plan.dial_timeout),
+        interval_us: micros(plan.interval),
+        hold_us: micros(plan.hold),
+        sleep: canonical(plan.sleep),
+        dial_timeout: canonical(plan.dial_timeout),
+        interval: canonical(plan.interval),
+        hold: canonical(plan.hold),
+        settle_us: micros(plan.settle),
+        settle: canonical(plan.settle),
+        reconnect: plan.reconnect,
+        probe: plan.probe.as_ref().map(|p| ProbeOptions {
+            name: p.name.clone(),
+            send: escape(&p.send),
+            expect: escape(&p.expect),
+            timeout_us: micros(p.timeout),
+        }),
+        tls: plan.tls.as_ref().map(|t| TlsOptions {
+            sni: t.sni.clone(),
+            trust: t.trust.clone(),
+            versions: t.versions.to_string(),
+            alpn: t.alpn.clone(),
+            timeout_us: micros(t.timeout),
+        }),
+        targets: addresses(&plan.targets),
+        fallbacks: addresses(&plan.fallbacks),
+        sources: plan.sources.iter().map(|a| a.to_string()).collect(),
+        max_latency: config
+            .thresholds
+            .max_latency
+            .iter()
+            .map(|g| format!("{}={}", g.name, canonical(g.limit)))
+            .collect(),
+        min_established: config.thresholds.min_established.map(|m| m.to_string()),
+    }))
 }
 
 /// The reference tool's warning block and question, in its words and layout

@@ -10,6 +10,7 @@
 //! | file | what it writes |
 //! |---|---|
 //! | `text.rs` | the reference tool's lines, byte for byte, then what it lacks; `limit`'s finding |
+//! | `schema.rs` | the `--json` objects as typed structs, written by `json.rs`, read by the merge and the plot |
 //! | `json.rs` | `--json`: a `tick` object per interval and a `summary` at the end |
 //! | `hdrlog.rs` | `--hdr-log`: connect latencies as an HdrHistogram interval log |
 //! | `progress.rs` | the live status line on a terminal |
@@ -25,8 +26,11 @@ pub mod hdrlog;
 pub mod json;
 pub mod live;
 pub mod outlet;
+#[cfg(test)]
+mod pinned;
 pub mod plot;
 pub mod progress;
+pub mod schema;
 pub mod server;
 pub mod shards;
 pub mod summary;

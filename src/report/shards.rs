@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use crate::engine::Outcome;
 use crate::engine::pacer::Shard;
-use crate::report::json::{Json, latency};
+use crate::report::json::{latency, micros};
+use crate::report::schema::{self, Entries};
 use crate::report::summary::Merged;
 use crate::units::duration::go_style;
 use crate::units::wallclock::rfc3339;
@@ -115,37 +116,20 @@ pub fn write_merged(w: &mut impl Write, merged: &Merged) -> io::Result<()> {
 }
 
 /// The JSON summary's `merged` object.
-pub fn merged_json(merged: &Merged) -> Json {
-    Json::Object(vec![
-        ("shards", Json::Int(merged.shards)),
-        (
-            "present",
-            Json::Array(merged.present.iter().map(|i| Json::Int(*i)).collect()),
+pub fn merged_json(merged: &Merged) -> schema::Merged {
+    schema::Merged {
+        shards: merged.shards,
+        present: merged.present.clone(),
+        missing: merged.missing(),
+        missing_attempts: merged.missing_attempts,
+        start_skew_us: merged.start_skew.map(micros),
+        max_concurrent_established: "upper bound: the sum of the shards' maxima".to_string(),
+        other_latencies: Entries(
+            merged
+                .other_latencies
+                .iter()
+                .map(|(path, l)| (path.clone(), latency(l)))
+                .collect(),
         ),
-        (
-            "missing",
-            Json::Array(merged.missing().into_iter().map(Json::Int).collect()),
-        ),
-        ("missing_attempts", Json::Int(merged.missing_attempts)),
-        (
-            "start_skew_us",
-            merged.start_skew.map_or(Json::Null, Json::micros),
-        ),
-        (
-            "max_concurrent_established",
-            Json::Str("upper bound: the sum of the shards' maxima".into()),
-        ),
-        (
-            "other_latencies",
-            Json::Object(
-                merged
-                    .other_latencies
-                    .iter()
-                    // The writer's keys are static; these few, read from the input, live
-                    // as long as the process, which ends once the summary is written.
-                    .map(|(path, l)| (&*Box::leak(path.clone().into_boxed_str()), latency(l)))
-                    .collect(),
-            ),
-        ),
-    ])
+    }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hdrhistogram::serialization::Deserializer;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::engine::conn::{Closure, Failure};
@@ -29,19 +30,39 @@ use crate::engine::stats::{
 };
 use crate::engine::timeline::{Sample, Timeline};
 use crate::engine::{Outcome, Stop};
-use crate::report::json::SCHEMA_VERSION;
+use crate::report::schema::{self, Head, Options, RunOptions, SCHEMA_VERSION, Summary, Tally};
 
 /// Where in the stats a latency measure goes.
 type LatencySlot = fn(&mut Stats) -> &mut Latency;
 
-/// The latency measures a summary carries, by key, and where each goes in the stats. A
-/// measure added to the summary is merged once it is listed here.
-const LATENCIES: [(&str, LatencySlot); 5] = [
-    ("connect_latency_us", |s| &mut s.connect),
-    ("time_to_error_us", |s| &mut s.time_to_error),
-    ("schedule_lag_us", |s| &mut s.schedule_lag),
-    ("handshake_rtt_us", |s| &mut s.handshake_rtt),
-    ("own_delay_us", |s| &mut s.own_delay),
+/// Where in a summary a latency measure is.
+type LatencyField = fn(&Summary) -> &schema::Latency;
+
+/// The latency measures every summary carries: each one's key, where the summary holds
+/// it, and where it goes in the stats. A measure added to the summary is merged once it
+/// is listed here; until then, it is merged as one of the `other_latencies`.
+const LATENCIES: [(&str, LatencyField, LatencySlot); 5] = [
+    (
+        "connect_latency_us",
+        |s| &s.connect_latency_us,
+        |s| &mut s.connect,
+    ),
+    (
+        "time_to_error_us",
+        |s| &s.time_to_error_us,
+        |s| &mut s.time_to_error,
+    ),
+    (
+        "schedule_lag_us",
+        |s| &s.schedule_lag_us,
+        |s| &mut s.schedule_lag,
+    ),
+    (
+        "handshake_rtt_us",
+        |s| &s.handshake_rtt_us,
+        |s| &mut s.handshake_rtt,
+    ),
+    ("own_delay_us", |s| &s.own_delay_us, |s| &mut s.own_delay),
 ];
 
 /// One shard's summary, read back.
@@ -62,7 +83,9 @@ pub struct ShardSummary {
     pub first_attempt_late_us: Option<u64>,
     pub outcome: Outcome,
     /// The summary's `options` object, as it was.
-    pub options: Value,
+    pub options: Options,
+    /// What the merge reads of them, as a run's.
+    pub run_options: RunOptions,
     pub probe: Option<String>,
     pub targets: Vec<SocketAddr>,
     pub requested_rate: Option<f64>,
@@ -81,90 +104,72 @@ pub fn read_line(line: &str, source: &str) -> Result<Option<ShardSummary>, Strin
     }
     let value: Value = serde_json::from_str(line)
         .map_err(|e| format!("{source}: not a line of `tcpgoon run --json` output: {e}"))?;
-    if value.get("type").and_then(Value::as_str) != Some("summary") {
+    let head = Head::deserialize(&value).unwrap_or_default();
+    if head.kind.as_deref() != Some("summary") {
         return Ok(None);
     }
-    read_summary(&value)
-        .map(Some)
-        .map_err(|e| format!("{source}: {e}"))
-        .map(|s| {
-            s.map(|mut s| {
-                s.source = source.to_string();
-                s
-            })
-        })
-}
-
-fn field<'a>(v: &'a Value, path: &[&str]) -> Result<&'a Value, String> {
-    let mut at = v;
-    for key in path {
-        at = at
-            .get(key)
-            .ok_or_else(|| format!("the summary has no {}", path.join(".")))?;
-    }
-    Ok(at)
-}
-
-fn int(v: &Value, path: &[&str]) -> Result<u64, String> {
-    field(v, path)?
-        .as_u64()
-        .ok_or_else(|| format!("{} is not a whole number", path.join(".")))
-}
-
-fn text<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, String> {
-    field(v, path)?
-        .as_str()
-        .ok_or_else(|| format!("{} is not a string", path.join(".")))
-}
-
-fn micros(v: &Value, path: &[&str]) -> Result<Duration, String> {
-    int(v, path).map(Duration::from_micros)
-}
-
-fn opt_micros(v: &Value, key: &str) -> Result<Option<Duration>, String> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => micros(v, &[key]).map(Some),
-    }
-}
-
-fn counts(v: &Value) -> Result<Counts, String> {
-    let c = Counts {
-        total: int(v, &["total"])?,
-        not_initiated: int(v, &["not_initiated"])?,
-        dialing: int(v, &["dialing"])?,
-        established: int(v, &["established"])?,
-        closed: int(v, &["closed"])?,
-        error: int(v, &["error"])?,
+    let read = || {
+        let version = head.version.ok_or("the summary has no version")?;
+        if version != SCHEMA_VERSION {
+            return Err(format!(
+                "schema version {version}, and this tcpgoon reads {SCHEMA_VERSION}"
+            ));
+        }
+        let summary =
+            Summary::deserialize(&value).map_err(|e| format!("not a summary of tcpgoon's: {e}"))?;
+        read_summary(&summary, other_latencies(&value)?)
     };
-    if !c.adds_up() {
-        return Err(format!("its counts do not add up: {v}"));
+    read()
+        .map(|mut s| {
+            s.source = source.to_string();
+            Some(s)
+        })
+        .map_err(|e| format!("{source}: {e}"))
+}
+
+fn counts(c: &schema::Counts) -> Result<Counts, String> {
+    let counts = Counts {
+        total: c.total,
+        not_initiated: c.not_initiated,
+        dialing: c.dialing,
+        established: c.established,
+        closed: c.closed,
+        error: c.error,
+    };
+    if !counts.adds_up() {
+        return Err(format!(
+            "its counts do not add up: {}",
+            serde_json::to_string(c).unwrap_or_default()
+        ));
     }
-    Ok(c)
+    Ok(counts)
 }
 
 /// A latency object: its exact moments and its histogram, decoded.
-pub fn latency(v: &Value, key: &str) -> Result<Latency, String> {
-    let count = int(v, &["count"])?;
+pub fn latency(l: &schema::Latency, key: &str) -> Result<Latency, String> {
+    let count = l.count;
     if count == 0 {
         return Ok(Latency::default());
     }
-    let m = field(v, &["moments"])
-        .map_err(|_| format!("{key} has no exact moments: made by a tcpgoon older than `merge`"))?;
-    let big = |k: &str| -> Result<u128, String> {
-        text(m, &[k])?
-            .parse()
-            .map_err(|_| format!("{key}.moments.{k} is not a whole number"))
+    let m = l.moments.as_ref().ok_or_else(|| {
+        format!("{key} has no exact moments: made by a tcpgoon older than `merge`")
+    })?;
+    let big = |name: &str, sum: &str| -> Result<u128, String> {
+        sum.parse()
+            .map_err(|_| format!("{key}.moments.{name} is not a whole number"))
     };
     let moments = Moments::from_parts(
-        int(m, &["count"])?,
-        big("sum_ns")?,
-        big("sum_squares_ns2")?,
-        int(m, &["min_ns"])?,
-        int(m, &["max_ns"])?,
+        m.count,
+        big("sum_ns", &m.sum_ns)?,
+        big("sum_squares_ns2", &m.sum_squares_ns2)?,
+        m.min_ns,
+        m.max_ns,
     );
-    let histogram =
-        decode_histogram(text(v, &["histogram"])?).map_err(|e| format!("{key}.histogram: {e}"))?;
+    let encoded = l
+        .histogram
+        .as_deref()
+        .ok_or_else(|| format!("{key} has no histogram"))?;
+    let histogram = decode_histogram(encoded).map_err(|e| format!("{key}.histogram: {e}"))?;
     if moments.count != count || histogram.len() != count {
         return Err(format!(
             "{key}: its count ({count}), moments ({}) and histogram ({}) disagree",
@@ -187,15 +192,18 @@ pub fn decode_histogram(encoded: &str) -> Result<LatencyHistogram, String> {
         .ok_or_else(|| "its values exceed the reports' bounds".to_string())
 }
 
+/// The counts a tally holds for each of `all`, by its name.
 fn keyed<T: Copy, const N: usize>(
-    v: &Value,
-    key: &str,
+    tally: &Tally,
+    what: &str,
     all: [T; N],
     name: fn(T) -> &'static str,
 ) -> Result<[u64; N], String> {
     let mut out = [0; N];
     for (slot, item) in out.iter_mut().zip(all) {
-        *slot = int(v, &[key, name(item)])?;
+        *slot = tally
+            .get(name(item))
+            .ok_or_else(|| format!("the summary has no {what}.{}", name(item)))?;
     }
     Ok(out)
 }
@@ -207,28 +215,22 @@ fn failure_of(key: &str) -> Result<Failure, String> {
         .ok_or_else(|| format!("unknown failure cause '{key}'"))
 }
 
-fn addr(v: &Value) -> Result<SocketAddr, String> {
-    let s = v.as_str().ok_or("an address is not a string")?;
+fn addr(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| format!("'{s}' is not an address"))
 }
 
-/// The samples of the summary `v`'s `timeline`, whose `columns` name the numbers of each of
-/// its `samples`. Columns are looked up by name and unknown ones ignored; without a
-/// `not_initiated` column, it is what `total` leaves. A missing or `null` timeline is none.
-pub fn timeline_samples(v: &Value, total: u64) -> Result<Vec<Sample>, String> {
-    let timeline = match v.get("timeline") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(t) => t,
+/// The samples of a summary's `timeline`, whose `columns` name the numbers of each of its
+/// `samples`. Columns are looked up by name and unknown ones ignored; without a
+/// `not_initiated` column, it is what `total` leaves. A missing timeline is none.
+pub fn timeline_samples(
+    timeline: Option<&schema::Timeline>,
+    total: u64,
+) -> Result<Vec<Sample>, String> {
+    let Some(timeline) = timeline else {
+        return Ok(Vec::new());
     };
     let bad = |what: &str| format!("timeline: {what}");
-    let columns: Vec<&str> = timeline
-        .get("columns")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no columns"))?
-        .iter()
-        .map(|c| c.as_str().unwrap_or(""))
-        .collect();
-    let find = |name: &str| columns.iter().position(|c| *c == name);
+    let find = |name: &str| timeline.columns.iter().position(|c| c == name);
     let column = |name: &str| find(name).ok_or_else(|| bad(&format!("no column {name}")));
     let (elapsed, dialing, established, closed, error) = (
         column("elapsed_us")?,
@@ -238,15 +240,14 @@ pub fn timeline_samples(v: &Value, total: u64) -> Result<Vec<Sample>, String> {
         column("error")?,
     );
     let (not_initiated, served) = (find("not_initiated"), find("served_open"));
-    let rows = timeline
-        .get("samples")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no samples"))?;
-    rows.iter()
+    timeline
+        .samples
+        .iter()
         .map(|row| {
             let at = |i: usize| {
                 row.get(i)
-                    .and_then(Value::as_u64)
+                    .copied()
+                    .flatten()
                     .ok_or_else(|| bad("a sample that is not whole numbers"))
             };
             let mut sample = Sample {
@@ -256,7 +257,7 @@ pub fn timeline_samples(v: &Value, total: u64) -> Result<Vec<Sample>, String> {
                 established: at(established)?,
                 closed: at(closed)?,
                 error: at(error)?,
-                served_open: served.and_then(|i| row.get(i)).and_then(Value::as_u64),
+                served_open: served.and_then(|i| row.get(i).copied().flatten()),
             };
             let made = sample.dialing + sample.established + sample.closed + sample.error;
             sample.not_initiated = match not_initiated {
@@ -297,109 +298,101 @@ fn check_timeline(samples: &[Sample], c: &Counts) -> Result<(), String> {
     Ok(())
 }
 
-fn read_summary(v: &Value) -> Result<ShardSummary, String> {
-    let version = int(v, &["version"])?;
-    if version != SCHEMA_VERSION {
-        return Err(format!(
-            "schema version {version}, and this tcpgoon reads {SCHEMA_VERSION}"
-        ));
-    }
-    let c = counts(field(v, &["counts"])?)?;
+fn read_summary(
+    v: &Summary,
+    other_latencies: Vec<(String, Latency)>,
+) -> Result<ShardSummary, String> {
+    let c = counts(&v.counts)?;
     let mut stats = Stats::new(c.total);
     stats.counts = c;
-    stats.failures = keyed(v, "failures", Failure::ALL, Failure::key)?;
-    stats.closures = keyed(v, "closures", Closure::ALL, Closure::key)?;
-    stats.max_established = int(v, &["max_concurrent_established"])?;
-    stats.bytes_received = int(v, &["bytes_received"])?;
-    for (key, slot) in LATENCIES {
-        *slot(&mut stats) = latency(field(v, &[key])?, key)?;
+    stats.failures = keyed(&v.failures, "failures", Failure::ALL, Failure::key)?;
+    stats.closures = keyed(&v.closures, "closures", Closure::ALL, Closure::key)?;
+    stats.max_established = v.max_concurrent_established;
+    stats.bytes_received = v.bytes_received;
+    for (key, read, slot) in LATENCIES {
+        *slot(&mut stats) = latency(read(v), key)?;
     }
-    stats.syn_retransmitted = int(v, &["syn_retransmitted"])?;
-    stats.reconnects = int(v, &["reconnects"])?;
-    let probe_value = field(v, &["probe"])?;
-    let probe = match probe_value {
-        Value::Null => None,
-        p => {
+    stats.syn_retransmitted = v.syn_retransmitted;
+    stats.reconnects = v.reconnects;
+    let probe = match &v.probe {
+        None => None,
+        Some(p) => {
             let mut stats_of = ProbeStats::default();
             for o in ProbeOutcome::ALL {
-                stats_of.outcomes[o.index()] = int(p, &[o.key()])?;
+                stats_of.outcomes[o.index()] = p
+                    .outcomes
+                    .get(o.key())
+                    .ok_or_else(|| format!("the summary has no probe.{}", o.key()))?;
             }
-            stats_of.awaiting = int(p, &["awaiting"])?;
-            stats_of.served_open = int(p, &["served_open"])?;
-            stats_of.time_to_served =
-                latency(field(v, &["time_to_served_us"])?, "time_to_served_us")?;
+            stats_of.awaiting = p.awaiting;
+            stats_of.served_open = p.served_open;
+            let served = v
+                .time_to_served_us
+                .as_ref()
+                .ok_or("the summary has no time_to_served_us")?;
+            stats_of.time_to_served = latency(served, "time_to_served_us")?;
             stats.probe = Some(stats_of);
-            Some(text(p, &["name"])?.to_string())
+            Some(p.name.clone().ok_or("the summary has no probe.name")?)
         }
     };
-    if let Some(tls) = v.get("tls").filter(|t| !t.is_null()) {
-        let list = |key: &str| -> Result<Vec<(String, u64)>, String> {
-            let items = field(tls, &[key])?
-                .as_array()
-                .ok_or_else(|| format!("tls.{key} is not a list"))?;
-            items
-                .iter()
-                .map(|item| Ok((text(item, &["name"])?.to_string(), int(item, &["count"])?)))
-                .collect()
-        };
+    if let Some(tls) = &v.tls {
+        let list =
+            |items: &[schema::Named]| items.iter().map(|n| (n.name.clone(), n.count)).collect();
+        let handshake = v
+            .tls_handshake_us
+            .as_ref()
+            .ok_or("the summary has no tls_handshake_us")?;
         stats.tls = Some(TlsStats {
-            handshake: latency(field(v, &["tls_handshake_us"])?, "tls_handshake_us")?,
-            negotiated: list("negotiated")?,
-            failures: list("failures")?,
+            handshake: latency(handshake, "tls_handshake_us")?,
+            negotiated: list(&tls.negotiated),
+            failures: list(&tls.failures),
         });
     }
-    if let Some(hold) = v.get("hold").filter(|h| !h.is_null()) {
-        stats.hold = Some(HoldSpan {
-            duration: micros(hold, &["duration_us"])?,
-            min_established: int(hold, &["min_established"])?,
-            max_established: int(hold, &["max_established"])?,
-        });
-    }
-    let by_target = field(v, &["by_target"])?
-        .as_array()
-        .ok_or("by_target is not a list")?;
+    stats.hold = v.hold.map(|hold| HoldSpan {
+        duration: Duration::from_micros(hold.duration_us),
+        min_established: hold.min_established,
+        max_established: hold.max_established,
+    });
     let mut targets = Vec::new();
-    for t in by_target {
-        targets.push(addr(field(t, &["addr"])?)?);
-        stats.by_target.push(counts(field(t, &["counts"])?)?);
+    for t in &v.by_target {
+        targets.push(addr(&t.addr)?);
+        stats.by_target.push(counts(&t.counts)?);
     }
-    for f in field(v, &["fallbacks"])?
-        .as_array()
-        .ok_or("fallbacks is not a list")?
-    {
+    for f in &v.fallbacks {
         stats.fallbacks.push(Fallback {
-            from: addr(field(f, &["from"])?)?,
-            cause: failure_of(text(f, &["cause"])?)?,
-            to: match field(f, &["to"])? {
-                Value::Null => None,
-                to => Some(addr(to)?),
-            },
-            count: int(f, &["count"])?,
+            from: addr(&f.from)?,
+            cause: failure_of(&f.cause)?,
+            to: f.to.as_deref().map(addr).transpose()?,
+            count: f.count,
         });
     }
-    let stop = match field(v, &["stopped"])? {
-        Value::Null => None,
-        s => match text(s, &["reason"])? {
-            "interrupted" => Some(Stop::Interrupted(match text(s, &["signal"])? {
-                "SIGTERM" => libc::SIGTERM,
-                "SIGHUP" => libc::SIGHUP,
+    let stop = match &v.stopped {
+        None => None,
+        Some(s) => match s.reason.as_str() {
+            "interrupted" => Some(Stop::Interrupted(match s.signal.as_deref() {
+                Some("SIGTERM") => libc::SIGTERM,
+                Some("SIGHUP") => libc::SIGHUP,
                 _ => libc::SIGINT,
             })),
-            "local_limit" => Some(Stop::LocalLimit(failure_of(text(s, &["cause"])?)?)),
+            "local_limit" => Some(Stop::LocalLimit(failure_of(
+                s.cause
+                    .as_deref()
+                    .ok_or("the summary has no stopped.cause")?,
+            )?)),
             other => return Err(format!("unknown stop reason '{other}'")),
         },
     };
-    let options = field(v, &["options"])?.clone();
+    let run_options = v.options.as_run()?;
     if targets.is_empty() {
-        targets = options
-            .get("targets")
-            .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(|a| addr(a).ok()).collect())
-            .unwrap_or_default();
+        targets = run_options
+            .targets
+            .iter()
+            .filter_map(|a| addr(a).ok())
+            .collect();
     }
     let shard = Shard {
-        index: int(v, &["shard", "index"])?,
-        count: int(v, &["shard", "count"])?,
+        index: v.shard.index,
+        count: v.shard.count,
     };
     if shard.count == 0 || shard.index >= shard.count {
         return Err(format!(
@@ -407,38 +400,39 @@ fn read_summary(v: &Value) -> Result<ShardSummary, String> {
             shard.index, shard.count
         ));
     }
-    let origin_us = int(v, &["schedule_origin_us"])?;
-    let timeline = timeline_samples(v, c.total)?;
+    let origin_us = v.schedule_origin_us;
+    let timeline = timeline_samples(v.timeline.as_ref(), c.total)?;
     check_timeline(&timeline, &c)?;
     let outcome = Outcome {
         stats,
         stop,
-        wall: micros(v, &["wall_time_us"])?,
-        dial_span: micros(v, &["dial_span_us"])?,
-        settled: opt_micros(v, "settled_us")?,
-        settle: micros(&options, &["settle_us"])?,
+        wall: Duration::from_micros(v.wall_time_us),
+        dial_span: Duration::from_micros(v.dial_span_us),
+        settled: v.settled_us.map(Duration::from_micros),
+        settle: Duration::from_micros(run_options.settle_us),
         origin: UNIX_EPOCH + Duration::from_micros(origin_us),
-        first_attempt_lag: opt_micros(v, "first_attempt_late_us")?,
+        first_attempt_lag: v.first_attempt_late_us.map(Duration::from_micros),
     };
     Ok(ShardSummary {
         source: String::new(),
-        host: text(v, &["target", "host"])?.to_string(),
-        ip: text(v, &["target", "ip"])?.to_string(),
-        port: int(v, &["target", "port"])?,
-        label: text(v, &["target", "label"])?.to_string(),
+        host: v.target.host.clone(),
+        ip: v.target.ip.clone(),
+        port: v.target.port,
+        label: v.target.label.clone(),
         shard,
-        connections: int(&options, &["connections"])?,
-        sleep_us: int(&options, &["sleep_us"])?,
-        start_at: v.get("start_at").and_then(Value::as_str).map(String::from),
+        connections: run_options.connections,
+        sleep_us: run_options.sleep_us,
+        start_at: v.start_at.clone(),
         origin_us,
-        first_attempt_late_us: int(v, &["first_attempt_late_us"]).ok(),
+        first_attempt_late_us: v.first_attempt_late_us,
         probe,
         targets,
-        requested_rate: v.get("requested_rate").and_then(Value::as_f64),
-        other_latencies: other_latencies(v)?,
+        requested_rate: v.requested_rate.map(|r| r.0),
+        other_latencies,
         timeline,
         outcome,
-        options,
+        options: v.options.clone(),
+        run_options,
     })
 }
 
@@ -449,7 +443,8 @@ fn other_latencies(v: &Value) -> Result<Vec<(String, Latency)>, String> {
             return Ok(());
         };
         if map.get("histogram").is_some_and(Value::is_string) {
-            out.push((path.to_string(), latency(v, path)?));
+            let read = schema::Latency::deserialize(v).map_err(|e| format!("{path}: {e}"))?;
+            out.push((path.to_string(), latency(&read, path)?));
             return Ok(());
         }
         for (key, child) in map {
@@ -460,7 +455,7 @@ fn other_latencies(v: &Value) -> Result<Vec<(String, Latency)>, String> {
             };
             // A merge's own summary carries what it merged under `merged`: read as a run's.
             let known = path.is_empty()
-                && (LATENCIES.iter().any(|(k, _)| k == key)
+                && (LATENCIES.iter().any(|(k, _, _)| k == key)
                     || key == "time_to_served_us"
                     || key == "tls_handshake_us"
                     || key == "merged");
@@ -849,11 +844,12 @@ mod tests {
 
     #[test]
     fn timelines_are_read_by_column_name() {
-        let v: Value = serde_json::json!({"timeline": {
+        let timeline = |v: Value| schema::Timeline::deserialize(v).unwrap();
+        let t = timeline(serde_json::json!({
             "columns": ["established", "quic", "elapsed_us", "error", "closed", "dialing"],
             "samples": [[1, 9, 100, 0, 0, 2], [4, 9, 2000, 1, 0, 0]],
-        }});
-        let samples = timeline_samples(&v, 5).unwrap();
+        }));
+        let samples = timeline_samples(Some(&t), 5).unwrap();
         assert_eq!(samples.len(), 2);
         assert_eq!(samples[0].elapsed, Duration::from_micros(100));
         assert_eq!(
@@ -866,17 +862,10 @@ mod tests {
         );
         assert_eq!((samples[1].not_initiated, samples[1].error), (0, 1));
         assert_eq!(samples[1].served_open, None);
-        let none: Value = serde_json::json!({"timeline": null});
-        assert!(timeline_samples(&none, 5).unwrap().is_empty());
+        assert!(timeline_samples(None, 5).unwrap().is_empty());
+        let bad = timeline(serde_json::json!({"columns": ["elapsed_us"], "samples": []}));
         assert!(
-            timeline_samples(&serde_json::json!({}), 5)
-                .unwrap()
-                .is_empty()
-        );
-        let bad: Value =
-            serde_json::json!({"timeline": {"columns": ["elapsed_us"], "samples": []}});
-        assert!(
-            timeline_samples(&bad, 5)
+            timeline_samples(Some(&bad), 5)
                 .unwrap_err()
                 .contains("no column dialing")
         );

@@ -11,8 +11,10 @@ use std::io::Cursor;
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::report::schema;
 use crate::report::summary::timeline_samples;
 
 /// The counts by state at one moment (`served` with a probe only).
@@ -218,7 +220,13 @@ fn summary(value: &Value, source: String, ticks: Vec<Point>) -> Result<Run, Stri
 
 /// The summary's `timeline`, as the merge reads it too.
 fn samples(value: &Value, total: u64) -> Result<Vec<Point>, String> {
-    Ok(timeline_samples(value, total)?
+    let timeline = value
+        .get("timeline")
+        .filter(|t| !t.is_null())
+        .map(schema::Timeline::deserialize)
+        .transpose()
+        .map_err(|e| format!("timeline: {e}"))?;
+    Ok(timeline_samples(timeline.as_ref(), total)?
         .into_iter()
         .map(|s| Point {
             elapsed_us: u64::try_from(s.elapsed.as_micros()).unwrap_or(u64::MAX),
