@@ -360,6 +360,9 @@ impl<'s> Engine<'s> {
             self.stats.timeline.sample(sample);
             if self.ticker.take_due(now) {
                 observer.tick(now.duration_since(self.start), &self.stats);
+                if let Some(beats) = &mut self.stats.beats {
+                    beats.interval.reset();
+                }
             }
             if self.refresher.as_mut().is_some_and(|r| r.take_due(now)) {
                 observer.refresh(now.duration_since(self.start), &self.stats);

@@ -38,7 +38,13 @@ pub fn of_run(outcome: &Outcome, verdicts: &[Verdict], output_failed: bool) -> u
 
 /// The status of a finished run, judged by the gates it was given.
 pub fn of_outcome(outcome: &Outcome, verdicts: &[Verdict]) -> u8 {
-    let not_served = outcome.stats.probe.as_ref().map_or(0, |p| p.not_served());
+    // A connection that stopped answering its heartbeats is served no more.
+    let stopped = outcome
+        .stats
+        .beats
+        .as_ref()
+        .map_or(0, |b| b.stopped_total());
+    let not_served = outcome.stats.probe.as_ref().map_or(0, |p| p.not_served()) + stopped;
     of_counts(
         &outcome.stats.counts,
         not_served,

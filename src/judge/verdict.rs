@@ -42,10 +42,10 @@ pub fn of_run(outcome: &Outcome, gates: &[Verdict], output_failed: Option<&str>)
     let status = exit::of_run(outcome, gates, output_failed.is_some());
     let stats = &outcome.stats;
     let counts = &stats.counts;
-    let what = if stats.probe.is_some() {
-        "established, served and held"
-    } else {
-        "established and held"
+    let what = match (&stats.probe, &stats.beats) {
+        (Some(_), Some(_)) => "established, served, held and answered every heartbeat",
+        (Some(_), None) => "established, served and held",
+        _ => "established and held",
     };
     let losses = losses(stats);
     let text = match status {
@@ -239,6 +239,14 @@ fn losses(stats: &Stats) -> Vec<String> {
             if n > 0 {
                 losses.push(format!("{n} {text}"));
             }
+        }
+        if let Some(beats) = stats.beats.as_ref().filter(|b| b.stopped_total() > 0) {
+            losses.push(format!(
+                "{} of {} stopped answering heartbeats (first at {})",
+                beats.stopped_total(),
+                probe.of(ProbeOutcome::Served),
+                go_style(beats.first_stop.unwrap_or_default())
+            ));
         }
     }
     losses

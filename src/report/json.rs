@@ -13,7 +13,7 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
-use crate::engine::stats::{Counts, Latency, ProbeStats, Stats, TlsStats};
+use crate::engine::stats::{BeatStats, Counts, Latency, ProbeStats, Stats, StopCause, TlsStats};
 use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
 use crate::judge::Finding;
@@ -58,6 +58,12 @@ pub fn write_tick(w: &mut impl Write, elapsed: Duration, stats: &Stats) -> io::R
             connect_p99_us: (stats.connect.moments.count > 0)
                 .then(|| micros(stats.connect.quantile(0.99))),
             probe: stats.probe.as_ref().map(|p| probe_counts(p, None)),
+            beats: stats.beats.as_ref().map(|b| schema::TickBeats {
+                p50_us: (!b.interval.is_empty()).then(|| micros(b.interval.quantile(0.5))),
+                p99_us: (!b.interval.is_empty()).then(|| micros(b.interval.quantile(0.99))),
+                answered: b.answered,
+                stopped: b.stopped_total(),
+            }),
         },
     )
 }
@@ -69,6 +75,23 @@ fn probe_counts(probe: &ProbeStats, name: Option<&str>) -> schema::Probe {
         outcomes: Tally::of(ProbeOutcome::ALL.iter().map(|o| (o.key(), probe.of(*o)))),
         awaiting: probe.awaiting,
         served_open: probe.served_open,
+    }
+}
+
+/// `--heartbeat`: the beats' counts and latency.
+fn beat_counts(beats: &BeatStats) -> schema::Beats {
+    schema::Beats {
+        due: beats.due,
+        sent: beats.sent,
+        answered: beats.answered,
+        late: beats.late,
+        stopped: Tally::of(
+            StopCause::ALL
+                .iter()
+                .map(|c| (c.key(), beats.stopped[c.index()])),
+        ),
+        first_stop_us: beats.first_stop.map(micros),
+        latency_us: latency(&beats.latency),
     }
 }
 
@@ -237,6 +260,7 @@ pub fn summary(s: &SummaryInput) -> Summary {
         time_to_served_us: stats.probe.as_ref().map(|p| latency(&p.time_to_served)),
         tls: stats.tls.as_ref().map(tls_counts),
         tls_handshake_us: stats.tls.as_ref().map(|t| latency(&t.handshake)),
+        beats: stats.beats.as_ref().map(beat_counts),
         attempts: made,
         requested_rate: s.requested_rate.map(Rate),
         achieved_rate: achieved_rate(made, s.outcome.dial_span).map(Rate),

@@ -49,7 +49,8 @@ impl<W: Write> Observer for Live<'_, W> {
         // A closed stdout (a pipe to `head`, say) must not stop the run or lose its count.
         let _ = match self.lines {
             Lines::Off => Ok(()),
-            Lines::Plain => text::write_live_line(&mut self.out, &stats.counts),
+            Lines::Plain => text::write_live_line(&mut self.out, &stats.counts)
+                .and_then(|()| text::write_interval_beats(&mut self.out, stats)),
             Lines::Json => json::write_tick(&mut self.out, elapsed, stats),
         }
         .and_then(|()| self.out.flush());
@@ -76,6 +77,12 @@ impl<W: Write> Observer for Live<'_, W> {
     fn conn_event(&mut self, event: ConnEvent) {
         let Some(err) = &mut self.debug else { return };
         let line = match (event.probe, event.state) {
+            _ if event.beat_stopped.is_some() => format!(
+                "connection {}: stopped answering heartbeats ({}) after {}",
+                event.seq,
+                event.beat_stopped.map_or("", |c| c.label()),
+                go_style(event.elapsed)
+            ),
             (Some(ProbeOutcome::Served), _) => format!(
                 "connection {}: served in {}",
                 event.seq,

@@ -58,6 +58,20 @@ pub struct Tick {
     pub connect_p99_us: Option<u64>,
     #[serde(default)]
     pub probe: Option<Probe>,
+    /// `--heartbeat`: beat latency over the interval, and the connections that stopped
+    /// answering so far; left out without heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beats: Option<TickBeats>,
+}
+
+/// A tick's heartbeats: the interval's beat p50 and p99 (null when none was answered in
+/// it), and the run's counts so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TickBeats {
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+    pub answered: u64,
+    pub stopped: u64,
 }
 
 /// The run's final object. What the merge needs is required; what it does not read is
@@ -87,6 +101,9 @@ pub struct Summary {
     pub tls: Option<Tls>,
     #[serde(default)]
     pub tls_handshake_us: Option<Latency>,
+    /// `--heartbeat`: what the beats found; left out without heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beats: Option<Beats>,
     #[serde(default)]
     pub attempts: u64,
     #[serde(default)]
@@ -263,6 +280,20 @@ pub struct Probe {
     pub outcomes: Tally,
     pub awaiting: u64,
     pub served_open: u64,
+}
+
+/// `--heartbeat`: beats due, sent, answered and late; the connections that stopped
+/// answering, by cause (`timeout`, `wrong`, `closed`), and when the first did; and beat
+/// latency, from each beat's due time to its answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Beats {
+    pub due: u64,
+    pub sent: u64,
+    pub answered: u64,
+    pub late: u64,
+    pub stopped: Tally,
+    pub first_stop_us: Option<u64>,
+    pub latency_us: Latency,
 }
 
 /// `--tls`: what was negotiated and how handshakes failed, in the order first seen.

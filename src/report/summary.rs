@@ -26,7 +26,8 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::{
-    Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats, TlsStats,
+    BeatStats, Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats,
+    StopCause, TlsStats,
 };
 use crate::engine::timeline::{Sample, Timeline};
 use crate::engine::{Outcome, Stop};
@@ -348,6 +349,25 @@ fn read_summary(
             failures: list(&tls.failures),
         });
     }
+    if let Some(beats) = &v.beats {
+        let mut stopped = [0; StopCause::ALL.len()];
+        for cause in StopCause::ALL {
+            stopped[cause.index()] = beats
+                .stopped
+                .get(cause.key())
+                .ok_or_else(|| format!("the summary has no beats.stopped.{}", cause.key()))?;
+        }
+        stats.beats = Some(BeatStats {
+            due: beats.due,
+            sent: beats.sent,
+            answered: beats.answered,
+            late: beats.late,
+            stopped,
+            first_stop: beats.first_stop_us.map(Duration::from_micros),
+            latency: latency(&beats.latency_us, "beats.latency_us")?,
+            interval: Default::default(),
+        });
+    }
     stats.hold = v.hold.map(|hold| HoldSpan {
         duration: Duration::from_micros(hold.duration_us),
         min_established: hold.min_established,
@@ -458,6 +478,7 @@ fn other_latencies(v: &Value) -> Result<Vec<(String, Latency)>, String> {
                 && (LATENCIES.iter().any(|(k, _, _)| k == key)
                     || key == "time_to_served_us"
                     || key == "tls_handshake_us"
+                    || key == "beats"
                     || key == "merged");
             if !known {
                 walk(child, &child_path, out)?;

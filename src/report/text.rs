@@ -9,8 +9,8 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{
-    Counts, Fallback, HoldSpan, Latency, LossCause, ProbeStats, SIGNIFICANT_FIGURES, Stats,
-    TlsStats,
+    BeatStats, Counts, Fallback, HoldSpan, Latency, LossCause, ProbeStats, SIGNIFICANT_FIGURES,
+    Stats, StopCause, TlsStats,
 };
 use crate::engine::{Outcome, Stop};
 use crate::judge::Finding;
@@ -38,6 +38,30 @@ pub fn write_live_line(w: &mut impl Write, c: &Counts) -> io::Result<()> {
         w,
         "Total: {}, Dialing: {}, Established: {}, Closed: {}, Error: {}, NotInitiated: {}",
         c.total, c.dialing, c.established, c.closed, c.error, c.not_initiated
+    )
+}
+
+/// With heartbeats, after each live line: the interval's beat latency, then the
+/// connections that stopped answering so far. Nothing without heartbeats, so the line
+/// stays the reference tool's.
+pub fn write_interval_beats(w: &mut impl Write, stats: &Stats) -> io::Result<()> {
+    let Some(beats) = &stats.beats else {
+        return Ok(());
+    };
+    let interval = &beats.interval;
+    let (p50, p99) = if interval.is_empty() {
+        ("-".to_string(), "-".to_string())
+    } else {
+        (
+            go_style(significant(interval.quantile(0.5), 3)),
+            go_style(significant(interval.quantile(0.99), 3)),
+        )
+    };
+    writeln!(
+        w,
+        "Beats: p50 {p50}, p99 {p99} (this interval), {} answered, {} stopped answering",
+        beats.answered,
+        beats.stopped_total()
     )
 }
 
@@ -156,6 +180,9 @@ pub fn write_final(w: &mut impl Write, s: &Summary) -> io::Result<()> {
     writeln!(w, "Closed by cause: {}", closures.join(", "))?;
     if let (Some(probe), Some(name)) = (&stats.probe, s.probe) {
         write_probe(w, name, probe)?;
+    }
+    if let Some(beats) = &stats.beats {
+        write_beats(w, beats)?;
     }
     writeln!(w, "Bytes received: {}", stats.bytes_received)?;
     let made = counts.total - counts.not_initiated;
@@ -326,6 +353,41 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
         )?;
         writeln!(w, "Time to served percentiles:")?;
         write_percentile_table(w, &probe.time_to_served)?;
+    }
+    Ok(())
+}
+
+/// `Heartbeats: due 600, sent 600, answered 590, late 4, stopped answering 10 (no answer in
+/// time 10, wrong answer 0, closed with a beat out 0), first at 1.52s`, then beat latency,
+/// from each beat's due time to its answer.
+fn write_beats(w: &mut impl Write, beats: &BeatStats) -> io::Result<()> {
+    let causes: Vec<String> = StopCause::ALL
+        .iter()
+        .map(|c| format!("{} {}", c.label(), beats.stopped[c.index()]))
+        .collect();
+    write!(
+        w,
+        "Heartbeats: due {}, sent {}, answered {}, late {}, stopped answering {} ({})",
+        beats.due,
+        beats.sent,
+        beats.answered,
+        beats.late,
+        beats.stopped_total(),
+        causes.join(", ")
+    )?;
+    if let Some(first) = beats.first_stop {
+        write!(w, ", first at {}", go_style(first))?;
+    }
+    writeln!(w)?;
+    if beats.latency.moments.count > 0 {
+        writeln!(
+            w,
+            "Beat latency (from each beat's due time) for {} answered beats min/avg/max/dev = {}",
+            beats.latency.moments.count,
+            min_avg_max_dev(&beats.latency)
+        )?;
+        writeln!(w, "Beat latency percentiles:")?;
+        write_percentile_table(w, &beats.latency)?;
     }
     Ok(())
 }
