@@ -401,6 +401,8 @@ impl ServerConfig {
             refusal,
             interval: args.interval,
             reuse_port: args.reuse_port,
+            slow: None,
+            mute_after: None,
             tls: tls::resolve_server(args.tls, args.cert.as_deref(), args.key.as_deref())?,
         })
     }

@@ -5,7 +5,10 @@
 //! (`--accept-limit`), close each connection after a while (`--close-after`), hold only so
 //! many at once and close the rest as they come (`--max-open`), after writing them a refusal
 //! (`--reject-after`), close with a reset rather than a FIN (`--reset`), greet each one, or
-//! write back what arrives (`--echo`).
+//! write back what arrives (`--echo`). An echo can be made to slow down as connections pile
+//! up, by `--slow-by` for each connection open past `--slow-after` (the knee a heartbeat's
+//! latency finds), or to stop coming after `--mute-after` (a server that stops answering
+//! but keeps its sockets open).
 //!
 //! A connection is served or turned away. A served one is owed the greeting, then (with
 //! `--echo`) what it sent; a turned-away one is owed the refusal, and is closed once that is
@@ -42,7 +45,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::engine::deadline::DeadlineQueue;
+use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
@@ -92,6 +95,27 @@ pub struct ServerConfig {
     pub reuse_port: bool,
     /// Serve TLS with this certificate (`--tls`).
     pub tls: Option<tls::Server>,
+    /// `--slow-after K --slow-by D`: each echo waits D for every connection open past K
+    /// when its bytes arrived.
+    pub slow: Option<Slow>,
+    /// `--mute-after`: from this long after the start, what arrives is read and never
+    /// echoed.
+    pub mute_after: Option<Duration>,
+}
+
+/// An echo's delay as connections pile up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slow {
+    pub after: u64,
+    pub by: Duration,
+}
+
+impl Slow {
+    /// How long an echo waits with `open` connections open.
+    pub fn delay(&self, open: u64) -> Duration {
+        let past = u32::try_from(open.saturating_sub(self.after)).unwrap_or(u32::MAX);
+        self.by.saturating_mul(past)
+    }
 }
 
 /// What the server has done so far.
@@ -190,6 +214,8 @@ struct Held {
     echoed: usize,
     /// The peer has finished sending (`--echo`): it is closed once its echo is written.
     read_closed: bool,
+    /// With `--slow-by`: its echo waits until then.
+    echo_at: Option<Instant>,
     /// A TLS session whose handshake is not done: nothing else is read or written yet. One
     /// closed while handshaking was closed during it.
     handshaking: bool,
@@ -211,6 +237,12 @@ pub struct Server<'s> {
     local_addr: SocketAddr,
     conns: Slab<Held>,
     closing: Option<DeadlineQueue<(usize, u64)>>,
+    /// With `--slow-by`: when each delayed echo is due.
+    echoes: DeadlineHeap<(usize, u64)>,
+    /// With `--mute-after`: from then on nothing is echoed.
+    mute_at: Option<Instant>,
+    /// The clock, read once a turn of the loop.
+    now: Instant,
     ticker: Ticker,
     stop_at: Option<Instant>,
     accept_retry_at: Option<Instant>,
@@ -281,6 +313,9 @@ impl<'s> Server<'s> {
             local_addr,
             conns: Slab::new(),
             closing: config.close_after.map(DeadlineQueue::new),
+            echoes: DeadlineHeap::default(),
+            mute_at: config.mute_after.and_then(|d| start.checked_add(d)),
+            now: start,
             ticker: Ticker::new(start, config.interval),
             stop_at: config.duration.and_then(|d| start.checked_add(d)),
             accept_retry_at: None,
@@ -312,6 +347,7 @@ impl<'s> Server<'s> {
         let mut events = Events::with_capacity(1024);
         let stop = loop {
             let now = Instant::now();
+            self.now = now;
             if self.ticker.take_due(now) {
                 self.count_queued();
                 tick(&self.counts);
@@ -324,6 +360,11 @@ impl<'s> Server<'s> {
                 self.accept_all(now);
             }
             self.close_due(now);
+            while let Some((key, seq)) = self.echoes.pop_expired(now) {
+                if self.conns.get(key).is_some_and(|held| held.seq == seq) {
+                    self.write_out(key);
+                }
+            }
             if let Some(stop) = self.stop {
                 break stop;
             }
@@ -333,6 +374,7 @@ impl<'s> Server<'s> {
                 .map_err(|e| Error::system("cannot arm the timer", e))?;
             timer::wait(&mut self.poll, &mut events, timeout)?;
             let now = Instant::now();
+            self.now = now;
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signal(),
@@ -384,6 +426,7 @@ impl<'s> Server<'s> {
             self.stop_at,
             self.accept_retry_at,
             self.closing.as_ref().and_then(DeadlineQueue::next_deadline),
+            self.echoes.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -527,6 +570,7 @@ impl<'s> Server<'s> {
             echo: Vec::new(),
             echoed: 0,
             read_closed: false,
+            echo_at: None,
             handshaking,
         });
         match role {
@@ -601,9 +645,13 @@ impl<'s> Server<'s> {
             .and_then(|()| write_until_blocked(&mut held.stream, &message[held.sent..]));
         let written = written.and_then(|n| {
             held.sent += n;
-            if held.sent < message.len() || held.unechoed() == 0 {
+            if held.sent < message.len()
+                || held.unechoed() == 0
+                || held.echo_at.is_some_and(|at| at > self.now)
+            {
                 return Ok(());
             }
+            held.echo_at = None;
             held.echoed += write_until_blocked(&mut held.stream, &held.echo[held.echoed..])?;
             if held.unechoed() == 0 {
                 // Written out: the buffer is let go, so only a connection whose peer does not
@@ -668,12 +716,25 @@ impl<'s> Server<'s> {
                     self.write_out(key);
                     return;
                 }
+                Ok(_) if self.mute_at.is_some_and(|at| at <= self.now) => {
+                    // Muted: read, so the peer's writes never wait, and never answered.
+                }
                 Ok(n) => {
                     if held.echoed > 0 {
                         held.echo.drain(..held.echoed);
                         held.echoed = 0;
                     }
                     held.echo.extend_from_slice(&self.read_buf[..n]);
+                    if let Some(slow) = self.config.slow
+                        && held.echo_at.is_none()
+                    {
+                        let delay = slow.delay(self.counts.open);
+                        if !delay.is_zero() {
+                            let at = self.now.checked_add(delay).unwrap_or(self.now);
+                            held.echo_at = Some(at);
+                            self.echoes.push_at(at, (key, held.seq));
+                        }
+                    }
                     self.write_out(key);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
