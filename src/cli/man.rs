@@ -1,6 +1,6 @@
 //! `tcpgoon man`: the man page, tcpgoon(1), in roff, made from the help texts: NAME from the
 //! general help's first line, DESCRIPTION from the rest of it, then one section per
-//! subcommand with a help of its own, in the order `help::TOPICS` gives. Nothing is written
+//! subcommand with a help of its own, in the order `help::topics` gives. Nothing is written
 //! twice: a flag added to a help text is in the man page.
 //!
 //! A help text is read by its layout (see `docs.rs`): paragraphs split by blank lines; an
@@ -10,7 +10,7 @@
 //! (a usage line, examples) are kept as they are (`.nf`).
 
 use crate::cli::docs::{self, description_column, indent};
-use crate::cli::help::{BUILD_TIME, HELP, TOPICS, VERSION};
+use crate::cli::help::{BUILD_TIME, HELP, VERSION, topics};
 
 /// The whole page.
 pub fn page() -> String {
@@ -45,7 +45,7 @@ pub fn page() -> String {
     out += &synopsis.join(".br\n");
     out += ".SH DESCRIPTION\n";
     out += &body(rest);
-    for (name, help) in TOPICS {
+    for (name, help) in topics() {
         out += &format!(".SH \"TCPGOON {}\"\n", escape(&name.to_uppercase()));
         out += &body(help);
     }

@@ -23,15 +23,15 @@
 pub mod complete;
 pub mod config;
 pub mod docs;
+pub mod flags;
 pub mod help;
 pub mod man;
 pub mod parse;
 pub mod tls;
 pub mod values;
 
-pub use help::{
-    HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text,
-};
+pub use flags::Sub;
+pub use help::{HELP, VERSION, version_text};
 pub use parse::{
     Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, MERGE_FLAGS,
     MergeArgs, PLOT_FLAGS, PLOT_VALUE_OPTIONS, PlotArgs, Probing, RUN_FLAGS, RUN_VALUE_OPTIONS,

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use std::path::PathBuf;
 
 use crate::cli::complete::Shell;
-use crate::cli::help::{self, HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP};
+use crate::cli::flags::Sub;
+use crate::cli::help::{self, HELP};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_bool,
     parse_escaped, parse_port, parse_port_or_zero, parse_probe_bytes, parse_probe_kind,
@@ -285,7 +286,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
         }
         Some("run") => {
             if wants_help {
-                return Ok(Command::Help(RUN_HELP));
+                return Ok(Command::Help(help::text(Sub::Run)));
             }
             parse_run(
                 Args {
@@ -299,7 +300,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
         }
         Some("limit") => {
             if wants_help {
-                return Ok(Command::Help(LIMIT_HELP));
+                return Ok(Command::Help(help::text(Sub::Limit)));
             }
             parse_limit(
                 Args {
@@ -313,7 +314,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
         }
         Some("server") => {
             if wants_help {
-                return Ok(Command::Help(SERVER_HELP));
+                return Ok(Command::Help(help::text(Sub::Server)));
             }
             parse_server(
                 Args {
@@ -328,13 +329,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, Error> {
         }
         Some("merge") => {
             if wants_help {
-                return Ok(Command::Help(MERGE_HELP));
+                return Ok(Command::Help(help::text(Sub::Merge)));
             }
             parse_merge(args, lossy(operands)).map(Command::Merge)
         }
         Some("plot") => {
             if wants_help {
-                return Ok(Command::Help(PLOT_HELP));
+                return Ok(Command::Help(help::text(Sub::Plot)));
             }
             parse_plot(
                 Args {
@@ -1196,8 +1197,14 @@ mod tests {
                 "--output: needs a path, not an empty one".to_string()
             ))
         );
-        assert_eq!(parse_words("help plot"), Ok(Command::Help(PLOT_HELP)));
-        assert_eq!(parse_words("plot x -h"), Ok(Command::Help(PLOT_HELP)));
+        assert_eq!(
+            parse_words("help plot"),
+            Ok(Command::Help(help::text(Sub::Plot)))
+        );
+        assert_eq!(
+            parse_words("plot x -h"),
+            Ok(Command::Help(help::text(Sub::Plot)))
+        );
         for (words, says) in [
             ("plot x", "plot needs -o"),
             ("plot -o x.svg", "at least one FILE"),
@@ -1302,9 +1309,18 @@ mod tests {
     fn help_and_version_are_values() {
         assert_eq!(parse_words(""), Ok(Command::Help(HELP)));
         assert_eq!(parse_words("--help"), Ok(Command::Help(HELP)));
-        assert_eq!(parse_words("help run"), Ok(Command::Help(RUN_HELP)));
-        assert_eq!(parse_words("run -h"), Ok(Command::Help(RUN_HELP)));
-        assert_eq!(parse_words("server --help"), Ok(Command::Help(SERVER_HELP)));
+        assert_eq!(
+            parse_words("help run"),
+            Ok(Command::Help(help::text(Sub::Run)))
+        );
+        assert_eq!(
+            parse_words("run -h"),
+            Ok(Command::Help(help::text(Sub::Run)))
+        );
+        assert_eq!(
+            parse_words("server --help"),
+            Ok(Command::Help(help::text(Sub::Server)))
+        );
         assert_eq!(parse_words("-V"), Ok(Command::Version));
         assert_eq!(parse_words("version"), Ok(Command::Version));
     }
@@ -1364,7 +1380,10 @@ mod tests {
         };
         assert_eq!(limit.dial_timeout, Duration::from_secs(7200));
         // Clustered short flags still count.
-        assert_eq!(parse_words("run -yh"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(
+            parse_words("run -yh"),
+            Ok(Command::Help(help::text(Sub::Run)))
+        );
         assert_eq!(parse_words("run h 80 -yV"), Ok(Command::Version));
         assert!(run_args("run h 80 -yd").debug);
     }
@@ -1568,9 +1587,9 @@ mod tests {
     #[test]
     fn short_and_long_forms_name_one_option() {
         for (command, help) in [
-            ("run", RUN_HELP),
-            ("limit", LIMIT_HELP),
-            ("server", SERVER_HELP),
+            ("run", help::text(Sub::Run)),
+            ("limit", help::text(Sub::Limit)),
+            ("server", help::text(Sub::Server)),
         ] {
             let spelling = Spelling::of(Some(&OsString::from(command)));
             for line in help.lines().map(str::trim_start) {
@@ -1646,14 +1665,26 @@ mod tests {
             assert!(message.contains(why), "{bad}: {message}");
         }
         assert!(usage_error("limit h").contains("limit takes <host> <port>"));
-        assert_eq!(parse_words("help limit"), Ok(Command::Help(LIMIT_HELP)));
-        assert_eq!(parse_words("limit -h"), Ok(Command::Help(LIMIT_HELP)));
+        assert_eq!(
+            parse_words("help limit"),
+            Ok(Command::Help(help::text(Sub::Limit)))
+        );
+        assert_eq!(
+            parse_words("limit -h"),
+            Ok(Command::Help(help::text(Sub::Limit)))
+        );
     }
 
     #[test]
     fn help_asked_of_help_or_version_is_given() {
-        assert_eq!(parse_words("help run -h"), Ok(Command::Help(RUN_HELP)));
-        assert_eq!(parse_words("help -h limit"), Ok(Command::Help(LIMIT_HELP)));
+        assert_eq!(
+            parse_words("help run -h"),
+            Ok(Command::Help(help::text(Sub::Run)))
+        );
+        assert_eq!(
+            parse_words("help -h limit"),
+            Ok(Command::Help(help::text(Sub::Limit)))
+        );
         assert_eq!(parse_words("help --help"), Ok(Command::Help(HELP)));
         assert_eq!(parse_words("version -h"), Ok(Command::Help(HELP)));
         assert!(usage_error("help run -x").contains("'-x'"));
@@ -1697,9 +1728,12 @@ mod tests {
         assert!(usage_error("run h 1 -c -h").contains("-c"));
         assert_eq!(
             parse_words("server -p 0 -h"),
-            Ok(Command::Help(SERVER_HELP))
+            Ok(Command::Help(help::text(Sub::Server)))
         );
-        assert_eq!(parse_words("run h 1 -yh"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(
+            parse_words("run h 1 -yh"),
+            Ok(Command::Help(help::text(Sub::Run)))
+        );
     }
 
     /// The lists of options that take a value are the ones the help shows with a `<VALUE>`;
@@ -1707,13 +1741,13 @@ mod tests {
     #[test]
     fn value_options_are_those_the_help_gives_a_value() {
         for (help, listed, values) in [
-            (RUN_HELP, RUN_VALUE_OPTIONS, 1),
-            (LIMIT_HELP, LIMIT_VALUE_OPTIONS, 1),
-            (SERVER_HELP, SERVER_VALUE_OPTIONS, 1),
-            (SERVER_HELP, SERVER_PAIR_OPTIONS, 2),
-            (RUN_HELP, RUN_FLAGS, 0),
-            (LIMIT_HELP, LIMIT_FLAGS, 0),
-            (SERVER_HELP, SERVER_FLAGS, 0),
+            (help::text(Sub::Run), RUN_VALUE_OPTIONS, 1),
+            (help::text(Sub::Limit), LIMIT_VALUE_OPTIONS, 1),
+            (help::text(Sub::Server), SERVER_VALUE_OPTIONS, 1),
+            (help::text(Sub::Server), SERVER_PAIR_OPTIONS, 2),
+            (help::text(Sub::Run), RUN_FLAGS, 0),
+            (help::text(Sub::Limit), LIMIT_FLAGS, 0),
+            (help::text(Sub::Server), SERVER_FLAGS, 0),
         ] {
             let mut shown: Vec<&str> = help
                 .lines()
@@ -1797,7 +1831,10 @@ mod tests {
         assert_eq!(server.greeting.as_deref(), Some(&b"-yd"[..]));
         assert!(server.reset);
         assert!(usage_error("server -p 0 -- 5").contains("unexpected argument '5'"));
-        assert_eq!(parse_words("help -- run"), Ok(Command::Help(RUN_HELP)));
+        assert_eq!(
+            parse_words("help -- run"),
+            Ok(Command::Help(help::text(Sub::Run)))
+        );
     }
 
     #[test]

@@ -1,0 +1,1002 @@
+//! The flag table: every option of every subcommand, declared once, with its names, the
+//! placeholders of its values, which subcommands take it and in which section of their help,
+//! its help text and default, whether it repeats, and what completes its value. Made from
+//! it: the options blocks of the help texts (laid out here, placed by `help.rs`), the
+//! parser's lists of options that take a value, flags, options with two values and
+//! repeatable options (`parse`), and the options the completion scripts offer (`docs.rs`).
+//! Adding a flag is an entry here and the code that reads its value.
+//!
+//! An entry is one option in the subcommands that document it alike; an option that two
+//! subcommands describe differently (`--connections` in run and in limit) has an entry for
+//! each, and a test checks that they agree on all but the words. Entries stand in the order
+//! the help texts show them: each subcommand's help takes its entries in this order, section
+//! by section.
+//!
+//! The layout is the one the help texts have always had: an entry's help lines are given
+//! as they are wrapped, from the subcommand's description column, and its `[default: …]`
+//! ends at column 78 on the last of them when it fits there, else on a line of its own (a
+//! few end elsewhere, or stand on their own line at the description column: [`Default`]
+//! says where).
+
+use crate::cli::values::Progress;
+use crate::engine::probe::ProbeKind;
+
+/// A subcommand with options of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sub {
+    Run,
+    Limit,
+    Server,
+    Merge,
+    Plot,
+}
+
+use Sub::{Limit, Merge, Plot, Run, Server};
+
+impl Sub {
+    /// In the order `tcpgoon man` shows their help.
+    pub const ALL: [Sub; 5] = [Run, Limit, Server, Merge, Plot];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Run => "run",
+            Limit => "limit",
+            Server => "server",
+            Merge => "merge",
+            Plot => "plot",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Sub> {
+        Sub::ALL.into_iter().find(|sub| sub.name() == name)
+    }
+
+    /// Where the descriptions of its help's options start.
+    pub fn column(self) -> usize {
+        match self {
+            Run | Limit => 28,
+            Server => 29,
+            Merge => 15,
+            Plot => 24,
+        }
+    }
+
+    /// Its entries, in the table's order.
+    pub fn flags(self) -> impl Iterator<Item = &'static Flag> {
+        FLAGS.iter().filter(move |flag| flag.on.contains(&self))
+    }
+
+    /// The spellings of its options that take one value: `-c`, `--connections`, ….
+    pub fn value_options(self) -> Vec<&'static str> {
+        self.spellings(|flag| flag.values.len() == 1)
+    }
+
+    /// The spellings of its flags, the options that take no value.
+    pub fn switches(self) -> Vec<&'static str> {
+        self.spellings(|flag| flag.values.is_empty())
+    }
+
+    /// The spellings of its options that take two values (`--reject-after K TEXT`).
+    pub fn pair_options(self) -> Vec<&'static str> {
+        self.spellings(|flag| flag.values.len() == 2)
+    }
+
+    /// The names of its options that add up when repeated (`--source`).
+    pub fn repeatable(self) -> Vec<&'static str> {
+        self.flags()
+            .filter(|flag| flag.repeats)
+            .map(Flag::name)
+            .collect()
+    }
+
+    fn spellings(self, which: fn(&Flag) -> bool) -> Vec<&'static str> {
+        self.flags()
+            .filter(|flag| which(flag))
+            .flat_map(Flag::spellings)
+            .collect()
+    }
+
+    /// The lines of its help that list the options of `section`, laid out.
+    pub fn options_block(self, section: Section) -> String {
+        let mut out = String::new();
+        let mut rows = self
+            .flags()
+            .filter(|flag| flag.section == section)
+            .peekable();
+        while let Some(first) = rows.next() {
+            let mut names = first.synopsis();
+            while let Some(joined) = rows.next_if(|flag| flag.joined) {
+                names += &format!(", {}", joined.synopsis());
+            }
+            let indent = if first.short.is_some() { 2 } else { 6 };
+            out += &row(
+                &format!("{:indent$}{names}", ""),
+                first.help,
+                first.default,
+                self.column(),
+            );
+        }
+        out
+    }
+}
+
+/// An entry's lines: its names, its help from `column` (beside the names when they leave a
+/// space before it, else below them), then its default.
+fn row(names: &str, help: &[&str], default: Option<Default>, column: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut help = help.iter();
+    if names.len() < column {
+        let first = help.next().copied().unwrap_or("");
+        lines.push(format!("{names:column$}{first}").trim_end().to_string());
+    } else {
+        lines.push(names.to_string());
+    }
+    lines.extend(help.map(|line| format!("{:column$}{line}", "")));
+    if let Some(default) = default {
+        let text = format!("[default: {}]", default.text);
+        match default.ends_at {
+            None => lines.push(format!("{:column$}{text}", "")),
+            Some(end) => {
+                let start = end - text.len();
+                let last = lines.last_mut().expect("a row has a line");
+                if last.len() < start {
+                    *last = format!("{last:start$}{text}");
+                } else {
+                    lines.push(format!("{:start$}{text}", ""));
+                }
+            }
+        }
+    }
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}
+
+/// Every subcommand: `-h, --help` is on each.
+const ALL: &[Sub] = &Sub::ALL;
+
+/// A block of a subcommand's help that lists options; its text (`help.rs`) has a line
+/// [`Section::marker`] where they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Options,
+    /// `Past one machine`: a run in shards.
+    Shard,
+    /// `Served, not just established`: probes.
+    Probe,
+    Tls,
+}
+
+impl Section {
+    pub const ALL: [Section; 4] = [
+        Section::Options,
+        Section::Shard,
+        Section::Probe,
+        Section::Tls,
+    ];
+
+    pub fn marker(self) -> &'static str {
+        match self {
+            Section::Options => "{options}",
+            Section::Shard => "{shard}",
+            Section::Probe => "{probe}",
+            Section::Tls => "{tls}",
+        }
+    }
+}
+
+/// What completes an option's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Nothing to suggest: a count, a duration, an address.
+    Any,
+    File,
+    Choices(&'static [&'static str]),
+}
+
+/// A default as the help shows it, `[default: TEXT]`, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Default {
+    pub text: &'static str,
+    /// The column it ends at: on the help's last line when it fits there after a space,
+    /// else on a line of its own. `None`: on a line of its own at the description column.
+    pub ends_at: Option<usize>,
+}
+
+impl Default {
+    /// Ending at column 78, as most do.
+    const fn right(text: &'static str) -> Default {
+        Default::ending_at(text, 78)
+    }
+
+    const fn ending_at(text: &'static str, column: usize) -> Default {
+        Default {
+            text,
+            ends_at: Some(column),
+        }
+    }
+
+    const fn below(text: &'static str) -> Default {
+        Default {
+            text,
+            ends_at: None,
+        }
+    }
+}
+
+/// One option of the subcommands `on`.
+#[derive(Debug, Clone, Copy)]
+pub struct Flag {
+    /// `-c`.
+    pub short: Option<&'static str>,
+    /// `--connections`; `None` for an option with a short spelling only (`-4`).
+    pub long: Option<&'static str>,
+    /// The placeholders of its values, `<N>` as `N`: none for a flag, two for
+    /// `--reject-after <K> <TEXT>`.
+    pub values: &'static [&'static str],
+    pub on: &'static [Sub],
+    pub section: Section,
+    /// Its description, line by line as the help wraps it; empty for a joined entry.
+    pub help: &'static [&'static str],
+    pub default: Option<Default>,
+    /// Shown on the line of the entry above, after a comma, whose description is for both
+    /// (`-4, -6`; limit's `--probe <KIND>, --send <BYTES>, …`).
+    pub joined: bool,
+    /// Each occurrence adds to a list, instead of replacing the value given before.
+    pub repeats: bool,
+    pub kind: Kind,
+}
+
+impl Flag {
+    /// What an entry is unless it says otherwise.
+    const NONE: Flag = Flag {
+        short: None,
+        long: None,
+        values: &[],
+        on: &[],
+        section: Section::Options,
+        help: &[],
+        default: None,
+        joined: false,
+        repeats: false,
+        kind: Kind::Any,
+    };
+
+    /// `-c`, `--connections`: short first.
+    pub fn spellings(&self) -> impl Iterator<Item = &'static str> + use<> {
+        self.short.into_iter().chain(self.long)
+    }
+
+    /// Its name in messages and the parser's lists: the long spelling, else the short one.
+    pub fn name(&self) -> &'static str {
+        self.long.or(self.short).expect("an entry has a name")
+    }
+
+    /// `-c, --connections <N>`.
+    pub fn synopsis(&self) -> String {
+        let mut text = self.spellings().collect::<Vec<_>>().join(", ");
+        for value in self.values {
+            text += &format!(" <{value}>");
+        }
+        text
+    }
+}
+
+/// The table.
+pub const FLAGS: &[Flag] = &[
+    Flag {
+        short: Some("-c"),
+        long: Some("--connections"),
+        values: &["N"],
+        on: &[Run],
+        help: &["connections to open"],
+        default: Some(Default::ending_at("100", 77)),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-s"),
+        long: Some("--sleep"),
+        values: &["DURATION"],
+        on: &[Run],
+        help: &["pause between connection attempts"],
+        default: Some(Default::right("10ms")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-t"),
+        long: Some("--dial-timeout"),
+        values: &["DUR"],
+        on: &[Run],
+        help: &["give up on a connection attempt after this"],
+        default: Some(Default::right("5000ms")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-i"),
+        long: Some("--interval"),
+        values: &["DUR"],
+        on: &[Run],
+        help: &["between live stats lines; 0: one, at start"],
+        default: Some(Default::right("1s")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-y"),
+        long: Some("--assume-yes"),
+        on: &[Run],
+        help: &["do not ask for confirmation"],
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-r"),
+        long: Some("--rate"),
+        values: &["N"],
+        on: &[Limit],
+        help: &["connection attempts per second"],
+        default: Some(Default::right("1000")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-c"),
+        long: Some("--connections"),
+        values: &["N"],
+        on: &[Limit],
+        help: &["the most to open"],
+        default: Some(Default::right("what the open-files limit allows")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-t"),
+        long: Some("--dial-timeout"),
+        values: &["DUR"],
+        on: &[Limit],
+        help: &["an attempt not established after this has failed"],
+        default: Some(Default::right("1s")),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--hold"),
+        values: &["DUR"],
+        on: &[Limit],
+        help: &["once the maximum is open, hold it this long"],
+        default: Some(Default::right("5s")),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--settle"),
+        values: &["DUR"],
+        on: &[Limit],
+        help: &[
+            "after the first loss, keep reading this long",
+            "before counting",
+        ],
+        default: Some(Default::right("50ms")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-i"),
+        long: Some("--interval"),
+        values: &["DUR"],
+        on: &[Limit],
+        help: &["between live stats lines; 0 turns them off"],
+        default: Some(Default::right("1s")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-d"),
+        long: Some("--debug"),
+        on: &[Run, Limit],
+        help: &["one line per connection event on stderr"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--progress"),
+        values: &["MODE"],
+        on: &[Run],
+        help: &[
+            "auto: a status line on stderr when it is a",
+            "terminal and stdout is not a pipe; `Total:` lines",
+            "otherwise; bar or lines force one",
+        ],
+        default: Some(Default::ending_at("auto", 77)),
+        kind: Kind::Choices(&Progress::NAMES),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--json"),
+        on: &[Run],
+        help: &[
+            "stdout carries JSON Lines only: a tick per",
+            "interval, a summary",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--summary"),
+        values: &["FILE"],
+        on: &[Run],
+        help: &[
+            "also write the JSON summary to FILE, the report",
+            "still on stdout; FILE is checked before dialing",
+        ],
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--hdr-log"),
+        values: &["FILE"],
+        on: &[Run],
+        help: &["write connect latencies as an HdrHistogram", "interval log"],
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--max-latency"),
+        values: &["P=DUR"],
+        on: &[Run],
+        help: &[
+            "fail (exit 3) when connect latency statistic P",
+            "exceeds DUR: p50, p99.9, max or mean; repeatable;",
+            "e.g. p99=20ms; rtt:p99=1ms bounds the kernel's",
+            "handshake RTT instead, served:p99=20ms time to",
+            "served (with a probe)",
+        ],
+        repeats: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--min-established"),
+        values: &["N|PCT%"],
+        on: &[Run],
+        help: &[
+            "pass when at least N (or PCT% of) connections are",
+            "established, tolerating the rest failing; more",
+            "than 0",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--hold"),
+        values: &["DUR"],
+        on: &[Run],
+        help: &[
+            "after the last attempt, keep the connections open",
+            "and read from them this long",
+        ],
+        default: Some(Default::ending_at("0", 76)),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--settle"),
+        values: &["DUR"],
+        on: &[Run],
+        help: &[
+            "after the last outcome, keep the connections open",
+            "and read this long before the verdict, so a",
+            "server that accepts and then refuses is caught; a",
+            "hold is never shorter; 0 ends at once",
+        ],
+        default: Some(Default::right("50ms")),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--reconnect"),
+        on: &[Run],
+        help: &[
+            "replace each connection the peer closes with a",
+            "new attempt, during the run and the hold, to keep",
+            "N up; replacements keep to the --sleep rate,",
+            "sharing it with the schedule",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--source"),
+        values: &["ADDRS"],
+        on: &[Run],
+        help: &[
+            "bind to these local addresses, in turn: a",
+            "comma-separated list of addresses and CIDR blocks",
+            "(127.0.0.2,127.0.0.0/28; a block gives its host",
+            "addresses); each source gets its own ephemeral",
+            "ports toward each target; repeatable, adding up",
+        ],
+        repeats: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--all-addresses"),
+        on: &[Run],
+        help: &[
+            "spread attempts over every address <host>",
+            "resolves to, not only the first",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--summary"),
+        values: &["FILE"],
+        on: &[Limit],
+        help: &["write the JSON summary to FILE, as run does"],
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--json"),
+        on: &[Limit],
+        help: &[
+            "JSON Lines only on stdout: ticks, then a summary",
+            "with the finding in `limit` (for `tcpgoon plot`)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--source"),
+        values: &["ADDRS"],
+        on: &[Limit],
+        help: &[
+            "bind to these local addresses, in turn (see",
+            "`tcpgoon help run`)",
+        ],
+        repeats: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--all-addresses"),
+        on: &[Limit],
+        help: &["spread attempts over every address <host>", "resolves to"],
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-4"),
+        on: &[Run, Limit],
+        help: &["resolve <host> to IPv4 (or IPv6) addresses only"],
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-6"),
+        on: &[Run, Limit],
+        joined: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--probe"),
+        values: &["KIND"],
+        on: &[Limit],
+        help: &[
+            "ask each connection for an answer (see `tcpgoon",
+            "help run`): the first not served is the loss, and",
+            "the count is of connections served and held",
+        ],
+        kind: Kind::Choices(&ProbeKind::NAMES),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--send"),
+        values: &["BYTES"],
+        on: &[Limit],
+        joined: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--expect"),
+        values: &["BYTES"],
+        on: &[Limit],
+        joined: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--probe-timeout"),
+        values: &["DUR"],
+        on: &[Limit],
+        joined: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--tls"),
+        on: &[Limit],
+        help: &[
+            "a TLS handshake on each connection (see",
+            "`tcpgoon help run`): a failed one is the loss",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--insecure"),
+        on: &[Limit],
+        joined: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--sni"),
+        values: &["NAME"],
+        on: &[Limit],
+        help: &["the handshake's options, as for run"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--ca"),
+        values: &["FILE"],
+        on: &[Limit],
+        joined: true,
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--alpn"),
+        values: &["PROTO"],
+        on: &[Limit],
+        joined: true,
+        repeats: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--tls-version"),
+        values: &["V"],
+        on: &[Limit],
+        joined: true,
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-p"),
+        long: Some("--port"),
+        values: &["PORT"],
+        on: &[Server],
+        help: &["port to listen on; 0 picks a free one"],
+        default: Some(Default::below("54321")),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-b"),
+        long: Some("--bind"),
+        values: &["ADDR"],
+        on: &[Server],
+        help: &["address to listen on"],
+        default: Some(Default::ending_at("127.0.0.1", 76)),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-m"),
+        long: Some("--maxconnections"),
+        values: &["N"],
+        on: &[Server],
+        help: &["stop after accepting N connections; 0 = no", "limit"],
+        default: Some(Default::ending_at("10; 0 with --accept-limit", 75)),
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-d"),
+        long: Some("--duration"),
+        values: &["DUR"],
+        on: &[Server],
+        help: &["stop after this long; 0 = no limit"],
+        default: Some(Default::below("30s")),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--backlog"),
+        values: &["N"],
+        on: &[Server],
+        help: &["listen backlog"],
+        default: Some(Default::ending_at("1024", 75)),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--no-accept"),
+        on: &[Server],
+        help: &[
+            "listen but never accept (the accept queue",
+            "fills, new SYNs are dropped, clients time out)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--accept-limit"),
+        values: &["K"],
+        on: &[Server],
+        help: &[
+            "accept K connections, then never again: later",
+            "ones wait in the accept queue, their handshakes",
+            "done, as at a server out of file descriptors",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--close-after"),
+        values: &["DUR"],
+        on: &[Server],
+        help: &["close each accepted connection after this long"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--reset"),
+        on: &[Server],
+        help: &["close with a reset (SO_LINGER 0), not a FIN"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--greeting"),
+        values: &["TEXT"],
+        on: &[Server],
+        help: &["write TEXT to each accepted connection"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--echo"),
+        on: &[Server],
+        help: &[
+            "write back what arrives on each connection",
+            "(after the greeting); while 64 KiB wait for the",
+            "peer to read them, stop reading it",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--max-open"),
+        values: &["N"],
+        on: &[Server],
+        help: &[
+            "hold at most N connections open at once; close",
+            "each one accepted beyond them at once (with",
+            "--reset, by a reset); 0 closes every connection",
+            "as it is accepted",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--reject-after"),
+        values: &["K", "TEXT"],
+        on: &[Server],
+        help: &[
+            "as --max-open K, but write TEXT to each",
+            "connection beyond the K open before closing it",
+            "(as redis-server does past its maxclients)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-i"),
+        long: Some("--interval"),
+        values: &["DUR"],
+        on: &[Server],
+        help: &["between stats lines; 0 turns them off"],
+        default: Some(Default::below("1s")),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--reuse-port"),
+        on: &[Server],
+        help: &[
+            "share the port with other servers (SO_REUSEPORT):",
+            "the kernel spreads connections over them, so a",
+            "group holds more than one open-files limit",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--tls"),
+        on: &[Server],
+        help: &[
+            "serve TLS (1.2 and 1.3) on every connection;",
+            "the fault modes work over it; without --cert",
+            "and --key, with a self-signed certificate for",
+            "localhost, 127.0.0.1 and ::1 made at start (its",
+            "SHA-256 fingerprint goes to stderr)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--cert"),
+        values: &["FILE"],
+        on: &[Server],
+        help: &["the certificate chain and its key, PEM (--tls)"],
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--key"),
+        values: &["FILE"],
+        on: &[Server],
+        joined: true,
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--json"),
+        on: &[Merge],
+        help: &["print the merged JSON summary instead of the text report"],
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-o"),
+        long: Some("--output"),
+        values: &["FILE"],
+        on: &[Plot],
+        help: &["the SVG to write (self-contained: no fonts or links)"],
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        short: Some("-h"),
+        long: Some("--help"),
+        on: ALL,
+        help: &["print this help"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--shard"),
+        values: &["I/N"],
+        on: &[Run],
+        section: Section::Shard,
+        help: &[
+            "make attempts I, I+N, I+2N, ... of the schedule",
+            "(0 <= I < N): N processes with I = 0..N-1 make the",
+            "run one would; -c is the total, -s its spacing",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--start-at"),
+        values: &["TIME"],
+        on: &[Run],
+        section: Section::Shard,
+        help: &[
+            "start the schedule at this wall-clock time:",
+            "RFC 3339 (2026-12-02T01:30:00Z) or @unix-seconds;",
+            "a time past is bad input",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--probe"),
+        values: &["KIND"],
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "ask each connection for proof that the",
+            "application took it:",
+            "  greeting   the server speaks first: any byte",
+            "  redis      send PING, expect +PONG",
+            "  memcached  send version, expect VERSION",
+            "  http       send HEAD / with the Host header,",
+            "             expect HTTP/",
+            "  postgres   a startup message for user",
+            "             postgres (postgres:USER for",
+            "             another role), expect an",
+            "             authentication request, or",
+            "             with trust the session",
+            "             ready; an error is a",
+            "             rejection",
+            "  ssh, smtp  expect SSH- or 220",
+        ],
+        kind: Kind::Choices(&ProbeKind::NAMES),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--send"),
+        values: &["BYTES"],
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "a probe of your own: write these once established",
+            "(escapes: \\r \\n \\t \\0 \\\\ \\xHH)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--expect"),
+        values: &["BYTES"],
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "served when what arrives begins with these (any",
+            "byte without it); anything else is a rejection",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--probe-timeout"),
+        values: &["DUR"],
+        on: &[Run],
+        section: Section::Probe,
+        help: &["established but not answered this long: unserved"],
+        default: Some(Default::ending_at("the dial timeout", 77)),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--tls"),
+        on: &[Run],
+        section: Section::Tls,
+        help: &[
+            "a TLS handshake after each TCP connect; a",
+            "--probe goes over TLS. A connection is Dialing",
+            "until its handshake is done",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--sni"),
+        values: &["NAME"],
+        on: &[Run],
+        section: Section::Tls,
+        help: &["the server name sent, and checked in the certificate"],
+        default: Some(Default::below("<host> when it is a name; none for an IP")),
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--insecure"),
+        on: &[Run],
+        section: Section::Tls,
+        help: &["do not verify the server's certificate"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--ca"),
+        values: &["FILE"],
+        on: &[Run],
+        section: Section::Tls,
+        help: &[
+            "trust the CA certificates in this PEM file",
+            "instead of the system's",
+        ],
+        kind: Kind::File,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--alpn"),
+        values: &["PROTO"],
+        on: &[Run],
+        section: Section::Tls,
+        help: &["offer this ALPN protocol (repeatable): h2, http/1.1"],
+        repeats: true,
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--tls-version"),
+        values: &["V"],
+        on: &[Run],
+        section: Section::Tls,
+        help: &["1.2 or 1.3 only"],
+        default: Some(Default::ending_at("both", 75)),
+        ..Flag::NONE
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_of_one_option_agree_on_all_but_the_words() {
+        for (i, a) in FLAGS.iter().enumerate() {
+            for b in &FLAGS[i + 1..] {
+                let name = a.name();
+                if name != b.name() {
+                    // One short spelling for two options (`-d`) is for different subcommands.
+                    let clash = a.spellings().any(|s| b.spellings().any(|t| s == t));
+                    assert!(
+                        !clash || !a.on.iter().any(|sub| b.on.contains(sub)),
+                        "{name}"
+                    );
+                    continue;
+                }
+                assert_eq!(a.short, b.short, "{name}");
+                assert_eq!(a.long, b.long, "{name}");
+                assert_eq!(a.values, b.values, "{name}");
+                assert_eq!(a.repeats, b.repeats, "{name}");
+                assert_eq!(a.kind, b.kind, "{name}");
+                assert!(
+                    !a.on.iter().any(|sub| b.on.contains(sub)),
+                    "{name} twice in one subcommand"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_entry_has_a_description_or_shares_one() {
+        for flag in FLAGS {
+            assert_eq!(flag.help.is_empty(), flag.joined, "{}", flag.name());
+            assert!(!flag.on.is_empty(), "{}", flag.name());
+            assert!(flag.values.len() <= 2, "{}", flag.name());
+        }
+    }
+}
