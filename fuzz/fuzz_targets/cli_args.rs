@@ -31,9 +31,8 @@ use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::complete::Shell;
 use tcpgoon::cli::escape;
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LIMIT_VALUE_OPTIONS, LimitArgs, MergeArgs,
-    PLOT_VALUE_OPTIONS, PlotArgs, Probing, Progress, RUN_VALUE_OPTIONS, RunArgs,
-    SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs, TlsArgs,
+    self, Addressing, Command, Family, HELP, LimitArgs, MergeArgs, PlotArgs, Probing, Progress,
+    RunArgs, ServerArgs, Sub, TlsArgs,
 };
 use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::engine::tls::Versions;
@@ -170,13 +169,11 @@ fn split_arguments(data: &[u8]) -> Vec<OsString> {
 /// `None` when there is none to split. The values of an option with two values are taken as
 /// they are, as `cli` takes them.
 fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
-    let (value_options, pair_options) = match args.first()?.to_str()? {
-        "run" => (RUN_VALUE_OPTIONS, &[][..]),
-        "limit" => (LIMIT_VALUE_OPTIONS, &[][..]),
-        "plot" => (PLOT_VALUE_OPTIONS, &[][..]),
-        "server" => (SERVER_VALUE_OPTIONS, SERVER_PAIR_OPTIONS),
-        _ => return None,
+    let sub = match Sub::named(args.first()?.to_str()?)? {
+        Sub::Merge => return None,
+        sub => sub,
     };
+    let (value_options, pair_options) = (sub.value_options(), sub.pair_options());
     // A value that looks like a flag (`--greeting -b=x`) makes the line ambiguous: pico-args
     // finds keys anywhere, preferring `-b` to `-b=`, so splitting changes which one it takes.
     let flag_like_value = args.windows(2).any(|pair| {

@@ -33,8 +33,7 @@ pub mod values;
 pub use flags::Sub;
 pub use help::{HELP, VERSION, version_text};
 pub use parse::{
-    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, MERGE_FLAGS,
-    MergeArgs, PLOT_FLAGS, PLOT_VALUE_OPTIONS, PlotArgs, Probing, RUN_FLAGS, RUN_VALUE_OPTIONS,
-    RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs, TlsArgs, parse,
+    Addressing, Command, Family, LimitArgs, MergeArgs, PlotArgs, Probing, RunArgs, ServerArgs,
+    TlsArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

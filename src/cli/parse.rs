@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use std::path::PathBuf;
 
 use crate::cli::complete::Shell;
-use crate::cli::flags::Sub;
+use crate::cli::flags::{FLAGS, Flag, Sub};
 use crate::cli::help::{self, HELP};
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_bool,
@@ -372,25 +372,35 @@ struct Pair {
 /// prefix wherever it stands; neither follows a cluster from left to right, where the first
 /// option that takes a value takes the rest.)
 struct Spelling {
-    values: &'static [&'static str],
-    flags: &'static [&'static str],
-    pairs: &'static [&'static str],
+    /// The subcommand's options that take one value, each spelling (from the flag table).
+    values: Vec<&'static str>,
+    /// Its flags, each spelling.
+    flags: Vec<&'static str>,
+    /// Its options that take two values.
+    pairs: Vec<&'static str>,
+    /// The names of its options that add up when repeated.
+    repeatable: Vec<&'static str>,
+    sub: Option<Sub>,
 }
 
 impl Spelling {
     fn of(command: Option<&OsString>) -> Spelling {
-        let (values, flags, pairs) = match command.and_then(|c| c.to_str()) {
-            Some("run") => (RUN_VALUE_OPTIONS, RUN_FLAGS, &[][..]),
-            Some("limit") => (LIMIT_VALUE_OPTIONS, LIMIT_FLAGS, &[][..]),
-            Some("server") => (SERVER_VALUE_OPTIONS, SERVER_FLAGS, SERVER_PAIR_OPTIONS),
-            Some("merge") => (&[][..], MERGE_FLAGS, &[][..]),
-            Some("plot") => (PLOT_VALUE_OPTIONS, PLOT_FLAGS, &[][..]),
-            _ => (&[][..], &["-h", "--help"][..], &[][..]),
-        };
-        Spelling {
-            values,
-            flags,
-            pairs,
+        let sub = command.and_then(|c| c.to_str()).and_then(Sub::named);
+        match sub {
+            Some(sub) => Spelling {
+                values: sub.value_options(),
+                flags: sub.switches(),
+                pairs: sub.pair_options(),
+                repeatable: sub.repeatable(),
+                sub: Some(sub),
+            },
+            None => Spelling {
+                values: Vec::new(),
+                flags: vec!["-h", "--help"],
+                pairs: Vec::new(),
+                repeatable: Vec::new(),
+                sub: None,
+            },
         }
     }
 
@@ -513,7 +523,7 @@ impl Spelling {
         let mut places = vec![Place::Stands; options.len()];
         let mut repeats = Vec::new();
         for (k, (at, span, name)) in found.iter().enumerate() {
-            let place = if REPEATABLE.contains(name) {
+            let place = if self.repeatable.contains(name) {
                 repeats.push((*name, Vec::new()));
                 Place::Repeat(repeats.len() - 1)
             } else if last_of(name) != Some(k) {
@@ -559,17 +569,15 @@ impl Spelling {
         found
     }
 
-    /// The name of the option `key` spells: its long form when it has one (the lists give
-    /// an option's short form just before its long one).
+    /// The name of the option `key` spells: its long form when it has one.
     fn name(&self, key: &str) -> Option<&'static str> {
-        [self.values, self.flags].into_iter().find_map(|list| {
-            let at = list.iter().position(|k| *k == key)?;
-            let next = list.get(at + 1).filter(|next| next.starts_with("--"));
-            Some(match next {
-                Some(long) if !key.starts_with("--") => *long,
-                _ => list[at],
-            })
-        })
+        match self.sub {
+            Some(sub) => sub
+                .flags()
+                .find(|flag| flag.spellings().any(|s| s == key))
+                .map(Flag::name),
+            None => self.flags.contains(&key).then_some("--help"),
+        }
     }
 
     /// Whether `short` or `long` is among normalized options as an option, not as the value
@@ -583,9 +591,6 @@ impl Spelling {
         })
     }
 }
-
-/// Options that add to a list each time they are given, instead of replacing a value.
-const REPEATABLE: &[&str] = &["--max-latency", "--source", "--alpn"];
 
 /// A subcommand's options, sorted out by [`Spelling::sort_out`].
 struct Args {
@@ -988,7 +993,7 @@ fn repeated<T>(
     name: &'static str,
     parse: fn(&str) -> Result<T, String>,
 ) -> Result<Vec<T>, Error> {
-    debug_assert!(REPEATABLE.contains(&name));
+    debug_assert!(FLAGS.iter().any(|flag| flag.repeats && flag.name() == name));
     let mut values = Vec::new();
     for (_, occurrence) in args.repeats.iter().filter(|(n, _)| *n == name) {
         let mut one = pico_args::Arguments::from_vec(occurrence.clone());
@@ -1007,119 +1012,6 @@ fn option_error(name: &str, e: pico_args::Error) -> Error {
         other => Error::Usage(format!("{name}: {other}")),
     }
 }
-
-/// The options of each subcommand that take a value, short and long forms.
-pub const RUN_VALUE_OPTIONS: &[&str] = &[
-    "-c",
-    "--connections",
-    "-s",
-    "--sleep",
-    "-t",
-    "--dial-timeout",
-    "-i",
-    "--interval",
-    "--progress",
-    "--hdr-log",
-    "--summary",
-    "--max-latency",
-    "--min-established",
-    "--hold",
-    "--settle",
-    "--source",
-    "--probe",
-    "--send",
-    "--expect",
-    "--probe-timeout",
-    "--shard",
-    "--start-at",
-    "--sni",
-    "--ca",
-    "--alpn",
-    "--tls-version",
-];
-pub const LIMIT_VALUE_OPTIONS: &[&str] = &[
-    "-r",
-    "--rate",
-    "-c",
-    "--connections",
-    "-t",
-    "--dial-timeout",
-    "--hold",
-    "--settle",
-    "-i",
-    "--interval",
-    "--summary",
-    "--source",
-    "--probe",
-    "--send",
-    "--expect",
-    "--probe-timeout",
-    "--sni",
-    "--ca",
-    "--alpn",
-    "--tls-version",
-];
-/// The flags of each subcommand: options that take no value, short and long forms.
-pub const RUN_FLAGS: &[&str] = &[
-    "-y",
-    "--assume-yes",
-    "-d",
-    "--debug",
-    "--json",
-    "--reconnect",
-    "--all-addresses",
-    "-4",
-    "-6",
-    "--tls",
-    "--insecure",
-    "-h",
-    "--help",
-];
-pub const LIMIT_FLAGS: &[&str] = &[
-    "-d",
-    "--debug",
-    "--json",
-    "--all-addresses",
-    "-4",
-    "-6",
-    "--tls",
-    "--insecure",
-    "-h",
-    "--help",
-];
-pub const PLOT_VALUE_OPTIONS: &[&str] = &["-o", "--output"];
-pub const PLOT_FLAGS: &[&str] = &["-h", "--help"];
-pub const SERVER_FLAGS: &[&str] = &[
-    "--no-accept",
-    "--reset",
-    "--echo",
-    "--reuse-port",
-    "--tls",
-    "-h",
-    "--help",
-];
-pub const MERGE_FLAGS: &[&str] = &["--json", "-h", "--help"];
-/// The options of `server` that take two values: `--reject-after K TEXT`.
-pub const SERVER_PAIR_OPTIONS: &[&str] = &["--reject-after"];
-pub const SERVER_VALUE_OPTIONS: &[&str] = &[
-    "-p",
-    "--port",
-    "-b",
-    "--bind",
-    "-m",
-    "--maxconnections",
-    "-d",
-    "--duration",
-    "--backlog",
-    "--accept-limit",
-    "--close-after",
-    "--greeting",
-    "--max-open",
-    "-i",
-    "--interval",
-    "--cert",
-    "--key",
-];
 
 fn usage(e: pico_args::Error) -> Error {
     Error::Usage(e.to_string())
@@ -1741,13 +1633,13 @@ mod tests {
     #[test]
     fn value_options_are_those_the_help_gives_a_value() {
         for (help, listed, values) in [
-            (help::text(Sub::Run), RUN_VALUE_OPTIONS, 1),
-            (help::text(Sub::Limit), LIMIT_VALUE_OPTIONS, 1),
-            (help::text(Sub::Server), SERVER_VALUE_OPTIONS, 1),
-            (help::text(Sub::Server), SERVER_PAIR_OPTIONS, 2),
-            (help::text(Sub::Run), RUN_FLAGS, 0),
-            (help::text(Sub::Limit), LIMIT_FLAGS, 0),
-            (help::text(Sub::Server), SERVER_FLAGS, 0),
+            (help::text(Sub::Run), Sub::Run.value_options(), 1),
+            (help::text(Sub::Limit), Sub::Limit.value_options(), 1),
+            (help::text(Sub::Server), Sub::Server.value_options(), 1),
+            (help::text(Sub::Server), Sub::Server.pair_options(), 2),
+            (help::text(Sub::Run), Sub::Run.switches(), 0),
+            (help::text(Sub::Limit), Sub::Limit.switches(), 0),
+            (help::text(Sub::Server), Sub::Server.switches(), 0),
         ] {
             let mut shown: Vec<&str> = help
                 .lines()
