@@ -96,43 +96,63 @@ impl Sub {
             .collect()
     }
 
+    /// The rows its help lists the options of `section` in: an entry, with the entries
+    /// joined to it.
+    pub fn rows(self, section: Section) -> Vec<Row> {
+        let mut rows: Vec<Row> = Vec::new();
+        for flag in self.flags().filter(|flag| flag.section == section) {
+            match rows.last_mut() {
+                Some(row) if flag.joined => row.names += &format!(", {}", flag.synopsis()),
+                _ => rows.push(Row {
+                    names: flag.synopsis(),
+                    indent: if flag.short.is_some() { 2 } else { 6 },
+                    help: flag.help,
+                    default: flag.default,
+                    column: self.column(),
+                }),
+            }
+        }
+        rows
+    }
+
     /// The lines of its help that list the options of `section`, laid out.
     pub fn options_block(self, section: Section) -> String {
-        let mut out = String::new();
-        let mut rows = self
-            .flags()
-            .filter(|flag| flag.section == section)
-            .peekable();
-        while let Some(first) = rows.next() {
-            let mut names = first.synopsis();
-            while let Some(joined) = rows.next_if(|flag| flag.joined) {
-                names += &format!(", {}", joined.synopsis());
-            }
-            let indent = if first.short.is_some() { 2 } else { 6 };
-            out += &row(
-                &format!("{:indent$}{names}", ""),
-                first.help,
-                first.default,
-                self.column(),
-            );
-        }
-        out
+        let lines = self.rows(section).iter().flat_map(Row::lines).collect();
+        lines_of(lines)
     }
 }
 
-/// An entry's lines: its names, its help from `column` (beside the names when they leave a
-/// space before it, else below them), then its default.
-fn row(names: &str, help: &[&str], default: Option<Default>, column: usize) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut help = help.iter();
-    if names.len() < column {
-        let first = help.next().copied().unwrap_or("");
-        lines.push(format!("{names:column$}{first}").trim_end().to_string());
-    } else {
-        lines.push(names.to_string());
-    }
-    lines.extend(help.map(|line| format!("{:column$}{line}", "")));
-    if let Some(default) = default {
+/// One entry of a help's options block: the names of its options, their description from
+/// `column` (beside the names when they leave a space before it, else below them), then its
+/// default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// `-c, --connections <N>`; `-4, -6`.
+    pub names: String,
+    /// Where the names start: 2 with a short spelling first, else 6 (under the long ones).
+    pub indent: usize,
+    pub help: &'static [&'static str],
+    pub default: Option<Default>,
+    pub column: usize,
+}
+
+impl Row {
+    /// The row as the help lays it out, each line without its newline.
+    pub fn lines(&self) -> Vec<String> {
+        let column = self.column;
+        let names = format!("{:indent$}{}", "", self.names, indent = self.indent);
+        let mut lines: Vec<String> = Vec::new();
+        let mut help = self.help.iter();
+        if names.len() < column {
+            let first = help.next().copied().unwrap_or("");
+            lines.push(format!("{names:column$}{first}").trim_end().to_string());
+        } else {
+            lines.push(names);
+        }
+        lines.extend(help.map(|line| format!("{:column$}{line}", "")));
+        let Some(default) = self.default else {
+            return lines;
+        };
         let text = format!("[default: {}]", default.text);
         match default.ends_at {
             None => lines.push(format!("{:column$}{text}", "")),
@@ -146,7 +166,28 @@ fn row(names: &str, help: &[&str], default: Option<Default>, column: usize) -> S
                 }
             }
         }
+        lines
     }
+}
+
+impl Row {
+    /// Its description after the names, line by line, each with how far past the column
+    /// it starts (a list inside a description, a default on a line of its own).
+    pub fn description(&self) -> Vec<(usize, String)> {
+        let names_alone = self.indent + self.names.len() >= self.column;
+        let lines = self.lines();
+        let lines = lines.iter().skip(usize::from(names_alone));
+        lines
+            .map(|line| {
+                let text = line.get(self.column..).unwrap_or_default();
+                let past = text.len() - text.trim_start().len();
+                (past, text.trim().to_string())
+            })
+            .collect()
+    }
+}
+
+fn lines_of(lines: Vec<String>) -> String {
     lines.iter().map(|line| format!("{line}\n")).collect()
 }
 

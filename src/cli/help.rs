@@ -38,14 +38,20 @@ pub fn text(sub: Sub) -> &'static str {
     &TEXTS[at]
 }
 
-fn made(sub: Sub) -> String {
-    let template = match sub {
+/// The help of `sub` as written here: its prose, and a line `{options}` (or another
+/// [`Section::marker`]) where each of its options blocks goes.
+pub fn template(sub: Sub) -> &'static str {
+    match sub {
         Sub::Run => RUN,
         Sub::Limit => LIMIT,
         Sub::Server => SERVER,
         Sub::Merge => MERGE,
         Sub::Plot => PLOT,
-    };
+    }
+}
+
+fn made(sub: Sub) -> String {
+    let template = template(sub);
     let mut out = String::with_capacity(template.len() * 2);
     for line in template.lines() {
         match Section::ALL.into_iter().find(|s| s.marker() == line) {
@@ -334,13 +340,7 @@ mod tests {
     /// the prose, and every entry of the subcommand is shown.
     #[test]
     fn every_option_shown_is_from_the_table() {
-        for (sub, template) in [
-            (Sub::Run, RUN),
-            (Sub::Limit, LIMIT),
-            (Sub::Server, SERVER),
-            (Sub::Merge, MERGE),
-            (Sub::Plot, PLOT),
-        ] {
+        for (sub, template) in Sub::ALL.map(|sub| (sub, template(sub))) {
             for line in template.lines() {
                 let indent = line.len() - line.trim_start().len();
                 // `-c, --connections <N>` before the gap; not prose that names a flag.
