@@ -7,15 +7,16 @@
 //! May import `judge` (the gates it parses), `engine` (the plan it builds, the host and
 //! source forms it checks), `units` and `error`; never `report` (its sibling) or
 //! `commands`. Within the layer: `parse` → `values`; `config` takes what `parse` produced;
-//! `complete` and `man` → `docs` → `help`.
+//! `complete` and `man` → `docs` → `help`; `help`, `docs`, `man` and `parse` → `flags`.
 //!
 //! | file | what it owns |
 //! |---|---|
-//! | `help.rs` | the help texts, as data |
-//! | `docs.rs` | the help texts read back: subcommands, options, placeholders |
-//! | `complete.rs` | `tcpgoon completions`: bash, zsh and fish scripts from the help texts |
-//! | `man.rs` | `tcpgoon man`: the man page from the help texts |
-//! | `parse.rs` | subcommands and flags as typed |
+//! | `flags.rs` | the flag table: every option declared once, and its rows in the helps |
+//! | `help.rs` | the help texts: their prose, with the table's options blocks laid in |
+//! | `docs.rs` | what completions and the man page are made of: subcommands, options, summaries |
+//! | `complete.rs` | `tcpgoon completions`: bash, zsh and fish scripts from the flag table |
+//! | `man.rs` | `tcpgoon man`: the man page from the help texts and the flag table |
+//! | `parse/` | subcommands and flags as typed: the dispatcher, the pre-lexer, one parser each |
 //! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes, escaped bytes |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
 //! | `tls.rs` | `--tls` and its options checked together into the TLS plan |
