@@ -6,11 +6,12 @@
 //! repeatable options (`parse`), and the options the completion scripts offer (`docs.rs`).
 //! Adding a flag is an entry here and the code that reads its value.
 //!
-//! An entry is one option in the subcommands that document it alike; an option that two
-//! subcommands describe differently (`--connections` in run and in limit) has an entry for
-//! each, and a test checks that they agree on all but the words. Entries stand in the order
-//! the help texts show them: each subcommand's help takes its entries in this order, section
-//! by section.
+//! An entry is an option as a subcommand's help shows it. An option that several subcommands
+//! take (`--connections` in run and in limit) is a const below the table, its names,
+//! placeholders, repeats and completions said once, and each subcommand's entry adds its own
+//! words to it (`..CONNECTIONS`); a test checks that entries of one option agree. Entries
+//! stand subcommand by subcommand, in the order their help shows them, section by section;
+//! `-h, --help`, last, is on every one.
 //!
 //! The layout is the one the help texts have always had: an entry's help lines are given
 //! as they are wrapped, from the subcommand's description column, and its `[default: …]`
@@ -321,16 +322,14 @@ impl Flag {
     }
 }
 
-/// The table.
+/// The table, subcommand by subcommand, each in the order its help shows its options.
 pub const FLAGS: &[Flag] = &[
+    // run
     Flag {
-        short: Some("-c"),
-        long: Some("--connections"),
-        values: &["N"],
         on: &[Run],
         help: &["connections to open"],
         default: Some(Default::ending_at("100", 77)),
-        ..Flag::NONE
+        ..CONNECTIONS
     },
     Flag {
         short: Some("-s"),
@@ -342,22 +341,16 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        short: Some("-t"),
-        long: Some("--dial-timeout"),
-        values: &["DUR"],
         on: &[Run],
         help: &["give up on a connection attempt after this"],
         default: Some(Default::right("5000ms")),
-        ..Flag::NONE
+        ..DIAL_TIMEOUT
     },
     Flag {
-        short: Some("-i"),
-        long: Some("--interval"),
-        values: &["DUR"],
         on: &[Run],
         help: &["between live stats lines; 0: one, at start"],
         default: Some(Default::right("1s")),
-        ..Flag::NONE
+        ..INTERVAL
     },
     Flag {
         short: Some("-y"),
@@ -367,70 +360,13 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        short: Some("-r"),
-        long: Some("--rate"),
-        values: &["N"],
-        on: &[Limit],
-        help: &["connection attempts per second"],
-        default: Some(Default::right("1000")),
-        ..Flag::NONE
-    },
-    Flag {
-        short: Some("-c"),
-        long: Some("--connections"),
-        values: &["N"],
-        on: &[Limit],
-        help: &["the most to open"],
-        default: Some(Default::right("what the open-files limit allows")),
-        ..Flag::NONE
-    },
-    Flag {
-        short: Some("-t"),
-        long: Some("--dial-timeout"),
-        values: &["DUR"],
-        on: &[Limit],
-        help: &["an attempt not established after this has failed"],
-        default: Some(Default::right("1s")),
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--hold"),
-        values: &["DUR"],
-        on: &[Limit],
-        help: &["once the maximum is open, hold it this long"],
-        default: Some(Default::right("5s")),
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--settle"),
-        values: &["DUR"],
-        on: &[Limit],
-        help: &[
-            "after the first loss, keep reading this long",
-            "before counting",
-        ],
-        default: Some(Default::right("50ms")),
-        ..Flag::NONE
-    },
-    Flag {
-        short: Some("-i"),
-        long: Some("--interval"),
-        values: &["DUR"],
-        on: &[Limit],
-        help: &["between live stats lines; 0 turns them off"],
-        default: Some(Default::right("1s")),
-        ..Flag::NONE
-    },
-    Flag {
-        short: Some("-d"),
-        long: Some("--debug"),
-        on: &[Run, Limit],
-        help: &["one line per connection event on stderr"],
-        ..Flag::NONE
+        on: &[Run],
+        ..DEBUG
     },
     Flag {
         long: Some("--progress"),
         values: &["MODE"],
+        kind: Kind::Choices(&Progress::NAMES),
         on: &[Run],
         help: &[
             "auto: a status line on stderr when it is a",
@@ -438,40 +374,36 @@ pub const FLAGS: &[Flag] = &[
             "otherwise; bar or lines force one",
         ],
         default: Some(Default::ending_at("auto", 77)),
-        kind: Kind::Choices(&Progress::NAMES),
         ..Flag::NONE
     },
     Flag {
-        long: Some("--json"),
         on: &[Run],
         help: &[
             "stdout carries JSON Lines only: a tick per",
             "interval, a summary",
         ],
-        ..Flag::NONE
+        ..JSON
     },
     Flag {
-        long: Some("--summary"),
-        values: &["FILE"],
         on: &[Run],
         help: &[
             "also write the JSON summary to FILE, the report",
             "still on stdout; FILE is checked before dialing",
         ],
-        kind: Kind::File,
-        ..Flag::NONE
+        ..SUMMARY
     },
     Flag {
         long: Some("--hdr-log"),
         values: &["FILE"],
+        kind: Kind::File,
         on: &[Run],
         help: &["write connect latencies as an HdrHistogram", "interval log"],
-        kind: Kind::File,
         ..Flag::NONE
     },
     Flag {
         long: Some("--max-latency"),
         values: &["P=DUR"],
+        repeats: true,
         on: &[Run],
         help: &[
             "fail (exit 3) when connect latency statistic P",
@@ -480,7 +412,6 @@ pub const FLAGS: &[Flag] = &[
             "handshake RTT instead, served:p99=20ms time to",
             "served (with a probe)",
         ],
-        repeats: true,
         ..Flag::NONE
     },
     Flag {
@@ -495,19 +426,15 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        long: Some("--hold"),
-        values: &["DUR"],
         on: &[Run],
         help: &[
             "after the last attempt, keep the connections open",
             "and read from them this long",
         ],
         default: Some(Default::ending_at("0", 76)),
-        ..Flag::NONE
+        ..HOLD
     },
     Flag {
-        long: Some("--settle"),
-        values: &["DUR"],
         on: &[Run],
         help: &[
             "after the last outcome, keep the connections open",
@@ -516,7 +443,7 @@ pub const FLAGS: &[Flag] = &[
             "hold is never shorter; 0 ends at once",
         ],
         default: Some(Default::right("50ms")),
-        ..Flag::NONE
+        ..SETTLE
     },
     Flag {
         long: Some("--reconnect"),
@@ -530,8 +457,6 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        long: Some("--source"),
-        values: &["ADDRS"],
         on: &[Run],
         help: &[
             "bind to these local addresses, in turn: a",
@@ -540,142 +465,267 @@ pub const FLAGS: &[Flag] = &[
             "addresses); each source gets its own ephemeral",
             "ports toward each target; repeatable, adding up",
         ],
-        repeats: true,
-        ..Flag::NONE
+        ..SOURCE
     },
     Flag {
-        long: Some("--all-addresses"),
         on: &[Run],
         help: &[
             "spread attempts over every address <host>",
             "resolves to, not only the first",
         ],
+        ..ALL_ADDRESSES
+    },
+    Flag { on: &[Run], ..V4 },
+    Flag { on: &[Run], ..V6 },
+    Flag {
+        long: Some("--shard"),
+        values: &["I/N"],
+        on: &[Run],
+        section: Section::Shard,
+        help: &[
+            "make attempts I, I+N, I+2N, ... of the schedule",
+            "(0 <= I < N): N processes with I = 0..N-1 make the",
+            "run one would; -c is the total, -s its spacing",
+        ],
         ..Flag::NONE
     },
     Flag {
-        long: Some("--summary"),
-        values: &["FILE"],
+        long: Some("--start-at"),
+        values: &["TIME"],
+        on: &[Run],
+        section: Section::Shard,
+        help: &[
+            "start the schedule at this wall-clock time:",
+            "RFC 3339 (2026-12-02T01:30:00Z) or @unix-seconds;",
+            "a time past is bad input",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "ask each connection for proof that the",
+            "application took it:",
+            "  greeting   the server speaks first: any byte",
+            "  redis      send PING, expect +PONG",
+            "  memcached  send version, expect VERSION",
+            "  http       send HEAD / with the Host header,",
+            "             expect HTTP/",
+            "  postgres   a startup message for user",
+            "             postgres (postgres:USER for",
+            "             another role), expect an",
+            "             authentication request, or",
+            "             with trust the session",
+            "             ready; an error is a",
+            "             rejection",
+            "  ssh, smtp  expect SSH- or 220",
+        ],
+        ..PROBE
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "a probe of your own: write these once established",
+            "(escapes: \\r \\n \\t \\0 \\\\ \\xHH)",
+        ],
+        ..SEND
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "served when what arrives begins with these (any",
+            "byte without it); anything else is a rejection",
+        ],
+        ..EXPECT
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &["established but not answered this long: unserved"],
+        default: Some(Default::ending_at("the dial timeout", 77)),
+        ..PROBE_TIMEOUT
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Tls,
+        help: &[
+            "a TLS handshake after each TCP connect; a",
+            "--probe goes over TLS. A connection is Dialing",
+            "until its handshake is done",
+        ],
+        ..TLS
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Tls,
+        help: &["the server name sent, and checked in the certificate"],
+        default: Some(Default::below("<host> when it is a name; none for an IP")),
+        ..SNI
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Tls,
+        help: &["do not verify the server's certificate"],
+        ..INSECURE
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Tls,
+        help: &[
+            "trust the CA certificates in this PEM file",
+            "instead of the system's",
+        ],
+        ..CA
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Tls,
+        help: &["offer this ALPN protocol (repeatable): h2, http/1.1"],
+        ..ALPN
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Tls,
+        help: &["1.2 or 1.3 only"],
+        default: Some(Default::ending_at("both", 75)),
+        ..TLS_VERSION
+    },
+    // limit
+    Flag {
+        short: Some("-r"),
+        long: Some("--rate"),
+        values: &["N"],
+        on: &[Limit],
+        help: &["connection attempts per second"],
+        default: Some(Default::right("1000")),
+        ..Flag::NONE
+    },
+    Flag {
+        on: &[Limit],
+        help: &["the most to open"],
+        default: Some(Default::right("what the open-files limit allows")),
+        ..CONNECTIONS
+    },
+    Flag {
+        on: &[Limit],
+        help: &["an attempt not established after this has failed"],
+        default: Some(Default::right("1s")),
+        ..DIAL_TIMEOUT
+    },
+    Flag {
+        on: &[Limit],
+        help: &["once the maximum is open, hold it this long"],
+        default: Some(Default::right("5s")),
+        ..HOLD
+    },
+    Flag {
+        on: &[Limit],
+        help: &[
+            "after the first loss, keep reading this long",
+            "before counting",
+        ],
+        default: Some(Default::right("50ms")),
+        ..SETTLE
+    },
+    Flag {
+        on: &[Limit],
+        help: &["between live stats lines; 0 turns them off"],
+        default: Some(Default::right("1s")),
+        ..INTERVAL
+    },
+    Flag {
+        on: &[Limit],
+        ..DEBUG
+    },
+    Flag {
         on: &[Limit],
         help: &["write the JSON summary to FILE, as run does"],
-        kind: Kind::File,
-        ..Flag::NONE
+        ..SUMMARY
     },
     Flag {
-        long: Some("--json"),
         on: &[Limit],
         help: &[
             "JSON Lines only on stdout: ticks, then a summary",
             "with the finding in `limit` (for `tcpgoon plot`)",
         ],
-        ..Flag::NONE
+        ..JSON
     },
     Flag {
-        long: Some("--source"),
-        values: &["ADDRS"],
         on: &[Limit],
         help: &[
             "bind to these local addresses, in turn (see",
             "`tcpgoon help run`)",
         ],
-        repeats: true,
-        ..Flag::NONE
+        ..SOURCE
     },
     Flag {
-        long: Some("--all-addresses"),
         on: &[Limit],
         help: &["spread attempts over every address <host>", "resolves to"],
-        ..Flag::NONE
+        ..ALL_ADDRESSES
     },
+    Flag { on: &[Limit], ..V4 },
+    Flag { on: &[Limit], ..V6 },
     Flag {
-        short: Some("-4"),
-        on: &[Run, Limit],
-        help: &["resolve <host> to IPv4 (or IPv6) addresses only"],
-        ..Flag::NONE
-    },
-    Flag {
-        short: Some("-6"),
-        on: &[Run, Limit],
-        joined: true,
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--probe"),
-        values: &["KIND"],
         on: &[Limit],
         help: &[
             "ask each connection for an answer (see `tcpgoon",
             "help run`): the first not served is the loss, and",
             "the count is of connections served and held",
         ],
-        kind: Kind::Choices(&ProbeKind::NAMES),
-        ..Flag::NONE
+        ..PROBE
     },
     Flag {
-        long: Some("--send"),
-        values: &["BYTES"],
         on: &[Limit],
         joined: true,
-        ..Flag::NONE
+        ..SEND
     },
     Flag {
-        long: Some("--expect"),
-        values: &["BYTES"],
         on: &[Limit],
         joined: true,
-        ..Flag::NONE
+        ..EXPECT
     },
     Flag {
-        long: Some("--probe-timeout"),
-        values: &["DUR"],
         on: &[Limit],
         joined: true,
-        ..Flag::NONE
+        ..PROBE_TIMEOUT
     },
     Flag {
-        long: Some("--tls"),
         on: &[Limit],
         help: &[
             "a TLS handshake on each connection (see",
             "`tcpgoon help run`): a failed one is the loss",
         ],
-        ..Flag::NONE
+        ..TLS
     },
     Flag {
-        long: Some("--insecure"),
         on: &[Limit],
         joined: true,
-        ..Flag::NONE
+        ..INSECURE
     },
     Flag {
-        long: Some("--sni"),
-        values: &["NAME"],
         on: &[Limit],
         help: &["the handshake's options, as for run"],
-        ..Flag::NONE
+        ..SNI
     },
     Flag {
-        long: Some("--ca"),
-        values: &["FILE"],
         on: &[Limit],
         joined: true,
-        kind: Kind::File,
-        ..Flag::NONE
+        ..CA
     },
     Flag {
-        long: Some("--alpn"),
-        values: &["PROTO"],
         on: &[Limit],
         joined: true,
-        repeats: true,
-        ..Flag::NONE
+        ..ALPN
     },
     Flag {
-        long: Some("--tls-version"),
-        values: &["V"],
         on: &[Limit],
         joined: true,
-        ..Flag::NONE
+        ..TLS_VERSION
     },
+    // server
     Flag {
         short: Some("-p"),
         long: Some("--port"),
@@ -794,13 +844,10 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        short: Some("-i"),
-        long: Some("--interval"),
-        values: &["DUR"],
         on: &[Server],
         help: &["between stats lines; 0 turns them off"],
         default: Some(Default::below("1s")),
-        ..Flag::NONE
+        ..INTERVAL
     },
     Flag {
         long: Some("--reuse-port"),
@@ -813,7 +860,6 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        long: Some("--tls"),
         on: &[Server],
         help: &[
             "serve TLS (1.2 and 1.3) on every connection;",
@@ -822,39 +868,41 @@ pub const FLAGS: &[Flag] = &[
             "localhost, 127.0.0.1 and ::1 made at start (its",
             "SHA-256 fingerprint goes to stderr)",
         ],
-        ..Flag::NONE
+        ..TLS
     },
     Flag {
         long: Some("--cert"),
         values: &["FILE"],
+        kind: Kind::File,
         on: &[Server],
         help: &["the certificate chain and its key, PEM (--tls)"],
-        kind: Kind::File,
         ..Flag::NONE
     },
     Flag {
         long: Some("--key"),
         values: &["FILE"],
+        kind: Kind::File,
         on: &[Server],
         joined: true,
-        kind: Kind::File,
         ..Flag::NONE
     },
+    // merge
     Flag {
-        long: Some("--json"),
         on: &[Merge],
         help: &["print the merged JSON summary instead of the text report"],
-        ..Flag::NONE
+        ..JSON
     },
+    // plot
     Flag {
         short: Some("-o"),
         long: Some("--output"),
         values: &["FILE"],
+        kind: Kind::File,
         on: &[Plot],
         help: &["the SVG to write (self-contained: no fonts or links)"],
-        kind: Kind::File,
         ..Flag::NONE
     },
+    // every subcommand: last among its options
     Flag {
         short: Some("-h"),
         long: Some("--help"),
@@ -862,144 +910,148 @@ pub const FLAGS: &[Flag] = &[
         help: &["print this help"],
         ..Flag::NONE
     },
-    Flag {
-        long: Some("--shard"),
-        values: &["I/N"],
-        on: &[Run],
-        section: Section::Shard,
-        help: &[
-            "make attempts I, I+N, I+2N, ... of the schedule",
-            "(0 <= I < N): N processes with I = 0..N-1 make the",
-            "run one would; -c is the total, -s its spacing",
-        ],
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--start-at"),
-        values: &["TIME"],
-        on: &[Run],
-        section: Section::Shard,
-        help: &[
-            "start the schedule at this wall-clock time:",
-            "RFC 3339 (2026-12-02T01:30:00Z) or @unix-seconds;",
-            "a time past is bad input",
-        ],
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--probe"),
-        values: &["KIND"],
-        on: &[Run],
-        section: Section::Probe,
-        help: &[
-            "ask each connection for proof that the",
-            "application took it:",
-            "  greeting   the server speaks first: any byte",
-            "  redis      send PING, expect +PONG",
-            "  memcached  send version, expect VERSION",
-            "  http       send HEAD / with the Host header,",
-            "             expect HTTP/",
-            "  postgres   a startup message for user",
-            "             postgres (postgres:USER for",
-            "             another role), expect an",
-            "             authentication request, or",
-            "             with trust the session",
-            "             ready; an error is a",
-            "             rejection",
-            "  ssh, smtp  expect SSH- or 220",
-        ],
-        kind: Kind::Choices(&ProbeKind::NAMES),
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--send"),
-        values: &["BYTES"],
-        on: &[Run],
-        section: Section::Probe,
-        help: &[
-            "a probe of your own: write these once established",
-            "(escapes: \\r \\n \\t \\0 \\\\ \\xHH)",
-        ],
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--expect"),
-        values: &["BYTES"],
-        on: &[Run],
-        section: Section::Probe,
-        help: &[
-            "served when what arrives begins with these (any",
-            "byte without it); anything else is a rejection",
-        ],
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--probe-timeout"),
-        values: &["DUR"],
-        on: &[Run],
-        section: Section::Probe,
-        help: &["established but not answered this long: unserved"],
-        default: Some(Default::ending_at("the dial timeout", 77)),
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--tls"),
-        on: &[Run],
-        section: Section::Tls,
-        help: &[
-            "a TLS handshake after each TCP connect; a",
-            "--probe goes over TLS. A connection is Dialing",
-            "until its handshake is done",
-        ],
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--sni"),
-        values: &["NAME"],
-        on: &[Run],
-        section: Section::Tls,
-        help: &["the server name sent, and checked in the certificate"],
-        default: Some(Default::below("<host> when it is a name; none for an IP")),
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--insecure"),
-        on: &[Run],
-        section: Section::Tls,
-        help: &["do not verify the server's certificate"],
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--ca"),
-        values: &["FILE"],
-        on: &[Run],
-        section: Section::Tls,
-        help: &[
-            "trust the CA certificates in this PEM file",
-            "instead of the system's",
-        ],
-        kind: Kind::File,
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--alpn"),
-        values: &["PROTO"],
-        on: &[Run],
-        section: Section::Tls,
-        help: &["offer this ALPN protocol (repeatable): h2, http/1.1"],
-        repeats: true,
-        ..Flag::NONE
-    },
-    Flag {
-        long: Some("--tls-version"),
-        values: &["V"],
-        on: &[Run],
-        section: Section::Tls,
-        help: &["1.2 or 1.3 only"],
-        default: Some(Default::ending_at("both", 75)),
-        ..Flag::NONE
-    },
 ];
+
+// The options that more than one subcommand takes: their names, placeholders, repeats and
+// completions, said once; each subcommand's entry adds how its help describes them (or
+// takes the description too, where every help says the same).
+
+const CONNECTIONS: Flag = Flag {
+    short: Some("-c"),
+    long: Some("--connections"),
+    values: &["N"],
+    ..Flag::NONE
+};
+
+const DIAL_TIMEOUT: Flag = Flag {
+    short: Some("-t"),
+    long: Some("--dial-timeout"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const INTERVAL: Flag = Flag {
+    short: Some("-i"),
+    long: Some("--interval"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const DEBUG: Flag = Flag {
+    short: Some("-d"),
+    long: Some("--debug"),
+    help: &["one line per connection event on stderr"],
+    ..Flag::NONE
+};
+
+const JSON: Flag = Flag {
+    long: Some("--json"),
+    ..Flag::NONE
+};
+
+const SUMMARY: Flag = Flag {
+    long: Some("--summary"),
+    values: &["FILE"],
+    kind: Kind::File,
+    ..Flag::NONE
+};
+
+const HOLD: Flag = Flag {
+    long: Some("--hold"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const SETTLE: Flag = Flag {
+    long: Some("--settle"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const SOURCE: Flag = Flag {
+    long: Some("--source"),
+    values: &["ADDRS"],
+    repeats: true,
+    ..Flag::NONE
+};
+
+const ALL_ADDRESSES: Flag = Flag {
+    long: Some("--all-addresses"),
+    ..Flag::NONE
+};
+
+const V4: Flag = Flag {
+    short: Some("-4"),
+    help: &["resolve <host> to IPv4 (or IPv6) addresses only"],
+    ..Flag::NONE
+};
+
+const V6: Flag = Flag {
+    short: Some("-6"),
+    joined: true,
+    ..Flag::NONE
+};
+
+const PROBE: Flag = Flag {
+    long: Some("--probe"),
+    values: &["KIND"],
+    kind: Kind::Choices(&ProbeKind::NAMES),
+    ..Flag::NONE
+};
+
+const SEND: Flag = Flag {
+    long: Some("--send"),
+    values: &["BYTES"],
+    ..Flag::NONE
+};
+
+const EXPECT: Flag = Flag {
+    long: Some("--expect"),
+    values: &["BYTES"],
+    ..Flag::NONE
+};
+
+const PROBE_TIMEOUT: Flag = Flag {
+    long: Some("--probe-timeout"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const TLS: Flag = Flag {
+    long: Some("--tls"),
+    ..Flag::NONE
+};
+
+const SNI: Flag = Flag {
+    long: Some("--sni"),
+    values: &["NAME"],
+    ..Flag::NONE
+};
+
+const INSECURE: Flag = Flag {
+    long: Some("--insecure"),
+    ..Flag::NONE
+};
+
+const CA: Flag = Flag {
+    long: Some("--ca"),
+    values: &["FILE"],
+    kind: Kind::File,
+    ..Flag::NONE
+};
+
+const ALPN: Flag = Flag {
+    long: Some("--alpn"),
+    values: &["PROTO"],
+    repeats: true,
+    ..Flag::NONE
+};
+
+const TLS_VERSION: Flag = Flag {
+    long: Some("--tls-version"),
+    values: &["V"],
+    ..Flag::NONE
+};
 
 #[cfg(test)]
 mod tests {
