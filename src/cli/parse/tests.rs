@@ -803,3 +803,36 @@ fn greeting_reads_escapes() {
     assert_eq!(args.greeting.as_deref(), Some(&b"\0hi\t\\"[..]));
     assert!(usage_error(r"server --greeting \x4").starts_with(r"--greeting: '\x4'"));
 }
+
+/// A default the help shows is what the parser takes when the option is not given: given
+/// it, each subcommand parses the same. Defaults that describe rather than spell a value
+/// (`[default: the dial timeout]`, `[default: both]`) are left out.
+#[test]
+fn defaults_shown_are_the_parsers() {
+    use crate::cli::flags::FLAGS;
+    let mut checked = 0;
+    for flag in FLAGS {
+        let Some(default) = flag.default else {
+            continue;
+        };
+        if default.text.contains(' ') || default.text == "both" {
+            continue;
+        }
+        for sub in flag.on {
+            let operands: &[&str] = match sub {
+                Sub::Run | Sub::Limit => &["h", "1"],
+                _ => &[],
+            };
+            let words = |extra: &[&str]| {
+                let name = [sub.name()];
+                let words = name.iter().chain(operands).chain(extra);
+                parse(words.map(OsString::from).collect())
+            };
+            let given = words(&[flag.name(), default.text]);
+            assert!(given.is_ok(), "{} {}: {given:?}", flag.name(), default.text);
+            assert_eq!(given, words(&[]), "{} {}", flag.name(), default.text);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} defaults checked");
+}
