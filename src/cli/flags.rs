@@ -16,7 +16,7 @@
 //! The layout is the one the help texts have always had: an entry's help lines are given
 //! as they are wrapped, from the subcommand's description column, and its `[default: …]`
 //! ends at column 78 on the last of them when it fits there, else on a line of its own (a
-//! few end elsewhere, or stand on their own line at the description column: [`Default`]
+//! few end elsewhere, or stand on their own line at the description column: [`DefaultText`]
 //! says where).
 
 use crate::cli::values::Progress;
@@ -133,7 +133,7 @@ pub struct Row {
     /// Where the names start: 2 with a short spelling first, else 6 (under the long ones).
     pub indent: usize,
     pub help: &'static [&'static str],
-    pub default: Option<Default>,
+    pub default: Option<DefaultText>,
     pub column: usize,
 }
 
@@ -236,28 +236,28 @@ pub enum Kind {
 
 /// A default as the help shows it, `[default: TEXT]`, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Default {
+pub struct DefaultText {
     pub text: &'static str,
     /// The column it ends at: on the help's last line when it fits there after a space,
     /// else on a line of its own. `None`: on a line of its own at the description column.
     pub ends_at: Option<usize>,
 }
 
-impl Default {
+impl DefaultText {
     /// Ending at column 78, as most do.
-    const fn right(text: &'static str) -> Default {
-        Default::ending_at(text, 78)
+    const fn right(text: &'static str) -> DefaultText {
+        DefaultText::ending_at(text, 78)
     }
 
-    const fn ending_at(text: &'static str, column: usize) -> Default {
-        Default {
+    const fn ending_at(text: &'static str, column: usize) -> DefaultText {
+        DefaultText {
             text,
             ends_at: Some(column),
         }
     }
 
-    const fn below(text: &'static str) -> Default {
-        Default {
+    const fn below(text: &'static str) -> DefaultText {
+        DefaultText {
             text,
             ends_at: None,
         }
@@ -278,7 +278,7 @@ pub struct Flag {
     pub section: Section,
     /// Its description, line by line as the help wraps it; empty for a joined entry.
     pub help: &'static [&'static str],
-    pub default: Option<Default>,
+    pub default: Option<DefaultText>,
     /// Shown on the line of the entry above, after a comma, whose description is for both
     /// (`-4, -6`; limit's `--probe <KIND>, --send <BYTES>, …`).
     pub joined: bool,
@@ -328,7 +328,7 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         on: &[Run],
         help: &["connections to open"],
-        default: Some(Default::ending_at("100", 77)),
+        default: Some(DefaultText::ending_at("100", 77)),
         ..CONNECTIONS
     },
     Flag {
@@ -337,19 +337,19 @@ pub const FLAGS: &[Flag] = &[
         values: &["DURATION"],
         on: &[Run],
         help: &["pause between connection attempts"],
-        default: Some(Default::right("10ms")),
+        default: Some(DefaultText::right("10ms")),
         ..Flag::NONE
     },
     Flag {
         on: &[Run],
         help: &["give up on a connection attempt after this"],
-        default: Some(Default::right("5000ms")),
+        default: Some(DefaultText::right("5000ms")),
         ..DIAL_TIMEOUT
     },
     Flag {
         on: &[Run],
         help: &["between live stats lines; 0: one, at start"],
-        default: Some(Default::right("1s")),
+        default: Some(DefaultText::right("1s")),
         ..INTERVAL
     },
     Flag {
@@ -373,7 +373,7 @@ pub const FLAGS: &[Flag] = &[
             "terminal and stdout is not a pipe; `Total:` lines",
             "otherwise; bar or lines force one",
         ],
-        default: Some(Default::ending_at("auto", 77)),
+        default: Some(DefaultText::ending_at("auto", 77)),
         ..Flag::NONE
     },
     Flag {
@@ -431,7 +431,7 @@ pub const FLAGS: &[Flag] = &[
             "after the last attempt, keep the connections open",
             "and read from them this long",
         ],
-        default: Some(Default::ending_at("0", 76)),
+        default: Some(DefaultText::ending_at("0", 76)),
         ..HOLD
     },
     Flag {
@@ -442,7 +442,7 @@ pub const FLAGS: &[Flag] = &[
             "server that accepts and then refuses is caught; a",
             "hold is never shorter; 0 ends at once",
         ],
-        default: Some(Default::right("50ms")),
+        default: Some(DefaultText::right("50ms")),
         ..SETTLE
     },
     Flag {
@@ -545,7 +545,7 @@ pub const FLAGS: &[Flag] = &[
         on: &[Run],
         section: Section::Probe,
         help: &["established but not answered this long: unserved"],
-        default: Some(Default::ending_at("the dial timeout", 77)),
+        default: Some(DefaultText::ending_at("the dial timeout", 77)),
         ..PROBE_TIMEOUT
     },
     Flag {
@@ -562,7 +562,9 @@ pub const FLAGS: &[Flag] = &[
         on: &[Run],
         section: Section::Tls,
         help: &["the server name sent, and checked in the certificate"],
-        default: Some(Default::below("<host> when it is a name; none for an IP")),
+        default: Some(DefaultText::below(
+            "<host> when it is a name; none for an IP",
+        )),
         ..SNI
     },
     Flag {
@@ -590,7 +592,7 @@ pub const FLAGS: &[Flag] = &[
         on: &[Run],
         section: Section::Tls,
         help: &["1.2 or 1.3 only"],
-        default: Some(Default::ending_at("both", 75)),
+        default: Some(DefaultText::ending_at("both", 75)),
         ..TLS_VERSION
     },
     // limit
@@ -600,25 +602,25 @@ pub const FLAGS: &[Flag] = &[
         values: &["N"],
         on: &[Limit],
         help: &["connection attempts per second"],
-        default: Some(Default::right("1000")),
+        default: Some(DefaultText::right("1000")),
         ..Flag::NONE
     },
     Flag {
         on: &[Limit],
         help: &["the most to open"],
-        default: Some(Default::right("what the open-files limit allows")),
+        default: Some(DefaultText::right("what the open-files limit allows")),
         ..CONNECTIONS
     },
     Flag {
         on: &[Limit],
         help: &["an attempt not established after this has failed"],
-        default: Some(Default::right("1s")),
+        default: Some(DefaultText::right("1s")),
         ..DIAL_TIMEOUT
     },
     Flag {
         on: &[Limit],
         help: &["once the maximum is open, hold it this long"],
-        default: Some(Default::right("5s")),
+        default: Some(DefaultText::right("5s")),
         ..HOLD
     },
     Flag {
@@ -627,13 +629,13 @@ pub const FLAGS: &[Flag] = &[
             "after the first loss, keep reading this long",
             "before counting",
         ],
-        default: Some(Default::right("50ms")),
+        default: Some(DefaultText::right("50ms")),
         ..SETTLE
     },
     Flag {
         on: &[Limit],
         help: &["between live stats lines; 0 turns them off"],
-        default: Some(Default::right("1s")),
+        default: Some(DefaultText::right("1s")),
         ..INTERVAL
     },
     Flag {
@@ -732,7 +734,7 @@ pub const FLAGS: &[Flag] = &[
         values: &["PORT"],
         on: &[Server],
         help: &["port to listen on; 0 picks a free one"],
-        default: Some(Default::below("54321")),
+        default: Some(DefaultText::below("54321")),
         ..Flag::NONE
     },
     Flag {
@@ -741,7 +743,7 @@ pub const FLAGS: &[Flag] = &[
         values: &["ADDR"],
         on: &[Server],
         help: &["address to listen on"],
-        default: Some(Default::ending_at("127.0.0.1", 76)),
+        default: Some(DefaultText::ending_at("127.0.0.1", 76)),
         ..Flag::NONE
     },
     Flag {
@@ -750,7 +752,7 @@ pub const FLAGS: &[Flag] = &[
         values: &["N"],
         on: &[Server],
         help: &["stop after accepting N connections; 0 = no", "limit"],
-        default: Some(Default::ending_at("10; 0 with --accept-limit", 75)),
+        default: Some(DefaultText::ending_at("10; 0 with --accept-limit", 75)),
         ..Flag::NONE
     },
     Flag {
@@ -759,7 +761,7 @@ pub const FLAGS: &[Flag] = &[
         values: &["DUR"],
         on: &[Server],
         help: &["stop after this long; 0 = no limit"],
-        default: Some(Default::below("30s")),
+        default: Some(DefaultText::below("30s")),
         ..Flag::NONE
     },
     Flag {
@@ -767,7 +769,7 @@ pub const FLAGS: &[Flag] = &[
         values: &["N"],
         on: &[Server],
         help: &["listen backlog"],
-        default: Some(Default::ending_at("1024", 75)),
+        default: Some(DefaultText::ending_at("1024", 75)),
         ..Flag::NONE
     },
     Flag {
@@ -846,7 +848,7 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         on: &[Server],
         help: &["between stats lines; 0 turns them off"],
-        default: Some(Default::below("1s")),
+        default: Some(DefaultText::below("1s")),
         ..INTERVAL
     },
     Flag {
