@@ -5,7 +5,8 @@
 //! original tool lacks need a unit.
 //!
 //! The flags are read from the help output here with a reading of its own, not the one the
-//! generators use (src/cli/docs.rs), so a generator that drops a flag fails these tests.
+//! generators use (src/cli/docs.rs, from the flag table in src/cli/flags.rs), so a generator
+//! that drops a flag fails these tests.
 
 mod common;
 
@@ -95,7 +96,8 @@ fn every_help_text_fits_80_columns() {
 }
 
 /// docs/usage.md's Usage block is `tcpgoon run --help`, exactly. The help text in
-/// src/cli/help.rs is the source; after changing it, refresh docs/usage.md with
+/// src/cli/help.rs and the flag table in src/cli/flags.rs are the source; after changing
+/// them, refresh docs/usage.md with
 /// `TCPGOON_BLESS=1 cargo test --release --test packaging`, which writes the block anew.
 #[test]
 fn readme_usage_is_run_help() {

@@ -29,18 +29,16 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::complete::Shell;
-use tcpgoon::units::duration::canonical;
 use tcpgoon::cli::escape;
-use tcpgoon::judge::thresholds::{MaxLatency, MinEstablished, Thresholds};
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LIMIT_HELP, LIMIT_VALUE_OPTIONS, LimitArgs,
-    MERGE_HELP, MergeArgs, PLOT_HELP, PLOT_VALUE_OPTIONS, PlotArgs, Probing, Progress, RUN_HELP,
-    RUN_VALUE_OPTIONS, RunArgs, SERVER_HELP, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs,
-    TlsArgs,
+    self, Addressing, Command, Family, HELP, LimitArgs, MergeArgs, PlotArgs, Probing, Progress,
+    RunArgs, ServerArgs, Sub, TlsArgs,
 };
 use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::engine::tls::Versions;
 use tcpgoon::error::Error;
+use tcpgoon::judge::thresholds::{MaxLatency, MinEstablished, Thresholds};
+use tcpgoon::units::duration::canonical;
 
 /// The longest duration any flag accepts (`duration::parse` refuses more than 100000h).
 const LONGEST: Duration = Duration::from_secs(100_000 * 3600);
@@ -68,17 +66,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(other) => panic!("a command line can only be a usage error, got {other:?}"),
         Ok(Command::Help(text)) => {
-            assert!(
-                [
-                    HELP,
-                    RUN_HELP,
-                    LIMIT_HELP,
-                    SERVER_HELP,
-                    MERGE_HELP,
-                    PLOT_HELP
-                ]
-                .contains(text)
-            )
+            assert!(*text == HELP || cli::help::topics().any(|(_, help)| help == *text))
         }
         Ok(Command::Version) => {}
         Ok(Command::Completions(shell)) => {
@@ -181,13 +169,11 @@ fn split_arguments(data: &[u8]) -> Vec<OsString> {
 /// `None` when there is none to split. The values of an option with two values are taken as
 /// they are, as `cli` takes them.
 fn without_equals(args: &[OsString]) -> Option<Vec<OsString>> {
-    let (value_options, pair_options) = match args.first()?.to_str()? {
-        "run" => (RUN_VALUE_OPTIONS, &[][..]),
-        "limit" => (LIMIT_VALUE_OPTIONS, &[][..]),
-        "plot" => (PLOT_VALUE_OPTIONS, &[][..]),
-        "server" => (SERVER_VALUE_OPTIONS, SERVER_PAIR_OPTIONS),
-        _ => return None,
+    let sub = match Sub::named(args.first()?.to_str()?)? {
+        Sub::Merge => return None,
+        sub => sub,
     };
+    let (value_options, pair_options) = (sub.value_options(), sub.pair_options());
     // A value that looks like a flag (`--greeting -b=x`) makes the line ambiguous: pico-args
     // finds keys anywhere, preferring `-b` to `-b=`, so splitting changes which one it takes.
     let flag_like_value = args.windows(2).any(|pair| {

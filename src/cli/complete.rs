@@ -1,14 +1,14 @@
-//! `tcpgoon completions bash|zsh|fish`: shell completion scripts, made from the help texts
-//! (`docs.rs`), so every flag a help text documents is completed, and nothing else.
+//! `tcpgoon completions bash|zsh|fish`: shell completion scripts, made from the general
+//! help's subcommands and the flag table (`docs.rs`), so every flag the table declares is
+//! completed, and nothing else.
 //!
 //! Each script completes the subcommands after `tcpgoon`, each subcommand's options, the
-//! values of those whose values are a known list (`--progress`, `--probe`, a placeholder
-//! such as `<bash|zsh|fish>`) or files (`<FILE>`), host names for `<host>`, and nothing
-//! after an option that takes another kind of value.
+//! values of those whose values are a known list (`--progress`, `--probe`; an argument's
+//! placeholder such as `<bash|zsh|fish>`) or files, as the table's kinds say, host names for
+//! `<host>`, and nothing after an option that takes another kind of value.
 
 use crate::cli::docs::{self, Opt, Subcommand};
-use crate::cli::values::Progress;
-use crate::engine::probe::ProbeKind;
+use crate::cli::flags::{Kind, Sub};
 
 /// A shell that `tcpgoon completions` writes a script for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +57,13 @@ enum Values {
 }
 
 fn option_values(option: &Opt) -> Values {
-    let Some(first) = option.values.first() else {
+    if option.values.is_empty() {
         return Values::Nothing;
-    };
-    if let Some(words) = docs::choices(&format!("<{first}>")) {
-        return words_of(&words);
     }
-    match (option.long.as_deref(), first.as_str()) {
-        (_, "FILE") => Values::Files,
-        (Some("probe"), _) => words_of(&ProbeKind::NAMES),
-        (Some("progress"), _) => words_of(&Progress::NAMES),
-        _ => Values::Any,
+    match option.kind {
+        Kind::Any => Values::Any,
+        Kind::File => Values::Files,
+        Kind::Choices(words) => words_of(words),
     }
 }
 
@@ -98,7 +94,9 @@ fn words_of(words: &[&str]) -> Values {
 }
 
 fn options_of(command: &Subcommand) -> Vec<Opt> {
-    command.help.map(docs::options).unwrap_or_default()
+    Sub::named(command.name)
+        .map(docs::options)
+        .unwrap_or_default()
 }
 
 fn bash(commands: &[Subcommand]) -> String {
@@ -389,11 +387,11 @@ mod tests {
 
     #[test]
     fn values_are_suggested_where_they_are_a_list() {
-        let opt = |long: &str, value: &str| Opt {
-            short: None,
-            long: Some(long.to_string()),
-            values: vec![value.to_string()],
-            summary: String::new(),
+        let opt = |long: &str, _: &str| {
+            docs::options(Sub::Run)
+                .into_iter()
+                .find(|o| o.long.as_deref() == Some(long))
+                .expect("an option of run")
         };
         assert_eq!(option_values(&opt("hdr-log", "FILE")), Values::Files);
         assert_eq!(
@@ -402,7 +400,7 @@ mod tests {
         );
         assert_eq!(
             option_values(&opt("probe", "KIND")),
-            words_of(&ProbeKind::NAMES)
+            words_of(&crate::engine::probe::ProbeKind::NAMES)
         );
         assert_eq!(option_values(&opt("hold", "DUR")), Values::Any);
     }

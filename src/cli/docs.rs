@@ -1,15 +1,12 @@
-//! The help texts read back as data, for what is generated from them: the completion scripts
-//! (`complete.rs`) and the man page (`man.rs`). The help texts are the one place a flag is
-//! documented; nothing here lists a flag by hand, so a flag added to a help text is
-//! completed and in the man page without another edit.
-//!
-//! What it reads, by layout alone: in the general help's `Usage:` block, one line per
-//! subcommand, `  tcpgoon NAME ARGS  summary`; in a subcommand's help, indented blocks of
-//! entries: a line that starts with `-` and stops short of the block's description column
-//! (where the first description in the block starts) is an option's entry, its flags
-//! (`-c, --connections`), the placeholders of its values (`<N>`), then the description; the
-//! lines indented to that column or past it go on with it.
+//! What the completion scripts (`complete.rs`) and the man page (`man.rs`) are made from:
+//! the subcommands, as the general help's `Usage:` block lists them, one line each,
+//! `  tcpgoon NAME ARGS  summary`; each subcommand's options, from the flag table
+//! (`flags.rs`), each with the first clause of its description; and the column a help
+//! line's description starts at, for the man page's lists. Nothing here lists a flag by
+//! hand, so a flag added to the table is completed and in the man page without another
+//! edit.
 
+use crate::cli::flags::{Flag, Kind, Section, Sub};
 use crate::cli::help::{HELP, topic};
 
 /// A subcommand, as the general help's `Usage:` block lists it.
@@ -24,7 +21,7 @@ pub struct Subcommand {
     pub help: Option<&'static str>,
 }
 
-/// An option, as a help text's entry gives it.
+/// An option of a subcommand, as its completions offer it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Opt {
     /// `-c`, without the dash.
@@ -35,6 +32,8 @@ pub struct Opt {
     pub values: Vec<String>,
     /// The description's first clause, on one line.
     pub summary: String,
+    /// What completes its value.
+    pub kind: Kind,
 }
 
 impl Opt {
@@ -93,46 +92,34 @@ pub fn global_options() -> Vec<(String, String)> {
     flags
 }
 
-/// The options a help text's entries give, in its order, each once.
-pub fn options(help: &str) -> Vec<Opt> {
-    let lines: Vec<&str> = help.lines().collect();
-    let mut found: Vec<Opt> = Vec::new();
-    let mut at = 0;
-    while at < lines.len() {
-        let block = lines[at..].iter().take_while(|l| indent(l) > 0).count();
-        if block == 0 {
-            at += 1;
-            continue;
-        }
-        let block_lines = &lines[at..at + block];
-        at += block;
-        // Lines at the description's column or past it go on with the entry above.
-        let Some(column) = block_lines.iter().find_map(|l| description_column(l)) else {
-            continue;
-        };
-        for (i, line) in block_lines.iter().enumerate() {
-            if indent(line) >= column {
-                continue;
+/// The options of `sub`, in the order its help shows them, each with the summary of the
+/// entry that describes it (a joined entry shares the one above's).
+pub fn options(sub: Sub) -> Vec<Opt> {
+    let mut found = Vec::new();
+    for section in Section::ALL {
+        let mut summary = String::new();
+        for flag in sub.flags().filter(|flag| flag.section == section) {
+            if !flag.joined {
+                let lines: Vec<&str> = flag.help.iter().map(|line| line.trim()).collect();
+                summary = summary_of(&lines.join(" "));
             }
-            let Some((tokens, description)) = entry(line) else {
-                continue;
-            };
-            let mut text = description.to_string();
-            for next in block_lines[i + 1..]
-                .iter()
-                .take_while(|l| indent(l) >= column)
-            {
-                text = join(&text, next.trim());
-            }
-            for option in group(&tokens, &summary_of(&text)) {
-                let known = |o: &Opt| o.spellings().iter().any(|s| option.spellings().contains(s));
-                if !found.iter().any(known) {
-                    found.push(option);
-                }
-            }
+            found.push(Opt::of(flag, &summary));
         }
     }
     found
+}
+
+impl Opt {
+    fn of(flag: &Flag, summary: &str) -> Opt {
+        let bare = |spelling: &str| spelling.trim_start_matches('-').to_string();
+        Opt {
+            short: flag.short.and_then(|s| s[1..].chars().next()),
+            long: flag.long.map(bare),
+            values: flag.values.iter().map(|v| v.to_string()).collect(),
+            summary: summary.to_string(),
+            kind: flag.kind,
+        }
+    }
 }
 
 /// Where a tagged line's description starts: after its flags and placeholders for an
@@ -175,69 +162,6 @@ pub fn choices(placeholder: &str) -> Option<Vec<&str>> {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
     (words.len() > 1 && words.iter().all(lowercase)).then_some(words)
-}
-
-/// An option entry's flag and placeholder tokens and the description after them, or `None`
-/// for a line that is no entry.
-fn entry(line: &str) -> Option<(Vec<&str>, &str)> {
-    let text = line.trim_start();
-    if !text.starts_with('-') {
-        return None;
-    }
-    let mut tokens = Vec::new();
-    let mut rest = text;
-    loop {
-        let word_end = rest.find(' ').unwrap_or(rest.len());
-        let word = &rest[..word_end];
-        let bare = word.trim_end_matches(',');
-        if !(is_flag(bare) || is_placeholder(bare)) {
-            break;
-        }
-        tokens.push(word);
-        rest = rest[word_end..].trim_start();
-        if rest.is_empty() {
-            break;
-        }
-    }
-    Some((tokens, rest))
-}
-
-/// Tokens to options: `-c, --connections <N>` is one, `-4, -6` two, and `--probe <KIND>,
-/// --send <BYTES>` two; a comma ends an option, except the one after a lone short flag that
-/// a long one follows.
-fn group(tokens: &[&str], summary: &str) -> Vec<Opt> {
-    let mut options: Vec<Opt> = Vec::new();
-    let mut open = false;
-    for token in tokens {
-        let bare = token.trim_end_matches(',');
-        if is_placeholder(bare) {
-            if let Some(last) = options.last_mut() {
-                last.values.push(bare[1..bare.len() - 1].to_string());
-            }
-        } else if let Some(long) = bare.strip_prefix("--") {
-            match options.last_mut() {
-                Some(last) if open && last.long.is_none() && last.values.is_empty() => {
-                    last.long = Some(long.to_string());
-                }
-                _ => options.push(Opt {
-                    short: None,
-                    long: Some(long.to_string()),
-                    values: Vec::new(),
-                    summary: summary.to_string(),
-                }),
-            }
-        } else {
-            options.push(Opt {
-                short: bare[1..].chars().next(),
-                long: None,
-                values: Vec::new(),
-                summary: summary.to_string(),
-            });
-        }
-        let last = options.last().expect("an option was just added");
-        open = token.ends_with(',') && last.long.is_none() && last.values.is_empty();
-    }
-    options
 }
 
 /// `-c`, `-4`, `--all-addresses`.
@@ -311,65 +235,34 @@ fn join(first: &str, second: &str) -> String {
 mod tests {
     use super::*;
 
-    fn opt(
-        short: Option<char>,
-        long: Option<&str>,
-        values: &[&str],
-    ) -> (Option<char>, Option<String>, Vec<String>) {
-        (
-            short,
-            long.map(String::from),
-            values.iter().map(|v| v.to_string()).collect(),
-        )
-    }
-
     #[test]
-    fn entries_are_read_as_the_help_lays_them_out() {
-        let help = "\
-Options:
-  -c, --connections <N>     connections to open                [default: 100]
-      --max-latency <P=DUR> fail (exit 3) when latency P exceeds DUR: p50;
-                            repeatable
-      --min-established <N|PCT%>
-                            pass when at least N are established; more than 0
-  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
-      --probe <KIND>, --send <BYTES>, --expect <BYTES>
-                            ask each connection for an answer
-      --reject-after <K> <TEXT>
-                            as --max-open K
-  -h, --help                print this help
-
---interval is 0 or at least 10ms.
-  0   every connection was established
-      --hold a flag named in a description
-";
-        let found: Vec<_> = options(help)
-            .into_iter()
-            .map(|o| (o.short, o.long, o.values))
-            .collect();
+    fn options_come_from_the_table_with_their_first_clause() {
+        let run = options(Sub::Run);
+        let connections = &run[0];
+        assert_eq!(connections.short, Some('c'));
+        assert_eq!(connections.long.as_deref(), Some("connections"));
+        assert_eq!(connections.values, ["N"]);
+        assert_eq!(connections.summary, "connections to open");
+        let latency = run
+            .iter()
+            .find(|o| o.long.as_deref() == Some("max-latency"));
         assert_eq!(
-            found,
-            [
-                opt(Some('c'), Some("connections"), &["N"]),
-                opt(None, Some("max-latency"), &["P=DUR"]),
-                opt(None, Some("min-established"), &["N|PCT%"]),
-                opt(Some('4'), None, &[]),
-                opt(Some('6'), None, &[]),
-                opt(None, Some("probe"), &["KIND"]),
-                opt(None, Some("send"), &["BYTES"]),
-                opt(None, Some("expect"), &["BYTES"]),
-                opt(None, Some("reject-after"), &["K", "TEXT"]),
-                opt(Some('h'), Some("help"), &[]),
-            ]
+            latency.map(|o| o.summary.as_str()),
+            Some("fail (exit 3) when connect latency statistic P exceeds DUR")
         );
-        let summaries: Vec<String> = options(help).into_iter().map(|o| o.summary).collect();
-        assert_eq!(summaries[0], "connections to open");
-        assert_eq!(summaries[1], "fail (exit 3) when latency P exceeds DUR");
-        assert_eq!(summaries[2], "pass when at least N are established");
+        // Limit's `--probe <KIND>, --send <BYTES>, …` share one description.
+        let limit = options(Sub::Limit);
+        let summary = |long: &str| {
+            let option = limit.iter().find(|o| o.long.as_deref() == Some(long));
+            option.map(|o| o.summary.clone())
+        };
+        assert_eq!(summary("send"), summary("probe"));
         assert_eq!(
             summary_of("the SVG to write (self-contained: no fonts or links)"),
             "the SVG to write"
         );
+        let four = limit.iter().position(|o| o.short == Some('4'));
+        assert_eq!(limit[four.unwrap() + 1].short, Some('6'));
     }
 
     #[test]
@@ -388,16 +281,6 @@ Options:
             description_column("  tcpgoon run 127.0.0.1 8080 -c 1"),
             None
         );
-    }
-
-    #[test]
-    fn a_flag_in_a_description_is_no_entry() {
-        let help = "\
-Exit status:
-  64  bad input or setup: unknown flag, unusable
-      --source, --hdr-log a FIFO with no reader
-";
-        assert_eq!(options(help), []);
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! The help texts, as data: one general text and one per subcommand, hand-written with
-//! aligned sections and `[default: …]` so each reads as the reference for its flags.
+//! The help texts: the general one, and one per subcommand whose prose is written here and
+//! whose options blocks (a line `{options}`, `{shard}`, `{probe}` or `{tls}`) are laid out
+//! from the flag table (`flags.rs`), so each reads as the reference for its flags.
+
+use std::sync::LazyLock;
+
+use crate::cli::flags::{Section, Sub};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The short hash of the commit built, or `unknown` outside a git checkout (build.rs).
@@ -13,22 +18,51 @@ pub fn version_text() -> String {
     format!("tcpgoon {VERSION}\nGit Commit Hash: {GIT_HASH}\nUTC Build Time: {BUILD_TIME}\n")
 }
 
-/// The subcommands with a help of their own, by name: what `tcpgoon help NAME` prints, and
-/// what the completion scripts and the man page are made from (`docs.rs`).
-pub const TOPICS: &[(&str, &str)] = &[
-    ("run", RUN_HELP),
-    ("limit", LIMIT_HELP),
-    ("server", SERVER_HELP),
-    ("merge", MERGE_HELP),
-    ("plot", PLOT_HELP),
-];
-
-/// The help of the subcommand `name`, if it has one.
+/// The help of the subcommand `name`, if it has one: what `tcpgoon help NAME` prints.
 pub fn topic(name: &str) -> Option<&'static str> {
-    TOPICS
+    Sub::named(name).map(text)
+}
+
+/// The subcommands' helps, in the order `tcpgoon man` shows them, by name.
+pub fn topics() -> impl Iterator<Item = (&'static str, &'static str)> {
+    Sub::ALL.into_iter().map(|sub| (sub.name(), text(sub)))
+}
+
+/// The help of `sub`: its text here with its options blocks laid out from the flag table.
+pub fn text(sub: Sub) -> &'static str {
+    static TEXTS: LazyLock<Vec<String>> = LazyLock::new(|| Sub::ALL.map(made).to_vec());
+    let at = Sub::ALL
         .iter()
-        .find(|(topic, _)| *topic == name)
-        .map(|(_, help)| *help)
+        .position(|s| *s == sub)
+        .expect("every Sub is in ALL");
+    &TEXTS[at]
+}
+
+/// The help of `sub` as written here: its prose, and a line `{options}` (or another
+/// [`Section::marker`]) where each of its options blocks goes.
+pub fn template(sub: Sub) -> &'static str {
+    match sub {
+        Sub::Run => RUN,
+        Sub::Limit => LIMIT,
+        Sub::Server => SERVER,
+        Sub::Merge => MERGE,
+        Sub::Plot => PLOT,
+    }
+}
+
+fn made(sub: Sub) -> String {
+    let template = template(sub);
+    let mut out = String::with_capacity(template.len() * 2);
+    for line in template.lines() {
+        match Section::ALL.into_iter().find(|s| s.marker() == line) {
+            Some(section) => out += &sub.options_block(section),
+            None => {
+                out += line;
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 pub const HELP: &str = "\
@@ -66,7 +100,7 @@ Exit status:
       --source, --hdr-log or --summary FIFO with no reader, unwritable --summary
 ";
 
-pub const RUN_HELP: &str = "\
+const RUN: &str = "\
 Open N full-handshake TCP connections to <host>:<port> on a paced schedule,
 hold them, read from them, print live stats and a final report.
 
@@ -79,98 +113,19 @@ Arguments:
   <port>   1-65535
 
 Options:
-  -c, --connections <N>     connections to open                [default: 100]
-  -s, --sleep <DURATION>    pause between connection attempts  [default: 10ms]
-  -t, --dial-timeout <DUR>  give up on a connection attempt after this
-                                                             [default: 5000ms]
-  -i, --interval <DUR>      between live stats lines; 0: one, at start
-                                                                 [default: 1s]
-  -y, --assume-yes          do not ask for confirmation
-  -d, --debug               one line per connection event on stderr
-      --progress <MODE>     auto: a status line on stderr when it is a
-                            terminal and stdout is not a pipe; `Total:` lines
-                            otherwise; bar or lines force one [default: auto]
-      --json                stdout carries JSON Lines only: a tick per
-                            interval, a summary
-      --summary <FILE>      also write the JSON summary to FILE, the report
-                            still on stdout; FILE is checked before dialing
-      --hdr-log <FILE>      write connect latencies as an HdrHistogram
-                            interval log
-      --max-latency <P=DUR> fail (exit 3) when connect latency statistic P
-                            exceeds DUR: p50, p99.9, max or mean; repeatable;
-                            e.g. p99=20ms; rtt:p99=1ms bounds the kernel's
-                            handshake RTT instead, served:p99=20ms time to
-                            served (with a probe)
-      --min-established <N|PCT%>
-                            pass when at least N (or PCT% of) connections are
-                            established, tolerating the rest failing; more
-                            than 0
-      --hold <DUR>          after the last attempt, keep the connections open
-                            and read from them this long        [default: 0]
-      --settle <DUR>        after the last outcome, keep the connections open
-                            and read this long before the verdict, so a
-                            server that accepts and then refuses is caught; a
-                            hold is never shorter; 0 ends at once
-                                                               [default: 50ms]
-      --reconnect           replace each connection the peer closes with a
-                            new attempt, during the run and the hold, to keep
-                            N up; replacements keep to the --sleep rate,
-                            sharing it with the schedule
-      --source <ADDRS>      bind to these local addresses, in turn: a
-                            comma-separated list of addresses and CIDR blocks
-                            (127.0.0.2,127.0.0.0/28; a block gives its host
-                            addresses); each source gets its own ephemeral
-                            ports toward each target; repeatable, adding up
-      --all-addresses       spread attempts over every address <host>
-                            resolves to, not only the first
-  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
-  -h, --help                print this help
+{options}
 
 Past one machine (see `tcpgoon merge --help`):
-      --shard <I/N>         make attempts I, I+N, I+2N, ... of the schedule
-                            (0 <= I < N): N processes with I = 0..N-1 make the
-                            run one would; -c is the total, -s its spacing
-      --start-at <TIME>     start the schedule at this wall-clock time:
-                            RFC 3339 (2026-12-02T01:30:00Z) or @unix-seconds;
-                            a time past is bad input
+{shard}
 
 Served, not just established (the kernel completes the handshake of every
 connection it queues, whether the application ever takes it or not):
-      --probe <KIND>        ask each connection for proof that the
-                            application took it:
-                              greeting   the server speaks first: any byte
-                              redis      send PING, expect +PONG
-                              memcached  send version, expect VERSION
-                              http       send HEAD / with the Host header,
-                                         expect HTTP/
-                              postgres   a startup message for user
-                                         postgres (postgres:USER for
-                                         another role), expect an
-                                         authentication request, or
-                                         with trust the session
-                                         ready; an error is a
-                                         rejection
-                              ssh, smtp  expect SSH- or 220
-      --send <BYTES>        a probe of your own: write these once established
-                            (escapes: \\r \\n \\t \\0 \\\\ \\xHH)
-      --expect <BYTES>      served when what arrives begins with these (any
-                            byte without it); anything else is a rejection
-      --probe-timeout <DUR> established but not answered this long: unserved
-                                                  [default: the dial timeout]
+{probe}
 With a probe, exit 0 means every connection was established, served and still
 open; --min-established counts the served ones.
 
 TLS (served = handshake done):
-      --tls                 a TLS handshake after each TCP connect; a
-                            --probe goes over TLS. A connection is Dialing
-                            until its handshake is done
-      --sni <NAME>          the server name sent, and checked in the certificate
-                            [default: <host> when it is a name; none for an IP]
-      --insecure            do not verify the server's certificate
-      --ca <FILE>           trust the CA certificates in this PEM file
-                            instead of the system's
-      --alpn <PROTO>        offer this ALPN protocol (repeatable): h2, http/1.1
-      --tls-version <V>     1.2 or 1.3 only                 [default: both]
+{tls}
 A failed handshake is an Error, by cause: TLS alert, certificate rejected (with
 the reason: unknown issuer, name mismatch, expired), protocol error, closed
 during handshake, handshake timed out (after --probe-timeout, from the TCP
@@ -213,7 +168,7 @@ Examples:
   tcpgoon run 127.0.0.1 8080 -c 5000 -s 0 -y --max-latency p99=20ms --json
 ";
 
-pub const LIMIT_HELP: &str = "\
+const LIMIT: &str = "\
 Find how many concurrent connections <host>:<port> holds: open connections at
 a steady rate until the first attempt fails or the first held connection is
 dropped, or until the maximum is reached and held. Report how many were held
@@ -223,35 +178,7 @@ Usage:
   tcpgoon limit [OPTIONS] <host> <port>
 
 Options:
-  -r, --rate <N>            connection attempts per second     [default: 1000]
-  -c, --connections <N>     the most to open
-                                   [default: what the open-files limit allows]
-  -t, --dial-timeout <DUR>  an attempt not established after this has failed
-                                                                 [default: 1s]
-      --hold <DUR>          once the maximum is open, hold it this long
-                                                                 [default: 5s]
-      --settle <DUR>        after the first loss, keep reading this long
-                            before counting                    [default: 50ms]
-  -i, --interval <DUR>      between live stats lines; 0 turns them off
-                                                                 [default: 1s]
-  -d, --debug               one line per connection event on stderr
-      --summary <FILE>      write the JSON summary to FILE, as run does
-      --json                JSON Lines only on stdout: ticks, then a summary
-                            with the finding in `limit` (for `tcpgoon plot`)
-      --source <ADDRS>      bind to these local addresses, in turn (see
-                            `tcpgoon help run`)
-      --all-addresses       spread attempts over every address <host>
-                            resolves to
-  -4, -6                    resolve <host> to IPv4 (or IPv6) addresses only
-      --probe <KIND>, --send <BYTES>, --expect <BYTES>, --probe-timeout <DUR>
-                            ask each connection for an answer (see `tcpgoon
-                            help run`): the first not served is the loss, and
-                            the count is of connections served and held
-      --tls, --insecure     a TLS handshake on each connection (see
-                            `tcpgoon help run`): a failed one is the loss
-      --sni <NAME>, --ca <FILE>, --alpn <PROTO>, --tls-version <V>
-                            the handshake's options, as for run
-  -h, --help                print this help
+{options}
 
 It does not ask for confirmation. Its durations take a unit (-t 200ms, --hold
 1m30s): a bare number but 0 is bad input. -t 0 sets no timeout of its own (the
@@ -283,7 +210,7 @@ Example:
   tcpgoon limit 127.0.0.1 8080 --rate 2000
 ";
 
-pub const MERGE_HELP: &str = "\
+const MERGE: &str = "\
 Merge the --json output of the shards of one run (`tcpgoon run --shard I/N
 --json`) into the report the whole run would have printed, exit status
 included.
@@ -297,8 +224,7 @@ Arguments:
                ticks and other lines are skipped
 
 Options:
-      --json   print the merged JSON summary instead of the text report
-  -h, --help   print this help
+{options}
 
 Counts add up; the latency histograms are merged from their HdrHistogram
 encodings, so the merged p99 is the p99 of all connections. Max concurrent
@@ -312,7 +238,7 @@ input is not summaries of one run: different targets, shard counts, schedules
 or start times, a shard given twice, or a file that cannot be read.
 ";
 
-pub const SERVER_HELP: &str = "\
+const SERVER: &str = "\
 A TCP server to aim `tcpgoon run` at: it accepts connections and holds them
 open, reading and discarding what arrives, and can misbehave the ways real
 servers do.
@@ -321,46 +247,7 @@ Usage:
   tcpgoon server [OPTIONS]
 
 Options:
-  -p, --port <PORT>          port to listen on; 0 picks a free one
-                             [default: 54321]
-  -b, --bind <ADDR>          address to listen on       [default: 127.0.0.1]
-  -m, --maxconnections <N>   stop after accepting N connections; 0 = no
-                             limit     [default: 10; 0 with --accept-limit]
-  -d, --duration <DUR>       stop after this long; 0 = no limit
-                             [default: 30s]
-      --backlog <N>          listen backlog                 [default: 1024]
-      --no-accept            listen but never accept (the accept queue
-                             fills, new SYNs are dropped, clients time out)
-      --accept-limit <K>     accept K connections, then never again: later
-                             ones wait in the accept queue, their handshakes
-                             done, as at a server out of file descriptors
-      --close-after <DUR>    close each accepted connection after this long
-      --reset                close with a reset (SO_LINGER 0), not a FIN
-      --greeting <TEXT>      write TEXT to each accepted connection
-      --echo                 write back what arrives on each connection
-                             (after the greeting); while 64 KiB wait for the
-                             peer to read them, stop reading it
-      --max-open <N>         hold at most N connections open at once; close
-                             each one accepted beyond them at once (with
-                             --reset, by a reset); 0 closes every connection
-                             as it is accepted
-      --reject-after <K> <TEXT>
-                             as --max-open K, but write TEXT to each
-                             connection beyond the K open before closing it
-                             (as redis-server does past its maxclients)
-  -i, --interval <DUR>       between stats lines; 0 turns them off
-                             [default: 1s]
-      --reuse-port           share the port with other servers (SO_REUSEPORT):
-                             the kernel spreads connections over them, so a
-                             group holds more than one open-files limit
-      --tls                  serve TLS (1.2 and 1.3) on every connection;
-                             the fault modes work over it; without --cert
-                             and --key, with a self-signed certificate for
-                             localhost, 127.0.0.1 and ::1 made at start (its
-                             SHA-256 fingerprint goes to stderr)
-      --cert <FILE>, --key <FILE>
-                             the certificate chain and its key, PEM (--tls)
-  -h, --help                 print this help
+{options}
 
 Durations take a unit: 250us, 10ms, 1.5s, 2m, 1h, or several in a row: 1m30s.
 A bare number but 0 is bad input (-d 30s, not -d 30). --interval is 0 (no
@@ -403,7 +290,7 @@ Examples:
   tcpgoon server -p 0 -m 0 --reject-after 2 '-ERR max clients\\r\\n'
 ";
 
-pub const PLOT_HELP: &str = "\
+const PLOT: &str = "\
 Draw the --json output of runs, limit searches and merges as one SVG picture:
 the connections by state over time (established, dialing, closed, errors; served
 with a probe), with the limit marked for a limit search, and the connect latency
@@ -418,8 +305,7 @@ Arguments:
             and its own row of the timeline.
 
 Options:
-  -o, --output <FILE>   the SVG to write (self-contained: no fonts or links)
-  -h, --help            print this help
+{options}
 
 The timeline comes from the summary's `timeline` samples (one a millisecond, or
 fewer for a long run; a merge's are its shards' counts summed); without them,
@@ -442,10 +328,49 @@ mod tests {
 
     #[test]
     fn every_help_fits_80_columns() {
-        for help in TOPICS.iter().map(|(_, help)| *help).chain([HELP]) {
+        for help in topics().map(|(_, help)| help).chain([HELP]) {
             for line in help.lines() {
                 let columns = line.chars().count();
                 assert!(columns <= 80, "{columns} columns: {line}");
+            }
+        }
+    }
+
+    /// The options a help lists are the table's: no option's line is written by hand in
+    /// the prose, and every entry of the subcommand is shown.
+    #[test]
+    fn every_option_shown_is_from_the_table() {
+        for (sub, template) in Sub::ALL.map(|sub| (sub, template(sub))) {
+            for line in template.lines() {
+                let indent = line.len() - line.trim_start().len();
+                // `-c, --connections <N>` before the gap; not prose that names a flag.
+                let tag = line.trim_start().split("  ").next().unwrap_or_default();
+                let entry = indent > 0
+                    && indent < sub.column()
+                    && tag.starts_with('-')
+                    && tag.split(' ').all(|word| {
+                        let word = word.trim_end_matches(',');
+                        word.starts_with('-') || (word.starts_with('<') && word.ends_with('>'))
+                    });
+                assert!(!entry, "{}: an option written by hand: {line}", sub.name());
+            }
+            let help = text(sub);
+            for flag in sub.flags() {
+                assert!(
+                    help.contains(&flag.synopsis()),
+                    "{}: {}",
+                    sub.name(),
+                    flag.synopsis()
+                );
+            }
+            for section in Section::ALL {
+                let blank = sub.options_block(section).is_empty();
+                assert_eq!(
+                    blank,
+                    !template.contains(section.marker()),
+                    "{}",
+                    sub.name()
+                );
             }
         }
     }

@@ -1,16 +1,19 @@
-//! `tcpgoon man`: the man page, tcpgoon(1), in roff, made from the help texts: NAME from the
-//! general help's first line, DESCRIPTION from the rest of it, then one section per
-//! subcommand with a help of its own, in the order `help::TOPICS` gives. Nothing is written
-//! twice: a flag added to a help text is in the man page.
+//! `tcpgoon man`: the man page, tcpgoon(1), in roff, made from the help texts and the flag
+//! table: NAME from the general help's first line, DESCRIPTION from the rest of it, then one
+//! section per subcommand, in the order `Sub::ALL` gives: its help's prose, and its options
+//! from the table where the help lists them. Nothing is written twice: a flag added to the
+//! table is in the man page.
 //!
-//! A help text is read by its layout (see `docs.rs`): paragraphs split by blank lines; an
-//! unindented line ending in `:` over indented lines is a subsection (`Options:`); indented
-//! lines whose first has a description after a gap are a list of tags (`.TP`), the lines
+//! Prose is read by its layout: paragraphs split by blank lines; an unindented line ending
+//! in `:` over more lines is a subsection (`Options:`); indented lines whose first has a
+//! description after a gap are a list of tags (`.TP`, the exit statuses), the lines
 //! indented to the description's column continuing the entry above; other indented lines
-//! (a usage line, examples) are kept as they are (`.nf`).
+//! (a usage line, examples) are kept as they are (`.nf`). An options block is a list of
+//! tags too, one per row of the table (`flags::Row`).
 
 use crate::cli::docs::{self, description_column, indent};
-use crate::cli::help::{BUILD_TIME, HELP, TOPICS, VERSION};
+use crate::cli::flags::{Row, Section, Sub};
+use crate::cli::help::{self, BUILD_TIME, HELP, VERSION};
 
 /// The whole page.
 pub fn page() -> String {
@@ -44,10 +47,10 @@ pub fn page() -> String {
         .collect();
     out += &synopsis.join(".br\n");
     out += ".SH DESCRIPTION\n";
-    out += &body(rest);
-    for (name, help) in TOPICS {
-        out += &format!(".SH \"TCPGOON {}\"\n", escape(&name.to_uppercase()));
-        out += &body(help);
+    out += &body(rest, None);
+    for sub in Sub::ALL {
+        out += &format!(".SH \"TCPGOON {}\"\n", escape(&sub.name().to_uppercase()));
+        out += &body(help::template(sub), Some(sub));
     }
     without_empty_paragraphs(&out)
 }
@@ -66,14 +69,14 @@ fn without_empty_paragraphs(roff: &str) -> String {
     out
 }
 
-/// A help text's paragraphs, in roff.
-fn body(help: &str) -> String {
+/// A help text's paragraphs, in roff; the options of `sub` where a line marks a section.
+fn body(help: &str, sub: Option<Sub>) -> String {
     let mut out = String::new();
     let mut paragraph: Vec<&str> = Vec::new();
     for line in help.lines().chain([""]) {
         if line.trim().is_empty() {
             if !paragraph.is_empty() {
-                out += &paragraph_of(&paragraph);
+                out += &paragraph_of(&paragraph, sub);
                 paragraph.clear();
             }
         } else {
@@ -85,13 +88,19 @@ fn body(help: &str) -> String {
 
 /// One paragraph: runs of unindented lines (prose, or a heading over what follows) and of
 /// indented ones (a list, or lines kept as they are).
-fn paragraph_of(lines: &[&str]) -> String {
+fn paragraph_of(lines: &[&str], sub: Option<Sub>) -> String {
+    let section_at = |line: &str| Section::ALL.into_iter().find(|s| s.marker() == line);
     let mut out = String::new();
     let mut at = 0;
     while at < lines.len() {
+        if let (Some(sub), Some(section)) = (sub, section_at(lines[at])) {
+            out += &list_of(&sub.rows(section));
+            at += 1;
+            continue;
+        }
         let prose = lines[at..]
             .iter()
-            .take_while(|line| indent(line) == 0)
+            .take_while(|line| indent(line) == 0 && section_at(line).is_none())
             .count();
         if prose > 0 {
             let text = lines[at..at + prose].join(" ");
@@ -150,6 +159,28 @@ fn block_of(lines: &[&str]) -> String {
             out += &format!(".br\n{}\n", escape(text));
         } else {
             out += &format!("{}\n", escape(&collapsed(text)));
+        }
+    }
+    out
+}
+
+/// An options block: a tag per row, its description's lines run together, but for a list
+/// inside it (the probe kinds), whose rows start at one indent and break the line.
+fn list_of(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        out += &format!(".TP\n\\fB{}\\fR\n", escape(&row.names));
+        let mut table: Option<usize> = None;
+        for (past, text) in row.description() {
+            if past == 0 {
+                table = None;
+            }
+            if past > 0 && !text.starts_with("[default:") && table.is_none_or(|at| past == at) {
+                table = Some(past);
+                out += &format!(".br\n{}\n", escape(&text));
+            } else {
+                out += &format!("{}\n", escape(&collapsed(&text)));
+            }
         }
     }
     out
@@ -223,6 +254,7 @@ Options:
                               greeting   any byte
 .dot starts this line
 ",
+            None,
         );
         assert_eq!(
             roff,
@@ -251,6 +283,24 @@ ask:
 greeting   any byte
 .PP
 \\&.dot starts this line
+"
+        );
+    }
+
+    /// An options block is the table's rows: merge's help has two.
+    #[test]
+    fn options_come_from_the_table() {
+        let roff = body("Options:\n{options}\n", Some(Sub::Merge));
+        assert_eq!(
+            roff,
+            "\
+.SS Options
+.TP
+\\fB\\-\\-json\\fR
+print the merged JSON summary instead of the text report
+.TP
+\\fB\\-h, \\-\\-help\\fR
+print this help
 "
         );
     }

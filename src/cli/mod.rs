@@ -7,15 +7,16 @@
 //! May import `judge` (the gates it parses), `engine` (the plan it builds, the host and
 //! source forms it checks), `units` and `error`; never `report` (its sibling) or
 //! `commands`. Within the layer: `parse` → `values`; `config` takes what `parse` produced;
-//! `complete` and `man` → `docs` → `help`.
+//! `complete` and `man` → `docs` → `help`; `help`, `docs`, `man` and `parse` → `flags`.
 //!
 //! | file | what it owns |
 //! |---|---|
-//! | `help.rs` | the help texts, as data |
-//! | `docs.rs` | the help texts read back: subcommands, options, placeholders |
-//! | `complete.rs` | `tcpgoon completions`: bash, zsh and fish scripts from the help texts |
-//! | `man.rs` | `tcpgoon man`: the man page from the help texts |
-//! | `parse.rs` | subcommands and flags as typed |
+//! | `flags.rs` | the flag table: every option declared once, and its rows in the helps |
+//! | `help.rs` | the help texts: their prose, with the table's options blocks laid in |
+//! | `docs.rs` | what completions and the man page are made of: subcommands, options, summaries |
+//! | `complete.rs` | `tcpgoon completions`: bash, zsh and fish scripts from the flag table |
+//! | `man.rs` | `tcpgoon man`: the man page from the help texts and the flag table |
+//! | `parse/` | subcommands and flags as typed: the dispatcher, the pre-lexer, one parser each |
 //! | `values.rs` | one flag's text to its value: counts, ports, rates, durations, modes, escaped bytes |
 //! | `config.rs` | arguments resolved and checked into what the engine needs |
 //! | `tls.rs` | `--tls` and its options checked together into the TLS plan |
@@ -23,18 +24,17 @@
 pub mod complete;
 pub mod config;
 pub mod docs;
+pub mod flags;
 pub mod help;
 pub mod man;
 pub mod parse;
 pub mod tls;
 pub mod values;
 
-pub use help::{
-    HELP, LIMIT_HELP, MERGE_HELP, PLOT_HELP, RUN_HELP, SERVER_HELP, VERSION, version_text,
-};
+pub use flags::Sub;
+pub use help::{HELP, VERSION, version_text};
 pub use parse::{
-    Addressing, Command, Family, LIMIT_FLAGS, LIMIT_VALUE_OPTIONS, LimitArgs, MERGE_FLAGS,
-    MergeArgs, PLOT_FLAGS, PLOT_VALUE_OPTIONS, PlotArgs, Probing, RUN_FLAGS, RUN_VALUE_OPTIONS,
-    RunArgs, SERVER_FLAGS, SERVER_PAIR_OPTIONS, SERVER_VALUE_OPTIONS, ServerArgs, TlsArgs, parse,
+    Addressing, Command, Family, LimitArgs, MergeArgs, PlotArgs, Probing, RunArgs, ServerArgs,
+    TlsArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

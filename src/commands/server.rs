@@ -156,7 +156,7 @@ mod tests {
         for part in parts {
             let shown = part.replace(": 1", ": N");
             assert!(
-                crate::cli::SERVER_HELP.contains(&shown),
+                crate::cli::help::text(crate::cli::flags::Sub::Server).contains(&shown),
                 "{shown} is not in the help"
             );
         }

@@ -1,0 +1,165 @@
+//! The command line as typed: what each subcommand's arguments hold once each value is
+//! checked for form, before `config` checks them together and against the outside world.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::complete::Shell;
+use crate::cli::values::Progress;
+use crate::engine::pacer::Shard;
+use crate::engine::probe::ProbeKind;
+use crate::engine::tls::Versions;
+use crate::judge::thresholds::Thresholds;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Help(&'static str),
+    Version,
+    Run(RunArgs),
+    Limit(LimitArgs),
+    Server(ServerArgs),
+    /// `tcpgoon completions SHELL`: the shell's completion script.
+    Completions(Shell),
+    /// `tcpgoon man`: the man page, in roff.
+    Man,
+    Plot(PlotArgs),
+    Merge(MergeArgs),
+}
+
+/// `tcpgoon merge` as typed: the files of `--json` summaries to merge (`-` for stdin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeArgs {
+    pub json: bool,
+    pub files: Vec<String>,
+}
+
+/// Which address family to resolve a host name to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// Where connections go from and to: options shared by `run` and `limit`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Addressing {
+    pub sources: Vec<IpAddr>,
+    pub all_addresses: bool,
+    pub family: Option<Family>,
+}
+
+/// How each established connection is probed, as typed: options shared by `run` and
+/// `limit`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Probing {
+    pub kind: Option<ProbeKind>,
+    pub send: Option<Vec<u8>>,
+    pub expect: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
+/// `--tls` and the options that shape its handshake, as typed: shared by `run` and
+/// `limit`. `cli::tls` checks them together.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsArgs {
+    pub on: bool,
+    pub insecure: bool,
+    pub sni: Option<String>,
+    pub ca: Option<PathBuf>,
+    /// In the order given; each `--alpn` adds one.
+    pub alpn: Vec<String>,
+    pub version: Option<Versions>,
+}
+
+/// `tcpgoon limit` as typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitArgs {
+    pub host: String,
+    pub port: u16,
+    /// Attempts per second.
+    pub rate: f64,
+    /// `None`: as many as the open-files limit allows.
+    pub connections: Option<u64>,
+    pub dial_timeout: Duration,
+    pub hold: Duration,
+    pub settle: Duration,
+    pub interval: Duration,
+    pub debug: bool,
+    /// `--summary <FILE>`: the JSON summary, written there as well.
+    pub summary: Option<PathBuf>,
+    /// stdout carries JSON Lines: ticks, then a summary with the finding.
+    pub json: bool,
+    pub addressing: Addressing,
+    pub probing: Probing,
+    pub tls: TlsArgs,
+}
+
+/// `tcpgoon run` as typed, each value checked for form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunArgs {
+    pub host: String,
+    pub port: u16,
+    pub connections: u64,
+    pub sleep: Duration,
+    pub dial_timeout: Duration,
+    pub interval: Duration,
+    pub assume_yes: bool,
+    pub debug: bool,
+    pub progress: Progress,
+    pub json: bool,
+    pub hdr_log: Option<PathBuf>,
+    /// `--summary <FILE>`: the JSON summary, written there as well as the report.
+    pub summary: Option<PathBuf>,
+    pub thresholds: Thresholds,
+    pub hold: Duration,
+    pub settle: Duration,
+    pub reconnect: bool,
+    pub addressing: Addressing,
+    pub probing: Probing,
+    /// `--shard I/N`: this process makes attempts I, I+N, … of the schedule.
+    pub shard: Shard,
+    /// `--start-at`: when the schedule starts, by the wall clock.
+    pub start_at: Option<SystemTime>,
+    pub tls: TlsArgs,
+}
+
+/// `tcpgoon plot` as typed: the `--json` outputs to draw, and where the picture goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotArgs {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+}
+
+/// `tcpgoon server` as typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerArgs {
+    pub port: u16,
+    pub bind: String,
+    /// `-m` as given (0: no limit); `None` when not given, since its default depends on
+    /// `--accept-limit` (`config` decides).
+    pub max_connections: Option<u64>,
+    pub duration: Duration,
+    pub backlog: u32,
+    pub no_accept: bool,
+    /// Accept this many, then stop accepting for good.
+    pub accept_limit: Option<u64>,
+    pub close_after: Option<Duration>,
+    pub reset: bool,
+    /// The bytes of `--greeting`, its escapes read.
+    pub greeting: Option<Vec<u8>>,
+    pub echo: bool,
+    /// Hold at most this many open; `None` for no limit (0 closes every one at once).
+    pub max_open: Option<u64>,
+    /// `--reject-after K TEXT`: hold K open at once, and write TEXT's bytes (its escapes
+    /// read) to each connection beyond them before closing it.
+    pub reject_after: Option<(u64, Vec<u8>)>,
+    pub interval: Duration,
+    /// Share the port with other servers (`SO_REUSEPORT`).
+    pub reuse_port: bool,
+    /// `--tls`: serve TLS, with `--cert` and `--key` or a certificate made at start.
+    pub tls: bool,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
