@@ -47,6 +47,7 @@ use slab::Slab;
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
+pub use crate::engine::phase::Stop;
 use crate::engine::probe::{Probe, ProbeOutcome};
 use crate::engine::session::{Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
@@ -146,13 +147,6 @@ enum Phase {
     Holding { since: Instant, until: Instant },
     Settling { since: Instant, until: Instant },
     Draining,
-}
-
-/// Why a run stopped before its schedule was done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    Interrupted(libc::c_int),
-    LocalLimit(Failure),
 }
 
 /// A connection's change of state, for `--debug`.
