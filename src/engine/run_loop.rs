@@ -6,27 +6,19 @@
 //! passed, emits a stats tick when one is due, then polls with a timeout that is the nearest
 //! of: next attempt, next tick, earliest deadline, end of the hold.
 //!
-//! A run goes through these phases. *Dialing*: attempts are made on schedule (and, with
-//! `--reconnect`, a connection the peer closes is replaced by a new attempt along the same
-//! route, in the schedule's next slot: the two together keep the requested rate). *Holding*
-//! (`--hold`): once every attempt has an outcome, the connections are kept open and read
-//! for the hold time, still replaced when dropped. *Settling*: without a hold, the
-//! connections are kept open and read for the settle period, and nothing is replaced.
-//! *Draining*: no new attempts; the run ends when none is still dialing. Without a hold, a
-//! connection dropped after the last scheduled attempt is not replaced, so a server that
-//! drops everything cannot keep a run going.
+//! The run's phases (dialing on schedule, reconnect replacements, hold, settle, drain, the
+//! stops) are decided by a pure policy, [`Phases`] in `phase`: the loop asks it which
+//! attempt to dial, tells it of each close, loss and stop, and asks it each turn whether
+//! the run is over. The loop owns the I/O; the policy owns the decisions.
 //!
 //! The settle exists because a handshake is the kernel's, and the application's refusal
 //! comes after it: a server at its limit accepts, then closes (redis writes an error first).
 //! A run that ended the moment its last handshake completed would call those connections
-//! held. A hold is never shorter than the settle, so it covers the same ground.
-//!
-//! A signal ends the run at once; a local limit stops dialing and ends the hold; with
-//! `stop_at_first_loss` (`tcpgoon limit`) the first failed attempt or dropped connection
-//! stops dialing, and the run settles before it ends, so what is counted as held is what the
-//! server still held once it had had the time to drop the rest. A run that ends first
-//! settles the attempts whose handshake the kernel has already finished, so they count as
-//! established rather than dialing.
+//! held. A hold is never shorter than the settle, so it covers the same ground. With
+//! `stop_at_first_loss` (`tcpgoon limit`), what is counted as held is what the server still
+//! held once it had had the time to drop the rest. A run that ends first settles the
+//! attempts whose handshake the kernel has already finished, so they count as established
+//! rather than dialing.
 //!
 //! An attempt whose address refuses it or fails, when the plan names fallback addresses (a
 //! name's other addresses), dials the next one instead, as Go's dialer does for the
@@ -37,7 +29,6 @@
 //! The engine never formats: it hands ticks and per-connection events to an [`Observer`]
 //! and returns an [`Outcome`] for the reports.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -48,6 +39,7 @@ use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::DeadlineQueue;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
+use crate::engine::phase::{Dial, Phases, Rules, Tally};
 use crate::engine::probe::{Probe, ProbeOutcome};
 use crate::engine::session::{Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
@@ -141,14 +133,6 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Dialing,
-    Holding { since: Instant, until: Instant },
-    Settling { since: Instant, until: Instant },
-    Draining,
-}
-
 /// A connection's change of state, for `--debug`.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnEvent {
@@ -227,19 +211,8 @@ pub struct Engine<'s> {
     conns: Slab<Conn>,
     plan: Plan,
     routes: Routes,
-    phase: Phase,
-    /// Routes of dropped connections waiting to be replaced.
-    replacements: VecDeque<Route>,
-    next_replacement_seq: u64,
-    /// Once the schedule is done, no replacement is dialed before this: one step after the
-    /// last attempt.
-    next_replacement_at: Instant,
-    /// The last slot of the schedule went to a replacement: the next goes to the schedule.
-    replaced_last: bool,
-    /// The first loss stopped dialing (`stop_at_first_loss`): the run settles, then ends.
-    lost: bool,
-    settled: Option<Duration>,
-    pacer: Pacer,
+    /// The schedule and the phases: what to dial, and when the run is over.
+    phases: Phases,
     ticker: Ticker,
     refresher: Option<Ticker>,
     deadlines: DeadlineQueue<(usize, u64)>,
@@ -251,7 +224,6 @@ pub struct Engine<'s> {
     handshake_deadlines: DeadlineQueue<(usize, u64)>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
-    stop: Option<Stop>,
     start: Instant,
     origin: SystemTime,
     first_attempt_lag: Option<Duration>,
@@ -310,7 +282,21 @@ impl<'s> Engine<'s> {
             poll,
             alarm,
             conns: Slab::with_capacity(capacity),
-            pacer: Pacer::sharded(start, plan.sleep, plan.connections, plan.shard),
+            phases: Phases::new(
+                Rules {
+                    hold: plan.hold_time(),
+                    settle: plan.settle,
+                    reconnect: plan.reconnect,
+                    stop_at_first_loss: plan.stop_at_first_loss,
+                    // One of this shard's steps: the whole schedule's, times the shards.
+                    step: plan
+                        .sleep
+                        .saturating_mul(u32::try_from(plan.shard.count).unwrap_or(u32::MAX)),
+                },
+                Pacer::sharded(start, plan.sleep, plan.connections, plan.shard),
+                plan.connections,
+                start,
+            ),
             ticker: Ticker::new(start, plan.interval),
             refresher: plan.refresh.map(|period| Ticker::new(start, period)),
             deadlines: DeadlineQueue::new(plan.dial_timeout),
@@ -319,15 +305,7 @@ impl<'s> Engine<'s> {
             stack,
             stats,
             routes,
-            phase: Phase::Dialing,
-            replacements: VecDeque::new(),
-            next_replacement_seq: plan.connections,
-            next_replacement_at: start,
-            replaced_last: false,
-            lost: false,
-            settled: None,
             signals,
-            stop: None,
             start,
             origin,
             first_attempt_lag: None,
@@ -388,7 +366,8 @@ impl<'s> Engine<'s> {
         let end = Instant::now();
         self.settle_dialing(end, observer);
         // Interrupted while holding or settling.
-        self.leave_phase(end);
+        self.phases.finish(end);
+        self.note_hold();
         let last = self.stats.now(end.duration_since(self.start));
         self.stats.timeline.finish(last);
         let dial_span = self.last_attempt.map_or(Duration::ZERO, |last| {
@@ -396,10 +375,10 @@ impl<'s> Engine<'s> {
         });
         let outcome = Outcome {
             stats: self.stats,
-            stop: self.stop,
+            stop: self.phases.stop(),
             wall: end.duration_since(self.start),
             dial_span,
-            settled: self.settled,
+            settled: self.phases.settled(),
             settle: self.plan.settle,
             origin: self.origin,
             first_attempt_lag: self.first_attempt_lag,
@@ -410,204 +389,69 @@ impl<'s> Engine<'s> {
 
     /// Moves through the phases; true when the run is over.
     fn advance(&mut self, now: Instant) -> bool {
-        if matches!(self.stop, Some(Stop::Interrupted(_))) {
-            return true;
-        }
         let counts = self.stats.counts;
-        if self.lost {
-            // The first loss stopped dialing; what is still dialing may yet connect or fail.
-            return match self.phase {
-                Phase::Settling { until, .. } => {
-                    let nothing_left = counts.established == 0 && counts.dialing == 0;
-                    if now >= until || nothing_left {
-                        self.leave_phase(now);
-                        self.phase = Phase::Draining;
-                        true
-                    } else {
-                        false
-                    }
-                }
-                Phase::Draining => true,
-                _ if self.plan.settle.is_zero() => true,
-                _ => {
-                    self.leave_phase(now);
-                    self.phase = Phase::Settling {
-                        since: now,
-                        until: now + self.plan.settle,
-                    };
-                    // Nothing left to watch: settled at once.
-                    self.advance(now)
-                }
-            };
+        let tally = Tally {
+            dialing: counts.dialing,
+            established: counts.established,
+            awaiting: self.stats.probe.as_ref().map_or(0, |p| p.awaiting),
+        };
+        let turn = self.phases.advance(now, tally);
+        if turn.hold_began {
+            self.stats.start_hold();
         }
-        let scheduled_done = self.pacer.next_due().is_none();
-        if self.stop.is_some() || (scheduled_done && self.plan.hold.is_zero()) {
-            self.replacements.clear();
-        }
-        // Replacements still queued once the schedule is done wait for the hold.
-        let awaiting = self.stats.probe.as_ref().map_or(0, |p| p.awaiting);
-        let quiet = scheduled_done && counts.dialing == 0 && awaiting == 0;
-        match self.phase {
-            Phase::Dialing if quiet => {
-                self.phase = if self.stop.is_some() {
-                    Phase::Draining
-                } else if !self.plan.hold.is_zero() {
-                    self.stats.start_hold();
-                    Phase::Holding {
-                        since: now,
-                        until: now + self.plan.hold_time(),
-                    }
-                } else if !self.plan.settle.is_zero() {
-                    Phase::Settling {
-                        since: now,
-                        until: now + self.plan.settle,
-                    }
-                } else {
-                    Phase::Draining
-                };
-                // A hold or settle with nothing open ends here, not at its end.
-                return self.advance(now);
-            }
-            Phase::Holding { until, .. } => {
-                let nothing_left = quiet && counts.established == 0 && self.replacements.is_empty();
-                if now >= until || nothing_left || self.stop.is_some() {
-                    self.leave_phase(now);
-                    self.phase = Phase::Draining;
-                    self.replacements.clear();
-                }
-            }
-            Phase::Settling { until, .. }
-                if now >= until || counts.established == 0 || self.stop.is_some() =>
-            {
-                self.leave_phase(now);
-                self.phase = Phase::Draining;
-            }
-            _ => {}
-        }
-        self.phase == Phase::Draining && self.stats.counts.dialing == 0
+        self.note_hold();
+        turn.over
     }
 
-    /// Records how long the hold or the settle lasted, when the run is in one.
-    fn leave_phase(&mut self, now: Instant) {
-        match self.phase {
-            Phase::Holding { since, .. } => {
-                if let Some(hold) = &mut self.stats.hold {
-                    hold.duration = now.saturating_duration_since(since);
-                }
-            }
-            Phase::Settling { since, .. } => {
-                self.settled = Some(now.saturating_duration_since(since));
-            }
-            _ => {}
+    /// Records how long the hold lasted, once it has ended.
+    fn note_hold(&mut self) {
+        if let (Some(hold), Some(held)) = (&mut self.stats.hold, self.phases.held()) {
+            hold.duration = held;
         }
     }
 
     fn next_wakeup(&self) -> Option<Instant> {
-        let hold_end = match self.phase {
-            Phase::Holding { until, .. } | Phase::Settling { until, .. } => Some(until),
-            _ => None,
-        };
-        // While the schedule runs, a replacement waits for its next slot.
-        let replacement = self.replacement_after_schedule();
         [
-            self.pacer.next_due(),
+            self.phases.next_deadline(),
             self.ticker.next_due(),
             self.refresher.as_ref().and_then(Ticker::next_due),
             self.deadlines.next_deadline(),
             self.session_deadlines.next_deadline(),
             self.handshake_deadlines.next_deadline(),
-            hold_end,
-            replacement,
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    /// Makes the attempts that are due, at most a batch; true when more are due already.
-    /// A replacement takes the schedule's next slot when one is due (the schedule moves one
-    /// step on), so the two together keep the requested rate; scheduled attempts and
-    /// replacements take turns, so neither can starve the other. Once the schedule is done,
-    /// a replacement waits one step after the last attempt.
+    /// Makes the attempts that are due, at most a batch (the policy says which: see
+    /// `phase`); true when more are due already.
     fn dial_due(&mut self, observer: &mut impl Observer) -> bool {
         for _ in 0..DIAL_BATCH {
             let started = Instant::now();
-            match self.pacer.next_due() {
-                Some(due) if due <= started => {
-                    let waiting = self.replacing() && !self.replacements.is_empty();
-                    if waiting && !self.replaced_last {
-                        self.pacer.give_slot();
-                        self.dial_replacement(started, observer);
-                        self.replaced_last = true;
-                    } else if let Some(seq) = self.pacer.take_due(started) {
-                        let lag = started.saturating_duration_since(self.pacer.scheduled(seq));
-                        self.stats.schedule_lag.record(lag);
-                        self.first_attempt_lag.get_or_insert(lag);
-                        let route = self.routes.route(seq);
-                        self.stats.dialing(route.target);
-                        self.dial(seq, route, started, observer);
-                        self.replaced_last = false;
-                    }
+            match self.phases.next_dial(started) {
+                Some(Dial::Scheduled { seq, due }) => {
+                    let lag = started.saturating_duration_since(due);
+                    self.stats.schedule_lag.record(lag);
+                    self.first_attempt_lag.get_or_insert(lag);
+                    let route = self.routes.route(seq);
+                    self.stats.dialing(route.target);
+                    self.dial(seq, route, started, observer);
                 }
-                None if self
-                    .replacement_after_schedule()
-                    .is_some_and(|at| at <= started) =>
-                {
-                    self.dial_replacement(started, observer);
+                Some(Dial::Replacement { seq, route }) => {
+                    self.stats.reconnecting(route.target);
+                    self.dial(seq, route, started, observer);
                 }
-                _ => return false,
+                None => return false,
             }
         }
         let now = Instant::now();
-        self.pacer
-            .next_due()
-            .or_else(|| self.replacement_after_schedule())
-            .is_some_and(|due| due <= now)
-    }
-
-    /// When the next replacement is due once the schedule is done: one step after the last
-    /// attempt. `None` while the schedule runs (replacements take its slots), and when none
-    /// is waiting.
-    fn replacement_after_schedule(&self) -> Option<Instant> {
-        (self.pacer.next_due().is_none() && self.replacing() && !self.replacements.is_empty())
-            .then_some(self.next_replacement_at)
-    }
-
-    fn dial_replacement(&mut self, started: Instant, observer: &mut impl Observer) {
-        let Some(route) = self.replacements.pop_front() else {
-            return;
-        };
-        let seq = self.next_replacement_seq;
-        self.next_replacement_seq += 1;
-        self.stats.reconnecting(route.target);
-        self.dial(seq, route, started, observer);
-    }
-
-    /// Whether dropped connections are replaced at all: with `--reconnect`, until a stop.
-    fn may_replace(&self) -> bool {
-        self.plan.reconnect && self.stop.is_none() && !self.lost
-    }
-
-    /// Whether dropped connections are replaced now: while the schedule runs and during the
-    /// hold, never after a stop.
-    fn replacing(&self) -> bool {
-        self.may_replace()
-            && match self.phase {
-                Phase::Dialing => self.pacer.next_due().is_some(),
-                Phase::Holding { .. } => true,
-                Phase::Settling { .. } | Phase::Draining => false,
-            }
+        self.phases.dial_due().is_some_and(|due| due <= now)
     }
 
     /// Starts attempt `seq`, already counted as Dialing.
     fn dial(&mut self, seq: u64, route: Route, started: Instant, observer: &mut impl Observer) {
         self.last_attempt = Some(started);
-        // One of this shard's steps: the whole schedule's, times the shards.
-        self.next_replacement_at = started
-            + self
-                .plan
-                .sleep
-                .saturating_mul(u32::try_from(self.plan.shard.count).unwrap_or(u32::MAX));
         observer.conn_event(ConnEvent::new(seq, State::Dialing, Duration::ZERO));
         let mut hop = 0;
         let mut first_failure = None;
@@ -672,8 +516,7 @@ impl<'s> Engine<'s> {
         cause != Failure::TimedOut
             && !cause.is_local_limit()
             && !cause.is_tls()
-            && !self.lost
-            && !matches!(self.stop, Some(Stop::Interrupted(_)))
+            && self.phases.may_fall_back()
     }
 
     /// For `--debug`: attempt `seq` failed at an address with `cause`, and dials the next.
@@ -787,10 +630,7 @@ impl<'s> Engine<'s> {
                 resized = true;
                 continue;
             };
-            if self.stop.is_none() || matches!(self.stop, Some(Stop::LocalLimit(_))) {
-                self.stop = Some(Stop::Interrupted(signal));
-                self.pacer.stop();
-            }
+            self.phases.interrupted(signal);
             signals.let_next_kill();
         }
         resized
@@ -958,10 +798,7 @@ impl<'s> Engine<'s> {
             closure: Some(how),
             ..ConnEvent::new(conn.seq, State::Closed, elapsed)
         });
-        let hold_to_come = self.phase == Phase::Dialing && !self.plan.hold.is_zero();
-        if self.replacing() || (self.may_replace() && hold_to_come) {
-            self.replacements.push_back(conn.route);
-        }
+        self.phases.closed(conn.route);
         self.note_loss(LossCause::Dropped(how), dropped, now, observer);
     }
 
@@ -973,11 +810,7 @@ impl<'s> Engine<'s> {
         now: Instant,
         observer: &mut impl Observer,
     ) {
-        if self.plan.stop_at_first_loss {
-            self.lost = true;
-            self.pacer.stop();
-            self.replacements.clear();
-        }
+        let stops = self.phases.lost();
         if self.stats.first_loss.is_some() {
             return;
         }
@@ -989,7 +822,7 @@ impl<'s> Engine<'s> {
             after: now.saturating_duration_since(self.start),
             dropped,
         });
-        if self.plan.stop_at_first_loss {
+        if stops {
             // The handshakes the kernel finished before the loss was seen were held too.
             // Settling them may meet more losses; those come after this one.
             self.settle_dialing(now, observer);
@@ -1055,9 +888,8 @@ impl<'s> Engine<'s> {
             os_error,
             ..ConnEvent::new(seq, State::Error, elapsed)
         });
-        if cause.is_local_limit() && self.stop.is_none() {
-            self.stop = Some(Stop::LocalLimit(cause));
-            self.pacer.stop();
+        if cause.is_local_limit() {
+            self.phases.local_limit(cause);
         }
         self.note_loss(LossCause::Failed(cause), None, now, observer);
     }
