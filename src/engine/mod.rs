@@ -3,9 +3,9 @@
 //! schedules and deadlines are testable without sockets.
 //!
 //! May import `error` only. Within the layer, `run_loop` and `server` are the two loops and
-//! import the rest; the rest import only each other, downward (`stats` → `conn` →
-//! `session` → `probe`; `conn` → `transport` → `tls`; `conn` → `source`; `stats` →
-//! `timeline`).
+//! import the rest; the rest import only each other, downward (`phase` → `pacer`, `conn`,
+//! `source`; `stats` → `conn` → `session` → `probe`; `conn` → `transport` → `tls`; `conn` →
+//! `source`; `stats` → `timeline`).
 //!
 //! | file | what it owns |
 //! |---|---|
@@ -14,6 +14,7 @@
 //! | `conn.rs` | one connection: lifecycle states, its stack of layers, failures by cause |
 //! | `transport.rs` | a connection's bottom layer, client's and server's: plain or TLS, the one handshake drive loop |
 //! | `session.rs` | a connection's top layer: what it speaks once up (a probe), sans-I/O |
+//! | `phase.rs` | the run's phases as a policy: which attempt to dial and when, replacements, hold, settle, drain, stops |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
 //! | `probe.rs` | application probes: what to send, and whether the answer serves |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
@@ -32,6 +33,7 @@ pub mod conn;
 pub mod deadline;
 pub mod limits;
 pub mod pacer;
+pub mod phase;
 pub mod probe;
 pub mod run_loop;
 pub mod server;
@@ -45,4 +47,5 @@ pub mod timer;
 pub mod tls;
 pub mod transport;
 
-pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan, Stop};
+pub use phase::Stop;
+pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan};
