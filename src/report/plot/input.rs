@@ -275,6 +275,48 @@ mod tests {
     }
 
     #[test]
+    fn fields_of_another_type_read_as_absent_and_objects_by_name_only() {
+        const COUNTS: &str =
+            r#""counts":{"total":2,"dialing":0,"established":2,"closed":0,"error":0}"#;
+        let tick = r#"{"type":"tick","version":"x","elapsed_us":5,"counts":{"dialing":0,"established":1,"closed":0,"error":0},"probe":[3]}"#;
+        let summary = format!(
+            r#"{{"type":"summary",{COUNTS},"wall_time_us":"9","timeline":null,"target":{{"label":5}},"exit_status":"2","limit":{{"finding":5,"held":1,"loss_us":"x","cause":7}},"connect_latency_us":{{"histogram":null}}}}"#
+        );
+        let run = &read_runs("a", &format!("{tick}\n{summary}\n")).unwrap()[0];
+        assert_eq!(
+            run.timeline.len(),
+            1,
+            "the tick, and no end without a wall time"
+        );
+        assert_eq!(run.timeline[0].served, None);
+        assert_eq!((run.target.as_deref(), run.exit_status), (None, None));
+        let limit = run.limit.as_ref().unwrap();
+        assert_eq!((limit.finding.as_str(), limit.held), ("found", 1));
+        assert_eq!((limit.loss_us, limit.cause.as_deref()), (None, None));
+        assert!(run.connect.is_none());
+
+        let fails = |line: &str| read_runs("x", line).unwrap_err();
+        let missing = |key: &str| format!("\"{key}\" is missing or not a whole number");
+        for counts in ["null", "[0,0,0,0,0,0]", "\"x\""] {
+            let tick = format!(r#"{{"type":"tick","elapsed_us":5,"counts":{counts}}}"#);
+            assert!(fails(&tick).ends_with(&missing("dialing")), "{counts}");
+        }
+        let summary = |rest: &str| format!(r#"{{"type":"summary",{COUNTS},{rest}}}"#);
+        assert!(fails(&summary(r#""limit":[1]"#)).ends_with(&missing("held")));
+        assert!(
+            read_runs("x", &summary(r#""limit":null"#)).unwrap()[0]
+                .limit
+                .is_none()
+        );
+        assert!(
+            fails(&summary(r#""connect_latency_us":{"histogram":5}"#))
+                .ends_with("connect_latency_us.histogram is not a string")
+        );
+        assert!(fails(&summary(r#""timeline":5"#)).starts_with("x:1: timeline: invalid type"));
+        assert!(fails(r#"{"type":5}"#).contains("without a \"type\""));
+    }
+
+    #[test]
     fn bad_input_names_the_file_and_line() {
         let err = read_runs("x", &format!("{TICK}\nhello\n")).unwrap_err();
         assert!(err.starts_with("x:2: not the JSON Lines"), "{err}");
