@@ -5,7 +5,9 @@
 //! The field order of each struct is the key order of its object. `Option` fields are
 //! written as `null` when empty, unless they are marked to be left out (a latency without
 //! samples is `{"count":0}`; a threshold without a latency has no `limit_us`). Readers
-//! ignore keys they do not know, so output that gains fields still reads.
+//! ignore keys they do not know, so output that gains fields still reads. The plot, which
+//! takes sparser lines than the merge, reads them as a `PlotLine`: the same names, each
+//! optional and read leniently (`Loose`).
 //!
 //! The bytes are those of the writer these structs replaced, and other tools read them:
 //! [`write_line`] spells floats as Rust prints them (`1000`, not `1000.0`) and the two
@@ -144,14 +146,16 @@ pub struct Summary {
     pub exit_status: u64,
 }
 
+/// The connections by state. Written and read by the merge as whole numbers; the plot
+/// reads them as `Counts<Loose<u64>>` and requires only those it draws.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub total: u64,
-    pub not_initiated: u64,
-    pub dialing: u64,
-    pub established: u64,
-    pub closed: u64,
-    pub error: u64,
+pub struct Counts<N = u64> {
+    pub total: N,
+    pub not_initiated: N,
+    pub dialing: N,
+    pub established: N,
+    pub closed: N,
+    pub error: N,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -391,7 +395,8 @@ pub struct Limit {
 }
 
 impl Limit {
-    fn found() -> String {
+    /// The finding of a summary that names none.
+    pub fn found() -> String {
         "found".to_string()
     }
 }
@@ -404,6 +409,108 @@ pub struct Timeline {
     pub step_us: u64,
     pub columns: Vec<String>,
     pub samples: Vec<Vec<Option<u64>>>,
+}
+
+/// A line as `tcpgoon plot` reads it: the fields it draws, by the names of `Tick` and
+/// `Summary`, any of them missing and most of them of any type, so that sparse or
+/// hand-made lines read too (`{"type":"summary","counts":{…}}`). What the plot requires
+/// of them, and how it says so, is the plot's.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlotLine {
+    #[serde(rename = "type")]
+    pub kind: Loose<String>,
+    pub elapsed_us: Loose<u64>,
+    /// `None` when absent; present but not an object, its counts are all missing.
+    #[serde(default, deserialize_with = "present")]
+    pub counts: Option<Loose<Counts<Loose<u64>>>>,
+    pub probe: Loose<PlotProbe>,
+    pub wall_time_us: Loose<u64>,
+    /// Read as the schema's when present and not `null`.
+    #[serde(default)]
+    pub timeline: Option<Checked<Timeline>>,
+    /// Present and not `null`, but not an object: a limit without its `held`.
+    #[serde(default)]
+    pub limit: Option<Loose<PlotLimit>>,
+    pub connect_latency_us: Loose<PlotLatency>,
+    pub target: Loose<PlotTarget>,
+    pub exit_status: Loose<u64>,
+}
+
+/// Of a probe, what is still open and served.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlotProbe {
+    pub served_open: Loose<u64>,
+}
+
+/// Of a `Limit`, what the plot marks.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlotLimit {
+    pub finding: Loose<String>,
+    pub held: Loose<u64>,
+    pub loss_us: Loose<u64>,
+    pub cause: Loose<String>,
+}
+
+/// Of a `Latency`, its histogram: `None` when absent or `null`, and a present one that is
+/// not a string is the plot's error.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlotLatency {
+    #[serde(default)]
+    pub histogram: Option<Loose<String>>,
+}
+
+/// Of a `Target`, its label.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlotTarget {
+    pub label: Loose<String>,
+}
+
+/// A field read leniently: missing, `null`, an array, or anything that is not a `T` reads
+/// as `None`. An array is never a `T`, so that a struct is read by its names only, never
+/// by position as serde would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loose<T>(pub Option<T>);
+
+impl<T> Default for Loose<T> {
+    fn default() -> Loose<T> {
+        Loose(None)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Loose<T> {
+    pub fn of(value: Value) -> Loose<T> {
+        match value {
+            Value::Null | Value::Array(_) => Loose(None),
+            value => Loose(T::deserialize(value).ok()),
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Loose<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Loose<T>, D::Error> {
+        // Through `Option`, so that a missing field reads as `None` without `default`.
+        let value = Option::<Value>::deserialize(deserializer)?;
+        Ok(value.map_or(Loose(None), Loose::of))
+    }
+}
+
+/// A field that is read leniently as a whole but is the schema's when present: what is
+/// not a `T` is kept, as why not.
+#[derive(Debug, Clone)]
+pub struct Checked<T>(pub Result<T, String>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Checked<T>, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(Checked(T::deserialize(value).map_err(|e| e.to_string())))
+    }
+}
+
+/// A field that is `Some` when present, even as `null` (which `Option` reads as `None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// The names of a timeline sample's numbers, in order, as the writer gives them.

@@ -2,19 +2,20 @@
 //! one run (a file may hold several, one after another). What a plot needs of a run is its
 //! counts over time (the summary's `timeline`, or the ticks when it has none), the limit a
 //! `limit` search found, and the connect latency histogram (the V2 base64 `histogram`).
-//! Every field is looked up by name and the unknown ones are ignored, so output that adds
-//! fields still reads; a summary without any time series (one from before `timeline`
-//! without ticks) reads too. The `timeline` is read by `summary`'s reader, the merge's.
+//! A line is read into `schema::PlotLine`, the schema's names with every field optional
+//! and lenient, so unknown fields are ignored and output that adds fields still reads, and
+//! so does a sparse line; a summary without any time series (one from before `timeline`
+//! without ticks) reads too. What a plot cannot draw without is required here. The
+//! `timeline` is read as the schema's, by `summary`'s reader, the merge's.
 
 use std::io::Cursor;
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::report::schema;
+use crate::report::schema::{self, Checked, Counts, Loose, PlotLine, Timeline};
 use crate::report::summary::timeline_samples;
 
 /// The counts by state at one moment (`served` with a probe only).
@@ -84,18 +85,10 @@ pub fn read_runs(source: &str, text: &str) -> Result<Vec<Run>, String> {
                 at()
             )
         })?;
-        match value.get("type").and_then(Value::as_str) {
+        let line = Loose::<PlotLine>::of(value).0.unwrap_or_default();
+        match line.kind.0.as_deref() {
             Some("tick") => {
-                let counts = value
-                    .get("counts")
-                    .ok_or_else(|| format!("{}: a tick without counts", at()))?;
-                let mut point = point_of_counts(counts).map_err(|e| format!("{}: {e}", at()))?;
-                point.elapsed_us =
-                    number(&value, "elapsed_us").map_err(|e| format!("{}: {e}", at()))?;
-                point.served = value
-                    .get("probe")
-                    .and_then(|p| p.get("served_open"))
-                    .and_then(Value::as_u64);
+                let point = tick(&line).map_err(|e| format!("{}: {e}", at()))?;
                 ticks.push(point);
             }
             Some("summary") => {
@@ -105,7 +98,7 @@ pub fn read_runs(source: &str, text: &str) -> Result<Vec<Run>, String> {
                 } else {
                     format!("{source} #{summaries}")
                 };
-                let run = summary(&value, name, std::mem::take(&mut ticks))
+                let run = summary(line, name, std::mem::take(&mut ticks))
                     .map_err(|e| format!("{}: {e}", at()))?;
                 runs.push(run);
             }
@@ -132,101 +125,101 @@ pub fn read_runs(source: &str, text: &str) -> Result<Vec<Run>, String> {
     }
 }
 
-fn number(value: &Value, key: &str) -> Result<u64, String> {
+/// A number the plot cannot draw without, named as the schema names it.
+fn required(value: Loose<u64>, key: &str) -> Result<u64, String> {
     value
-        .get(key)
-        .and_then(Value::as_u64)
+        .0
         .ok_or_else(|| format!("\"{key}\" is missing or not a whole number"))
 }
 
-fn point_of_counts(counts: &Value) -> Result<Point, String> {
+/// The counts a line must have (`None`: it has none); present, they need the four states
+/// the plot stacks.
+fn counts(line: &PlotLine) -> Option<Counts<Loose<u64>>> {
+    line.counts.map(|counts| counts.0.unwrap_or_default())
+}
+
+fn point_of_counts(counts: &Counts<Loose<u64>>) -> Result<Point, String> {
     Ok(Point {
         elapsed_us: 0,
-        dialing: number(counts, "dialing")?,
-        established: number(counts, "established")?,
-        closed: number(counts, "closed")?,
-        error: number(counts, "error")?,
+        dialing: required(counts.dialing, "dialing")?,
+        established: required(counts.established, "established")?,
+        closed: required(counts.closed, "closed")?,
+        error: required(counts.error, "error")?,
         served: None,
     })
 }
 
-fn summary(value: &Value, source: String, ticks: Vec<Point>) -> Result<Run, String> {
-    let counts = value
-        .get("counts")
-        .ok_or("a summary without counts".to_string())?;
-    let total = number(counts, "total")?;
-    let end = point_of_counts(counts)?;
-    let timeline = match value.get("timeline") {
-        Some(timeline) if !timeline.is_null() => samples(value, total)?,
-        _ if ticks.is_empty() => Vec::new(),
-        _ => {
+fn served_open(line: &PlotLine) -> Option<u64> {
+    line.probe.0.as_ref().and_then(|p| p.served_open.0)
+}
+
+fn tick(line: &PlotLine) -> Result<Point, String> {
+    let counts = counts(line).ok_or("a tick without counts")?;
+    let point = point_of_counts(&counts)?;
+    Ok(Point {
+        elapsed_us: required(line.elapsed_us, "elapsed_us")?,
+        served: served_open(line),
+        ..point
+    })
+}
+
+fn summary(line: PlotLine, source: String, ticks: Vec<Point>) -> Result<Run, String> {
+    let counts = counts(&line).ok_or("a summary without counts")?;
+    let total = required(counts.total, "total")?;
+    let end = point_of_counts(&counts)?;
+    let served = served_open(&line);
+    let timeline = match line.timeline {
+        Some(timeline) => samples(timeline, total)?,
+        None if ticks.is_empty() => Vec::new(),
+        None => {
             // The ticks, and the end of the run as the summary has it.
             let mut points = ticks;
-            if let Some(wall) = value.get("wall_time_us").and_then(Value::as_u64) {
-                let served = value
-                    .get("probe")
-                    .and_then(|p| p.get("served_open"))
-                    .and_then(Value::as_u64);
-                if points.last().is_none_or(|p| p.elapsed_us <= wall) {
-                    points.push(Point {
-                        elapsed_us: wall,
-                        served,
-                        ..end
-                    });
-                }
+            if let Some(wall) = line.wall_time_us.0
+                && points.last().is_none_or(|p| p.elapsed_us <= wall)
+            {
+                points.push(Point {
+                    elapsed_us: wall,
+                    served,
+                    ..end
+                });
             }
             points
         }
     };
-    let limit = match value.get("limit") {
-        Some(limit) if !limit.is_null() => Some(LimitMark {
-            finding: limit
-                .get("finding")
-                .and_then(Value::as_str)
-                .unwrap_or("found")
-                .to_string(),
-            held: number(limit, "held")?,
-            loss_us: limit.get("loss_us").and_then(Value::as_u64),
-            cause: limit
-                .get("cause")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        }),
-        _ => None,
+    let limit = match line.limit {
+        Some(limit) => {
+            let limit = limit.0.unwrap_or_default();
+            Some(LimitMark {
+                finding: limit.finding.0.unwrap_or_else(schema::Limit::found),
+                held: required(limit.held, "held")?,
+                loss_us: limit.loss_us.0,
+                cause: limit.cause.0,
+            })
+        }
+        None => None,
     };
-    let connect = match value
-        .get("connect_latency_us")
-        .and_then(|l| l.get("histogram"))
-    {
-        None | Some(Value::Null) => None,
-        Some(Value::String(encoded)) => Some(decode_histogram(encoded)?),
-        Some(_) => return Err("connect_latency_us.histogram is not a string".to_string()),
+    let histogram = line.connect_latency_us.0.and_then(|l| l.histogram);
+    let connect = match histogram {
+        None => None,
+        Some(Loose(Some(encoded))) => Some(decode_histogram(&encoded)?),
+        Some(Loose(None)) => return Err("connect_latency_us.histogram is not a string".to_string()),
     };
     Ok(Run {
         source,
-        target: value
-            .get("target")
-            .and_then(|t| t.get("label"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        target: line.target.0.and_then(|t| t.label.0),
         total,
         established: end.established,
         timeline,
         limit,
         connect,
-        exit_status: value.get("exit_status").and_then(Value::as_u64),
+        exit_status: line.exit_status.0,
     })
 }
 
 /// The summary's `timeline`, as the merge reads it too.
-fn samples(value: &Value, total: u64) -> Result<Vec<Point>, String> {
-    let timeline = value
-        .get("timeline")
-        .filter(|t| !t.is_null())
-        .map(schema::Timeline::deserialize)
-        .transpose()
-        .map_err(|e| format!("timeline: {e}"))?;
-    Ok(timeline_samples(timeline.as_ref(), total)?
+fn samples(timeline: Checked<Timeline>, total: u64) -> Result<Vec<Point>, String> {
+    let timeline = timeline.0.map_err(|e| format!("timeline: {e}"))?;
+    Ok(timeline_samples(Some(&timeline), total)?
         .into_iter()
         .map(|s| Point {
             elapsed_us: u64::try_from(s.elapsed.as_micros()).unwrap_or(u64::MAX),
@@ -279,6 +272,48 @@ mod tests {
         let runs = read_runs("merged", summary).unwrap();
         assert!(runs[0].timeline.is_empty());
         assert_eq!(runs[0].total, 3);
+    }
+
+    #[test]
+    fn fields_of_another_type_read_as_absent_and_objects_by_name_only() {
+        const COUNTS: &str =
+            r#""counts":{"total":2,"dialing":0,"established":2,"closed":0,"error":0}"#;
+        let tick = r#"{"type":"tick","version":"x","elapsed_us":5,"counts":{"dialing":0,"established":1,"closed":0,"error":0},"probe":[3]}"#;
+        let summary = format!(
+            r#"{{"type":"summary",{COUNTS},"wall_time_us":"9","timeline":null,"target":{{"label":5}},"exit_status":"2","limit":{{"finding":5,"held":1,"loss_us":"x","cause":7}},"connect_latency_us":{{"histogram":null}}}}"#
+        );
+        let run = &read_runs("a", &format!("{tick}\n{summary}\n")).unwrap()[0];
+        assert_eq!(
+            run.timeline.len(),
+            1,
+            "the tick, and no end without a wall time"
+        );
+        assert_eq!(run.timeline[0].served, None);
+        assert_eq!((run.target.as_deref(), run.exit_status), (None, None));
+        let limit = run.limit.as_ref().unwrap();
+        assert_eq!((limit.finding.as_str(), limit.held), ("found", 1));
+        assert_eq!((limit.loss_us, limit.cause.as_deref()), (None, None));
+        assert!(run.connect.is_none());
+
+        let fails = |line: &str| read_runs("x", line).unwrap_err();
+        let missing = |key: &str| format!("\"{key}\" is missing or not a whole number");
+        for counts in ["null", "[0,0,0,0,0,0]", "\"x\""] {
+            let tick = format!(r#"{{"type":"tick","elapsed_us":5,"counts":{counts}}}"#);
+            assert!(fails(&tick).ends_with(&missing("dialing")), "{counts}");
+        }
+        let summary = |rest: &str| format!(r#"{{"type":"summary",{COUNTS},{rest}}}"#);
+        assert!(fails(&summary(r#""limit":[1]"#)).ends_with(&missing("held")));
+        assert!(
+            read_runs("x", &summary(r#""limit":null"#)).unwrap()[0]
+                .limit
+                .is_none()
+        );
+        assert!(
+            fails(&summary(r#""connect_latency_us":{"histogram":5}"#))
+                .ends_with("connect_latency_us.histogram is not a string")
+        );
+        assert!(fails(&summary(r#""timeline":5"#)).starts_with("x:1: timeline: invalid type"));
+        assert!(fails(r#"{"type":5}"#).contains("without a \"type\""));
     }
 
     #[test]
