@@ -166,6 +166,31 @@ struct Postgres {
 }
 
 /// The newest installed `/usr/lib/postgresql/<major>/bin`, and its major version.
+#[test]
+fn beats_are_empty_queries_a_ready_session_answers() {
+    if !postgres_installed() {
+        return;
+    }
+    in_private_net(|| {
+        let server = postgres(CAP);
+        let port = server.port();
+        let out = run_postgres(
+            &port,
+            "-c 10 --probe postgres --heartbeat 100ms --hold 1500ms",
+        );
+        assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
+        let beats = out.line("Heartbeats: ");
+        assert!(beats.contains("stopped answering 0 ("), "{}", out.stdout);
+        let answered: u64 = beats
+            .split("answered ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{beats}"));
+        assert!(answered > 100, "{}", out.stdout);
+    });
+}
+
 fn postgres_bin() -> Option<(std::path::PathBuf, u32)> {
     std::fs::read_dir("/usr/lib/postgresql")
         .ok()?

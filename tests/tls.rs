@@ -451,6 +451,37 @@ fn tls_with_an_http_probe_against_nginx() {
     });
 }
 
+#[test]
+fn heartbeats_go_over_tls_on_nginx_s_kept_alive_connections() {
+    if !installed("nginx") || !installed("openssl") {
+        return;
+    }
+    let dir = TempDir::new("tls-nginx-beats");
+    let (cert, key) = openssl_cert(&dir);
+    in_private_net(|| {
+        let _nginx = nginx(&dir, &cert, &key);
+        // A HEAD on the kept-alive connection every 100 ms, through its TLS session.
+        let out = run(&args!(
+            "run 127.0.0.1 8443 -c 50 -s 1ms -y -i 0 --tls --probe http --heartbeat 100ms --hold 1500ms --ca";
+            &cert
+        ));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let beats = out.line("Heartbeats: ");
+        assert!(beats.contains("stopped answering 0 ("), "{}", out.stdout);
+        let answered: u64 = beats
+            .split("answered ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{beats}"));
+        assert!(answered > 500, "{}", out.stdout);
+        assert_eq!(
+            out.verdict(),
+            "PASS: 50 of 50 established, served, held and answered every heartbeat"
+        );
+    });
+}
+
 /// Stops a server with SIGTERM and returns its final counts line, parsed into its parts:
 /// `Accepted: 5, Open: 0, ..., Handshakes done: 5, Handshakes failed: 0`.
 fn final_server_counts(server: Guard) -> Vec<(String, u64)> {

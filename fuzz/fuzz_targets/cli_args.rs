@@ -526,6 +526,8 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
         send,
         expect,
         timeout,
+        heartbeat,
+        heartbeat_timeout,
     } = probing;
     if let Some(kind) = kind {
         let name = match kind {
@@ -544,9 +546,15 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             push_text(line, key, &cli::escape(bytes));
         }
     }
-    if let Some(timeout) = timeout {
-        line.push("--probe-timeout".to_string());
-        line.push(canonical(*timeout));
+    for (key, value) in [
+        ("--probe-timeout", timeout),
+        ("--heartbeat", heartbeat),
+        ("--heartbeat-timeout", heartbeat_timeout),
+    ] {
+        if let Some(value) = value {
+            line.push(key.to_string());
+            line.push(canonical(*value));
+        }
     }
 }
 
@@ -623,6 +631,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         reset,
         greeting,
         echo,
+        slow_after,
+        slow_by,
+        mute_after,
         max_open,
         reject_after,
         interval,
@@ -657,6 +668,16 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     if let Some(max_open) = max_open {
         line.push("--max-open".to_string());
         line.push(max_open.to_string());
+    }
+    if let Some(slow_after) = slow_after {
+        line.push("--slow-after".to_string());
+        line.push(slow_after.to_string());
+    }
+    for (key_name, value) in [("--slow-by", slow_by), ("--mute-after", mute_after)] {
+        if let Some(value) = value {
+            line.push(key_name.to_string());
+            line.push(canonical(*value));
+        }
     }
     line.push("-i".to_string());
     line.push(canonical(*interval));

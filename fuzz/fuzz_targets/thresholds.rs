@@ -14,11 +14,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcpgoon::units::duration::{BareUnit, canonical, parse};
+use tcpgoon::cli::whole_number;
 use tcpgoon::judge::thresholds::{
     MinEstablished, Statistic, parse_max_latency, parse_min_established,
 };
-use tcpgoon::cli::whole_number;
+use tcpgoon::units::duration::{BareUnit, canonical, parse};
 
 fuzz_target!(|data: &[u8]| {
     // The first 4 bytes pick a total of connections (as many as a run can hold: well within

@@ -9,11 +9,12 @@ use crate::cli::parse::Probing;
 use crate::cli::tls;
 use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
+use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
 use crate::engine::limits;
 use crate::engine::pacer::Shard;
-use crate::engine::probe::Probe;
-use crate::engine::server::ServerConfig;
+use crate::engine::probe::{Probe, ProbeKind};
+use crate::engine::server::{ServerConfig, Slow};
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
 use crate::error::Error;
@@ -77,7 +78,10 @@ impl RunConfig {
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
         let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
+        let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
+        check_beat_gates(&args.thresholds, heartbeat.is_some())?;
         if probe.is_none()
             && !tls_on
             && args
@@ -109,6 +113,7 @@ impl RunConfig {
                 shard: args.shard,
                 start_at: args.start_at,
                 tls,
+                heartbeat,
             },
             target,
             whole_connections: args.connections,
@@ -166,7 +171,9 @@ impl LimitConfig {
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
         let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
+        let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
         let connections = match args.connections {
             Some(n) => n,
             None => {
@@ -193,6 +200,7 @@ impl LimitConfig {
                 shard: Shard::WHOLE,
                 start_at: None,
                 tls,
+                heartbeat,
             },
             target,
             rate: args.rate,
@@ -253,6 +261,115 @@ fn resolve_probe(
         )),
         (None, false) => Ok(None),
     }
+}
+
+/// `--heartbeat` and `--heartbeat-timeout` as typed, with the probe kind they repeat.
+struct Beating {
+    period: Option<Duration>,
+    timeout: Option<Duration>,
+    kind: Option<ProbeKind>,
+}
+
+impl Beating {
+    fn of(probing: &Probing) -> Beating {
+        Beating {
+            period: probing.heartbeat,
+            timeout: probing.heartbeat_timeout,
+            kind: probing.kind.clone(),
+        }
+    }
+
+    /// The heartbeats asked for, checked against the probe they repeat: a probe must ask
+    /// something (a greeting, ssh or smtp probe only listens), and a beat's answer is read
+    /// as that probe's is. The timeout is the probe's unless given.
+    fn resolve(
+        self,
+        probe: Option<&Probe>,
+        probe_timeout: Duration,
+    ) -> Result<Option<HeartbeatPlan>, Error> {
+        let Some(period) = self.period else {
+            return match self.timeout {
+                Some(_) => Err(Error::Usage(
+                    "--heartbeat-timeout needs --heartbeat".to_string(),
+                )),
+                None => Ok(None),
+            };
+        };
+        if period.is_zero() {
+            return Err(Error::Usage(
+                "--heartbeat must be longer than 0".to_string(),
+            ));
+        }
+        let timeout = self.timeout.unwrap_or(probe_timeout);
+        if timeout.is_zero() {
+            return Err(Error::Usage(
+                "--heartbeat-timeout must be longer than 0".to_string(),
+            ));
+        }
+        let Some(probe) = probe else {
+            return Err(Error::Usage(
+                "--heartbeat repeats a probe's request: give --probe redis, memcached, http or \
+                 postgres, or --send and --expect"
+                    .to_string(),
+            ));
+        };
+        let nothing_to_send = |what: &str| {
+            Err(Error::Usage(format!(
+                "--heartbeat with {what}: that probe only listens, so there is nothing to \
+                 repeat; use --probe redis, memcached, http or postgres, or --send and \
+                 --expect"
+            )))
+        };
+        let (request, reply) = match &self.kind {
+            Some(ProbeKind::Redis) => (
+                probe.send.clone(),
+                BeatReply::Line {
+                    expect: probe.expect.clone(),
+                },
+            ),
+            Some(ProbeKind::Memcached) => (
+                probe.send.clone(),
+                BeatReply::Line {
+                    expect: probe.expect.clone(),
+                },
+            ),
+            Some(ProbeKind::Http) => (probe.send.clone(), BeatReply::HttpHead),
+            Some(ProbeKind::Postgres { .. }) => {
+                (POSTGRES_EMPTY_QUERY.to_vec(), BeatReply::Postgres)
+            }
+            Some(ProbeKind::Greeting | ProbeKind::Ssh | ProbeKind::Smtp) => {
+                return nothing_to_send(&format!("--probe {}", probe.name));
+            }
+            None if probe.send.is_empty() => return nothing_to_send("no --send"),
+            None => (
+                probe.send.clone(),
+                BeatReply::Prefix {
+                    expect: probe.expect.clone(),
+                },
+            ),
+        };
+        Ok(Some(HeartbeatPlan {
+            period,
+            timeout,
+            request,
+            reply,
+        }))
+    }
+}
+
+/// A `--max-latency beat:…` gate bounds what only heartbeats measure.
+fn check_beat_gates(thresholds: &Thresholds, beating: bool) -> Result<(), Error> {
+    if !beating
+        && thresholds
+            .max_latency
+            .iter()
+            .any(|g| g.measure == Measure::Beat)
+    {
+        return Err(Error::Usage(
+            "--max-latency beat:… needs --heartbeat".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a run's attempts go.
@@ -401,8 +518,11 @@ impl ServerConfig {
             refusal,
             interval: args.interval,
             reuse_port: args.reuse_port,
-            slow: None,
-            mute_after: None,
+            slow: match (args.slow_after, args.slow_by) {
+                (Some(after), Some(by)) => Some(Slow { after, by }),
+                _ => None,
+            },
+            mute_after: args.mute_after,
             tls: tls::resolve_server(args.tls, args.cert.as_deref(), args.key.as_deref())?,
         })
     }
@@ -418,6 +538,11 @@ fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
         "--reject-after turns away accepted connections, and --no-accept accepts none"
     } else if args.no_accept && args.echo {
         "--echo writes back to accepted connections, and --no-accept accepts none"
+    } else if args.slow_after.is_some() != args.slow_by.is_some() {
+        "--slow-after K and --slow-by DUR go together: each echo waits DUR for every \
+         connection open past K"
+    } else if (args.slow_by.is_some() || args.mute_after.is_some()) && !args.echo {
+        "--slow-by and --mute-after shape the echo: give --echo"
     } else if reject_after && args.max_open.is_some() {
         "--reject-after and --max-open exclude each other: --reject-after K TEXT is \
          --max-open K, writing TEXT before each close"

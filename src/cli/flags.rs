@@ -550,6 +550,31 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "once served, repeat the probe's request every DUR",
+            "on each connection for as long as it is held",
+            "(spread over DUR, each due on a fixed schedule)",
+            "and judge each answer; its latency runs from the",
+            "time it was due. Not with greeting, ssh or smtp:",
+            "they have nothing to send",
+        ],
+        ..HEARTBEAT
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "a beat not answered this long after it was due, a",
+            "wrong answer, or a close with a beat out: the",
+            "connection stopped answering, and is served no",
+            "more",
+        ],
+        default: Some(DefaultText::ending_at("the probe timeout", 77)),
+        ..HEARTBEAT_TIMEOUT
+    },
+    Flag {
+        on: &[Run],
         section: Section::Tls,
         help: &[
             "a TLS handshake after each TCP connect; a",
@@ -697,6 +722,19 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         on: &[Limit],
         help: &[
+            "beats on each served connection, as for run: one",
+            "that stops answering is the loss",
+        ],
+        ..HEARTBEAT
+    },
+    Flag {
+        on: &[Limit],
+        joined: true,
+        ..HEARTBEAT_TIMEOUT
+    },
+    Flag {
+        on: &[Limit],
+        help: &[
             "a TLS handshake on each connection (see",
             "`tcpgoon help run`): a failed one is the loss",
         ],
@@ -819,6 +857,34 @@ pub const FLAGS: &[Flag] = &[
             "write back what arrives on each connection",
             "(after the greeting); while 64 KiB wait for the",
             "peer to read them, stop reading it",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--slow-after"),
+        values: &["K"],
+        on: &[Server],
+        help: &[
+            "with --echo and --slow-by: each echo waits --slow-by",
+            "for every connection open past K when it arrived,",
+            "a server that slows down as connections pile up",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--slow-by"),
+        values: &["DUR"],
+        on: &[Server],
+        help: &["the wait per connection past --slow-after"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--mute-after"),
+        values: &["DUR"],
+        on: &[Server],
+        help: &[
+            "with --echo: from this long after the start, read",
+            "what arrives and echo nothing, sockets kept open",
         ],
         ..Flag::NONE
     },
@@ -1015,6 +1081,18 @@ const EXPECT: Flag = Flag {
 
 const PROBE_TIMEOUT: Flag = Flag {
     long: Some("--probe-timeout"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const HEARTBEAT: Flag = Flag {
+    long: Some("--heartbeat"),
+    values: &["DUR"],
+    ..Flag::NONE
+};
+
+const HEARTBEAT_TIMEOUT: Flag = Flag {
+    long: Some("--heartbeat-timeout"),
     values: &["DUR"],
     ..Flag::NONE
 };

@@ -26,6 +26,19 @@
 
 use std::time::{Duration, Instant};
 
+/// `--heartbeat` as the plan has it: the period, the timeout, what each beat sends and how
+/// its answer reads. The engine adds the schedule's origin when the run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatPlan {
+    pub period: Duration,
+    pub timeout: Duration,
+    pub request: Vec<u8>,
+    pub reply: BeatReply,
+}
+
+/// An empty simple query: PostgreSQL answers EmptyQueryResponse, then ReadyForQuery.
+pub const POSTGRES_EMPTY_QUERY: &[u8] = b"Q\0\0\0\x05\0";
+
 /// How a beat's answer is read: where it ends, and what makes it right.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeatReply {

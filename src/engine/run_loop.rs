@@ -42,13 +42,14 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
 use crate::engine::probe::{Probe, ProbeOutcome};
-use crate::engine::session::{Output, Session, SessionState};
+use crate::engine::session::{Heartbeat, Output, Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};
@@ -103,6 +104,8 @@ pub struct Plan {
     pub start_at: Option<SystemTime>,
     /// A TLS handshake on each connection, after its TCP connect (`--tls`).
     pub tls: Option<TlsPlan>,
+    /// Heartbeats on each served connection (`--heartbeat`); only with a probe.
+    pub heartbeat: Option<HeartbeatPlan>,
 }
 
 /// `--tls`: how each session is made, and how long its handshake may take.
@@ -257,11 +260,38 @@ impl<'s> Engine<'s> {
                 "fallback addresses are for a run with one target address".to_string(),
             ));
         }
+        // The schedule's origin, read from both clocks at once: the loop keeps to the
+        // monotonic one, and waits for a later start in its poll like for any attempt. The
+        // only reading of the clock outside the loop.
+        let (start, origin) = {
+            let now = Instant::now();
+            let wall = SystemTime::now();
+            match plan.start_at {
+                Some(at) => (now + at.duration_since(wall).unwrap_or_default(), at),
+                None => (now, wall),
+            }
+        };
+        // Beats are due on the run's schedule too, spread over their period by attempt.
+        let heartbeat = plan.heartbeat.as_ref().map(|beat| {
+            Box::new(Heartbeat {
+                schedule: BeatSchedule {
+                    origin: start,
+                    period: beat.period,
+                    spread: plan.connections,
+                },
+                timeout: beat.timeout,
+                request: beat.request.clone(),
+                reply: beat.reply.clone(),
+            })
+        });
         let stack = Stack {
             tls: plan.tls.as_ref().map(|tls| tls.client.clone()),
             // With TLS and no probe, served is the handshake done.
             session: match (&plan.probe, &plan.tls) {
-                (Some(probe), _) => Some(Session::probe(probe.clone())),
+                (Some(probe), _) => Some(Session::Probe {
+                    probe: probe.clone(),
+                    heartbeat,
+                }),
                 (None, Some(_)) => Some(Session::TransportUp),
                 (None, None) => None,
             },
@@ -275,17 +305,9 @@ impl<'s> Engine<'s> {
         if handshake_timeout.is_some() {
             stats.tls_each();
         }
-        // The schedule's origin, read from both clocks at once: the loop keeps to the
-        // monotonic one, and waits for a later start in its poll like for any attempt. The
-        // only reading of the clock outside the loop.
-        let (start, origin) = {
-            let now = Instant::now();
-            let wall = SystemTime::now();
-            match plan.start_at {
-                Some(at) => (now + at.duration_since(wall).unwrap_or_default(), at),
-                None => (now, wall),
-            }
-        };
+        if plan.heartbeat.is_some() && plan.probe.is_some() {
+            stats.beat_each();
+        }
         let capacity = usize::try_from(plan.connections)
             .unwrap_or(usize::MAX)
             .min(1 << 16);
@@ -1020,6 +1042,7 @@ mod tests {
             shard: Shard::WHOLE,
             start_at: None,
             tls: None,
+            heartbeat: None,
         };
         let mut engine = Engine::new(plan, None).unwrap();
         engine.look_at_once = look_at_once;
@@ -1110,6 +1133,7 @@ mod tests {
             shard: Shard::WHOLE,
             start_at: None,
             tls: None,
+            heartbeat: None,
         };
         let (outcome, _open) = Engine::new(plan, None).unwrap().run(&mut Quiet).unwrap();
         outcome.stats

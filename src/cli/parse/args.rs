@@ -58,6 +58,9 @@ pub struct Probing {
     pub send: Option<Vec<u8>>,
     pub expect: Option<Vec<u8>>,
     pub timeout: Option<Duration>,
+    /// `--heartbeat`: the period of each served connection's beats.
+    pub heartbeat: Option<Duration>,
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 /// `--tls` and the options that shape its handshake, as typed: shared by `run` and
@@ -150,6 +153,11 @@ pub struct ServerArgs {
     /// The bytes of `--greeting`, its escapes read.
     pub greeting: Option<Vec<u8>>,
     pub echo: bool,
+    /// `--slow-after K --slow-by DUR`: echoes wait DUR per connection open past K.
+    pub slow_after: Option<u64>,
+    pub slow_by: Option<Duration>,
+    /// `--mute-after`: echo nothing from this long after the start.
+    pub mute_after: Option<Duration>,
     /// Hold at most this many open; `None` for no limit (0 closes every one at once).
     pub max_open: Option<u64>,
     /// `--reject-after K TEXT`: hold K open at once, and write TEXT's bytes (its escapes

@@ -205,6 +205,8 @@ pub(super) fn parse_probing(args: &mut Args) -> Result<Probing, Error> {
         send: option(args, &["--send"], parse_probe_bytes)?,
         expect: option(args, &["--expect"], parse_probe_bytes)?,
         timeout: option(args, &["--probe-timeout"], with_unit)?,
+        heartbeat: option(args, &["--heartbeat"], with_unit)?,
+        heartbeat_timeout: option(args, &["--heartbeat-timeout"], with_unit)?,
     })
 }
 
@@ -286,6 +288,9 @@ pub(super) fn parse_server(
     let no_accept = flag(&mut args, &["--no-accept"])?;
     let reset = flag(&mut args, &["--reset"])?;
     let echo = flag(&mut args, &["--echo"])?;
+    let slow_after = option(&mut args, &["--slow-after"], whole_number)?;
+    let slow_by = option(&mut args, &["--slow-by"], with_unit)?;
+    let mute_after = option(&mut args, &["--mute-after"], with_unit)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
     let tls = flag(&mut args, &["--tls"])?;
     let reject_after = reject_after(pairs)?;
@@ -302,6 +307,9 @@ pub(super) fn parse_server(
         reset,
         greeting,
         echo,
+        slow_after,
+        slow_by,
+        mute_after,
         max_open,
         reject_after,
         interval,
