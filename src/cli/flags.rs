@@ -865,9 +865,9 @@ pub const FLAGS: &[Flag] = &[
         values: &["K"],
         on: &[Server],
         help: &[
-            "with --echo and --slow-by: each echo waits --slow-by",
-            "for every connection open past K when it arrived,",
-            "a server that slows down as connections pile up",
+            "with --echo: each echo waits --slow-by for every",
+            "connection open past K when it arrived (a server",
+            "that slows down as connections pile up)",
         ],
         ..Flag::NONE
     },
@@ -884,7 +884,7 @@ pub const FLAGS: &[Flag] = &[
         on: &[Server],
         help: &[
             "with --echo: from this long after the start, read",
-            "what arrives and echo nothing, sockets kept open",
+            "what arrives and echo nothing; sockets stay open",
         ],
         ..Flag::NONE
     },
