@@ -226,6 +226,9 @@ pub struct BeatSchedule {
     /// How many connections share the period: attempt k's phase is (k mod spread)/spread
     /// of it.
     pub spread: u64,
+    /// Once the run is over, no beat due after this is sent: the beats already out are
+    /// waited for, answered or timed out, and none is begun.
+    pub until: Option<Instant>,
 }
 
 impl BeatSchedule {
@@ -391,6 +394,7 @@ mod tests {
             origin,
             period: ms(100),
             spread: 4,
+            until: None,
         };
         assert_eq!(schedule.due(0, 0), origin);
         assert_eq!(schedule.due(1, 0), origin + ms(25));

@@ -278,6 +278,7 @@ impl<'s> Engine<'s> {
                     origin: start,
                     period: beat.period,
                     spread: plan.connections,
+                    until: None,
                 },
                 timeout: beat.timeout,
                 request: beat.request.clone(),
@@ -389,7 +390,7 @@ impl<'s> Engine<'s> {
             self.expire_deadlines(now, observer);
             self.expire_sessions(now, observer);
             self.expire_handshakes(now, observer);
-            if self.advance(now) {
+            if self.advance(now) && !self.beats_out_at_the_end(now) {
                 break now;
             }
             let timeout = if batch_full {
@@ -775,6 +776,24 @@ impl<'s> Engine<'s> {
         self.conns[key].release();
     }
 
+    /// The run is over, `now`, but beats are out: it waits for each to be answered or to
+    /// time out (a server that froze just before the end does not pass for one that
+    /// answered), and begins none. Not after a signal: that run is cut short anyway.
+    fn beats_out_at_the_end(&mut self, now: Instant) -> bool {
+        let out = self.stats.beats.as_ref().map_or(0, |b| b.out);
+        if out == 0 || matches!(self.phases.stop(), Some(Stop::Interrupted(_))) {
+            return false;
+        }
+        if let Some(Session::Probe {
+            heartbeat: Some(beat),
+            ..
+        }) = &mut self.stack.session
+        {
+            beat.schedule.until.get_or_insert(now);
+        }
+        true
+    }
+
     /// Acts on what a connection's session handed back, `now`: its deadline queued, its
     /// outcome judged, its heartbeats counted, and a beat come due written.
     fn on_session(&mut self, key: usize, out: Output, now: Instant, observer: &mut impl Observer) {
@@ -792,9 +811,9 @@ impl<'s> Engine<'s> {
         if let Some((latency, late)) = beat.answered {
             self.stats.beat_answered(latency, late);
         }
-        if let Some(cause) = beat.stopped {
+        if let Some((cause, since)) = beat.stopped {
             self.stats
-                .beat_stopped(cause, now.saturating_duration_since(self.start));
+                .beat_stopped(cause, since.saturating_duration_since(self.start));
             let elapsed = now.saturating_duration_since(self.conns[key].started);
             observer.conn_event(ConnEvent {
                 beat_stopped: Some(cause),
@@ -866,7 +885,7 @@ impl<'s> Engine<'s> {
     /// after the last scheduled attempt waits for the hold).
     fn close(&mut self, key: usize, how: Closure, now: Instant, observer: &mut impl Observer) {
         if let Some(session) = &self.stack.session {
-            let out = session.on_close(&mut self.conns[key].session);
+            let out = session.on_close(&mut self.conns[key].session, now);
             self.on_session(key, out, now, observer);
         }
         let conn = self.conns.remove(key);

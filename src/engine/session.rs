@@ -92,8 +92,9 @@ pub struct BeatEvents {
     /// A beat was answered, this long after it was due; `true`: only after the next one
     /// was due too.
     pub answered: Option<(Duration, bool)>,
-    /// It stopped answering, and why.
-    pub stopped: Option<StopCause>,
+    /// It stopped answering, why, and since when: a beat left unanswered stopped it at its
+    /// due time (found out only at its timeout); a wrong answer or a close, as it came.
+    pub stopped: Option<(StopCause, Instant)>,
 }
 
 impl Output {
@@ -218,7 +219,7 @@ impl Session {
                         *state = SessionState::BeatReading(next, reader);
                         Output::default()
                     }
-                    Read::Wrong => stop(state, StopCause::Wrong),
+                    Read::Wrong => stop(state, StopCause::Wrong, now),
                     Read::Answered => {
                         let j = whole(next);
                         let latency = now.saturating_duration_since(beat.schedule.due(seq, j));
@@ -246,13 +247,18 @@ impl Session {
             },
             SessionState::BeatIdle(next) => {
                 let beat = self.heartbeat().expect("beating");
+                // Its own deadline was queued when it began to wait: one left behind (a
+                // beat's timeout, after its answer) queues nothing more.
+                if now < beat.schedule.due(seq, whole(next)) {
+                    return Output::default();
+                }
                 beat.wait_for(state, seq, whole(next), now)
             }
             SessionState::BeatWriting(next, _) | SessionState::BeatReading(next, _) => {
                 let beat = self.heartbeat().expect("beating");
                 let due = beat.schedule.due(seq, whole(next));
                 if now >= due.checked_add(beat.timeout).unwrap_or(due) {
-                    stop(state, StopCause::Timeout)
+                    stop(state, StopCause::Timeout, due)
                 } else {
                     Output::default()
                 }
@@ -261,15 +267,15 @@ impl Session {
         }
     }
 
-    /// The connection closed: an answer still owed never came.
-    pub fn on_close(&self, state: &mut SessionState) -> Output {
+    /// The connection closed, `now`: an answer still owed never came.
+    pub fn on_close(&self, state: &mut SessionState, now: Instant) -> Output {
         match state {
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::ClosedBeforeAnswer)),
                 ..Output::default()
             },
             SessionState::BeatWriting(..) | SessionState::BeatReading(..) => {
-                stop(state, StopCause::Closed)
+                stop(state, StopCause::Closed, now)
             }
             _ => Output::default(),
         }
@@ -289,6 +295,11 @@ impl Heartbeat {
     /// timeout's), else waited for (and the deadline is its due time).
     fn wait_for(&self, state: &mut SessionState, seq: u64, j: u32, now: Instant) -> Output {
         let due = self.schedule.due(seq, j);
+        if self.schedule.until.is_some_and(|until| due > until) {
+            // The run is over: no more beats.
+            *state = SessionState::BeatIdle(halves(j));
+            return Output::default();
+        }
         if now < due {
             *state = SessionState::BeatIdle(halves(j));
             return Output {
@@ -316,11 +327,11 @@ fn whole(halves: [u16; 2]) -> u32 {
     u32::from(halves[0]) << 16 | u32::from(halves[1])
 }
 
-fn stop(state: &mut SessionState, cause: StopCause) -> Output {
+fn stop(state: &mut SessionState, cause: StopCause, since: Instant) -> Output {
     *state = SessionState::Stopped;
     Output {
         beat: BeatEvents {
-            stopped: Some(cause),
+            stopped: Some((cause, since)),
             ..BeatEvents::default()
         },
         ..Output::default()
@@ -371,7 +382,6 @@ fn settle(state: &mut SessionState, outcome: ProbeOutcome) -> ProbeOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn redis() -> Session {
         Session::probe(Probe::preset(
@@ -406,7 +416,7 @@ mod tests {
             session.on_bytes(&mut state, 0, b"-ERR", now),
             Output::default()
         );
-        assert_eq!(session.on_close(&mut state), Output::default());
+        assert_eq!(session.on_close(&mut state, now), Output::default());
         assert_eq!(session.on_deadline(&mut state, 0, now), Output::default());
     }
 
@@ -425,7 +435,7 @@ mod tests {
         assert_eq!(state, SessionState::NotServed);
         session.open(&mut state, now);
         assert_eq!(
-            session.on_close(&mut state).outcome,
+            session.on_close(&mut state, now).outcome,
             Some(ProbeOutcome::ClosedBeforeAnswer)
         );
         session.open(&mut state, now);
@@ -442,5 +452,166 @@ mod tests {
         assert_eq!(out.outcome, Some(ProbeOutcome::Served));
         assert_eq!(out.deadline, None);
         assert!(!state.awaiting());
+    }
+
+    /// A probe on attempt 1 of 4, with a heartbeat every 100 ms from `origin`, timing out
+    /// after 300 ms: attempt 1's beats are due at origin + 25 ms + j × 100 ms.
+    fn beating(origin: Instant) -> Session {
+        let probe = Probe::preset(
+            &crate::engine::probe::ProbeKind::Redis,
+            "localhost",
+            6379,
+            Duration::from_secs(1),
+        );
+        Session::Probe {
+            heartbeat: Some(Box::new(Heartbeat {
+                schedule: BeatSchedule {
+                    origin,
+                    period: Duration::from_millis(100),
+                    spread: 4,
+                    until: None,
+                },
+                timeout: Duration::from_millis(300),
+                request: probe.send.clone(),
+                reply: BeatReply::Line {
+                    expect: probe.expect.clone(),
+                },
+            })),
+            probe,
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Opens the session on attempt 1 and serves it `at`.
+    fn served(session: &Session, state: &mut SessionState, t0: Instant, at: u64) -> Output {
+        session.open(state, t0 + ms(at));
+        session.on_sent(state, 6);
+        session.on_bytes(state, 1, b"+PONG\r\n", t0 + ms(at))
+    }
+
+    #[test]
+    fn a_served_connection_beats_on_its_schedule_and_latency_runs_from_the_due_time() {
+        let t0 = Instant::now();
+        let session = beating(t0);
+        let mut state = SessionState::Off;
+        let out = served(&session, &mut state, t0, 30);
+        assert_eq!(out.outcome, Some(ProbeOutcome::Served));
+        // Served at 30 ms: the first beat is attempt 1's next, at 125 ms.
+        assert_eq!(out.deadline, Some(t0 + ms(125)));
+        assert!(state.served() && state.needs_transport());
+        assert!(session.unsent(&state).is_empty());
+        // Woken late, at 140 ms: the beat is due, to be written.
+        let out = session.on_deadline(&mut state, 1, t0 + ms(140));
+        assert!(out.beat.due);
+        assert_eq!(
+            out.deadline,
+            Some(t0 + ms(425)),
+            "its timeout runs from 125 ms"
+        );
+        assert_eq!(session.unsent(&state), b"PING\r\n");
+        assert!(!session.on_sent(&mut state, 4).beat.sent);
+        assert!(session.on_sent(&mut state, 2).beat.sent);
+        // Answered at 150 ms: 25 ms after it was due, not 10 after it was sent.
+        assert_eq!(
+            session.on_bytes(&mut state, 1, b"+PO", t0 + ms(145)),
+            Output::default()
+        );
+        let out = session.on_bytes(&mut state, 1, b"NG\r\n", t0 + ms(150));
+        assert_eq!(out.beat.answered, Some((ms(25), false)));
+        assert_eq!(out.deadline, Some(t0 + ms(225)));
+        // A deadline left behind (the timeout) does nothing.
+        assert_eq!(
+            session.on_deadline(&mut state, 1, t0 + ms(150)),
+            Output::default()
+        );
+        // Bytes with no beat out are discarded.
+        assert_eq!(
+            session.on_bytes(&mut state, 1, b"junk", t0 + ms(160)),
+            Output::default()
+        );
+        assert!(state.served());
+    }
+
+    #[test]
+    fn a_beat_answered_after_the_next_was_due_is_late_and_the_next_goes_at_once() {
+        let t0 = Instant::now();
+        let session = beating(t0);
+        let mut state = SessionState::Off;
+        served(&session, &mut state, t0, 30);
+        session.on_deadline(&mut state, 1, t0 + ms(125));
+        session.on_sent(&mut state, 6);
+        // Answered at 260 ms: the beats due at 225 ms is sent at once, still timed from 225.
+        let out = session.on_bytes(&mut state, 1, b"+PONG\r\n", t0 + ms(260));
+        assert_eq!(out.beat.answered, Some((ms(135), true)));
+        assert!(out.beat.due);
+        assert_eq!(out.deadline, Some(t0 + ms(525)));
+        assert_eq!(session.unsent(&state), b"PING\r\n");
+    }
+
+    #[test]
+    fn a_beat_unanswered_wrong_or_closed_stops_the_connection_once() {
+        let t0 = Instant::now();
+        let session = beating(t0);
+        for (end, cause, since) in [
+            ("timeout", StopCause::Timeout, 125),
+            ("wrong", StopCause::Wrong, 200),
+            ("close", StopCause::Closed, 200),
+        ] {
+            let mut state = SessionState::Off;
+            served(&session, &mut state, t0, 30);
+            session.on_deadline(&mut state, 1, t0 + ms(125));
+            session.on_sent(&mut state, 6);
+            let out = match end {
+                "timeout" => {
+                    // Not yet at 424 ms; at 425 its timeout is up.
+                    assert_eq!(
+                        session.on_deadline(&mut state, 1, t0 + ms(424)),
+                        Output::default()
+                    );
+                    session.on_deadline(&mut state, 1, t0 + ms(425))
+                }
+                "wrong" => session.on_bytes(&mut state, 1, b"-LOADING\r\n", t0 + ms(200)),
+                _ => session.on_close(&mut state, t0 + ms(200)),
+            };
+            assert_eq!(out.beat.stopped, Some((cause, t0 + ms(since))), "{end}");
+            assert_eq!(state, SessionState::Stopped);
+            assert!(!state.served());
+            // Once: nothing after it counts.
+            assert_eq!(
+                session.on_deadline(&mut state, 1, t0 + ms(900)),
+                Output::default()
+            );
+            assert_eq!(
+                session.on_close(&mut state, t0 + ms(900)),
+                Output::default()
+            );
+        }
+        // A close with no beat out is no stop: the connection just closed.
+        let mut state = SessionState::Off;
+        served(&session, &mut state, t0, 30);
+        assert_eq!(session.on_close(&mut state, t0 + ms(50)), Output::default());
+    }
+
+    #[test]
+    fn once_the_run_is_over_no_beat_is_begun() {
+        let t0 = Instant::now();
+        let mut session = beating(t0);
+        if let Session::Probe {
+            heartbeat: Some(beat),
+            ..
+        } = &mut session
+        {
+            beat.schedule.until = Some(t0 + ms(100));
+        }
+        let mut state = SessionState::Off;
+        served(&session, &mut state, t0, 30);
+        assert_eq!(
+            session.on_deadline(&mut state, 1, t0 + ms(125)),
+            Output::default()
+        );
+        assert!(session.unsent(&state).is_empty());
     }
 }

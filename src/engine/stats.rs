@@ -410,6 +410,8 @@ pub struct BeatStats {
     pub latency: Latency,
     /// The same, for the current interval only: emptied at each tick.
     pub interval: LatencyHistogram,
+    /// Beats out now: due, and neither answered nor ended by their connection stopping.
+    pub out: u64,
 }
 
 impl BeatStats {
@@ -633,6 +635,7 @@ impl Stats {
     pub fn beat_due(&mut self) {
         if let Some(beats) = &mut self.beats {
             beats.due += 1;
+            beats.out += 1;
         }
     }
 
@@ -647,17 +650,21 @@ impl Stats {
     pub fn beat_answered(&mut self, latency: Duration, late: bool) {
         if let Some(beats) = &mut self.beats {
             beats.answered += 1;
+            beats.out = beats.out.saturating_sub(1);
             beats.late += u64::from(late);
             beats.latency.record(latency);
             beats.interval.record(latency);
         }
     }
 
-    /// A served connection stopped answering, `elapsed` into the run: it is served no more.
+    /// A served connection stopped answering, `elapsed` into the run (for a beat left
+    /// unanswered, its due time, which a later-found stop can precede): it is served no more.
     pub fn beat_stopped(&mut self, cause: StopCause, elapsed: Duration) {
         if let Some(beats) = &mut self.beats {
             beats.stopped[cause.index()] += 1;
-            beats.first_stop.get_or_insert(elapsed);
+            // Every stop ends the beat that was out.
+            beats.out = beats.out.saturating_sub(1);
+            beats.first_stop = Some(beats.first_stop.map_or(elapsed, |f| f.min(elapsed)));
         }
         if let Some(probe) = &mut self.probe {
             probe.served_open -= 1;
@@ -785,6 +792,7 @@ impl Stats {
                 };
                 a.latency.merge(&b.latency);
                 a.interval.merge(&b.interval);
+                a.out += b.out;
             }
             (None, Some(b)) => self.beats = Some(b.clone()),
             _ => {}

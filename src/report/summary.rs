@@ -366,6 +366,7 @@ fn read_summary(
             first_stop: beats.first_stop_us.map(Duration::from_micros),
             latency: latency(&beats.latency_us, "beats.latency_us")?,
             interval: Default::default(),
+            out: 0,
         });
     }
     stats.hold = v.hold.map(|hold| HoldSpan {
