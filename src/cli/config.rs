@@ -592,6 +592,16 @@ mod tests {
     }
 
     #[test]
+    fn slow_and_mute_shape_the_echo() {
+        let config = server("--echo --slow-after 100 --slow-by 2ms --mute-after 1m").unwrap();
+        let slow = config.slow.unwrap();
+        assert_eq!(slow.delay(100), Duration::ZERO);
+        assert_eq!(slow.delay(150), Duration::from_millis(100));
+        assert_eq!(config.mute_after, Some(Duration::from_secs(60)));
+        assert_eq!(server("--echo").unwrap().slow, None);
+    }
+
+    #[test]
     fn reject_after_is_max_open_with_a_refusal() {
         let config = server(r"-m 0 --reject-after 2 -ERR\r\n").unwrap();
         assert_eq!(
@@ -612,6 +622,16 @@ mod tests {
             ("--reject-after 1 x --reset", "--reject-after and --reset"),
             ("--reject-after 1 x --no-accept", "--no-accept accepts none"),
             ("--echo --no-accept", "--no-accept accepts none"),
+            (
+                "--echo --slow-after 5",
+                "--slow-after K and --slow-by DUR go together",
+            ),
+            (
+                "--echo --slow-by 1ms",
+                "--slow-after K and --slow-by DUR go together",
+            ),
+            ("--slow-after 5 --slow-by 1ms", "give --echo"),
+            ("--mute-after 1s", "give --echo"),
             (
                 "--accept-limit 0 --no-accept",
                 "--no-accept and --accept-limit",
