@@ -14,32 +14,20 @@ use std::thread;
 use std::time::Duration;
 
 use common::{
-    Output, args, go_duration, in_private_net, installed, memcached, redis, run, run_bad_input,
-    signal, start_server,
+    Guard, Output, args, go_duration, in_private_net, installed, memcached, redis, run,
+    run_bad_input, signal, start_server,
 };
 use serde_json::Value;
 
-/// The `Heartbeats:` line's counts: due, sent, answered, late, stopped answering.
-fn beat_counts(out: &Output) -> [u64; 5] {
-    let line = out.line("Heartbeats: ");
-    let number = |label: &str| -> u64 {
-        let at = line
-            .find(&format!("{label} "))
-            .unwrap_or_else(|| panic!("no {label} in {line}"));
-        line[at + label.len() + 1..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    [
-        number("due"),
-        number("sent"),
-        number("answered"),
-        number("late"),
-        number("stopped answering"),
-    ]
+/// Freezes the server's process (SIGSTOP) `after` from now, on a thread of its own; the
+/// test sends SIGCONT once its run is over.
+fn stop_after(server: &Guard, after: Duration) -> thread::JoinHandle<()> {
+    let pid = server.0.id();
+    thread::spawn(move || {
+        thread::sleep(after);
+        // SAFETY: kill sends a signal to a process this test started.
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    })
 }
 
 /// A percentile of the beat latency table, `  p99     1.2ms`.
@@ -75,7 +63,7 @@ fn every_beat_answered_passes_and_is_counted() {
         out.verdict(),
         "PASS: 20 of 20 established, served, held and answered every heartbeat"
     );
-    let [due, sent, answered, late, stopped] = beat_counts(&out);
+    let [due, sent, answered, late, stopped] = out.beat_counts();
     // 20 connections, a beat each 50 ms for about a second: about 400 beats.
     assert!((300..=460).contains(&answered), "{}", out.stdout);
     assert_eq!((due, sent, stopped, late), (answered, answered, 0, 0));
@@ -126,14 +114,7 @@ fn the_json_carries_each_ticks_beats_and_the_summary_s_histogram() {
 #[test]
 fn a_server_frozen_mid_hold_stops_answering_and_fails_the_run() {
     let (server, port) = start_server(ECHO);
-    let freezer = {
-        let pid = server.0.id();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(1000));
-            // SAFETY: kill sends a signal to a process this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
-        })
-    };
+    let freezer = stop_after(&server, Duration::from_millis(1000));
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 50 -s 1ms -y -i 0 --expect ping --heartbeat 100ms --heartbeat-timeout 300ms --hold 2s --send";
         "ping\\n"
@@ -228,16 +209,11 @@ fn redis_stopped_during_the_hold_fails_and_redis_running_passes() {
             "run 127.0.0.1 6379 -c 200 -s 1ms -y -i 0 --probe redis --heartbeat 100ms --hold 3s"
         ));
         assert_eq!(out.code, Some(0), "{out:?}");
-        let [_, _, answered, _, stopped] = beat_counts(&out);
+        let [_, _, answered, _, stopped] = out.beat_counts();
         assert!(answered > 4000, "{}", out.stdout);
         assert_eq!(stopped, 0);
 
-        let pid = server.0.id();
-        let freezer = thread::spawn(move || {
-            thread::sleep(Duration::from_millis(1500));
-            // SAFETY: kill sends a signal to a process this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
-        });
+        let freezer = stop_after(&server, Duration::from_millis(1500));
         // The case, under default timeouts: the hold ends 1.5 s after the freeze,
         // with every connection's beat out; the run waits for them (5 s, the probe
         // timeout), and each is a beat left unanswered since its due time.
@@ -277,7 +253,7 @@ fn redis_paused_for_a_second_shows_in_beat_latency_and_trips_a_beat_gate() {
         pauser.join().unwrap();
         // Every beat answered, late: the gate fails, not the connections.
         assert_eq!(out.code, Some(3), "{out:?}");
-        let [_, _, _, late, stopped] = beat_counts(&out);
+        let [_, _, _, late, stopped] = out.beat_counts();
         assert_eq!(stopped, 0, "{}", out.stdout);
         assert!(late > 0, "{}", out.stdout);
         assert!(
@@ -306,7 +282,7 @@ fn memcached_answers_its_beats() {
             "run 127.0.0.1 11211 -c 100 -s 1ms -y -i 0 --probe memcached --heartbeat 100ms --hold 1500ms"
         ));
         assert_eq!(out.code, Some(0), "{out:?}");
-        let [due, sent, answered, _, stopped] = beat_counts(&out);
+        let [due, sent, answered, _, stopped] = out.beat_counts();
         assert!(answered > 1000, "{}", out.stdout);
         assert_eq!((due, sent, stopped), (answered, answered, 0));
     });

@@ -181,12 +181,7 @@ fn beats_are_empty_queries_a_ready_session_answers() {
         assert_eq!(out.code, Some(0), "{out:?}\n{}", server.log());
         let beats = out.line("Heartbeats: ");
         assert!(beats.contains("stopped answering 0 ("), "{}", out.stdout);
-        let answered: u64 = beats
-            .split("answered ")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{beats}"));
+        let [_, _, answered, _, _] = out.beat_counts();
         assert!(answered > 100, "{}", out.stdout);
     });
 }

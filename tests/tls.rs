@@ -468,12 +468,7 @@ fn heartbeats_go_over_tls_on_nginx_s_kept_alive_connections() {
         assert_eq!(out.code, Some(0), "{out:?}");
         let beats = out.line("Heartbeats: ");
         assert!(beats.contains("stopped answering 0 ("), "{}", out.stdout);
-        let answered: u64 = beats
-            .split("answered ")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{beats}"));
+        let [_, _, answered, _, _] = out.beat_counts();
         assert!(answered > 500, "{}", out.stdout);
         assert_eq!(
             out.verdict(),

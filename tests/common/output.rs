@@ -87,6 +87,34 @@ impl Output {
         counts
     }
 
+    /// The `Heartbeats:` line's counts, `[due, sent, answered, late, stopped answering]`;
+    /// the beats adding up (due = sent, and each sent beat answered or its connection
+    /// stopped, but for those out when the run ended, which it waits for: none).
+    pub fn beat_counts(&self) -> [u64; 5] {
+        let line = self.line("Heartbeats: ");
+        let number = |label: &str| -> u64 {
+            let at = line
+                .find(&format!("{label} "))
+                .unwrap_or_else(|| panic!("no {label} in {line}"));
+            line[at + label.len() + 1..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no count after {label} in {line}"))
+        };
+        let counts = [
+            number("due"),
+            number("sent"),
+            number("answered"),
+            number("late"),
+            number("stopped answering"),
+        ];
+        let [due, sent, answered, _, stopped] = counts;
+        assert_eq!(due, sent, "{line}");
+        assert_eq!(sent, answered + stopped, "{line}");
+        counts
+    }
+
     /// Every count adds up: states to the total, probe outcomes to the connections
     /// established.
     pub fn probe_adds_up(&self) {
