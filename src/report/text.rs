@@ -306,17 +306,12 @@ fn write_tls(w: &mut impl Write, stats: &Stats, tls: &TlsStats) -> io::Result<()
              uses, --insecure checks none"
         )?;
     }
-    if tls.handshake.moments.count > 0 {
-        writeln!(
-            w,
-            "TLS handshake stats for {} handshakes (TCP established to handshake done) \
-             min/avg/max/dev = {}",
-            tls.handshake.moments.count,
-            min_avg_max_dev(&tls.handshake)
-        )?;
-        writeln!(w, "TLS handshake percentiles:")?;
-        write_percentile_table(w, &tls.handshake)?;
-    }
+    write_latency(
+        w,
+        "TLS handshake",
+        "handshakes (TCP established to handshake done)",
+        &tls.handshake,
+    )?;
     for (negotiated, n) in &tls.negotiated {
         writeln!(w, "Negotiated {negotiated}: {n}")?;
     }
@@ -344,17 +339,33 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
         write!(w, ", awaiting an answer {}", probe.awaiting)?;
     }
     writeln!(w)?;
-    if probe.time_to_served.moments.count > 0 {
-        writeln!(
-            w,
-            "Time to served stats for {} served connections min/avg/max/dev = {}",
-            probe.time_to_served.moments.count,
-            min_avg_max_dev(&probe.time_to_served)
-        )?;
-        writeln!(w, "Time to served percentiles:")?;
-        write_percentile_table(w, &probe.time_to_served)?;
+    write_latency(
+        w,
+        "Time to served",
+        "served connections",
+        &probe.time_to_served,
+    )
+}
+
+/// `<what> stats for N <counted> min/avg/max/dev = …` and its percentile table, when
+/// anything was measured.
+fn write_latency(
+    w: &mut impl Write,
+    what: &str,
+    counted: &str,
+    latency: &Latency,
+) -> io::Result<()> {
+    if latency.moments.count == 0 {
+        return Ok(());
     }
-    Ok(())
+    writeln!(
+        w,
+        "{what} stats for {} {counted} min/avg/max/dev = {}",
+        latency.moments.count,
+        min_avg_max_dev(latency)
+    )?;
+    writeln!(w, "{what} percentiles:")?;
+    write_percentile_table(w, latency)
 }
 
 /// `Heartbeats: due 600, sent 600, answered 590, late 4, stopped answering 10 (no answer in
@@ -379,17 +390,8 @@ fn write_beats(w: &mut impl Write, beats: &BeatStats) -> io::Result<()> {
         write!(w, ", first at {}", go_style(first))?;
     }
     writeln!(w)?;
-    if beats.latency.moments.count > 0 {
-        writeln!(
-            w,
-            "Beat latency (from each beat's due time) for {} answered beats min/avg/max/dev = {}",
-            beats.latency.moments.count,
-            min_avg_max_dev(&beats.latency)
-        )?;
-        writeln!(w, "Beat latency percentiles:")?;
-        write_percentile_table(w, &beats.latency)?;
-    }
-    Ok(())
+    // Latency from each beat's due time to its answer.
+    write_latency(w, "Beat latency", "answered beats", &beats.latency)
 }
 
 /// A percentile as the histogram knows it: to its significant figures, no more. The value
