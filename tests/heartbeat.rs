@@ -172,6 +172,67 @@ fn a_muted_server_is_caught_without_a_signal() {
     assert_eq!(s["counts"]["established"], 20);
 }
 
+/// The summary's timeline, by column name: each sample's value of `column`.
+fn timeline_column(s: &Value, column: &str) -> Vec<Value> {
+    let timeline = &s["timeline"];
+    let columns = timeline["columns"].as_array().expect("columns");
+    let at = columns
+        .iter()
+        .position(|c| c == column)
+        .unwrap_or_else(|| panic!("no column {column} in {timeline}"));
+    timeline["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[at].clone())
+        .collect()
+}
+
+#[test]
+fn the_timeline_has_beat_latency_per_sample_and_the_stops_so_far() {
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-d",
+        "60s",
+        "-i",
+        "0",
+        "--echo",
+        "--mute-after",
+        "1s",
+    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 20 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --heartbeat-timeout 200ms --hold 2s --send";
+        "ping\n"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let s = summary(&out);
+    let p50 = timeline_column(&s, "beat_p50_us");
+    let p99 = timeline_column(&s, "beat_p99_us");
+    let stopped = timeline_column(&s, "beats_stopped");
+    // Beats answered in the first second, each sample's since the one before.
+    let answered = p99.iter().filter(|v| v.is_u64()).count();
+    assert!(answered >= 5, "{}", s["timeline"]);
+    for (a, b) in p50.iter().zip(&p99) {
+        assert_eq!(a.is_null(), b.is_null());
+        assert!(a.as_u64() <= b.as_u64(), "{a} > {b}");
+    }
+    // The stops so far: from none to all 20, never down.
+    let stopped: Vec<u64> = stopped.iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(stopped[0], 0);
+    assert_eq!(*stopped.last().unwrap(), 20);
+    assert!(stopped.windows(2).all(|w| w[0] <= w[1]), "{stopped:?}");
+    // Muted, nothing is answered: the last samples have no beat latency.
+    assert!(p99.last().unwrap().is_null(), "{}", s["timeline"]);
+    // Without heartbeats, no beat columns.
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 2 -s 1ms -y -i 0 --json --expect ping --hold 300ms --send";
+        "ping\n"
+    ));
+    let columns = summary(&out)["timeline"]["columns"].to_string();
+    assert!(!columns.contains("beat"), "{columns}");
+}
+
 #[test]
 fn a_wrong_answer_stops_the_connection() {
     // The greeting serves the probe; the echo of the beat is not what --expect asks for.

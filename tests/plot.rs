@@ -629,3 +629,65 @@ fn help_plot_is_the_plot_help_and_fits_80_columns() {
         }
     }
 }
+
+#[test]
+fn a_heartbeat_run_draws_its_beat_latency_rising_as_connections_pile_up() {
+    let dir = scratch("beats");
+    // Each echo waits 1 ms for every connection open past 20: the beats slow as the run
+    // opens its 200.
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-d",
+        "60s",
+        "-i",
+        "0",
+        "--echo",
+        "--slow-after",
+        "20",
+        "--slow-by",
+        "1ms",
+    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 200 -s 5ms -i 0 -y --json --expect ping --heartbeat 100ms \
+         --hold 1s --send";
+        "ping\\n"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let summary = json_lines(&out.stdout).pop().unwrap();
+    let columns = summary["timeline"]["columns"].to_string();
+    assert!(columns.contains("\"beat_p99_us\""), "{columns}");
+    let file = dir.join("beats.jsonl");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let svg_file = dir.join("beats.svg");
+    let plotted = run(&args!("plot -o"; svg_file.to_str().unwrap(), file.to_str().unwrap()));
+    assert_eq!(plotted.code, Some(0), "{plotted:?}");
+    let svg = std::fs::read_to_string(&svg_file).unwrap();
+    check_self_contained(&svg);
+    assert!(svg.contains("beat p99 (right axis)"), "{svg}");
+    assert!(svg.contains("id=\"beat-p99\""), "{svg}");
+    let width = attribute(&svg, "<svg", "width") as u32;
+    let height = attribute(&svg, "<svg", "height") as u32;
+    let (w, h, rgba) = render(&svg_file, width, height);
+    assert_eq!((w, h), (width, height));
+    let image = Image { width: w, rgba };
+    let panel = area(&svg, "timeline-0");
+    let beat = hex("#f0e442");
+    // The curve, 3 px wide, across most of the run.
+    let (x0, y0, x1, y1) = panel;
+    assert!(
+        image.count(panel, beat, 8) > (x1 - x0) / 2 * 3,
+        "{} beat pixels",
+        image.count(panel, beat, 8)
+    );
+    // Low where the first beats were answered, high by the end: the axis reaches the
+    // run's highest p99, so the curve climbs into the top fifth of the panel, and it
+    // starts in the bottom fifth.
+    let fifth = (y1 - y0) / 5;
+    let left_third = x0 + (x1 - x0) / 3;
+    let right_half = x0 + (x1 - x0) / 2;
+    assert!(image.count((x0, y1 - fifth, left_third, y1), beat, 8) > 10);
+    assert!(image.count((right_half, y0, x1, y0 + fifth), beat, 8) > 10);
+    assert_eq!(image.count((x0, y0, left_third, y0 + fifth), beat, 8), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -448,3 +448,25 @@ fn redirected_to_a_file_the_status_line_stays_on_the_terminal_and_the_lines_go_t
     assert!(live >= 3, "{logged}");
     assert!(logged.contains("Wall time: "), "{logged}");
 }
+
+#[test]
+fn with_heartbeats_the_status_line_shows_the_interval_s_beat_p99() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0", "--echo"]);
+    let run = run_command(
+        &port,
+        50,
+        "--send 'ping\\n' --expect ping --heartbeat 50ms --hold 2s",
+    );
+    let tmux = Tmux::start("beats", 120, 20, &run);
+    // A duration, not `-`: a beat answered in the interval.
+    tmux.wait_for("a beat p99 on the status line", true, |rows| {
+        rows.iter().any(|r| {
+            is_status(r, 50)
+                && r.split_once(" beat p99 ")
+                    .is_some_and(|(_, p99)| p99.trim().ends_with('s') && columns(r) < 120)
+        })
+    });
+    let (exit, rows) = tmux.finished();
+    assert_eq!(exit, "0", "{rows:#?}");
+    assert!(!rows.iter().any(|r| r.contains(" beat p99 ")), "{rows:#?}");
+}

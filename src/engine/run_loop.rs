@@ -375,8 +375,7 @@ impl<'s> Engine<'s> {
                     self.on_conn_event(event.token().0, readable, writable, now, observer);
                 }
             }
-            let sample = self.stats.now(now.duration_since(self.start));
-            self.stats.timeline.sample(sample);
+            self.stats.sample_timeline(now.duration_since(self.start));
             if self.ticker.take_due(now) {
                 observer.tick(now.duration_since(self.start), &self.stats);
                 if let Some(beats) = &mut self.stats.beats {

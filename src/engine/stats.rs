@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 
 use crate::engine::conn::{Closure, Failure, State};
 use crate::engine::probe::ProbeOutcome;
-use crate::engine::timeline::{Sample, Timeline};
+use crate::engine::timeline::{BeatSample, Sample, Timeline};
 
 /// Why the first connection was lost: an attempt failed, or a held connection was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,6 +410,8 @@ pub struct BeatStats {
     pub latency: Latency,
     /// The same, for the current interval only: emptied at each tick.
     pub interval: LatencyHistogram,
+    /// The same, since the timeline's last sample: emptied when it takes one.
+    pub since_sample: LatencyHistogram,
     /// Beats out now: due, and neither answered nor ended by their connection stopping.
     pub out: u64,
 }
@@ -520,6 +522,26 @@ impl Stats {
             closed: c.closed,
             error: c.error,
             served_open: self.probe.as_ref().map(|p| p.served_open),
+            beats: self.beats.as_ref().map(|b| {
+                let since = &b.since_sample;
+                let quantile = |q| (!since.is_empty()).then(|| since.quantile(q));
+                BeatSample {
+                    p50: quantile(0.5),
+                    p99: quantile(0.99),
+                    stopped: b.stopped_total(),
+                }
+            }),
+        }
+    }
+
+    /// Samples the timeline, `elapsed` into the run: a sample unless one was taken in this
+    /// step already, and the beats since it counted afresh.
+    pub fn sample_timeline(&mut self, elapsed: Duration) {
+        let sample = self.now(elapsed);
+        if self.timeline.sample(sample)
+            && let Some(beats) = &mut self.beats
+        {
+            beats.since_sample.reset();
         }
     }
 
@@ -654,6 +676,7 @@ impl Stats {
             beats.late += u64::from(late);
             beats.latency.record(latency);
             beats.interval.record(latency);
+            beats.since_sample.record(latency);
         }
     }
 
@@ -792,6 +815,7 @@ impl Stats {
                 };
                 a.latency.merge(&b.latency);
                 a.interval.merge(&b.interval);
+                a.since_sample.merge(&b.since_sample);
                 a.out += b.out;
             }
             (None, Some(b)) => self.beats = Some(b.clone()),

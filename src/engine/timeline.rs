@@ -4,6 +4,13 @@
 //! half the buffer and all of it, evenly spread, in a few kilobytes. Time is a parameter:
 //! the loop passes how long the run has gone, and its last sample is taken at the end
 //! whatever the step, so the last point is the final state.
+//!
+//! With heartbeats a sample also carries the beat latency of the beats answered since the
+//! sample before it (the loop keeps a histogram for that, emptied only when `sample` says
+//! it took one) and the connections that stopped answering so far. A sample that goes (the
+//! thinning, or the end replacing one of its step) leaves its beat latency to the next one
+//! kept, as the larger of the two quantiles: there is no exact merge of quantiles, and the
+//! larger is an upper bound of the pair's.
 
 use std::time::Duration;
 
@@ -26,6 +33,40 @@ pub struct Sample {
     pub error: u64,
     /// Connections served and still open (`None` without a probe).
     pub served_open: Option<u64>,
+    /// `--heartbeat` only.
+    pub beats: Option<BeatSample>,
+}
+
+/// The heartbeats at one sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BeatSample {
+    /// Beat latency of the beats answered since the sample before (`None`: none was).
+    pub p50: Option<Duration>,
+    pub p99: Option<Duration>,
+    /// Connections that stopped answering, so far.
+    pub stopped: u64,
+}
+
+impl BeatSample {
+    /// `later`'s, with the beat latency of `self` (an earlier sample that goes) folded in.
+    fn absorbed_by(self, later: BeatSample) -> BeatSample {
+        let max = |a: Option<Duration>, b: Option<Duration>| a.max(b);
+        BeatSample {
+            p50: max(self.p50, later.p50),
+            p99: max(self.p99, later.p99),
+            stopped: later.stopped,
+        }
+    }
+}
+
+impl Sample {
+    /// This sample, with the beat latency of `gone` (an earlier one that goes) folded in.
+    fn absorbing(mut self, gone: &Sample) -> Sample {
+        if let (Some(gone), Some(beats)) = (gone.beats, self.beats) {
+            self.beats = Some(gone.absorbed_by(beats));
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,14 +98,15 @@ impl Timeline {
         &self.samples
     }
 
-    /// Takes a sample unless one was taken in this step already.
-    pub fn sample(&mut self, sample: Sample) {
+    /// Takes a sample unless one was taken in this step already; says whether it took it.
+    pub fn sample(&mut self, sample: Sample) -> bool {
         if let Some(last) = self.samples.last()
             && self.slot(last.elapsed) >= self.slot(sample.elapsed)
         {
-            return;
+            return false;
         }
         self.push(sample);
+        true
     }
 
     /// Takes the last sample, the state at the end, whatever the step: it replaces one taken
@@ -74,7 +116,9 @@ impl Timeline {
             && self.slot(last.elapsed) >= self.slot(sample.elapsed)
             && self.samples.len() > 1
         {
-            self.samples.pop();
+            let gone = self.samples.pop().unwrap_or_default();
+            self.push(sample.absorbing(&gone));
+            return;
         }
         self.push(sample);
     }
@@ -83,13 +127,23 @@ impl Timeline {
         if self.samples.len() == CAPACITY {
             self.step *= 2;
             let step = self.step;
+            let mut kept: Vec<Sample> = Vec::with_capacity(CAPACITY);
+            let mut gone: Option<Sample> = None;
             let mut last_slot = None;
-            self.samples.retain(|s| {
+            for s in self.samples.drain(..) {
                 let slot = s.elapsed.as_nanos() / step.as_nanos();
-                let keep = last_slot != Some(slot);
+                if last_slot == Some(slot) {
+                    gone = Some(gone.map_or(s, |g| s.absorbing(&g)));
+                    continue;
+                }
                 last_slot = Some(slot);
-                keep
-            });
+                kept.push(gone.take().map_or(s, |g| s.absorbing(&g)));
+            }
+            self.samples = kept;
+            if let Some(g) = gone {
+                self.samples.push(sample.absorbing(&g));
+                return;
+            }
         }
         self.samples.push(sample);
     }
@@ -152,5 +206,52 @@ mod tests {
         t.finish(at(5, 4));
         assert_eq!(t.samples().len(), 2);
         assert_eq!(t.samples()[1].established, 4);
+    }
+
+    fn beat(ms: u64, p99_us: Option<u64>) -> Sample {
+        Sample {
+            beats: Some(BeatSample {
+                p50: None,
+                p99: p99_us.map(Duration::from_micros),
+                stopped: 0,
+            }),
+            ..at(ms, 0)
+        }
+    }
+
+    #[test]
+    fn sample_says_whether_it_took_one() {
+        let mut t = Timeline::new();
+        assert!(t.sample(at(0, 0)));
+        assert!(!t.sample(Sample {
+            elapsed: Duration::from_micros(500),
+            ..at(0, 0)
+        }));
+        assert!(t.sample(at(1, 0)));
+    }
+
+    #[test]
+    fn a_sample_that_goes_leaves_its_beat_latency_to_the_next() {
+        let mut t = Timeline::new();
+        for ms in 0..CAPACITY as u64 {
+            // Every odd sample goes at the first thinning: its p99 is the larger.
+            let p99 = if ms % 2 == 1 { 1000 + ms } else { ms };
+            t.sample(beat(ms, Some(p99)));
+        }
+        t.sample(beat(CAPACITY as u64, Some(1)));
+        let p99 = |s: &Sample| s.beats.unwrap().p99.unwrap().as_micros();
+        let s = t.samples();
+        assert_eq!(s.len(), CAPACITY / 2 + 1);
+        assert_eq!(p99(&s[0]), 0);
+        assert_eq!(p99(&s[1]), 1001);
+        assert_eq!(p99(&s[2]), 1003);
+        // The last one thinned away (ms 511) went to the sample that caused the thinning.
+        assert_eq!(p99(s.last().unwrap()), 1000 + CAPACITY as u128 - 1);
+        // The end replacing a sample of its step keeps the replaced one's latency too.
+        t.finish(beat(CAPACITY as u64 + 1, None));
+        assert_eq!(
+            p99(t.samples().last().unwrap()),
+            1000 + CAPACITY as u128 - 1
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! live stats are off (`-i 0`), in the standard format other HdrHistogram tools read. Values
 //! are microseconds. With a probe, each interval has a second histogram, tagged `served`:
 //! time to served (with `--tls` and no probe: to the handshake done); with `--tls`, a
-//! third, tagged `tls_handshake`: TCP established to handshake done. The file is written
+//! third, tagged `tls_handshake`: TCP established to handshake done; with `--heartbeat`,
+//! one more, tagged `beat`: the beat latency of the beats answered in the interval. The
+//! file is written
 //! through an [`Outlet`], so a log on a FIFO nobody reads does not stall the run: its
 //! intervals are dropped and counted like live lines.
 
@@ -70,6 +72,7 @@ impl HdrLogSink {
             previous: None,
             previous_served: None,
             previous_handshake: None,
+            previous_beats: None,
             previous_at: None,
             failed: None,
         })
@@ -85,6 +88,8 @@ pub struct HdrLog<'a> {
     previous_served: Option<Histogram<u64>>,
     /// TLS handshake times as of the previous interval, with `--tls`.
     previous_handshake: Option<Histogram<u64>>,
+    /// Beat latency as of the previous interval, with `--heartbeat`.
+    previous_beats: Option<Histogram<u64>>,
     /// When the interval being recorded began: the first tick starts the first interval.
     previous_at: Option<Duration>,
     failed: Option<String>,
@@ -92,7 +97,8 @@ pub struct HdrLog<'a> {
 
 impl HdrLog<'_> {
     /// Writes what was recorded since the last call, as the interval ending at `elapsed`:
-    /// connect latency untagged, and with a probe, time to served tagged `served`.
+    /// connect latency untagged, and with a probe, time to served tagged `served` (and
+    /// the TLS handshakes tagged `tls_handshake`, the beats tagged `beat`).
     pub fn interval(&mut self, elapsed: Duration, stats: &Stats) {
         let total = stats.connect.histogram.inner();
         let served = stats
@@ -100,10 +106,12 @@ impl HdrLog<'_> {
             .as_ref()
             .map(|p| p.time_to_served.histogram.inner());
         let handshake = stats.tls.as_ref().map(|t| t.handshake.histogram.inner());
+        let beats = stats.beats.as_ref().map(|b| b.latency.histogram.inner());
         let Some(began) = self.previous_at else {
             self.previous = Some(total.clone());
             self.previous_served = served.cloned();
             self.previous_handshake = handshake.cloned();
+            self.previous_beats = beats.cloned();
             self.previous_at = Some(elapsed);
             return;
         };
@@ -133,6 +141,17 @@ impl HdrLog<'_> {
                     Tag::new("tls_handshake"),
                 ),
                 None => Ok(()),
+            })
+            .and_then(|()| match beats {
+                Some(beats) => Self::write_delta(
+                    &mut self.writer,
+                    beats,
+                    &self.previous_beats,
+                    began,
+                    span,
+                    Tag::new("beat"),
+                ),
+                None => Ok(()),
             });
         if let Err(e) = result {
             self.failed = Some(e);
@@ -140,6 +159,7 @@ impl HdrLog<'_> {
         self.previous = Some(total.clone());
         self.previous_served = served.cloned();
         self.previous_handshake = handshake.cloned();
+        self.previous_beats = beats.cloned();
         self.previous_at = Some(elapsed);
     }
 

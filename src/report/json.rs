@@ -19,7 +19,8 @@ use crate::engine::{Outcome, Stop};
 use crate::judge::Finding;
 use crate::judge::thresholds::Verdict;
 use crate::report::schema::{
-    self, Kind, Limit, Options, Rate, SCHEMA_VERSION, Summary, TIMELINE_COLUMNS, Tally, Tick,
+    self, Kind, Limit, Options, Rate, SCHEMA_VERSION, Summary, TIMELINE_BEAT_COLUMNS,
+    TIMELINE_COLUMNS, Tally, Tick,
 };
 use crate::report::{PERCENTILES, achieved_rate, write_limit};
 use crate::units::wallclock::{rfc3339, unix_micros};
@@ -315,22 +316,33 @@ pub fn summary(s: &SummaryInput) -> Summary {
         merged: s.merged.clone(),
         limit: s.limit.clone(),
         verdict: s.verdict.to_string(),
-        timeline: Some(timeline(&stats.timeline)),
+        timeline: Some(timeline(&stats.timeline, stats.beats.is_some())),
         exit_status: u64::from(s.exit_status),
     }
 }
 
 /// The counts over time: one array of numbers per sample, in `TIMELINE_COLUMNS`' order
-/// (`served_open` is `null` without a probe).
-fn timeline(timeline: &Timeline) -> schema::Timeline {
+/// (`served_open` is `null` without a probe), then, with heartbeats (`beats`), in
+/// `TIMELINE_BEAT_COLUMNS`' (a quantile is `null` when no beat was answered since the
+/// sample before).
+fn timeline(timeline: &Timeline, beats: bool) -> schema::Timeline {
+    let columns = TIMELINE_COLUMNS
+        .iter()
+        .chain(if beats {
+            &TIMELINE_BEAT_COLUMNS[..]
+        } else {
+            &[]
+        })
+        .map(|c| c.to_string())
+        .collect();
     schema::Timeline {
         step_us: micros(timeline.step()),
-        columns: TIMELINE_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        columns,
         samples: timeline
             .samples()
             .iter()
             .map(|s| {
-                vec![
+                let mut row = vec![
                     Some(micros(s.elapsed)),
                     Some(s.not_initiated),
                     Some(s.dialing),
@@ -338,7 +350,12 @@ fn timeline(timeline: &Timeline) -> schema::Timeline {
                     Some(s.closed),
                     Some(s.error),
                     s.served_open,
-                ]
+                ];
+                if beats {
+                    let b = s.beats.unwrap_or_default();
+                    row.extend([b.p50.map(micros), b.p99.map(micros), Some(b.stopped)]);
+                }
+                row
             })
             .collect(),
     }

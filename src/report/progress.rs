@@ -9,8 +9,13 @@
 //! number grows: counts are as wide as the total, the rate at least five digits, the p99
 //! three significant digits in a six-column slot, so nothing shifts during a run. When the
 //! fields do not fit, they go in [`DROP_ORDER`]: the bar shrinks first and goes below five
-//! cells, then the rate, the p99, closed, served, errors and established; the attempts
-//! made out of the total stay while they fit (under ten columns, the line is empty).
+//! cells, then the beat p99 (with `--heartbeat`), the rate, the p99, closed, served, errors
+//! and established; the attempts made out of the total stay while they fit (under ten
+//! columns, the line is empty).
+//!
+//! With heartbeats, the last field is the beat latency p99 of the interval so far (the one
+//! live lines and ticks report). Just after a tick the new interval has no answered beat
+//! yet: the field keeps the last value it showed then rather than blink to `-`.
 //!
 //! How it stays on one row whatever the window does. Each redraw returns to the line's
 //! first column, erases the row (`\r\x1b[2K`), writes the line with autowrap off
@@ -59,6 +64,8 @@ pub struct View {
     /// Attempts per second since the previous redraw.
     pub rate: f64,
     pub p99: Option<Duration>,
+    /// With heartbeats: the interval's beat p99 (`None` inside: none answered yet).
+    pub beat_p99: Option<Option<Duration>>,
 }
 
 /// A field of the status line (besides the bar), in the order they are shown.
@@ -72,12 +79,14 @@ pub enum Field {
     Errors,
     Rate,
     P99,
+    BeatP99,
 }
 
-/// Which field goes first when the line does not fit (after the bar): the rate and the
-/// p99 are the report's business, a closure is rarer than an error, and the counts of
+/// Which field goes first when the line does not fit (after the bar): the beat p99, the
+/// rate and the p99 are the report's business, a closure is rarer than an error, and the counts of
 /// what the server took are the last to go. A new field is placed in this list.
-pub const DROP_ORDER: [Field; 6] = [
+pub const DROP_ORDER: [Field; 7] = [
+    Field::BeatP99,
     Field::Rate,
     Field::P99,
     Field::Closed,
@@ -181,6 +190,10 @@ fn fields(view: &View, color: bool) -> Vec<Shown> {
         .p99
         .map_or_else(|| format!("{:>6}", "-"), steady_duration);
     add(Field::P99, "p99 ", p99, "", false);
+    if let Some(beat) = view.beat_p99 {
+        let beat = beat.map_or_else(|| format!("{:>6}", "-"), steady_duration);
+        add(Field::BeatP99, "beat p99 ", beat, "", false);
+    }
     shown
 }
 
@@ -252,6 +265,8 @@ pub struct StatusLine<W: Write> {
     width: Box<dyn FnMut() -> usize>,
     color: bool,
     last: Option<(Duration, u64)>,
+    /// The beat p99 shown last, kept while a new interval has no answered beat yet.
+    last_beat_p99: Option<Duration>,
     /// What was drawn last, to draw again after a resize or a line from stdout.
     view: Option<View>,
     /// Columns of the line on the screen, if there is one.
@@ -265,6 +280,7 @@ impl<W: Write> StatusLine<W> {
             width: Box::new(width),
             color,
             last: None,
+            last_beat_p99: None,
             view: None,
             drawn: None,
         }
@@ -281,6 +297,12 @@ impl<W: Write> StatusLine<W> {
             _ => 0.0,
         };
         self.last = Some((elapsed, made));
+        let beat_p99 = stats.beats.as_ref().map(|beats| {
+            if !beats.interval.is_empty() {
+                self.last_beat_p99 = Some(beats.interval.quantile(0.99));
+            }
+            self.last_beat_p99
+        });
         self.view = Some(View {
             made,
             total: counts.total,
@@ -293,6 +315,7 @@ impl<W: Write> StatusLine<W> {
             errors: counts.error,
             rate,
             p99: (stats.connect.moments.count > 0).then(|| stats.connect.quantile(0.99)),
+            beat_p99,
         });
         self.redraw()
     }
@@ -374,6 +397,7 @@ mod tests {
             errors: 15,
             rate: 1234.4,
             p99: Some(Duration::from_micros(1500)),
+            beat_p99: None,
         }
     }
 
@@ -409,6 +433,7 @@ mod tests {
                 errors: total,
                 rate: 1e9,
                 p99: Some(Duration::from_secs(5000)),
+                beat_p99: Some(Some(Duration::from_secs(5000))),
             };
             for width in 0..=200 {
                 let line = format_line(&view, width, false);
@@ -454,6 +479,25 @@ mod tests {
     }
 
     #[test]
+    fn heartbeats_add_the_beat_p99_last_and_it_goes_first() {
+        let view = View {
+            beat_p99: Some(Some(Duration::from_micros(12_300))),
+            ..view()
+        };
+        let full = format_line(&view, 200, false);
+        assert!(full.ends_with("p99 1.50ms beat p99 12.3ms"), "{full}");
+        let text = full.split_once("] ").unwrap().1;
+        // One column short of all the fields: the beat p99 goes, the rate stays.
+        let line = format_line(&view, width_of(text), false);
+        assert!(!line.contains("beat") && line.contains("/s"), "{line}");
+        let none_yet = View {
+            beat_p99: Some(None),
+            ..view
+        };
+        assert!(format_line(&none_yet, 200, false).ends_with("beat p99      -"));
+    }
+
+    #[test]
     fn forty_columns_keep_the_counts_of_a_few_thousand() {
         let view = View {
             made: 2999,
@@ -464,6 +508,7 @@ mod tests {
             errors: 6,
             rate: 1000.0,
             p99: None,
+            beat_p99: None,
         };
         assert_eq!(
             format_line(&view, 40, false),
@@ -486,6 +531,7 @@ mod tests {
                         errors: n / 20,
                         rate: (n * 10) as f64,
                         p99: (n > 0).then(|| Duration::from_micros(n * 97)),
+                        beat_p99: Some((n > 0).then(|| Duration::from_micros(n * 31))),
                     };
                     width_of(&format_line(&view, width, false))
                 })

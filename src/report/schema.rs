@@ -524,6 +524,9 @@ pub const TIMELINE_COLUMNS: [&str; 7] = [
     "served_open",
 ];
 
+/// The columns a timeline of a run with heartbeats has after `TIMELINE_COLUMNS`.
+pub const TIMELINE_BEAT_COLUMNS: [&str; 3] = ["beat_p50_us", "beat_p99_us", "beats_stopped"];
+
 /// A rate, per second: written to three decimals, `null` when not finite.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate(pub f64);

@@ -29,7 +29,7 @@ use crate::engine::stats::{
     BeatStats, Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats,
     StopCause, TlsStats,
 };
-use crate::engine::timeline::{Sample, Timeline};
+use crate::engine::timeline::{BeatSample, Sample, Timeline};
 use crate::engine::{Outcome, Stop};
 use crate::report::schema::{self, Head, Options, RunOptions, SCHEMA_VERSION, Summary, Tally};
 
@@ -241,6 +241,8 @@ pub fn timeline_samples(
         column("error")?,
     );
     let (not_initiated, served) = (find("not_initiated"), find("served_open"));
+    let beats =
+        find("beats_stopped").map(|stopped| (find("beat_p50_us"), find("beat_p99_us"), stopped));
     timeline
         .samples
         .iter()
@@ -259,7 +261,19 @@ pub fn timeline_samples(
                 closed: at(closed)?,
                 error: at(error)?,
                 served_open: served.and_then(|i| row.get(i).copied().flatten()),
+                beats: None,
             };
+            if let Some((p50, p99, stopped)) = beats {
+                let micros = |i: Option<usize>| {
+                    i.and_then(|i| row.get(i).copied().flatten())
+                        .map(Duration::from_micros)
+                };
+                sample.beats = Some(BeatSample {
+                    p50: micros(p50),
+                    p99: micros(p99),
+                    stopped: at(stopped)?,
+                });
+            }
             let made = sample.dialing + sample.established + sample.closed + sample.error;
             sample.not_initiated = match not_initiated {
                 Some(i) => at(i)?,
@@ -366,6 +380,7 @@ fn read_summary(
             first_stop: beats.first_stop_us.map(Duration::from_micros),
             latency: latency(&beats.latency_us, "beats.latency_us")?,
             interval: Default::default(),
+            since_sample: Default::default(),
             out: 0,
         });
     }
@@ -679,9 +694,12 @@ pub struct Track<'a> {
 /// not initiated before its first, its last values after its last), and the `missing`
 /// attempts of absent shards as not initiated throughout. The sums go through the
 /// timeline's own `sample` and `finish`, so the merge keeps its bound and step, and ends at
-/// the sum of the shards' ends. `served_open` is summed when a shard has it. A shard
-/// without a timeline (a summary from before them) leaves the merge without one: its
-/// share of each moment is not known.
+/// the sum of the shards' ends. `served_open` is summed when a shard has it, and so are
+/// the connections that stopped answering heartbeats. The beat latency quantiles of a
+/// merged sample are the largest any shard had in its samples since the merged sample
+/// before: quantiles of parts do not merge exactly, and the largest is an upper bound of
+/// the whole's. A shard without a timeline (a summary from before them) leaves the merge
+/// without one: its share of each moment is not known.
 pub fn merge_timelines(tracks: &[Track], missing: u64) -> Timeline {
     let mut timeline = Timeline::new();
     if tracks.is_empty() || tracks.iter().any(|t| t.samples.is_empty()) {
@@ -690,6 +708,11 @@ pub fn merge_timelines(tracks: &[Track], missing: u64) -> Timeline {
     let probed = tracks
         .iter()
         .any(|t| t.samples.iter().any(|s| s.served_open.is_some()));
+    let beating = tracks
+        .iter()
+        .any(|t| t.samples.iter().any(|s| s.beats.is_some()));
+    // The shards' beat latency since the merged sample before: their largest quantiles.
+    let mut pending = BeatSample::default();
     let mut moments: Vec<(Duration, usize)> = tracks
         .iter()
         .enumerate()
@@ -702,13 +725,19 @@ pub fn merge_timelines(tracks: &[Track], missing: u64) -> Timeline {
     while at < moments.len() {
         let now = moments[at].0;
         while at < moments.len() && moments[at].0 == now {
-            due[moments[at].1] += 1;
+            let (_, i) = moments[at];
+            if let Some(b) = tracks[i].samples[due[i]].beats {
+                pending.p50 = pending.p50.max(b.p50);
+                pending.p99 = pending.p99.max(b.p99);
+            }
+            due[i] += 1;
             at += 1;
         }
         let mut sum = Sample {
             elapsed: now,
             not_initiated: missing,
             served_open: probed.then_some(0),
+            beats: beating.then_some(pending),
             ..Sample::default()
         };
         for (track, &n) in tracks.iter().zip(&due) {
@@ -722,11 +751,14 @@ pub fn merge_timelines(tracks: &[Track], missing: u64) -> Timeline {
             sum.closed += s.closed;
             sum.error += s.error;
             sum.served_open = sum.served_open.map(|v| v + s.served_open.unwrap_or(0));
+            if let (Some(b), Some(sb)) = (&mut sum.beats, s.beats) {
+                b.stopped += sb.stopped;
+            }
         }
         if at == moments.len() {
             timeline.finish(sum);
-        } else {
-            timeline.sample(sum);
+        } else if timeline.sample(sum) {
+            pending = BeatSample::default();
         }
     }
     timeline
@@ -799,6 +831,97 @@ mod tests {
         }
         assert_eq!(merged.samples().last().unwrap().established, 4);
         assert_eq!(merged.samples()[0].elapsed, Duration::from_millis(2));
+    }
+
+    fn beating(ms: u64, p99_us: Option<u64>, stopped: u64) -> Sample {
+        Sample {
+            beats: Some(BeatSample {
+                p50: p99_us.map(|us| Duration::from_micros(us / 2)),
+                p99: p99_us.map(Duration::from_micros),
+                stopped,
+            }),
+            ..at(ms, 2, 2)
+        }
+    }
+
+    #[test]
+    fn beats_merge_as_a_sum_of_stops_and_the_largest_quantiles() {
+        let a = [beating(0, Some(100), 0), beating(4, Some(900), 1)];
+        let b = [beating(0, Some(300), 0), beating(4, None, 2)];
+        let tracks = [
+            Track {
+                offset: Duration::ZERO,
+                total: 2,
+                samples: &a,
+            },
+            Track {
+                offset: Duration::ZERO,
+                total: 2,
+                samples: &b,
+            },
+        ];
+        let merged = merge_timelines(&tracks, 0);
+        let got: Vec<(Option<u128>, u64)> = merged
+            .samples()
+            .iter()
+            .map(|s| {
+                let b = s.beats.unwrap();
+                (b.p99.map(|d| d.as_micros()), b.stopped)
+            })
+            .collect();
+        assert_eq!(got, [(Some(300), 0), (Some(900), 3)]);
+    }
+
+    #[test]
+    fn beat_columns_read_back_by_name() {
+        let timeline = schema::Timeline {
+            step_us: 1000,
+            columns: [
+                "elapsed_us",
+                "dialing",
+                "established",
+                "closed",
+                "error",
+                "beat_p50_us",
+                "beat_p99_us",
+                "beats_stopped",
+            ]
+            .map(String::from)
+            .to_vec(),
+            samples: vec![
+                vec![
+                    Some(0),
+                    Some(0),
+                    Some(2),
+                    Some(0),
+                    Some(0),
+                    None,
+                    None,
+                    Some(0),
+                ],
+                vec![
+                    Some(9),
+                    Some(0),
+                    Some(2),
+                    Some(0),
+                    Some(0),
+                    Some(5),
+                    Some(7),
+                    Some(1),
+                ],
+            ],
+        };
+        let samples = timeline_samples(Some(&timeline), 2).unwrap();
+        assert_eq!(samples[0].beats, Some(BeatSample::default()));
+        let b = samples[1].beats.unwrap();
+        assert_eq!(
+            (b.p50, b.p99, b.stopped),
+            (
+                Some(Duration::from_micros(5)),
+                Some(Duration::from_micros(7)),
+                1
+            )
+        );
     }
 
     #[test]

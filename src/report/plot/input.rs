@@ -1,6 +1,7 @@
 //! The `--json` output read back: JSON Lines of ticks and summaries, each summary closing
 //! one run (a file may hold several, one after another). What a plot needs of a run is its
-//! counts over time (the summary's `timeline`, or the ticks when it has none), the limit a
+//! counts over time (the summary's `timeline`, or the ticks when it has none), with the
+//! beat latency of each sample when the timeline has it, the limit a
 //! `limit` search found, and the connect latency histogram (the V2 base64 `histogram`).
 //! A line is read into `schema::PlotLine`, the schema's names with every field optional
 //! and lenient, so unknown fields are ignored and output that adds fields still reads, and
@@ -28,6 +29,10 @@ pub struct Point {
     pub error: u64,
     /// Served and still open; the rest of `established` is established and not served.
     pub served: Option<u64>,
+    /// `--heartbeat`: the beat latency since the sample before (`None`: no beat answered in
+    /// it, or a run without heartbeats), as the timeline's `beat_p50_us` and `beat_p99_us`.
+    pub beat_p50_us: Option<u64>,
+    pub beat_p99_us: Option<u64>,
 }
 
 impl Point {
@@ -146,6 +151,8 @@ fn point_of_counts(counts: &Counts<Loose<u64>>) -> Result<Point, String> {
         closed: required(counts.closed, "closed")?,
         error: required(counts.error, "error")?,
         served: None,
+        beat_p50_us: None,
+        beat_p99_us: None,
     })
 }
 
@@ -222,14 +229,20 @@ fn samples(timeline: Checked<Timeline>, total: u64) -> Result<Vec<Point>, String
     Ok(timeline_samples(Some(&timeline), total)?
         .into_iter()
         .map(|s| Point {
-            elapsed_us: u64::try_from(s.elapsed.as_micros()).unwrap_or(u64::MAX),
+            elapsed_us: micros(s.elapsed),
             dialing: s.dialing,
             established: s.established,
             closed: s.closed,
             error: s.error,
             served: s.served_open,
+            beat_p50_us: s.beats.and_then(|b| b.p50).map(micros),
+            beat_p99_us: s.beats.and_then(|b| b.p99).map(micros),
         })
         .collect())
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A histogram as the summary carries it: V2 (deflate) serialization, base64.

@@ -2,7 +2,9 @@
 //! text in generic font families), drawn from the runs read back by `input`. For each run
 //! with a time series, a panel of its connections by state over time, stacked so the bands
 //! add up to the attempts made (served, established, dialing, closed, error, bottom to
-//! top), with the limit of a `limit` search marked; then one panel of connect latency for
+//! top), with the limit of a `limit` search marked and, for a run with heartbeats, its beat
+//! latency over time (p99 solid, p50 dashed) on a second axis, labelled inside the right
+//! edge; then one panel of connect latency for
 //! every run, a histogram over logarithmic buckets on a log axis, with p50 and p99 marked.
 //!
 //! Each panel's plotting area is a `<rect>` with an `id` (`timeline-0`, …, `latency`) and
@@ -24,6 +26,9 @@ pub const ERROR: &str = "#d55e00";
 pub const RUN_COLOURS: [&str; 6] = [
     "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
 ];
+/// The beat latency curve: yellow over a dark halo, seen on white and on every band.
+pub const BEAT: &str = "#f0e442";
+const BEAT_HALO: &str = "#333333";
 /// How opaque a run's histogram is filled (its outline is solid).
 pub const LATENCY_FILL_OPACITY: f64 = 0.35;
 
@@ -200,10 +205,14 @@ fn timeline_panel(svg: &mut String, run: &Run, index: usize, y: f64) -> f64 {
     bands.push(("dialing", DIALING, |p| p.dialing));
     bands.push(("closed", CLOSED, |p| p.closed));
     bands.push(("error", ERROR, |p| p.error));
-    let items: Vec<(&str, String)> = bands
+    let mut items: Vec<(&str, String)> = bands
         .iter()
         .map(|(label, colour, value)| (*colour, format!("{label} {}", value(&last))))
         .collect();
+    let beats = points.iter().any(|p| p.beat_p99_us.is_some());
+    if beats {
+        items.push((BEAT, "beat p99 (right axis)".to_string()));
+    }
     legend(svg, LEFT, y + 38.0, &items);
 
     let top = y + 50.0;
@@ -280,6 +289,9 @@ fn timeline_panel(svg: &mut String, run: &Run, index: usize, y: f64) -> f64 {
         }
         below = above;
     }
+    if beats {
+        beat_curve(svg, points, top, &x_of);
+    }
     if let Some(asked) = asked {
         let ya = y_of(asked as f64);
         let _ = writeln!(
@@ -339,6 +351,63 @@ fn timeline_panel(svg: &mut String, run: &Run, index: usize, y: f64) -> f64 {
     }
     plot_area(svg, &format!("timeline-{index}"), top);
     bottom + 52.0
+}
+
+/// The beat latency of `points` on an axis of its own from 0 at the bottom of the plotting
+/// area from `top`, its labels inside the right edge.
+fn beat_curve(svg: &mut String, points: &[Point], top: f64, x_of: &dyn Fn(f64) -> f64) {
+    let bottom = top + PLOT_HEIGHT;
+    let most = points
+        .iter()
+        .filter_map(|p| p.beat_p99_us)
+        .max()
+        .unwrap_or(0);
+    let (step, max) = nice_axis(most as f64);
+    let y_of = |us: f64| bottom - us / max * PLOT_HEIGHT;
+    let right = LEFT + plot_width();
+    // Not at the top, where the `asked for` label is: the steps below it say the scale.
+    let mut v = step;
+    while v < max - step / 1e6 || v == step {
+        let y = y_of(v);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{right:.1}\" y2=\"{y:.1}\" \
+             stroke=\"{BEAT_HALO}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" stroke=\"#ffffff\" \
+             stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
+            right - 5.0,
+            right - 7.0,
+            y + 4.0,
+            micros_label(v)
+        );
+        v += step;
+    }
+    // Samples without an answered beat are passed over, not breaks: at a step of a few
+    // milliseconds most samples have none, and a curve broken at each would be dust.
+    let path = |value: fn(&Point) -> Option<u64>| {
+        let mut path = String::new();
+        for p in points {
+            if let Some(us) = value(p) {
+                let (x, y) = (x_of(p.elapsed_us as f64), y_of(us as f64));
+                if path.is_empty() {
+                    // A segment of no length, so that a single sample shows as a dot.
+                    let _ = write!(path, "M{x:.2},{y:.2} ");
+                }
+                let _ = write!(path, "L{x:.2},{y:.2} ");
+            }
+        }
+        path.trim_end().to_string()
+    };
+    let (p99, p50) = (path(|p| p.beat_p99_us), path(|p| p.beat_p50_us));
+    let _ = writeln!(
+        svg,
+        "<g fill=\"none\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\
+         <path d=\"{p50}\" stroke=\"{BEAT_HALO}\" stroke-width=\"3.5\"/>\
+         <path d=\"{p50}\" stroke=\"{BEAT}\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>\
+         <path d=\"{p99}\" stroke=\"{BEAT_HALO}\" stroke-width=\"5\"/>\
+         <path id=\"beat-p99\" d=\"{p99}\" stroke=\"{BEAT}\" stroke-width=\"3\">\
+         <title>beat latency p99</title></path></g>"
+    );
 }
 
 /// Horizontal grid lines and their labels at each `step` up to `max`.
