@@ -89,6 +89,7 @@ impl Report for LimitReport<'_> {
         report::write_spread_and_hold(&mut out, &outcome.stats, &spread)?;
         live::write_dropped(&mut out, self.dropped)?;
         report::write_limit(&mut out, outcome)?;
+        report::write_knee_not_reached(&mut out, outcome, &config.plan.knee)?;
         writeln!(&mut out, "{}", ending.verdict)
     }
 }

@@ -85,8 +85,9 @@ pub struct Output {
 /// What happened to a connection's heartbeats in one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BeatEvents {
-    /// A beat came due: its request is to be written ([`Session::unsent`]).
-    pub due: bool,
+    /// A beat came due, at this time on its schedule: its request is to be written
+    /// ([`Session::unsent`]).
+    pub due: Option<Instant>,
     /// A beat's request was written whole.
     pub sent: bool,
     /// A beat was answered, this long after it was due; `true`: only after the next one
@@ -101,7 +102,7 @@ impl Output {
     pub fn and(mut self, later: Output) -> Output {
         self.outcome = self.outcome.or(later.outcome);
         self.deadline = later.deadline.or(self.deadline);
-        self.beat.due |= later.beat.due;
+        self.beat.due = self.beat.due.or(later.beat.due);
         self.beat.sent |= later.beat.sent;
         self.beat.answered = later.beat.answered.or(self.beat.answered);
         self.beat.stopped = self.beat.stopped.or(later.beat.stopped);
@@ -300,7 +301,7 @@ impl Heartbeat {
         Output {
             deadline: Some(due.checked_add(self.timeout).unwrap_or(due)),
             beat: BeatEvents {
-                due: true,
+                due: Some(due),
                 ..BeatEvents::default()
             },
             ..Output::default()
