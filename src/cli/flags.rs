@@ -734,7 +734,7 @@ pub const FLAGS: &[Flag] = &[
         help: &[
             "end the search the first time beat latency",
             "statistic P over a period's beats exceeds DUR:",
-            "beat:p99=50ms, beat:max=…; repeatable; with",
+            "beat:p99=50ms or beat:max=1s; repeatable; with",
             "--heartbeat. The count before is the knee",
         ],
         ..MAX_LATENCY
