@@ -11,6 +11,7 @@ use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
+use crate::engine::knee::KneeGate;
 use crate::engine::limits;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::{Probe, ProbeKind};
@@ -18,7 +19,7 @@ use crate::engine::server::{ServerConfig, Slow};
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
 use crate::error::Error;
-use crate::judge::thresholds::{Measure, MinEstablished, Thresholds};
+use crate::judge::thresholds::{MaxLatency, Measure, MinEstablished, Statistic, Thresholds};
 use crate::units::wallclock::rfc3339;
 
 #[derive(Debug, Clone)]
@@ -114,6 +115,7 @@ impl RunConfig {
                 start_at: args.start_at,
                 tls,
                 heartbeat,
+                knee: Vec::new(),
             },
             target,
             whole_connections: args.connections,
@@ -174,6 +176,7 @@ impl LimitConfig {
         let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
+        let knee = knee_gates(&args.max_latency, heartbeat.is_some())?;
         let connections = match args.connections {
             Some(n) => n,
             None => {
@@ -201,6 +204,7 @@ impl LimitConfig {
                 start_at: None,
                 tls,
                 heartbeat,
+                knee,
             },
             target,
             rate: args.rate,
@@ -358,6 +362,43 @@ impl Beating {
 }
 
 /// A `--max-latency beat:…` gate bounds what only heartbeats measure.
+/// `limit --max-latency`: bounds on beat latency, which end the search the first time a
+/// period's beats exceed one (the knee). Connect latency and the rest are a run's gates, and
+/// a mean needs every answer in: neither can stop a search as it goes.
+fn knee_gates(gates: &[MaxLatency], beating: bool) -> Result<Vec<KneeGate>, Error> {
+    let thresholds = Thresholds {
+        max_latency: gates.to_vec(),
+        min_established: None,
+    };
+    check_beat_gates(&thresholds, beating)?;
+    gates
+        .iter()
+        .map(|gate| {
+            let quantile = match (gate.measure, gate.statistic) {
+                (Measure::Beat, Statistic::Percentile(q)) => q,
+                (Measure::Beat, Statistic::Max) => 1.0,
+                (Measure::Beat, Statistic::Mean) => {
+                    return Err(Error::Usage(format!(
+                        "--max-latency {}: a mean is known only once every beat is answered,                          so it cannot end a search; give a percentile (beat:p99) or beat:max",
+                        gate.name
+                    )));
+                }
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "--max-latency {}: limit stops on beat latency only (beat:p99=50ms,                          with --heartbeat); bound connect latency with `tcpgoon run`",
+                        gate.name
+                    )));
+                }
+            };
+            Ok(KneeGate {
+                name: gate.name.clone(),
+                quantile,
+                bound: gate.limit,
+            })
+        })
+        .collect()
+}
+
 fn check_beat_gates(thresholds: &Thresholds, beating: bool) -> Result<(), Error> {
     if !beating
         && thresholds

@@ -401,9 +401,6 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
-        long: Some("--max-latency"),
-        values: &["P=DUR"],
-        repeats: true,
         on: &[Run],
         help: &[
             "fail (exit 3) when connect latency statistic P",
@@ -412,7 +409,7 @@ pub const FLAGS: &[Flag] = &[
             "handshake RTT instead, served:p99=20ms time to",
             "served (with a probe)",
         ],
-        ..Flag::NONE
+        ..MAX_LATENCY
     },
     Flag {
         long: Some("--min-established"),
@@ -731,6 +728,16 @@ pub const FLAGS: &[Flag] = &[
         on: &[Limit],
         joined: true,
         ..HEARTBEAT_TIMEOUT
+    },
+    Flag {
+        on: &[Limit],
+        help: &[
+            "end the search the first time beat latency",
+            "statistic P over a period's beats exceeds DUR:",
+            "beat:p99=50ms or beat:max=1s; repeatable; with",
+            "--heartbeat. The count before is the knee",
+        ],
+        ..MAX_LATENCY
     },
     Flag {
         on: &[Limit],
@@ -1082,6 +1089,13 @@ const EXPECT: Flag = Flag {
 const PROBE_TIMEOUT: Flag = Flag {
     long: Some("--probe-timeout"),
     values: &["DUR"],
+    ..Flag::NONE
+};
+
+const MAX_LATENCY: Flag = Flag {
+    long: Some("--max-latency"),
+    values: &["P=DUR"],
+    repeats: true,
     ..Flag::NONE
 };
 

@@ -192,9 +192,18 @@ first). A drop of a connection held for longer than the settle, while newer
 ones stay, is an idle timeout or an eviction, not a limit: the finding says
 so, with both counts.
 
+With --heartbeat and --max-latency beat:p99=50ms (a percentile or max of beat
+latency; repeatable), the search also ends at the knee: beats are judged over
+the last period, a few attempts at a time, and once the bound is exceeded for
+two periods on end (a shorter pause is forgiven), the knee is the most
+connections held (established, answered yet or not) before it was first
+exceeded. Whichever comes first, the knee or a loss, ends the search, and the
+report says which. Other gates (connect latency, a mean) cannot stop a search:
+bad input.
+
 Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held
-      connection
+      connection; or the knee: beat latency exceeded its bound first
   1   the search did not complete: interrupted, or a limit of this machine
       (file descriptors, ephemeral ports) was reached first; the count is a
       lower bound

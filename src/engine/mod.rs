@@ -4,7 +4,7 @@
 //!
 //! May import `error` only. Within the layer, `run_loop` and `server` are the two loops and
 //! import the rest; the rest import only each other, downward (`phase` → `pacer`, `conn`,
-//! `source`; `stats` → `conn` → `session` → `probe`; `conn` → `transport` → `tls`; `conn` →
+//! `source`; `stats` → `knee`, `conn` → `session` → `probe`; `conn` → `transport` → `tls`; `conn` →
 //! `source`; `stats` → `timeline`).
 //!
 //! | file | what it owns |
@@ -15,6 +15,7 @@
 //! | `transport.rs` | a connection's bottom layer, client's and server's: plain or TLS, the one handshake drive loop |
 //! | `session.rs` | a connection's top layer: what it speaks once up (a probe), sans-I/O |
 //! | `phase.rs` | the run's phases as a policy: which attempt to dial and when, replacements, hold, settle, drain, stops |
+//! | `knee.rs` | a limit search's knee: the most connections held with beat latency within a bound |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
 //! | `probe.rs` | application probes: what to send, and whether the answer serves |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
@@ -31,6 +32,7 @@
 pub mod beat;
 pub mod conn;
 pub mod deadline;
+pub mod knee;
 pub mod limits;
 pub mod pacer;
 pub mod phase;

@@ -45,6 +45,7 @@ use slab::Slab;
 use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
+use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
@@ -106,6 +107,9 @@ pub struct Plan {
     pub tls: Option<TlsPlan>,
     /// Heartbeats on each served connection (`--heartbeat`); only with a probe.
     pub heartbeat: Option<HeartbeatPlan>,
+    /// Bounds on beat latency that end the search the first time a period's beats exceed
+    /// one, as a loss does (`limit --max-latency beat:…`); only with heartbeats.
+    pub knee: Vec<KneeGate>,
 }
 
 /// `--tls`: how each session is made, and how long its handshake may take.
@@ -235,6 +239,8 @@ pub struct Engine<'s> {
     session_deadlines: DeadlineHeap<(usize, u64)>,
     /// Connections in their transport's handshake, by when it is due.
     handshake_deadlines: DeadlineQueue<(usize, u64)>,
+    /// The beat latency bounds that end the search, each watched over the beats.
+    knees: Vec<KneeWatch>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
     start: Instant,
@@ -277,7 +283,7 @@ impl<'s> Engine<'s> {
                 schedule: BeatSchedule {
                     origin: start,
                     period: beat.period,
-                    spread: plan.connections,
+                    spread: beat_spread(&plan, beat.period),
                     until: None,
                 },
                 timeout: beat.timeout,
@@ -309,6 +315,14 @@ impl<'s> Engine<'s> {
         if plan.heartbeat.is_some() && plan.probe.is_some() {
             stats.beat_each();
         }
+        let knees = match &plan.heartbeat {
+            Some(beat) if plan.probe.is_some() => plan
+                .knee
+                .iter()
+                .map(|gate| KneeWatch::new(gate.clone(), start, beat.period, plan.sleep))
+                .collect(),
+            _ => Vec::new(),
+        };
         let capacity = usize::try_from(plan.connections)
             .unwrap_or(usize::MAX)
             .min(1 << 16);
@@ -336,6 +350,7 @@ impl<'s> Engine<'s> {
             deadlines: DeadlineQueue::new(plan.dial_timeout),
             session_deadlines: DeadlineHeap::default(),
             handshake_deadlines: DeadlineQueue::new(handshake_timeout.unwrap_or_default()),
+            knees,
             stack,
             stats,
             routes,
@@ -389,6 +404,7 @@ impl<'s> Engine<'s> {
             self.expire_deadlines(now, observer);
             self.expire_sessions(now, observer);
             self.expire_handshakes(now, observer);
+            self.watch_knees(now, observer);
             if self.advance(now) && !self.beats_out_at_the_end(now) {
                 break now;
             }
@@ -402,6 +418,10 @@ impl<'s> Engine<'s> {
             timer::wait(&mut self.poll, &mut events, timeout)?;
         };
         self.settle_dialing(end, observer);
+        if self.stats.knee.is_some() {
+            // With what came of its slow beats while the search settled.
+            self.stats.knee = self.knees.iter().find_map(KneeWatch::knee);
+        }
         // Interrupted while holding or settling.
         self.phases.finish(end);
         self.note_hold();
@@ -422,6 +442,31 @@ impl<'s> Engine<'s> {
         };
         let open = OpenConnections { _conns: self.conns };
         Ok((outcome, open))
+    }
+
+    /// Judges the beat latency bounds, `now`: the first exceeded ends the search, as a loss
+    /// does, unless one came first. The knee is counted in connections established: those
+    /// still awaiting their first answer load the server as much as the served ones.
+    fn watch_knees(&mut self, now: Instant, observer: &mut impl Observer) {
+        if self.knees.is_empty() {
+            return;
+        }
+        if self.stats.first_loss.is_some() || self.phases.stop().is_some() {
+            self.knees.iter_mut().for_each(KneeWatch::stop);
+            return;
+        }
+        let held = self.stats.counts.established;
+        let found = self
+            .knees
+            .iter_mut()
+            .find_map(|watch| watch.turn(now, held).cloned());
+        if let Some(knee) = found {
+            self.knees.iter_mut().for_each(KneeWatch::stop);
+            self.stats.knee = Some(knee);
+            if self.phases.lost() {
+                self.settle_dialing(now, observer);
+            }
+        }
     }
 
     /// Moves through the phases; true when the run is over.
@@ -455,6 +500,7 @@ impl<'s> Engine<'s> {
             self.deadlines.next_deadline(),
             self.session_deadlines.next_deadline(),
             self.handshake_deadlines.next_deadline(),
+            self.knees.iter().filter_map(KneeWatch::next_deadline).min(),
         ]
         .into_iter()
         .flatten()
@@ -809,6 +855,9 @@ impl<'s> Engine<'s> {
         }
         if let Some((latency, late)) = beat.answered {
             self.stats.beat_answered(latency, late);
+            for watch in &mut self.knees {
+                watch.answered(now, latency);
+            }
         }
         if let Some((cause, since)) = beat.stopped {
             self.stats
@@ -820,8 +869,11 @@ impl<'s> Engine<'s> {
             });
             self.note_loss(LossCause::StoppedAnswering(cause), None, now, observer);
         }
-        if beat.due {
+        if let Some(due) = beat.due {
             self.stats.beat_due();
+            for watch in &mut self.knees {
+                watch.due(due);
+            }
             if let Some(session) = &self.stack.session {
                 let out = self.conns[key].write(session);
                 if out.beat.sent {
@@ -1007,6 +1059,26 @@ impl<'s> Engine<'s> {
     }
 }
 
+/// How many connections share a heartbeat period's phases. A run spreads the beats of all
+/// its connections over the period. A search (`limit`) rarely reaches its maximum, so it
+/// spreads those of one period's attempts: attempt k beats at its own dial time modulo the
+/// period, and whatever is held at any moment beats evenly over it (spread over the
+/// maximum, the beats of the first few hundred would all fall in its first milliseconds),
+/// so every moment of a search samples the server's latency at the load it has then.
+fn beat_spread(plan: &Plan, period: Duration) -> u64 {
+    let per_period = match plan.sleep.as_nanos() {
+        0 => u128::MAX,
+        step => period.as_nanos() / step,
+    };
+    if plan.stop_at_first_loss {
+        u64::try_from(per_period)
+            .unwrap_or(u64::MAX)
+            .clamp(1, plan.connections.max(1))
+    } else {
+        plan.connections
+    }
+}
+
 /// Starts connecting to `target` from `source`, its socket registered under `token`.
 fn start_registered(
     poll: &Poll,
@@ -1061,6 +1133,7 @@ mod tests {
             start_at: None,
             tls: None,
             heartbeat: None,
+            knee: Vec::new(),
         };
         let mut engine = Engine::new(plan, None).unwrap();
         engine.look_at_once = look_at_once;
@@ -1152,6 +1225,7 @@ mod tests {
             start_at: None,
             tls: None,
             heartbeat: None,
+            knee: Vec::new(),
         };
         let (outcome, _open) = Engine::new(plan, None).unwrap().run(&mut Quiet).unwrap();
         outcome.stats

@@ -85,8 +85,9 @@ pub struct Output {
 /// What happened to a connection's heartbeats in one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BeatEvents {
-    /// A beat came due: its request is to be written ([`Session::unsent`]).
-    pub due: bool,
+    /// A beat came due, at this time on its schedule: its request is to be written
+    /// ([`Session::unsent`]).
+    pub due: Option<Instant>,
     /// A beat's request was written whole.
     pub sent: bool,
     /// A beat was answered, this long after it was due; `true`: only after the next one
@@ -102,7 +103,7 @@ impl Output {
     pub fn and(mut self, later: Output) -> Output {
         self.outcome = self.outcome.or(later.outcome);
         self.deadline = later.deadline.or(self.deadline);
-        self.beat.due |= later.beat.due;
+        self.beat.due = self.beat.due.or(later.beat.due);
         self.beat.sent |= later.beat.sent;
         self.beat.answered = later.beat.answered.or(self.beat.answered);
         self.beat.stopped = self.beat.stopped.or(later.beat.stopped);
@@ -311,7 +312,7 @@ impl Heartbeat {
         Output {
             deadline: Some(due.checked_add(self.timeout).unwrap_or(due)),
             beat: BeatEvents {
-                due: true,
+                due: Some(due),
                 ..BeatEvents::default()
             },
             ..Output::default()
@@ -505,7 +506,7 @@ mod tests {
         assert!(session.unsent(&state).is_empty());
         // Woken late, at 140 ms: the beat is due, to be written.
         let out = session.on_deadline(&mut state, 1, t0 + ms(140));
-        assert!(out.beat.due);
+        assert_eq!(out.beat.due, Some(t0 + ms(125)));
         assert_eq!(
             out.deadline,
             Some(t0 + ms(425)),
@@ -546,7 +547,7 @@ mod tests {
         // Answered at 260 ms: the beats due at 225 ms is sent at once, still timed from 225.
         let out = session.on_bytes(&mut state, 1, b"+PONG\r\n", t0 + ms(260));
         assert_eq!(out.beat.answered, Some((ms(135), true)));
-        assert!(out.beat.due);
+        assert_eq!(out.beat.due, Some(t0 + ms(225)));
         assert_eq!(out.deadline, Some(t0 + ms(525)));
         assert_eq!(session.unsent(&state), b"PING\r\n");
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::engine::conn::{Closure, Failure, State};
+use crate::engine::knee::Knee;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::timeline::{BeatSample, Sample, Timeline};
 
@@ -342,6 +343,9 @@ pub struct Stats {
     /// Set when a hold began (`--hold`).
     pub hold: Option<HoldSpan>,
     pub first_loss: Option<Loss>,
+    /// Where beat latency first exceeded a bound that ends the search (`limit
+    /// --max-latency beat:…`), when it did before any loss.
+    pub knee: Option<Knee>,
     /// Set when the run probes each connection (`--probe`).
     pub probe: Option<ProbeStats>,
     /// Attempts that fell back to another address, each counted once, at its outcome.
@@ -483,6 +487,7 @@ impl Stats {
             by_target: Vec::new(),
             hold: None,
             first_loss: None,
+            knee: None,
             probe: None,
             fallbacks: Vec::new(),
             timeline: Timeline::new(),
@@ -770,6 +775,7 @@ impl Stats {
             (a, b) => a.or(b),
         };
         self.first_loss = self.first_loss.or(other.first_loss);
+        self.knee = self.knee.take().or_else(|| other.knee.clone());
         match (&mut self.probe, &other.probe) {
             (Some(a), Some(b)) => {
                 for (x, y) in a.outcomes.iter_mut().zip(b.outcomes) {

@@ -80,7 +80,7 @@ pub fn of_counts(
 /// The status of `tcpgoon limit`.
 pub fn of_finding(finding: Finding) -> u8 {
     match finding {
-        Finding::Found => SUCCESS,
+        Finding::Found | Finding::Knee => SUCCESS,
         // Not a limit found: CI must not read a server that takes no connection as a pass.
         Finding::NoConnection => CONNECTION_FAILURES,
         Finding::LocalLimit | Finding::Interrupted(_) => INCOMPLETE,
@@ -206,6 +206,7 @@ mod tests {
     #[test]
     fn limit_findings_map_to_documented_statuses() {
         assert_eq!(of_finding(Finding::Found), 0);
+        assert_eq!(of_finding(Finding::Knee), 0);
         assert_eq!(of_finding(Finding::LocalLimit), 1);
         assert_eq!(of_finding(Finding::Interrupted(libc::SIGINT)), 1);
         assert_eq!(of_finding(Finding::NoConnection), 2);

@@ -1,5 +1,6 @@
 //! What a `tcpgoon limit` search found, decided from its final state: the peer's limit,
-//! an eviction, no connection at all, this machine's limit first, or no limit. The text
+//! the knee of its beat latency (`--max-latency beat:…`), an eviction, no connection at
+//! all, this machine's limit first, or no limit. The text
 //! report, the exit status and the verdict line all read this one decision.
 
 use std::time::Duration;
@@ -12,6 +13,8 @@ use crate::engine::{Outcome, Stop};
 pub enum Finding {
     /// The peer's limit: an attempt failed or a held connection was dropped.
     Found,
+    /// Beat latency exceeded its bound before any loss: the search ended at the knee.
+    Knee,
     /// The peer dropped a connection it had held for longer than the settle, while newer
     /// ones stayed: an idle timeout or an eviction, not a refusal of new connections.
     Evicted,
@@ -28,6 +31,11 @@ pub enum Finding {
 impl Finding {
     pub fn of(outcome: &Outcome) -> Finding {
         let held = outcome.stats.held();
+        // A knee is kept only when it came before any loss (and the engine judges no more
+        // once one came); a loss met while the search settled after it does not change it.
+        if outcome.stats.knee.is_some() {
+            return Finding::Knee;
+        }
         match (outcome.stats.first_loss, outcome.stop) {
             (Some(loss), _) if loss.cause.is_local_limit() => Finding::LocalLimit,
             (Some(loss), _) if loss.held == 0 || held == 0 => Finding::NoConnection,

@@ -322,7 +322,7 @@ impl Thresholds {
 /// A measured latency as the reports print it: to the histograms' significant figures,
 /// unless rounding would make it read as on the other side of the limit (a missed
 /// `p99 <= 20ms` measured at 20.04ms is not `20ms`): then to the microsecond.
-fn shown(measured: Duration, limit: Duration) -> String {
+pub fn shown(measured: Duration, limit: Duration) -> String {
     let rounded = duration::significant(measured, u32::from(SIGNIFICANT_FIGURES));
     duration::go_style(if (rounded > limit) == (measured > limit) {
         rounded

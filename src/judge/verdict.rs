@@ -135,6 +135,24 @@ pub fn of_limit(outcome: &Outcome, output_failed: Option<&str>) -> Ending {
     };
     let loss = stats.first_loss.map(|l| l.cause.label());
     let (word, text) = match finding {
+        Finding::Knee => {
+            let knee = stats.knee.as_ref().expect("a knee found");
+            let statistic = knee.gate.name.rsplit(':').next().unwrap_or(&knee.gate.name);
+            (
+                "FOUND",
+                format!(
+                    "{} concurrent connections held with beat latency {statistic} within {}, \
+                     then {} at {}",
+                    knee.held,
+                    go_style(knee.gate.bound),
+                    knee.measured.map_or_else(
+                        || format!("above {}", go_style(knee.gate.bound)),
+                        |m| crate::judge::thresholds::shown(m, knee.gate.bound)
+                    ),
+                    knee.above
+                ),
+            )
+        }
         Finding::Found => (
             "FOUND",
             format!(

@@ -185,6 +185,7 @@ pub struct SummaryInput<'a> {
 pub fn limit_finding(outcome: &Outcome) -> Limit {
     let finding = match Finding::of(outcome) {
         Finding::Found => "found",
+        Finding::Knee => "knee",
         Finding::Evicted => "evicted",
         Finding::NoConnection => "no_connection",
         Finding::LocalLimit => "local_limit",
@@ -205,6 +206,16 @@ pub fn limit_finding(outcome: &Outcome) -> Limit {
         loss_us: loss.map(|l| micros(l.after)),
         attempts: loss.map(|l| l.attempts),
         cause: loss.map(|l| l.cause.label().to_string()),
+        knee: outcome.stats.knee.as_ref().map(|knee| schema::KneeFound {
+            gate: knee.gate.name.clone(),
+            bound_us: micros(knee.gate.bound),
+            held: knee.held,
+            above: knee.above,
+            measured_us: knee.measured.map(micros),
+            at_us: micros(knee.at),
+            beats_due: knee.due,
+            beats_within: knee.within,
+        }),
     }
 }
 

@@ -392,6 +392,28 @@ pub struct Limit {
     pub attempts: Option<u64>,
     #[serde(default)]
     pub cause: Option<String>,
+    /// With `--max-latency beat:…`, when beat latency exceeded its bound first (`finding`
+    /// is then `knee`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knee: Option<KneeFound>,
+}
+
+/// Where beat latency first exceeded a bound that ends the search: the knee is `held`, the
+/// connections held when the window of beats that exceeded it began its last bucket;
+/// `above` the count when that bucket ended; `measured_us` the statistic over the window
+/// (absent when its slow beats were not answered by the end); `at_us` the end of the
+/// bucket, from the start; the window's beats due, and answered within the bound.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KneeFound {
+    pub gate: String,
+    pub bound_us: u64,
+    pub held: u64,
+    pub above: u64,
+    #[serde(default)]
+    pub measured_us: Option<u64>,
+    pub at_us: u64,
+    pub beats_due: u64,
+    pub beats_within: u64,
 }
 
 impl Limit {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::engine::conn::{Closure, Failure};
+use crate::engine::knee::{Knee, KneeGate};
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
 use crate::engine::stats::{
@@ -14,7 +15,7 @@ use crate::engine::stats::{
 };
 use crate::engine::{Outcome, Stop};
 use crate::judge::Finding;
-use crate::judge::thresholds::Verdict;
+use crate::judge::thresholds::{self, Verdict};
 use crate::units::duration::{go_style, significant};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
@@ -582,9 +583,25 @@ fn fallback_text(f: &Fallback) -> String {
 }
 
 /// The last line of `tcpgoon limit`: how many connections were still held once the first
-/// loss had settled, and why it was lost.
+/// loss had settled, and why it was lost; or the knee, when beat latency exceeded its bound
+/// first.
 pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
     let stats = &outcome.stats;
+    if let Some(knee) = &stats.knee {
+        let attempts = stats.counts.total - stats.counts.not_initiated;
+        return writeln!(
+            w,
+            "Knee: {} concurrent connections held with beat latency {}; at {} it was {}, {} in, \
+             and stayed above for two periods: the latency bound ended the search, after \
+             {attempts} attempt{}",
+            knee.held,
+            knee_bound(knee),
+            knee.above,
+            knee_measured(knee),
+            go_style(knee.at),
+            if attempts == 1 { "" } else { "s" },
+        );
+    }
     if let (Finding::Interrupted(signal), None) = (Finding::of(outcome), stats.first_loss) {
         return writeln!(
             w,
@@ -693,6 +710,55 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
         },
     };
     writeln!(w, "{outcome_line}")
+}
+
+/// `p99 within 50ms`.
+pub fn knee_bound(knee: &Knee) -> String {
+    format!(
+        "{} within {}",
+        statistic_of(&knee.gate.name),
+        go_style(knee.gate.bound)
+    )
+}
+
+/// The statistic over the window that exceeded the bound: `52.3ms`, or `above 50ms` when
+/// its slow beats were not answered by the end.
+pub fn knee_measured(knee: &Knee) -> String {
+    match knee.measured {
+        Some(measured) => thresholds::shown(measured, knee.gate.bound),
+        None => format!("above {}", go_style(knee.gate.bound)),
+    }
+}
+
+/// `p99` of `beat:p99`.
+fn statistic_of(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+/// With beat latency bounds that were never exceeded, a line saying so: the search ended
+/// otherwise (a loss, the maximum, a stop), and the beats kept within them until then.
+pub fn write_knee_not_reached(
+    w: &mut impl Write,
+    outcome: &Outcome,
+    gates: &[KneeGate],
+) -> io::Result<()> {
+    if gates.is_empty() || outcome.stats.knee.is_some() {
+        return Ok(());
+    }
+    let bounds: Vec<String> = gates
+        .iter()
+        .map(|g| format!("{} {}", statistic_of(&g.name), go_style(g.bound)))
+        .collect();
+    let ended = match (Finding::of(outcome), outcome.stats.first_loss) {
+        (Finding::NoLimit, _) => "the maximum was held",
+        (_, Some(_)) => "a loss ended the search",
+        _ => "the search ended otherwise",
+    };
+    writeln!(
+        w,
+        "No knee: beat latency stayed within its bound ({}) until {ended}",
+        bounds.join(", ")
+    )
 }
 
 /// What a writer writes, as text: for the tests of `write_*` functions, here and in server.

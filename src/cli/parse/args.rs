@@ -10,7 +10,7 @@ use crate::cli::values::Progress;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
 use crate::engine::tls::Versions;
-use crate::judge::thresholds::Thresholds;
+use crate::judge::thresholds::{MaxLatency, Thresholds};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +94,8 @@ pub struct LimitArgs {
     pub summary: Option<PathBuf>,
     /// stdout carries JSON Lines: ticks, then a summary with the finding.
     pub json: bool,
+    /// `--max-latency beat:…`: bounds on beat latency that end the search (the knee).
+    pub max_latency: Vec<MaxLatency>,
     pub addressing: Addressing,
     pub probing: Probing,
     pub tls: TlsArgs,

@@ -114,6 +114,7 @@ pub(super) fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<Limit
     let debug = flag(&mut args, &["-d", "--debug"])?;
     let summary = option(&mut args, &["--summary"], |s| Ok(PathBuf::from(s)))?;
     let json = flag(&mut args, &["--json"])?;
+    let max_latency = repeated(&mut args, "--max-latency", thresholds::parse_max_latency)?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
@@ -130,6 +131,7 @@ pub(super) fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<Limit
         debug,
         summary,
         json,
+        max_latency,
         addressing,
         probing,
         tls,
