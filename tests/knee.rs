@@ -74,6 +74,21 @@ fn a_beat_latency_bound_finds_the_slow_server_s_knee_within_5_percent() {
         out.verdict()
     );
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    // The plot marks the knee, not what was held once the search had settled.
+    let svg = summary.with_extension("svg");
+    let plotted = common::run(&[
+        "plot",
+        summary.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(plotted.code, Some(0), "{plotted:?}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    std::fs::remove_file(&svg).unwrap();
+    assert!(
+        picture.contains(&format!("knee: {knee} held within the beat latency bound")),
+        "{picture}"
+    );
     std::fs::remove_file(&summary).unwrap();
     let limit = &json["limit"];
     assert_eq!(limit["finding"], "knee", "{limit}");

@@ -471,6 +471,15 @@ pub struct PlotLimit {
     pub held: Loose<u64>,
     pub loss_us: Loose<u64>,
     pub cause: Loose<String>,
+    #[serde(default)]
+    pub knee: Loose<PlotKnee>,
+}
+
+/// Of a `KneeFound`, what the plot marks: the knee, and when the search saw it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PlotKnee {
+    pub held: Loose<u64>,
+    pub at_us: Loose<u64>,
 }
 
 /// Of a `Latency`, its histogram: `None` when absent or `null`, and a present one that is

@@ -45,11 +45,14 @@ impl Point {
 /// What a `limit` search found (its summary's `limit`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitMark {
-    /// `found`, `evicted`, `no_connection`, `local_limit`, `no_limit`, `interrupted`.
+    /// `found`, `knee`, `evicted`, `no_connection`, `local_limit`, `no_limit`,
+    /// `interrupted`.
     pub finding: String,
-    /// Held once the first loss had settled: the limit.
+    /// Held once the first loss had settled: the limit; for a knee, held when beat latency
+    /// crossed its bound.
     pub held: u64,
-    /// When the first loss was seen; `None` when nothing was lost.
+    /// When the first loss was seen (for a knee, when the bound was crossed); `None` when
+    /// nothing was lost.
     pub loss_us: Option<u64>,
     /// The cause of the first loss, as the report names it.
     pub cause: Option<String>,
@@ -196,10 +199,17 @@ fn summary(line: PlotLine, source: String, ticks: Vec<Point>) -> Result<Run, Str
     let limit = match line.limit {
         Some(limit) => {
             let limit = limit.0.unwrap_or_default();
+            let finding = limit.finding.0.unwrap_or_else(schema::Limit::found);
+            // A knee is marked where the latency bound was crossed, at the count it was
+            // crossed at, not at what was held once the search had settled.
+            let knee = limit.knee.0.filter(|_| finding == "knee");
             Some(LimitMark {
-                finding: limit.finding.0.unwrap_or_else(schema::Limit::found),
-                held: required(limit.held, "held")?,
-                loss_us: limit.loss_us.0,
+                held: match knee.as_ref().and_then(|k| k.held.0) {
+                    Some(held) => held,
+                    None => required(limit.held, "held")?,
+                },
+                loss_us: knee.and_then(|k| k.at_us.0).or(limit.loss_us.0),
+                finding,
                 cause: limit.cause.0,
             })
         }

@@ -316,6 +316,7 @@ fn timeline_panel(svg: &mut String, run: &Run, index: usize, y: f64) -> f64 {
         );
         let what = match limit.finding.as_str() {
             "found" => format!("limit: {} held", limit.held),
+            "knee" => format!("knee: {} held within the beat latency bound", limit.held),
             "no_limit" => format!("no limit found: {} held", limit.held),
             "evicted" => format!("no capacity limit (an eviction): {} held", limit.held),
             "local_limit" => format!("this machine's limit came first: {} held", limit.held),
