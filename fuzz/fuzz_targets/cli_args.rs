@@ -472,6 +472,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         addressing,
         probing,
         tls,
+        max_latency,
     } = limit;
     let mut line = vec!["limit".to_string(), "-r".to_string(), rate.to_string()];
     if let Some(n) = connections {
@@ -497,6 +498,13 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
     }
     if *json {
         line.push("--json".to_string());
+    }
+    for MaxLatency { name, limit, .. } in max_latency {
+        push_text(
+            &mut line,
+            "--max-latency",
+            &format!("{name}={}", canonical(*limit)),
+        );
     }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
