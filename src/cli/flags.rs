@@ -967,7 +967,10 @@ pub const FLAGS: &[Flag] = &[
         values: &["FILE"],
         kind: Kind::File,
         on: &[Plot],
-        help: &["the SVG to write (self-contained: no fonts or links)"],
+        help: &[
+            "the SVG to write (self-contained: no fonts or links);",
+            "- is stdout; never one of the FILEs",
+        ],
         ..Flag::NONE
     },
     // every subcommand: last among its options
