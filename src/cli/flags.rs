@@ -603,7 +603,8 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Tls,
         help: &[
             "trust the CA certificates in this PEM file",
-            "instead of the system's",
+            "instead of the system's; a server whose own",
+            "certificate is in it is trusted as curl does",
         ],
         ..CA
     },

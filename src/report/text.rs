@@ -12,6 +12,7 @@ use crate::engine::stats::{
     BeatStats, Counts, Fallback, HoldSpan, Latency, LossCause, ProbeStats, SIGNIFICANT_FIGURES,
     Stats, StopCause, TlsStats,
 };
+use crate::engine::tls;
 use crate::engine::{Outcome, Stop};
 use crate::judge::Finding;
 use crate::judge::thresholds::Verdict;
@@ -300,11 +301,21 @@ fn write_tls(w: &mut impl Write, stats: &Stats, tls: &TlsStats) -> io::Result<()
         writeln!(w, "  {detail}: {n}")?;
     }
     if stats.failures_of(Failure::CertificateRejected) > 0 {
-        writeln!(
-            w,
-            "Certificates rejected: --ca FILE trusts the CA (or the certificate) the server \
-             uses, --insecure checks none"
-        )?;
+        // One line per distinct remedy, in the order the failures were first seen.
+        let mut hints: Vec<&str> = Vec::new();
+        for (detail, _) in tls
+            .failures
+            .iter()
+            .filter(|(d, _)| d.starts_with("certificate: "))
+        {
+            let hint = tls::certificate_hint(detail);
+            if !hints.contains(&hint) {
+                hints.push(hint);
+            }
+        }
+        for hint in hints {
+            writeln!(w, "Certificates rejected: {hint}")?;
+        }
     }
     if tls.handshake.moments.count > 0 {
         writeln!(
