@@ -355,6 +355,12 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
         write!(w, ", awaiting an answer {}", probe.awaiting)?;
     }
     writeln!(w)?;
+    if !probe.rejected_statuses.is_empty() {
+        let statuses: Vec<String> = (probe.rejected_statuses.iter())
+            .map(|(status, n)| format!("{status} ×{n}"))
+            .collect();
+        writeln!(w, "HTTP statuses rejected: {}", statuses.join(", "))?;
+    }
     if probe.time_to_served.moments.count > 0 {
         writeln!(
             w,
