@@ -694,6 +694,26 @@ fn ca_pins_a_servers_own_certificate_as_curl_does_and_failures_are_words() {
     let out = run_tls(&port, "1", &["--ca", &cert]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.final_counts().established, 1, "{}", out.stdout);
+    // A leaf signed by a CA, with only the leaf in --ca: pinned too.
+    let (leaf, leaf_key) = {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "tcpgoon test CA");
+        let issuer = rcgen::Issuer::new(ca, rcgen::KeyPair::generate().unwrap());
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let made = params.signed_by(&key, &issuer).unwrap();
+        let (cert, key_path) = (dir.path("leaf.pem"), dir.path("leaf.key"));
+        std::fs::write(&cert, made.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert, key_path)
+    };
+    let (_leaf_server, port) = start_server(&[
+        "--tls", "--cert", &leaf, "--key", &leaf_key, "-m", "0", "-d", "30s", "-i", "0",
+    ]);
+    let out = run(&args!("run localhost {port} -4 -c 3 -s 0 -y -i 0 --tls --ca"; &leaf));
+    assert_eq!(out.code, Some(0), "{out:?}");
     // Pinned, the certificate's name is still checked, and the failure is said in words
     // with a hint that fits it: not --ca, which is given.
     let (other, other_key) = openssl_default_cert(&dir, "other", "DNS:other.test");

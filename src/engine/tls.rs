@@ -196,10 +196,14 @@ impl ServerCertVerifier for Pinning {
             ocsp_response,
             now,
         );
+        // No issuer, or a CA's certificate, or one whose issuer's name is its own but not
+        // its key (a leaf named as its CA): its dates were good, and its chain is moot.
         let without_issuer = matches!(
             &verified,
             Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer | CertificateError::Other(_)
+                CertificateError::UnknownIssuer
+                    | CertificateError::BadSignature
+                    | CertificateError::Other(_)
             ))
         );
         if without_issuer
