@@ -691,3 +691,48 @@ fn a_heartbeat_run_draws_its_beat_latency_rising_as_connections_pile_up() {
     assert_eq!(image.count((x0, y0, left_third, y0 + fifth), beat, 8), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_output_that_is_an_input_a_device_a_fifo_or_stdout() {
+    let dir = scratch("outputs");
+    let good = dir.join("good.jsonl");
+    let summary = "{\"type\":\"summary\",\"counts\":{\"total\":1,\"not_initiated\":0,\"dialing\":0,\"established\":1,\"closed\":0,\"error\":0}}\n";
+    std::fs::write(&good, summary).unwrap();
+    let input = good.to_str().unwrap();
+    // The input as the output, by its name and through a link: refused, the input intact.
+    let link = dir.join("link.jsonl");
+    std::fs::hard_link(&good, &link).unwrap();
+    for out in [input, link.to_str().unwrap()] {
+        let bad = run_bad_input(&["plot", input, "-o", out]);
+        assert!(bad.stderr.contains("is also an input"), "{}", bad.stderr);
+        assert_eq!(std::fs::read_to_string(&good).unwrap(), summary);
+    }
+    // Devices and pipes cannot be synced: a good write to them is a success.
+    let null = run(&["plot", input, "-o", "/dev/null"]);
+    assert_eq!(null.code, Some(0), "{null:?}");
+    let piped = run(&["plot", input, "-o", "/dev/stdout"]);
+    assert_eq!(piped.code, Some(0), "{piped:?}");
+    assert!(piped.stdout.starts_with("<svg"), "{}", piped.stdout);
+    // `-o -` is stdout, not a file called `-`.
+    let dash = Command::new(common::BIN)
+        .args(["plot", input, "-o", "-"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(dash.status.code(), Some(0), "{dash:?}");
+    assert!(String::from_utf8_lossy(&dash.stdout).starts_with("<svg"));
+    assert!(!dir.join("-").exists());
+    // A FIFO with no reader is refused at once, as --summary refuses one.
+    let fifo = dir.join("fifo.svg");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let out = common::finish(
+        common::spawn(&["plot", input, "-o", fifo.to_str().unwrap()]),
+        Instant::now(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.code, Some(64), "{out:?}");
+    let stderr = out.stderr;
+    assert!(stderr.contains("a FIFO with no reader"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

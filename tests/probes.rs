@@ -421,3 +421,116 @@ fn a_proxy_at_its_maxconn_leaves_the_rest_unserved() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_http_5xx_or_429_is_a_rejection_that_names_its_status() {
+    // Another 4xx is the application answering: served.
+    for (greeting, served, rejected, named) in [
+        (
+            "HTTP/1.1 503 Service Unavailable\\r\\n\\r\\n",
+            0,
+            4,
+            Some("503 ×4"),
+        ),
+        (
+            "HTTP/1.1 429 Too Many Requests\\r\\n\\r\\n",
+            0,
+            4,
+            Some("429 ×4"),
+        ),
+        ("HTTP/1.0 404 Not Found\\r\\n\\r\\n", 4, 0, None),
+    ] {
+        for tls in [false, true] {
+            let mut server = vec!["-m", "0", "-d", "30s", "-i", "0", "--greeting", greeting];
+            let mut probe = vec!["--probe", "http", "--probe-timeout", "2s"];
+            if tls {
+                server.push("--tls");
+                probe.extend(["--tls", "--insecure"]);
+            }
+            let (_server, port) = start_server(&server);
+            let out = run_probe(&port, "4", &probe);
+            assert_eq!(
+                out.probe_counts(),
+                [served, rejected, 0, 0],
+                "{}",
+                out.stdout
+            );
+            out.probe_adds_up();
+            match named {
+                Some(named) => {
+                    assert_eq!(out.code, Some(2), "{out:?}");
+                    assert_eq!(
+                        out.line("HTTP statuses rejected: "),
+                        format!("HTTP statuses rejected: {named}")
+                    );
+                }
+                None => {
+                    assert_eq!(out.code, Some(0), "{out:?}");
+                    assert!(!out.stdout.contains("HTTP statuses"), "{}", out.stdout);
+                }
+            }
+        }
+    }
+    // The JSON summary names them too.
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-d",
+        "30s",
+        "-i",
+        "0",
+        "--greeting",
+        "HTTP/1.1 503 Service Unavailable\\r\\n\\r\\n",
+    ]);
+    let out = run_probe(&port, "3", &["--probe", "http", "--json"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(
+        summary["probe"]["rejected_statuses"],
+        serde_json::json!([{"status": 503, "count": 3}]),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_proxy_with_every_backend_down_is_rejected_by_its_503() {
+    if !installed("haproxy") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tcpgoon-haproxy-503-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("haproxy.cfg");
+    in_private_net(|| {
+        let down = common::closed_port();
+        std::fs::write(
+            &config,
+            format!(
+                "global\n    maxconn 100\ndefaults\n    mode http\n    timeout connect 1s\n    \
+                 timeout client 30s\n    timeout server 30s\n    retries 0\nfrontend fe\n    \
+                 bind 127.0.0.1:9001\n    default_backend be\nbackend be\n    \
+                 server s1 127.0.0.1:{down}\n"
+            ),
+        )
+        .unwrap();
+        let _proxy = common::Guard(
+            std::process::Command::new("haproxy")
+                .arg("-db")
+                .arg("-f")
+                .arg(&config)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start haproxy"),
+        );
+        common::wait_until_serving(9001, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 503");
+        let out = run_probe("9001", "5", &["--probe", "http", "--probe-timeout", "3s"]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(out.probe_counts(), [0, 5, 0, 0], "{}", out.stdout);
+        assert_eq!(
+            out.line("HTTP statuses rejected: "),
+            "HTTP statuses rejected: 503 ×5"
+        );
+        out.probe_adds_up();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -169,3 +169,39 @@ fn a_summary_that_fails_to_write_at_the_end_makes_the_run_incomplete() {
         out.stderr
     );
 }
+
+#[test]
+fn a_summary_and_an_hdr_log_in_one_file_is_bad_input_before_any_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let path = temp_path("one-file");
+    let dir = path.parent().unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let new = path.to_str().unwrap().to_string();
+    let other_name = dir.join("sub/../summary.json");
+    let existing = dir.join("existing.log");
+    std::fs::write(&existing, "kept").unwrap();
+    let link = dir.join("link.log");
+    std::fs::hard_link(&existing, &link).unwrap();
+    for (summary, log) in [
+        (new.as_str(), new.as_str()),
+        (new.as_str(), other_name.to_str().unwrap()),
+        (existing.to_str().unwrap(), link.to_str().unwrap()),
+    ] {
+        let out = run(&args!(
+            "run 127.0.0.1 {port} -c 3 -i 0 -y --summary {summary} --hdr-log {log}"
+        ));
+        assert_eq!(out.code, Some(64), "{out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains("the same file"), "{}", out.stderr);
+        assert_eq!(out.stdout, "");
+        let accepted = listener.accept();
+        assert!(
+            matches!(&accepted, Err(e) if e.kind() == ErrorKind::WouldBlock),
+            "{accepted:?}"
+        );
+    }
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "kept");
+}

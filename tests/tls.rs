@@ -82,7 +82,7 @@ fn openssl_cert(dir: &TempDir) -> (String, String) {
         // among the system's roots, and webpki would try it as the issuer.
         .args(["-subj", "/CN=tcpgoon test"])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        // An end entity: webpki refuses a CA certificate as the server's own.
+        // An end entity, as a server's certificate signed by a CA would be.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-keyout", &key, "-out", &cert])
         .stdout(Stdio::null())
@@ -134,7 +134,7 @@ fn an_unknown_issuer_fails_every_attempt_and_says_what_to_do() {
     assert_eq!(out.final_counts().error, 20, "{}", out.stdout);
     assert_eq!(out.failures("certificate rejected"), 20, "{}", out.stdout);
     assert!(
-        out.stdout.contains("\n  certificate: unknown issuer: 20\n"),
+        out.stdout.contains("\n  certificate: the server's certificate is signed by an issuer not in --ca or the system's roots: 20\n"),
         "{}",
         out.stdout
     );
@@ -176,7 +176,9 @@ fn ca_trusts_the_servers_certificate_and_sni_is_checked() {
     let wrong = run_tls(&port, "5", &["--ca", &cert, "--sni", "other.test"]);
     assert_eq!(wrong.code, Some(2), "{wrong:?}");
     assert!(
-        wrong.stdout.contains("\n  certificate: name mismatch: 5\n"),
+        wrong.stdout.contains(
+            "\n  certificate: the server's certificate is not valid for the name 'other.test': 5\n"
+        ),
         "{}",
         wrong.stdout
     );
@@ -185,7 +187,7 @@ fn ca_trusts_the_servers_certificate_and_sni_is_checked() {
     let out = run_tls(&other_port, "5", &["--ca", &cert]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(
-        out.stdout.contains("certificate: unknown issuer: 5"),
+        out.stdout.contains("certificate: the server's certificate is signed by an issuer not in --ca or the system's roots: 5"),
         "{}",
         out.stdout
     );
@@ -266,7 +268,7 @@ fn json_and_the_hdr_log_carry_the_handshakes() {
     assert_eq!(summary["failures"]["certificate_rejected"], 10, "{summary}");
     assert_eq!(
         summary["tls"]["failures"][0]["name"],
-        "certificate: unknown issuer"
+        "certificate: the server's certificate is signed by an issuer not in --ca or the system's roots"
     );
     assert_eq!(summary["tls"]["failures"][0]["count"], 10);
 }
@@ -444,7 +446,7 @@ fn tls_with_an_http_probe_against_nginx() {
         ]);
         assert_eq!(out.code, Some(2), "{out:?}");
         assert!(
-            out.stdout.contains("certificate: unknown issuer: 5"),
+            out.stdout.contains("certificate: the server's certificate is signed by an issuer not in --ca or the system's roots: 5"),
             "{}",
             out.stdout
         );
@@ -626,4 +628,132 @@ fn the_server_counts_plain_clients_as_failed_handshakes() {
     let counts = final_server_counts(server);
     handshakes_add_up(&counts);
     assert_eq!(part(&counts, "Closed in handshake"), 5, "{counts:?}");
+}
+
+/// `openssl s_server` on a free port of 127.0.0.1 with `cert` and `key`, answering each
+/// connection with a page (`-www`), one connection at a time.
+fn openssl_server(cert: &str, key: &str) -> (Guard, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    let server = Guard(
+        Command::new("openssl")
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+            .args(["-cert", cert, "-key", key, "-www", "-quiet"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start openssl s_server"),
+    );
+    common::wait_for("openssl s_server to listen", || {
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok()
+    });
+    (server, port)
+}
+
+/// A certificate made as `openssl req -x509` makes one by default: a CA's (basic
+/// constraints CA:TRUE), for `names`.
+fn openssl_default_cert(dir: &TempDir, name: &str, names: &str) -> (String, String) {
+    let (cert, key) = (
+        dir.path(&format!("{name}.pem")),
+        dir.path(&format!("{name}.key")),
+    );
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=tcpgoon default"])
+        .args(["-addext", &format!("subjectAltName={names}")])
+        .args(["-keyout", &key, "-out", &cert])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl req: {status}");
+    (cert, key)
+}
+
+#[test]
+fn ca_pins_a_servers_own_certificate_as_curl_does_and_failures_are_words() {
+    if !installed("openssl") {
+        return;
+    }
+    let dir = TempDir::new("tls-pin");
+    let (cert, key) = openssl_default_cert(&dir, "default", "DNS:localhost,IP:127.0.0.1");
+    let (_s_server, port) = openssl_server(&cert, &key);
+    if installed("curl") {
+        let curl = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "--cacert", &cert])
+            .arg(format!("https://127.0.0.1:{port}/"))
+            .status()
+            .expect("run curl");
+        assert!(curl.success(), "curl --cacert: {curl}");
+    }
+    let out = run_tls(&port, "1", &["--ca", &cert]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.final_counts().established, 1, "{}", out.stdout);
+    // A leaf signed by a CA, with only the leaf in --ca: pinned too.
+    let (leaf, leaf_key) = {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "tcpgoon test CA");
+        let issuer = rcgen::Issuer::new(ca, rcgen::KeyPair::generate().unwrap());
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let made = params.signed_by(&key, &issuer).unwrap();
+        let (cert, key_path) = (dir.path("leaf.pem"), dir.path("leaf.key"));
+        std::fs::write(&cert, made.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert, key_path)
+    };
+    let (_leaf_server, port) = start_server(&[
+        "--tls", "--cert", &leaf, "--key", &leaf_key, "-m", "0", "-d", "30s", "-i", "0",
+    ]);
+    let out = run(&args!("run localhost {port} -4 -c 3 -s 0 -y -i 0 --tls --ca"; &leaf));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    // Pinned, the certificate's name is still checked, and the failure is said in words
+    // with a hint that fits it: not --ca, which is given.
+    let (other, other_key) = openssl_default_cert(&dir, "other", "DNS:other.test");
+    let (_misnamed, port) = start_server(&[
+        "--tls", "--cert", &other, "--key", &other_key, "-m", "0", "-d", "30s", "-i", "0",
+    ]);
+    let out = run(&args!("run localhost {port} -4 -c 3 -s 0 -y -i 0 --tls --ca"; &other));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "\n  certificate: the server's certificate is not valid for the name 'localhost': 3\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let hint = out.line("Certificates rejected: ");
+    assert!(hint.contains("--sni") && !hint.contains("--ca"), "{hint}");
+    // Expired: said so, and no --ca advice.
+    let expired = {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 2);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let made = params.self_signed(&key).unwrap();
+        let (cert, key_path) = (dir.path("expired.pem"), dir.path("expired.key"));
+        std::fs::write(&cert, made.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert, key_path)
+    };
+    let (_expired, port) = start_server(&[
+        "--tls", "--cert", &expired.0, "--key", &expired.1, "-m", "0", "-d", "30s", "-i", "0",
+    ]);
+    let out = run(&args!("run localhost {port} -4 -c 3 -s 0 -y -i 0 --tls --ca"; &expired.0));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("\n  certificate: the server's certificate has expired: 3\n"),
+        "{}",
+        out.stdout
+    );
+    let hint = out.line("Certificates rejected: ");
+    assert!(!hint.contains("--ca"), "{hint}");
 }

@@ -20,6 +20,7 @@ use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
 use crate::error::Error;
 use crate::judge::thresholds::{MaxLatency, Measure, MinEstablished, Statistic, Thresholds};
+use crate::units::path::same_file;
 use crate::units::wallclock::rfc3339;
 
 #[derive(Debug, Clone)]
@@ -43,6 +44,16 @@ impl RunConfig {
     pub fn resolve(args: RunArgs) -> Result<RunConfig, Error> {
         if args.connections == 0 {
             return Err(Error::Usage("--connections must be at least 1".to_string()));
+        }
+        // Two writers of one file: the summary, written last, would replace the log.
+        if let (Some(summary), Some(log)) = (&args.summary, &args.hdr_log)
+            && same_file(summary, log)
+        {
+            return Err(Error::Usage(format!(
+                "--summary '{}' and --hdr-log '{}' are the same file: give each its own",
+                summary.display(),
+                log.display()
+            )));
         }
         if let Some(MinEstablished::Count(n)) = args.thresholds.min_established
             && n > args.connections

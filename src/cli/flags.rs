@@ -508,7 +508,9 @@ pub const FLAGS: &[Flag] = &[
             "  redis      send PING, expect +PONG",
             "  memcached  send version, expect VERSION",
             "  http       send HEAD / with the Host header,",
-            "             expect HTTP/",
+            "             expect HTTP/; a 5xx or 429 status",
+            "             is a rejection, another 4xx the",
+            "             application answering: served",
             "  postgres   a startup message for user",
             "             postgres (postgres:USER for",
             "             another role), expect an",
@@ -600,7 +602,8 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Tls,
         help: &[
             "trust the CA certificates in this PEM file",
-            "instead of the system's",
+            "instead of the system's; a server whose own",
+            "certificate is in it is trusted as curl does",
         ],
         ..CA
     },
@@ -974,7 +977,10 @@ pub const FLAGS: &[Flag] = &[
         values: &["FILE"],
         kind: Kind::File,
         on: &[Plot],
-        help: &["the SVG to write (self-contained: no fonts or links)"],
+        help: &[
+            "the SVG to write (self-contained: no fonts or links);",
+            "- is stdout; never one of the FILEs",
+        ],
         ..Flag::NONE
     },
     // every subcommand: last among its options

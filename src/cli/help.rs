@@ -127,7 +127,7 @@ open; --min-established counts the served ones.
 TLS (served = handshake done):
 {tls}
 A failed handshake is an Error, by cause: TLS alert, certificate rejected (with
-the reason: unknown issuer, name mismatch, expired), protocol error, closed
+the reason: issuer not trusted, wrong name, expired), protocol error, closed
 during handshake, handshake timed out (after --probe-timeout, from the TCP
 connect). Sessions are never resumed: each handshake is a full one.
 

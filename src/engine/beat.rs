@@ -26,6 +26,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::probe::{http_status_refuses, status_line_byte};
+
 /// `--heartbeat` as the plan has it: the period, the timeout, what each beat sends and how
 /// its answer reads. The engine adds the schedule's origin when the run starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,8 +67,6 @@ pub enum Read {
 /// An answer being read: 32 bits whose meaning depends on the [`BeatReply`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BeatReader(pub [u16; 2]);
-
-const HTTP: &[u8] = b"HTTP/";
 
 impl BeatReply {
     /// Takes the next bytes of the answer; `Answered` or `Wrong` once they decide it, and
@@ -121,25 +121,10 @@ fn read_http_head(reader: &mut BeatReader, bytes: &[u8]) -> Read {
     let [mut at, mut bits] = reader.0;
     for &byte in bytes {
         match at {
-            0..=4 => {
-                if byte != HTTP[usize::from(at)] {
+            0..=8 => {
+                if !status_line_byte(&mut at, &mut bits, byte) {
                     return Read::Wrong;
                 }
-                at += 1;
-            }
-            5 => {
-                if byte == b' ' {
-                    at = 6;
-                } else if !(byte.is_ascii_digit() || byte == b'.') {
-                    return Read::Wrong;
-                }
-            }
-            6..=8 => {
-                if !byte.is_ascii_digit() {
-                    return Read::Wrong;
-                }
-                bits = bits * 10 + u16::from(byte - b'0');
-                at += 1;
             }
             _ => {
                 // The run of the blank line's bytes: \r \n \r \n, counted 0-3 in bits 12-13.
@@ -154,7 +139,7 @@ fn read_http_head(reader: &mut BeatReader, bytes: &[u8]) -> Read {
                     0
                 };
                 if run == 4 {
-                    return if status >= 500 || status == 429 {
+                    return if http_status_refuses(status) {
                         Read::Wrong
                     } else {
                         Read::Answered

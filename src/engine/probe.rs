@@ -78,6 +78,9 @@ pub struct Probe {
 pub enum Reply {
     /// It begins with `expect`.
     Prefix,
+    /// An HTTP status line (`expect` is its `HTTP/`), judged by its status: see
+    /// [`http_status_refuses`].
+    HttpStatus,
     /// PostgreSQL's messages after a startup message (see [`PgReader`]); `expect` is their
     /// first byte, `R`.
     Postgres,
@@ -106,6 +109,7 @@ impl Probe {
         };
         let reply = match kind {
             ProbeKind::Postgres { .. } => Reply::Postgres,
+            ProbeKind::Http => Reply::HttpStatus,
             _ => Reply::Prefix,
         };
         Probe {
@@ -133,13 +137,23 @@ impl Probe {
         &self.send[usize::from(state.sent).min(self.send.len())..]
     }
 
+    /// The HTTP status that rejected the probe `state` stands for; `None` when it was not
+    /// rejected by a status (served, pending, or a reply that is not HTTP).
+    pub fn rejected_status(&self, state: &ProbeState) -> Option<u16> {
+        let (at, status) = unpack_status(state.matched);
+        let refused = at == STATUS_WHOLE && http_status_refuses(status);
+        (self.reply == Reply::HttpStatus && refused).then_some(status)
+    }
+
     /// Judges `bytes`, the next that arrived. `Pending` until the expected prefix is whole.
     pub fn on_bytes(&self, state: &mut ProbeState, bytes: &[u8]) -> Answer {
         if bytes.is_empty() {
             return Answer::Pending;
         }
-        if self.reply == Reply::Postgres {
-            return state.postgres.on_bytes(bytes);
+        match self.reply {
+            Reply::Postgres => return state.postgres.on_bytes(bytes),
+            Reply::HttpStatus => return on_status_line(state, bytes),
+            Reply::Prefix => {}
         }
         let matched = usize::from(state.matched);
         let wanted = &self.expect[matched..];
@@ -157,12 +171,80 @@ impl Probe {
     }
 }
 
+/// Whether an HTTP status refuses the request: a server error (5xx: HAProxy's 503 with
+/// every backend down, a 502 from a proxy whose upstream is gone) or 429, too many
+/// requests. Any other status, a 404 or a 401 included, is the application answering.
+pub fn http_status_refuses(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
+/// Where [`status_line_byte`] is once the status's three digits are read.
+pub const STATUS_WHOLE: u16 = 9;
+
+/// Reads one byte of an HTTP status line's start, `HTTP/1.1 503`: `at` is where it is (0-4
+/// in `HTTP/`, 5 in the version, 6-8 in the status, [`STATUS_WHOLE`] past it) and `status`
+/// the digits so far. False when the byte cannot be there. The probe and the HTTP
+/// heartbeat both read with it.
+pub fn status_line_byte(at: &mut u16, status: &mut u16, byte: u8) -> bool {
+    match *at {
+        0..=4 => {
+            if byte != b"HTTP/"[usize::from(*at)] {
+                return false;
+            }
+            *at += 1;
+        }
+        5 => {
+            if byte == b' ' {
+                *at = 6;
+            } else if !(byte.is_ascii_digit() || byte == b'.') {
+                return false;
+            }
+        }
+        6..=8 => {
+            if !byte.is_ascii_digit() {
+                return false;
+            }
+            *status = *status * 10 + u16::from(byte - b'0');
+            *at += 1;
+        }
+        _ => {}
+    }
+    true
+}
+
+/// For [`Reply::HttpStatus`], `matched` holds where the status line is (4 bits) and its
+/// status so far (12 bits: at most 999).
+fn unpack_status(matched: u16) -> (u16, u16) {
+    (matched & 0xf, matched >> 4)
+}
+
+fn on_status_line(state: &mut ProbeState, bytes: &[u8]) -> Answer {
+    let (mut at, mut status) = unpack_status(state.matched);
+    let mut answer = Answer::Pending;
+    for &byte in bytes {
+        if !status_line_byte(&mut at, &mut status, byte) {
+            answer = Answer::Rejected;
+            break;
+        }
+        if at == STATUS_WHOLE {
+            answer = if http_status_refuses(status) {
+                Answer::Rejected
+            } else {
+                Answer::Served
+            };
+            break;
+        }
+    }
+    state.matched = at | status << 4;
+    answer
+}
+
 /// Where one connection's probe stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProbeState {
     /// Bytes of `send` written.
     pub sent: u16,
-    /// Bytes of `expect` matched.
+    /// Bytes of `expect` matched; for an HTTP status line, where it is and its status.
     pub matched: u16,
     /// Where a PostgreSQL reply stands ([`Reply::Postgres`]).
     pub postgres: PgReader,
@@ -379,6 +461,47 @@ fn postgres_startup(user: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http_status_line_is_judged_by_its_status_in_any_pieces() {
+        let http = Probe::preset(&ProbeKind::Http, "h", 80, Duration::from_secs(1));
+        for (reply, answer, status) in [
+            (&b"HTTP/1.1 200 OK\r\n"[..], Answer::Served, None),
+            (b"HTTP/1.0 404 Not Found\r\n", Answer::Served, None),
+            (b"HTTP/2 301 Moved\r\n", Answer::Served, None),
+            (
+                b"HTTP/1.1 503 Service Unavailable\r\n",
+                Answer::Rejected,
+                Some(503),
+            ),
+            (
+                b"HTTP/1.1 429 Too Many Requests\r\n",
+                Answer::Rejected,
+                Some(429),
+            ),
+            (b"HTTP/1.1 500", Answer::Rejected, Some(500)),
+            (b"SSH-2.0-OpenSSH\r\n", Answer::Rejected, None),
+            (b"HTTP/1.1 5x3", Answer::Rejected, None),
+        ] {
+            // Whole, and a byte at a time.
+            let mut state = ProbeState::default();
+            assert_eq!(http.on_bytes(&mut state, reply), answer, "{reply:?}");
+            assert_eq!(http.rejected_status(&state), status, "{reply:?}");
+            let mut state = ProbeState::default();
+            let mut last = Answer::Pending;
+            for byte in reply {
+                last = http.on_bytes(&mut state, std::slice::from_ref(byte));
+                if last != Answer::Pending {
+                    break;
+                }
+            }
+            assert_eq!(last, answer, "{reply:?} byte by byte");
+            assert_eq!(http.rejected_status(&state), status, "{reply:?}");
+        }
+        let mut state = ProbeState::default();
+        assert_eq!(http.on_bytes(&mut state, b"HTTP/1.1 50"), Answer::Pending);
+        assert_eq!(http.rejected_status(&state), None);
+    }
 
     fn redis() -> Probe {
         Probe::preset(&ProbeKind::Redis, "127.0.0.1", 6379, Duration::from_secs(1))

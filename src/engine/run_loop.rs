@@ -849,6 +849,9 @@ impl<'s> Engine<'s> {
         if let Some(outcome) = out.outcome {
             self.judge(key, outcome, now, observer);
         }
+        if let Some(status) = out.rejected_status {
+            self.stats.probe_rejected_status(status);
+        }
         let beat = out.beat;
         if beat.sent {
             self.stats.beat_sent();

@@ -78,6 +78,8 @@ pub struct Output {
     pub outcome: Option<ProbeOutcome>,
     /// When it wants to be woken, with [`Session::on_deadline`]: set only when it changed.
     pub deadline: Option<Instant>,
+    /// The HTTP status that rejected it, with its outcome.
+    pub rejected_status: Option<u16>,
     /// What its heartbeats did.
     pub beat: BeatEvents,
 }
@@ -102,6 +104,7 @@ impl Output {
     /// Folds `later` into this one: a read hands its bytes to the session in pieces.
     pub fn and(mut self, later: Output) -> Output {
         self.outcome = self.outcome.or(later.outcome);
+        self.rejected_status = self.rejected_status.or(later.rejected_status);
         self.deadline = later.deadline.or(self.deadline);
         self.beat.due = self.beat.due.or(later.beat.due);
         self.beat.sent |= later.beat.sent;
@@ -203,6 +206,7 @@ impl Session {
                 settle(state, outcome);
                 let mut out = Output {
                     outcome: Some(outcome),
+                    rejected_status: probe.rejected_status(&probe_state),
                     ..Output::default()
                 };
                 if let (ProbeOutcome::Served, Some(beat)) = (outcome, heartbeat) {

@@ -456,6 +456,9 @@ pub struct ProbeStats {
     pub served_open: u64,
     /// Attempt start to the answer that served it.
     pub time_to_served: Latency,
+    /// The HTTP statuses among the rejections (5xx, 429), and how many of each, in the
+    /// order first seen.
+    pub rejected_statuses: Vec<(u16, u64)>,
 }
 
 impl ProbeStats {
@@ -653,6 +656,20 @@ impl Stats {
         }
     }
 
+    /// A probe rejected by this HTTP status (counted as rejected by [`Stats::probe_outcome`]).
+    pub fn probe_rejected_status(&mut self, status: u16) {
+        if let Some(probe) = &mut self.probe {
+            match probe
+                .rejected_statuses
+                .iter_mut()
+                .find(|(s, _)| *s == status)
+            {
+                Some((_, n)) => *n += 1,
+                None => probe.rejected_statuses.push((status, 1)),
+            }
+        }
+    }
+
     /// Counts heartbeats from now on.
     pub fn beat_each(&mut self) {
         self.beats = Some(BeatStats::default());
@@ -784,6 +801,12 @@ impl Stats {
                 a.awaiting += b.awaiting;
                 a.served_open += b.served_open;
                 a.time_to_served.merge(&b.time_to_served);
+                for &(status, n) in &b.rejected_statuses {
+                    match a.rejected_statuses.iter_mut().find(|(s, _)| *s == status) {
+                        Some((_, m)) => *m += n,
+                        None => a.rejected_statuses.push((status, n)),
+                    }
+                }
             }
             (None, Some(b)) => self.probe = Some(b.clone()),
             _ => {}

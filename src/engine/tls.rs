@@ -103,7 +103,8 @@ impl Client {
                 .with_root_certificates(system_roots()?)
                 .with_no_client_auth(),
             Trust::File(path) => builder
-                .with_root_certificates(roots_from(path)?)
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinning::from(path)?))
                 .with_no_client_auth(),
         };
         config.alpn_protocols = alpn.to_vec();
@@ -141,19 +142,104 @@ fn system_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-fn roots_from(path: &Path) -> Result<RootCertStore, String> {
-    let shown = path.display();
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("--ca '{shown}': {e}"))? {
-        let cert = cert.map_err(|e| format!("--ca '{shown}': {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("--ca '{shown}': {e}"))?;
+/// `--ca FILE`: the server's certificate is verified against the file's certificates as
+/// roots, as a browser would; and, as curl does (OpenSSL trusts a certificate found in its
+/// store as it is), a server whose certificate is byte for byte one of them is taken
+/// without an issuer: that covers `openssl req -x509`'s default self-signed certificate
+/// (a CA's, which webpki refuses as a server's own) and a leaf given without its CA. Its
+/// dates and its name are still checked: webpki checks the dates before it looks for an
+/// issuer, so an unknown issuer or a CA's certificate means the dates were good.
+#[derive(Debug)]
+struct Pinning {
+    roots: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl Pinning {
+    fn from(path: &Path) -> Result<Pinning, String> {
+        let shown = path.display();
+        let mut roots = RootCertStore::empty();
+        let mut pinned = Vec::new();
+        for cert in
+            CertificateDer::pem_file_iter(path).map_err(|e| format!("--ca '{shown}': {e}"))?
+        {
+            let cert = cert.map_err(|e| format!("--ca '{shown}': {e}"))?;
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("--ca '{shown}': {e}"))?;
+            pinned.push(cert);
+        }
+        if roots.is_empty() {
+            return Err(format!("--ca '{shown}': no certificate in it"));
+        }
+        let roots =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider())
+                .build()
+                .map_err(|e| format!("--ca '{shown}': {e}"))?;
+        Ok(Pinning { roots, pinned })
     }
-    if roots.is_empty() {
-        return Err(format!("--ca '{shown}': no certificate in it"));
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.roots.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        // No issuer, or a CA's certificate, or one whose issuer's name is its own but not
+        // its key (a leaf named as its CA): its dates were good, and its chain is moot.
+        let without_issuer = matches!(
+            &verified,
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+                    | CertificateError::BadSignature
+                    | CertificateError::Other(_)
+            ))
+        );
+        if without_issuer
+            && self
+                .pinned
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_name(&parsed, server_name)?;
+            return Ok(ServerCertVerified::assertion());
+        }
+        verified
     }
-    Ok(roots)
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.roots.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.roots.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.roots.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: any certificate is taken; the handshake's signatures are still checked,
@@ -227,22 +313,7 @@ impl TlsFailure {
     pub fn of(e: &rustls::Error) -> TlsFailure {
         match e {
             rustls::Error::AlertReceived(alert) => TlsFailure::Alert(words(&format!("{alert:?}"))),
-            rustls::Error::InvalidCertificate(why) => TlsFailure::Certificate(match why {
-                CertificateError::UnknownIssuer => "unknown issuer".to_string(),
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => "name mismatch".to_string(),
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                    "expired".to_string()
-                }
-                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                    "not yet valid".to_string()
-                }
-                CertificateError::BadSignature => "bad signature".to_string(),
-                CertificateError::Revoked => "revoked".to_string(),
-                CertificateError::BadEncoding => "bad encoding".to_string(),
-                CertificateError::Other(other) => other.to_string(),
-                other => words(&format!("{other:?}")),
-            }),
+            rustls::Error::InvalidCertificate(why) => TlsFailure::Certificate(rejection(why)),
             other => TlsFailure::Protocol(other.to_string()),
         }
     }
@@ -255,6 +326,62 @@ impl TlsFailure {
             TlsFailure::Protocol(what) => format!("protocol error: {what}"),
             TlsFailure::Closed => "closed during handshake".to_string(),
         }
+    }
+}
+
+/// The server's certificate rejected, in words, so the report reads without rustls's
+/// names. [`certificate_hint`] knows these words.
+fn rejection(why: &CertificateError) -> String {
+    const IS: &str = "the server's certificate";
+    match why {
+        CertificateError::UnknownIssuer => format!("{IS} {UNKNOWN_ISSUER}"),
+        CertificateError::Other(other) if other.to_string() == "CaUsedAsEndEntity" => {
+            format!("{IS} {CA_AS_SERVER}")
+        }
+        CertificateError::NotValidForNameContext { expected, .. } => {
+            let name = match expected {
+                ServerName::DnsName(name) => name.as_ref().to_string(),
+                ServerName::IpAddress(ip) => IpAddr::from(*ip).to_string(),
+                _ => "asked for".to_string(),
+            };
+            format!("{IS} {NAME} '{name}'")
+        }
+        CertificateError::NotValidForName => format!("{IS} {NAME} asked for"),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            format!("{IS} {EXPIRED}")
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            format!("{IS} {NOT_YET_VALID}")
+        }
+        CertificateError::BadSignature => format!("{IS} has a signature that does not verify"),
+        CertificateError::Revoked => format!("{IS} is revoked"),
+        CertificateError::BadEncoding => format!("{IS} is not a well-formed certificate"),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            format!("{IS} is not for a TLS server (its extended key usage)")
+        }
+        CertificateError::Other(other) => format!("{IS} is refused: {}", words(&other.to_string())),
+        other => format!("{IS} is refused: {}", words(&format!("{other:?}"))),
+    }
+}
+
+const UNKNOWN_ISSUER: &str = "is signed by an issuer not in --ca or the system's roots";
+const CA_AS_SERVER: &str = "is a CA's certificate, and not one of --ca's";
+const NAME: &str = "is not valid for the name";
+const EXPIRED: &str = "has expired";
+const NOT_YET_VALID: &str = "is not valid yet";
+
+/// What to do about a certificate rejected for `detail` (a [`TlsFailure::detail`]): trust
+/// its issuer for an unknown one, but not for dates or a name, which no `--ca` mends.
+pub fn certificate_hint(detail: &str) -> &'static str {
+    if detail.contains(EXPIRED) || detail.contains(NOT_YET_VALID) {
+        "the server's certificate is out of its dates (renew it, or check both clocks); \
+         --insecure checks none"
+    } else if detail.contains(NAME) {
+        "--sni NAME checks the certificate against a name it holds, --insecure checks none"
+    } else if detail.contains(UNKNOWN_ISSUER) || detail.contains(CA_AS_SERVER) {
+        "--ca FILE trusts the CA (or the certificate) the server uses, --insecure checks none"
+    } else {
+        "--insecure checks none"
     }
 }
 
@@ -369,5 +496,30 @@ mod tests {
         assert_eq!(words("HandshakeFailure"), "handshake failure");
         assert_eq!(words("Unknown(200)"), "unknown");
         assert_eq!(words("UnknownIssuer"), "unknown issuer");
+    }
+
+    #[test]
+    fn certificate_rejections_read_as_words_with_the_hint_that_fits() {
+        let said = |why: CertificateError| {
+            TlsFailure::of(&rustls::Error::InvalidCertificate(why)).detail()
+        };
+        let expired = said(CertificateError::Expired);
+        assert_eq!(expired, "certificate: the server's certificate has expired");
+        assert!(!certificate_hint(&expired).contains("--ca"));
+        let name = said(CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("localhost").unwrap(),
+            presented: vec![],
+        });
+        assert_eq!(
+            name,
+            "certificate: the server's certificate is not valid for the name 'localhost'"
+        );
+        assert!(certificate_hint(&name).starts_with("--sni"));
+        let issuer = said(CertificateError::UnknownIssuer);
+        assert!(issuer.contains("an issuer not in --ca"), "{issuer}");
+        assert!(certificate_hint(&issuer).starts_with("--ca FILE"));
+        let not_yet = said(CertificateError::NotValidYet);
+        assert!(!certificate_hint(&not_yet).contains("--ca"));
+        assert!(!said(CertificateError::UnhandledCriticalExtension).contains("Unhandled"));
     }
 }

@@ -603,7 +603,11 @@ mod tests {
         assert_eq!(
             drive,
             Drive::Failed {
-                failure: TlsFailure::Certificate("unknown issuer".to_string()),
+                failure: TlsFailure::Certificate(
+                    "the server's certificate is signed by an issuer not in --ca or the \
+                     system's roots"
+                        .to_string()
+                ),
                 alert_sent: true
             }
         );

@@ -76,6 +76,9 @@ fn probe_counts(probe: &ProbeStats, name: Option<&str>) -> schema::Probe {
         outcomes: Tally::of(ProbeOutcome::ALL.iter().map(|o| (o.key(), probe.of(*o)))),
         awaiting: probe.awaiting,
         served_open: probe.served_open,
+        rejected_statuses: (probe.rejected_statuses.iter())
+            .map(|&(status, count)| schema::StatusCount { status, count })
+            .collect(),
     }
 }
 

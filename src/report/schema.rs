@@ -284,6 +284,17 @@ pub struct Probe {
     pub outcomes: Tally,
     pub awaiting: u64,
     pub served_open: u64,
+    /// `--probe http`: the statuses among the rejections, in the order first seen; absent
+    /// when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_statuses: Vec<StatusCount>,
+}
+
+/// An HTTP status and how many probes it rejected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusCount {
+    pub status: u16,
+    pub count: u64,
 }
 
 /// `--heartbeat`: beats due, sent, answered and late; the connections that stopped

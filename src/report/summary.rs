@@ -341,6 +341,9 @@ fn read_summary(
             }
             stats_of.awaiting = p.awaiting;
             stats_of.served_open = p.served_open;
+            stats_of.rejected_statuses = (p.rejected_statuses.iter())
+                .map(|s| (s.status, s.count))
+                .collect();
             let served = v
                 .time_to_served_us
                 .as_ref()

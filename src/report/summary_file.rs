@@ -21,7 +21,7 @@ impl SummaryFile {
     /// so one with no reader fails at once (ENXIO) instead of waiting before the run; the
     /// flag is cleared once it is open.
     pub fn open(path: &Path) -> Result<SummaryFile, Error> {
-        let refused = |e: io::Error| {
+        let file = open_without_waiting(path).map_err(|e| {
             Error::Usage(match e.raw_os_error() {
                 Some(libc::ENXIO) => format!(
                     "--summary: '{}' is a FIFO with no reader: start its reader first",
@@ -29,23 +29,7 @@ impl SummaryFile {
                 ),
                 _ => format!("--summary: cannot write '{}': {e}", path.display()),
             })
-        };
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .map_err(refused)?;
-        let fd = file.as_raw_fd();
-        // SAFETY: fcntl on a descriptor `file` owns, open for the whole call.
-        let cleared = unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
-        };
-        if !cleared {
-            return Err(refused(io::Error::last_os_error()));
-        }
+        })?;
         Ok(SummaryFile {
             path: path.to_path_buf(),
             file,
@@ -64,4 +48,26 @@ impl SummaryFile {
         .and_then(|()| self.file.flush());
         written.map_err(|e| format!("--summary: cannot write '{}': {e}", self.path.display()))
     }
+}
+
+/// Opens (or creates) `path` for writing, without truncating it. Non-blocking while it
+/// opens, so a FIFO with no reader fails at once with ENXIO instead of waiting for one;
+/// blocking again once open, for the writes.
+pub fn open_without_waiting(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `file` owns, open for the whole call.
+    let cleared = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if !cleared {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
 }

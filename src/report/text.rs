@@ -13,6 +13,7 @@ use crate::engine::stats::{
     BeatStats, Counts, Fallback, HoldSpan, Latency, LossCause, ProbeStats, SIGNIFICANT_FIGURES,
     Stats, StopCause, TlsStats,
 };
+use crate::engine::tls;
 use crate::engine::{Outcome, Stop};
 use crate::judge::Finding;
 use crate::judge::thresholds::{self, Verdict};
@@ -301,11 +302,21 @@ fn write_tls(w: &mut impl Write, stats: &Stats, tls: &TlsStats) -> io::Result<()
         writeln!(w, "  {detail}: {n}")?;
     }
     if stats.failures_of(Failure::CertificateRejected) > 0 {
-        writeln!(
-            w,
-            "Certificates rejected: --ca FILE trusts the CA (or the certificate) the server \
-             uses, --insecure checks none"
-        )?;
+        // One line per distinct remedy, in the order the failures were first seen.
+        let mut hints: Vec<&str> = Vec::new();
+        for (detail, _) in tls
+            .failures
+            .iter()
+            .filter(|(d, _)| d.starts_with("certificate: "))
+        {
+            let hint = tls::certificate_hint(detail);
+            if !hints.contains(&hint) {
+                hints.push(hint);
+            }
+        }
+        for hint in hints {
+            writeln!(w, "Certificates rejected: {hint}")?;
+        }
     }
     write_latency(
         w,
@@ -340,6 +351,12 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
         write!(w, ", awaiting an answer {}", probe.awaiting)?;
     }
     writeln!(w)?;
+    if !probe.rejected_statuses.is_empty() {
+        let statuses: Vec<String> = (probe.rejected_statuses.iter())
+            .map(|(status, n)| format!("{status} ×{n}"))
+            .collect();
+        writeln!(w, "HTTP statuses rejected: {}", statuses.join(", "))?;
+    }
     write_latency(
         w,
         "Time to served",

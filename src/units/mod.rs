@@ -7,8 +7,10 @@
 //! |---|---|
 //! | `duration.rs` | durations as users type them (`1m30s`, `250ms`) and as reports print them |
 //! | `wallclock.rs` | wall-clock times (`--start-at`): RFC 3339 and @unix-seconds, read and printed |
+//! | `path.rs` | whether two paths name one file (an output over an input, two outputs in one) |
 
 pub mod duration;
+pub mod path;
 pub mod wallclock;
 
 /// A whole number as a flag or a file spells it: ASCII digits only, no sign, no space.
