@@ -234,6 +234,36 @@ fn the_timeline_has_beat_latency_per_sample_and_the_stops_so_far() {
 }
 
 #[test]
+fn replacements_beat_too() {
+    // Each connection is closed after 700 ms and replaced: the originals alone could answer
+    // at most 70 beats of the 300 that 10 slots beating for 3 s make.
+    let (_server, port) = start_server(&[
+        "-m",
+        "0",
+        "-d",
+        "60s",
+        "-i",
+        "0",
+        "--echo",
+        "--close-after",
+        "700ms",
+    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 1ms -y -i 0 --reconnect --expect ping --heartbeat 100ms --hold 3s --send";
+        "ping\n"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let [_, _, answered, _, _] = out.beat_counts();
+    assert!(answered > 200, "{}", out.stdout);
+    let reconnects: u64 = out.line("Reconnects: ")["Reconnects: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(reconnects >= 30, "{}", out.stdout);
+}
+
+#[test]
 fn a_wrong_answer_stops_the_connection() {
     // The greeting serves the probe; the echo of the beat is not what --expect asks for.
     let (_server, port) = start_server(&[
