@@ -51,9 +51,14 @@ fn summary(out: &Output) -> Value {
 
 const ECHO: &[&str] = &["-m", "0", "-d", "60s", "-i", "0", "--echo"];
 
+/// `tcpgoon server --echo` for a minute, quiet, with `extra` options.
+fn echo_server(extra: &[&str]) -> (Guard, String) {
+    start_server(&[ECHO, extra].concat())
+}
+
 #[test]
 fn every_beat_answered_passes_and_is_counted() {
-    let (_server, port) = start_server(ECHO);
+    let (_server, port) = echo_server(&[]);
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 20 -s 1ms -y -i 0 --expect ping --heartbeat 50ms --hold 1s --send";
         "ping\\n"
@@ -73,7 +78,7 @@ fn every_beat_answered_passes_and_is_counted() {
 
 #[test]
 fn the_json_carries_each_ticks_beats_and_the_summary_s_histogram() {
-    let (_server, port) = start_server(ECHO);
+    let (_server, port) = echo_server(&[]);
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 10 -s 1ms -y -i 200ms --json --expect ping --heartbeat 50ms --hold 1s --send";
         "ping\\n"
@@ -113,7 +118,7 @@ fn the_json_carries_each_ticks_beats_and_the_summary_s_histogram() {
 
 #[test]
 fn a_server_frozen_mid_hold_stops_answering_and_fails_the_run() {
-    let (server, port) = start_server(ECHO);
+    let (server, port) = echo_server(&[]);
     let freezer = stop_after(&server, Duration::from_millis(1000));
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 50 -s 1ms -y -i 0 --expect ping --heartbeat 100ms --heartbeat-timeout 300ms --hold 2s --send";
@@ -150,17 +155,7 @@ fn a_server_frozen_mid_hold_stops_answering_and_fails_the_run() {
 
 #[test]
 fn a_muted_server_is_caught_without_a_signal() {
-    let (_server, port) = start_server(&[
-        "-m",
-        "0",
-        "-d",
-        "60s",
-        "-i",
-        "0",
-        "--echo",
-        "--mute-after",
-        "1s",
-    ]);
+    let (_server, port) = echo_server(&["--mute-after", "1s"]);
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 20 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --heartbeat-timeout 200ms --hold 2s --send";
         "ping\\n"
@@ -190,17 +185,7 @@ fn timeline_column(s: &Value, column: &str) -> Vec<Value> {
 
 #[test]
 fn the_timeline_has_beat_latency_per_sample_and_the_stops_so_far() {
-    let (_server, port) = start_server(&[
-        "-m",
-        "0",
-        "-d",
-        "60s",
-        "-i",
-        "0",
-        "--echo",
-        "--mute-after",
-        "1s",
-    ]);
+    let (_server, port) = echo_server(&["--mute-after", "1s"]);
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 20 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --heartbeat-timeout 200ms --hold 2s --send";
         "ping\n"
@@ -237,17 +222,7 @@ fn the_timeline_has_beat_latency_per_sample_and_the_stops_so_far() {
 fn replacements_beat_too() {
     // Each connection is closed after 700 ms and replaced: the originals alone could answer
     // at most 70 beats of the 300 that 10 slots beating for 3 s make.
-    let (_server, port) = start_server(&[
-        "-m",
-        "0",
-        "-d",
-        "60s",
-        "-i",
-        "0",
-        "--echo",
-        "--close-after",
-        "700ms",
-    ]);
+    let (_server, port) = echo_server(&["--close-after", "700ms"]);
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 10 -s 1ms -y -i 0 --reconnect --expect ping --heartbeat 100ms --hold 3s --send";
         "ping\n"
@@ -266,17 +241,7 @@ fn replacements_beat_too() {
 #[test]
 fn a_wrong_answer_stops_the_connection() {
     // The greeting serves the probe; the echo of the beat is not what --expect asks for.
-    let (_server, port) = start_server(&[
-        "-m",
-        "0",
-        "-d",
-        "60s",
-        "-i",
-        "0",
-        "--echo",
-        "--greeting",
-        "pong",
-    ]);
+    let (_server, port) = echo_server(&["--greeting", "pong"]);
     let out = run(&args!(
         "run 127.0.0.1 {port} -c 5 -s 1ms -y -i 0 --expect pong --heartbeat 100ms --hold 1s --send";
         "ping"

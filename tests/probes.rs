@@ -395,16 +395,7 @@ fn a_proxy_at_its_maxconn_leaves_the_rest_unserved() {
             ),
         )
         .unwrap();
-        let _proxy = common::Guard(
-            std::process::Command::new("haproxy")
-                .arg("-db")
-                .arg("-f")
-                .arg(&config)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("start haproxy"),
-        );
+        let _proxy = haproxy(&config);
         common::wait_until_serving(9000, b"", b"hi");
         // The check's own connection is closed: let the proxy count it gone.
         std::thread::sleep(Duration::from_millis(300));
@@ -512,16 +503,7 @@ fn a_proxy_with_every_backend_down_is_rejected_by_its_503() {
             ),
         )
         .unwrap();
-        let _proxy = common::Guard(
-            std::process::Command::new("haproxy")
-                .arg("-db")
-                .arg("-f")
-                .arg(&config)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("start haproxy"),
-        );
+        let _proxy = haproxy(&config);
         common::wait_until_serving(9001, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 503");
         let out = run_probe("9001", "5", &["--probe", "http", "--probe-timeout", "3s"]);
         assert_eq!(out.code, Some(2), "{out:?}");
@@ -533,4 +515,18 @@ fn a_proxy_with_every_backend_down_is_rejected_by_its_503() {
         out.probe_adds_up();
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HAProxy in the foreground (`-db`) with `config`, its output dropped; stopped on drop.
+fn haproxy(config: &std::path::Path) -> common::Guard {
+    common::Guard(
+        std::process::Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    )
 }
