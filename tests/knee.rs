@@ -1,6 +1,6 @@
-//! `limit --heartbeat DUR --max-latency beat:P=DUR`: the search ends at the knee, the most
-//! connections held while beat latency stayed within the bound, or at the first loss when
-//! that comes first, and says which. Against the built-in server slowing its echo by 1 ms
+//! `limit --heartbeat DUR --max-latency beat:P=DUR`: the search finds the knee, the most
+//! connections held while beat latency stayed within the bound, goes on past it to the first
+//! loss (or the maximum), and says which ended it. Against the built-in server slowing its echo by 1 ms
 //! for each connection open past 100 (`--slow-after 100 --slow-by 1ms`), beats answer in
 //! about (open − 100) ms, so a 50 ms bound is crossed at 150 connections.
 
@@ -23,9 +23,16 @@ const SLOW: &[&str] = &[
     "1ms",
 ];
 
+/// One search at a time: on a shared machine, searches side by side slow each other's beats
+/// and move the knee.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A search at 200 attempts a second, each connection served by `ping` and beating every
 /// 100 ms: 20 new connections a period, and a 10 ms bucket holds two of them.
 fn search(port: &str, more: &str) -> Output {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut words = args!(
         "limit 127.0.0.1 {port} --rate 200 -c 400 -i 0 --expect ping --heartbeat 100ms --send";
         "ping\\n"
@@ -46,34 +53,60 @@ fn number_after(line: &str, prefix: &str) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn a_beat_latency_bound_finds_the_slow_server_s_knee_within_5_percent() {
-    let (_server, port) = start_server(SLOW);
-    let summary = std::env::temp_dir().join(format!("tcpgoon-knee-{}.json", std::process::id()));
-    let out = search(
-        &port,
-        &format!(
-            "--max-latency beat:p99=50ms --summary {}",
-            summary.display()
-        ),
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
+/// The JSON summary a search wrote with `--summary`, and the search's output.
+fn search_with_summary(port: &str, more: &str, name: &str) -> (Output, Value, std::path::PathBuf) {
+    let summary =
+        std::env::temp_dir().join(format!("tcpgoon-knee-{name}-{}.json", std::process::id()));
+    let out = search(port, &format!("{more} --summary {}", summary.display()));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    (out, json, summary)
+}
+
+/// The knee on the `Knee:` line, checked to be within 5% of 150, the count where the slow
+/// server's beats cross 50 ms.
+fn knee_within_5_percent(out: &Output) -> u64 {
     let line = out.line("Knee: ");
     let knee = number_after(line, "Knee: ");
     assert!((143..=157).contains(&knee), "{line}");
     assert!(
-        line.contains("concurrent connections held with beat latency p99 within 50ms; at ")
-            && line.contains("the latency bound ended the search"),
+        line.contains(" concurrent connections held with beat latency p99 within 50ms; at ")
+            && line.contains("and stayed above for two periods; the search went on until "),
         "{line}"
     );
+    knee
+}
+
+#[test]
+fn the_knee_is_found_within_5_percent_and_the_search_goes_on_to_the_first_loss() {
+    // The server keeps 250 and closes each connection past them: a loss well past the knee.
+    let mut with_limit = SLOW.to_vec();
+    with_limit.extend(["--max-open", "250"]);
+    let (_server, port) = start_server(&with_limit);
+    let (out, json, summary) = search_with_summary(&port, "--max-latency beat:p99=50ms", "loss");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let knee = knee_within_5_percent(&out);
     assert!(
-        out.verdict().starts_with(&format!(
-            "FOUND: {knee} concurrent connections held with beat latency p99 within 50ms, then "
-        )),
+        out.line("Knee: ")
+            .ends_with("the search went on until a loss ended the search"),
         "{}",
-        out.verdict()
+        out.stdout
     );
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert!(
+        out.line("Limit: ")
+            .starts_with("Limit: 250 concurrent connections served and held when"),
+        "{}",
+        out.stdout
+    );
+    let verdict = out.verdict();
+    assert!(
+        verdict.starts_with(&format!(
+            "FOUND: {knee} concurrent connections held with beat latency p99 within 50ms, then "
+        )) && verdict.contains(
+            "; the first loss ended the search at 250 concurrent connections served and held ("
+        ),
+        "{verdict}"
+    );
     // The plot marks the knee, not what was held once the search had settled.
     let svg = summary.with_extension("svg");
     let plotted = common::run(&[
@@ -92,6 +125,9 @@ fn a_beat_latency_bound_finds_the_slow_server_s_knee_within_5_percent() {
     std::fs::remove_file(&summary).unwrap();
     let limit = &json["limit"];
     assert_eq!(limit["finding"], "knee", "{limit}");
+    assert_eq!(limit["ended_by"], "loss", "{limit}");
+    assert_eq!(limit["held"], 250, "{limit}");
+    assert!(limit["cause"].is_string(), "{limit}");
     assert_eq!(limit["knee"]["held"], knee, "{limit}");
     assert_eq!(limit["knee"]["gate"], "beat:p99", "{limit}");
     assert_eq!(limit["knee"]["bound_us"], 50_000, "{limit}");
@@ -103,6 +139,45 @@ fn a_beat_latency_bound_finds_the_slow_server_s_knee_within_5_percent() {
         "{limit}"
     );
     assert_eq!(json["exit_status"], 0);
+}
+
+#[test]
+fn past_the_knee_with_no_loss_the_search_ends_at_the_maximum_and_says_so() {
+    let (_server, port) = start_server(SLOW);
+    let (out, json, summary) = search_with_summary(
+        &port,
+        "-c 240 --hold 500ms --max-latency beat:p99=50ms",
+        "maximum",
+    );
+    std::fs::remove_file(&summary).unwrap();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let knee = knee_within_5_percent(&out);
+    assert!(
+        out.line("Knee: ")
+            .ends_with("the search went on until the maximum was held"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.line("No limit found: ")
+            .starts_with("No limit found: 240 connections established and held for "),
+        "{}",
+        out.stdout
+    );
+    let verdict = out.verdict();
+    assert!(
+        verdict.starts_with(&format!(
+            "FOUND: {knee} concurrent connections held with beat"
+        )) && verdict.ends_with(
+            "; no loss up to the maximum: all 240 connections established and served and held"
+        ),
+        "{verdict}"
+    );
+    let limit = &json["limit"];
+    assert_eq!(limit["finding"], "knee", "{limit}");
+    assert_eq!(limit["ended_by"], "maximum", "{limit}");
+    assert_eq!(limit["knee"]["held"], knee, "{limit}");
+    assert!(limit["cause"].is_null(), "{limit}");
 }
 
 #[test]
@@ -125,7 +200,9 @@ fn a_loss_before_the_knee_ends_the_search_and_the_report_says_so() {
     let mut with_limit = SLOW.to_vec();
     with_limit.extend(["--max-open", "120"]);
     let (_server, port) = start_server(&with_limit);
-    let out = search(&port, "--max-latency beat:p99=50ms");
+    let (out, json, summary) =
+        search_with_summary(&port, "--max-latency beat:p99=50ms", "loss-first");
+    std::fs::remove_file(&summary).unwrap();
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         out.line("No knee: "),
@@ -142,6 +219,11 @@ fn a_loss_before_the_knee_ends_the_search_and_the_report_says_so() {
         "{}",
         out.verdict()
     );
+    let limit = &json["limit"];
+    assert_eq!(limit["finding"], "found", "{limit}");
+    assert_eq!(limit["ended_by"], "loss", "{limit}");
+    assert_eq!(limit["held"], 120, "{limit}");
+    assert!(limit.get("knee").is_none(), "{limit}");
 }
 
 #[test]
