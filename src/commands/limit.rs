@@ -1,10 +1,11 @@
 //! `tcpgoon limit`: open connections at a steady rate until the first one is lost (an
 //! attempt fails, or the peer drops a held connection) or the maximum is open and has been
-//! held, then say how many were held at that moment and why; with `--max-latency beat:…`,
-//! or until beat latency exceeds its bound (the knee), whichever comes first. The engine
-//! does the work with `stop_at_first_loss` and its knee watch; this module sets it up and
-//! reports. With `--json` the report is
-//! the JSON summary, with what was found in its `limit` field.
+//! held, then say how many were held at that moment and why. With `--max-latency beat:…`
+//! it also finds the knee, the most held before beat latency first exceeded its bound, and
+//! goes on past it to the first loss or the maximum: the report gives both, and which ended
+//! the search. The engine does the work with `stop_at_first_loss` and its knee watch; this
+//! module sets it up and reports. With `--json` the report is the JSON summary, with what
+//! was found in its `limit` field.
 
 use std::io::{self, Write};
 
@@ -91,6 +92,7 @@ impl Report for LimitReport<'_> {
         report::write_spread_and_hold(&mut out, &outcome.stats, &spread)?;
         live::write_dropped(&mut out, self.dropped)?;
         report::write_limit(&mut out, outcome)?;
+        report::write_knee(&mut out, outcome)?;
         report::write_knee_not_reached(&mut out, outcome, &config.plan.knee)?;
         writeln!(&mut out, "{}", ending.verdict)
     }

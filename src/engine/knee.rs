@@ -17,13 +17,14 @@
 //! The latency of a beat follows the server's load when it was due, so the window that first
 //! exceeds the bound is the one whose last bucket brought the slow beats: the knee is the
 //! connections held when that bucket began (the window that ended there was within the
-//! bound), and the count when it ended is the first seen above it. The statistic's value
-//! over that window is known once its slow answers are in; the search settles after it
-//! stops, so they usually are by the report.
+//! bound), and the count when it ended is the first seen above it. The knee is not the end
+//! of the search: it goes on to the first loss or the maximum, and the watch, which judges
+//! no more, keeps taking the slow answers of that one window, so the statistic's value over
+//! it is known once they are in.
 //!
 //! Memory is bounded by the window and the bound: the buckets from (now − bound − period)
 //! on, and the latencies above the bound within them (at most 1 − q of a window's beats
-//! before the first window exceeds it).
+//! before the first window exceeds it); past the knee, that window's slow latencies only.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -154,9 +155,7 @@ impl KneeWatch {
     /// A beat came due at `due`.
     pub fn due(&mut self, due: Instant) {
         let index = self.index(due);
-        // One due after its window was judged (it waited for the beat before it) is above
-        // the bound anyway; the judged window went without it.
-        if self.stopped {
+        if self.stopped || self.confirmed {
             return;
         }
         // One due late (it waited for the beat before it) may fall in a window already
@@ -168,10 +167,17 @@ impl KneeWatch {
 
     /// A beat was answered `now`, `latency` after it was due.
     pub fn answered(&mut self, now: Instant, latency: Duration) {
+        let index = self.index(now.checked_sub(latency).unwrap_or(self.origin));
+        if self.confirmed {
+            // Past the knee, only its window's slow answers still count: for its statistic.
+            if latency > self.gate.bound && self.found_window().contains(&index) {
+                self.slow.push((index, latency));
+            }
+            return;
+        }
         if self.stopped {
             return;
         }
-        let index = self.index(now.checked_sub(latency).unwrap_or(self.origin));
         if index < self.first && !(self.found.is_some() && index + self.span > self.found_at) {
             return;
         }
@@ -184,7 +190,8 @@ impl KneeWatch {
         }
     }
 
-    /// The search ended otherwise (a loss, a stop): nothing more is judged.
+    /// The search ended otherwise (a loss, a stop), or another bound found the knee: nothing
+    /// more is judged. A watch that found the knee still takes its window's slow answers.
     pub fn stop(&mut self) {
         self.stopped = true;
     }
@@ -225,6 +232,10 @@ impl KneeWatch {
                 // beats of the first, so no pause shorter than a period makes a knee.
                 if last >= self.found_at + 2 * self.span {
                     self.confirmed = true;
+                    // Nothing more is judged: only the knee's window's slow answers are kept.
+                    self.buckets = VecDeque::new();
+                    let window = self.found_window();
+                    self.slow.retain(|(i, _)| window.contains(i));
                     return self.found.as_ref();
                 }
             } else {
@@ -233,6 +244,11 @@ impl KneeWatch {
             self.forget_before((self.next + 1).saturating_sub(self.span));
         }
         None
+    }
+
+    /// The buckets of the window that first exceeded the bound.
+    fn found_window(&self) -> std::ops::RangeInclusive<u64> {
+        (self.found_at + 1).saturating_sub(self.span)..=self.found_at
     }
 
     /// Beats due and within the bound over buckets `from..=last`.
@@ -270,11 +286,10 @@ impl KneeWatch {
     /// its answers came.
     pub fn knee(&self) -> Option<Knee> {
         let mut knee = self.found.clone().filter(|_| self.confirmed)?;
-        let from = (self.found_at + 1).saturating_sub(self.span);
         let mut slow: Vec<Duration> = self
             .slow
             .iter()
-            .filter(|(i, _)| (from..=self.found_at).contains(i))
+            .filter(|(i, _)| self.found_window().contains(i))
             .map(|(_, latency)| *latency)
             .collect();
         slow.sort_unstable();
@@ -347,6 +362,48 @@ mod tests {
         // Confirmed two periods (and the bound) after it was first exceeded.
         assert!((950..=1020).contains(&confirmed), "{confirmed}");
         // Its slow beats were answered meanwhile: the statistic is known.
+        let measured = knee.measured.expect("measured");
+        assert!(measured > ms(50) && measured < ms(52), "{measured:?}");
+    }
+
+    #[test]
+    fn past_the_knee_it_judges_no_more_and_keeps_only_its_window_s_slow_answers() {
+        // The server of `search`, whose answers past 150 connections take 50 to 250 ms.
+        let t0 = Instant::now();
+        let mut watch = KneeWatch::new(p99(ms(50)), t0, ms(100), ms(5));
+        let held = |tick: u64| tick / 5;
+        let mut answers: Vec<(Instant, Duration)> = Vec::new();
+        let mut confirmed = None;
+        for tick in 0..1750u64 {
+            let now = t0 + ms(tick);
+            for seq in 0..held(tick) {
+                if (seq * 5) % 100 == tick % 100 {
+                    watch.due(now);
+                    let l = ms(held(tick).saturating_sub(100)) + Duration::from_micros(100);
+                    answers.push((now + l, l));
+                }
+            }
+            answers.sort_by_key(|(at, _)| *at);
+            while answers.first().is_some_and(|(at, _)| *at <= now) {
+                let (_, l) = answers.remove(0);
+                watch.answered(now, l);
+            }
+            if watch.turn(now, held(tick)).is_some() {
+                assert!(confirmed.is_none(), "a knee is found once");
+                confirmed = Some(tick);
+                // Another bound's knee, or a loss, stops it: it still takes its answers.
+                watch.stop();
+            }
+            if confirmed.is_some() {
+                assert!(watch.buckets.is_empty(), "{}", watch.buckets.len());
+                assert_eq!(watch.next_deadline(), None);
+            }
+        }
+        assert!(confirmed.is_some());
+        let knee = watch.knee().expect("a knee");
+        assert!((147..=149).contains(&knee.held), "{knee:?}");
+        // Only the slow answers of the knee's window (a period's beats at most) are kept.
+        assert!(watch.slow.len() <= 20, "{}", watch.slow.len());
         let measured = knee.measured.expect("measured");
         assert!(measured > ms(50) && measured < ms(52), "{measured:?}");
     }

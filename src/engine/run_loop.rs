@@ -107,8 +107,9 @@ pub struct Plan {
     pub tls: Option<TlsPlan>,
     /// Heartbeats on each served connection (`--heartbeat`); only with a probe.
     pub heartbeat: Option<HeartbeatPlan>,
-    /// Bounds on beat latency that end the search the first time a period's beats exceed
-    /// one, as a loss does (`limit --max-latency beat:…`); only with heartbeats.
+    /// Bounds on beat latency whose first crossing by a period's beats is the knee (`limit
+    /// --max-latency beat:…`), before the search goes on to the first loss; only with
+    /// heartbeats.
     pub knee: Vec<KneeGate>,
 }
 
@@ -404,7 +405,7 @@ impl<'s> Engine<'s> {
             self.expire_deadlines(now, observer);
             self.expire_sessions(now, observer);
             self.expire_handshakes(now, observer);
-            self.watch_knees(now, observer);
+            self.watch_knees(now);
             if self.advance(now) && !self.beats_out_at_the_end(now) {
                 break now;
             }
@@ -419,7 +420,7 @@ impl<'s> Engine<'s> {
         };
         self.settle_dialing(end, observer);
         if self.stats.knee.is_some() {
-            // With what came of its slow beats while the search settled.
+            // With what came of its window's slow beats while the search went on.
             self.stats.knee = self.knees.iter().find_map(KneeWatch::knee);
         }
         // Interrupted while holding or settling.
@@ -444,11 +445,13 @@ impl<'s> Engine<'s> {
         Ok((outcome, open))
     }
 
-    /// Judges the beat latency bounds, `now`: the first exceeded ends the search, as a loss
-    /// does, unless one came first. The knee is counted in connections established: those
-    /// still awaiting their first answer load the server as much as the served ones.
-    fn watch_knees(&mut self, now: Instant, observer: &mut impl Observer) {
-        if self.knees.is_empty() {
+    /// Judges the beat latency bounds, `now`, until the first is exceeded: that is the knee,
+    /// a finding but not the end of the search, which goes on (holding and beating) to the
+    /// first loss or the maximum, so that both are known. A loss or a stop before the knee
+    /// ends the judging. The knee is counted in connections established: those still
+    /// awaiting their first answer load the server as much as the served ones.
+    fn watch_knees(&mut self, now: Instant) {
+        if self.knees.is_empty() || self.stats.knee.is_some() {
             return;
         }
         if self.stats.first_loss.is_some() || self.phases.stop().is_some() {
@@ -461,11 +464,9 @@ impl<'s> Engine<'s> {
             .iter_mut()
             .find_map(|watch| watch.turn(now, held).cloned());
         if let Some(knee) = found {
+            // The other bounds are judged no more: the search has its knee.
             self.knees.iter_mut().for_each(KneeWatch::stop);
             self.stats.knee = Some(knee);
-            if self.phases.lost() {
-                self.settle_dialing(now, observer);
-            }
         }
     }
 

@@ -343,8 +343,8 @@ pub struct Stats {
     /// Set when a hold began (`--hold`).
     pub hold: Option<HoldSpan>,
     pub first_loss: Option<Loss>,
-    /// Where beat latency first exceeded a bound that ends the search (`limit
-    /// --max-latency beat:…`), when it did before any loss.
+    /// Where beat latency first exceeded a bound (`limit --max-latency beat:…`), when it
+    /// did before any loss: the knee. The search goes on past it to the first loss.
     pub knee: Option<Knee>,
     /// Set when the run probes each connection (`--probe`).
     pub probe: Option<ProbeStats>,

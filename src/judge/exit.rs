@@ -11,7 +11,9 @@
 //! `tcpgoon limit` has its own meanings: 0 it found the peer's limit, 1 it was interrupted or
 //! stopped by a limit of this machine first, 2 no connection could be made (an attempt
 //! failed before any was established: nothing to measure), 4 every connection up to its
-//! maximum was held (no limit found), 64 bad input.
+//! maximum was held (no limit found), 64 bad input. With `--max-latency beat:…`, a knee
+//! found is 0 whatever the search went on to (a loss, the maximum), and 1 when it was then
+//! interrupted or stopped by this machine's limit before any loss.
 
 use crate::engine::Outcome;
 use crate::engine::stats::Counts;
@@ -77,8 +79,20 @@ pub fn of_counts(
     }
 }
 
-/// The status of `tcpgoon limit`.
-pub fn of_finding(finding: Finding) -> u8 {
+/// The status of `tcpgoon limit`, from what it found and what ended the search (the same
+/// but with a knee, when the search went on past it).
+pub fn of_finding(finding: Finding, ended: Finding) -> u8 {
+    match (finding, ended) {
+        // The knee is the finding; what came after it is information, unless the search was
+        // cut short: then the first loss is not known.
+        (Finding::Knee, Finding::LocalLimit | Finding::Interrupted(_)) => INCOMPLETE,
+        (Finding::Knee, _) => SUCCESS,
+        (finding, _) => of_search(finding),
+    }
+}
+
+/// The status of a search that found no knee.
+fn of_search(finding: Finding) -> u8 {
     match finding {
         Finding::Found | Finding::Knee => SUCCESS,
         // Not a limit found: CI must not read a server that takes no connection as a pass.
@@ -89,11 +103,11 @@ pub fn of_finding(finding: Finding) -> u8 {
 }
 
 /// The status of `tcpgoon limit`, whose own output (`--summary`) was written or not.
-pub fn of_limit(finding: Finding, output_failed: bool) -> u8 {
+pub fn of_limit(finding: Finding, ended: Finding, output_failed: bool) -> u8 {
     if output_failed {
         INCOMPLETE
     } else {
-        of_finding(finding)
+        of_finding(finding, ended)
     }
 }
 
@@ -205,13 +219,21 @@ mod tests {
 
     #[test]
     fn limit_findings_map_to_documented_statuses() {
-        assert_eq!(of_finding(Finding::Found), 0);
-        assert_eq!(of_finding(Finding::Knee), 0);
-        assert_eq!(of_finding(Finding::LocalLimit), 1);
-        assert_eq!(of_finding(Finding::Interrupted(libc::SIGINT)), 1);
-        assert_eq!(of_finding(Finding::NoConnection), 2);
-        assert_eq!(of_finding(Finding::NoLimit), 4);
-        assert_eq!(of_finding(Finding::Evicted), 4);
+        let alone = |finding| of_finding(finding, finding);
+        assert_eq!(alone(Finding::Found), 0);
+        assert_eq!(alone(Finding::LocalLimit), 1);
+        assert_eq!(alone(Finding::Interrupted(libc::SIGINT)), 1);
+        assert_eq!(alone(Finding::NoConnection), 2);
+        assert_eq!(alone(Finding::NoLimit), 4);
+        assert_eq!(alone(Finding::Evicted), 4);
+        // A knee is found, whatever the search went on to; unless it was cut short.
+        let knee = |ended| of_finding(Finding::Knee, ended);
+        assert_eq!(knee(Finding::Found), 0);
+        assert_eq!(knee(Finding::NoLimit), 0);
+        assert_eq!(knee(Finding::Evicted), 0);
+        assert_eq!(knee(Finding::NoConnection), 0);
+        assert_eq!(knee(Finding::LocalLimit), 1);
+        assert_eq!(knee(Finding::Interrupted(libc::SIGTERM)), 1);
     }
 
     #[test]

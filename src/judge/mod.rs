@@ -18,4 +18,4 @@ pub mod finding;
 pub mod thresholds;
 pub mod verdict;
 
-pub use finding::Finding;
+pub use finding::{End, Finding};

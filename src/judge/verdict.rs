@@ -122,38 +122,102 @@ pub fn of_run(outcome: &Outcome, gates: &[Verdict], output_failed: Option<&str>)
     Ending::new(status, word, text)
 }
 
-/// The ending of `tcpgoon limit`; `output_failed` as for [`of_run`].
+/// The ending of `tcpgoon limit`; `output_failed` as for [`of_run`]. With a knee, it says
+/// the knee, then what the search went on to: `FOUND: 148 concurrent connections held with
+/// beat latency p99 within 50ms, then 50.5ms at 150; the first loss ended the search at 250
+/// concurrent connections served and held (closed before answering)`.
 pub fn of_limit(outcome: &Outcome, output_failed: Option<&str>) -> Ending {
     let finding = Finding::of(outcome);
-    let status = exit::of_limit(finding, output_failed.is_some());
-    let stats = &outcome.stats;
-    let held = stats.held();
-    let held_text = if stats.probe.is_some() {
-        "served and held"
-    } else {
-        "held"
-    };
-    let loss = stats.first_loss.map(|l| l.cause.label());
-    let (word, text) = match finding {
-        Finding::Knee => {
-            let knee = stats.knee.as_ref().expect("a knee found");
+    let ended = Finding::ended(outcome);
+    let status = exit::of_limit(finding, ended, output_failed.is_some());
+    let (word, text) = match outcome.stats.knee.as_ref() {
+        Some(knee) => {
             let statistic = knee.gate.name.rsplit(':').next().unwrap_or(&knee.gate.name);
+            let word = if exit::of_finding(finding, ended) == exit::SUCCESS {
+                "FOUND"
+            } else {
+                "INCOMPLETE"
+            };
             (
-                "FOUND",
+                word,
                 format!(
                     "{} concurrent connections held with beat latency {statistic} within {}, \
-                     then {} at {}",
+                     then {} at {}; {}",
                     knee.held,
                     go_style(knee.gate.bound),
                     knee.measured.map_or_else(
                         || format!("above {}", go_style(knee.gate.bound)),
                         |m| crate::judge::thresholds::shown(m, knee.gate.bound)
                     ),
-                    knee.above
+                    knee.above,
+                    past_the_knee(outcome, ended)
                 ),
             )
         }
-        Finding::Found => (
+        None => search_ending(outcome, ended),
+    };
+    match output_failed {
+        // What was found still stands; the run is incomplete for what it failed to write.
+        Some(failed) => Ending::new(status, "INCOMPLETE", format!("{failed}; {word}: {text}")),
+        None => Ending::new(status, word, text),
+    }
+}
+
+/// `served and held`, with a probe; `held` without.
+fn held_text(stats: &Stats) -> &'static str {
+    if stats.probe.is_some() {
+        "served and held"
+    } else {
+        "held"
+    }
+}
+
+/// What ended a search that went on past its knee: the first loss, or none up to the
+/// maximum, or a stop before either (the first loss is then not known).
+fn past_the_knee(outcome: &Outcome, ended: Finding) -> String {
+    let stats = &outcome.stats;
+    let held = stats.held();
+    let held_text = held_text(stats);
+    let loss = stats.first_loss.map_or("", |l| l.cause.label());
+    match ended {
+        Finding::NoLimit => format!(
+            "no loss up to the maximum: all {} connections established and {held_text}",
+            stats
+                .hold
+                .map_or(stats.counts.established, |h| h.min_established)
+        ),
+        Finding::Evicted => format!("then {}", search_ending(outcome, ended).1),
+        Finding::NoConnection => {
+            format!("then the first loss ({loss}) left nothing {held_text} once it settled")
+        }
+        Finding::LocalLimit | Finding::Interrupted(_) => format!(
+            "then {}, with {held} {held_text} and none lost: the first loss is not known",
+            match (stats.first_loss, outcome.stop) {
+                (Some(l), _) => format!("this machine's limit came ({})", l.cause.label()),
+                (None, Some(Stop::LocalLimit(c))) => {
+                    format!("this machine's limit came ({})", c.label())
+                }
+                (None, Some(Stop::Interrupted(sig))) => {
+                    format!("interrupted by {}", signal::name(sig))
+                }
+                (None, None) => "stopped".to_string(),
+            }
+        ),
+        Finding::Found | Finding::Knee => format!(
+            "the first loss ended the search at {held} concurrent connections {held_text} \
+             ({loss})"
+        ),
+    }
+}
+
+/// The verdict's word and text for what ended a search (never `Knee`).
+fn search_ending(outcome: &Outcome, ended: Finding) -> (&'static str, String) {
+    let stats = &outcome.stats;
+    let held = stats.held();
+    let held_text = held_text(stats);
+    let loss = stats.first_loss.map(|l| l.cause.label());
+    match ended {
+        Finding::Found | Finding::Knee => (
             "FOUND",
             format!(
                 "{held} concurrent connections {held_text}, then one was lost ({})",
@@ -208,11 +272,6 @@ pub fn of_limit(outcome: &Outcome, output_failed: Option<&str>) -> Ending {
                 signal::name(sig)
             ),
         ),
-    };
-    match output_failed {
-        // What was found still stands; the run is incomplete for what it failed to write.
-        Some(failed) => Ending::new(status, "INCOMPLETE", format!("{failed}; {word}: {text}")),
-        None => Ending::new(status, word, text),
     }
 }
 

@@ -16,13 +16,13 @@ use crate::engine::signal;
 use crate::engine::stats::{BeatStats, Counts, Latency, ProbeStats, Stats, StopCause, TlsStats};
 use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
-use crate::judge::Finding;
 use crate::judge::thresholds::Verdict;
+use crate::judge::{End, Finding};
 use crate::report::schema::{
     self, Kind, Limit, Options, Rate, SCHEMA_VERSION, Summary, TIMELINE_BEAT_COLUMNS,
     TIMELINE_COLUMNS, Tally, Tick,
 };
-use crate::report::{PERCENTILES, achieved_rate, write_limit};
+use crate::report::{PERCENTILES, achieved_rate, write_knee, write_limit};
 use crate::units::wallclock::{rfc3339, unix_micros};
 
 /// A duration in whole microseconds, as every `_us` field gives it.
@@ -196,13 +196,15 @@ pub fn limit_finding(outcome: &Outcome) -> Limit {
         Finding::Interrupted(_) => "interrupted",
     };
     let mut line = Vec::new();
-    let text = match write_limit(&mut line, outcome) {
+    let written = write_limit(&mut line, outcome).and_then(|()| write_knee(&mut line, outcome));
+    let text = match written {
         Ok(()) => String::from_utf8_lossy(&line).trim_end().to_string(),
         Err(_) => String::new(),
     };
     let loss = outcome.stats.first_loss;
     Limit {
         finding: finding.to_string(),
+        ended_by: Some(End::of(outcome).name().to_string()),
         held: outcome.stats.held(),
         text,
         held_at_loss: loss.map(|l| l.held),

@@ -41,5 +41,5 @@ pub mod text;
 pub(crate) use text::written;
 pub use text::{
     PERCENTILES, Spread, Summary, achieved_rate, histogram_rows, local_limit_hint, write_final,
-    write_knee_not_reached, write_limit, write_live_line, write_spread_and_hold,
+    write_knee, write_knee_not_reached, write_limit, write_live_line, write_spread_and_hold,
 };

@@ -384,14 +384,19 @@ pub struct Merged {
     pub other_latencies: Entries<Latency>,
 }
 
-/// `tcpgoon limit`'s finding: its kind, the connections held once the first loss had
-/// settled, the text report's finding line, and of the first loss, when there was one,
-/// what was held when it was seen, when, after how many attempts, and its cause.
+/// `tcpgoon limit`'s finding: its kind, what ended the search, the connections held once
+/// the first loss had settled, the text report's finding lines, and of the first loss, when
+/// there was one, what was held when it was seen, when, after how many attempts, and its
+/// cause; with a knee, the knee too.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limit {
     /// Summaries from before the kinds only had found limits.
     #[serde(default = "Limit::found")]
     pub finding: String,
+    /// What ended the search: `loss`, `maximum`, `interrupted` or `local_limit`; with a
+    /// knee, what the search went on to. Absent from summaries made before it was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
     pub held: u64,
     #[serde(default)]
     pub text: String,
@@ -403,8 +408,8 @@ pub struct Limit {
     pub attempts: Option<u64>,
     #[serde(default)]
     pub cause: Option<String>,
-    /// With `--max-latency beat:…`, when beat latency exceeded its bound first (`finding`
-    /// is then `knee`).
+    /// With `--max-latency beat:…`, when beat latency exceeded its bound before any loss
+    /// (`finding` is then `knee`; the search went on to `ended_by`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knee: Option<KneeFound>,
 }

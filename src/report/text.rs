@@ -15,8 +15,8 @@ use crate::engine::stats::{
 };
 use crate::engine::tls;
 use crate::engine::{Outcome, Stop};
-use crate::judge::Finding;
 use crate::judge::thresholds::{self, Verdict};
+use crate::judge::{End, Finding};
 use crate::units::duration::{go_style, significant};
 
 /// The percentiles the reports list: the text report's label, the JSON summary's key, and
@@ -599,27 +599,13 @@ fn fallback_text(f: &Fallback) -> String {
     }
 }
 
-/// The last line of `tcpgoon limit`: how many connections were still held once the first
-/// loss had settled, and why it was lost; or the knee, when beat latency exceeded its bound
-/// first.
+/// The finding line of `tcpgoon limit`: how many connections were still held once the first
+/// loss had settled, and why it was lost; or that none was lost. With a knee, this is what
+/// the search went on to, and [`write_knee`] follows.
 pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
     let stats = &outcome.stats;
-    if let Some(knee) = &stats.knee {
-        let attempts = stats.counts.total - stats.counts.not_initiated;
-        return writeln!(
-            w,
-            "Knee: {} concurrent connections held with beat latency {}; at {} it was {}, {} in, \
-             and stayed above for two periods: the latency bound ended the search, after \
-             {attempts} attempt{}",
-            knee.held,
-            knee_bound(knee),
-            knee.above,
-            knee_measured(knee),
-            go_style(knee.at),
-            if attempts == 1 { "" } else { "s" },
-        );
-    }
-    if let (Finding::Interrupted(signal), None) = (Finding::of(outcome), stats.first_loss) {
+    let ended = Finding::ended(outcome);
+    if let (Finding::Interrupted(signal), None) = (ended, stats.first_loss) {
         return writeln!(
             w,
             "Search interrupted by {} with {} concurrent connections held and none lost",
@@ -660,14 +646,14 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                     loss.held,
                     local_limit_hint(cause)
                 ),
-                LossCause::Failed(_) if Finding::of(outcome) == Finding::NoConnection => {
+                LossCause::Failed(_) if ended == Finding::NoConnection => {
                     format!(
                         "No connection could be made, so there is no limit to measure: an \
                          attempt failed ({}) before any was established, {after}",
                         loss.cause.label(),
                     )
                 }
-                LossCause::Dropped(_) if Finding::of(outcome) == Finding::NoConnection => {
+                LossCause::Dropped(_) if ended == Finding::NoConnection => {
                     let none_held = match outcome.settled {
                         Some(settled) if loss.held > 0 => format!(
                             "every one established ({}): none was still held after a {} \
@@ -685,7 +671,7 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                          dropped {none_held}, {after}"
                     )
                 }
-                LossCause::Dropped(_) if Finding::of(outcome) == Finding::Evicted => {
+                LossCause::Dropped(_) if ended == Finding::Evicted => {
                     let dropped = loss.dropped.expect("an eviction is a drop");
                     format!(
                         "No capacity limit found: the server dropped a connection it had held \
@@ -697,7 +683,7 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
                         loss.held,
                     )
                 }
-                LossCause::NotServed(_) if Finding::of(outcome) == Finding::NoConnection => {
+                LossCause::NotServed(_) if ended == Finding::NoConnection => {
                     format!(
                         "No connection was served, so there is no limit to measure: the first \
                          one established was {}, {after}",
@@ -727,6 +713,25 @@ pub fn write_limit(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
         },
     };
     writeln!(w, "{outcome_line}")
+}
+
+/// With a knee, the line that says it: where beat latency first exceeded its bound, and
+/// what the search went on to, which ended it.
+pub fn write_knee(w: &mut impl Write, outcome: &Outcome) -> io::Result<()> {
+    let Some(knee) = &outcome.stats.knee else {
+        return Ok(());
+    };
+    writeln!(
+        w,
+        "Knee: {} concurrent connections held with beat latency {}; at {} it was {}, {} in, \
+         and stayed above for two periods; the search went on until {}",
+        knee.held,
+        knee_bound(knee),
+        knee.above,
+        knee_measured(knee),
+        go_style(knee.at),
+        End::of(outcome).phrase(),
+    )
 }
 
 /// `p99 within 50ms`.
@@ -766,15 +771,11 @@ pub fn write_knee_not_reached(
         .iter()
         .map(|g| format!("{} {}", statistic_of(&g.name), go_style(g.bound)))
         .collect();
-    let ended = match (Finding::of(outcome), outcome.stats.first_loss) {
-        (Finding::NoLimit, _) => "the maximum was held",
-        (_, Some(_)) => "a loss ended the search",
-        _ => "the search ended otherwise",
-    };
     writeln!(
         w,
-        "No knee: beat latency stayed within its bound ({}) until {ended}",
-        bounds.join(", ")
+        "No knee: beat latency stayed within its bound ({}) until {}",
+        bounds.join(", "),
+        End::of(outcome).phrase()
     )
 }
 
