@@ -1091,4 +1091,70 @@ mod tests {
             Finding::NoConnection
         );
     }
+
+    #[test]
+    fn past_a_knee_the_report_and_the_verdict_say_what_ended_the_search() {
+        use crate::judge::verdict;
+        let knee = Knee {
+            gate: KneeGate {
+                name: "beat:p99".to_string(),
+                quantile: 0.99,
+                bound: Duration::from_millis(50),
+            },
+            held: 148,
+            above: 150,
+            at: Duration::from_millis(750),
+            measured: Some(Duration::from_micros(50_500)),
+            due: 100,
+            within: 98,
+        };
+        let said = "Knee: 148 concurrent connections held with beat latency p99 within 50ms; at \
+                    150 it was 50.5ms, 750ms in, and stayed above for two periods; the search \
+                    went on until ";
+        let knee_at = "148 concurrent connections held with beat latency p99 within 50ms, then \
+                       50.5ms at 150";
+        // An eviction past the knee: the line says it as without a knee; the knee stands.
+        let mut evicted = limit_outcome(80, 100, Duration::from_secs(2));
+        evicted.stats.knee = Some(knee.clone());
+        assert_eq!(Finding::of(&evicted), Finding::Knee);
+        assert_eq!(Finding::ended(&evicted), Finding::Evicted);
+        assert!(text(|w| write_limit(w, &evicted)).starts_with("No capacity limit found: "));
+        assert_eq!(
+            text(|w| write_knee(w, &evicted)),
+            format!("{said}a loss ended the search\n")
+        );
+        let ending = verdict::of_limit(&evicted, None);
+        assert_eq!(
+            (ending.status, ending.verdict.as_str()),
+            (
+                0,
+                format!(
+                    "FOUND: {knee_at}; then the server dropped a connection it had held for 2s \
+                     (an idle timeout or an eviction); 80 still held"
+                )
+                .as_str()
+            )
+        );
+        // Interrupted past the knee, before any loss: the first loss is not known.
+        let mut interrupted = limit_outcome(230, 230, Duration::ZERO);
+        interrupted.stats.first_loss = None;
+        interrupted.stop = Some(Stop::Interrupted(libc::SIGINT));
+        interrupted.stats.knee = Some(knee);
+        assert_eq!(
+            text(|w| write_knee(w, &interrupted)),
+            format!("{said}a signal interrupted the search\n")
+        );
+        let ending = verdict::of_limit(&interrupted, None);
+        assert_eq!(
+            (ending.status, ending.verdict.as_str()),
+            (
+                1,
+                format!(
+                    "INCOMPLETE (exit 1): {knee_at}; then interrupted by SIGINT, with 230 held \
+                     and none lost: the first loss is not known"
+                )
+                .as_str()
+            )
+        );
+    }
 }
