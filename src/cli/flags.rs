@@ -735,10 +735,10 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         on: &[Limit],
         help: &[
-            "end the search the first time beat latency",
-            "statistic P over a period's beats exceeds DUR:",
-            "beat:p99=50ms or beat:max=1s; repeatable; with",
-            "--heartbeat. The count before is the knee",
+            "find the knee: the most held before beat latency",
+            "statistic P over a period's beats exceeds DUR",
+            "(beat:p99=50ms or beat:max=1s; repeatable; with",
+            "--heartbeat); the search goes on to the first loss",
         ],
         ..MAX_LATENCY
     },

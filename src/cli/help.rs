@@ -193,20 +193,22 @@ ones stay, is an idle timeout or an eviction, not a limit: the finding says
 so, with both counts.
 
 With --heartbeat and --max-latency beat:p99=50ms (a percentile or max of beat
-latency; repeatable), the search also ends at the knee: beats are judged over
+latency; repeatable), the search also finds the knee: beats are judged over
 the last period, a few attempts at a time, and once the bound is exceeded for
 two periods on end (a shorter pause is forgiven), the knee is the most
 connections held (established, answered yet or not) before it was first
-exceeded. Whichever comes first, the knee or a loss, ends the search, and the
-report says which. Other gates (connect latency, a mean) cannot stop a search:
-bad input.
+exceeded. The search goes on past the knee, holding and beating, to the first
+loss or the maximum: the report gives the knee and the count at the first loss
+(or none up to the maximum), and says which ended the search. Other gates
+(connect latency, a mean) are bad input.
 
 Exit status:
   0   the limit was found: an attempt failed, or the peer dropped a held
-      connection; or the knee: beat latency exceeded its bound first
+      connection; or the knee: beat latency exceeded its bound first (then
+      whatever the search went on to, a loss or the maximum)
   1   the search did not complete: interrupted, or a limit of this machine
       (file descriptors, ephemeral ports) was reached first; the count is a
-      lower bound
+      lower bound (past a knee too: the first loss is not known)
   2   nothing was held, so there is no limit to measure: an attempt failed
       before any was established (nothing listening, say), or the peer
       dropped every connection
