@@ -8,6 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Guard, Output, args, in_private_net, installed, run, start_server};
 
@@ -354,6 +355,57 @@ fn tls_options_need_tls_and_bad_ones_are_bad_input() {
     }
     let out = common::run_bad_input(&["server", "--cert", "c.pem", "--key", "k.pem"]);
     assert!(out.stderr.contains("need --tls"), "{out:?}");
+}
+
+/// A run refused as bad input (exit 64, one line) within `limit`: a refusal that waits or
+/// reads without end fails here instead of hanging the suite.
+fn refused_within(args: &[&str], limit: Duration) -> Output {
+    let started = Instant::now();
+    let out = common::finish(common::spawn(args), started, limit);
+    assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+    assert!(out.stderr.starts_with("tcpgoon: --ca '"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    out
+}
+
+#[test]
+fn ca_is_a_regular_file_read_to_a_bound() {
+    let run = |ca: &str| {
+        let args = [
+            "run",
+            "127.0.0.1",
+            "9",
+            "-c",
+            "1",
+            "-y",
+            "--tls",
+            "--ca",
+            ca,
+        ];
+        refused_within(&args, Duration::from_secs(10))
+    };
+    // A device is refused before a byte of it is read: it was read without end.
+    let out = run("/dev/zero");
+    assert!(out.stderr.contains("not a regular file"), "{out:?}");
+    assert!(out.elapsed < Duration::from_secs(5), "{out:?}");
+    // A FIFO with no writer is refused at once: opening it waited for a writer.
+    let dir = TempDir::new("tls-ca-fifo");
+    let fifo = dir.path("ca.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo: {made}");
+    let out = run(&fifo);
+    assert!(out.stderr.contains("not a regular file"), "{out:?}");
+    // A regular file past the bound: refused, having read no more than the bound.
+    let big = dir.path("big.pem");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(17 << 20))
+        .expect("make a 17 MiB file");
+    let out = run(&big);
+    assert!(out.stderr.contains("larger than 16 MiB"), "{out:?}");
 }
 
 /// nginx, from Debian, serving TLS on 127.0.0.1:8443 with `cert` and `key`, its config, pid
