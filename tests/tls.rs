@@ -8,6 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Guard, Output, args, in_private_net, installed, run, start_server};
 
@@ -354,6 +355,57 @@ fn tls_options_need_tls_and_bad_ones_are_bad_input() {
     }
     let out = common::run_bad_input(&["server", "--cert", "c.pem", "--key", "k.pem"]);
     assert!(out.stderr.contains("need --tls"), "{out:?}");
+}
+
+/// A run refused as bad input (exit 64, one line) within `limit`: a refusal that waits or
+/// reads without end fails here instead of hanging the suite.
+fn refused_within(args: &[&str], limit: Duration) -> Output {
+    let started = Instant::now();
+    let out = common::finish(common::spawn(args), started, limit);
+    assert_eq!(out.code, Some(64), "{args:?}: {out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+    assert!(out.stderr.starts_with("tcpgoon: --ca '"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    out
+}
+
+#[test]
+fn ca_is_a_regular_file_read_to_a_bound() {
+    let run = |ca: &str| {
+        let args = [
+            "run",
+            "127.0.0.1",
+            "9",
+            "-c",
+            "1",
+            "-y",
+            "--tls",
+            "--ca",
+            ca,
+        ];
+        refused_within(&args, Duration::from_secs(10))
+    };
+    // A device is refused before a byte of it is read: it was read without end.
+    let out = run("/dev/zero");
+    assert!(out.stderr.contains("not a regular file"), "{out:?}");
+    assert!(out.elapsed < Duration::from_secs(5), "{out:?}");
+    // A FIFO with no writer is refused at once: opening it waited for a writer.
+    let dir = TempDir::new("tls-ca-fifo");
+    let fifo = dir.path("ca.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo: {made}");
+    let out = run(&fifo);
+    assert!(out.stderr.contains("not a regular file"), "{out:?}");
+    // A regular file past the bound: refused, having read no more than the bound.
+    let big = dir.path("big.pem");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(17 << 20))
+        .expect("make a 17 MiB file");
+    let out = run(&big);
+    assert!(out.stderr.contains("larger than 16 MiB"), "{out:?}");
 }
 
 /// nginx, from Debian, serving TLS on 127.0.0.1:8443 with `cert` and `key`, its config, pid
@@ -756,4 +808,114 @@ fn ca_pins_a_servers_own_certificate_as_curl_does_and_failures_are_words() {
     );
     let hint = out.line("Certificates rejected: ");
     assert!(!hint.contains("--ca"), "{hint}");
+}
+
+/// A certificate for `names` made by rcgen, valid from `from` to `to` (years), self-signed
+/// or signed by `issuer`, written to `dir` as `name.pem` and `name.key`.
+fn rcgen_cert(
+    dir: &TempDir,
+    name: &str,
+    names: &[&str],
+    (from, to): (i32, i32),
+    issuer: Option<&rcgen::Issuer<'_, rcgen::KeyPair>>,
+) -> (String, String) {
+    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params.not_before = rcgen::date_time_ymd(from, 1, 1);
+    params.not_after = rcgen::date_time_ymd(to, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let made = match issuer {
+        Some(issuer) => params.signed_by(&key, issuer).unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    let (cert, key_path) = (
+        dir.path(&format!("{name}.pem")),
+        dir.path(&format!("{name}.key")),
+    );
+    std::fs::write(&cert, made.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert, key_path)
+}
+
+/// A run by name against `server --tls` with `cert` and `key`, `extra` added: it fails with
+/// one certificate failure, said in words (no CamelCase name of rustls's or webpki's);
+/// returns that failure's line and the hint.
+fn refused_certificate(cert: &str, key: &str, extra: &[&str]) -> (String, String) {
+    let (_server, port) = start_server(&[
+        "--tls", "--cert", cert, "--key", key, "-m", "0", "-d", "30s", "-i", "0",
+    ]);
+    let mut args = args!("run localhost {port} -4 -c 3 -s 0 -y -i 0 --tls");
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let out = run(&args);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.failures("certificate rejected"), 3, "{}", out.stdout);
+    let failure = out.line("  certificate: ").to_string();
+    let hint = out.line("Certificates rejected: ")["Certificates rejected: ".len()..].to_string();
+    for said in [&failure, &hint, &out.stderr] {
+        let camel = said
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+        assert!(!camel, "an enum's name in {said:?}");
+    }
+    (failure, hint)
+}
+
+#[test]
+fn certificate_failures_are_words_with_the_hint_that_fits_them() {
+    if !installed("openssl") {
+        return;
+    }
+    let dir = TempDir::new("tls-words");
+    // Under the system's roots, `openssl req -x509`'s default certificate (a CA's): pinning
+    // it with --ca is what serves, so the hint says --ca, and --ca does serve.
+    let (cert, key) = openssl_default_cert(&dir, "default", "DNS:localhost,IP:127.0.0.1");
+    let (failure, hint) = refused_certificate(&cert, &key, &[]);
+    assert_eq!(
+        failure,
+        "  certificate: the server's certificate is a CA's certificate, and not one of --ca's: 3"
+    );
+    assert!(hint.starts_with("--ca FILE"), "{hint}");
+    let (_server, port) = start_server(&[
+        "--tls", "--cert", &cert, "--key", &key, "-m", "0", "-d", "30s", "-i", "0",
+    ]);
+    let out = run(&args!("run localhost {port} -4 -c 3 -s 0 -y -i 0 --tls --ca"; &cert));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    // Out of its dates, under the system's roots: no --ca mends that.
+    let expired = rcgen_cert(&dir, "expired", &["localhost"], (2020, 2021), None);
+    let (failure, hint) = refused_certificate(&expired.0, &expired.1, &[]);
+    assert_eq!(
+        failure,
+        "  certificate: the server's certificate has expired: 3"
+    );
+    assert!(
+        hint.contains("out of its dates") && !hint.contains("--ca"),
+        "{hint}"
+    );
+    let early = rcgen_cert(&dir, "early", &["localhost"], (2090, 2091), None);
+    let (failure, hint) = refused_certificate(&early.0, &early.1, &[]);
+    assert_eq!(
+        failure,
+        "  certificate: the server's certificate is not valid yet: 3"
+    );
+    assert!(!hint.contains("--ca"), "{hint}");
+    // A leaf its CA signed, that CA in --ca (verified, not pinned), for another name.
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "tcpgoon words CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca_pem = dir.path("ca.pem");
+    std::fs::write(&ca_pem, ca.self_signed(&ca_key).unwrap().pem()).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let other = rcgen_cert(&dir, "other", &["other.test"], (2020, 2090), Some(&issuer));
+    let (failure, hint) = refused_certificate(&other.0, &other.1, &["--ca", &ca_pem]);
+    assert_eq!(
+        failure,
+        "  certificate: the server's certificate is not valid for the name 'localhost': 3"
+    );
+    assert!(
+        hint.starts_with("--sni") && !hint.contains("--ca"),
+        "{hint}"
+    );
 }

@@ -603,7 +603,8 @@ pub const FLAGS: &[Flag] = &[
         help: &[
             "trust the CA certificates in this PEM file",
             "instead of the system's; a server whose own",
-            "certificate is in it is trusted as curl does",
+            "certificate is in it is trusted as curl does;",
+            "a regular file of at most 16 MiB",
         ],
         ..CA
     },

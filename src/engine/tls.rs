@@ -155,18 +155,32 @@ struct Pinning {
     pinned: Vec<CertificateDer<'static>>,
 }
 
+/// The most of a `--ca` file read: 16 MiB, about seventy times Debian's whole CA store.
+/// A file larger is not a CA bundle, and reading it all would take memory without bound.
+pub const CA_FILE_MAX: u64 = 16 << 20;
+
 impl Pinning {
     fn from(path: &Path) -> Result<Pinning, String> {
-        let shown = path.display();
+        let shown = path.display().to_string();
+        Pinning::from_pem(&read_ca_file(path, &shown)?, &shown)
+    }
+
+    /// The certificates of `pem`, the text of the `--ca` file shown as `shown`.
+    fn from_pem(pem: &[u8], shown: &str) -> Result<Pinning, String> {
         let mut roots = RootCertStore::empty();
         let mut pinned = Vec::new();
-        for cert in
-            CertificateDer::pem_file_iter(path).map_err(|e| format!("--ca '{shown}': {e}"))?
-        {
-            let cert = cert.map_err(|e| format!("--ca '{shown}': {e}"))?;
-            roots
-                .add(cert.clone())
-                .map_err(|e| format!("--ca '{shown}': {e}"))?;
+        for (n, cert) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            let cert = cert.map_err(|e| format!("--ca '{shown}': {}", pem_error(&e)))?;
+            roots.add(cert.clone()).map_err(|e| {
+                let why = match e {
+                    rustls::Error::InvalidCertificate(why) => words(&format!("{why:?}")),
+                    other => other.to_string(),
+                };
+                format!(
+                    "--ca '{shown}': its certificate {} cannot be used as a CA's: {why}",
+                    n + 1
+                )
+            })?;
             pinned.push(cert);
         }
         if roots.is_empty() {
@@ -178,6 +192,58 @@ impl Pinning {
                 .map_err(|e| format!("--ca '{shown}': {e}"))?;
         Ok(Pinning { roots, pinned })
     }
+}
+
+/// A PEM file's fault in words: the parser's own message prints a faulty line as a list of
+/// byte values, which for a file of one long line is a line of many megabytes.
+fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { .. } => "a PEM section has no END line".to_string(),
+        Error::IllegalSectionStart { .. } => {
+            "a line begins as a PEM section and is not one".to_string()
+        }
+        Error::Base64Decode(why) => format!("a PEM section is not base64 ({})", words(why)),
+        other => other.to_string(),
+    }
+}
+
+/// The bytes of a `--ca` file: a regular file of at most [`CA_FILE_MAX`] bytes. It is opened
+/// non-blocking, so a FIFO with no writer is refused at once instead of waiting for one, and
+/// a device (`/dev/zero`) is refused before a byte of it is read.
+fn read_ca_file(path: &Path, shown: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("--ca '{shown}': {e}"))?;
+    let regular = file
+        .metadata()
+        .map_err(|e| format!("--ca '{shown}': {e}"))?
+        .is_file();
+    if !regular {
+        return Err(format!(
+            "--ca '{shown}': not a regular file: give a PEM file of certificates"
+        ));
+    }
+    let mut pem = Vec::new();
+    file.take(CA_FILE_MAX + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| format!("--ca '{shown}': {e}"))?;
+    if pem.len() as u64 > CA_FILE_MAX {
+        return Err(format!(
+            "--ca '{shown}': larger than 16 MiB, which no bundle of CA certificates is"
+        ));
+    }
+    Ok(pem)
+}
+
+/// What `--ca` makes of a file's bytes, for the fuzz target: the certificates it pins (each
+/// also a root), in the file's order; or why the file is refused, in one line.
+pub fn ca_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    Pinning::from_pem(pem, "FILE").map(|p| p.pinned)
 }
 
 impl ServerCertVerifier for Pinning {

@@ -17,11 +17,13 @@
 //! | `live.rs` | every live output of a run, as the engine's observer |
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
+//! | `hdr.rs` | a histogram's HdrHistogram V2 encoding, checked and bounded before it is decoded |
 //! | `summary.rs` | `--json` summaries read back, and the shards of a run merged into one |
 //! | `shards.rs` | the lines of a sharded run and of a merge |
 //! | `summary_file.rs` | `--summary`: the JSON summary in a file of its own |
 //! | `plot/` | `tcpgoon plot`: `--json` output read back and drawn as an SVG picture |
 
+pub mod hdr;
 pub mod hdrlog;
 pub mod json;
 pub mod live;

@@ -18,7 +18,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use hdrhistogram::serialization::Deserializer;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -186,9 +185,7 @@ pub fn decode_histogram(encoded: &str) -> Result<LatencyHistogram, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|e| format!("not base64: {e}"))?;
-    let histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("not an HdrHistogram V2 encoding: {e:?}"))?;
+    let histogram = crate::report::hdr::read_v2(&bytes)?;
     LatencyHistogram::from_histogram(&histogram)
         .ok_or_else(|| "its values exceed the reports' bounds".to_string())
 }

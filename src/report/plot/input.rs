@@ -9,11 +9,8 @@
 //! without ticks) reads too. What a plot cannot draw without is required here. The
 //! `timeline` is read as the schema's, by `summary`'s reader, the merge's.
 
-use std::io::Cursor;
-
 use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
 use serde_json::Value;
 
 use crate::report::schema::{self, Checked, Counts, Loose, PlotLine, Timeline};
@@ -260,9 +257,7 @@ pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|e| format!("connect_latency_us.histogram is not base64: {e}"))?;
-    Deserializer::new()
-        .deserialize(&mut Cursor::new(bytes))
-        .map_err(|e| format!("connect_latency_us.histogram is not an HdrHistogram: {e}"))
+    crate::report::hdr::read_v2(&bytes).map_err(|e| format!("connect_latency_us.histogram is {e}"))
 }
 
 #[cfg(test)]
