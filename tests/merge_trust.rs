@@ -210,10 +210,48 @@ fn every_shard_is_its_share_of_the_schedule_and_every_sum_is_checked() {
     let (out, files) = merge(&[a.clone(), wraps], &[]);
     refused(&out, &[&files[1], "do not add up"]);
 
+    // Replacements (--reconnect) join a shard's total on top of its share.
+    let (_closing, closing) =
+        start_server(&["-m", "0", "-d", "60s", "-i", "0", "--close-after", "100ms"]);
+    let hold = ["--reconnect", "--hold", "500ms"];
+    let (r0, r1) = (
+        shard(&closing, "0/2", 6, &hold),
+        shard(&closing, "1/2", 6, &hold),
+    );
+    // Their timelines are left out: a timeline's samples add up to the total so far,
+    // which replacements grow, and the reader takes each to add up to the final total.
+    let (mut r0, mut r1) = (r0, r1);
+    r0["timeline"] = Value::Null;
+    r1["timeline"] = Value::Null;
+    let reconnects = r0["reconnects"].as_u64().unwrap() + r1["reconnects"].as_u64().unwrap();
+    assert!(reconnects > 0, "{r0}");
+    let (out, _) = merge(&[r0.clone()], &["--json"]);
+    assert_ne!(out.code, Some(64), "{out:?}");
+    let m: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(
+        m["counts"]["total"].as_u64(),
+        Some(6 + r0["reconnects"].as_u64().unwrap()),
+        "{m}"
+    );
+    assert_eq!(m["merged"]["missing_attempts"], 3, "{m}");
+    let (out, _) = merge(&[r0, r1], &["--json"]);
+    assert_ne!(out.code, Some(64), "{out:?}");
+    let m: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(m["counts"]["total"].as_u64(), Some(6 + reconnects), "{m}");
+
+    // Replacements that the total does not count.
+    let mut replaced = b.clone();
+    replaced["reconnects"] = json!(u64::MAX / 2 + 1);
+    let (out, files) = merge(&[a.clone(), replaced], &[]);
+    refused(
+        &out,
+        &["shard 1/2", &files[1], "replacements (--reconnect)"],
+    );
+
     // Sums past 2^64-1 are refused, each naming what overflowed.
     for (key, path) in [
         ("bytes_received", vec!["bytes_received"]),
-        ("reconnects", vec!["reconnects"]),
+        ("syn_retransmitted", vec!["syn_retransmitted"]),
         ("failures.refused", vec!["failures", "refused"]),
     ] {
         let (mut x, mut y) = (a.clone(), b.clone());
@@ -237,6 +275,12 @@ fn shards_with_different_probes_tls_or_gates_are_different_runs() {
     let gated = shard(&port, "1/2", 4, &["--min-established", "50%"]);
     let latency = shard(&port, "1/2", 4, &["--max-latency", "max=10s"]);
     let probed = shard(&port, "1/2", 4, &["--send", "hi", "--expect", "hi"]);
+    let beating = shard(
+        &port,
+        "0/2",
+        4,
+        &["--send", "hi", "--expect", "hi", "--heartbeat", "100ms"],
+    );
     for (other, says) in [
         (&gated, ["different gates", "--min-established", "50%"]),
         (&latency, ["different gates", "--max-latency", "max=10s"]),
@@ -247,6 +291,13 @@ fn shards_with_different_probes_tls_or_gates_are_different_runs() {
         assert!(out.stderr.contains("shard 0/2"), "{}", out.stderr);
         assert!(out.stderr.contains("shard 1/2"), "{}", out.stderr);
     }
+    // A shard that beat and one that did not.
+    let (out, _) = merge(&[beating, probed.clone()], &[]);
+    refused(
+        &out,
+        &["different heartbeats", "shard 0/2", "with --heartbeat"],
+    );
+
     // The gates of every shard are compared, not only the first's: here the first has
     // them and the second not.
     let mut gated0 = gated.clone();

@@ -603,10 +603,11 @@ fn name(s: &ShardSummary) -> String {
 }
 
 /// A shard's counts are its share of the schedule: `--shard I/N` of `-c C` makes attempts
-/// I, I+N, … below C, no more and no fewer, each in exactly one state (summed without
-/// wrapping). A run that stopped early counts the rest as not initiated, so this holds
-/// for every run tcpgoon writes.
-fn check_share(s: &ShardSummary) -> Result<(), String> {
+/// I, I+N, … below C, no more and no fewer, and with `--reconnect` its replacements on top
+/// of them, each in exactly one state (summed without wrapping). A run that stopped early
+/// counts the rest as not initiated, so this holds for every run tcpgoon writes. Gives
+/// the shard's share.
+fn check_share(s: &ShardSummary) -> Result<u64, String> {
     if s.shard.count > s.connections {
         return Err(format!(
             "{} is one of {} shards of a run of {} connections: no run has more shards than \
@@ -618,14 +619,20 @@ fn check_share(s: &ShardSummary) -> Result<(), String> {
     }
     let counts = &s.outcome.stats.counts;
     let share = s.shard.attempts(s.connections);
-    if counts.total != share {
+    let reconnects = s.outcome.stats.reconnects;
+    if share.checked_add(reconnects) != Some(counts.total) {
+        let replacements = match reconnects {
+            0 => String::new(),
+            n => format!(" and {n} replacements (--reconnect)"),
+        };
         return Err(format!(
-            "{} counts {} attempts, and its share of the run's {} connections is {}: not a \
+            "{} counts {} attempts, and its share of the run's {} connections is {}{}: not a \
              shard of this run",
             name(s),
             counts.total,
             s.connections,
-            share
+            share,
+            replacements
         ));
     }
     if !counts.adds_up() {
@@ -635,7 +642,7 @@ fn check_share(s: &ShardSummary) -> Result<(), String> {
             counts.total
         ));
     }
-    Ok(())
+    Ok(share)
 }
 
 /// The run options every shard of one run shares beyond its schedule, each with what a
@@ -802,6 +809,18 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
         if let Some(difference) = different_options(&first, s) {
             return Err(difference);
         }
+        // `--heartbeat` is not among the options a summary records; its beats are.
+        let beating = |s: &ShardSummary| s.outcome.stats.beats.is_some();
+        if beating(s) != beating(&first) {
+            let ran = |s: &ShardSummary| if beating(s) { "with" } else { "without" };
+            return Err(format!(
+                "different heartbeats: {} ran {} --heartbeat, {} {} it",
+                name(&first),
+                ran(&first),
+                name(s),
+                ran(s)
+            ));
+        }
     }
     for pair in shards.windows(2) {
         if pair[0].shard.index == pair[1].shard.index {
@@ -811,8 +830,12 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
             ));
         }
     }
+    // The present shards' shares: at most the run's -c, as no two are one shard.
+    let mut present_share = 0u64;
     for s in &shards {
-        check_share(s)?;
+        present_share = present_share
+            .checked_add(check_share(s)?)
+            .ok_or_else(|| overflowed(Overflow("shares of -c".to_string())))?;
     }
     // Times from the earliest origin: the shards of one --start-at share it; without one,
     // each started on its own, and the merged run spans them all.
@@ -843,18 +866,21 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
     }
     let count = first.shard.count;
     let present: Vec<u64> = shards.iter().map(|s| s.shard.index).collect();
-    // Each shard present made exactly its share, and the shares make the run's -c: the
-    // missing shards' attempts are what the present ones' leave, counted without a pass
-    // over the shard count.
+    // The shares of all the shards make the run's -c: the missing shards' attempts are
+    // what the present ones' leave, counted without a pass over the shard count.
     let missing_attempts = first
         .connections
-        .checked_sub(stats.counts.total)
-        .ok_or_else(|| overflowed(Overflow("counts.total".to_string())))?;
+        .checked_sub(present_share)
+        .ok_or_else(|| overflowed(Overflow("shares of -c".to_string())))?;
     let missing = MissingShards::of(&present, count);
-    stats.counts.total = first.connections;
-    stats.counts.not_initiated = (stats.counts.not_initiated)
-        .checked_add(missing_attempts)
-        .ok_or_else(|| overflowed(Overflow("counts.not_initiated".to_string())))?;
+    let grow = |n: &mut u64, what: &str| {
+        *n = n
+            .checked_add(missing_attempts)
+            .ok_or_else(|| overflowed(Overflow(what.to_string())))?;
+        Ok::<(), String>(())
+    };
+    grow(&mut stats.counts.total, "counts.total")?;
+    grow(&mut stats.counts.not_initiated, "counts.not_initiated")?;
     let tracks: Vec<Track> = shards
         .iter()
         .map(|s| Track {
