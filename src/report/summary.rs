@@ -6,7 +6,10 @@
 //! moments add up (their sums are carried in nanoseconds), and histograms are merged from
 //! their HdrHistogram V2 encodings, value for value. Max concurrent established does not
 //! add up (the shards need not peak at once): the sum of their maxima is an upper bound,
-//! and the report says so. Summaries that are not of one run are refused, saying why.
+//! and the report says so. Summaries that are not of one run are refused, saying why:
+//! different targets, schedules, probes, TLS settings or gates, a shard whose counts are
+//! not its share of the schedule, sums past 2^64-1. Nothing a summary says is trusted to
+//! size the work: missing shards are counted from the shards present, never listed.
 //!
 //! The counts over time (each summary's `timeline`) merge too: the merged sample at a
 //! moment is the sum of every shard's counts then, each shard's samples a step function
