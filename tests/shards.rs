@@ -176,7 +176,8 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
     assert_eq!(m["attempts"], 20);
     assert_eq!(m["exit_status"], 0);
     assert_eq!(m["merged"]["shards"], 3);
-    assert_eq!(m["merged"]["missing"], serde_json::json!([]));
+    assert_eq!(m["merged"]["missing_shards"], 0);
+    assert_eq!(m["merged"]["missing_ranges"], serde_json::json!([]));
     assert!(m["merged"]["start_skew_us"].is_u64(), "{m}");
     assert_eq!(m["schedule_origin_us"].as_u64(), Some(origins[0]));
     // The merged histogram is the histogram of every shard's samples, value for value.
@@ -226,7 +227,9 @@ fn shards_with_one_start_merge_into_the_run_one_process_would_make() {
     assert_eq!(partial.code, Some(1), "{partial:?}");
     assert_eq!(partial.final_counts().not_initiated, 6);
     assert!(
-        partial.line("Missing shards: ").contains("2/3"),
+        partial
+            .line("Missing shards: ")
+            .starts_with("Missing shards: 1 of 3 (2); their 6 attempts"),
         "{}",
         partial.stdout
     );
@@ -363,9 +366,12 @@ fn bad_shards_and_start_times_are_bad_input() {
         let out = run_bad_input(&["run", "127.0.0.1", "9", "-y", "--shard", shard]);
         assert!(out.stderr.contains("--shard"), "{shard}: {}", out.stderr);
     }
-    // Five connections over six shards leave the last with none.
-    let out = run_bad_input(&["run", "127.0.0.1", "9", "-y", "-c", "5", "--shard", "5/6"]);
-    assert!(out.stderr.contains("none to make"), "{}", out.stderr);
+    // Five connections over six shards leave the last with none: more shards than
+    // connections are refused, whatever the index.
+    for shard in ["5/6", "0/6"] {
+        let out = run_bad_input(&["run", "127.0.0.1", "9", "-y", "-c", "5", "--shard", shard]);
+        assert!(out.stderr.contains("none to make"), "{}", out.stderr);
+    }
     let out = run_bad_input(&[
         "run",
         "127.0.0.1",

@@ -63,14 +63,20 @@ impl RunConfig {
                 args.connections
             )));
         }
-        let connections = args.shard.attempts(args.connections);
-        if connections == 0 {
+        // More shards than connections leave some with none to make: no run is made of
+        // them, and a merge would have to account for shards that cannot exist.
+        if args.shard.count > args.connections {
             return Err(Error::Usage(format!(
-                "--shard {}/{}: of {} connections, this shard has none to make; use at most {} \
-                 shards",
-                args.shard.index, args.shard.count, args.connections, args.connections
+                "--shard {}/{}: {} shards of {} connections leave some with none to make; use \
+                 at most {} shards",
+                args.shard.index,
+                args.shard.count,
+                args.shard.count,
+                args.connections,
+                args.connections
             )));
         }
+        let connections = args.shard.attempts(args.connections);
         if args.shard != Shard::WHOLE
             && let Some(MinEstablished::Count(n)) = args.thresholds.min_established
         {

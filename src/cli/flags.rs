@@ -481,8 +481,8 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Shard,
         help: &[
             "make attempts I, I+N, I+2N, ... of the schedule",
-            "(0 <= I < N): N processes with I = 0..N-1 make the",
-            "run one would; -c is the total, -s its spacing",
+            "(0 <= I < N <= -c): N processes, I = 0..N-1, make",
+            "the run one would; -c is the total, -s its spacing",
         ],
         ..Flag::NONE
     },

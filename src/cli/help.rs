@@ -242,11 +242,12 @@ encodings, so the merged p99 is the p99 of all connections. Max concurrent
 established is not additive: the merge reports the sum of the shards' maxima
 as an upper bound. Thresholds (--max-latency, --min-established) are judged
 again on the merged run. Shards missing from the files count as attempts not
-made (exit 1).
+made (exit 1), and are listed as a count and at most 8 ranges.
 
 Exit status: the whole run's (0, 1, 2, 3, as for `tcpgoon run`); 64 when the
-input is not summaries of one run: different targets, shard counts, schedules
-or start times, a shard given twice, or a file that cannot be read.
+input is not summaries of one run: different targets, shard counts, schedules,
+start times, probes, TLS settings or gates, a shard given twice, a shard whose
+counts are not its share of -c, sums past 2^64-1, or a file that cannot be read.
 ";
 
 const SERVER: &str = "\

@@ -113,15 +113,83 @@ impl Counts {
         *self.slot(to) += 1;
     }
 
-    /// True when every connection is in exactly one state.
+    /// True when every connection is in exactly one state. Summed without wrapping: counts
+    /// read back from a file could add up to the total only modulo 2^64.
     pub fn adds_up(&self) -> bool {
-        self.not_initiated + self.dialing + self.established + self.closed + self.error
-            == self.total
+        [
+            self.not_initiated,
+            self.dialing,
+            self.established,
+            self.closed,
+            self.error,
+        ]
+        .into_iter()
+        .try_fold(0u64, u64::checked_add)
+            == Some(self.total)
+    }
+
+    /// Adds `other`'s counts, state by state.
+    fn absorb(&mut self, other: &Counts) -> Result<(), Overflow> {
+        add(&mut self.total, other.total, "counts.total")?;
+        add(
+            &mut self.not_initiated,
+            other.not_initiated,
+            "counts.not_initiated",
+        )?;
+        add(&mut self.dialing, other.dialing, "counts.dialing")?;
+        add(
+            &mut self.established,
+            other.established,
+            "counts.established",
+        )?;
+        add(&mut self.closed, other.closed, "counts.closed")?;
+        add(&mut self.error, other.error, "counts.error")
     }
 
     /// Connections that completed the handshake at some point.
     pub fn ever_established(&self) -> u64 {
         self.established + self.closed
+    }
+}
+
+/// A sum that would pass 2^64-1 (2^128-1 for latency sums): the parts were not of one
+/// run. It names what was being added up, as the JSON summary names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow(pub String);
+
+/// `a += b`, or the overflow of `what`.
+fn add(a: &mut u64, b: u64, what: &str) -> Result<(), Overflow> {
+    *a = a.checked_add(b).ok_or_else(|| Overflow(what.to_string()))?;
+    Ok(())
+}
+
+/// `a += b` for each pair, or the overflow of the first whose sum does not fit, named
+/// `object.key`.
+fn add_each<const N: usize>(
+    a: &mut [u64; N],
+    b: &[u64; N],
+    object: &str,
+    keys: [&'static str; N],
+) -> Result<(), Overflow> {
+    for ((x, y), key) in a.iter_mut().zip(b).zip(keys) {
+        add(x, *y, &format!("{object}.{key}"))?;
+    }
+    Ok(())
+}
+
+/// Adds `n` to the count kept under `key` in a list of named counts, or starts one.
+fn add_named<K: PartialEq + Clone>(
+    list: &mut Vec<(K, u64)>,
+    key: &K,
+    n: u64,
+    what: &str,
+) -> Result<(), Overflow> {
+    match list.iter_mut().find(|(k, _)| k == key) {
+        Some((_, m)) => add(m, n, what),
+        None => {
+            list.push((key.clone(), n));
+            Ok(())
+        }
     }
 }
 
@@ -181,18 +249,24 @@ impl Moments {
         }
     }
 
-    /// Adds `other`'s durations to these: the moments of both sets together.
-    pub fn merge(&mut self, other: &Moments) {
+    /// Adds `other`'s durations to these: the moments of both sets together, or the
+    /// overflow of `what` when a count or a sum would not fit (nothing is changed then).
+    pub fn merge(&mut self, other: &Moments, what: &str) -> Result<(), Overflow> {
         if other.count == 0 {
-            return;
+            return Ok(());
         }
+        let overflow = || Overflow(what.to_string());
+        let count = self.count.checked_add(other.count).ok_or_else(overflow)?;
+        let sum = self.sum.checked_add(other.sum).ok_or_else(overflow)?;
+        let sum_of_squares = (self.sum_of_squares)
+            .checked_add(other.sum_of_squares)
+            .ok_or_else(overflow)?;
         if self.count == 0 || other.min < self.min {
             self.min = other.min;
         }
         self.max = self.max.max(other.max);
-        self.count += other.count;
-        self.sum = self.sum.saturating_add(other.sum);
-        self.sum_of_squares = self.sum_of_squares.saturating_add(other.sum_of_squares);
+        (self.count, self.sum, self.sum_of_squares) = (count, sum, sum_of_squares);
+        Ok(())
     }
 
     /// Population standard deviation, as the reference tool computes it.
@@ -287,10 +361,12 @@ impl Latency {
         self.histogram.record(d);
     }
 
-    /// Both sets of latencies together.
-    pub fn merge(&mut self, other: &Latency) {
-        self.moments.merge(&other.moments);
+    /// Both sets of latencies together, or the overflow of `what` (the measure's key).
+    /// The histogram's counts are bounded by the moments' count, checked first.
+    pub fn merge(&mut self, other: &Latency, what: &str) -> Result<(), Overflow> {
+        self.moments.merge(&other.moments, what)?;
         self.histogram.merge(&other.histogram);
+        Ok(())
     }
 
     /// The latency at `quantile`, within the histogram's precision (0.1%) and never outside
@@ -751,61 +827,86 @@ impl Stats {
     /// Adds another process's stats of the same run (a shard) to these: counts, causes and
     /// bytes add up, latencies merge exactly. Maxima of the established count do not add:
     /// their sum is an upper bound, as the shards need not peak at once.
-    pub fn absorb(&mut self, other: &Stats) {
-        let add = |a: &mut Counts, b: &Counts| {
-            a.total += b.total;
-            a.not_initiated += b.not_initiated;
-            a.dialing += b.dialing;
-            a.established += b.established;
-            a.closed += b.closed;
-            a.error += b.error;
-        };
-        add(&mut self.counts, &other.counts);
-        for (a, b) in self.failures.iter_mut().zip(other.failures) {
-            *a += b;
-        }
-        for (a, b) in self.closures.iter_mut().zip(other.closures) {
-            *a += b;
-        }
-        self.max_established += other.max_established;
-        self.bytes_received += other.bytes_received;
-        self.connect.merge(&other.connect);
-        self.time_to_error.merge(&other.time_to_error);
-        self.handshake_rtt.merge(&other.handshake_rtt);
-        self.own_delay.merge(&other.own_delay);
-        self.syn_retransmitted += other.syn_retransmitted;
-        self.schedule_lag.merge(&other.schedule_lag);
-        self.reconnects += other.reconnects;
+    pub fn absorb(&mut self, other: &Stats) -> Result<(), Overflow> {
+        self.counts.absorb(&other.counts)?;
+        add_each(
+            &mut self.failures,
+            &other.failures,
+            "failures",
+            Failure::ALL.map(Failure::key),
+        )?;
+        add_each(
+            &mut self.closures,
+            &other.closures,
+            "closures",
+            Closure::ALL.map(Closure::key),
+        )?;
+        add(
+            &mut self.max_established,
+            other.max_established,
+            "max_concurrent_established",
+        )?;
+        add(
+            &mut self.bytes_received,
+            other.bytes_received,
+            "bytes_received",
+        )?;
+        self.connect.merge(&other.connect, "connect_latency_us")?;
+        (self.time_to_error).merge(&other.time_to_error, "time_to_error_us")?;
+        (self.handshake_rtt).merge(&other.handshake_rtt, "handshake_rtt_us")?;
+        self.own_delay.merge(&other.own_delay, "own_delay_us")?;
+        add(
+            &mut self.syn_retransmitted,
+            other.syn_retransmitted,
+            "syn_retransmitted",
+        )?;
+        (self.schedule_lag).merge(&other.schedule_lag, "schedule_lag_us")?;
+        add(&mut self.reconnects, other.reconnects, "reconnects")?;
         if self.by_target.len() < other.by_target.len() {
             self.by_target
                 .resize(other.by_target.len(), Counts::default());
         }
         for (a, b) in self.by_target.iter_mut().zip(&other.by_target) {
-            add(a, b);
+            a.absorb(b)
+                .map_err(|Overflow(what)| Overflow(format!("by_target {what}")))?;
         }
         self.hold = match (self.hold, other.hold) {
-            (Some(a), Some(b)) => Some(HoldSpan {
-                min_established: a.min_established + b.min_established,
-                max_established: a.max_established + b.max_established,
-                duration: a.duration.max(b.duration),
-            }),
+            (Some(mut a), Some(b)) => {
+                add(
+                    &mut a.min_established,
+                    b.min_established,
+                    "hold.min_established",
+                )?;
+                add(
+                    &mut a.max_established,
+                    b.max_established,
+                    "hold.max_established",
+                )?;
+                a.duration = a.duration.max(b.duration);
+                Some(a)
+            }
             (a, b) => a.or(b),
         };
         self.first_loss = self.first_loss.or(other.first_loss);
         self.knee = self.knee.take().or_else(|| other.knee.clone());
         match (&mut self.probe, &other.probe) {
             (Some(a), Some(b)) => {
-                for (x, y) in a.outcomes.iter_mut().zip(b.outcomes) {
-                    *x += y;
-                }
-                a.awaiting += b.awaiting;
-                a.served_open += b.served_open;
-                a.time_to_served.merge(&b.time_to_served);
-                for &(status, n) in &b.rejected_statuses {
-                    match a.rejected_statuses.iter_mut().find(|(s, _)| *s == status) {
-                        Some((_, m)) => *m += n,
-                        None => a.rejected_statuses.push((status, n)),
-                    }
+                add_each(
+                    &mut a.outcomes,
+                    &b.outcomes,
+                    "probe",
+                    ProbeOutcome::ALL.map(ProbeOutcome::key),
+                )?;
+                add(&mut a.awaiting, b.awaiting, "probe.awaiting")?;
+                add(&mut a.served_open, b.served_open, "probe.served_open")?;
+                (a.time_to_served).merge(&b.time_to_served, "time_to_served_us")?;
+                for (status, n) in &b.rejected_statuses {
+                    add_named(
+                        &mut a.rejected_statuses,
+                        status,
+                        *n,
+                        "probe.rejected_statuses",
+                    )?;
                 }
             }
             (None, Some(b)) => self.probe = Some(b.clone()),
@@ -813,17 +914,12 @@ impl Stats {
         }
         match (&mut self.tls, &other.tls) {
             (Some(a), Some(b)) => {
-                a.handshake.merge(&b.handshake);
-                for (list, more) in [
-                    (&mut a.negotiated, &b.negotiated),
-                    (&mut a.failures, &b.failures),
-                ] {
-                    for (what, n) in more {
-                        match list.iter_mut().find(|(seen, _)| seen == what) {
-                            Some((_, m)) => *m += n,
-                            None => list.push((what.clone(), *n)),
-                        }
-                    }
+                a.handshake.merge(&b.handshake, "tls_handshake_us")?;
+                for (what, n) in &b.negotiated {
+                    add_named(&mut a.negotiated, what, *n, "tls.negotiated")?;
+                }
+                for (what, n) in &b.failures {
+                    add_named(&mut a.failures, what, *n, "tls.failures")?;
                 }
             }
             (None, Some(b)) => self.tls = Some(b.clone()),
@@ -831,21 +927,26 @@ impl Stats {
         }
         match (&mut self.beats, &other.beats) {
             (Some(a), Some(b)) => {
-                a.due += b.due;
-                a.sent += b.sent;
-                a.answered += b.answered;
-                a.late += b.late;
-                for (x, y) in a.stopped.iter_mut().zip(b.stopped) {
-                    *x += y;
-                }
+                add(&mut a.due, b.due, "beats.due")?;
+                add(&mut a.sent, b.sent, "beats.sent")?;
+                add(&mut a.answered, b.answered, "beats.answered")?;
+                add(&mut a.late, b.late, "beats.late")?;
+                add_each(
+                    &mut a.stopped,
+                    &b.stopped,
+                    "beats.stopped",
+                    StopCause::ALL.map(StopCause::key),
+                )?;
                 a.first_stop = match (a.first_stop, b.first_stop) {
                     (Some(x), Some(y)) => Some(x.min(y)),
                     (x, y) => x.or(y),
                 };
-                a.latency.merge(&b.latency);
+                a.latency.merge(&b.latency, "beats.latency_us")?;
+                // The loop's own windows, not read from a summary: their histograms
+                // saturate, as every histogram of the loop's does.
                 a.interval.merge(&b.interval);
                 a.since_sample.merge(&b.since_sample);
-                a.out += b.out;
+                add(&mut a.out, b.out, "beats.out")?;
             }
             (None, Some(b)) => self.beats = Some(b.clone()),
             _ => {}
@@ -856,10 +957,11 @@ impl Stats {
                 .iter_mut()
                 .find(|g| (g.from, g.cause, g.to) == (f.from, f.cause, f.to))
             {
-                Some(g) => g.count += f.count,
+                Some(g) => add(&mut g.count, f.count, "fallbacks.count")?,
                 None => self.fallbacks.push(*f),
             }
         }
+        Ok(())
     }
 
     pub fn failures_of(&self, cause: Failure) -> u64 {
@@ -957,12 +1059,47 @@ mod tests {
             }
             all.record(d);
         }
-        a.merge(&b);
+        a.merge(&b, "a").unwrap();
         assert_eq!(a.moments, all.moments);
         assert_eq!(a.histogram.inner(), all.histogram.inner());
         let mut empty = Latency::default();
-        empty.merge(&all);
+        empty.merge(&all, "empty").unwrap();
         assert_eq!(empty.moments, all.moments);
+    }
+
+    #[test]
+    fn counts_add_up_without_wrapping() {
+        let mut c = Counts::new(10);
+        assert!(c.adds_up());
+        c.not_initiated = u64::MAX;
+        c.closed = 11;
+        // u64::MAX + 11 is 10 modulo 2^64.
+        assert!(!c.adds_up());
+    }
+
+    #[test]
+    fn absorbing_stops_at_a_sum_past_what_a_count_holds() {
+        let mut a = Stats::new(1);
+        let mut b = Stats::new(1);
+        a.bytes_received = u64::MAX;
+        b.bytes_received = 1;
+        assert_eq!(a.absorb(&b), Err(Overflow("bytes_received".to_string())));
+        let mut a = Stats::new(1);
+        a.failures[Failure::Refused.index()] = u64::MAX;
+        b.bytes_received = 0;
+        b.failures[Failure::Refused.index()] = 1;
+        assert_eq!(a.absorb(&b), Err(Overflow("failures.refused".to_string())));
+        let mut a = Stats::new(1);
+        a.connect.moments = Moments::from_parts(u64::MAX, 1, 1, 1, 1);
+        let mut b = Stats::new(1);
+        b.connect.record(Duration::from_micros(3));
+        assert_eq!(
+            a.absorb(&b),
+            Err(Overflow("connect_latency_us".to_string()))
+        );
+        let (mut a, b) = (Stats::new(3), Stats::new(4));
+        assert_eq!(a.absorb(&b), Ok(()));
+        assert_eq!((a.counts.total, a.counts.not_initiated), (7, 7));
     }
 
     #[test]

@@ -372,12 +372,16 @@ pub struct Shard {
     pub count: u64,
 }
 
-/// A merge's account of what it merged.
+/// A merge's account of what it merged. The shards missing are a count and at most
+/// `MISSING_RANGES_SHOWN` ranges (first and last index), then how many ranges more: the
+/// shard count of a summary can be anything up to 2^64-1.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Merged {
     pub shards: u64,
     pub present: Vec<u64>,
-    pub missing: Vec<u64>,
+    pub missing_shards: u64,
+    pub missing_ranges: Vec<[u64; 2]>,
+    pub missing_ranges_more: u64,
     pub missing_attempts: u64,
     pub start_skew_us: Option<u64>,
     pub max_concurrent_established: String,

@@ -76,17 +76,11 @@ pub fn write_merged(w: &mut impl Write, merged: &Merged) -> io::Result<()> {
         )?,
         None => writeln!(w)?,
     }
-    let missing = merged.missing();
-    if !missing.is_empty() {
-        let names: Vec<String> = missing
-            .iter()
-            .map(|i| format!("{i}/{}", merged.shards))
-            .collect();
+    if merged.missing.count > 0 {
         writeln!(
             w,
-            "Missing shards: {} (their {} attempts count as NotInitiated)",
-            names.join(", "),
-            merged.missing_attempts
+            "Missing shards: {} of {} ({}); their {} attempts count as NotInitiated",
+            merged.missing.count, merged.shards, merged.missing, merged.missing_attempts
         )?;
     }
     for (path, latency) in &merged.other_latencies {
@@ -120,7 +114,9 @@ pub fn merged_json(merged: &Merged) -> schema::Merged {
     schema::Merged {
         shards: merged.shards,
         present: merged.present.clone(),
-        missing: merged.missing(),
+        missing_shards: merged.missing.count,
+        missing_ranges: merged.missing.ranges.iter().map(|&(a, b)| [a, b]).collect(),
+        missing_ranges_more: merged.missing.more_ranges,
         missing_attempts: merged.missing_attempts,
         start_skew_us: merged.start_skew.map(micros),
         max_concurrent_established: "upper bound: the sum of the shards' maxima".to_string(),

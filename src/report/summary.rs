@@ -6,7 +6,10 @@
 //! moments add up (their sums are carried in nanoseconds), and histograms are merged from
 //! their HdrHistogram V2 encodings, value for value. Max concurrent established does not
 //! add up (the shards need not peak at once): the sum of their maxima is an upper bound,
-//! and the report says so. Summaries that are not of one run are refused, saying why.
+//! and the report says so. Summaries that are not of one run are refused, saying why:
+//! different targets, schedules, probes, TLS settings or gates, a shard whose counts are
+//! not its share of the schedule, sums past 2^64-1. Nothing a summary says is trusted to
+//! size the work: missing shards are counted from the shards present, never listed.
 //!
 //! The counts over time (each summary's `timeline`) merge too: the merged sample at a
 //! moment is the sum of every shard's counts then, each shard's samples a step function
@@ -25,8 +28,8 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::{
-    BeatStats, Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, ProbeStats, Stats,
-    StopCause, TlsStats,
+    BeatStats, Counts, Fallback, HoldSpan, Latency, LatencyHistogram, Moments, Overflow,
+    ProbeStats, Stats, StopCause, TlsStats,
 };
 use crate::engine::timeline::{BeatSample, Sample, Timeline};
 use crate::engine::{Outcome, Stop};
@@ -295,7 +298,7 @@ fn check_timeline(samples: &[Sample], c: &Counts) -> Result<(), String> {
     }
     if let Some(s) = samples
         .iter()
-        .find(|s| states(s).iter().sum::<u64>() != c.total)
+        .find(|s| states(s).into_iter().try_fold(0u64, u64::checked_add) != Some(c.total))
     {
         return Err(format!(
             "its timeline does not add up to its {} connections at {}us",
@@ -516,6 +519,8 @@ pub struct Merged {
     pub shards: u64,
     /// Indices of the shards merged, in order.
     pub present: Vec<u64>,
+    /// The shards not merged, as a count and a few ranges.
+    pub missing: MissingShards,
     /// How many attempts the missing shards would have made: counted as NotInitiated.
     pub missing_attempts: u64,
     /// The spread of the shards' first attempts against their due times: the latest less
@@ -526,16 +531,231 @@ pub struct Merged {
     pub other_latencies: Vec<(String, Latency)>,
 }
 
-impl Merged {
-    pub fn missing(&self) -> Vec<u64> {
-        (0..self.shards)
-            .filter(|i| !self.present.contains(i))
-            .collect()
+/// The ranges of missing shards a report shows; the rest are counted.
+pub const MISSING_RANGES_SHOWN: usize = 8;
+
+/// The shards of a run's count that are not in a merge: how many, the first
+/// `MISSING_RANGES_SHOWN` runs of consecutive indices (first and last, inclusive), and how
+/// many runs more. Bounded whatever the count: a summary can say it is one of 2^64-1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MissingShards {
+    pub count: u64,
+    pub ranges: Vec<(u64, u64)>,
+    pub more_ranges: u64,
+}
+
+impl MissingShards {
+    /// The gaps `present` (ascending, distinct, each below `shards`) leaves in
+    /// `0..shards`: one pass over the shards present, none over the count.
+    pub fn of(present: &[u64], shards: u64) -> MissingShards {
+        let mut missing = MissingShards {
+            count: shards.saturating_sub(present.len() as u64),
+            ..MissingShards::default()
+        };
+        let mut gap = |first: u64, last: u64| {
+            if missing.ranges.len() < MISSING_RANGES_SHOWN {
+                missing.ranges.push((first, last));
+            } else {
+                missing.more_ranges += 1;
+            }
+        };
+        // The first index not yet accounted for; `None` past the last of u64.
+        let mut from = Some(0u64);
+        for &index in present {
+            if let Some(first) = from
+                && index > first
+            {
+                gap(first, index - 1);
+            }
+            from = index.checked_add(1);
+        }
+        if let Some(first) = from
+            && first < shards
+        {
+            gap(first, shards - 1);
+        }
+        missing
+    }
+}
+
+impl std::fmt::Display for MissingShards {
+    /// `2-5, 8, 9-10`, then `… and K more ranges` when some are not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, &(first, last)) in self.ranges.iter().enumerate() {
+            if n > 0 {
+                f.write_str(", ")?;
+            }
+            if first == last {
+                write!(f, "{first}")?;
+            } else {
+                write!(f, "{first}-{last}")?;
+            }
+        }
+        if self.more_ranges > 0 {
+            write!(f, ", … and {} more ranges", self.more_ranges)?;
+        }
+        Ok(())
     }
 }
 
 fn name(s: &ShardSummary) -> String {
     format!("shard {}/{} ({})", s.shard.index, s.shard.count, s.source)
+}
+
+/// A shard's counts are its share of the schedule: `--shard I/N` of `-c C` makes attempts
+/// I, I+N, … below C, no more and no fewer, and with `--reconnect` its replacements on top
+/// of them, each in exactly one state (summed without wrapping). A run that stopped early
+/// counts the rest as not initiated, so this holds for every run tcpgoon writes. Gives
+/// the shard's share.
+fn check_share(s: &ShardSummary) -> Result<u64, String> {
+    if s.shard.count > s.connections {
+        return Err(format!(
+            "{} is one of {} shards of a run of {} connections: no run has more shards than \
+             connections",
+            name(s),
+            s.shard.count,
+            s.connections
+        ));
+    }
+    let counts = &s.outcome.stats.counts;
+    let share = s.shard.attempts(s.connections);
+    let reconnects = s.outcome.stats.reconnects;
+    if share.checked_add(reconnects) != Some(counts.total) {
+        let replacements = match reconnects {
+            0 => String::new(),
+            n => format!(" and {n} replacements (--reconnect)"),
+        };
+        return Err(format!(
+            "{} counts {} attempts, and its share of the run's {} connections is {}{}: not a \
+             shard of this run",
+            name(s),
+            counts.total,
+            s.connections,
+            share,
+            replacements
+        ));
+    }
+    if !counts.adds_up() {
+        return Err(format!(
+            "{}: its counts do not add up to its total of {}",
+            name(s),
+            counts.total
+        ));
+    }
+    Ok(share)
+}
+
+/// The run options every shard of one run shares beyond its schedule, each with what a
+/// difference is called and the flag that sets it. Keys not listed here and not in
+/// `OWN_OPTIONS` (ones a later tcpgoon records) are compared too, as run options.
+const SHARED_OPTIONS: [(&str, &str, &str); 8] = [
+    ("probe", "probes", "--probe"),
+    ("tls", "TLS settings", "--tls"),
+    ("max_latency", "gates", "--max-latency"),
+    ("min_established", "gates", "--min-established"),
+    ("dial_timeout_us", "dial timeouts", "--dial-timeout"),
+    ("hold_us", "hold times", "--hold"),
+    ("settle_us", "settle times", "--settle"),
+    ("reconnect", "reconnects", "--reconnect"),
+];
+
+/// Run options a shard may have of its own: the schedule (`-c`, `-s`, compared on their
+/// own), the durations as given (their microseconds are compared), the tick interval
+/// (which shapes no outcome), and each machine's own addresses.
+const OWN_OPTIONS: [&str; 11] = [
+    "connections",
+    "sleep_us",
+    "sleep",
+    "dial_timeout",
+    "hold",
+    "settle",
+    "interval",
+    "interval_us",
+    "targets",
+    "fallbacks",
+    "sources",
+];
+
+/// An option as compared: absent and `null` alike, a `--ca` file as a file whatever its
+/// path (each machine has its own copy of the CA, where it keeps it), gates in any order.
+fn comparable(key: &str, value: Option<&Value>) -> Value {
+    let mut value = value.cloned().unwrap_or(Value::Null);
+    match key {
+        "tls" => {
+            if let Some(trust) = value.get_mut("trust")
+                && trust
+                    .as_str()
+                    .is_some_and(|t| t != "system" && t != "insecure")
+            {
+                *trust = Value::String("a --ca file".to_string());
+            }
+        }
+        "max_latency" => {
+            if let Value::Array(gates) = &mut value {
+                gates.sort_by_key(|g| g.to_string());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+/// An option's value in a message: a string as it is, a list of strings joined, `none`
+/// for nothing, anything else as JSON; cut short past 100 characters.
+fn shown(value: &Value) -> String {
+    let text = match value {
+        Value::Null => "none".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "none".to_string(),
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    };
+    match text.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// The first run option (probe, TLS, gate, …) in which `s` differs from `first`, said
+/// as merge refuses it.
+fn different_options(first: &ShardSummary, s: &ShardSummary) -> Option<String> {
+    let object = |o: &Options| match serde_json::to_value(o) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (a, b) = (object(&first.options), object(&s.options));
+    let known = SHARED_OPTIONS
+        .iter()
+        .map(|&(key, what, flag)| (key.to_string(), what.to_string(), flag.to_string()));
+    let later = a
+        .keys()
+        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+        .filter(|k| {
+            !OWN_OPTIONS.contains(&k.as_str()) && !SHARED_OPTIONS.iter().any(|(key, ..)| key == k)
+        })
+        .map(|k| (k.clone(), "run options".to_string(), format!("options.{k}")));
+    for (key, what, flag) in known.chain(later) {
+        let (x, y) = (comparable(&key, a.get(&key)), comparable(&key, b.get(&key)));
+        if x != y {
+            return Some(format!(
+                "different {what}: {} ran with {flag} {}, {} with {flag} {}",
+                name(first),
+                shown(&x),
+                name(s),
+                shown(&y)
+            ));
+        }
+    }
+    None
+}
+
+/// What overflowed in a merge, said as merge refuses it.
+fn overflowed(Overflow(what): Overflow) -> String {
+    format!("the shards' {what} add up past 2^64-1: these are not the counts of one run")
 }
 
 /// Merges the summaries of one run's shards, or says why they are not one run's.
@@ -586,6 +806,21 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
                 shown(&s.start_at)
             ));
         }
+        if let Some(difference) = different_options(&first, s) {
+            return Err(difference);
+        }
+        // `--heartbeat` is not among the options a summary records; its beats are.
+        let beating = |s: &ShardSummary| s.outcome.stats.beats.is_some();
+        if beating(s) != beating(&first) {
+            let ran = |s: &ShardSummary| if beating(s) { "with" } else { "without" };
+            return Err(format!(
+                "different heartbeats: {} ran {} --heartbeat, {} {} it",
+                name(&first),
+                ran(&first),
+                name(s),
+                ran(s)
+            ));
+        }
     }
     for pair in shards.windows(2) {
         if pair[0].shard.index == pair[1].shard.index {
@@ -594,6 +829,13 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
                 pair[0].shard.index, pair[0].shard.count, pair[0].source, pair[1].source
             ));
         }
+    }
+    // The present shards' shares: at most the run's -c, as no two are one shard.
+    let mut present_share = 0u64;
+    for s in &shards {
+        present_share = present_share
+            .checked_add(check_share(s)?)
+            .ok_or_else(|| overflowed(Overflow("shares of -c".to_string())))?;
     }
     // Times from the earliest origin: the shards of one --start-at share it; without one,
     // each started on its own, and the merged run spans them all.
@@ -607,7 +849,7 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
     let mut dial_span = Duration::ZERO;
     for s in &shards {
         let o = &s.outcome;
-        stats.absorb(&o.stats);
+        stats.absorb(&o.stats).map_err(overflowed)?;
         // An interruption says more than a local limit; either makes the run incomplete.
         stop = match (stop, o.stop) {
             (Some(Stop::Interrupted(sig)), _) => Some(Stop::Interrupted(sig)),
@@ -624,12 +866,21 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
     }
     let count = first.shard.count;
     let present: Vec<u64> = shards.iter().map(|s| s.shard.index).collect();
-    let missing_attempts: u64 = (0..count)
-        .filter(|i| !present.contains(i))
-        .map(|index| Shard { index, count }.attempts(first.connections))
-        .sum();
-    stats.counts.total += missing_attempts;
-    stats.counts.not_initiated += missing_attempts;
+    // The shares of all the shards make the run's -c: the missing shards' attempts are
+    // what the present ones' leave, counted without a pass over the shard count.
+    let missing_attempts = first
+        .connections
+        .checked_sub(present_share)
+        .ok_or_else(|| overflowed(Overflow("shares of -c".to_string())))?;
+    let missing = MissingShards::of(&present, count);
+    let grow = |n: &mut u64, what: &str| {
+        *n = n
+            .checked_add(missing_attempts)
+            .ok_or_else(|| overflowed(Overflow(what.to_string())))?;
+        Ok::<(), String>(())
+    };
+    grow(&mut stats.counts.total, "counts.total")?;
+    grow(&mut stats.counts.not_initiated, "counts.not_initiated")?;
     let tracks: Vec<Track> = shards
         .iter()
         .map(|s| Track {
@@ -640,10 +891,17 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
         .collect();
     stats.timeline = merge_timelines(&tracks, missing_attempts);
     // Each shard's first attempt, by the wall clock, against the time it was due.
-    let late: Vec<u64> = shards
-        .iter()
-        .filter_map(|s| s.first_attempt_late_us.map(|l| s.origin_us + l))
-        .collect();
+    let mut late = Vec::new();
+    for s in &shards {
+        if let Some(l) = s.first_attempt_late_us {
+            late.push(s.origin_us.checked_add(l).ok_or_else(|| {
+                format!(
+                    "{}: its schedule_origin_us and first_attempt_late_us add up past 2^64-1",
+                    name(s)
+                )
+            })?);
+        }
+    }
     let start_skew = (late.len() >= 2).then(|| {
         let (lo, hi) = (late.iter().min(), late.iter().max());
         Duration::from_micros(hi.unwrap_or(&0) - lo.unwrap_or(&0))
@@ -663,7 +921,7 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
     let mut other_latencies: Vec<(String, Latency)> = Vec::new();
     for (path, latency) in shards.iter().flat_map(|s| &s.other_latencies) {
         match other_latencies.iter_mut().find(|(p, _)| p == path) {
-            Some((_, merged)) => merged.merge(latency),
+            Some((_, merged)) => merged.merge(latency, path).map_err(overflowed)?,
             None => other_latencies.push((path.clone(), latency.clone())),
         }
     }
@@ -673,6 +931,7 @@ pub fn merge(mut shards: Vec<ShardSummary>) -> Result<Merged, String> {
         outcome,
         shards: count,
         present,
+        missing,
         missing_attempts,
         start_skew,
         requested_rate,
@@ -750,9 +1009,13 @@ pub fn merge_timelines(tracks: &[Track], missing: u64) -> Timeline {
             sum.established += s.established;
             sum.closed += s.closed;
             sum.error += s.error;
-            sum.served_open = sum.served_open.map(|v| v + s.served_open.unwrap_or(0));
+            // The states of each sample add up to its shard's total, and the totals to the
+            // run's: their sums fit. What a sample says beside them is not checked against
+            // them, so its sums stop at the top rather than wrap.
+            sum.served_open =
+                (sum.served_open).map(|v| v.saturating_add(s.served_open.unwrap_or(0)));
             if let (Some(b), Some(sb)) = (&mut sum.beats, s.beats) {
-                b.stopped += sb.stopped;
+                b.stopped = b.stopped.saturating_add(sb.stopped);
             }
         }
         if at == moments.len() {
@@ -1014,6 +1277,52 @@ mod tests {
                 .unwrap_err()
                 .contains("no column dialing")
         );
+    }
+
+    #[test]
+    fn missing_shards_are_a_count_and_the_first_ranges() {
+        let of = |present: &[u64], shards| MissingShards::of(present, shards);
+        assert_eq!(of(&[0, 1, 2], 3), MissingShards::default());
+        let m = of(&[0, 1, 6, 7], 11);
+        assert_eq!((m.count, m.more_ranges), (7, 0));
+        assert_eq!(m.ranges, [(2, 5), (8, 10)]);
+        assert_eq!(m.to_string(), "2-5, 8-10");
+        assert_eq!(of(&[1], 3).to_string(), "0, 2");
+        // One pass over what is present, whatever the count.
+        let m = of(&[1], u64::MAX);
+        assert_eq!(m.count, u64::MAX - 1);
+        assert_eq!(m.to_string(), format!("0, 2-{}", u64::MAX - 1));
+        assert_eq!(of(&[u64::MAX - 1], u64::MAX).ranges, [(0, u64::MAX - 2)]);
+        let odd: Vec<u64> = (0..20).map(|k| 2 * k + 1).collect();
+        let m = of(&odd, 1000);
+        assert_eq!(m.ranges.len(), MISSING_RANGES_SHOWN);
+        assert_eq!(m.more_ranges, 13);
+        assert_eq!(
+            m.to_string(),
+            "0, 2, 4, 6, 8, 10, 12, 14, … and 13 more ranges"
+        );
+    }
+
+    #[test]
+    fn options_are_compared_as_runs_differ() {
+        let tls = |trust: &str| {
+            comparable(
+                "tls",
+                Some(&serde_json::json!({"trust": trust, "alpn": []})),
+            )
+        };
+        assert_eq!(tls("/a/ca.pem"), tls("/b/ca.pem"));
+        assert_ne!(tls("/a/ca.pem"), tls("system"));
+        assert_ne!(tls("insecure"), tls("system"));
+        let gates = |g: Value| comparable("max_latency", Some(&g));
+        assert_eq!(
+            gates(serde_json::json!(["max=1s", "p99=2s"])),
+            gates(serde_json::json!(["p99=2s", "max=1s"]))
+        );
+        assert_eq!(comparable("probe", None), Value::Null);
+        assert_eq!(shown(&Value::Null), "none");
+        assert_eq!(shown(&serde_json::json!(["a=1", "b=2"])), "a=1 b=2");
+        assert_eq!(shown(&Value::String("é".repeat(300))).chars().count(), 101);
     }
 
     #[test]
