@@ -349,6 +349,8 @@ impl Beating {
                 },
             ),
             Some(ProbeKind::Http) => (probe.send.clone(), BeatReply::HttpHead),
+            // A ping frame, answered by its pong: the session makes both.
+            Some(ProbeKind::Ws { .. }) => (Vec::new(), BeatReply::WsPong),
             Some(ProbeKind::Postgres { .. }) => {
                 (POSTGRES_EMPTY_QUERY.to_vec(), BeatReply::Postgres)
             }
