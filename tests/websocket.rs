@@ -175,6 +175,41 @@ fn the_server_s_own_pings_are_answered_so_it_keeps_the_connections() {
 }
 
 #[test]
+fn headers_given_reach_the_server() {
+    if !websockets_installed() {
+        return;
+    }
+    let (_server, port) = ws_server(&["--max", "10", "--require", "Authorization:Bearer t0k"]);
+    let without = run(&args!(
+        "run 127.0.0.1 {port} -c 2 -s 5ms -y -i 0 --probe ws --hold 200ms"
+    ));
+    assert_eq!(without.code, Some(2), "{without:?}");
+    assert_eq!(
+        without.line("HTTP statuses rejected:"),
+        "HTTP statuses rejected: 401 ×2"
+    );
+    let with = run(&args!(
+        "run 127.0.0.1 {port} -c 2 -s 5ms -y -i 0 --probe ws --ws-protocol chat --hold 200ms --header";
+        "Authorization: Bearer t0k"
+    ));
+    assert_eq!(with.code, Some(0), "{with:?}");
+}
+
+#[test]
+fn ws_options_need_the_ws_probe_and_good_values() {
+    for bad in [
+        args!("run 127.0.0.1 9 --probe redis --header"; "A: b"),
+        args!("run 127.0.0.1 9 --ws-protocol chat"),
+        args!("run 127.0.0.1 9 --probe ws --header"; "no colon"),
+        args!("run 127.0.0.1 9 --probe ws --header"; "Bad Name: x"),
+        args!("run 127.0.0.1 9 --probe ws --header"; "A: b\r\nInjected: yes"),
+        args!("run 127.0.0.1 9 --probe ws --ws-protocol"; "a b"),
+    ] {
+        run_bad_input(&bad);
+    }
+}
+
+#[test]
 fn a_ws_path_must_be_a_path() {
     for bad in ["ws:chat", "ws:/a b", "ws:"] {
         let out = run_bad_input(&args!("run 127.0.0.1 9 -c 1 --probe"; bad));

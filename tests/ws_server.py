@@ -2,7 +2,8 @@
 server, not one of ours. It holds at most K connections at once; past K it refuses the
 upgrade with 503 (`--past-k 503`) or accepts it and closes with 1013 (`--past-k 1013`).
 With --ping-interval it pings every connection and closes one whose pong does not come
-within --ping-timeout. It prints `port N` once it listens on 127.0.0.1."""
+within --ping-timeout. With --require NAME:VALUE it refuses with 401 a handshake without
+that header. It prints `port N` once it listens on 127.0.0.1."""
 
 import argparse
 import asyncio
@@ -15,6 +16,7 @@ args.add_argument("--max", type=int, required=True)
 args.add_argument("--past-k", choices=["503", "1013"], default="503")
 args.add_argument("--ping-interval", type=float, default=None)
 args.add_argument("--ping-timeout", type=float, default=None)
+args.add_argument("--require", default=None)
 opts = args.parse_args()
 open_now = 0
 
@@ -35,6 +37,10 @@ async def handler(ws, path):
 
 
 async def process_request(path, headers):
+    if opts.require:
+        name, value = opts.require.split(":", 1)
+        if headers.get(name) != value:
+            return http.HTTPStatus.UNAUTHORIZED, [], b"who are you\n"
     if opts.past_k == "503" and open_now >= opts.max:
         return http.HTTPStatus.SERVICE_UNAVAILABLE, [], b"full\n"
     return None
