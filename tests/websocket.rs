@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::{Guard, args, installed, run, run_bad_input, signal};
+use common::{
+    Guard, TempDir, args, in_private_net, installed, nginx_tls, openssl_cert, run, run_bad_input,
+    signal,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -175,6 +178,38 @@ fn the_server_s_own_pings_are_answered_so_it_keeps_the_connections() {
 }
 
 #[test]
+fn wss_through_nginx_proxying_to_the_server_serves_and_beats() {
+    if !websockets_installed() || !installed("nginx") || !installed("openssl") {
+        return;
+    }
+    let dir = TempDir::new("wss-nginx");
+    let (cert, key) = openssl_cert(&dir);
+    in_private_net(|| {
+        let (_server, port) = ws_server(&["--max", "100"]);
+        let _nginx = nginx_tls(
+            &dir,
+            &cert,
+            &key,
+            &format!(
+                "proxy_pass http://127.0.0.1:{port}; proxy_http_version 1.1; \
+                 proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection upgrade;"
+            ),
+        );
+        let out = run(&args!(
+            "run 127.0.0.1 8443 -c 10 -s 5ms -y -i 0 --tls --ca {cert} --probe ws --heartbeat 100ms --hold 1s"
+        ));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(
+            out.verdict(),
+            "PASS: 10 of 10 established, served, held and answered every heartbeat"
+        );
+        let [_, _, answered, _, stopped] = out.beat_counts();
+        assert!(answered >= 80, "{}", out.stdout);
+        assert_eq!(stopped, 0);
+    });
+}
+
+#[test]
 fn headers_given_reach_the_server() {
     if !websockets_installed() {
         return;
@@ -207,6 +242,36 @@ fn ws_options_need_the_ws_probe_and_good_values() {
     ] {
         run_bad_input(&bad);
     }
+}
+
+#[test]
+fn a_101_with_the_wrong_accept_is_a_named_protocol_error() {
+    // No real server answers with the wrong key on demand: a listener that answers every
+    // handshake with the same 101, whose accept fits no fresh key.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            );
+            // Held open: the verdict is the answer's, not a close's.
+            std::mem::forget(stream);
+        }
+    });
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 5ms -y -i 0 --probe ws --hold 200ms"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.probe_counts(), [0, 3, 0, 0], "{}", out.stdout);
+    assert_eq!(
+        out.line("Protocol events:"),
+        "Protocol events: a 101 without the right Sec-WebSocket-Accept ×3"
+    );
 }
 
 #[test]
