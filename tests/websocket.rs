@@ -70,7 +70,10 @@ fn k_plus_one_past_a_cap_that_refuses_with_503_is_k_served_and_one_named_rejecti
     ));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_eq!(out.probe_counts(), [5, 1, 0, 0], "{}", out.stdout);
-    assert_eq!(out.line("HTTP statuses rejected:"), "HTTP statuses rejected: 503 ×1");
+    assert_eq!(
+        out.line("HTTP statuses rejected:"),
+        "HTTP statuses rejected: 503 ×1"
+    );
     assert!(out.verdict().contains("1 rejected"), "{}", out.verdict());
     out.probe_adds_up();
     assert!(out.final_counts().adds_up(), "{}", out.stdout);
@@ -86,10 +89,7 @@ fn k_at_the_cap_passes_and_the_path_is_sent() {
         "run 127.0.0.1 {port} -c 5 -s 20ms -y -i 0 --probe ws:/chat/room?id=1 --hold 500ms"
     ));
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(
-        out.verdict(),
-        "PASS: 5 of 5 established, served and held"
-    );
+    assert_eq!(out.verdict(), "PASS: 5 of 5 established, served and held");
     assert_eq!(out.probe_counts(), [5, 0, 0, 0]);
 }
 
@@ -129,7 +129,12 @@ fn pings_beat_and_are_answered_and_a_frozen_server_stops_answering() {
     );
     let [due, sent, answered, late, stopped] = out.beat_counts();
     assert!(answered >= 200, "{}", out.stdout);
-    assert_eq!((due, sent, stopped), (answered, answered, 0), "{}", out.stdout);
+    assert_eq!(
+        (due, sent, stopped),
+        (answered, answered, 0),
+        "{}",
+        out.stdout
+    );
     assert!(late <= answered);
 
     // Frozen a second into the hold: every connection stops answering, none closes.
@@ -148,7 +153,8 @@ fn pings_beat_and_are_answered_and_a_frozen_server_stops_answering() {
     let [_, _, _, _, stopped] = out.beat_counts();
     assert_eq!(stopped, 20, "{}", out.stdout);
     assert!(
-        out.verdict().contains("20 of 20 stopped answering heartbeats"),
+        out.verdict()
+            .contains("20 of 20 stopped answering heartbeats"),
         "{}",
         out.verdict()
     );

@@ -582,7 +582,7 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Probe,
         help: &[
             "with --probe ws: add this header to the",
-            "handshake (Authorization, Cookie, Origin…);",
+            "handshake: Authorization, Cookie, Origin;",
             "repeatable",
         ],
         ..HEADER
@@ -755,7 +755,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         on: &[Limit],
-        joined: true,
+        help: &["the WebSocket handshake's, as for run"],
         ..HEADER
     },
     Flag {
@@ -1150,7 +1150,7 @@ const HEARTBEAT_TIMEOUT: Flag = Flag {
 
 const HEADER: Flag = Flag {
     long: Some("--header"),
-    values: &["'NAME: VALUE'"],
+    values: &["HEADER"],
     repeats: true,
     ..Flag::NONE
 };

@@ -43,14 +43,13 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
-use crate::engine::probe::Reply;
-use crate::engine::ws_session::WsSession;
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
+use crate::engine::probe::Reply;
 use crate::engine::probe::{Probe, ProbeOutcome};
 use crate::engine::session::{Heartbeat, Output, Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
@@ -59,6 +58,7 @@ use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};
 use crate::engine::timer::{self, Alarm};
 use crate::engine::tls;
 use crate::engine::transport::Transport;
+use crate::engine::ws_session::WsSession;
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -840,7 +840,12 @@ impl<'s> Engine<'s> {
         if out == 0 || matches!(self.phases.stop(), Some(Stop::Interrupted(_))) {
             return false;
         }
-        if let Some(schedule) = self.stack.session.as_mut().and_then(Session::beat_schedule_mut) {
+        if let Some(schedule) = self
+            .stack
+            .session
+            .as_mut()
+            .and_then(Session::beat_schedule_mut)
+        {
             schedule.until.get_or_insert(now);
         }
         true

@@ -257,7 +257,12 @@ fn join(parts: [u16; 4]) -> u64 {
 }
 
 fn split(n: u64) -> [u16; 4] {
-    [(n >> 48) as u16, (n >> 32) as u16, (n >> 16) as u16, n as u16]
+    [
+        (n >> 48) as u16,
+        (n >> 32) as u16,
+        (n >> 16) as u16,
+        n as u16,
+    ]
 }
 
 impl FrameReader {
@@ -463,7 +468,11 @@ Connection: Upgrade\r\nsec-websocket-accept:  s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\
         let mut bytes = HEAD.to_vec();
         bytes.extend_from_slice(b"\x81\x02hi");
         for split in 0..=HEAD.len() {
-            assert_eq!(read_whole(&bytes, split), (Head::Upgraded, HEAD.len()), "{split}");
+            assert_eq!(
+                read_whole(&bytes, split),
+                (Head::Upgraded, HEAD.len()),
+                "{split}"
+            );
         }
     }
 

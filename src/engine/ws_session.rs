@@ -62,7 +62,9 @@ pub enum WsEvent {
 impl WsEvent {
     pub fn label(self) -> String {
         match self {
-            WsEvent::Closed(code) => format!("closed by the server with {code}{}", close_name(code)),
+            WsEvent::Closed(code) => {
+                format!("closed by the server with {code}{}", close_name(code))
+            }
             WsEvent::BadAccept => "a 101 without the right Sec-WebSocket-Accept".to_string(),
             WsEvent::NotHttp => "an answer to the handshake that is not HTTP".to_string(),
             WsEvent::Frame(e) => e.label().to_string(),
@@ -278,7 +280,13 @@ impl WsSession {
     }
 
     /// Takes `bytes`, the next plaintext that arrived on attempt `seq`'s connection, `now`.
-    pub fn on_bytes(&self, state: &mut WsState, seq: u64, mut bytes: &[u8], now: Instant) -> Output {
+    pub fn on_bytes(
+        &self,
+        state: &mut WsState,
+        seq: u64,
+        mut bytes: &[u8],
+        now: Instant,
+    ) -> Output {
         let mut out = Output::default();
         if state.stage == Stage::Head {
             let expected = ws::accept(&ws::key(self.seed, seq));
@@ -601,7 +609,10 @@ mod tests {
             let text = String::from_utf8(bytes).unwrap();
             let key = String::from_utf8(ws::key(7, 3).to_vec()).unwrap();
             assert!(text.starts_with("GET /chat HTTP/1.1\r\nHost: localhost:80\r\n"));
-            assert!(text.contains(&format!("Sec-WebSocket-Key: {key}\r\n")), "{text}");
+            assert!(
+                text.contains(&format!("Sec-WebSocket-Key: {key}\r\n")),
+                "{text}"
+            );
             assert!(text.ends_with("\r\n\r\n"));
         }
     }
@@ -653,7 +664,10 @@ mod tests {
         assert!(out.beat.sent);
         assert_eq!(unmask(&ping), (PING, 0u32.to_be_bytes().to_vec()));
         // Its pong, in two reads: answered 5 ms after it was due.
-        assert_eq!(s.on_bytes(&mut state, 1, b"\x8a\x04\0\0", t0 + ms(28)), Output::default());
+        assert_eq!(
+            s.on_bytes(&mut state, 1, b"\x8a\x04\0\0", t0 + ms(28)),
+            Output::default()
+        );
         let out = s.on_bytes(&mut state, 1, b"\0\0", t0 + ms(30));
         assert_eq!(out.beat.answered, Some((ms(5), false)));
         assert_eq!(out.deadline, Some(t0 + ms(125)));

@@ -375,7 +375,9 @@ fn parse_header(text: &str) -> Result<String, String> {
 fn parse_token(text: &str) -> Result<String, String> {
     let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if text.is_empty() || text.len() > 256 || !text.bytes().all(ok) {
-        return Err(format!("'{text}' is not a token (letters, digits, !#$%&'*+-.^_`|~)"));
+        return Err(format!(
+            "'{text}' is not a token (letters, digits, !#$%&'*+-.^_`|~)"
+        ));
     }
     Ok(text.to_string())
 }
