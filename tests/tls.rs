@@ -6,11 +6,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Guard, Output, args, in_private_net, installed, run, start_server};
+use common::{
+    Guard, Output, TempDir, args, in_private_net, installed, nginx_tls, openssl_cert, run,
+    start_server,
+};
 
 fn run_tls(port: &str, connections: &str, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -44,54 +46,6 @@ fn every_attempt_ended(out: &Output, total: u64) {
     assert!(counts.adds_up(), "{}", out.stdout);
     assert_eq!(counts.total, total, "{}", out.stdout);
     assert_eq!(counts.dialing + counts.not_initiated, 0, "{}", out.stdout);
-}
-
-/// A temp dir removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("tcpgoon-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("make a temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0
-            .join(file)
-            .to_str()
-            .expect("UTF-8 temp path")
-            .to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A self-signed certificate for localhost and 127.0.0.1 and its key, made by openssl in
-/// `dir`: (cert.pem, key.pem).
-fn openssl_cert(dir: &TempDir) -> (String, String) {
-    let (cert, key) = (dir.path("cert.pem"), dir.path("key.pem"));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        // Not CN=localhost: Debian's ssl-cert puts a snakeoil certificate of that subject
-        // among the system's roots, and webpki would try it as the issuer.
-        .args(["-subj", "/CN=tcpgoon test"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        // An end entity, as a server's certificate signed by a CA would be.
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-keyout", &key, "-out", &cert])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run openssl");
-    assert!(status.success(), "openssl req: {status}");
-    (cert, key)
 }
 
 #[test]
@@ -408,40 +362,6 @@ fn ca_is_a_regular_file_read_to_a_bound() {
     assert!(out.stderr.contains("larger than 16 MiB"), "{out:?}");
 }
 
-/// nginx, from Debian, serving TLS on 127.0.0.1:8443 with `cert` and `key`, its config, pid
-/// and logs in `dir`; stopped on drop. One process (`master_process off`): the guard's kill
-/// then stops all of it, where a killed master would leave its worker running.
-fn nginx(dir: &TempDir, cert: &str, key: &str) -> Guard {
-    let conf = dir.path("nginx.conf");
-    let root = dir.path("");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\nmaster_process off;\npid {root}nginx.pid;\nerror_log {root}error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {root}body;\n\
-             proxy_temp_path {root}proxy;\n  fastcgi_temp_path {root}fastcgi;\n\
-             uwsgi_temp_path {root}uwsgi;\n  scgi_temp_path {root}scgi;\n\
-             server {{\n    listen 127.0.0.1:8443 ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n\
-             ssl_certificate {cert};\n\
-             ssl_certificate_key {key};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n"
-        ),
-    )
-    .expect("write nginx.conf");
-    let guard = Guard(
-        Command::new("nginx")
-            .args(["-c", &conf, "-p", &root, "-e", &dir.path("error.log")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    common::wait_for("nginx to listen on 8443", || {
-        std::net::TcpStream::connect("127.0.0.1:8443").is_ok()
-    });
-    guard
-}
-
 #[test]
 fn tls_with_an_http_probe_against_nginx() {
     if !installed("nginx") || !installed("openssl") {
@@ -450,7 +370,7 @@ fn tls_with_an_http_probe_against_nginx() {
     let dir = TempDir::new("tls-nginx");
     let (cert, key) = openssl_cert(&dir);
     in_private_net(|| {
-        let _nginx = nginx(&dir, &cert, &key);
+        let _nginx = nginx_tls(&dir, &cert, &key, "return 200 \"ok\\n\";");
         let out = run(&[
             "run",
             "127.0.0.1",
@@ -513,7 +433,7 @@ fn heartbeats_go_over_tls_on_nginx_s_kept_alive_connections() {
     let dir = TempDir::new("tls-nginx-beats");
     let (cert, key) = openssl_cert(&dir);
     in_private_net(|| {
-        let _nginx = nginx(&dir, &cert, &key);
+        let _nginx = nginx_tls(&dir, &cert, &key, "return 200 \"ok\\n\";");
         // A HEAD on the kept-alive connection every 100 ms, through its TLS session.
         let out = run(&args!(
             "run 127.0.0.1 8443 -c 50 -s 1ms -y -i 0 --tls --probe http --heartbeat 100ms --hold 1500ms --ca";

@@ -536,6 +536,8 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
         timeout,
         heartbeat,
         heartbeat_timeout,
+        headers,
+        ws_protocol,
     } = probing;
     if let Some(kind) = kind {
         let name = match kind {
@@ -546,6 +548,7 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             ProbeKind::Postgres { user } => format!("postgres:{user}"),
             ProbeKind::Ssh => "ssh".to_string(),
             ProbeKind::Smtp => "smtp".to_string(),
+            ProbeKind::Ws { path } => format!("ws:{path}"),
         };
         push_text(line, "--probe", &name);
     }
@@ -563,6 +566,12 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             line.push(key.to_string());
             line.push(canonical(*value));
         }
+    }
+    for header in headers {
+        push_text(line, "--header", header);
+    }
+    if let Some(protocol) = ws_protocol {
+        push_text(line, "--ws-protocol", protocol);
     }
 }
 

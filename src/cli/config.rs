@@ -262,12 +262,38 @@ fn resolve_probe(
     tls_on: bool,
 ) -> Result<Option<Probe>, Error> {
     let by_hand = probing.send.is_some() || probing.expect.is_some();
+    let ws = matches!(probing.kind, Some(ProbeKind::Ws { .. }));
+    if !ws && (!probing.headers.is_empty() || probing.ws_protocol.is_some()) {
+        return Err(Error::Usage(
+            "--header and --ws-protocol shape a WebSocket handshake: give them with --probe ws"
+                .to_string(),
+        ));
+    }
     match (probing.kind, by_hand) {
         (Some(_), true) => Err(Error::Usage(
             "--probe names a preset, --send and --expect a probe of your own: give one or the \
              other"
                 .to_string(),
         )),
+        (Some(ProbeKind::Ws { path }), false) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let probe = Probe::websocket(
+                host,
+                port,
+                &path,
+                probing.ws_protocol.as_deref(),
+                &probing.headers,
+                timeout,
+            );
+            // The session counts what it has written of the request in 16 bits.
+            if probe.send.len() > usize::from(u16::MAX) {
+                return Err(Error::Usage(
+                    "--probe ws: the handshake with its --header lines is over 65535 bytes"
+                        .to_string(),
+                ));
+            }
+            Ok(Some(probe))
+        }
         (Some(kind), false) => {
             let host = host.trim_start_matches('[').trim_end_matches(']');
             Ok(Some(Probe::preset(&kind, host, port, timeout)))
@@ -355,6 +381,8 @@ impl Beating {
                 },
             ),
             Some(ProbeKind::Http) => (probe.send.clone(), BeatReply::HttpHead),
+            // A ping frame, answered by its pong: the session makes both.
+            Some(ProbeKind::Ws { .. }) => (Vec::new(), BeatReply::WsPong),
             Some(ProbeKind::Postgres { .. }) => {
                 (POSTGRES_EMPTY_QUERY.to_vec(), BeatReply::Postgres)
             }

@@ -519,6 +519,11 @@ pub const FLAGS: &[Flag] = &[
             "             ready; an error is a",
             "             rejection",
             "  ssh, smtp  expect SSH- or 220",
+            "  ws         WebSocket: GET / (ws:PATH for",
+            "             another path) with Upgrade;",
+            "             101 with the right accept",
+            "             serves, another status is a",
+            "             rejection; --heartbeat pings",
         ],
         ..PROBE
     },
@@ -571,6 +576,22 @@ pub const FLAGS: &[Flag] = &[
         ],
         default: Some(DefaultText::ending_at("the probe timeout", 77)),
         ..HEARTBEAT_TIMEOUT
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "with --probe ws: add this header to the",
+            "handshake: Authorization, Cookie, Origin;",
+            "repeatable",
+        ],
+        ..HEADER
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &["with --probe ws: ask for this subprotocol"],
+        ..WS_PROTOCOL
     },
     Flag {
         on: &[Run],
@@ -732,6 +753,16 @@ pub const FLAGS: &[Flag] = &[
         on: &[Limit],
         joined: true,
         ..HEARTBEAT_TIMEOUT
+    },
+    Flag {
+        on: &[Limit],
+        help: &["the WebSocket handshake's, as for run"],
+        ..HEADER
+    },
+    Flag {
+        on: &[Limit],
+        joined: true,
+        ..WS_PROTOCOL
     },
     Flag {
         on: &[Limit],
@@ -1115,6 +1146,19 @@ const HEARTBEAT: Flag = Flag {
 const HEARTBEAT_TIMEOUT: Flag = Flag {
     long: Some("--heartbeat-timeout"),
     values: &["DUR"],
+    ..Flag::NONE
+};
+
+const HEADER: Flag = Flag {
+    long: Some("--header"),
+    values: &["HEADER"],
+    repeats: true,
+    ..Flag::NONE
+};
+
+const WS_PROTOCOL: Flag = Flag {
+    long: Some("--ws-protocol"),
+    values: &["NAME"],
     ..Flag::NONE
 };
 

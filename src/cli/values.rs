@@ -235,9 +235,26 @@ pub(crate) fn parse_probe_kind(text: &str) -> Result<ProbeKind, String> {
         ("http", None) => ProbeKind::Http,
         ("ssh", None) => ProbeKind::Ssh,
         ("smtp", None) => ProbeKind::Smtp,
+        ("ws", None) => ProbeKind::Ws {
+            path: "/".to_string(),
+        },
+        ("ws", Some(path)) => {
+            // The request line's path: no space or control byte can be in it.
+            if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(format!(
+                    "'{text}': ws:PATH needs a path that begins with / and has no spaces"
+                ));
+            }
+            if path.len() > 8192 {
+                return Err(format!("'{text}': ws:PATH is longer than 8192 bytes"));
+            }
+            ProbeKind::Ws {
+                path: path.to_string(),
+            }
+        }
         _ => {
             return Err(format!(
-                "'{text}' is not a probe: expected {}, or postgres:USER",
+                "'{text}' is not a probe: expected {}, or postgres:USER, or ws:PATH",
                 ProbeKind::NAMES.join(", ")
             ));
         }

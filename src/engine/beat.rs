@@ -54,6 +54,9 @@ pub enum BeatReply {
     Postgres,
     /// Bytes that begin with `expect` (`--send`/`--expect`): answered when `expect` is whole.
     Prefix { expect: Vec<u8> },
+    /// A WebSocket pong: the session reads frames itself (`engine::ws_session`), so there is
+    /// nothing here to read.
+    WsPong,
 }
 
 /// What the bytes of an answer say so far.
@@ -77,6 +80,7 @@ impl BeatReply {
             BeatReply::Prefix { expect } => read_prefix(expect, reader, bytes),
             BeatReply::HttpHead => read_http_head(reader, bytes),
             BeatReply::Postgres => read_postgres(reader, bytes),
+            BeatReply::WsPong => Read::Pending,
         }
     }
 }

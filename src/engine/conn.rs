@@ -194,7 +194,7 @@ pub struct Conn {
     pub route: Route,
     /// Which of the attempt's addresses it is on: 0 for its route's target, then the plan's
     /// fallback addresses in turn. (16 bits: a name has far fewer addresses, and it packs
-    /// with the small fields below, keeping the connection at 88 bytes.)
+    /// with the small fields below, keeping the connection at 128 bytes.)
     pub hop: u16,
     /// Why the attempt's first address failed, once it has fallen back from it.
     pub first_failure: Option<Failure>,
@@ -204,7 +204,7 @@ pub struct Conn {
 // Held connections are many (a benchmark holds 100,000): what each costs is counted. In a
 // release build, that is; with debug assertions mio's socket carries a registry id too.
 #[cfg(not(debug_assertions))]
-const _: () = assert!(std::mem::size_of::<Conn>() == 88);
+const _: () = assert!(std::mem::size_of::<Conn>() == 128);
 
 /// What driving a dialing connection gave: the one step the loop acts on next.
 #[derive(Debug)]
@@ -345,13 +345,20 @@ impl Conn {
     /// goes when it is writable again), and what the transport holds. A write error is
     /// left for the read side to see.
     pub fn write(&mut self, session: &Session) -> Output {
-        let unsent = session.unsent(&self.session);
-        if unsent.is_empty() {
-            let _ = self.transport.flush_tls();
-            Output::default()
-        } else {
+        let mut out = Output::default();
+        loop {
+            let mut scratch = [0u8; 64];
+            let unsent = session.unsent(&self.session, self.seq, &mut scratch);
+            if unsent.is_empty() {
+                let _ = self.transport.flush_tls();
+                return out;
+            }
+            let wanted = unsent.len();
             let n = self.transport.send(unsent);
-            session.on_sent(&mut self.session, n)
+            out = out.and(session.on_sent(&mut self.session, n));
+            if n < wanted {
+                return out;
+            }
         }
     }
 
@@ -632,10 +639,11 @@ mod stack_tests {
         let out = session.open(&mut state, opened);
         assert_eq!(out.outcome, None);
         assert_eq!(out.deadline, Some(opened + Duration::from_secs(2)));
-        let unsent = session.unsent(&state);
+        let mut scratch = [0u8; 64];
+        let unsent = session.unsent(&state, 0, &mut scratch);
         let n = transport.send(unsent);
         session.on_sent(&mut state, n);
-        assert!(session.unsent(&state).is_empty());
+        assert!(session.unsent(&state, 0, &mut scratch).is_empty());
         // The server finishes its side of the handshake and gets the probe in plaintext.
         assert_eq!(serve(&mut server, transport.sock_mut()), b"PING\r\n");
 

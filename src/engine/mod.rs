@@ -18,6 +18,8 @@
 //! | `knee.rs` | a limit search's knee: the most connections held with beat latency within a bound |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
 //! | `probe.rs` | application probes: what to send, and whether the answer serves |
+//! | `ws.rs` | WebSocket's pieces (RFC 6455): keys, the handshake's answer, frames in and out |
+//! | `ws_session.rs` | a WebSocket session: the handshake as the probe, pings as heartbeats, frames read |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
 //! | `deadline.rs` | dial deadlines, a FIFO queue |
 //! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
@@ -48,6 +50,8 @@ pub mod timeline;
 pub mod timer;
 pub mod tls;
 pub mod transport;
+pub mod ws;
+pub mod ws_session;
 
 pub use phase::Stop;
 pub use run_loop::{ConnEvent, Engine, Observer, OpenConnections, Outcome, Plan};

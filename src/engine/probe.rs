@@ -43,11 +43,16 @@ pub enum ProbeKind {
     },
     Ssh,
     Smtp,
+    /// A WebSocket opening handshake for this path.
+    Ws {
+        path: String,
+    },
 }
 
 impl ProbeKind {
-    /// Every kind, by the name `--probe` takes (postgres also as `postgres:USER`).
-    pub const NAMES: [&'static str; 7] = [
+    /// Every kind, by the name `--probe` takes (postgres also as `postgres:USER`, ws as
+    /// `ws:PATH`).
+    pub const NAMES: [&'static str; 8] = [
         "greeting",
         "redis",
         "memcached",
@@ -55,6 +60,7 @@ impl ProbeKind {
         "postgres",
         "ssh",
         "smtp",
+        "ws",
     ];
 }
 
@@ -84,6 +90,10 @@ pub enum Reply {
     /// PostgreSQL's messages after a startup message (see [`PgReader`]); `expect` is their
     /// first byte, `R`.
     Postgres,
+    /// A WebSocket opening handshake, `send` with its key's 24 bytes at `key_at`: the
+    /// connection's session is a WebSocket one (`engine::ws_session`), which reads the
+    /// answer itself.
+    WebSocket { key_at: u16 },
 }
 
 impl Probe {
@@ -94,14 +104,13 @@ impl Probe {
             ProbeKind::Redis => ("redis", b"PING\r\n".to_vec(), b"+PONG"),
             ProbeKind::Memcached => ("memcached", b"version\r\n".to_vec(), b"VERSION"),
             ProbeKind::Http => {
-                let authority = if host.contains(':') && !host.starts_with('[') {
-                    format!("[{host}]:{port}")
-                } else {
-                    format!("{host}:{port}")
-                };
+                let authority = authority(host, port);
                 let request =
                     format!("HEAD / HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: tcpgoon\r\n\r\n");
                 ("http", request.into_bytes(), b"HTTP/")
+            }
+            ProbeKind::Ws { path } => {
+                return Probe::websocket(host, port, path, None, &[], timeout);
             }
             ProbeKind::Postgres { user } => ("postgres", postgres_startup(user), b"R"),
             ProbeKind::Ssh => ("ssh", Vec::new(), b"SSH-"),
@@ -118,6 +127,29 @@ impl Probe {
             expect: expect.to_vec(),
             timeout,
             reply,
+        }
+    }
+
+    /// A WebSocket opening handshake for `path`, with a subprotocol and more headers.
+    pub fn websocket(
+        host: &str,
+        port: u16,
+        path: &str,
+        protocol: Option<&str>,
+        headers: &[String],
+        timeout: Duration,
+    ) -> Probe {
+        let (send, key_at) =
+            crate::engine::ws_session::request(&authority(host, port), path, protocol, headers);
+        Probe {
+            name: "ws".to_string(),
+            send,
+            expect: Vec::new(),
+            timeout,
+            // The request is at most u16::MAX long (the command line checks the headers).
+            reply: Reply::WebSocket {
+                key_at: key_at as u16,
+            },
         }
     }
 
@@ -153,6 +185,8 @@ impl Probe {
         match self.reply {
             Reply::Postgres => return state.postgres.on_bytes(bytes),
             Reply::HttpStatus => return on_status_line(state, bytes),
+            // Read by its own session.
+            Reply::WebSocket { .. } => return Answer::Pending,
             Reply::Prefix => {}
         }
         let matched = usize::from(state.matched);
@@ -168,6 +202,15 @@ impl Probe {
         } else {
             Answer::Pending
         }
+    }
+}
+
+/// The `Host` header's value for `host` as typed: an IPv6 address in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 

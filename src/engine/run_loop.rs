@@ -49,6 +49,7 @@ use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
+use crate::engine::probe::Reply;
 use crate::engine::probe::{Probe, ProbeOutcome};
 use crate::engine::session::{Heartbeat, Output, Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
@@ -57,6 +58,7 @@ use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};
 use crate::engine::timer::{self, Alarm};
 use crate::engine::tls;
 use crate::engine::transport::Transport;
+use crate::engine::ws_session::WsSession;
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -296,6 +298,15 @@ impl<'s> Engine<'s> {
             tls: plan.tls.as_ref().map(|tls| tls.client.clone()),
             // With TLS and no probe, served is the handshake done.
             session: match (&plan.probe, &plan.tls) {
+                (Some(probe), _) if let Reply::WebSocket { key_at } = probe.reply => {
+                    Some(Session::Ws(Box::new(WsSession {
+                        request: probe.send.clone(),
+                        key_at: usize::from(key_at),
+                        seed: run_seed(origin),
+                        timeout: probe.timeout,
+                        heartbeat: heartbeat.map(|beat| *beat),
+                    })))
+                }
                 (Some(probe), _) => Some(Session::Probe {
                     probe: probe.clone(),
                     heartbeat,
@@ -830,12 +841,13 @@ impl<'s> Engine<'s> {
         if out == 0 || matches!(self.phases.stop(), Some(Stop::Interrupted(_))) {
             return false;
         }
-        if let Some(Session::Probe {
-            heartbeat: Some(beat),
-            ..
-        }) = &mut self.stack.session
+        if let Some(schedule) = self
+            .stack
+            .session
+            .as_mut()
+            .and_then(Session::beat_schedule_mut)
         {
-            beat.schedule.until.get_or_insert(now);
+            schedule.until.get_or_insert(now);
         }
         true
     }
@@ -852,6 +864,9 @@ impl<'s> Engine<'s> {
         }
         if let Some(status) = out.rejected_status {
             self.stats.probe_rejected_status(status);
+        }
+        if let Some(event) = out.ws {
+            self.stats.probe_event(event.label());
         }
         let beat = out.beat;
         if beat.sent {
@@ -878,12 +893,18 @@ impl<'s> Engine<'s> {
             for watch in &mut self.knees {
                 watch.due(due);
             }
-            if let Some(session) = &self.stack.session {
-                let out = self.conns[key].write(session);
-                if out.beat.sent {
-                    self.stats.beat_sent();
-                }
+        }
+        if (beat.due.is_some() || out.wants_write)
+            && let Some(session) = &self.stack.session
+            && let Some(conn) = self.conns.get_mut(key)
+        {
+            let out = conn.write(session);
+            if out.beat.sent {
+                self.stats.beat_sent();
             }
+        }
+        if out.close && self.conns.contains(key) {
+            self.close(key, Closure::PeerClosed, now, observer);
         }
     }
 
@@ -1094,6 +1115,15 @@ fn start_registered(
     poll.registry()
         .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
     Ok(stream)
+}
+
+/// The run's seed for WebSocket keys and masks: its start on the wall clock and the
+/// process, so that two runs, or two shards, make different keys.
+fn run_seed(origin: SystemTime) -> u64 {
+    let nanos = origin
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    crate::engine::ws::mix(nanos ^ u64::from(std::process::id()) << 40)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use crate::engine::beat::{BeatReader, BeatReply, BeatSchedule, Read};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 use crate::engine::stats::StopCause;
+use crate::engine::ws_session::{WsEvent, WsSession, WsState};
 
 /// What the run's connections speak once up; `None` in the plan's place means nothing:
 /// being established is all.
@@ -37,6 +38,9 @@ pub enum Session {
         probe: Probe,
         heartbeat: Option<Box<Heartbeat>>,
     },
+    /// WebSocket (`--probe ws`): the opening handshake serves; pings beat
+    /// (`engine::ws_session`).
+    Ws(Box<WsSession>),
 }
 
 /// `--heartbeat`: what a served connection sends on its schedule, and how the answer reads.
@@ -69,6 +73,8 @@ pub enum SessionState {
     /// Served once, then it stopped answering its heartbeats: served no more. What arrives
     /// now is discarded.
     Stopped,
+    /// A WebSocket session's own state.
+    Ws(WsState),
 }
 
 /// What a session hands back when it is opened or driven.
@@ -82,6 +88,12 @@ pub struct Output {
     pub rejected_status: Option<u16>,
     /// What its heartbeats did.
     pub beat: BeatEvents,
+    /// It has bytes to write now that it had none (an answer to the peer, a beat).
+    pub wants_write: bool,
+    /// The connection is to be closed (the peer closed its session, or broke its framing).
+    pub close: bool,
+    /// What the WebSocket peer said that the reports count.
+    pub ws: Option<WsEvent>,
 }
 
 /// What happened to a connection's heartbeats in one call.
@@ -110,6 +122,9 @@ impl Output {
         self.beat.sent |= later.beat.sent;
         self.beat.answered = later.beat.answered.or(self.beat.answered);
         self.beat.stopped = self.beat.stopped.or(later.beat.stopped);
+        self.wants_write |= later.wants_write;
+        self.close |= later.close;
+        self.ws = self.ws.or(later.ws);
         self
     }
 }
@@ -126,6 +141,16 @@ impl Session {
     fn heartbeat(&self) -> Option<&Heartbeat> {
         match self {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref(),
+            Session::Ws(ws) => ws.heartbeat.as_ref(),
+            Session::TransportUp => None,
+        }
+    }
+
+    /// The heartbeat's schedule, to end it early (the run is over).
+    pub fn beat_schedule_mut(&mut self) -> Option<&mut BeatSchedule> {
+        match self {
+            Session::Probe { heartbeat, .. } => heartbeat.as_deref_mut().map(|b| &mut b.schedule),
+            Session::Ws(ws) => ws.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::TransportUp => None,
         }
     }
@@ -134,6 +159,11 @@ impl Session {
     pub fn open(&self, state: &mut SessionState, now: Instant) -> Output {
         *state = SessionState::Awaiting(ProbeState::default());
         match self {
+            Session::Ws(ws) => {
+                let (ws_state, out) = ws.open(now);
+                *state = SessionState::Ws(ws_state);
+                out
+            }
             Session::TransportUp => Output {
                 outcome: Some(settle(state, ProbeOutcome::Served)),
                 ..Output::default()
@@ -147,9 +177,17 @@ impl Session {
         }
     }
 
-    /// The bytes it has yet to write; empty when it has none.
-    pub fn unsent<'a>(&'a self, state: &SessionState) -> &'a [u8] {
+    /// The bytes it has yet to write next, from its own or made in `scratch` (a session
+    /// makes per-connection bytes again rather than keep them); empty when it has none.
+    /// Written whole, they may be followed by more.
+    pub fn unsent<'a>(
+        &'a self,
+        state: &SessionState,
+        seq: u64,
+        scratch: &'a mut [u8; 64],
+    ) -> &'a [u8] {
         match (self, state) {
+            (Session::Ws(ws), SessionState::Ws(ws_state)) => ws.unsent(ws_state, seq, scratch),
             (Session::Probe { probe, .. }, SessionState::Awaiting(probe_state)) => {
                 probe.unsent(probe_state)
             }
@@ -164,6 +202,11 @@ impl Session {
     /// `n` of [`Session::unsent`] were written.
     pub fn on_sent(&self, state: &mut SessionState, n: usize) -> Output {
         match state {
+            SessionState::Ws(ws_state) => {
+                if let Session::Ws(ws) = self {
+                    return ws.on_sent(ws_state, n);
+                }
+            }
             SessionState::Awaiting(probe_state) => probe_state.on_sent(n),
             SessionState::BeatWriting(next, written) => {
                 let request = &self.heartbeat().expect("beating").request;
@@ -195,6 +238,11 @@ impl Session {
         now: Instant,
     ) -> Output {
         match (self, *state) {
+            (Session::Ws(ws), SessionState::Ws(mut ws_state)) => {
+                let out = ws.on_bytes(&mut ws_state, seq, bytes, now);
+                *state = SessionState::Ws(ws_state);
+                out
+            }
             (Session::Probe { probe, heartbeat }, SessionState::Awaiting(mut probe_state)) => {
                 let answer = probe.on_bytes(&mut probe_state, bytes);
                 *state = SessionState::Awaiting(probe_state);
@@ -246,6 +294,14 @@ impl Session {
     /// nothing.
     pub fn on_deadline(&self, state: &mut SessionState, seq: u64, now: Instant) -> Output {
         match *state {
+            SessionState::Ws(mut ws_state) => {
+                let Session::Ws(ws) = self else {
+                    return Output::default();
+                };
+                let out = ws.on_deadline(&mut ws_state, seq, now);
+                *state = SessionState::Ws(ws_state);
+                out
+            }
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::Unserved)),
                 ..Output::default()
@@ -275,6 +331,10 @@ impl Session {
     /// The connection closed, `now`: an answer still owed never came.
     pub fn on_close(&self, state: &mut SessionState, now: Instant) -> Output {
         match state {
+            SessionState::Ws(ws_state) => match self {
+                Session::Ws(ws) => ws.on_close(ws_state, now),
+                _ => Output::default(),
+            },
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::ClosedBeforeAnswer)),
                 ..Output::default()
@@ -291,6 +351,7 @@ impl Session {
         match self {
             Session::TransportUp => std::time::Duration::ZERO,
             Session::Probe { probe, .. } => probe.timeout,
+            Session::Ws(ws) => ws.timeout,
         }
     }
 }
@@ -346,11 +407,17 @@ fn stop(state: &mut SessionState, cause: StopCause, since: Instant) -> Output {
 impl SessionState {
     /// Still owed an answer: the transport under it must stay whole.
     pub fn awaiting(&self) -> bool {
-        matches!(self, SessionState::Awaiting(_))
+        match self {
+            SessionState::Ws(ws) => ws.awaiting(),
+            _ => matches!(self, SessionState::Awaiting(_)),
+        }
     }
 
     /// Its transport is still needed: an answer is owed, or it beats through it.
     pub fn needs_transport(&self) -> bool {
+        if let SessionState::Ws(ws) = self {
+            return ws.needs_transport();
+        }
         matches!(
             self,
             SessionState::Awaiting(_)
@@ -362,6 +429,9 @@ impl SessionState {
 
     /// Served and still answering: served, beating or not.
     pub fn served(&self) -> bool {
+        if let SessionState::Ws(ws) = self {
+            return ws.served();
+        }
         matches!(
             self,
             SessionState::Served
@@ -372,9 +442,10 @@ impl SessionState {
     }
 }
 
-// In every held connection: 10 bytes at 2-byte alignment, as before heartbeats.
+// In every held connection: 48 bytes at 4-byte alignment, a WebSocket session's state
+// (10 before it: a probe's and a heartbeat's alone).
 const _: () =
-    assert!(std::mem::size_of::<SessionState>() == 10 && std::mem::align_of::<SessionState>() == 2);
+    assert!(std::mem::size_of::<SessionState>() == 48 && std::mem::align_of::<SessionState>() == 4);
 
 fn settle(state: &mut SessionState, outcome: ProbeOutcome) -> ProbeOutcome {
     *state = match outcome {
@@ -405,11 +476,11 @@ mod tests {
         let out = session.open(&mut state, now);
         assert_eq!(out.outcome, None);
         assert_eq!(out.deadline, Some(now + Duration::from_secs(1)));
-        assert_eq!(session.unsent(&state), b"PING\r\n");
+        assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"PING\r\n");
         session.on_sent(&mut state, 4);
-        assert_eq!(session.unsent(&state), b"\r\n");
+        assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"\r\n");
         session.on_sent(&mut state, 2);
-        assert_eq!(session.unsent(&state), b"");
+        assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"");
         assert_eq!(session.on_bytes(&mut state, 0, b"+PO", now).outcome, None);
         assert_eq!(
             session.on_bytes(&mut state, 0, b"NG\r\n", now).outcome,
@@ -507,7 +578,7 @@ mod tests {
         // Served at 30 ms: the first beat is attempt 1's next, at 125 ms.
         assert_eq!(out.deadline, Some(t0 + ms(125)));
         assert!(state.served() && state.needs_transport());
-        assert!(session.unsent(&state).is_empty());
+        assert!(session.unsent(&state, 0, &mut [0; 64]).is_empty());
         // Woken late, at 140 ms: the beat is due, to be written.
         let out = session.on_deadline(&mut state, 1, t0 + ms(140));
         assert_eq!(out.beat.due, Some(t0 + ms(125)));
@@ -516,7 +587,7 @@ mod tests {
             Some(t0 + ms(425)),
             "its timeout runs from 125 ms"
         );
-        assert_eq!(session.unsent(&state), b"PING\r\n");
+        assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"PING\r\n");
         assert!(!session.on_sent(&mut state, 4).beat.sent);
         assert!(session.on_sent(&mut state, 2).beat.sent);
         // Answered at 150 ms: 25 ms after it was due, not 10 after it was sent.
@@ -553,7 +624,7 @@ mod tests {
         assert_eq!(out.beat.answered, Some((ms(135), true)));
         assert_eq!(out.beat.due, Some(t0 + ms(225)));
         assert_eq!(out.deadline, Some(t0 + ms(525)));
-        assert_eq!(session.unsent(&state), b"PING\r\n");
+        assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"PING\r\n");
     }
 
     #[test]
@@ -617,6 +688,6 @@ mod tests {
             session.on_deadline(&mut state, 1, t0 + ms(125)),
             Output::default()
         );
-        assert!(session.unsent(&state).is_empty());
+        assert!(session.unsent(&state, 0, &mut [0; 64]).is_empty());
     }
 }

@@ -515,6 +515,9 @@ pub struct TlsStats {
     pub failures: Vec<(String, u64)>,
 }
 
+/// The most kinds of protocol event counted apart.
+pub const MAX_EVENT_KINDS: usize = 16;
+
 fn count_in(list: &mut Vec<(String, u64)>, what: String) {
     match list.iter_mut().find(|(seen, _)| *seen == what) {
         Some((_, n)) => *n += 1,
@@ -535,6 +538,10 @@ pub struct ProbeStats {
     /// The HTTP statuses among the rejections (5xx, 429), and how many of each, in the
     /// order first seen.
     pub rejected_statuses: Vec<(u16, u64)>,
+    /// What the protocol's peer said that ended or troubled a connection (a WebSocket close
+    /// and its code, a frame no server may send), in words, and how many of each, in the
+    /// order first seen.
+    pub events: Vec<(String, u64)>,
 }
 
 impl ProbeStats {
@@ -732,6 +739,21 @@ impl Stats {
         }
     }
 
+    /// A protocol event on a probed connection, in words.
+    pub fn probe_event(&mut self, what: String) {
+        if let Some(probe) = &mut self.probe {
+            // A server may say many things (a close code is 16 bits): past a few kinds,
+            // the rest are counted together, so that the list stays short.
+            let known = probe.events.iter().any(|(seen, _)| *seen == what);
+            let what = if known || probe.events.len() < MAX_EVENT_KINDS - 1 {
+                what
+            } else {
+                "other events".to_string()
+            };
+            count_in(&mut probe.events, what);
+        }
+    }
+
     /// A probe rejected by this HTTP status (counted as rejected by [`Stats::probe_outcome`]).
     pub fn probe_rejected_status(&mut self, status: u16) {
         if let Some(probe) = &mut self.probe {
@@ -907,6 +929,12 @@ impl Stats {
                         *n,
                         "probe.rejected_statuses",
                     )?;
+                }
+                for (what, n) in &b.events {
+                    match a.events.iter_mut().find(|(w, _)| w == what) {
+                        Some((_, m)) => *m += n,
+                        None => a.events.push((what.clone(), *n)),
+                    }
                 }
             }
             (None, Some(b)) => self.probe = Some(b.clone()),

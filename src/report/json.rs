@@ -79,6 +79,12 @@ fn probe_counts(probe: &ProbeStats, name: Option<&str>) -> schema::Probe {
         rejected_statuses: (probe.rejected_statuses.iter())
             .map(|&(status, count)| schema::StatusCount { status, count })
             .collect(),
+        events: (probe.events.iter())
+            .map(|(what, count)| schema::EventCount {
+                what: what.clone(),
+                count: *count,
+            })
+            .collect(),
     }
 }
 

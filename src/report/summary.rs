@@ -344,6 +344,9 @@ fn read_summary(
             stats_of.rejected_statuses = (p.rejected_statuses.iter())
                 .map(|s| (s.status, s.count))
                 .collect();
+            stats_of.events = (p.events.iter())
+                .map(|e| (e.what.clone(), e.count))
+                .collect();
             let served = v
                 .time_to_served_us
                 .as_ref()

@@ -357,6 +357,12 @@ fn write_probe(w: &mut impl Write, name: &str, probe: &ProbeStats) -> io::Result
             .collect();
         writeln!(w, "HTTP statuses rejected: {}", statuses.join(", "))?;
     }
+    if !probe.events.is_empty() {
+        let events: Vec<String> = (probe.events.iter())
+            .map(|(what, n)| format!("{what} ×{n}"))
+            .collect();
+        writeln!(w, "Protocol events: {}", events.join(", "))?;
+    }
     write_latency(
         w,
         "Time to served",

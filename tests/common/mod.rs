@@ -1,6 +1,6 @@
 //! What the integration tests share, by concern: child processes of the real binary
 //! (`process`), reading a finished run's output (`output`), namespaces and loopback sockets
-//! (`net`), servers to run against (`servers`), terminals and full pipes (`terminal`), and
+//! (`net`), servers to run against (`servers`), temp dirs, certificates and nginx (`files`), terminals and full pipes (`terminal`), and
 //! the JSON summary (`json`). The re-exports below let a test import from `common` alone.
 //!
 //! Everything here is used by two test files or more; a helper only one test file needs
@@ -10,6 +10,7 @@
 //! look for an item that every binary reports.
 #![allow(dead_code)]
 
+mod files;
 mod json;
 mod net;
 mod output;
@@ -18,4 +19,4 @@ mod servers;
 mod terminal;
 
 #[allow(unused_imports)]
-pub use self::{json::*, net::*, output::*, process::*, servers::*, terminal::*};
+pub use self::{files::*, json::*, net::*, output::*, process::*, servers::*, terminal::*};

@@ -61,6 +61,10 @@ pub struct Probing {
     /// `--heartbeat`: the period of each served connection's beats.
     pub heartbeat: Option<Duration>,
     pub heartbeat_timeout: Option<Duration>,
+    /// `--header`, each `Name: value`, for the WebSocket handshake.
+    pub headers: Vec<String>,
+    /// `--ws-protocol`: the subprotocol the WebSocket handshake asks for.
+    pub ws_protocol: Option<String>,
 }
 
 /// `--tls` and the options that shape its handshake, as typed: shared by `run` and

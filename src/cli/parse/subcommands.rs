@@ -209,6 +209,8 @@ pub(super) fn parse_probing(args: &mut Args) -> Result<Probing, Error> {
         timeout: option(args, &["--probe-timeout"], with_unit)?,
         heartbeat: option(args, &["--heartbeat"], with_unit)?,
         heartbeat_timeout: option(args, &["--heartbeat-timeout"], with_unit)?,
+        headers: repeated(args, "--header", parse_header)?,
+        ws_protocol: option(args, &["--ws-protocol"], parse_token)?,
     })
 }
 
@@ -352,4 +354,30 @@ pub(super) fn reject_after_pair(values: Vec<OsString>) -> Result<(u64, Vec<u8>),
     })?;
     let bytes = parse_escaped(text).map_err(|e| Error::Usage(format!("{NAME}: {e}")))?;
     Ok((count, bytes))
+}
+
+/// `--header 'Name: value'`: a token, a colon, a value with no line break; one header.
+fn parse_header(text: &str) -> Result<String, String> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(format!("'{text}': a header is 'NAME: VALUE'"));
+    };
+    parse_token(name).map_err(|_| format!("'{text}': '{name}' is not a header name"))?;
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!("'{text}': a header's value has no line break"));
+    }
+    if text.len() > 8192 {
+        return Err("a header is at most 8192 bytes".to_string());
+    }
+    Ok(format!("{name}: {}", value.trim()))
+}
+
+/// An HTTP token (RFC 9110 §5.6.2): a header's name, a subprotocol.
+fn parse_token(text: &str) -> Result<String, String> {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if text.is_empty() || text.len() > 256 || !text.bytes().all(ok) {
+        return Err(format!(
+            "'{text}' is not a token (letters, digits, !#$%&'*+-.^_`|~)"
+        ));
+    }
+    Ok(text.to_string())
 }

@@ -1,0 +1,87 @@
+//! WebSocket from a server: the opening handshake's answer (`ws::HeadReader`) and the
+//! frames after it (`ws::FrameReader`), on any bytes, in any pieces.
+//!
+//! Properties, beyond never panicking and never allocating with a frame's length:
+//! - what the bytes say does not depend on how they were split: read whole, a byte at a
+//!   time, and in two pieces at any cut, the head reader comes to the same verdict after the
+//!   same number of bytes, and the frame reader gives the same frames (headers, payload
+//!   lengths, ends, errors) in the same order;
+//! - a frame reader's payload never exceeds the bytes it was given, and it stops at an error.
+//!
+//! The first byte picks the reader; the second, where the two-piece cut falls.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tcpgoon::engine::ws::{self, Event, FrameReader, Head, HeadReader};
+
+/// The frames `pieces` make, payload pieces joined: `S op fin len`, `P n`, `E`, `X err`.
+fn frames(pieces: &[&[u8]]) -> Vec<String> {
+    let mut reader = FrameReader::default();
+    let mut out: Vec<String> = Vec::new();
+    let mut payload = 0usize;
+    let given: usize = pieces.iter().map(|p| p.len()).sum();
+    for piece in pieces {
+        let mut bytes = *piece;
+        loop {
+            let (event, used) = reader.next(bytes);
+            bytes = &bytes[used..];
+            let Some(event) = event else { break };
+            match event {
+                Event::Payload(p) => {
+                    assert!(!p.is_empty());
+                    payload += p.len();
+                    match out.last_mut() {
+                        Some(last) if last.starts_with('P') => {
+                            let n: usize = last[2..].parse().unwrap();
+                            *last = format!("P {}", n + p.len());
+                        }
+                        _ => out.push(format!("P {}", p.len())),
+                    }
+                }
+                Event::Start { opcode, fin, len } => out.push(format!("S {opcode} {fin} {len}")),
+                Event::End => out.push("E".to_string()),
+                Event::Error(e) => {
+                    out.push(format!("X {e:?}"));
+                    assert!(payload <= given);
+                    return out;
+                }
+            }
+        }
+    }
+    assert!(payload <= given);
+    out
+}
+
+fn head(pieces: &[&[u8]]) -> (Head, usize) {
+    let expected = ws::accept(b"dGhlIHNhbXBsZSBub25jZQ==");
+    let mut reader = HeadReader::default();
+    let mut used = 0;
+    for piece in pieces {
+        let (verdict, n) = reader.read(&expected, piece);
+        used += n;
+        if verdict != Head::Pending {
+            return (verdict, used);
+        }
+    }
+    (Head::Pending, used)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [pick, cut, bytes @ ..] = data else {
+        return;
+    };
+    let at = usize::from(*cut).min(bytes.len());
+    let (a, b) = bytes.split_at(at);
+    let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
+    if pick % 2 == 0 {
+        let whole = frames(&[bytes]);
+        assert_eq!(frames(&bytewise), whole, "{bytes:?}");
+        assert_eq!(frames(&[a, b]), whole, "{bytes:?} cut at {at}");
+    } else {
+        let whole = head(&[bytes]);
+        assert_eq!(head(&bytewise), whole, "{bytes:?}");
+        assert_eq!(head(&[a, b]), whole, "{bytes:?} cut at {at}");
+        assert!(whole.1 <= bytes.len());
+    }
+});
