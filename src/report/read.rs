@@ -1,0 +1,866 @@
+//! `--json` output read back, for `tcpgoon merge` and `tcpgoon plot` alike: its lines, each
+//! bounded, and each line read and checked once, so the two refuse the same contradictions
+//! with the same words. A summary file may come from another machine, another version or a
+//! broken disk; what it says is checked against itself before anything is merged or drawn.
+//!
+//! What is checked here is what no run writes: counts past a bound ([`MAX_CONNECTIONS`]),
+//! a count past the total or counts that do not add up to it, numbers that are not whole,
+//! a timeline longer than the loop keeps ([`MAX_SAMPLES`]), going back in time, not adding
+//! up at a sample or not ending at the counts, times past a year ([`MAX_ELAPSED_US`]),
+//! a latency histogram that does not decode or disagrees with its count, and a null or
+//! missing connect latency histogram where connections were established. A field that is
+//! absent is not a contradiction: the plot draws sparse and older lines, and the merge
+//! requires what it needs itself. The entry point is [`read_line`]; [`Lines`] cuts a
+//! stream into lines no longer than [`MAX_LINE_BYTES`], [`MAX_INPUT_BYTES`] in all.
+
+use std::io::{BufRead, Read};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{DeserializeError, Deserializer};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::engine::stats::{HISTOGRAM_HIGHEST_MICROS, SIGNIFICANT_FIGURES};
+use crate::engine::timeline::{BeatSample, CAPACITY, Sample};
+use crate::report::schema;
+
+/// The longest line read: a summary of tcpgoon's is a few tens of kilobytes (its
+/// histograms and a timeline of at most 512 samples).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// The most read from one file or stdin: far past the ticks of a day-long run.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+
+/// The most connections a summary may count, reconnects included: no run makes 2^32.
+pub const MAX_CONNECTIONS: u64 = 1 << 32;
+
+/// The most samples a timeline may have: what the loop keeps, and a merge too.
+pub const MAX_SAMPLES: usize = CAPACITY;
+
+/// The longest time a summary may name, from its run's start: a year.
+pub const MAX_ELAPSED_US: u64 = 366 * 86_400 * 1_000_000;
+
+/// The most bytes a histogram's encoding may inflate to: every count of the reports'
+/// bounds, at the most bytes a count takes, and the header.
+const MAX_HISTOGRAM_BYTES: u64 = 4 << 20;
+
+/// `MAX_LINE_BYTES` and `MAX_INPUT_BYTES` as the messages and the help say them.
+pub const LINE_BOUND: &str = "16 MiB";
+pub const INPUT_BOUND: &str = "256 MiB";
+
+/// The lines of a stream of `--json` output, each with its `FILE:LINE`, without their line
+/// ends; an error ends them: a line past [`MAX_LINE_BYTES`], a stream past
+/// [`MAX_INPUT_BYTES`], bytes that are not UTF-8, or a failed read.
+pub struct Lines<R> {
+    reader: R,
+    name: String,
+    number: usize,
+    read: u64,
+    done: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(reader: R, name: &str) -> Lines<R> {
+        Lines {
+            reader,
+            name: name.to_string(),
+            number: 0,
+            read: 0,
+            done: false,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    fn next_line(&mut self) -> Result<Option<(String, String)>, String> {
+        let mut bytes = Vec::new();
+        let cap = MAX_LINE_BYTES as u64 + 1;
+        let n = (&mut self.reader)
+            .take(cap)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| format!("cannot read {}: {e}", self.name))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        self.read += n as u64;
+        let at = format!("{}:{}", self.name, self.number);
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        } else if bytes.len() > MAX_LINE_BYTES {
+            return Err(format!(
+                "{at}: a line longer than {LINE_BOUND}, past anything tcpgoon writes: not the \
+                 JSON Lines of --json"
+            ));
+        }
+        if self.read > MAX_INPUT_BYTES {
+            return Err(format!(
+                "{}: more than {INPUT_BOUND}, past anything tcpgoon writes: not the JSON Lines \
+                 of --json",
+                self.name
+            ));
+        }
+        let line = String::from_utf8(bytes)
+            .map_err(|_| format!("{at}: not UTF-8 text, so not the JSON Lines of --json"))?;
+        Ok(Some((at, line)))
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    /// `(FILE:LINE, line)`.
+    type Item = Result<(String, String), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_line().transpose();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
+}
+
+/// One line of `--json` output, read and checked.
+#[derive(Debug)]
+pub enum Line {
+    /// Empty, or white space only.
+    Blank,
+    /// A `tick`, its counts checked.
+    Tick(Value),
+    /// A `summary`, checked against itself.
+    Summary(Box<SummaryLine>),
+    /// Any other JSON value: the merge skips it, the plot refuses it.
+    Other(Value),
+}
+
+/// A summary that holds no contradiction, with what the checks decoded.
+#[derive(Debug)]
+pub struct SummaryLine {
+    pub value: Value,
+    /// Its `timeline`, when it has one that is not `null`.
+    pub timeline: Option<Vec<Sample>>,
+    /// Its connect latency histogram, when it has one.
+    pub connect: Option<Histogram<u64>>,
+}
+
+/// Reads one line of `--json` output, `source` its `FILE:LINE` for messages: a summary is
+/// checked against itself, a tick's counts too. Errors are one line, `source` first.
+pub fn read_line(line: &str, source: &str) -> Result<Line, String> {
+    if line.trim().is_empty() {
+        return Ok(Line::Blank);
+    }
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        format!("{source}: not the JSON Lines of --json ({e}); make it with `tcpgoon run … --json`")
+    })?;
+    let read = match value.get("type").and_then(Value::as_str) {
+        Some("summary") => summary(value).map(|s| Line::Summary(Box::new(s))),
+        Some("tick") => tick(&value).map(|()| Line::Tick(value)),
+        _ => Ok(Line::Other(value)),
+    };
+    read.map_err(|e| format!("{source}: {e}"))
+}
+
+/// A value as a message shows it: JSON, cut short.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// `value` at `path` as a whole number: `None` when absent or `null`.
+fn whole(value: Option<&Value>, path: &str) -> Result<Option<u64>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            format!("{path} is {}: expected a whole number, 0 or more", shown(v))
+        }),
+    }
+}
+
+/// A time in microseconds: whole, and within a year.
+fn micros(value: Option<&Value>, path: &str) -> Result<Option<u64>, String> {
+    let us = whole(value, path)?;
+    if let Some(us) = us.filter(|us| *us > MAX_ELAPSED_US) {
+        return Err(format!(
+            "{path} is {us}: more than a year ({MAX_ELAPSED_US}), longer than any run"
+        ));
+    }
+    Ok(us)
+}
+
+/// An object at `path`: `None` when absent or `null`.
+fn object<'a>(value: Option<&'a Value>, path: &str) -> Result<Option<&'a Value>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) if v.is_object() => Ok(Some(v)),
+        Some(v) => Err(format!("{path} is {}: expected an object", shown(v))),
+    }
+}
+
+/// The states a connection is in, in the order the counts list them.
+const STATES: [&str; 5] = ["not_initiated", "dialing", "established", "closed", "error"];
+
+/// Counts as far as they are given: `total` and each state.
+#[derive(Debug, Clone, Copy, Default)]
+struct GivenCounts {
+    total: Option<u64>,
+    states: [Option<u64>; 5],
+}
+
+impl GivenCounts {
+    fn state(&self, name: &str) -> Option<u64> {
+        STATES
+            .iter()
+            .position(|s| *s == name)
+            .and_then(|i| self.states[i])
+    }
+
+    /// Established at some point: established now, or closed since.
+    fn ever_established(&self) -> u64 {
+        self.state("established").unwrap_or(0) + self.state("closed").unwrap_or(0)
+    }
+}
+
+/// The counts object at `path`: each number whole, the total within [`MAX_CONNECTIONS`],
+/// no state past it, and the states adding up to it when all are given.
+fn counts(value: Option<&Value>, path: &str) -> Result<Option<GivenCounts>, String> {
+    let Some(v) = object(value, path)? else {
+        return Ok(None);
+    };
+    let mut given = GivenCounts {
+        total: whole(v.get("total"), &format!("{path}.total"))?,
+        ..GivenCounts::default()
+    };
+    for (slot, name) in given.states.iter_mut().zip(STATES) {
+        *slot = whole(v.get(name), &format!("{path}.{name}"))?;
+    }
+    let Some(total) = given.total else {
+        return Ok(Some(given));
+    };
+    if total > MAX_CONNECTIONS {
+        return Err(format!(
+            "{path}.total is {total}, past {MAX_CONNECTIONS} (2^32): more connections than any \
+             run makes"
+        ));
+    }
+    for (name, n) in STATES.iter().zip(given.states) {
+        if let Some(n) = n.filter(|n| *n > total) {
+            return Err(format!(
+                "{path}.{name} ({n}) is more than {path}.total ({total})"
+            ));
+        }
+    }
+    let sum: u64 = given.states.iter().flatten().sum();
+    let all = given.states.iter().all(Option::is_some);
+    if sum > total || (all && sum != total) {
+        let terms: Vec<String> = STATES
+            .iter()
+            .zip(given.states)
+            .filter_map(|(name, n)| n.map(|n| format!("{name} {n}")))
+            .collect();
+        return Err(format!(
+            "{path} do not add up: {} make {sum}, where {path}.total is {total}",
+            terms.join(" + ")
+        ));
+    }
+    Ok(Some(given))
+}
+
+/// Counts by name (failure causes, closures, a probe's outcomes), each one whole and no
+/// more than `total`, nor their sum.
+fn tally(value: Option<&Value>, path: &str, names: &[&str], total: u64) -> Result<(), String> {
+    let Some(v) = object(value, path)? else {
+        return Ok(());
+    };
+    let mut sum = 0u64;
+    for name in names {
+        let key = format!("{path}.{name}");
+        if let Some(n) = whole(v.get(*name), &key)? {
+            if n > total {
+                return Err(format!("{key} ({n}) is more than counts.total ({total})"));
+            }
+            sum += n;
+        }
+    }
+    if sum > total {
+        return Err(format!(
+            "{path} add up to {sum}, more than counts.total ({total})"
+        ));
+    }
+    Ok(())
+}
+
+fn tick(value: &Value) -> Result<(), String> {
+    counts(value.get("counts"), "counts")?;
+    micros(value.get("elapsed_us"), "elapsed_us")?;
+    Ok(())
+}
+
+/// The latency measures a summary carries, by their path.
+const LATENCIES: [&str; 7] = [
+    "connect_latency_us",
+    "time_to_error_us",
+    "schedule_lag_us",
+    "handshake_rtt_us",
+    "own_delay_us",
+    "time_to_served_us",
+    "tls_handshake_us",
+];
+
+fn summary(value: Value) -> Result<SummaryLine, String> {
+    let given = counts(value.get("counts"), "counts")?;
+    let total = given.and_then(|c| c.total);
+    for key in ["wall_time_us", "dial_span_us", "settled_us"] {
+        micros(value.get(key), key)?;
+    }
+    if let Some(total) = total {
+        use crate::engine::conn::{Closure, Failure};
+        use crate::engine::probe::ProbeOutcome;
+        let failures: Vec<&str> = Failure::ALL.iter().map(|f| f.key()).collect();
+        let closures: Vec<&str> = Closure::ALL.iter().map(|c| c.key()).collect();
+        let outcomes: Vec<&str> = ProbeOutcome::ALL.iter().map(|o| o.key()).collect();
+        tally(value.get("failures"), "failures", &failures, total)?;
+        tally(value.get("closures"), "closures", &closures, total)?;
+        tally(value.get("probe"), "probe", &outcomes, total)?;
+    }
+    if let Some(targets) = value.get("by_target").and_then(Value::as_array) {
+        for (i, target) in targets.iter().enumerate() {
+            counts(target.get("counts"), &format!("by_target[{i}].counts"))?;
+        }
+    }
+    let mut connect = None;
+    for key in LATENCIES {
+        let histogram = latency(value.get(key), key)?;
+        if key == "connect_latency_us" {
+            connect = histogram;
+        }
+    }
+    let beats = object(value.get("beats"), "beats")?;
+    latency(beats.and_then(|b| b.get("latency_us")), "beats.latency_us")?;
+    let ever = given.map_or(0, |c| c.ever_established());
+    if ever > 0 && value.get("connect_latency_us").is_some() && connect.is_none() {
+        return Err(format!(
+            "connect_latency_us has no histogram, but {ever} connections were established"
+        ));
+    }
+    let timeline = match value.get("timeline") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(timeline(t, given.unwrap_or_default())?),
+    };
+    Ok(SummaryLine {
+        value,
+        timeline,
+        connect,
+    })
+}
+
+/// A latency object at `path`: its count whole, and its histogram, when it has one, the
+/// base64 of an HdrHistogram that holds as many values; a count without a histogram is
+/// one whose values were lost.
+fn latency(value: Option<&Value>, path: &str) -> Result<Option<Histogram<u64>>, String> {
+    let Some(v) = object(value, path)? else {
+        return Ok(None);
+    };
+    let count = whole(v.get("count"), &format!("{path}.count"))?;
+    let histogram = match v.get("histogram") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(encoded)) => Some(
+            decode_histogram(encoded).map_err(|e| format!("{path}.histogram is {e}"))?,
+        ),
+        Some(other) => {
+            return Err(format!(
+                "{path}.histogram is {}: expected the base64 of an HdrHistogram",
+                shown(other)
+            ));
+        }
+    };
+    match (count, &histogram) {
+        (Some(count), Some(h)) if h.len() != count => Err(format!(
+            "{path}.count is {count}, but its histogram holds {} values",
+            h.len()
+        )),
+        (Some(count), None) if count > 0 => Err(format!(
+            "{path}.count is {count}, but it has no histogram to hold them"
+        )),
+        _ => Ok(histogram),
+    }
+}
+
+/// An HdrHistogram V2 encoding (deflated or not), base64, with values on the reports'
+/// bounds; the error says what it is instead, to follow `… is `.
+pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "not base64".to_string())?;
+    let plain = inflated(&bytes)?;
+    let histogram: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut plain.as_slice())
+        .map_err(|e| format!("not an HdrHistogram: {}", hdr_words(&e)))?;
+    if histogram.len() > 0
+        && (histogram.min() < 1 || histogram.max() > HISTOGRAM_HIGHEST_MICROS)
+    {
+        return Err(format!(
+            "an HdrHistogram with values from {} to {} µs, outside the reports' 1 µs to {} µs",
+            histogram.min(),
+            histogram.max(),
+            HISTOGRAM_HIGHEST_MICROS
+        ));
+    }
+    Ok(histogram)
+}
+
+/// The V2 cookies: plain, and deflated.
+const V2_COOKIE: u32 = 0x1c84_9303;
+const V2_DEFLATED_COOKIE: u32 = 0x1c84_9304;
+
+/// The plain V2 encoding of `bytes`, inflated when they are deflated, and checked before
+/// the decoder allocates what its header asks for: a payload no longer than the bytes
+/// there are, on bounds no wider than the reports'.
+fn inflated(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let word = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let short = || "not an HdrHistogram: too short for one".to_string();
+    let plain = match word(bytes, 0).ok_or_else(short)? {
+        V2_COOKIE => bytes.to_vec(),
+        V2_DEFLATED_COOKIE => {
+            let mut plain = Vec::new();
+            flate2::read::ZlibDecoder::new(bytes.get(8..).unwrap_or_default())
+                .take(MAX_HISTOGRAM_BYTES + 1)
+                .read_to_end(&mut plain)
+                .map_err(|_| "not an HdrHistogram: its compressed bytes do not inflate")?;
+            if plain.len() as u64 > MAX_HISTOGRAM_BYTES {
+                return Err("not an HdrHistogram of tcpgoon's: it inflates past 4 MiB".into());
+            }
+            plain
+        }
+        _ => {
+            return Err(
+                "not an HdrHistogram: it does not begin as the V2 encoding does".to_string(),
+            );
+        }
+    };
+    // The header: cookie, payload length, normalizing offset, significant figures, lowest
+    // and highest trackable value, integer to double ratio; 40 bytes.
+    if word(&plain, 0) != Some(V2_COOKIE) {
+        return Err("not an HdrHistogram: it does not inflate to the V2 encoding".to_string());
+    }
+    let payload = word(&plain, 4).ok_or_else(short)? as usize;
+    if plain.len() < 40 || payload > plain.len() - 40 {
+        return Err("not an HdrHistogram: shorter than its header says".to_string());
+    }
+    let figures = word(&plain, 12).unwrap_or(u32::MAX);
+    let high = plain
+        .get(24..32)
+        .and_then(|b| b.try_into().ok())
+        .map_or(u64::MAX, u64::from_be_bytes);
+    if figures > u32::from(SIGNIFICANT_FIGURES) + 2 || high > HISTOGRAM_HIGHEST_MICROS * 4 {
+        return Err(format!(
+            "an HdrHistogram of {figures} significant figures up to {high}, where tcpgoon \
+             writes {SIGNIFICANT_FIGURES} up to {HISTOGRAM_HIGHEST_MICROS} µs"
+        ));
+    }
+    Ok(plain)
+}
+
+/// A decoding error in words.
+fn hdr_words(e: &DeserializeError) -> String {
+    match e {
+        DeserializeError::IoError(_) => "it ends before its counts do",
+        DeserializeError::InvalidCookie => "it does not begin as the V2 encoding does",
+        DeserializeError::UnsupportedFeature => {
+            "it uses a feature of the format tcpgoon does not read (a normalizing offset, or \
+             values that are not whole)"
+        }
+        DeserializeError::UnsuitableCounterType => "a count is past 2^64",
+        DeserializeError::InvalidParameters => "its bounds or significant figures are not valid",
+        DeserializeError::UsizeTypeTooSmall => "it is too large for this machine",
+        DeserializeError::EncodedArrayTooLong => "it has more counts than its bounds hold",
+    }
+    .to_string()
+}
+
+/// A `timeline`: of the schema's shape, no more than [`MAX_SAMPLES`], forward in time and
+/// within a year, each sample within and adding up to `counts.total`, with no more served
+/// than established, and the last one the summary's counts.
+fn timeline(value: &Value, given: GivenCounts) -> Result<Vec<Sample>, String> {
+    let n = value
+        .get("samples")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if n > MAX_SAMPLES {
+        return Err(format!(
+            "timeline has {n} samples, more than the {MAX_SAMPLES} tcpgoon keeps"
+        ));
+    }
+    let timeline = schema::Timeline::deserialize(value)
+        .map_err(|e| format!("timeline: {}", serde_words(&e.to_string())))?;
+    let total = given
+        .total
+        .ok_or("a timeline without counts.total to add up to")?;
+    let samples = timeline_samples(&timeline, total)?;
+    let states = |s: &Sample| [s.not_initiated, s.dialing, s.established, s.closed, s.error];
+    let mut before = Duration::ZERO;
+    for s in &samples {
+        let at = s.elapsed.as_micros();
+        if s.elapsed < before {
+            return Err(format!(
+                "timeline goes back in time: {at} µs after {} µs",
+                before.as_micros()
+            ));
+        }
+        before = s.elapsed;
+        if at > u128::from(MAX_ELAPSED_US) {
+            return Err(format!(
+                "timeline has a sample at {at} µs, more than a year into the run"
+            ));
+        }
+        let sum: u64 = states(s).iter().fold(0u64, |a, b| a.saturating_add(*b));
+        if sum != total {
+            return Err(format!(
+                "timeline does not add up to counts.total ({total}) at {at} µs: its states \
+                 make {sum}"
+            ));
+        }
+        if let Some(served) = s.served_open.filter(|n| *n > s.established) {
+            return Err(format!(
+                "timeline has {served} served at {at} µs, more than the {} established",
+                s.established
+            ));
+        }
+        if let Some(b) = s.beats {
+            let far = |d: Option<Duration>| d.is_some_and(|d| d.as_micros() > u128::from(MAX_ELAPSED_US));
+            if b.stopped > total || far(b.p50) || far(b.p99) {
+                return Err(format!("timeline has absurd beat figures at {at} µs"));
+            }
+        }
+    }
+    let end = given.states;
+    if let Some(last) = samples.last()
+        && end.iter().all(Option::is_some)
+        && states(last).map(Some) != end
+    {
+        let named: Vec<String> = STATES
+            .iter()
+            .zip(states(last))
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        return Err(format!(
+            "timeline does not end at the summary's counts: its last sample, at {} µs, has {}",
+            last.elapsed.as_micros(),
+            named.join(", ")
+        ));
+    }
+    Ok(samples)
+}
+
+/// The samples of a `timeline`, whose `columns` name the numbers of each of its `samples`.
+/// Columns are looked up by name and unknown ones ignored; without a `not_initiated`
+/// column, it is what `total` leaves.
+pub fn timeline_samples(timeline: &schema::Timeline, total: u64) -> Result<Vec<Sample>, String> {
+    let bad = |what: &str| format!("timeline: {what}");
+    let find = |name: &str| timeline.columns.iter().position(|c| c == name);
+    let column = |name: &str| find(name).ok_or_else(|| bad(&format!("no column {name}")));
+    let (elapsed, dialing, established, closed, error) = (
+        column("elapsed_us")?,
+        column("dialing")?,
+        column("established")?,
+        column("closed")?,
+        column("error")?,
+    );
+    let (not_initiated, served) = (find("not_initiated"), find("served_open"));
+    let beats =
+        find("beats_stopped").map(|stopped| (find("beat_p50_us"), find("beat_p99_us"), stopped));
+    timeline
+        .samples
+        .iter()
+        .enumerate()
+        .map(|(k, row)| {
+            let at = |i: usize| {
+                row.get(i).copied().flatten().ok_or_else(|| {
+                    bad(&format!(
+                        "sample {} has no whole number for {}",
+                        k + 1,
+                        timeline.columns[i]
+                    ))
+                })
+            };
+            let mut sample = Sample {
+                elapsed: Duration::from_micros(at(elapsed)?),
+                not_initiated: 0,
+                dialing: at(dialing)?,
+                established: at(established)?,
+                closed: at(closed)?,
+                error: at(error)?,
+                served_open: served.and_then(|i| row.get(i).copied().flatten()),
+                beats: None,
+            };
+            if let Some((p50, p99, stopped)) = beats {
+                let micros = |i: Option<usize>| {
+                    i.and_then(|i| row.get(i).copied().flatten())
+                        .map(Duration::from_micros)
+                };
+                sample.beats = Some(BeatSample {
+                    p50: micros(p50),
+                    p99: micros(p99),
+                    stopped: at(stopped)?,
+                });
+            }
+            let made = [sample.dialing, sample.established, sample.closed, sample.error]
+                .iter()
+                .fold(0u64, |a, b| a.saturating_add(*b));
+            sample.not_initiated = match not_initiated {
+                Some(i) => at(i)?,
+                None => total.saturating_sub(made),
+            };
+            Ok(sample)
+        })
+        .collect()
+}
+
+/// A serde message in the words of the schema: what was found, and what was expected.
+pub fn serde_words(message: &str) -> String {
+    message
+        .replace("invalid type: integer ", "found ")
+        .replace("invalid type: floating point ", "found ")
+        .replace("invalid type: string ", "found the string ")
+        .replace("invalid type: ", "found ")
+        .replace("invalid value: integer ", "found ")
+        .replace("expected u64", "expected a whole number, 0 or more")
+        .replace("expected u16", "expected a whole number below 65536")
+        .replace("expected f64", "expected a number")
+        .replace("missing field ", "no field ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::schema::TIMELINE_COLUMNS;
+    use serde_json::json;
+
+    #[test]
+    fn beat_columns_read_back_by_name() {
+        let timeline = schema::Timeline {
+            step_us: 1000,
+            columns: [
+                "elapsed_us",
+                "dialing",
+                "established",
+                "closed",
+                "error",
+                "beat_p50_us",
+                "beat_p99_us",
+                "beats_stopped",
+            ]
+            .map(String::from)
+            .to_vec(),
+            samples: vec![
+                vec![
+                    Some(0),
+                    Some(0),
+                    Some(2),
+                    Some(0),
+                    Some(0),
+                    None,
+                    None,
+                    Some(0),
+                ],
+                vec![
+                    Some(9),
+                    Some(0),
+                    Some(2),
+                    Some(0),
+                    Some(0),
+                    Some(5),
+                    Some(7),
+                    Some(1),
+                ],
+            ],
+        };
+        let samples = timeline_samples(&timeline, 2).unwrap();
+        assert_eq!(samples[0].beats, Some(BeatSample::default()));
+        let b = samples[1].beats.unwrap();
+        assert_eq!(
+            (b.p50, b.p99, b.stopped),
+            (
+                Some(Duration::from_micros(5)),
+                Some(Duration::from_micros(7)),
+                1
+            )
+        );
+    }
+
+    #[test]
+    fn timelines_are_read_by_column_name() {
+        let timeline = |v: Value| schema::Timeline::deserialize(v).unwrap();
+        let t = timeline(serde_json::json!({
+            "columns": ["established", "quic", "elapsed_us", "error", "closed", "dialing"],
+            "samples": [[1, 9, 100, 0, 0, 2], [4, 9, 2000, 1, 0, 0]],
+        }));
+        let samples = timeline_samples(&t, 5).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].elapsed, Duration::from_micros(100));
+        assert_eq!(
+            (
+                samples[0].not_initiated,
+                samples[0].dialing,
+                samples[0].established
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!((samples[1].not_initiated, samples[1].error), (0, 1));
+        assert_eq!(samples[1].served_open, None);
+        let bad = timeline(serde_json::json!({"columns": ["elapsed_us"], "samples": []}));
+        assert!(
+            timeline_samples(&bad, 5)
+                .unwrap_err()
+                .contains("no column dialing")
+        );
+    }
+
+    /// A summary line of `total` connections, all established, with `samples` under the
+    /// writer's columns (without `served_open`), and `rest` more keys.
+    fn summary(total: u64, samples: Value, rest: &str) -> String {
+        let timeline = serde_json::json!({
+            "step_us": 1000,
+            "columns": &TIMELINE_COLUMNS[..6],
+            "samples": samples,
+        });
+        format!(
+            r#"{{"type":"summary","counts":{{"total":{total},"not_initiated":0,"dialing":0,"established":{total},"closed":0,"error":0}},"timeline":{timeline}{rest}}}"#
+        )
+    }
+
+    fn refused(line: &str) -> String {
+        read_line(line, "f:3").unwrap_err()
+    }
+
+    #[test]
+    fn a_timeline_must_be_of_its_run() {
+        let good = summary(2, json!([[0, 2, 0, 0, 0, 0], [1, 0, 0, 2, 0, 0]]), "");
+        let Line::Summary(s) = read_line(&good, "f:3").unwrap() else {
+            panic!("not a summary");
+        };
+        assert_eq!(s.timeline.unwrap().len(), 2);
+        let err = refused(&summary(2, json!([[0, 3, 0, 0, 0, 0], [1, 0, 0, 2, 0, 0]]), ""));
+        assert!(err.starts_with("f:3: timeline does not add up"), "{err}");
+        let err = refused(&summary(2, json!([[0, 2, 0, 0, 0, 0], [1, 1, 0, 1, 0, 0]]), ""));
+        assert!(err.contains("does not end at the summary's counts"), "{err}");
+        assert!(err.contains("not_initiated 1, dialing 0, established 1"), "{err}");
+        let err = refused(&summary(2, json!([[5, 2, 0, 0, 0, 0], [1, 0, 0, 2, 0, 0]]), ""));
+        assert!(err.contains("back in time: 1 µs after 5 µs"), "{err}");
+        let many: Vec<Value> = (0..=MAX_SAMPLES as u64)
+            .map(|t| json!([t, 0, 0, 2, 0, 0]))
+            .collect();
+        let err = refused(&summary(2, Value::from(many), ""));
+        assert!(err.contains("513 samples, more than the 512"), "{err}");
+        let err = refused(&summary(2, json!([[0, 0, 0, -1, 0, 0]]), ""));
+        assert!(err.contains("found `-1`, expected a whole number"), "{err}");
+        let far = json!([[MAX_ELAPSED_US + 1, 0, 0, 2, 0, 0]]);
+        assert!(refused(&summary(2, far, "")).contains("more than a year"));
+    }
+
+    #[test]
+    fn counts_must_be_whole_bounded_and_add_up() {
+        let counts = |c: &str| format!(r#"{{"type":"summary","counts":{c}}}"#);
+        let err = refused(&counts(r#"{"total":2,"established":-1}"#));
+        assert_eq!(
+            err,
+            "f:3: counts.established is -1: expected a whole number, 0 or more"
+        );
+        let err = refused(&counts(r#"{"total":2,"established":3}"#));
+        assert_eq!(err, "f:3: counts.established (3) is more than counts.total (2)");
+        let err = refused(&counts(
+            r#"{"total":2,"not_initiated":0,"dialing":0,"established":1,"closed":0,"error":0}"#,
+        ));
+        assert!(err.contains("do not add up"), "{err}");
+        let err = refused(&counts(r#"{"total":18446744073709551610}"#));
+        assert!(err.contains("past 4294967296"), "{err}");
+        let err = refused(&counts("[1,2]"));
+        assert!(err.contains("counts is [1,2]: expected an object"), "{err}");
+        // Sparse counts read: what is absent is not a contradiction.
+        assert!(read_line(&counts(r#"{"total":2,"established":2}"#), "f:3").is_ok());
+        let tick = r#"{"type":"tick","counts":{"total":1,"closed":2}}"#;
+        assert!(read_line(tick, "f:3").unwrap_err().contains("counts.closed (2)"));
+        let probe = r#"{"type":"summary","counts":{"total":2},"probe":{"served":2,"rejected":1}}"#;
+        assert!(refused(probe).contains("probe add up to 3"), "{}", refused(probe));
+    }
+
+    #[test]
+    fn histograms_are_decoded_and_agree_with_their_counts() {
+        let mut h = crate::engine::stats::LatencyHistogram::default();
+        h.record(Duration::from_micros(40));
+        let encoded = crate::report::json::latency(&crate::engine::stats::Latency {
+            histogram: h,
+            ..Default::default()
+        });
+        let encoded = encoded.histogram.unwrap_or_default();
+        let line = |latency: &str| {
+            format!(
+                r#"{{"type":"summary","counts":{{"total":1,"established":1}},"connect_latency_us":{latency}}}"#
+            )
+        };
+        let ok = line(&format!(r#"{{"count":1,"histogram":"{encoded}"}}"#));
+        let Line::Summary(s) = read_line(&ok, "f:3").unwrap() else {
+            panic!("not a summary");
+        };
+        assert_eq!(s.connect.unwrap().len(), 1);
+        let err = refused(&line(&format!(r#"{{"count":2,"histogram":"{encoded}"}}"#)));
+        assert!(err.contains("count is 2, but its histogram holds 1"), "{err}");
+        let err = refused(&line(r#"{"count":1,"histogram":null}"#));
+        assert!(err.contains("no histogram"), "{err}");
+        let err = refused(&line(r#"{"count":0}"#));
+        assert!(err.contains("but 1 connections were established"), "{err}");
+        for (bad, says) in [
+            ("AAAA", "too short"),
+            ("AAAAAAAA", "does not begin as the V2 encoding does"),
+            ("!!", "not base64"),
+            // A plain V2 header that asks for a 4 GB payload.
+            (
+                "HISEA/////wAAAAAAAAAAwAAAAAAAAABAAAAANaTpAA/8AAAAAAAAA==",
+                "shorter than its header says",
+            ),
+            ("HIST", "not an HdrHistogram"),
+        ] {
+            let err = refused(&line(&format!(r#"{{"count":1,"histogram":"{bad}"}}"#)));
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(!err.contains("Error") && !err.contains("Cookie"), "{err}");
+        }
+    }
+
+    #[test]
+    fn lines_are_bounded() {
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        let mut lines = Lines::new(long.as_slice(), "zero");
+        let err = lines.next().unwrap().unwrap_err();
+        assert!(err.starts_with("zero:1: a line longer than 16 MiB"), "{err}");
+        assert!(lines.next().is_none());
+        let text = "a\n\nb";
+        let read: Vec<_> = Lines::new(text.as_bytes(), "t").map(Result::unwrap).collect();
+        assert_eq!(
+            read,
+            [
+                ("t:1".to_string(), "a".to_string()),
+                ("t:2".to_string(), String::new()),
+                ("t:3".to_string(), "b".to_string())
+            ]
+        );
+        let err = Lines::new(&b"\xff\n"[..], "t").next().unwrap().unwrap_err();
+        assert!(err.contains("t:1: not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn serde_messages_are_said_in_words() {
+        assert_eq!(
+            serde_words("invalid type: integer `-1`, expected u64"),
+            "found `-1`, expected a whole number, 0 or more"
+        );
+    }
+}
