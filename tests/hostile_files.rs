@@ -17,10 +17,7 @@ use serde_json::{Value, json};
 
 /// A fresh directory for one test's files.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "tcpgoon-hostile-{}-{name}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("tcpgoon-hostile-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -44,7 +41,11 @@ fn run_within(args: &[&str], stdin: Stdio, limit: Duration) -> Output {
 fn refused(what: &str, out: &Output) -> String {
     assert_eq!(out.code, Some(64), "{what}: {out:?}");
     assert_eq!(out.stderr.lines().count(), 1, "{what}: {}", out.stderr);
-    assert!(out.stderr.starts_with("tcpgoon: "), "{what}: {}", out.stderr);
+    assert!(
+        out.stderr.starts_with("tcpgoon: "),
+        "{what}: {}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty(), "{what}: {}", out.stdout);
     for internal in [
         "panicked",
@@ -198,10 +199,7 @@ fn contradictions_are_refused_by_merge_and_plot_alike() {
         write_summary(&path, &summary);
         let file = path.to_str().unwrap();
         let merge = refused(&format!("merge {name}"), &run(&["merge", file]));
-        let plot = refused(
-            &format!("plot {name}"),
-            &run(&["plot", file, "-o", svg]),
-        );
+        let plot = refused(&format!("plot {name}"), &run(&["plot", file, "-o", svg]));
         for (command, line) in [("merge", &merge), ("plot", &plot)] {
             assert!(
                 line.contains(&format!("{name}.jsonl:1")),

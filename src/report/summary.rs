@@ -164,10 +164,9 @@ pub fn latency(l: &schema::Latency, key: &str) -> Result<Latency, String> {
         format!("{key} has no exact moments: made by a tcpgoon older than `merge`")
     })?;
     let big = |name: &str, sum: &str| -> Result<u128, String> {
-        sum.parse()
-            .map_err(|_| {
-                format!("{key}.moments.{name} is \"{sum}\": expected a whole number, in digits")
-            })
+        sum.parse().map_err(|_| {
+            format!("{key}.moments.{name} is \"{sum}\": expected a whole number, in digits")
+        })
     };
     let moments = Moments::from_parts(
         m.count,
@@ -844,5 +843,4 @@ mod tests {
             (3 * 511, 3500 - 1533)
         );
     }
-
 }

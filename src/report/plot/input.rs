@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn ticks_and_the_end_make_the_timeline_of_a_summary_without_one() {
-        let summary = r#"{"type":"summary","counts":{"total":20,"not_initiated":0,"dialing":0,"established":18,"closed":2,"error":0},"wall_time_us":90000,"connect_latency_us":{"count":0}}"#;
+        let summary = r#"{"type":"summary","counts":{"total":20,"not_initiated":0,"dialing":0,"established":18,"closed":2,"error":0},"wall_time_us":90000}"#;
         let runs = read_runs("a.jsonl", &format!("{TICK}\n{summary}\n")).unwrap();
         assert_eq!(runs.len(), 1);
         let t = &runs[0].timeline;
@@ -281,7 +281,7 @@ mod tests {
             r#""counts":{"total":2,"dialing":0,"established":2,"closed":0,"error":0}"#;
         let tick = r#"{"type":"tick","version":"x","elapsed_us":5,"counts":{"dialing":0,"established":1,"closed":0,"error":0},"probe":[3]}"#;
         let summary = format!(
-            r#"{{"type":"summary",{COUNTS},"wall_time_us":"9","timeline":null,"target":{{"label":5}},"exit_status":"2","limit":{{"finding":5,"held":1,"loss_us":"x","cause":7}},"connect_latency_us":{{"histogram":null}}}}"#
+            r#"{{"type":"summary",{COUNTS},"wall_time_us":"9","timeline":null,"target":{{"label":5}},"exit_status":"2","limit":{{"finding":5,"held":1,"loss_us":"x","cause":7}}}}"#
         );
         let run = &read_runs("a", &format!("{tick}\n{summary}\n")).unwrap()[0];
         assert_eq!(
@@ -298,9 +298,12 @@ mod tests {
 
         let fails = |line: &str| read_runs("x", line).unwrap_err();
         let missing = |key: &str| format!("\"{key}\" is missing or not a whole number");
-        for counts in ["null", "[0,0,0,0,0,0]", "\"x\""] {
-            let tick = format!(r#"{{"type":"tick","elapsed_us":5,"counts":{counts}}}"#);
-            assert!(fails(&tick).ends_with(&missing("dialing")), "{counts}");
+        let tick = |counts: &str| format!(r#"{{"type":"tick","elapsed_us":5,"counts":{counts}}}"#);
+        assert!(fails(&tick("null")).ends_with(&missing("dialing")));
+        // Counts that are not an object are not counts, for the merge's reader too.
+        for counts in ["[0,0,0,0,0,0]", "\"x\""] {
+            let err = fails(&tick(counts));
+            assert!(err.ends_with(": expected an object"), "{counts}: {err}");
         }
         let summary = |rest: &str| format!(r#"{{"type":"summary",{COUNTS},{rest}}}"#);
         assert!(fails(&summary(r#""limit":[1]"#)).ends_with(&missing("held")));
@@ -310,10 +313,18 @@ mod tests {
                 .is_none()
         );
         assert!(
-            fails(&summary(r#""connect_latency_us":{"histogram":5}"#))
-                .ends_with("connect_latency_us.histogram is not a string")
+            fails(&summary(r#""connect_latency_us":{"histogram":5}"#)).ends_with(
+                "connect_latency_us.histogram is 5: expected the base64 of an HdrHistogram"
+            )
         );
-        assert!(fails(&summary(r#""timeline":5"#)).starts_with("x:1: timeline: invalid type"));
+        let err = fails(&summary(r#""timeline":5"#));
+        assert_eq!(err, "x:1: timeline: found `5`, expected an object");
+        // A null histogram where connections were established contradicts the counts.
+        let err = fails(&summary(r#""connect_latency_us":{"histogram":null}"#));
+        assert!(
+            err.ends_with("no histogram, but 2 connections were established"),
+            "{err}"
+        );
         assert!(fails(r#"{"type":5}"#).contains("without a \"type\""));
     }
 
