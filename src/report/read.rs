@@ -22,6 +22,8 @@ use hdrhistogram::serialization::{DeserializeError, Deserializer};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::engine::conn::{Closure, Failure};
+use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::{HISTOGRAM_HIGHEST_MICROS, SIGNIFICANT_FIGURES};
 use crate::engine::timeline::{BeatSample, CAPACITY, Sample};
 use crate::report::schema;
@@ -167,10 +169,15 @@ pub fn read_line(line: &str, source: &str) -> Result<Line, String> {
 
 /// A value as a message shows it: JSON, cut short.
 fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+    cut(&value.to_string(), 40)
+}
+
+/// `text` cut to its first `chars` characters, `…` marking the cut: a message quotes what
+/// it read, and a value of a file may be megabytes long.
+pub fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -324,14 +331,40 @@ fn summary(value: Value) -> Result<SummaryLine, String> {
         micros(value.get(key).filter(|v| v.is_u64()), key)?;
     }
     if let Some(total) = total {
-        use crate::engine::conn::{Closure, Failure};
-        use crate::engine::probe::ProbeOutcome;
         let failures: Vec<&str> = Failure::ALL.iter().map(|f| f.key()).collect();
         let closures: Vec<&str> = Closure::ALL.iter().map(|c| c.key()).collect();
         let outcomes: Vec<&str> = ProbeOutcome::ALL.iter().map(|o| o.key()).collect();
         tally(value.get("failures"), "failures", &failures, total)?;
         tally(value.get("closures"), "closures", &closures, total)?;
         tally(value.get("probe"), "probe", &outcomes, total)?;
+        // Each of these counts connections, or attempts: none can pass the total.
+        let probe = object(value.get("probe"), "probe")?;
+        let hold = object(value.get("hold"), "hold")?;
+        let within = [
+            (
+                "max_concurrent_established",
+                value.get("max_concurrent_established"),
+            ),
+            ("reconnects", value.get("reconnects")),
+            (
+                "probe.served_open",
+                probe.and_then(|p| p.get("served_open")),
+            ),
+            ("probe.awaiting", probe.and_then(|p| p.get("awaiting"))),
+            (
+                "hold.min_established",
+                hold.and_then(|h| h.get("min_established")),
+            ),
+            (
+                "hold.max_established",
+                hold.and_then(|h| h.get("max_established")),
+            ),
+        ];
+        for (key, n) in within {
+            if let Some(n) = whole(n, key)?.filter(|n| *n > total) {
+                return Err(format!("{key} ({n}) is more than counts.total ({total})"));
+            }
+        }
     }
     if let Some(targets) = value.get("by_target").and_then(Value::as_array) {
         for (i, target) in targets.iter().enumerate() {
@@ -340,13 +373,18 @@ fn summary(value: Value) -> Result<SummaryLine, String> {
     }
     let mut connect = None;
     for key in LATENCIES {
-        let histogram = latency(value.get(key), key)?;
+        let histogram = latency(value.get(key), key, total)?;
         if key == "connect_latency_us" {
             connect = histogram;
         }
     }
     let beats = object(value.get("beats"), "beats")?;
-    latency(beats.and_then(|b| b.get("latency_us")), "beats.latency_us")?;
+    // Beats are many to a connection: their count is not bounded by the total.
+    latency(
+        beats.and_then(|b| b.get("latency_us")),
+        "beats.latency_us",
+        None,
+    )?;
     let ever = given.map_or(0, |c| c.ever_established());
     if ever > 0 && value.get("connect_latency_us").is_some() && connect.is_none() {
         return Err(format!(
@@ -364,14 +402,25 @@ fn summary(value: Value) -> Result<SummaryLine, String> {
     })
 }
 
-/// A latency object at `path`: its count whole, and its histogram, when it has one, the
-/// base64 of an HdrHistogram that holds as many values; a count without a histogram is
-/// one whose values were lost.
-fn latency(value: Option<&Value>, path: &str) -> Result<Option<Histogram<u64>>, String> {
+/// A latency object at `path`: its count whole and, one sample a connection at most, no
+/// more than `total`; its histogram, when it has one, the base64 of an HdrHistogram that
+/// holds as many values; a count without a histogram is one whose values were lost.
+fn latency(
+    value: Option<&Value>,
+    path: &str,
+    total: Option<u64>,
+) -> Result<Option<Histogram<u64>>, String> {
     let Some(v) = object(value, path)? else {
         return Ok(None);
     };
     let count = whole(v.get("count"), &format!("{path}.count"))?;
+    if let (Some(count), Some(total)) = (count, total)
+        && count > total
+    {
+        return Err(format!(
+            "{path}.count ({count}) is more than counts.total ({total})"
+        ));
+    }
     let histogram = match v.get("histogram") {
         None | Some(Value::Null) => None,
         Some(Value::String(encoded)) => {
@@ -635,7 +684,7 @@ pub fn timeline_samples(timeline: &schema::Timeline, total: u64) -> Result<Vec<S
 /// A serde message in the words of the schema: what was found, and what was expected,
 /// without the names of our types (`expected struct Counts`: an object).
 pub fn serde_words(message: &str) -> String {
-    let mut words = message.to_string();
+    let mut words = cut(message, 200);
     while let Some(at) = words.find("expected struct ") {
         let name = words[at + 16..]
             .find(|c: char| !c.is_alphanumeric())
@@ -846,7 +895,7 @@ mod tests {
             .unwrap_or_default();
         let line = |latency: &str| {
             format!(
-                r#"{{"type":"summary","counts":{{"total":1,"established":1}},"connect_latency_us":{latency}}}"#
+                r#"{{"type":"summary","counts":{{"total":3,"established":1}},"connect_latency_us":{latency}}}"#
             )
         };
         let ok = line(&format!(r#"{{"count":1,"histogram":"{encoded}"}}"#));
@@ -863,6 +912,11 @@ mod tests {
         assert!(err.contains("no histogram"), "{err}");
         let err = refused(&line(r#"{"count":0}"#));
         assert!(err.contains("but 1 connections were established"), "{err}");
+        let err = refused(&line(&format!(r#"{{"count":4,"histogram":"{encoded}"}}"#)));
+        assert!(
+            err.contains("count (4) is more than counts.total (3)"),
+            "{err}"
+        );
         let mut header = Vec::new();
         for word in [V2_COOKIE, u32::MAX, 0, 3] {
             header.extend(word.to_be_bytes());

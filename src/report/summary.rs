@@ -112,7 +112,10 @@ pub fn read_line(line: &str, source: &str) -> Result<Option<ShardSummary>, Strin
                 "schema version {version}, and this tcpgoon reads {SCHEMA_VERSION}"
             ));
         }
-        if value.get("limit").is_some_and(|l| !l.is_null()) {
+        let limit_options = value
+            .get("options")
+            .is_some_and(|o| o.get("rate").is_some());
+        if limit_options || value.get("limit").is_some_and(|l| !l.is_null()) {
             return Err(
                 "a summary of `tcpgoon limit`, which merge does not take: merge takes the \
                  summaries of `tcpgoon run --shard I/N`; `tcpgoon plot` draws a limit search"
@@ -213,11 +216,12 @@ fn failure_of(key: &str) -> Result<Failure, String> {
     Failure::ALL
         .into_iter()
         .find(|f| f.key() == key)
-        .ok_or_else(|| format!("unknown failure cause '{key}'"))
+        .ok_or_else(|| format!("unknown failure cause '{}'", read::cut(key, 40)))
 }
 
 fn addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| format!("'{s}' is not an address"))
+    s.parse()
+        .map_err(|_| format!("'{}' is not an address", read::cut(s, 60)))
 }
 
 fn read_summary(
@@ -326,10 +330,12 @@ fn read_summary(
                     .as_deref()
                     .ok_or("the summary has no stopped.cause")?,
             )?)),
-            other => return Err(format!("unknown stop reason '{other}'")),
+            other => {
+                return Err(format!("unknown stop reason '{}'", read::cut(other, 40)));
+            }
         },
     };
-    let run_options = v.options.as_run()?;
+    let run_options = v.options.as_run().map_err(|e| read::serde_words(&e))?;
     if targets.is_empty() {
         targets = run_options
             .targets
