@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::probe::ProbeOutcome;
-use crate::engine::stats::{HISTOGRAM_HIGHEST_MICROS, SIGNIFICANT_FIGURES};
+use crate::engine::stats::{HISTOGRAM_HIGHEST_MICROS, LatencyHistogram, SIGNIFICANT_FIGURES};
 use crate::engine::timeline::{BeatSample, CAPACITY, Sample};
 use crate::report::schema;
 
@@ -455,10 +455,9 @@ pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
     let histogram: Histogram<u64> = Deserializer::new()
         .deserialize(&mut plain.as_slice())
         .map_err(|e| format!("not an HdrHistogram: {}", hdr_words(&e)))?;
-    if histogram.len() > 0 && (histogram.min() < 1 || histogram.max() > HISTOGRAM_HIGHEST_MICROS) {
+    if LatencyHistogram::from_histogram(&histogram).is_none() {
         return Err(format!(
-            "an HdrHistogram with values from {} to {} µs, outside the reports' 1 µs to {} µs",
-            histogram.min(),
+            "an HdrHistogram with values up to {} µs, past the reports' bound of {} µs",
             histogram.max(),
             HISTOGRAM_HIGHEST_MICROS
         ));

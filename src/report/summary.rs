@@ -182,10 +182,10 @@ pub fn latency(l: &schema::Latency, key: &str) -> Result<Latency, String> {
         .histogram
         .as_deref()
         .ok_or_else(|| format!("{key} has no histogram"))?;
-    let histogram = read::decode_histogram(encoded)
-        .ok()
-        .and_then(|h| LatencyHistogram::from_histogram(&h))
-        .ok_or_else(|| format!("{key}.histogram is not an HdrHistogram of tcpgoon's"))?;
+    let decoded = read::decode_histogram(encoded).map_err(|e| format!("{key}.histogram is {e}"))?;
+    // On the reports' bounds: `decode_histogram` checked that its values fit them.
+    let histogram = LatencyHistogram::from_histogram(&decoded)
+        .ok_or_else(|| format!("{key}.histogram is past the reports' bounds"))?;
     if moments.count != count || histogram.len() != count {
         return Err(format!(
             "{key}: its count ({count}), moments ({}) and histogram ({}) disagree",
