@@ -680,6 +680,53 @@ pub fn timeline_samples(timeline: &schema::Timeline, total: u64) -> Result<Vec<S
         .collect()
 }
 
+/// [`serde_words`] for a message about `value`, naming where in it the value found is
+/// when it occurs there once (serde's messages say what, not where).
+pub fn serde_words_in(message: &str, value: &Value) -> String {
+    let words = serde_words(message);
+    let found = message
+        .split_once('`')
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(found, _)| found);
+    let Some(found) = found else {
+        return words;
+    };
+    let mut paths = Vec::new();
+    leaves_shown_as(value, found, String::new(), &mut paths);
+    match paths.as_slice() {
+        [path] => format!("{path}: {words}"),
+        _ => words,
+    }
+}
+
+/// The paths of the leaves of `value` whose JSON is `text`; two at most, as one is wanted.
+fn leaves_shown_as(value: &Value, text: &str, path: String, out: &mut Vec<String>) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                leaves_shown_as(child, text, join(key), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                leaves_shown_as(child, text, format!("{path}[{i}]"), out);
+            }
+        }
+        leaf => {
+            if out.len() < 2 && serde_json::to_string(leaf).is_ok_and(|t| t == text) {
+                out.push(path);
+            }
+        }
+    }
+}
+
 /// A serde message in the words of the schema: what was found, and what was expected,
 /// without the names of our types (`expected struct Counts`: an object).
 pub fn serde_words(message: &str) -> String {
@@ -968,6 +1015,16 @@ mod tests {
     fn serde_messages_are_said_in_words() {
         assert_eq!(
             serde_words("invalid type: integer `-1`, expected u64"),
+            "found `-1`, expected a whole number, 0 or more"
+        );
+        let value = json!({"a": {"b": [1, 1.5]}, "c": -1, "d": -1});
+        assert_eq!(
+            serde_words_in("invalid type: floating point `1.5`, expected u64", &value),
+            "a.b[1]: found `1.5`, expected a whole number, 0 or more"
+        );
+        // Found twice, it is not said where.
+        assert_eq!(
+            serde_words_in("invalid type: integer `-1`, expected u64", &value),
             "found `-1`, expected a whole number, 0 or more"
         );
         assert_eq!(

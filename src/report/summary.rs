@@ -125,7 +125,7 @@ pub fn read_line(line: &str, source: &str) -> Result<Option<ShardSummary>, Strin
         let summary = Summary::deserialize(value).map_err(|e| {
             format!(
                 "not a summary of `tcpgoon run`: {}",
-                read::serde_words(&e.to_string())
+                read::serde_words_in(&e.to_string(), value)
             )
         })?;
         let timeline = checked.timeline.clone().unwrap_or_default();
