@@ -11,7 +11,9 @@
 //! missing connect latency histogram where connections were established. A field that is
 //! absent is not a contradiction: the plot draws sparse and older lines, and the merge
 //! requires what it needs itself. The entry point is [`read_line`]; [`Lines`] cuts a
-//! stream into lines no longer than [`MAX_LINE_BYTES`], [`MAX_INPUT_BYTES`] in all.
+//! stream into lines no longer than [`MAX_LINE_BYTES`], [`MAX_INPUT_BYTES`] in all. A
+//! histogram's header is checked before the decoder reads it (`inflated`): the decoder
+//! allocates the payload its header names, which a forged one puts at 4 GB.
 
 use std::io::{BufRead, Read};
 use std::time::Duration;
@@ -72,11 +74,6 @@ impl<R: BufRead> Lines<R> {
             read: 0,
             done: false,
         }
-    }
-
-    /// Bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.read
     }
 
     fn next_line(&mut self) -> Result<Option<(String, String)>, String> {
