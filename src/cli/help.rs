@@ -244,10 +244,18 @@ as an upper bound. Thresholds (--max-latency, --min-established) are judged
 again on the merged run. Shards missing from the files count as attempts not
 made (exit 1), and are listed as a count and at most 8 ranges.
 
+Each summary is checked against itself first, as `tcpgoon plot` checks it:
+counts past 2^32 or that do not add up to their total, a timeline of more than
+512 samples, going back in time or not ending at the counts, a histogram that
+does not decode or is missing where connections were established. Input is
+bounded past anything tcpgoon writes: a line of 16 MiB, a FILE (or stdin) of
+256 MiB. A FILE that is a FIFO with no writer is refused at once.
+
 Exit status: the whole run's (0, 1, 2, 3, as for `tcpgoon run`); 64 when the
 input is not summaries of one run: different targets, shard counts, schedules,
 start times, probes, TLS settings or gates, a shard given twice, a shard whose
-counts are not its share of -c, sums past 2^64-1, or a file that cannot be read.
+counts are not its share of -c, sums past 2^64-1, a summary that contradicts
+itself or of `tcpgoon limit`, past a bound, or a file that cannot be read.
 ";
 
 const SERVER: &str = "\
@@ -323,11 +331,19 @@ The timeline comes from the summary's `timeline` samples (one a millisecond, or
 fewer for a long run; a merge's are its shards' counts summed); without them,
 from the ticks; a summary with neither gets the latency panel alone.
 
+A line is checked as `tcpgoon merge` checks it: what is absent is drawn
+without, what contradicts itself is refused (counts past 2^32 or not adding
+up, a timeline of more than 512 samples or going back in time, a histogram that
+does not decode or is missing where connections were established). Input is
+bounded past anything tcpgoon writes: a line of 16 MiB, a FILE (or stdin) of
+256 MiB. A FILE that is a FIFO with no writer is refused at once.
+
 Exit status:
   0   the picture was written
   1   it could not be written (a full disk)
-  64  bad input: no FILE, a FILE that is not the JSON Lines of --json or has no
-      summary, an -o that cannot be created
+  64  bad input: no FILE, a FILE that is not the JSON Lines of --json, has no
+      summary, contradicts itself or is past a bound, an -o that cannot be
+      created
 
 Example:
   tcpgoon run 127.0.0.1 8080 -c 1000 -s 1ms -y --json > run.jsonl

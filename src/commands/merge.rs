@@ -1,15 +1,18 @@
-//! `tcpgoon merge`: read the `--json` output of a run's shards (files, or `-` for stdin),
-//! merge their summaries, judge the run's thresholds on the merged run, and print the
-//! report the whole run would have printed, with its exit status.
+//! `tcpgoon merge`: read the `--json` output of a run's shards (files, or `-` for stdin;
+//! opened by `input`, bounded by `report::read`), merge their summaries, judge the run's
+//! thresholds on the merged run, and print the report the whole run would have printed,
+//! with its exit status.
 
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::fd::AsRawFd;
 
+use super::input;
 use crate::cli::MergeArgs;
 use crate::error::{self, Error};
 use crate::judge::thresholds::{self, Thresholds};
 use crate::judge::verdict;
 use crate::report::json;
+use crate::report::read::Lines;
 use crate::report::schema::RunOptions;
 use crate::report::shards::{merged_json, write_merged};
 use crate::report::summary::{self, ShardSummary};
@@ -19,17 +22,14 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
     let mut summaries = Vec::new();
     let mut stdin_read = false;
     for file in &args.files {
-        let (reader, name): (Box<dyn Read>, &str) = if file == "-" {
+        if file == "-" {
             if stdin_read {
                 return Err(Error::Usage("merge: - (stdin) given twice".to_string()));
             }
             stdin_read = true;
-            (Box::new(io::stdin()), "stdin")
-        } else {
-            let opened = std::fs::File::open(file)
-                .map_err(|e| Error::Usage(format!("merge: cannot read '{file}': {e}")))?;
-            (Box::new(opened), file.as_str())
-        };
+        }
+        let name = if file == "-" { "stdin" } else { file.as_str() };
+        let reader = input::open(file).map_err(|e| Error::Usage(format!("merge: {e}")))?;
         read_summaries(reader, name, &mut summaries)?;
     }
     let merged = summary::merge(summaries).map_err(|e| Error::Usage(format!("merge: {e}")))?;
@@ -116,17 +116,16 @@ pub fn run(args: MergeArgs) -> Result<u8, Error> {
 }
 
 /// Every summary in `reader`, one JSON object a line; other lines (ticks) are skipped.
+/// The lines are bounded as `read::Lines` bounds them.
 fn read_summaries(
-    reader: Box<dyn Read>,
+    reader: impl BufRead,
     name: &str,
     into: &mut Vec<ShardSummary>,
 ) -> Result<(), Error> {
-    for (n, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| Error::Usage(format!("merge: cannot read '{name}': {e}")))?;
-        let source = format!("{name}:{}", n + 1);
-        if let Some(summary) =
-            summary::read_line(&line, &source).map_err(|e| Error::Usage(format!("merge: {e}")))?
-        {
+    let usage = |e: String| Error::Usage(format!("merge: {e}"));
+    for line in Lines::new(reader, name) {
+        let (source, line) = line.map_err(usage)?;
+        if let Some(summary) = summary::read_line(&line, &source).map_err(usage)? {
             into.push(summary);
         }
     }

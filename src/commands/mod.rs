@@ -3,7 +3,8 @@
 //! here measures or formats: the engine measures, the reports format.
 //!
 //! May import every layer below: `cli`, `report`, `judge`, `engine`, `units`, `error`. No
-//! driver imports another; what `run` and `limit` share is in `finish` and `output`.
+//! driver imports another; what `run` and `limit` share is in `finish` and `output`, what `merge` and `plot` share in
+//! `input`.
 //!
 //! | file | subcommand |
 //! |---|---|
@@ -14,8 +15,10 @@
 //! | `plot.rs` | `tcpgoon plot`: `--json` outputs drawn as one SVG picture |
 //! | `finish.rs` | what `run` and `limit` share: limits checked, outputs opened, the report's tail |
 //! | `output.rs` | the live outputs chosen from the configuration and the terminals |
+//! | `input.rs` | what `merge` and `plot` share: their FILEs opened, a FIFO without waiting |
 
 mod finish;
+mod input;
 pub mod limit;
 pub mod merge;
 mod output;

@@ -1,12 +1,13 @@
-//! `tcpgoon plot FILE... -o OUT.svg`: reads each file (`-` is stdin), reads the runs in it,
-//! and writes their picture (`-o -`: to stdout). Bad input, an output that is one of the
+//! `tcpgoon plot FILE... -o OUT.svg`: reads each file (`-` is stdin; opened by `input`,
+//! bounded by `report::read`), reads the runs in it, and writes their picture (`-o -`: to
+//! stdout). Bad input, an output that is one of the
 //! inputs, and an output that cannot be created are usage errors (exit 64); a picture that
 //! cannot be written once its file is open fails with 1.
 
-use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
+use super::input;
 use crate::cli::PlotArgs;
 use crate::error::Error;
 use crate::judge::exit;
@@ -34,19 +35,8 @@ pub fn run(args: PlotArgs) -> Result<u8, Error> {
     let mut runs = Vec::new();
     for path in &args.inputs {
         let name = path.display().to_string();
-        let bytes = if name == "-" {
-            let mut bytes = Vec::new();
-            io::stdin().lock().read_to_end(&mut bytes).map(|_| bytes)
-        } else {
-            fs::read(path)
-        }
-        .map_err(|e| Error::Usage(format!("cannot read {name}: {e}")))?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Error::Usage(format!(
-                "{name}: not UTF-8 text, so not the JSON Lines of --json"
-            ))
-        })?;
-        runs.extend(plot::read_runs(&name, &text).map_err(Error::Usage)?);
+        let reader = input::open(&name).map_err(Error::Usage)?;
+        runs.extend(plot::read_runs(&name, reader).map_err(Error::Usage)?);
     }
     let picture = plot::render(&runs);
     if to_stdout {

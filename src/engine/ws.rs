@@ -354,11 +354,7 @@ impl FrameReader {
             other => return Event::Error(WsError::Opcode(other)),
         }
         self.stage = 3;
-        Event::Start {
-            opcode,
-            fin,
-            len: len,
-        }
+        Event::Start { opcode, fin, len }
     }
 }
 

@@ -10,7 +10,9 @@ use std::io::Read;
 
 use flate2::read::ZlibDecoder;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::{DeserializeError, Deserializer};
+
+use crate::engine::stats::{HISTOGRAM_HIGHEST_MICROS, SIGNIFICANT_FIGURES};
 
 /// The most an encoding is read to, inflated: 16 MiB. tcpgoon's own are at most a few
 /// hundred KiB (a count takes at most 9 bytes, and its histograms hold about 23000).
@@ -48,6 +50,18 @@ pub fn read_v2(bytes: &[u8]) -> Result<Histogram<u64>, String> {
     if be_u32(v2, 0) != Some(V2_COOKIE) || v2.len() < V2_HEADER {
         return Err(not("too short, or its inner cookie is wrong"));
     }
+    // Its bounds size the counts it allocates: no wider than the reports' own.
+    let figures = be_u32(v2, 12).unwrap_or(u32::MAX);
+    let high = v2
+        .get(24..32)
+        .and_then(|b| b.try_into().ok())
+        .map_or(u64::MAX, u64::from_be_bytes);
+    if figures > u32::from(SIGNIFICANT_FIGURES) + 2 || high > HISTOGRAM_HIGHEST_MICROS * 4 {
+        return Err(format!(
+            "an HdrHistogram of {figures} significant figures up to {high}, where tcpgoon \
+             writes {SIGNIFICANT_FIGURES} up to {HISTOGRAM_HIGHEST_MICROS} µs"
+        ));
+    }
     let payload_len = be_u32(v2, 4).map_or(usize::MAX, |n| n as usize);
     let payload = v2
         .get(V2_HEADER..)
@@ -58,7 +72,23 @@ pub fn read_v2(bytes: &[u8]) -> Result<Histogram<u64>, String> {
     }
     Deserializer::new()
         .deserialize(&mut &v2[..V2_HEADER + payload_len])
-        .map_err(|e| not(&format!("{e}")))
+        .map_err(|e| not(words(&e)))
+}
+
+/// A decoding error in words.
+fn words(e: &DeserializeError) -> &'static str {
+    match e {
+        DeserializeError::IoError(_) => "it ends before its counts do",
+        DeserializeError::InvalidCookie => "it does not begin as the V2 encoding does",
+        DeserializeError::UnsupportedFeature => {
+            "it uses a feature of the format tcpgoon does not read (a normalizing offset, or \
+             values that are not whole)"
+        }
+        DeserializeError::UnsuitableCounterType => "a count is past 2^64",
+        DeserializeError::InvalidParameters => "its bounds or significant figures are not valid",
+        DeserializeError::UsizeTypeTooSmall => "it is too large for this machine",
+        DeserializeError::EncodedArrayTooLong => "it has more counts than its bounds hold",
+    }
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {

@@ -18,6 +18,7 @@
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
 //! | `hdr.rs` | a histogram's HdrHistogram V2 encoding, checked and bounded before it is decoded |
+//! | `read.rs` | `--json` output read back and checked, once, for the merge and the plot: bounded lines, no contradictions |
 //! | `summary.rs` | `--json` summaries read back, and the shards of a run merged into one |
 //! | `shards.rs` | the lines of a sharded run and of a merge |
 //! | `summary_file.rs` | `--summary`: the JSON summary in a file of its own |
@@ -32,6 +33,7 @@ pub mod outlet;
 mod pinned;
 pub mod plot;
 pub mod progress;
+pub mod read;
 pub mod schema;
 pub mod server;
 pub mod shards;

@@ -7,7 +7,8 @@
 //! samples is `{"count":0}`; a threshold without a latency has no `limit_us`). Readers
 //! ignore keys they do not know, so output that gains fields still reads. The plot, which
 //! takes sparser lines than the merge, reads them as a `PlotLine`: the same names, each
-//! optional and read leniently (`Loose`).
+//! optional and read leniently (`Loose`), once `read` has checked the line for what would
+//! contradict itself, for both.
 //!
 //! The bytes are those of the writer these structs replaced, and other tools read them:
 //! [`write_line`] spells floats as Rust prints them (`1000`, not `1000.0`) and the two
@@ -468,7 +469,8 @@ pub struct Timeline {
 /// A line as `tcpgoon plot` reads it: the fields it draws, by the names of `Tick` and
 /// `Summary`, any of them missing and most of them of any type, so that sparse or
 /// hand-made lines read too (`{"type":"summary","counts":{…}}`). What the plot requires
-/// of them, and how it says so, is the plot's.
+/// of them, and how it says so, is the plot's; the `timeline` and the connect latency
+/// histogram, and what would contradict the rest, are `read`'s, the merge's reader too.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PlotLine {
     #[serde(rename = "type")]
@@ -479,13 +481,9 @@ pub struct PlotLine {
     pub counts: Option<Loose<Counts<Loose<u64>>>>,
     pub probe: Loose<PlotProbe>,
     pub wall_time_us: Loose<u64>,
-    /// Read as the schema's when present and not `null`.
-    #[serde(default)]
-    pub timeline: Option<Checked<Timeline>>,
     /// Present and not `null`, but not an object: a limit without its `held`.
     #[serde(default)]
     pub limit: Option<Loose<PlotLimit>>,
-    pub connect_latency_us: Loose<PlotLatency>,
     pub target: Loose<PlotTarget>,
     pub exit_status: Loose<u64>,
 }
@@ -512,14 +510,6 @@ pub struct PlotLimit {
 pub struct PlotKnee {
     pub held: Loose<u64>,
     pub at_us: Loose<u64>,
-}
-
-/// Of a `Latency`, its histogram: `None` when absent or `null`, and a present one that is
-/// not a string is the plot's error.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PlotLatency {
-    #[serde(default)]
-    pub histogram: Option<Loose<String>>,
 }
 
 /// Of a `Target`, its label.
@@ -554,18 +544,6 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Loose<T> {
         // Through `Option`, so that a missing field reads as `None` without `default`.
         let value = Option::<Value>::deserialize(deserializer)?;
         Ok(value.map_or(Loose(None), Loose::of))
-    }
-}
-
-/// A field that is read leniently as a whole but is the schema's when present: what is
-/// not a `T` is kept, as why not.
-#[derive(Debug, Clone)]
-pub struct Checked<T>(pub Result<T, String>);
-
-impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Checked<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Checked<T>, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        Ok(Checked(T::deserialize(value).map_err(|e| e.to_string())))
     }
 }
 

@@ -14,13 +14,12 @@
 //! The counts over time (each summary's `timeline`) merge too: the merged sample at a
 //! moment is the sum of every shard's counts then, each shard's samples a step function
 //! placed on the merged origin, so every merged sample adds up to the merged total and the
-//! last is the merged run's end. `timeline_samples` is the one reader of a `timeline`;
-//! `plot` reads them with it.
+//! last is the merged run's end. Each line is read and checked by `read`, the plot's
+//! reader too, so the merge refuses what the plot refuses.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,6 +32,7 @@ use crate::engine::stats::{
 };
 use crate::engine::timeline::{BeatSample, Sample, Timeline};
 use crate::engine::{Outcome, Stop};
+use crate::report::read::{self, Line};
 use crate::report::schema::{self, Head, Options, RunOptions, SCHEMA_VERSION, Summary, Tally};
 
 /// Where in the stats a latency measure goes.
@@ -99,28 +99,40 @@ pub struct ShardSummary {
     pub timeline: Vec<Sample>,
 }
 
-/// A summary's line, or why it is not one; `Ok(None)` for other lines (ticks).
+/// A summary's line, or why it is not one; `Ok(None)` for other lines (ticks). The line is
+/// read and checked by `read::read_line`, as the plot reads it; what the merge needs
+/// besides is required here.
 pub fn read_line(line: &str, source: &str) -> Result<Option<ShardSummary>, String> {
-    let line = line.trim();
-    if line.is_empty() {
+    let Line::Summary(checked) = read::read_line(line, source)? else {
         return Ok(None);
-    }
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| format!("{source}: not a line of `tcpgoon run --json` output: {e}"))?;
-    let head = Head::deserialize(&value).unwrap_or_default();
-    if head.kind.as_deref() != Some("summary") {
-        return Ok(None);
-    }
+    };
+    let value = &checked.value;
     let read = || {
+        let head = Head::deserialize(value).unwrap_or_default();
         let version = head.version.ok_or("the summary has no version")?;
         if version != SCHEMA_VERSION {
             return Err(format!(
                 "schema version {version}, and this tcpgoon reads {SCHEMA_VERSION}"
             ));
         }
-        let summary =
-            Summary::deserialize(&value).map_err(|e| format!("not a summary of tcpgoon's: {e}"))?;
-        read_summary(&summary, other_latencies(&value)?)
+        let limit_options = value
+            .get("options")
+            .is_some_and(|o| o.get("rate").is_some());
+        if limit_options || value.get("limit").is_some_and(|l| !l.is_null()) {
+            return Err(
+                "a summary of `tcpgoon limit`, which merge does not take: merge takes the \
+                 summaries of `tcpgoon run --shard I/N`; `tcpgoon plot` draws a limit search"
+                    .to_string(),
+            );
+        }
+        let summary = Summary::deserialize(value).map_err(|e| {
+            format!(
+                "not a summary of `tcpgoon run`: {}",
+                read::serde_words_in(&e.to_string(), value)
+            )
+        })?;
+        let timeline = checked.timeline.clone().unwrap_or_default();
+        read_summary(&summary, other_latencies(value)?, timeline)
     };
     read()
         .map(|mut s| {
@@ -158,8 +170,9 @@ pub fn latency(l: &schema::Latency, key: &str) -> Result<Latency, String> {
         format!("{key} has no exact moments: made by a tcpgoon older than `merge`")
     })?;
     let big = |name: &str, sum: &str| -> Result<u128, String> {
-        sum.parse()
-            .map_err(|_| format!("{key}.moments.{name} is not a whole number"))
+        sum.parse().map_err(|_| {
+            format!("{key}.moments.{name} is \"{sum}\": expected a whole number, in digits")
+        })
     };
     let moments = Moments::from_parts(
         m.count,
@@ -172,7 +185,10 @@ pub fn latency(l: &schema::Latency, key: &str) -> Result<Latency, String> {
         .histogram
         .as_deref()
         .ok_or_else(|| format!("{key} has no histogram"))?;
-    let histogram = decode_histogram(encoded).map_err(|e| format!("{key}.histogram: {e}"))?;
+    let decoded = read::decode_histogram(encoded).map_err(|e| format!("{key}.histogram is {e}"))?;
+    // On the reports' bounds: `decode_histogram` checked that its values fit them.
+    let histogram = LatencyHistogram::from_histogram(&decoded)
+        .ok_or_else(|| format!("{key}.histogram is past the reports' bounds"))?;
     if moments.count != count || histogram.len() != count {
         return Err(format!(
             "{key}: its count ({count}), moments ({}) and histogram ({}) disagree",
@@ -181,16 +197,6 @@ pub fn latency(l: &schema::Latency, key: &str) -> Result<Latency, String> {
         ));
     }
     Ok(Latency { moments, histogram })
-}
-
-/// An HdrHistogram V2 encoding (deflated or not), base64, on the reports' bounds.
-pub fn decode_histogram(encoded: &str) -> Result<LatencyHistogram, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|e| format!("not base64: {e}"))?;
-    let histogram = crate::report::hdr::read_v2(&bytes)?;
-    LatencyHistogram::from_histogram(&histogram)
-        .ok_or_else(|| "its values exceed the reports' bounds".to_string())
 }
 
 /// The counts a tally holds for each of `all`, by its name.
@@ -213,109 +219,18 @@ fn failure_of(key: &str) -> Result<Failure, String> {
     Failure::ALL
         .into_iter()
         .find(|f| f.key() == key)
-        .ok_or_else(|| format!("unknown failure cause '{key}'"))
+        .ok_or_else(|| format!("unknown failure cause '{}'", read::cut(key, 40)))
 }
 
 fn addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| format!("'{s}' is not an address"))
-}
-
-/// The samples of a summary's `timeline`, whose `columns` name the numbers of each of its
-/// `samples`. Columns are looked up by name and unknown ones ignored; without a
-/// `not_initiated` column, it is what `total` leaves. A missing timeline is none.
-pub fn timeline_samples(
-    timeline: Option<&schema::Timeline>,
-    total: u64,
-) -> Result<Vec<Sample>, String> {
-    let Some(timeline) = timeline else {
-        return Ok(Vec::new());
-    };
-    let bad = |what: &str| format!("timeline: {what}");
-    let find = |name: &str| timeline.columns.iter().position(|c| c == name);
-    let column = |name: &str| find(name).ok_or_else(|| bad(&format!("no column {name}")));
-    let (elapsed, dialing, established, closed, error) = (
-        column("elapsed_us")?,
-        column("dialing")?,
-        column("established")?,
-        column("closed")?,
-        column("error")?,
-    );
-    let (not_initiated, served) = (find("not_initiated"), find("served_open"));
-    let beats =
-        find("beats_stopped").map(|stopped| (find("beat_p50_us"), find("beat_p99_us"), stopped));
-    timeline
-        .samples
-        .iter()
-        .map(|row| {
-            let at = |i: usize| {
-                row.get(i)
-                    .copied()
-                    .flatten()
-                    .ok_or_else(|| bad("a sample that is not whole numbers"))
-            };
-            let mut sample = Sample {
-                elapsed: Duration::from_micros(at(elapsed)?),
-                not_initiated: 0,
-                dialing: at(dialing)?,
-                established: at(established)?,
-                closed: at(closed)?,
-                error: at(error)?,
-                served_open: served.and_then(|i| row.get(i).copied().flatten()),
-                beats: None,
-            };
-            if let Some((p50, p99, stopped)) = beats {
-                let micros = |i: Option<usize>| {
-                    i.and_then(|i| row.get(i).copied().flatten())
-                        .map(Duration::from_micros)
-                };
-                sample.beats = Some(BeatSample {
-                    p50: micros(p50),
-                    p99: micros(p99),
-                    stopped: at(stopped)?,
-                });
-            }
-            let made = sample.dialing + sample.established + sample.closed + sample.error;
-            sample.not_initiated = match not_initiated {
-                Some(i) => at(i)?,
-                None => total.saturating_sub(made),
-            };
-            Ok(sample)
-        })
-        .collect()
-}
-
-/// A shard's timeline is of its run: forward in time, adding up to its total at every
-/// sample, and ending at its counts (the loop's last sample is the end of the run).
-fn check_timeline(samples: &[Sample], c: &Counts) -> Result<(), String> {
-    let states = |s: &Sample| [s.not_initiated, s.dialing, s.established, s.closed, s.error];
-    for pair in samples.windows(2) {
-        if pair[1].elapsed < pair[0].elapsed {
-            return Err(format!(
-                "its timeline goes back in time at {}us",
-                pair[1].elapsed.as_micros()
-            ));
-        }
-    }
-    if let Some(s) = samples
-        .iter()
-        .find(|s| states(s).into_iter().try_fold(0u64, u64::checked_add) != Some(c.total))
-    {
-        return Err(format!(
-            "its timeline does not add up to its {} connections at {}us",
-            c.total,
-            s.elapsed.as_micros()
-        ));
-    }
-    let end = [c.not_initiated, c.dialing, c.established, c.closed, c.error];
-    if samples.last().is_some_and(|s| states(s) != end) {
-        return Err("its timeline does not end at its counts".to_string());
-    }
-    Ok(())
+    s.parse()
+        .map_err(|_| format!("'{}' is not an address", read::cut(s, 60)))
 }
 
 fn read_summary(
     v: &Summary,
     other_latencies: Vec<(String, Latency)>,
+    timeline: Vec<Sample>,
 ) -> Result<ShardSummary, String> {
     let c = counts(&v.counts)?;
     let mut stats = Stats::new(c.total);
@@ -421,10 +336,12 @@ fn read_summary(
                     .as_deref()
                     .ok_or("the summary has no stopped.cause")?,
             )?)),
-            other => return Err(format!("unknown stop reason '{other}'")),
+            other => {
+                return Err(format!("unknown stop reason '{}'", read::cut(other, 40)));
+            }
         },
     };
-    let run_options = v.options.as_run()?;
+    let run_options = v.options.as_run().map_err(|e| read::serde_words(&e))?;
     if targets.is_empty() {
         targets = run_options
             .targets
@@ -443,8 +360,6 @@ fn read_summary(
         ));
     }
     let origin_us = v.schedule_origin_us;
-    let timeline = timeline_samples(v.timeline.as_ref(), c.total)?;
-    check_timeline(&timeline, &c)?;
     let outcome = Outcome {
         stats,
         stop,
@@ -1139,58 +1054,6 @@ mod tests {
     }
 
     #[test]
-    fn beat_columns_read_back_by_name() {
-        let timeline = schema::Timeline {
-            step_us: 1000,
-            columns: [
-                "elapsed_us",
-                "dialing",
-                "established",
-                "closed",
-                "error",
-                "beat_p50_us",
-                "beat_p99_us",
-                "beats_stopped",
-            ]
-            .map(String::from)
-            .to_vec(),
-            samples: vec![
-                vec![
-                    Some(0),
-                    Some(0),
-                    Some(2),
-                    Some(0),
-                    Some(0),
-                    None,
-                    None,
-                    Some(0),
-                ],
-                vec![
-                    Some(9),
-                    Some(0),
-                    Some(2),
-                    Some(0),
-                    Some(0),
-                    Some(5),
-                    Some(7),
-                    Some(1),
-                ],
-            ],
-        };
-        let samples = timeline_samples(Some(&timeline), 2).unwrap();
-        assert_eq!(samples[0].beats, Some(BeatSample::default()));
-        let b = samples[1].beats.unwrap();
-        assert_eq!(
-            (b.p50, b.p99, b.stopped),
-            (
-                Some(Duration::from_micros(5)),
-                Some(Duration::from_micros(7)),
-                1
-            )
-        );
-    }
-
-    #[test]
     fn served_open_is_summed_when_a_shard_has_it() {
         let probed = [Sample {
             served_open: Some(2),
@@ -1254,35 +1117,6 @@ mod tests {
     }
 
     #[test]
-    fn timelines_are_read_by_column_name() {
-        let timeline = |v: Value| schema::Timeline::deserialize(v).unwrap();
-        let t = timeline(serde_json::json!({
-            "columns": ["established", "quic", "elapsed_us", "error", "closed", "dialing"],
-            "samples": [[1, 9, 100, 0, 0, 2], [4, 9, 2000, 1, 0, 0]],
-        }));
-        let samples = timeline_samples(Some(&t), 5).unwrap();
-        assert_eq!(samples.len(), 2);
-        assert_eq!(samples[0].elapsed, Duration::from_micros(100));
-        assert_eq!(
-            (
-                samples[0].not_initiated,
-                samples[0].dialing,
-                samples[0].established
-            ),
-            (2, 2, 1)
-        );
-        assert_eq!((samples[1].not_initiated, samples[1].error), (0, 1));
-        assert_eq!(samples[1].served_open, None);
-        assert!(timeline_samples(None, 5).unwrap().is_empty());
-        let bad = timeline(serde_json::json!({"columns": ["elapsed_us"], "samples": []}));
-        assert!(
-            timeline_samples(Some(&bad), 5)
-                .unwrap_err()
-                .contains("no column dialing")
-        );
-    }
-
-    #[test]
     fn missing_shards_are_a_count_and_the_first_ranges() {
         let of = |present: &[u64], shards| MissingShards::of(present, shards);
         assert_eq!(of(&[0, 1, 2], 3), MissingShards::default());
@@ -1326,21 +1160,5 @@ mod tests {
         assert_eq!(shown(&Value::Null), "none");
         assert_eq!(shown(&serde_json::json!(["a=1", "b=2"])), "a=1 b=2");
         assert_eq!(shown(&Value::String("é".repeat(300))).chars().count(), 101);
-    }
-
-    #[test]
-    fn a_shard_timeline_must_be_of_its_run() {
-        let counts = Counts {
-            total: 2,
-            established: 2,
-            ..Counts::default()
-        };
-        assert!(check_timeline(&[at(0, 2, 0), at(1, 2, 2)], &counts).is_ok());
-        let err = check_timeline(&[at(0, 3, 0), at(1, 2, 2)], &counts).unwrap_err();
-        assert!(err.contains("does not add up"), "{err}");
-        let err = check_timeline(&[at(0, 2, 0), at(1, 2, 1)], &counts).unwrap_err();
-        assert!(err.contains("does not end at its counts"), "{err}");
-        let err = check_timeline(&[at(1, 2, 0), at(0, 2, 2)], &counts).unwrap_err();
-        assert!(err.contains("back in time"), "{err}");
     }
 }

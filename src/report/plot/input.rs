@@ -6,15 +6,19 @@
 //! A line is read into `schema::PlotLine`, the schema's names with every field optional
 //! and lenient, so unknown fields are ignored and output that adds fields still reads, and
 //! so does a sparse line; a summary without any time series (one from before `timeline`
-//! without ticks) reads too. What a plot cannot draw without is required here. The
-//! `timeline` is read as the schema's, by `summary`'s reader, the merge's.
+//! without ticks) reads too. What a plot cannot draw without is required here. Each line
+//! is read and checked first by `read`, the merge's reader, so a plot refuses the
+//! contradictions the merge refuses: the leniency is for what is absent, never for what
+//! contradicts itself. The summary's `timeline` and connect latency histogram come decoded
+//! from there.
 
-use base64::Engine as _;
+use std::io::BufRead;
+
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
-use crate::report::schema::{self, Checked, Counts, Loose, PlotLine, Timeline};
-use crate::report::summary::timeline_samples;
+use crate::engine::timeline::Sample;
+use crate::report::read::{self, Line, Lines, SummaryLine};
+use crate::report::schema::{self, Counts, Loose, PlotLine};
 
 /// The counts by state at one moment (`served` with a probe only).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -72,57 +76,49 @@ pub struct Run {
     pub exit_status: Option<u64>,
 }
 
-/// Reads the runs in `text`, the `--json` output of one file named `source`. A line that
-/// is not a JSON object, a summary whose fields are not of the schema, or no summary at
-/// all is an error naming the file and line.
-pub fn read_runs(source: &str, text: &str) -> Result<Vec<Run>, String> {
+/// Reads the runs in `input`, the `--json` output of one file named `source`, its lines
+/// bounded as `read::Lines` bounds them. A line that is not a JSON object, a line that
+/// contradicts itself, a summary whose fields are not of the schema, or no summary at all
+/// is an error naming the file and line.
+pub fn read_runs(source: &str, input: impl BufRead) -> Result<Vec<Run>, String> {
     let mut runs = Vec::new();
     let mut ticks: Vec<Point> = Vec::new();
     let mut summaries = 0;
-    for (n, line) in text.lines().enumerate() {
-        let at = || format!("{source}:{}", n + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: Value = serde_json::from_str(line).map_err(|e| {
-            format!(
-                "{}: not the JSON Lines of --json ({e}); make it with `tcpgoon run … --json`",
-                at()
-            )
-        })?;
-        let line = Loose::<PlotLine>::of(value).0.unwrap_or_default();
-        match line.kind.0.as_deref() {
-            Some("tick") => {
-                let point = tick(&line).map_err(|e| format!("{}: {e}", at()))?;
-                ticks.push(point);
+    let mut blank = true;
+    for line in Lines::new(input, source) {
+        let (at, line) = line?;
+        let checked = read::read_line(&line, &at)?;
+        blank &= matches!(checked, Line::Blank);
+        match checked {
+            Line::Blank => {}
+            Line::Tick(value) => {
+                let line = Loose::<PlotLine>::of(value).0.unwrap_or_default();
+                ticks.push(tick(&line).map_err(|e| format!("{at}: {e}"))?);
             }
-            Some("summary") => {
+            Line::Summary(checked) => {
                 summaries += 1;
                 let name = if summaries == 1 {
                     source.to_string()
                 } else {
                     format!("{source} #{summaries}")
                 };
-                let run = summary(line, name, std::mem::take(&mut ticks))
-                    .map_err(|e| format!("{}: {e}", at()))?;
+                let run = summary(*checked, name, std::mem::take(&mut ticks))
+                    .map_err(|e| format!("{at}: {e}"))?;
                 runs.push(run);
             }
-            Some(other) => {
-                return Err(format!(
-                    "{}: an object of type '{other}', not a tick or a summary of --json",
-                    at()
-                ));
-            }
-            None => {
-                return Err(format!(
-                    "{}: a JSON value without a \"type\", not a line of --json",
-                    at()
-                ));
+            Line::Other(value) => {
+                return Err(match value.get("type").and_then(|t| t.as_str()) {
+                    Some(other) => format!(
+                        "{at}: an object of type '{}', not a tick or a summary of --json",
+                        crate::error::one_line(other)
+                    ),
+                    None => format!("{at}: a JSON value without a \"type\", not a line of --json"),
+                });
             }
         }
     }
     match (runs.is_empty(), summaries) {
-        (true, 0) if text.trim().is_empty() => Err(format!("{source}: empty, no summary to plot")),
+        (true, 0) if blank => Err(format!("{source}: empty, no summary to plot")),
         (true, _) => Err(format!(
             "{source}: no summary (a run cut short before its end?); nothing to plot"
         )),
@@ -170,13 +166,14 @@ fn tick(line: &PlotLine) -> Result<Point, String> {
     })
 }
 
-fn summary(line: PlotLine, source: String, ticks: Vec<Point>) -> Result<Run, String> {
+fn summary(checked: SummaryLine, source: String, ticks: Vec<Point>) -> Result<Run, String> {
+    let line = Loose::<PlotLine>::of(checked.value).0.unwrap_or_default();
     let counts = counts(&line).ok_or("a summary without counts")?;
     let total = required(counts.total, "total")?;
     let end = point_of_counts(&counts)?;
     let served = served_open(&line);
-    let timeline = match line.timeline {
-        Some(timeline) => samples(timeline, total)?,
+    let timeline = match checked.timeline {
+        Some(samples) => samples.iter().map(point).collect(),
         None if ticks.is_empty() => Vec::new(),
         None => {
             // The ticks, and the end of the run as the summary has it.
@@ -212,12 +209,6 @@ fn summary(line: PlotLine, source: String, ticks: Vec<Point>) -> Result<Run, Str
         }
         None => None,
     };
-    let histogram = line.connect_latency_us.0.and_then(|l| l.histogram);
-    let connect = match histogram {
-        None => None,
-        Some(Loose(Some(encoded))) => Some(decode_histogram(&encoded)?),
-        Some(Loose(None)) => return Err("connect_latency_us.histogram is not a string".to_string()),
-    };
     Ok(Run {
         source,
         target: line.target.0.and_then(|t| t.label.0),
@@ -225,50 +216,42 @@ fn summary(line: PlotLine, source: String, ticks: Vec<Point>) -> Result<Run, Str
         established: end.established,
         timeline,
         limit,
-        connect,
+        connect: checked.connect,
         exit_status: line.exit_status.0,
     })
 }
 
-/// The summary's `timeline`, as the merge reads it too.
-fn samples(timeline: Checked<Timeline>, total: u64) -> Result<Vec<Point>, String> {
-    let timeline = timeline.0.map_err(|e| format!("timeline: {e}"))?;
-    Ok(timeline_samples(Some(&timeline), total)?
-        .into_iter()
-        .map(|s| Point {
-            elapsed_us: micros(s.elapsed),
-            dialing: s.dialing,
-            established: s.established,
-            closed: s.closed,
-            error: s.error,
-            served: s.served_open,
-            beat_p50_us: s.beats.and_then(|b| b.p50).map(micros),
-            beat_p99_us: s.beats.and_then(|b| b.p99).map(micros),
-        })
-        .collect())
+/// A sample of the summary's `timeline`, as the plot draws it.
+fn point(s: &Sample) -> Point {
+    Point {
+        elapsed_us: micros(s.elapsed),
+        dialing: s.dialing,
+        established: s.established,
+        closed: s.closed,
+        error: s.error,
+        served: s.served_open,
+        beat_p50_us: s.beats.and_then(|b| b.p50).map(micros),
+        beat_p99_us: s.beats.and_then(|b| b.p99).map(micros),
+    }
 }
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// A histogram as the summary carries it: V2 (deflate) serialization, base64.
-pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|e| format!("connect_latency_us.histogram is not base64: {e}"))?;
-    crate::report::hdr::read_v2(&bytes).map_err(|e| format!("connect_latency_us.histogram is {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_runs(source: &str, text: &str) -> Result<Vec<Run>, String> {
+        super::read_runs(source, text.as_bytes())
+    }
 
     const TICK: &str = r#"{"type":"tick","version":1,"elapsed_us":50080,"counts":{"total":20,"not_initiated":10,"dialing":1,"established":9,"closed":0,"error":0},"probe":null}"#;
 
     #[test]
     fn ticks_and_the_end_make_the_timeline_of_a_summary_without_one() {
-        let summary = r#"{"type":"summary","counts":{"total":20,"not_initiated":0,"dialing":0,"established":18,"closed":2,"error":0},"wall_time_us":90000,"connect_latency_us":{"count":0}}"#;
+        let summary = r#"{"type":"summary","counts":{"total":20,"not_initiated":0,"dialing":0,"established":18,"closed":2,"error":0},"wall_time_us":90000}"#;
         let runs = read_runs("a.jsonl", &format!("{TICK}\n{summary}\n")).unwrap();
         assert_eq!(runs.len(), 1);
         let t = &runs[0].timeline;
@@ -298,7 +281,7 @@ mod tests {
             r#""counts":{"total":2,"dialing":0,"established":2,"closed":0,"error":0}"#;
         let tick = r#"{"type":"tick","version":"x","elapsed_us":5,"counts":{"dialing":0,"established":1,"closed":0,"error":0},"probe":[3]}"#;
         let summary = format!(
-            r#"{{"type":"summary",{COUNTS},"wall_time_us":"9","timeline":null,"target":{{"label":5}},"exit_status":"2","limit":{{"finding":5,"held":1,"loss_us":"x","cause":7}},"connect_latency_us":{{"histogram":null}}}}"#
+            r#"{{"type":"summary",{COUNTS},"wall_time_us":"9","timeline":null,"target":{{"label":5}},"exit_status":"2","limit":{{"finding":5,"held":1,"loss_us":"x","cause":7}}}}"#
         );
         let run = &read_runs("a", &format!("{tick}\n{summary}\n")).unwrap()[0];
         assert_eq!(
@@ -315,9 +298,12 @@ mod tests {
 
         let fails = |line: &str| read_runs("x", line).unwrap_err();
         let missing = |key: &str| format!("\"{key}\" is missing or not a whole number");
-        for counts in ["null", "[0,0,0,0,0,0]", "\"x\""] {
-            let tick = format!(r#"{{"type":"tick","elapsed_us":5,"counts":{counts}}}"#);
-            assert!(fails(&tick).ends_with(&missing("dialing")), "{counts}");
+        let tick = |counts: &str| format!(r#"{{"type":"tick","elapsed_us":5,"counts":{counts}}}"#);
+        assert!(fails(&tick("null")).ends_with(&missing("dialing")));
+        // Counts that are not an object are not counts, for the merge's reader too.
+        for counts in ["[0,0,0,0,0,0]", "\"x\""] {
+            let err = fails(&tick(counts));
+            assert!(err.ends_with(": expected an object"), "{counts}: {err}");
         }
         let summary = |rest: &str| format!(r#"{{"type":"summary",{COUNTS},{rest}}}"#);
         assert!(fails(&summary(r#""limit":[1]"#)).ends_with(&missing("held")));
@@ -327,10 +313,18 @@ mod tests {
                 .is_none()
         );
         assert!(
-            fails(&summary(r#""connect_latency_us":{"histogram":5}"#))
-                .ends_with("connect_latency_us.histogram is not a string")
+            fails(&summary(r#""connect_latency_us":{"histogram":5}"#)).ends_with(
+                "connect_latency_us.histogram is 5: expected the base64 of an HdrHistogram"
+            )
         );
-        assert!(fails(&summary(r#""timeline":5"#)).starts_with("x:1: timeline: invalid type"));
+        let err = fails(&summary(r#""timeline":5"#));
+        assert_eq!(err, "x:1: timeline: found `5`, expected an object");
+        // A null histogram where connections were established contradicts the counts.
+        let err = fails(&summary(r#""connect_latency_us":{"histogram":null}"#));
+        assert!(
+            err.ends_with("no histogram, but 2 connections were established"),
+            "{err}"
+        );
         assert!(fails(r#"{"type":5}"#).contains("without a \"type\""));
     }
 
