@@ -665,7 +665,7 @@ impl HostileServer {
         let thread = std::thread::spawn({
             let stop = stop.clone();
             move || {
-                let mut n = 0;
+                let mut n: u64 = 0;
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
@@ -678,7 +678,7 @@ impl HostileServer {
                                 None => Wire::Plain(stream),
                             };
                             n += 1;
-                            let rng = Rng(case.seed ^ n * 0x9e37_79b9_7f4a_7c15 | 1);
+                            let rng = Rng((case.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
                             std::thread::spawn(move || {
                                 let _ = hostile_connection(wire, case, rng);
                             });
