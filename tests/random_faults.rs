@@ -7,7 +7,13 @@
 //! must exit promptly, and once it has exited the server must see every connection it
 //! accepted closed: nothing leaked, nothing left half-open.
 //!
-//! The seed is printed; `TCPGOON_SEED=<n> cargo test --test random_faults` replays a run.
+//! Then hostile servers (below): every probe kind, plain and over TLS, against a server that
+//! answers the probe, or a heartbeat, with garbage, an endless reply, the right answer a
+//! byte a second, or the right answer and a reset; each run bounded in time and in address
+//! space, its counts, exit status and named loss checked.
+//!
+//! The seed is printed; `TCPGOON_SEED=<n> cargo test --test random_faults` replays a run,
+//! and `TCPGOON_CASE=<words>` (`"Http Endless"`) runs only the hostile cases so named.
 
 mod common;
 
