@@ -250,6 +250,9 @@ pub struct Read {
     /// heartbeats, its next deadline.
     pub session: Output,
     pub closed: Option<Closure>,
+    /// It stopped at the transport's read budget with more to read: read it again soon,
+    /// whether a new event comes or not.
+    pub more: bool,
 }
 
 impl Conn {
@@ -370,8 +373,9 @@ impl Conn {
         }
     }
 
-    /// Reads until the socket would block, handing the plaintext to the session (if any),
-    /// `now`, and discarding the rest; how the connection ended, if it did.
+    /// Reads until the socket would block (or the transport's read budget is spent),
+    /// handing the plaintext to the session (if any), `now`, and discarding the rest; how
+    /// the connection ended, if it did.
     pub fn read(&mut self, session: Option<&Session>, buf: &mut [u8], now: Instant) -> Read {
         let mut out = Output::default();
         let (state, seq) = (&mut self.session, self.seq);
@@ -387,6 +391,7 @@ impl Conn {
             bytes: received.bytes,
             session: out,
             closed: received.ended,
+            more: received.more,
         }
     }
 }

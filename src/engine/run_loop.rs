@@ -2,7 +2,9 @@
 //! whose key is its token.
 //!
 //! Each turn of the loop reads the clock once, as its poll returns, serves the events the
-//! poll reported, emits a stats tick when one is due, makes the attempts that are due (a
+//! poll reported and the reads the last turn cut short (a connection is read up to a
+//! budget a turn, so a peer that writes without end cannot hold the loop; the poll then
+//! does not wait), emits a stats tick when one is due, makes the attempts that are due (a
 //! bounded batch, so events, ticks and signals are served even with `--sleep 0`), fails the
 //! attempts whose deadline has passed, then polls with a timeout that is the nearest of:
 //! next attempt, next tick, earliest deadline, end of the hold or settle.
@@ -251,6 +253,8 @@ pub struct Engine<'s> {
     first_attempt_lag: Option<Duration>,
     last_attempt: Option<Instant>,
     read_buf: Box<[u8]>,
+    /// Connections (key, seq) whose last read stopped at its budget with more to read.
+    unread: Vec<(usize, u64)>,
     /// Look at each attempt right after its connect (see `dial`); the unit tests turn this
     /// off to leave attempts dialing for the loop to find.
     look_at_once: bool,
@@ -372,6 +376,7 @@ impl<'s> Engine<'s> {
             first_attempt_lag: None,
             last_attempt: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
+            unread: Vec::new(),
             look_at_once: true,
             plan,
         })
@@ -402,6 +407,7 @@ impl<'s> Engine<'s> {
                     self.on_conn_event(event.token().0, readable, writable, now, observer);
                 }
             }
+            self.drain_unread(now, observer);
             self.stats.sample_timeline(now.duration_since(self.start));
             if self.ticker.take_due(now) {
                 observer.tick(now.duration_since(self.start), &self.stats);
@@ -420,7 +426,7 @@ impl<'s> Engine<'s> {
             if self.advance(now) && !self.beats_out_at_the_end(now) {
                 break now;
             }
-            let timeout = if batch_full {
+            let timeout = if batch_full || !self.unread.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.alarm
@@ -943,9 +949,11 @@ impl<'s> Engine<'s> {
     }
 
     /// Reads until the socket would block, the session judging what it gets and the rest
-    /// discarded; end-of-stream or an error closes it.
+    /// discarded; end-of-stream or an error closes it. A read stopped at its budget is
+    /// taken up again next turn (`drain_unread`).
     fn drain(&mut self, key: usize, now: Instant, observer: &mut impl Observer) {
         let conn = &mut self.conns[key];
+        let seq = conn.seq;
         let read = conn.read(self.stack.session.as_ref(), &mut self.read_buf, now);
         self.stats.bytes_received += read.bytes;
         self.on_session(key, read.session, now, observer);
@@ -953,6 +961,22 @@ impl<'s> Engine<'s> {
             && self.conns.contains(key)
         {
             self.close(key, how, now, observer);
+        } else if read.more && !self.unread.contains(&(key, seq)) {
+            self.unread.push((key, seq));
+        }
+    }
+
+    /// Reads on from the connections whose last read stopped at its budget, `now`: a peer
+    /// that writes without end gets one budget a turn, and the loop goes on around it.
+    fn drain_unread(&mut self, now: Instant, observer: &mut impl Observer) {
+        for (key, seq) in std::mem::take(&mut self.unread) {
+            if self
+                .conns
+                .get(key)
+                .is_some_and(|c| c.seq == seq && c.state == State::Established)
+            {
+                self.drain(key, now, observer);
+            }
         }
     }
 

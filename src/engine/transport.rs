@@ -136,7 +136,16 @@ pub struct Received {
     /// Bytes read from the socket (ciphertext, through TLS).
     pub bytes: u64,
     pub ended: Option<Closure>,
+    /// It stopped at [`READ_BUDGET`], the socket not yet drained: the caller comes back
+    /// for the rest (readiness is edge-triggered, so no new event may say so).
+    pub more: bool,
 }
+
+/// The most one [`Transport::receive`] reads before it returns with the socket not yet
+/// drained. A peer that writes without end keeps a socket readable for ever: read to
+/// `WouldBlock`, it would hold the loop, and with it every deadline, tick and other
+/// connection, in one connection's reads.
+pub const READ_BUDGET: u64 = 256 * 1024;
 
 impl<S> Transport<S> {
     pub fn plain(sock: S) -> Transport<S> {
@@ -293,12 +302,11 @@ impl<S: Read + Write> Transport<S> {
         sent
     }
 
-    /// Reads what the socket has until it would block, handing the plaintext to `seen`.
-    /// `buf` is the plain transport's read buffer.
+    /// Reads what the socket has until it would block, or [`READ_BUDGET`] is read,
+    /// handing the plaintext to `seen`. `buf` is the plain transport's read buffer.
     pub fn receive(&mut self, buf: &mut [u8], mut seen: impl FnMut(&[u8])) -> Received {
         let Some(tls) = self.tls.as_mut() else {
-            let (bytes, ended) = read_until_blocked(&mut self.sock, buf, seen);
-            return Received { bytes, ended };
+            return read_up_to(&mut self.sock, buf, READ_BUDGET, seen);
         };
         let conn = &mut tls.conn;
         let mut out = Received::default();
@@ -330,6 +338,10 @@ impl<S: Read + Write> Transport<S> {
                         }
                     }
                     let _ = flush(conn, &mut self.sock);
+                    if out.bytes >= READ_BUDGET {
+                        out.more = true;
+                        return out;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -424,19 +436,41 @@ impl<S: Read + Write> Write for Transport<S> {
 pub fn read_until_blocked(
     stream: &mut impl Read,
     buf: &mut [u8],
-    mut seen: impl FnMut(&[u8]),
+    seen: impl FnMut(&[u8]),
 ) -> (u64, Option<Closure>) {
-    let mut bytes = 0;
+    let received = read_up_to(stream, buf, u64::MAX, seen);
+    (received.bytes, received.ended)
+}
+
+/// Reads as [`read_until_blocked`] does, but returns once `budget` bytes are read, with
+/// `more` set: the stream may have more.
+pub fn read_up_to(
+    stream: &mut impl Read,
+    buf: &mut [u8],
+    budget: u64,
+    mut seen: impl FnMut(&[u8]),
+) -> Received {
+    let mut out = Received::default();
     loop {
         match stream.read(buf) {
-            Ok(0) => return (bytes, Some(Closure::PeerClosed)),
-            Ok(n) => {
-                bytes += n as u64;
-                seen(&buf[..n]);
+            Ok(0) => {
+                out.ended = Some(Closure::PeerClosed);
+                return out;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (bytes, None),
+            Ok(n) => {
+                out.bytes += n as u64;
+                seen(&buf[..n]);
+                if out.bytes >= budget {
+                    out.more = true;
+                    return out;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (bytes, Some(Closure::classify(&e))),
+            Err(e) => {
+                out.ended = Some(Closure::classify(&e));
+                return out;
+            }
         }
     }
 }
@@ -635,6 +669,50 @@ mod tests {
         assert_eq!(drive, Drive::Up);
         let negotiated = session.tls_done(Instant::now()).unwrap().negotiated;
         assert!(negotiated.starts_with("TLS 1.2 TLS_ECDHE_"), "{negotiated}");
+    }
+
+    /// A peer that never stops writing: every read fills the buffer.
+    struct Endless;
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(b'x');
+            Ok(buf.len())
+        }
+    }
+
+    impl Write for Endless {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_endless_peer_is_read_a_budget_at_a_time() {
+        let mut buf = [0u8; 64 * 1024];
+        let mut seen = 0;
+        let mut endless = Transport::plain(Endless);
+        let got = endless.receive(&mut buf, |bytes| seen += bytes.len() as u64);
+        assert!(got.more && got.ended.is_none(), "{got:?}");
+        assert_eq!((got.bytes, seen), (READ_BUDGET, READ_BUDGET));
+        // A peer that stops is read to its end, under the budget or not.
+        let mut pipe = Pipe::default();
+        pipe.incoming.extend([b'y'; 1000]);
+        let got = Transport::plain(pipe).receive(&mut buf, |_| {});
+        assert!(!got.more && got.ended.is_none(), "{got:?}");
+        assert_eq!(got.bytes, 1000);
+        let (bytes, ended) = read_until_blocked(
+            &mut Pipe {
+                closed: true,
+                ..Pipe::default()
+            },
+            &mut buf,
+            |_| {},
+        );
+        assert_eq!((bytes, ended), (0, Some(Closure::PeerClosed)));
     }
 
     #[test]
