@@ -38,6 +38,16 @@ pub struct HeartbeatPlan {
     pub reply: BeatReply,
 }
 
+/// `--heartbeat`: what a served connection sends on its schedule, and how the answer reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub schedule: BeatSchedule,
+    /// A beat not answered this long after it was due: the connection stopped answering.
+    pub timeout: Duration,
+    pub request: Vec<u8>,
+    pub reply: BeatReply,
+}
+
 /// An empty simple query: PostgreSQL answers EmptyQueryResponse, then ReadyForQuery.
 pub const POSTGRES_EMPTY_QUERY: &[u8] = b"Q\0\0\0\x05\0";
 

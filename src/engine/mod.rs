@@ -18,6 +18,7 @@
 //! | `knee.rs` | a limit search's knee: the most connections held with beat latency within a bound |
 //! | `pacer.rs` | absolute schedules for attempts and ticks |
 //! | `probe.rs` | application probes: what to send, and whether the answer serves |
+//! | `session_output.rs` | what every session hands back to the loop: outcome, deadline, writes owed, beats, protocol events |
 //! | `ws.rs` | WebSocket's pieces (RFC 6455): keys, the handshake's answer, frames in and out |
 //! | `ws_session.rs` | a WebSocket session: the handshake as the probe, pings as heartbeats, frames read |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
@@ -42,6 +43,7 @@ pub mod probe;
 pub mod run_loop;
 pub mod server;
 pub mod session;
+pub mod session_output;
 pub mod signal;
 pub mod source;
 pub mod stats;

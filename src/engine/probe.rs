@@ -139,8 +139,7 @@ impl Probe {
         headers: &[String],
         timeout: Duration,
     ) -> Probe {
-        let (send, key_at) =
-            crate::engine::ws_session::request(&authority(host, port), path, protocol, headers);
+        let (send, key_at) = websocket_request(&authority(host, port), path, protocol, headers);
         Probe {
             name: "ws".to_string(),
             send,
@@ -203,6 +202,32 @@ impl Probe {
             Answer::Pending
         }
     }
+}
+
+/// The handshake request for `path` on `authority`, with `headers` (each `Name: value`)
+/// and a subprotocol; and where its key goes.
+pub fn websocket_request(
+    authority: &str,
+    path: &str,
+    protocol: Option<&str>,
+    headers: &[String],
+) -> (Vec<u8>, usize) {
+    let mut text = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nUser-Agent: tcpgoon\r\nSec-WebSocket-Key: "
+    );
+    let key_at = text.len();
+    text.push_str(&"x".repeat(24));
+    text.push_str("\r\n");
+    if let Some(protocol) = protocol {
+        text.push_str(&format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
+    }
+    for header in headers {
+        text.push_str(header);
+        text.push_str("\r\n");
+    }
+    text.push_str("\r\n");
+    (text.into_bytes(), key_at)
 }
 
 /// The `Host` header's value for `host` as typed: an IPv6 address in brackets.

@@ -44,6 +44,7 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::engine::beat::Heartbeat;
 use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
@@ -53,7 +54,7 @@ pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
 use crate::engine::probe::Reply;
 use crate::engine::probe::{Probe, ProbeOutcome};
-use crate::engine::session::{Heartbeat, Output, Session, SessionState};
+use crate::engine::session::{Output, Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};

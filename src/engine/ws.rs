@@ -198,6 +198,57 @@ impl HeadReader {
     }
 }
 
+/// The longest server ping payload a session answers (`ws_session`).
+pub const OWED_MAX: usize = 8;
+
+/// What the protocol said that the reports count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsEvent {
+    /// The server closed with this code (1005 when it gave none).
+    Closed(u16),
+    /// 101 with no `Sec-WebSocket-Accept`, or the wrong one.
+    BadAccept,
+    /// The answer to the handshake was not HTTP.
+    NotHttp,
+    /// A frame no server may send.
+    Frame(WsError),
+    /// A ping longer than [`OWED_MAX`]: not answered.
+    PingTooLong,
+}
+
+impl WsEvent {
+    pub fn label(self) -> String {
+        match self {
+            WsEvent::Closed(code) => {
+                format!("closed by the server with {code}{}", close_name(code))
+            }
+            WsEvent::BadAccept => "a 101 without the right Sec-WebSocket-Accept".to_string(),
+            WsEvent::NotHttp => "an answer to the handshake that is not HTTP".to_string(),
+            WsEvent::Frame(e) => e.label().to_string(),
+            WsEvent::PingTooLong => format!("a ping over {OWED_MAX} bytes, not answered"),
+        }
+    }
+}
+
+/// The name RFC 6455 §7.4.1 and the IANA registry give a close code, after a space.
+pub fn close_name(code: u16) -> &'static str {
+    match code {
+        1000 => " (normal closure)",
+        1001 => " (going away)",
+        1002 => " (protocol error)",
+        1003 => " (unsupported data)",
+        1005 => " (no status)",
+        1007 => " (invalid payload)",
+        1008 => " (policy violation)",
+        1009 => " (message too big)",
+        1011 => " (internal error)",
+        1012 => " (service restart)",
+        1013 => " (try again later)",
+        1014 => " (bad gateway)",
+        _ => "",
+    }
+}
+
 /// What no server may send (§5.2, §5.4, §5.5), and so ends the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WsError {

@@ -19,15 +19,13 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::beat::Heartbeat;
 use crate::engine::probe::ProbeOutcome;
-use crate::engine::session::{BeatEvents, Heartbeat, Output};
+use crate::engine::session_output::{BeatEvents, Output};
 use crate::engine::stats::StopCause;
 use crate::engine::ws::{
-    self, CLOSE, Event, FrameReader, Head, HeadReader, OutFrame, PING, PONG, WsError,
+    self, CLOSE, Event, FrameReader, Head, HeadReader, OWED_MAX, OutFrame, PING, PONG, WsEvent,
 };
-
-/// The longest server ping payload answered.
-pub const OWED_MAX: usize = 8;
 
 /// The run's WebSocket session, shared by every connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,54 +40,6 @@ pub struct WsSession {
     pub timeout: Duration,
     /// `--heartbeat`: a ping on this schedule, its pong within this timeout.
     pub heartbeat: Option<Heartbeat>,
-}
-
-/// What the protocol said that the reports count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WsEvent {
-    /// The server closed with this code (1005 when it gave none).
-    Closed(u16),
-    /// 101 with no `Sec-WebSocket-Accept`, or the wrong one.
-    BadAccept,
-    /// The answer to the handshake was not HTTP.
-    NotHttp,
-    /// A frame no server may send.
-    Frame(WsError),
-    /// A ping longer than [`OWED_MAX`]: not answered.
-    PingTooLong,
-}
-
-impl WsEvent {
-    pub fn label(self) -> String {
-        match self {
-            WsEvent::Closed(code) => {
-                format!("closed by the server with {code}{}", close_name(code))
-            }
-            WsEvent::BadAccept => "a 101 without the right Sec-WebSocket-Accept".to_string(),
-            WsEvent::NotHttp => "an answer to the handshake that is not HTTP".to_string(),
-            WsEvent::Frame(e) => e.label().to_string(),
-            WsEvent::PingTooLong => format!("a ping over {OWED_MAX} bytes, not answered"),
-        }
-    }
-}
-
-/// The name RFC 6455 §7.4.1 and the IANA registry give a close code, after a space.
-pub fn close_name(code: u16) -> &'static str {
-    match code {
-        1000 => " (normal closure)",
-        1001 => " (going away)",
-        1002 => " (protocol error)",
-        1003 => " (unsupported data)",
-        1005 => " (no status)",
-        1007 => " (invalid payload)",
-        1008 => " (policy violation)",
-        1009 => " (message too big)",
-        1011 => " (internal error)",
-        1012 => " (service restart)",
-        1013 => " (try again later)",
-        1014 => " (bad gateway)",
-        _ => "",
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -505,43 +455,19 @@ impl WsSession {
     }
 }
 
-/// The handshake request for `path` on `authority`, with `headers` (each `Name: value`)
-/// and a subprotocol; and where its key goes.
-pub fn request(
-    authority: &str,
-    path: &str,
-    protocol: Option<&str>,
-    headers: &[String],
-) -> (Vec<u8>, usize) {
-    let mut text = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Version: 13\r\nUser-Agent: tcpgoon\r\nSec-WebSocket-Key: "
-    );
-    let key_at = text.len();
-    text.push_str(&"x".repeat(24));
-    text.push_str("\r\n");
-    if let Some(protocol) = protocol {
-        text.push_str(&format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
-    }
-    for header in headers {
-        text.push_str(header);
-        text.push_str("\r\n");
-    }
-    text.push_str("\r\n");
-    (text.into_bytes(), key_at)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::beat::{BeatReply, BeatSchedule};
+    use crate::engine::ws::WsError;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
     fn session(origin: Instant, beating: bool) -> WsSession {
-        let (request, key_at) = request("localhost:80", "/chat", None, &[]);
+        let (request, key_at) =
+            crate::engine::probe::websocket_request("localhost:80", "/chat", None, &[]);
         WsSession {
             request,
             key_at,
