@@ -333,3 +333,61 @@ fn the_help_states_the_bounds() {
         assert!(out.stdout.contains("256 MiB"), "{command}: {}", out.stdout);
     }
 }
+
+#[test]
+fn a_reconnect_run_s_growing_timeline_is_no_contradiction() {
+    // Replacements join the total as they are made: each sample adds up to the total so
+    // far, and the last to the summary's counts. plot and merge take it; a sample that
+    // adds up to less than the one before is still refused.
+    let (_server, port) =
+        start_server(&["-m", "0", "-d", "30s", "-i", "0", "--close-after", "100ms"]);
+    let out = run(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "5",
+        "-s",
+        "10ms",
+        "-y",
+        "-i",
+        "100ms",
+        "--json",
+        "--reconnect",
+        "--hold",
+        "1s",
+    ]);
+    let summary = summary_of(&out.stdout);
+    assert!(summary["reconnects"].as_u64().unwrap() > 5, "{summary}");
+    let dir = scratch("reconnect");
+    let (file, svg) = (dir.join("reconnect.jsonl"), dir.join("reconnect.svg"));
+    write_summary(&file, &summary);
+    let path = file.to_str().unwrap();
+    let plot = run(&["plot", path, "-o", svg.to_str().unwrap()]);
+    assert_eq!(plot.code, Some(0), "{plot:?}");
+    let merge = run(&["merge", path]);
+    assert_eq!(merge.code, Some(2), "{merge:?}");
+    assert!(merge.stdout.contains("FAIL (exit 2)"), "{}", merge.stdout);
+
+    let mut shrinking = summary.clone();
+    let samples = shrinking["timeline"]["samples"].as_array_mut().unwrap();
+    let last = samples.len() - 2;
+    // One sample's closed count lowered below the one before: the total so far shrinks.
+    let closed = shrinking["timeline"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "closed")
+        .unwrap();
+    let row = shrinking["timeline"]["samples"][last]
+        .as_array_mut()
+        .unwrap();
+    row[closed] = serde_json::json!(0);
+    write_summary(&file, &shrinking);
+    let said = refused(
+        "a shrinking timeline",
+        &run(&["plot", path, "-o", svg.to_str().unwrap()]),
+    );
+    assert!(said.contains("timeline does not add up"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -385,7 +385,10 @@ fn summary(value: Value) -> Result<SummaryLine, String> {
     }
     let timeline = match value.get("timeline") {
         None | Some(Value::Null) => None,
-        Some(t) => Some(timeline(t, given.unwrap_or_default())?),
+        Some(t) => {
+            let replacements = whole(value.get("reconnects"), "reconnects")?.unwrap_or(0);
+            Some(timeline(t, given.unwrap_or_default(), replacements)?)
+        }
     };
     Ok(SummaryLine {
         value,
@@ -456,9 +459,10 @@ pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
 }
 
 /// A `timeline`: of the schema's shape, no more than [`MAX_SAMPLES`], forward in time and
-/// within a year, each sample within and adding up to `counts.total`, with no more served
+/// within a year, each sample within and adding up to `counts.total` (less the
+/// `replacements` not yet made, never fewer than the sample before), with no more served
 /// than established, and the last one the summary's counts.
-fn timeline(value: &Value, given: GivenCounts) -> Result<Vec<Sample>, String> {
+fn timeline(value: &Value, given: GivenCounts, replacements: u64) -> Result<Vec<Sample>, String> {
     let n = value
         .get("samples")
         .and_then(Value::as_array)
@@ -476,6 +480,7 @@ fn timeline(value: &Value, given: GivenCounts) -> Result<Vec<Sample>, String> {
     let samples = timeline_samples(&timeline, total)?;
     let states = |s: &Sample| [s.not_initiated, s.dialing, s.established, s.closed, s.error];
     let mut before = Duration::ZERO;
+    let mut made = 0u64;
     for s in &samples {
         let at = s.elapsed.as_micros();
         if s.elapsed < before {
@@ -490,13 +495,21 @@ fn timeline(value: &Value, given: GivenCounts) -> Result<Vec<Sample>, String> {
                 "timeline has a sample at {at} µs, more than a year into the run"
             ));
         }
+        // Replacements (`--reconnect`) join the total as they are made: a sample counts
+        // the schedule's attempts and the replacements made so far, never fewer than before.
         let sum: u64 = states(s).iter().fold(0u64, |a, b| a.saturating_add(*b));
-        if sum != total {
+        let least = total.saturating_sub(replacements).max(made);
+        if sum < least || sum > total {
+            let expected = if replacements == 0 {
+                format!("counts.total ({total})")
+            } else {
+                format!("from {least} to counts.total ({total}), with {replacements} replacements")
+            };
             return Err(format!(
-                "timeline does not add up to counts.total ({total}) at {at} µs: its states \
-                 make {sum}"
+                "timeline does not add up to {expected} at {at} µs: its states make {sum}"
             ));
         }
+        made = sum;
         if let Some(served) = s.served_open.filter(|n| *n > s.established) {
             return Err(format!(
                 "timeline has {served} served at {at} µs, more than the {} established",
