@@ -94,6 +94,56 @@ fn k_at_the_cap_passes_and_the_path_is_sent() {
 }
 
 #[test]
+fn send_and_expect_are_a_message_and_the_beginning_of_its_answer() {
+    if !websockets_installed() {
+        return;
+    }
+    // The server echoes: each connection's answer serves it, and is counted.
+    let (_server, port) = ws_server(&["--max", "5"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 20ms -y -i 0 --probe ws --send hello\\x20there \
+         --expect hello --heartbeat 100ms --hold 500ms"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.verdict(),
+        "PASS: 5 of 5 established, served, held and answered every heartbeat"
+    );
+    assert_eq!(
+        out.line("Protocol events:"),
+        "Protocol events: messages from the server ×5"
+    );
+    // An answer that does not begin with --expect rejects, and fails the run.
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 20ms -y -i 0 --probe ws --send hello --expect bye"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.probe_counts(), [0, 3, 0, 0], "{}", out.stdout);
+    out.probe_adds_up();
+}
+
+#[test]
+fn expect_alone_waits_for_the_server_to_speak_first() {
+    if !websockets_installed() {
+        return;
+    }
+    let (_server, port) = ws_server(&["--max", "5", "--greet", "welcome, 1 of 5"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 4 -s 20ms -y -i 0 --probe ws --expect welcome"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.probe_counts(), [4, 0, 0, 0], "{}", out.stdout);
+    // A server that says nothing after the upgrade leaves it unserved at the timeout.
+    let (_quiet, port) = ws_server(&["--max", "5"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 2 -s 20ms -y -i 0 --probe ws --expect welcome \
+         --probe-timeout 300ms"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.probe_counts(), [0, 0, 2, 0], "{}", out.stdout);
+}
+
+#[test]
 fn a_cap_that_closes_with_1013_counts_the_close_by_its_code() {
     if !websockets_installed() {
         return;

@@ -3,7 +3,9 @@ server, not one of ours. It holds at most K connections at once; past K it refus
 upgrade with 503 (`--past-k 503`) or accepts it and closes with 1013 (`--past-k 1013`).
 With --ping-interval it pings every connection and closes one whose pong does not come
 within --ping-timeout. With --require NAME:VALUE it refuses with 401 a handshake without
-that header. It prints `port N` once it listens on 127.0.0.1."""
+that header. With --greet TEXT it sends TEXT as a message once a connection is upgraded.
+Every message it receives it sends back. It prints `port N` once it listens on
+127.0.0.1."""
 
 import argparse
 import asyncio
@@ -17,6 +19,7 @@ args.add_argument("--past-k", choices=["503", "1013"], default="503")
 args.add_argument("--ping-interval", type=float, default=None)
 args.add_argument("--ping-timeout", type=float, default=None)
 args.add_argument("--require", default=None)
+args.add_argument("--greet", default=None)
 opts = args.parse_args()
 open_now = 0
 
@@ -28,6 +31,8 @@ async def handler(ws, path):
         return
     open_now += 1
     try:
+        if opts.greet is not None:
+            await ws.send(opts.greet)
         async for message in ws:
             await ws.send(message)
     except websockets.ConnectionClosed:

@@ -18,6 +18,7 @@ use crate::engine::probe::{Probe, ProbeKind};
 use crate::engine::server::{ServerConfig, Slow};
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
+use crate::engine::ws_session::MESSAGE_MAX;
 use crate::error::Error;
 use crate::judge::thresholds::{MaxLatency, Measure, MinEstablished, Statistic, Thresholds};
 use crate::units::path::same_file;
@@ -270,12 +271,22 @@ fn resolve_probe(
         ));
     }
     match (probing.kind, by_hand) {
-        (Some(_), true) => Err(Error::Usage(
-            "--probe names a preset, --send and --expect a probe of your own: give one or the \
-             other"
-                .to_string(),
-        )),
-        (Some(ProbeKind::Ws { path }), false) => {
+        (Some(ProbeKind::Ws { path }), _) => {
+            // With --probe ws, --send is a text message and --expect the beginning of the
+            // first message back.
+            let message = by_hand.then(|| (probing.send, probing.expect.unwrap_or_default()));
+            if let Some((text, expect)) = &message {
+                let longest = text.as_ref().map_or(0, Vec::len).max(expect.len());
+                if longest > MESSAGE_MAX {
+                    return Err(Error::Usage(format!(
+                        "--probe ws: --send and --expect are at most {MESSAGE_MAX} bytes each"
+                    )));
+                }
+            }
+            let text_len = message
+                .as_ref()
+                .and_then(|(text, _)| text.as_ref())
+                .map_or(0, Vec::len);
             let host = host.trim_start_matches('[').trim_end_matches(']');
             let probe = Probe::websocket(
                 host,
@@ -283,10 +294,11 @@ fn resolve_probe(
                 &path,
                 probing.ws_protocol.as_deref(),
                 &probing.headers,
+                message,
                 timeout,
             );
             // The session counts what it has written of the request in 16 bits.
-            if probe.send.len() > usize::from(u16::MAX) {
+            if probe.send.len() - text_len > usize::from(u16::MAX) {
                 return Err(Error::Usage(
                     "--probe ws: the handshake with its --header lines is over 65535 bytes"
                         .to_string(),
@@ -294,6 +306,11 @@ fn resolve_probe(
             }
             Ok(Some(probe))
         }
+        (Some(_), true) => Err(Error::Usage(
+            "--probe names a preset, --send and --expect a probe of your own: give one or the \
+             other (with --probe ws they are a message and its answer)"
+                .to_string(),
+        )),
         (Some(kind), false) => {
             let host = host.trim_start_matches('[').trim_end_matches(']');
             Ok(Some(Probe::preset(&kind, host, port, timeout)))

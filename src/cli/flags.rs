@@ -532,7 +532,8 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Probe,
         help: &[
             "a probe of your own: write these once established",
-            "(escapes: \\r \\n \\t \\0 \\\\ \\xHH)",
+            "(escapes: \\r \\n \\t \\0 \\\\ \\xHH); with --probe ws, a",
+            "text message once upgraded",
         ],
         ..SEND
     },
@@ -541,7 +542,8 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Probe,
         help: &[
             "served when what arrives begins with these (any",
-            "byte without it); anything else is a rejection",
+            "byte without it); anything else is a rejection;",
+            "with --probe ws, the first message back",
         ],
         ..EXPECT
     },

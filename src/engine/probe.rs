@@ -90,10 +90,26 @@ pub enum Reply {
     /// PostgreSQL's messages after a startup message (see [`PgReader`]); `expect` is their
     /// first byte, `R`.
     Postgres,
-    /// A WebSocket opening handshake, `send` with its key's 24 bytes at `key_at`: the
-    /// connection's session is a WebSocket one (`engine::ws_session`), which reads the
-    /// answer itself.
-    WebSocket { key_at: u16 },
+    /// A WebSocket opening handshake, `send[..request_len]` with its key's 24 bytes at
+    /// `key_at`: the connection's session is a WebSocket one (`engine::ws_session`), which
+    /// reads the answer itself. What serves it: `served_by`, and the first message back
+    /// must begin with `expect`.
+    WebSocket {
+        key_at: u16,
+        request_len: u16,
+        served_by: WsServedBy,
+    },
+}
+
+/// What serves a WebSocket connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsServedBy {
+    /// The upgrade itself.
+    Upgrade,
+    /// The first message the server sends after it (`--expect` alone).
+    Message,
+    /// The first message back after ours, the text `send[request_len..]` (`--send`).
+    Reply,
 }
 
 impl Probe {
@@ -110,7 +126,7 @@ impl Probe {
                 ("http", request.into_bytes(), b"HTTP/")
             }
             ProbeKind::Ws { path } => {
-                return Probe::websocket(host, port, path, None, &[], timeout);
+                return Probe::websocket(host, port, path, None, &[], None, timeout);
             }
             ProbeKind::Postgres { user } => ("postgres", postgres_startup(user), b"R"),
             ProbeKind::Ssh => ("ssh", Vec::new(), b"SSH-"),
@@ -131,23 +147,37 @@ impl Probe {
     }
 
     /// A WebSocket opening handshake for `path`, with a subprotocol and more headers.
+    /// `--probe ws`; with `--send`/`--expect` (`message`: the text to send, if any, and
+    /// what the first message back begins with), served by that message.
     pub fn websocket(
         host: &str,
         port: u16,
         path: &str,
         protocol: Option<&str>,
         headers: &[String],
+        message: Option<(Option<Vec<u8>>, Vec<u8>)>,
         timeout: Duration,
     ) -> Probe {
-        let (send, key_at) = websocket_request(&authority(host, port), path, protocol, headers);
+        let (mut send, key_at) = websocket_request(&authority(host, port), path, protocol, headers);
+        let request_len = send.len();
+        let (served_by, expect) = match message {
+            None => (WsServedBy::Upgrade, Vec::new()),
+            Some((None, expect)) => (WsServedBy::Message, expect),
+            Some((Some(text), expect)) => {
+                send.extend_from_slice(&text);
+                (WsServedBy::Reply, expect)
+            }
+        };
         Probe {
             name: "ws".to_string(),
             send,
-            expect: Vec::new(),
+            expect,
             timeout,
             // The request is at most u16::MAX long (the command line checks the headers).
             reply: Reply::WebSocket {
                 key_at: key_at as u16,
+                request_len: request_len as u16,
+                served_by,
             },
         }
     }

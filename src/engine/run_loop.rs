@@ -52,8 +52,8 @@ use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
-use crate::engine::probe::Reply;
 use crate::engine::probe::{Probe, ProbeOutcome};
+use crate::engine::probe::{Reply, WsServedBy};
 use crate::engine::session::{Output, Session, SessionState};
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
@@ -61,7 +61,7 @@ use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};
 use crate::engine::timer::{self, Alarm};
 use crate::engine::tls;
 use crate::engine::transport::Transport;
-use crate::engine::ws_session::WsSession;
+use crate::engine::ws_session::{WsMessage, WsSession};
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -303,13 +303,27 @@ impl<'s> Engine<'s> {
             tls: plan.tls.as_ref().map(|tls| tls.client.clone()),
             // With TLS and no probe, served is the handshake done.
             session: match (&plan.probe, &plan.tls) {
-                (Some(probe), _) if let Reply::WebSocket { key_at } = probe.reply => {
+                (Some(probe), _)
+                    if let Reply::WebSocket {
+                        key_at,
+                        request_len,
+                        served_by,
+                    } = probe.reply =>
+                {
+                    let (request, text) = probe.send.split_at(usize::from(request_len));
                     Some(Session::Ws(Box::new(WsSession {
-                        request: probe.send.clone(),
+                        request: request.to_vec(),
                         key_at: usize::from(key_at),
                         seed: run_seed(origin),
                         timeout: probe.timeout,
                         heartbeat: heartbeat.map(|beat| *beat),
+                        message: match served_by {
+                            WsServedBy::Upgrade => None,
+                            WsServedBy::Message | WsServedBy::Reply => Some(WsMessage {
+                                send: (served_by == WsServedBy::Reply).then(|| text.to_vec()),
+                                expect: probe.expect.clone(),
+                            }),
+                        },
                     })))
                 }
                 (Some(probe), _) => Some(Session::Probe {
@@ -873,7 +887,11 @@ impl<'s> Engine<'s> {
             self.stats.probe_rejected_status(status);
         }
         if let Some(event) = out.ws {
-            self.stats.probe_event(event.label());
+            self.stats.probe_event(event.label(), 1);
+        }
+        if out.messages > 0 {
+            let what = "messages from the server".to_string();
+            self.stats.probe_event(what, u64::from(out.messages));
         }
         let beat = out.beat;
         if beat.sent {

@@ -26,6 +26,8 @@ pub struct Output {
     pub close: bool,
     /// What the WebSocket peer said that the reports count.
     pub ws: Option<WsEvent>,
+    /// Messages the peer sent, read whole (a WebSocket server's pushes).
+    pub messages: u32,
 }
 
 /// What happened to a connection's heartbeats in one call.
@@ -57,6 +59,7 @@ impl Output {
         self.wants_write |= later.wants_write;
         self.close |= later.close;
         self.ws = self.ws.or(later.ws);
+        self.messages = self.messages.saturating_add(later.messages);
         self
     }
 }

@@ -518,10 +518,10 @@ pub struct TlsStats {
 /// The most kinds of protocol event counted apart.
 pub const MAX_EVENT_KINDS: usize = 16;
 
-fn count_in(list: &mut Vec<(String, u64)>, what: String) {
+fn count_in(list: &mut Vec<(String, u64)>, what: String, times: u64) {
     match list.iter_mut().find(|(seen, _)| *seen == what) {
-        Some((_, n)) => *n += 1,
-        None => list.push((what, 1)),
+        Some((_, n)) => *n = n.saturating_add(times),
+        None => list.push((what, times)),
     }
 }
 
@@ -591,14 +591,14 @@ impl Stats {
     pub fn tls_done(&mut self, took: Duration, negotiated: String) {
         if let Some(tls) = &mut self.tls {
             tls.handshake.record(took);
-            count_in(&mut tls.negotiated, negotiated);
+            count_in(&mut tls.negotiated, negotiated, 1);
         }
     }
 
     /// A handshake failed; `detail` says how (the cause is counted by [`Stats::failed`]).
     pub fn tls_failed(&mut self, detail: String) {
         if let Some(tls) = &mut self.tls {
-            count_in(&mut tls.failures, detail);
+            count_in(&mut tls.failures, detail, 1);
         }
     }
 
@@ -739,8 +739,8 @@ impl Stats {
         }
     }
 
-    /// A protocol event on a probed connection, in words.
-    pub fn probe_event(&mut self, what: String) {
+    /// A protocol event on a probed connection, in words, `n` times.
+    pub fn probe_event(&mut self, what: String, n: u64) {
         if let Some(probe) = &mut self.probe {
             // A server may say many things (a close code is 16 bits): past a few kinds,
             // the rest are counted together, so that the list stays short.
@@ -750,7 +750,7 @@ impl Stats {
             } else {
                 "other events".to_string()
             };
-            count_in(&mut probe.events, what);
+            count_in(&mut probe.events, what, n);
         }
     }
 

@@ -8,12 +8,19 @@
 //!                   ├──another status──▶ Done (rejected, the status named)
 //!                   ├──101, wrong accept, or not HTTP──▶ Done (rejected, protocol error)
 //!                   └──no answer by the timeout──▶ Done (unserved)
+//!  with --send/--expect, the upgrade is not enough:
+//!  Head ──101 + right accept──▶ Message ──(the --send text written) first message back
+//!                                  │       begins with --expect──▶ Open (served)
+//!                                  ├──it does not──▶ Done (rejected)
+//!                                  ├──no message by the timeout──▶ Done (unserved)
+//!                                  └──a close frame, a bad frame, a close──▶ Done (closed
+//!                                      before answering; a bad frame: rejected)
 //!  Open: beat due ──ping j──▶ out ──pong j──▶ answered ──next due──▶ …
 //!                              └──no pong by due + timeout / close / bad frame──▶ Stopped
 //! ```
 //! A ping from the server is answered with a pong carrying its payload (up to
 //! [`OWED_MAX`] bytes are kept for it; a longer ping goes unanswered and is counted).
-//! Messages the server pushes are framed and discarded. Nothing per connection grows:
+//! Messages the server pushes are framed, counted and discarded. Nothing per connection grows:
 //! the request's key and every frame's mask are made again from the attempt's number when
 //! the socket takes them in pieces.
 
@@ -24,7 +31,8 @@ use crate::engine::probe::ProbeOutcome;
 use crate::engine::session_output::{BeatEvents, Output};
 use crate::engine::stats::StopCause;
 use crate::engine::ws::{
-    self, CLOSE, Event, FrameReader, Head, HeadReader, OWED_MAX, OutFrame, PING, PONG, WsEvent,
+    self, BINARY, CLOSE, CONTINUATION, Event, FrameReader, Head, HeadReader, OWED_MAX, OutFrame,
+    PING, PONG, TEXT, WsEvent,
 };
 
 /// The run's WebSocket session, shared by every connection.
@@ -40,12 +48,29 @@ pub struct WsSession {
     pub timeout: Duration,
     /// `--heartbeat`: a ping on this schedule, its pong within this timeout.
     pub heartbeat: Option<Heartbeat>,
+    /// `--send`/`--expect`: the first message back serves, not the upgrade.
+    pub message: Option<WsMessage>,
 }
+
+/// `--send` and `--expect` with `--probe ws`: a text message written once the connection is
+/// upgraded (none: the server speaks first), and what the first message back (text or
+/// binary, its fragments together) must begin with (empty: any message serves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsMessage {
+    pub send: Option<Vec<u8>>,
+    pub expect: Vec<u8>,
+}
+
+/// The longest `--send` message and `--expect` with `--probe ws`: a connection counts the
+/// bytes it has written and matched in 16 bits.
+pub const MESSAGE_MAX: usize = u16::MAX as usize - 14;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     /// The request is written, its answer read.
     Head,
+    /// Upgraded; the first message back is awaited (`--send`/`--expect`).
+    Message,
     /// Upgraded: served, and framed.
     Open,
     /// Judged not served, or closed: what arrives is discarded.
@@ -58,6 +83,7 @@ enum Stage {
 enum Writing {
     Nothing,
     Request,
+    Message,
     Ping,
     Pong,
 }
@@ -85,19 +111,30 @@ pub struct WsState {
     beat: Beat,
     next: u32,
     /// The frame being read: its opcode, the control payload bytes seen (saturating),
-    /// whether a pong's payload still matches the ping out, and a close's code so far.
+    /// [`PONG_MATCHES`], [`DATA_FIN`], [`MESSAGE_OWED`], [`MESSAGE_WRONG`], and a close's
+    /// code so far, or awaiting the first message, the bytes of it compared with `--expect`
+    /// (saturating; a close frame ends that wait anyway).
     op: u8,
     at: u8,
-    matches: bool,
+    flags: u8,
     code: u16,
     /// A pong owed for the server's ping: its payload, and its length (`u8::MAX`: none).
     owed: [u8; OWED_MAX],
     owed_len: u8,
 }
 
+/// The pong being read still matches the ping out.
+const PONG_MATCHES: u8 = 8;
+/// The data frame being read is its message's last.
+const DATA_FIN: u8 = 1;
+/// The `--send` message is still to be written.
+const MESSAGE_OWED: u8 = 2;
+/// The first message back differs from `--expect`.
+const MESSAGE_WRONG: u8 = 4;
+
 impl WsState {
     pub fn awaiting(&self) -> bool {
-        self.stage == Stage::Head
+        matches!(self.stage, Stage::Head | Stage::Message)
     }
 
     pub fn served(&self) -> bool {
@@ -105,7 +142,7 @@ impl WsState {
     }
 
     pub fn needs_transport(&self) -> bool {
-        matches!(self.stage, Stage::Head | Stage::Open)
+        matches!(self.stage, Stage::Head | Stage::Message | Stage::Open)
     }
 }
 
@@ -123,7 +160,7 @@ impl WsSession {
             next: 0,
             op: 0,
             at: 0,
-            matches: false,
+            flags: 0,
             code: 0,
             owed: [0; OWED_MAX],
             owed_len: NONE_OWED,
@@ -155,6 +192,11 @@ impl WsSession {
                     &self.request[from.min(self.request.len())..]
                 }
             }
+            Writing::Message => {
+                let text = self.message.as_ref().and_then(|m| m.send.as_deref());
+                let n = self.text(seq, text.unwrap_or_default()).fill(from, scratch);
+                &scratch[..n]
+            }
             Writing::Ping => {
                 let payload = state.next.to_be_bytes();
                 let n = self.ping(seq, state.next, &payload).fill(from, scratch);
@@ -173,6 +215,16 @@ impl WsSession {
         }
     }
 
+    fn text<'a>(&self, seq: u64, payload: &'a [u8]) -> OutFrame<'a> {
+        // A mask no ping or pong of the connection's uses (theirs count up from 0 and down
+        // from u32::MAX), made again for every piece the socket takes.
+        OutFrame {
+            opcode: TEXT,
+            mask: ws::mask(self.seed, seq, u32::MAX / 2),
+            payload,
+        }
+    }
+
     fn ping<'a>(&self, seq: u64, j: u32, payload: &'a [u8; 4]) -> OutFrame<'a> {
         OutFrame {
             opcode: PING,
@@ -185,6 +237,10 @@ impl WsSession {
         match state.writing {
             Writing::Nothing => 0,
             Writing::Request => self.request.len(),
+            Writing::Message => {
+                let text = self.message.as_ref().and_then(|m| m.send.as_deref());
+                self.text(0, text.unwrap_or_default()).len()
+            }
             Writing::Ping => 2 + 4 + 4,
             Writing::Pong => 2 + 4 + usize::from(state.owed_len).min(OWED_MAX),
         }
@@ -205,6 +261,7 @@ impl WsSession {
                 out.beat.sent = true;
             }
             Writing::Pong => state.owed_len = NONE_OWED,
+            Writing::Message => state.flags &= !MESSAGE_OWED,
             Writing::Request | Writing::Nothing => {}
         }
         (state.writing, state.written) = (Writing::Nothing, 0);
@@ -212,14 +269,17 @@ impl WsSession {
         out
     }
 
-    /// Picks what to write next when nothing is being written: a pong owed first, then a
-    /// ping that came due. True when there is something.
+    /// Picks what to write next when nothing is being written: a pong owed first, then
+    /// the `--send` message, then a ping that came due. True when there is something.
     fn next_write(&self, state: &mut WsState) -> bool {
-        if state.writing != Writing::Nothing || state.stage != Stage::Open {
+        if state.writing != Writing::Nothing || !matches!(state.stage, Stage::Message | Stage::Open)
+        {
             return false;
         }
         if state.owed_len != NONE_OWED {
             state.writing = Writing::Pong;
+        } else if state.flags & MESSAGE_OWED != 0 {
+            state.writing = Writing::Message;
         } else if state.beat == Beat::Due {
             state.writing = Writing::Ping;
             state.beat = Beat::Writing;
@@ -259,18 +319,21 @@ impl WsSession {
                 }
                 Head::BadAccept => return rejected(state, Some(WsEvent::BadAccept)),
                 Head::NotHttp => return rejected(state, Some(WsEvent::NotHttp)),
-                Head::Upgraded => {
-                    state.stage = Stage::Open;
-                    out.outcome = Some(ProbeOutcome::Served);
-                    if let Some(beat) = &self.heartbeat {
-                        state.next = beat.schedule.first_after(seq, now);
-                        out.deadline = Some(beat.schedule.due(seq, state.next));
+                Head::Upgraded => match &self.message {
+                    Some(message) => {
+                        // Served by the first message back, in the handshake's time.
+                        state.stage = Stage::Message;
+                        if message.send.is_some() {
+                            state.flags |= MESSAGE_OWED;
+                            out.wants_write = self.next_write(state);
+                        }
                     }
-                }
+                    None => out = self.serve(state, seq, now),
+                },
             }
         }
         // A frame's end may come after its last byte, so read on until no event comes.
-        while state.stage == Stage::Open {
+        while matches!(state.stage, Stage::Message | Stage::Open) {
             let (event, used) = state.frames.next(bytes);
             bytes = &bytes[used..];
             let Some(event) = event else { break };
@@ -279,19 +342,69 @@ impl WsSession {
         out
     }
 
+    /// Served, `now`: its heartbeat begins.
+    fn serve(&self, state: &mut WsState, seq: u64, now: Instant) -> Output {
+        state.stage = Stage::Open;
+        let mut out = Output {
+            outcome: Some(ProbeOutcome::Served),
+            ..Output::default()
+        };
+        if let Some(beat) = &self.heartbeat {
+            state.next = beat.schedule.first_after(seq, now);
+            out.deadline = Some(beat.schedule.due(seq, state.next));
+        }
+        out
+    }
+
     fn on_frame(&self, state: &mut WsState, seq: u64, event: Event, now: Instant) -> Output {
         match event {
+            Event::Start {
+                opcode: opcode @ (TEXT | BINARY | CONTINUATION),
+                fin,
+                ..
+            } => {
+                // A message's first frame; a continuation keeps what its first frames
+                // matched (a control frame may come between them).
+                if opcode != CONTINUATION {
+                    state.code = 0;
+                    state.flags &= !MESSAGE_WRONG;
+                }
+                state.op = opcode;
+                state.flags = if fin {
+                    state.flags | DATA_FIN
+                } else {
+                    state.flags & !DATA_FIN
+                };
+                Output::default()
+            }
             Event::Start { opcode, .. } => {
-                (state.op, state.at, state.matches, state.code) = (opcode, 0, true, 0);
+                (state.op, state.at) = (opcode, 0);
+                state.flags |= PONG_MATCHES;
+                if opcode == CLOSE {
+                    state.code = 0;
+                }
                 Output::default()
             }
             Event::Payload(bytes) => {
                 match state.op {
+                    TEXT | BINARY | CONTINUATION if state.stage == Stage::Message => {
+                        let expect = self.message.as_ref().map_or(&[][..], |m| &m.expect);
+                        let from = usize::from(state.code);
+                        let compared = expect.len().saturating_sub(from).min(bytes.len());
+                        if expect[from..from + compared] != bytes[..compared] {
+                            state.flags |= MESSAGE_WRONG;
+                        }
+                        state.code = state.code.saturating_add(compared as u16);
+                        return Output::default();
+                    }
+                    TEXT | BINARY | CONTINUATION => return Output::default(),
                     PONG => {
                         let want = state.next.to_be_bytes();
                         for (i, &b) in bytes.iter().enumerate() {
                             let at = usize::from(state.at) + i;
-                            state.matches &= at < 4 && want[at] == b;
+                            if at >= 4 || want[at] != b {
+                                state.flags &= !PONG_MATCHES;
+                            }
                         }
                     }
                     PING => {
@@ -314,7 +427,30 @@ impl WsSession {
                 Output::default()
             }
             Event::End => match state.op {
-                PONG if state.beat == Beat::Out && state.matches && state.at == 4 => {
+                TEXT | BINARY | CONTINUATION if state.flags & DATA_FIN == 0 => Output::default(),
+                TEXT | BINARY | CONTINUATION if state.stage == Stage::Message => {
+                    let expect = self.message.as_ref().map_or(0, |m| m.expect.len());
+                    let mut out =
+                        if state.flags & MESSAGE_WRONG == 0 && usize::from(state.code) >= expect {
+                            self.serve(state, seq, now)
+                        } else {
+                            state.stage = Stage::Done;
+                            Output {
+                                outcome: Some(ProbeOutcome::Rejected),
+                                ..Output::default()
+                            }
+                        };
+                    out.messages = 1;
+                    out
+                }
+                TEXT | BINARY | CONTINUATION => Output {
+                    messages: 1,
+                    ..Output::default()
+                },
+                PONG if state.beat == Beat::Out
+                    && state.flags & PONG_MATCHES != 0
+                    && state.at == 4 =>
+                {
                     let beat = self.heartbeat.as_ref().expect("a ping went out");
                     let j = state.next;
                     let latency = now.saturating_duration_since(beat.schedule.due(seq, j));
@@ -346,7 +482,8 @@ impl WsSession {
         }
     }
 
-    /// The connection ends with `event`: it stopped answering (`cause`) if a ping was out.
+    /// The connection ends with `event`: it stopped answering (`cause`) if a ping was out;
+    /// awaiting its first message, it was not served (`cause`: a bad frame rejects).
     fn end(&self, state: &mut WsState, event: WsEvent, cause: StopCause, now: Instant) -> Output {
         let beat_out = matches!(state.beat, Beat::Out | Beat::Writing | Beat::Due);
         let mut out = Output {
@@ -354,7 +491,13 @@ impl WsSession {
             close: true,
             ..Output::default()
         };
-        if beat_out {
+        if state.stage == Stage::Message {
+            state.stage = Stage::Done;
+            out.outcome = Some(match cause {
+                StopCause::Wrong => ProbeOutcome::Rejected,
+                _ => ProbeOutcome::ClosedBeforeAnswer,
+            });
+        } else if beat_out {
             state.stage = Stage::Stopped;
             out.beat.stopped = Some((cause, now));
         } else {
@@ -393,7 +536,7 @@ impl WsSession {
     /// Its deadline passed, `now`.
     pub fn on_deadline(&self, state: &mut WsState, seq: u64, now: Instant) -> Output {
         match (state.stage, state.beat, &self.heartbeat) {
-            (Stage::Head, ..) => {
+            (Stage::Head | Stage::Message, ..) => {
                 state.stage = Stage::Done;
                 Output {
                     outcome: Some(ProbeOutcome::Unserved),
@@ -428,7 +571,7 @@ impl WsSession {
     /// The connection closed, `now`.
     pub fn on_close(&self, state: &mut WsState, now: Instant) -> Output {
         match (state.stage, state.beat) {
-            (Stage::Head, _) => {
+            (Stage::Head | Stage::Message, _) => {
                 state.stage = Stage::Done;
                 Output {
                     outcome: Some(ProbeOutcome::ClosedBeforeAnswer),
@@ -484,7 +627,14 @@ mod tests {
                 request: Vec::new(),
                 reply: BeatReply::WsPong,
             }),
+            message: None,
         }
+    }
+
+    /// A masked text frame, as the server reads it: its payload.
+    fn text_of(frame: &[u8]) -> Vec<u8> {
+        assert_eq!(frame[0], 0x81, "a whole text frame");
+        unmask(frame).1
     }
 
     /// Everything the session has to write now, in pieces of at most `piece` bytes.
@@ -644,6 +794,81 @@ mod tests {
         let out = s.on_bytes(&mut state, 0, &bytes, t0);
         assert_eq!(out.ws, Some(WsEvent::Frame(WsError::Masked)));
         assert!(out.close);
+    }
+
+    #[test]
+    fn with_send_the_first_message_back_serves_not_the_upgrade() {
+        let t0 = Instant::now();
+        let mut s = session(t0, true);
+        s.message = Some(WsMessage {
+            send: Some(b"hello".to_vec()),
+            expect: b"hel".to_vec(),
+        });
+        for piece in [1, 3, 4096] {
+            let (mut state, _) = s.open(t0);
+            drain(&s, &mut state, 1, 4096);
+            let out = s.on_bytes(&mut state, 1, &upgrade(1, 7), t0 + ms(1));
+            assert_eq!(out.outcome, None);
+            assert!(out.wants_write && state.awaiting());
+            let (frame, _) = drain(&s, &mut state, 1, piece);
+            assert_eq!(text_of(&frame), b"hello");
+            // The answer in two fragments with the server's ping between them, given a
+            // byte at a time: served at its last fragment, and its heartbeat begins.
+            let answer = b"\x01\x02he\x89\x01p\x80\x03llo";
+            let mut out = Output::default();
+            for b in answer {
+                out = out.and(s.on_bytes(&mut state, 1, &[*b], t0 + ms(2)));
+            }
+            assert_eq!(out.outcome, Some(ProbeOutcome::Served), "{piece}");
+            assert_eq!(out.messages, 1);
+            assert_eq!(out.deadline, Some(t0 + ms(25)));
+            assert!(state.served());
+            let (pong, _) = drain(&s, &mut state, 1, 64);
+            assert_eq!(unmask(&pong), (PONG, b"p".to_vec()));
+            // Later messages are counted and discarded.
+            let out = s.on_bytes(&mut state, 1, b"\x81\x01x\x82\x00", t0 + ms(3));
+            assert_eq!((out.outcome, out.messages), (None, 2));
+        }
+    }
+
+    #[test]
+    fn a_first_message_that_differs_rejects_and_none_in_time_is_unserved() {
+        let t0 = Instant::now();
+        let mut s = session(t0, false);
+        s.message = Some(WsMessage {
+            send: None,
+            expect: b"welcome".to_vec(),
+        });
+        let mut bytes = upgrade(0, 7);
+        bytes.extend_from_slice(b"\x81\x03wel");
+        let (mut state, _) = s.open(t0);
+        drain(&s, &mut state, 0, 4096);
+        let out = s.on_bytes(&mut state, 0, &bytes, t0);
+        assert_eq!(out.outcome, Some(ProbeOutcome::Rejected), "too short");
+        assert!(!out.wants_write, "--expect alone sends nothing");
+
+        let (mut state, _) = s.open(t0);
+        bytes.truncate(bytes.len() - 5);
+        bytes.extend_from_slice(b"\x81\x07welcomx");
+        assert_eq!(
+            s.on_bytes(&mut state, 0, &bytes, t0).outcome,
+            Some(ProbeOutcome::Rejected)
+        );
+
+        let (mut state, _) = s.open(t0);
+        s.on_bytes(&mut state, 0, &upgrade(0, 7), t0);
+        let out = s.on_deadline(&mut state, 0, t0 + Duration::from_secs(1));
+        assert_eq!(out.outcome, Some(ProbeOutcome::Unserved));
+
+        // A close frame before the message: closed before answering, its code counted.
+        let (mut state, _) = s.open(t0);
+        let mut bytes = upgrade(0, 7);
+        bytes.extend_from_slice(b"\x88\x02\x03\xf5");
+        let out = s.on_bytes(&mut state, 0, &bytes, t0);
+        assert_eq!(out.outcome, Some(ProbeOutcome::ClosedBeforeAnswer));
+        assert_eq!(out.ws, Some(WsEvent::Closed(1013)));
+        assert!(out.close);
+        assert_eq!(s.on_close(&mut state, t0).outcome, None, "one outcome only");
     }
 
     #[test]
