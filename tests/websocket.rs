@@ -144,6 +144,34 @@ fn expect_alone_waits_for_the_server_to_speak_first() {
 }
 
 #[test]
+fn limit_with_the_ws_probe_finds_the_cap() {
+    if !websockets_installed() {
+        return;
+    }
+    let (_server, port) = ws_server(&["--max", "7", "--past-k", "503"]);
+    let out = run(&args!(
+        "limit 127.0.0.1 {port} -c 50 --rate 20 -i 0 --probe ws:/chat"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.line("Limit: ").starts_with(
+            "Limit: 7 concurrent connections served and held when a connection was not served \
+             (rejected), after 8 attempts in "
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.verdict(),
+        "FOUND: 7 concurrent connections served and held, then one was lost (rejected)"
+    );
+    assert_eq!(
+        out.line("HTTP statuses rejected:"),
+        "HTTP statuses rejected: 503 ×1"
+    );
+}
+
+#[test]
 fn a_cap_that_closes_with_1013_counts_the_close_by_its_code() {
     if !websockets_installed() {
         return;
