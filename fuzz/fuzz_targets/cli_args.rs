@@ -267,14 +267,19 @@ fn superseding(line: Vec<String>, args: &[OsString]) -> Vec<OsString> {
         if std::mem::take(&mut repeatable_value) {
             continue;
         }
-        if ["--max-latency", "--source", "--alpn"].contains(&word.as_str()) {
+        // The repeatable options as the flag table marks them, so a new one is one too.
+        let repeats = cli::flags::FLAGS
+            .iter()
+            .filter(|flag| flag.repeats)
+            .filter_map(|flag| flag.long);
+        if repeats.clone().any(|long| word == long) {
             repeatable_value = true;
             continue;
         }
-        if ["--max-latency=", "--source=", "--alpn="]
-            .iter()
-            .any(|prefix| word.starts_with(prefix))
-        {
+        if repeats.into_iter().any(|long| {
+            word.strip_prefix(long)
+                .is_some_and(|rest| rest.starts_with('='))
+        }) {
             continue;
         }
         out.push(word.into());
