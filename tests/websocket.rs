@@ -365,3 +365,56 @@ fn a_ws_path_must_be_a_path() {
         assert!(out.stderr.contains("ws:PATH"), "{bad}: {}", out.stderr);
     }
 }
+
+// The built-in server's WebSocket mode: the error paths real servers do not take on demand.
+
+#[test]
+fn the_built_in_server_upgrades_echoes_and_closes_past_k_with_1013() {
+    let (_server, port) = common::start_server(&["-m", "0", "--ws", "--ws-close-past", "5"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 6 -s 10ms -y -i 0 --probe ws --send hi --expect hi \
+         --heartbeat 100ms --hold 1s"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    // The sixth was upgraded, then closed with 1013 before its message came back.
+    assert_eq!(out.probe_counts(), [5, 0, 0, 1], "{}", out.stdout);
+    assert_eq!(
+        out.line("Protocol events:"),
+        "Protocol events: messages from the server ×5, closed by the server with 1013 (try \
+         again later) ×1"
+    );
+    assert!(
+        out.line("Heartbeats:").contains(", stopped answering 0 "),
+        "{}",
+        out.stdout
+    );
+    out.probe_adds_up();
+    assert!(out.final_counts().adds_up(), "{}", out.stdout);
+}
+
+#[test]
+fn the_built_in_server_s_wrong_accept_and_mute_fail_the_run() {
+    let (_wrong, port) = common::start_server(&["-m", "0", "--ws", "--ws-wrong-accept"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 10ms -y -i 0 --probe ws"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.probe_counts(), [0, 3, 0, 0], "{}", out.stdout);
+    assert_eq!(
+        out.line("Protocol events:"),
+        "Protocol events: a 101 without the right Sec-WebSocket-Accept ×3"
+    );
+
+    let (_mute, port) = common::start_server(&["-m", "0", "--ws", "--mute-after", "1s"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 10ms -y -i 0 --probe ws --heartbeat 100ms \
+         --heartbeat-timeout 300ms --hold 2s"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.verdict()
+            .starts_with("FAIL (exit 2): 3 of 3 stopped answering heartbeats (first at "),
+        "{}",
+        out.verdict()
+    );
+}

@@ -656,6 +656,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         slow_after,
         slow_by,
         mute_after,
+        ws,
+        ws_wrong_accept,
+        ws_close_past,
         max_open,
         reject_after,
         interval,
@@ -722,6 +725,15 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if *reuse_port {
         line.push("--reuse-port".to_string());
+    }
+    for (flag, on) in [("--ws", ws), ("--ws-wrong-accept", ws_wrong_accept)] {
+        if *on {
+            line.push(flag.to_string());
+        }
+    }
+    if let Some(k) = ws_close_past {
+        line.push("--ws-close-past".to_string());
+        line.push(k.to_string());
     }
     // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
     if let Some((count, text)) = reject_after {

@@ -6,7 +6,10 @@
 //!   time, and in two pieces at any cut, the head reader comes to the same verdict after the
 //!   same number of bytes, and the frame reader gives the same frames (headers, payload
 //!   lengths, ends, errors) in the same order;
-//! - a frame reader's payload never exceeds the bytes it was given, and it stops at an error.
+//! - a frame reader's payload never exceeds the bytes it was given, and it stops at an error;
+//! - the built-in server's side (`ws_serve::WsServe`, a client's bytes in) answers the same
+//!   bytes whatever their pieces, and its answers are never more than a few bytes longer
+//!   than what it read (nothing grows with a claimed length).
 //!
 //! The first byte picks the reader; the second, where the two-piece cut falls.
 
@@ -14,6 +17,26 @@
 
 use libfuzzer_sys::fuzz_target;
 use tcpgoon::engine::ws::{self, Event, FrameReader, Head, HeadReader};
+use tcpgoon::engine::ws_serve::{After, WsServe};
+
+/// What the server's side writes for `pieces`, and whether it ended.
+fn serve(pieces: &[&[u8]]) -> (Vec<u8>, After) {
+    let mut serve = WsServe::new(false, false);
+    let mut out = Vec::new();
+    let mut after = After::Continue;
+    let mut given = 0;
+    for piece in pieces {
+        given += piece.len();
+        after = serve.on_bytes(piece, &mut out);
+        // The 101 (at most 129 bytes) or 400 once, then per frame read (at least 6 bytes
+        // of a client's), an answer's header of at most 10.
+        assert!(out.len() <= 129 + 2 * given, "{} for {given}", out.len());
+        if after == After::Close {
+            break;
+        }
+    }
+    (out, after)
+}
 
 /// The frames `pieces` make, payload pieces joined: `S op fin len`, `P n`, `E`, `X err`.
 fn frames(pieces: &[&[u8]]) -> Vec<String> {
@@ -74,7 +97,11 @@ fuzz_target!(|data: &[u8]| {
     let at = usize::from(*cut).min(bytes.len());
     let (a, b) = bytes.split_at(at);
     let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
-    if pick % 2 == 0 {
+    if pick % 3 == 2 {
+        let whole = serve(&[bytes]);
+        assert_eq!(serve(&bytewise), whole, "{bytes:?}");
+        assert_eq!(serve(&[a, b]), whole, "{bytes:?} cut at {at}");
+    } else if pick % 3 == 0 {
         let whole = frames(&[bytes]);
         assert_eq!(frames(&bytewise), whole, "{bytes:?}");
         assert_eq!(frames(&[a, b]), whole, "{bytes:?} cut at {at}");

@@ -15,7 +15,7 @@ use crate::engine::knee::KneeGate;
 use crate::engine::limits;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::{Probe, ProbeKind};
-use crate::engine::server::{ServerConfig, Slow};
+use crate::engine::server::{ServerConfig, Slow, WsServeConfig};
 use crate::engine::source::Routes;
 use crate::engine::target::{self, Host, Target};
 use crate::engine::ws_session::MESSAGE_MAX;
@@ -616,7 +616,11 @@ impl ServerConfig {
             close_after: args.close_after,
             reset: args.reset,
             greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
-            echo: args.echo,
+            echo: args.echo || args.ws,
+            ws: args.ws.then_some(WsServeConfig {
+                wrong_accept: args.ws_wrong_accept,
+                close_past: args.ws_close_past,
+            }),
             max_open,
             refusal,
             interval: args.interval,
@@ -644,8 +648,13 @@ fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
     } else if args.slow_after.is_some() != args.slow_by.is_some() {
         "--slow-after K and --slow-by DUR go together: each echo waits DUR for every \
          connection open past K"
-    } else if (args.slow_by.is_some() || args.mute_after.is_some()) && !args.echo {
-        "--slow-by and --mute-after shape the echo: give --echo"
+    } else if (args.slow_by.is_some() || args.mute_after.is_some()) && !args.echo && !args.ws {
+        "--slow-by and --mute-after shape the echo: give --echo (or --ws)"
+    } else if (args.ws_wrong_accept || args.ws_close_past.is_some()) && !args.ws {
+        "--ws-wrong-accept and --ws-close-past shape a WebSocket server: give --ws"
+    } else if args.ws && (args.no_accept || args.greeting.is_some() || reject_after) {
+        "--ws answers each connection's upgrade request: not with --no-accept (none is \
+         accepted), --greeting or --reject-after (their bytes would come before the answer)"
     } else if reject_after && args.max_open.is_some() {
         "--reject-after and --max-open exclude each other: --reject-after K TEXT is \
          --max-open K, writing TEXT before each close"
@@ -739,6 +748,11 @@ mod tests {
                 "--accept-limit 0 --no-accept",
                 "--no-accept and --accept-limit",
             ),
+            ("--ws-wrong-accept", "give --ws"),
+            ("--ws-close-past 3 --echo", "give --ws"),
+            ("--ws --greeting hi", "before the answer"),
+            ("--ws --reject-after 2 x", "before the answer"),
+            ("--ws --no-accept", "none is accepted"),
         ] {
             let message = refused(words);
             assert!(message.contains(says), "{words}: {message}");
@@ -749,6 +763,7 @@ mod tests {
             "--accept-limit 5 --max-open 2 --greeting hi --close-after 1s --reset",
             "--echo --greeting hi --max-open 2 --reset",
             "--reject-after 2 x --echo --accept-limit 10 --close-after 1s",
+            "--ws --ws-close-past 5 --ws-wrong-accept --mute-after 1s --max-open 9 --tls",
             "--no-accept --greeting hi",
         ] {
             assert!(server(words).is_ok(), "{words}");

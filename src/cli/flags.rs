@@ -933,6 +933,34 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
+        long: Some("--ws"),
+        on: &[Server],
+        help: &[
+            "serve WebSocket: upgrade each connection (400 to",
+            "a request without a Sec-WebSocket-Key), answer",
+            "its pings, echo its messages, return its close;",
+            "--slow-* and --mute-after shape the answers",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--ws-wrong-accept"),
+        on: &[Server],
+        help: &["with --ws: upgrade with the wrong accept"],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--ws-close-past"),
+        values: &["K"],
+        on: &[Server],
+        help: &[
+            "with --ws: upgrade each connection beyond K open",
+            "at once, then close it with 1013 (try again",
+            "later)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
         long: Some("--max-open"),
         values: &["N"],
         on: &[Server],

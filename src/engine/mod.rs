@@ -53,6 +53,7 @@ pub mod timer;
 pub mod tls;
 pub mod transport;
 pub mod ws;
+pub mod ws_serve;
 pub mod ws_session;
 
 pub use phase::Stop;

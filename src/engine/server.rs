@@ -51,6 +51,7 @@ use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
 use crate::engine::tls::{self, TlsFailure};
 use crate::engine::transport::{self, Drive, Transport};
+use crate::engine::ws_serve::{After, WsServe};
 use crate::error::Error;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -101,6 +102,19 @@ pub struct ServerConfig {
     /// `--mute-after`: from this long after the start, what arrives is read and never
     /// echoed.
     pub mute_after: Option<Duration>,
+    /// `--ws`: each connection is a WebSocket (`engine::ws_serve`), its answers written as
+    /// an echo is (so `--slow-by` and `--mute-after` shape them).
+    pub ws: Option<WsServeConfig>,
+}
+
+/// `--ws` and its faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsServeConfig {
+    /// `--ws-wrong-accept`.
+    pub wrong_accept: bool,
+    /// `--ws-close-past K`: upgrade each connection beyond K open at once, then close it
+    /// with 1013.
+    pub close_past: Option<u64>,
 }
 
 /// An echo's delay as connections pile up.
@@ -219,6 +233,8 @@ struct Held {
     /// A TLS session whose handshake is not done: nothing else is read or written yet. One
     /// closed while handshaking was closed during it.
     handshaking: bool,
+    /// With `--ws`: its WebSocket, whose answers go to `echo`.
+    ws: Option<Box<WsServe>>,
 }
 
 impl Held {
@@ -251,6 +267,8 @@ pub struct Server<'s> {
     counts: Counts,
     /// Connections turned away whose refusal is still being written: open, not held.
     refusing: u64,
+    /// With `--ws-close-past`: connections being upgraded to be closed with 1013.
+    ws_closing: u64,
     stop: Option<Stop>,
     read_buf: Box<[u8]>,
 }
@@ -325,6 +343,7 @@ impl<'s> Server<'s> {
                 ..Counts::default()
             },
             refusing: 0,
+            ws_closing: 0,
             stop: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
             config,
@@ -562,6 +581,16 @@ impl<'s> Server<'s> {
         if let Some(tls) = self.counts.tls.as_mut().filter(|_| handshaking) {
             tls.handshaking += 1;
         }
+        let ws = self.config.ws.filter(|_| role == Role::Served).map(|ws| {
+            // Past K open at once (these among them), it is upgraded and closed.
+            let open = self.counts.open - 1 - self.refusing - self.ws_closing;
+            let past = ws.close_past.is_some_and(|k| open >= k);
+            if past {
+                self.ws_closing += 1;
+                self.counts.turned_away += 1;
+            }
+            Box::new(WsServe::new(ws.wrong_accept, past))
+        });
         entry.insert(Held {
             stream,
             seq,
@@ -572,6 +601,7 @@ impl<'s> Server<'s> {
             read_closed: false,
             echo_at: None,
             handshaking,
+            ws,
         });
         match role {
             Role::Served => {
@@ -704,7 +734,8 @@ impl<'s> Server<'s> {
                 }
                 return;
             }
-            let room = ECHO_LIMIT - held.unechoed();
+            // A WebSocket's answers may be a few bytes longer than what they answer.
+            let room = ECHO_LIMIT.saturating_sub(held.unechoed());
             if room == 0 {
                 return;
             }
@@ -724,7 +755,15 @@ impl<'s> Server<'s> {
                         held.echo.drain(..held.echoed);
                         held.echoed = 0;
                     }
-                    held.echo.extend_from_slice(&self.read_buf[..n]);
+                    match &mut held.ws {
+                        None => held.echo.extend_from_slice(&self.read_buf[..n]),
+                        Some(ws) => {
+                            if ws.on_bytes(&self.read_buf[..n], &mut held.echo) == After::Close {
+                                // Closed once its answers are written; nothing more is read.
+                                held.read_closed = true;
+                            }
+                        }
+                    }
                     if let Some(slow) = self.config.slow
                         && held.echo_at.is_none()
                     {
@@ -781,6 +820,9 @@ impl<'s> Server<'s> {
         let held = self.conns.remove(key);
         if held.role == Role::TurnedAway {
             self.refusing -= 1;
+        }
+        if held.ws.as_ref().is_some_and(|ws| ws.turned_away()) {
+            self.ws_closing -= 1;
         }
         if let Some(tls) = self.counts.tls.as_mut().filter(|_| held.handshaking) {
             tls.handshaking -= 1;

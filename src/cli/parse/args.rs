@@ -164,6 +164,13 @@ pub struct ServerArgs {
     pub slow_by: Option<Duration>,
     /// `--mute-after`: echo nothing from this long after the start.
     pub mute_after: Option<Duration>,
+    /// `--ws`: upgrade each connection to WebSocket, answer its pings, echo its messages.
+    pub ws: bool,
+    /// `--ws-wrong-accept`: upgrade with an accept that is not the key's.
+    pub ws_wrong_accept: bool,
+    /// `--ws-close-past K`: upgrade each connection beyond K open at once, then close it
+    /// with 1013.
+    pub ws_close_past: Option<u64>,
     /// Hold at most this many open; `None` for no limit (0 closes every one at once).
     pub max_open: Option<u64>,
     /// `--reject-after K TEXT`: hold K open at once, and write TEXT's bytes (its escapes

@@ -295,6 +295,9 @@ pub(super) fn parse_server(
     let slow_after = option(&mut args, &["--slow-after"], whole_number)?;
     let slow_by = option(&mut args, &["--slow-by"], with_unit)?;
     let mute_after = option(&mut args, &["--mute-after"], with_unit)?;
+    let ws = flag(&mut args, &["--ws"])?;
+    let ws_wrong_accept = flag(&mut args, &["--ws-wrong-accept"])?;
+    let ws_close_past = option(&mut args, &["--ws-close-past"], whole_number)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
     let tls = flag(&mut args, &["--tls"])?;
     let reject_after = reject_after(pairs)?;
@@ -314,6 +317,9 @@ pub(super) fn parse_server(
         slow_after,
         slow_by,
         mute_after,
+        ws,
+        ws_wrong_accept,
+        ws_close_past,
         max_open,
         reject_after,
         interval,
