@@ -290,13 +290,13 @@ pub struct Probe {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_statuses: Vec<StatusCount>,
     /// `--probe ws`: what the server's WebSocket said that ended or troubled a connection
-    /// (a close and its code, a frame no server may send), in words, in the order first
-    /// seen; absent when nothing was.
+    /// (a close and its code, a frame no server may send), and the messages it sent, in
+    /// words, in the order first seen; absent when nothing was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventCount>,
 }
 
-/// A protocol event, in words, and how many connections it came on.
+/// A protocol event, in words, and how many times it came.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventCount {
     pub what: String,
