@@ -181,6 +181,13 @@ pub struct Stack {
     pub session: Option<Session>,
 }
 
+impl Stack {
+    /// Whether a connection writes anything: a TLS handshake, or a session's bytes.
+    pub fn writes(&self) -> bool {
+        self.tls.is_some() || self.session.is_some()
+    }
+}
+
 /// A connection that owns a socket: one still dialing, or one established.
 #[derive(Debug)]
 pub struct Conn {
@@ -413,14 +420,24 @@ fn tls_failed(failure: TlsFailure) -> Step {
 
 /// Makes a non-blocking socket, binds it to `source` if one is given, and starts connecting
 /// it. `EINPROGRESS` is the normal result and counts as success here; any other error is the
-/// attempt's failure.
-pub fn start_connect(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
+/// attempt's failure. `nodelay`: the connection will write (a TLS handshake, a probe, beats),
+/// so each small write goes out at once: with Nagle's algorithm a probe's request written
+/// right after the TLS Finished waited for the server's delayed ACK of it, and time to
+/// served was 40 ms where it is 0.2 ms in plain TCP.
+pub fn start_connect(
+    source: Option<IpAddr>,
+    addr: SocketAddr,
+    nodelay: bool,
+) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
     search_ports_in_order(&socket);
+    if nodelay {
+        socket.set_tcp_nodelay(true)?;
+    }
     if let Some(source) = source {
         bind_source(&socket, source)?;
     }
@@ -510,6 +527,19 @@ pub fn dropped_after_handshake(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_that_writes_sends_small_writes_at_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        for writes in [false, true] {
+            let stream = start_connect(None, addr, writes).unwrap();
+            assert_eq!(
+                socket2::SockRef::from(&stream).tcp_nodelay().unwrap(),
+                writes
+            );
+        }
+    }
 
     #[test]
     fn classifies_errno_into_causes() {

@@ -581,12 +581,13 @@ impl<'s> Engine<'s> {
         observer.conn_event(ConnEvent::new(seq, State::Dialing, Duration::ZERO));
         let mut hop = 0;
         let mut first_failure = None;
+        let writes = self.stack.writes();
         let failed = loop {
             let target = self
                 .address(route, hop)
                 .unwrap_or(self.routes.target(route));
             let key = self.conns.vacant_entry().key();
-            let connect = start_registered(&self.poll, route.source, target, Token(key));
+            let connect = start_registered(&self.poll, route.source, target, Token(key), writes);
             // The measurement point: the connect's own return. On loopback the handshake is
             // often done by then, and its latency runs to here; a connect that fails at once
             // has taken this long.
@@ -1087,7 +1088,8 @@ impl<'s> Engine<'s> {
             let conn = &mut self.conns[key];
             conn.hop = conn.hop.saturating_add(1);
             conn.first_failure.get_or_insert(cause.0);
-            match start_registered(&self.poll, source, next, Token(key)) {
+            let writes = self.stack.writes();
+            match start_registered(&self.poll, source, next, Token(key), writes) {
                 // The failed socket is closed as it is replaced.
                 Ok(stream) => {
                     self.conns[key].transport.set_sock(stream);
@@ -1147,14 +1149,16 @@ fn beat_spread(plan: &Plan, period: Duration) -> u64 {
     }
 }
 
-/// Starts connecting to `target` from `source`, its socket registered under `token`.
+/// Starts connecting to `target` from `source`, its socket registered under `token`;
+/// `writes`: the connection will write (see [`conn::start_connect`]).
 fn start_registered(
     poll: &Poll,
     source: Option<IpAddr>,
     target: SocketAddr,
     token: Token,
+    writes: bool,
 ) -> std::io::Result<mio::net::TcpStream> {
-    let mut stream = conn::start_connect(source, target)?;
+    let mut stream = conn::start_connect(source, target, writes)?;
     poll.registry()
         .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
     Ok(stream)

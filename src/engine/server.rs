@@ -548,6 +548,9 @@ impl<'s> Server<'s> {
             || self.config.echo
             || self.config.tls.is_some();
         let interest = if writes {
+            // Small answers go out at once, not after the peer's delayed ACK of the last
+            // (a TLS session's tickets, then a WebSocket upgrade's answer, waited 40 ms).
+            let _ = stream.set_nodelay(true);
             Interest::READABLE | Interest::WRITABLE
         } else {
             Interest::READABLE
