@@ -49,6 +49,7 @@ use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::knee::{KneeGate, KneeWatch};
+use crate::engine::mqtt_session::MqttSession;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
@@ -308,6 +309,15 @@ impl<'s> Engine<'s> {
                         request: probe.send.clone(),
                         key_at: usize::from(key_at),
                         seed: run_seed(origin),
+                        timeout: probe.timeout,
+                        heartbeat: heartbeat.map(|beat| *beat),
+                    })))
+                }
+                (Some(probe), _) if let Reply::Mqtt { len_at, id_at } = probe.reply => {
+                    Some(Session::Mqtt(Box::new(MqttSession {
+                        template: probe.send.clone(),
+                        len_at: usize::from(len_at),
+                        id_at: usize::from(id_at),
                         timeout: probe.timeout,
                         heartbeat: heartbeat.map(|beat| *beat),
                     })))
@@ -873,6 +883,9 @@ impl<'s> Engine<'s> {
             self.stats.probe_rejected_status(status);
         }
         if let Some(event) = out.ws {
+            self.stats.probe_event(event.label());
+        }
+        if let Some(event) = out.mqtt {
             self.stats.probe_event(event.label());
         }
         let beat = out.beat;

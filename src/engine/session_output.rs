@@ -1,10 +1,11 @@
 //! What a session hands back to the loop each time it is opened or driven: its outcome,
 //! its next deadline, whether it has bytes to write or the connection is to be closed, what
 //! its heartbeats did, and what a protocol's peer said that the reports count. Every
-//! session speaks it, whatever its protocol (`session`, `ws_session`).
+//! session speaks it, whatever its protocol (`session`, `ws_session`, `mqtt_session`).
 
 use std::time::{Duration, Instant};
 
+use crate::engine::mqtt::MqttEvent;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::StopCause;
 use crate::engine::ws::WsEvent;
@@ -26,6 +27,8 @@ pub struct Output {
     pub close: bool,
     /// What the WebSocket peer said that the reports count.
     pub ws: Option<WsEvent>,
+    /// What the MQTT broker said that the reports count.
+    pub mqtt: Option<MqttEvent>,
 }
 
 /// What happened to a connection's heartbeats in one call.
@@ -57,6 +60,7 @@ impl Output {
         self.wants_write |= later.wants_write;
         self.close |= later.close;
         self.ws = self.ws.or(later.ws);
+        self.mqtt = self.mqtt.or(later.mqtt);
         self
     }
 }
