@@ -10,7 +10,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::{Guard, TempDir, args, installed, openssl_cert, run, run_bad_input, signal, wait_for};
+use common::{
+    Guard, TempDir, args, finish, installed, openssl_cert, run, run_bad_input, signal, spawn,
+    wait_for,
+};
 
 /// A free port on 127.0.0.1: bound and let go, for mosquitto to listen on.
 fn free_port() -> u16 {
@@ -107,6 +110,46 @@ fn k_at_max_connections_passes_in_3_1_1_and_5_each_with_its_own_client_id() {
         );
         assert!(
             log.contains(&format!(" as load-5-{seq} (p5, c1, k0)")),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn a_second_run_with_the_same_ids_takes_the_first_s_connections_over() {
+    if !installed("mosquitto") {
+        return;
+    }
+    let dir = TempDir::new("mqtt-takeover");
+    let (_broker, port) = mosquitto(&dir, "allow_anonymous true", "");
+    // Two runs with one prefix give their connections the same ids: the second's CONNECTs
+    // take the first's sessions over, and mosquitto 2.0.11 closes the first's connections
+    // (with no DISCONNECT, in 5.0 too): why each connection has an id of its own.
+    let started = std::time::Instant::now();
+    let first = spawn(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 5ms -y -i 0 --probe mqtt --mqtt-version 5 --mqtt-client-id same- --hold 2s"
+    ));
+    thread::sleep(Duration::from_millis(500));
+    let second = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 5ms -y -i 0 --probe mqtt --mqtt-version 5 --mqtt-client-id same- --hold 300ms"
+    ));
+    assert_eq!(second.code, Some(0), "{second:?}");
+    let first = finish(first, started, Duration::from_secs(30));
+    assert_eq!(first.code, Some(2), "{first:?}");
+    assert_eq!(first.probe_counts(), [3, 0, 0, 0], "{}", first.stdout);
+    assert_eq!(first.closures("closed by peer"), 3, "{}", first.stdout);
+    assert!(
+        first.verdict().contains("3 closed by the server"),
+        "{}",
+        first.verdict()
+    );
+    assert!(first.final_counts().adds_up());
+    let log = mosquitto_log(&dir);
+    for seq in 0..3 {
+        assert!(
+            log.contains(&format!(
+                "Client same-{seq} already connected, closing old connection"
+            )),
             "{log}"
         );
     }

@@ -408,6 +408,10 @@ impl MqttEvent {
             MqttEvent::Refused { v5: true, code } => {
                 format!("CONNACK refused: {} (0x{code:02x})", reason_name(code))
             }
+            // Code 0 is "success" in a CONNACK, "normal disconnection" in a DISCONNECT.
+            MqttEvent::Disconnected(0) => {
+                "DISCONNECT from the broker: normal disconnection (0x00)".to_string()
+            }
             MqttEvent::Disconnected(code) => {
                 format!(
                     "DISCONNECT from the broker: {} (0x{code:02x})",
@@ -617,6 +621,10 @@ mod tests {
         assert_eq!(
             MqttEvent::Disconnected(0x89).label(),
             "DISCONNECT from the broker: server busy (0x89)"
+        );
+        assert_eq!(
+            MqttEvent::Disconnected(0).label(),
+            "DISCONNECT from the broker: normal disconnection (0x00)"
         );
         assert_eq!(reason_name(0x9F), "connection rate exceeded");
         assert_eq!(reason_name(0x8A), "banned");

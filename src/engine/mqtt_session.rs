@@ -406,13 +406,13 @@ impl MqttSession {
     }
 }
 
-/// Not served: the broker refused, or did not speak MQTT.
+/// Not served: the broker refused, or did not speak MQTT. The connection is left to the
+/// peer, as a refused WebSocket upgrade is (a broker closes after a refusing CONNACK).
 fn rejected(state: &mut MqttState, event: MqttEvent) -> Output {
     state.stage = Stage::Done;
     Output {
         outcome: Some(ProbeOutcome::Rejected),
         mqtt: Some(event),
-        close: true,
         ..Output::default()
     }
 }
@@ -502,7 +502,7 @@ mod tests {
         let out = s.on_bytes(&mut state, 0, b"\x20\x02\0\x03", t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Rejected));
         assert_eq!(out.mqtt, Some(MqttEvent::Refused { v5: false, code: 3 }));
-        assert!(out.close);
+        assert!(!out.close);
         // Judged once.
         assert_eq!(s.on_close(&mut state, t0), Output::default());
 
