@@ -381,9 +381,10 @@ enum Kind {
     Smtp,
     Greeting,
     Custom,
+    Mqtt,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Redis,
     Kind::Memcached,
     Kind::Http,
@@ -392,6 +393,7 @@ const KINDS: [Kind; 8] = [
     Kind::Smtp,
     Kind::Greeting,
     Kind::Custom,
+    Kind::Mqtt,
 ];
 
 impl Kind {
@@ -404,6 +406,7 @@ impl Kind {
             Kind::Ssh => "ssh",
             Kind::Smtp => "smtp",
             Kind::Greeting => "greeting",
+            Kind::Mqtt => "mqtt",
             Kind::Custom => {
                 return ["--send", "HELLO\\r\\n", "--expect", "WORLD"]
                     .map(String::from)
@@ -429,6 +432,8 @@ impl Kind {
                     && got.len()
                         >= at + u32::from_be_bytes(got[at..at + 4].try_into().unwrap()) as usize
             }
+            // A CONNECT (its remaining length one byte: under 128), or a PINGREQ.
+            Kind::Mqtt => got.len() >= 2 && got.len() >= 2 + usize::from(got[1]),
             _ => got.ends_with(b"\n"),
         }
     }
@@ -447,6 +452,9 @@ impl Kind {
             (Kind::Smtp, _) => b"220 hostile\r\n",
             (Kind::Greeting, _) => b"hi\r\n",
             (Kind::Custom, _) => b"WORLD\r\n",
+            // CONNACK 0, PINGRESP.
+            (Kind::Mqtt, false) => b"\x20\x02\x00\x00",
+            (Kind::Mqtt, true) => b"\xd0\x00",
         }
     }
 
@@ -461,7 +469,8 @@ impl Kind {
             (Kind::Smtp, _) => 3,
             (Kind::Greeting, _) => 1,
             (Kind::Custom, _) => 5,
-            // A line to its end, a head to its blank line, messages to ReadyForQuery.
+            // A line to its end, a head to its blank line, messages to ReadyForQuery, an
+            // MQTT packet whole.
             _ => self.answer(beat).len(),
         }
     }
@@ -469,9 +478,13 @@ impl Kind {
     /// An endless reply: a head, then `filler` for ever. Right as far as the probe reads
     /// (but for PostgreSQL: notices without end, never the authentication request), and
     /// never whole for a heartbeat that reads to a line's end, a head's blank line or
-    /// ReadyForQuery.
-    fn endless(self) -> (&'static [u8], &'static [u8]) {
+    /// ReadyForQuery (MQTT: the CONNACK, then PUBLISH packets without end, never a
+    /// PINGRESP).
+    fn endless(self, beat: bool) -> (&'static [u8], &'static [u8]) {
+        const PUBLISH: &[u8] = b"\x30\x05\x00\x01txx";
         match self {
+            Kind::Mqtt if beat => (b"", PUBLISH),
+            Kind::Mqtt => (b"\x20\x02\x00\x00", PUBLISH),
             Kind::Redis => (b"+PONG", b"G"),
             Kind::Memcached => (b"VERSION ", b"1"),
             Kind::Http => (b"HTTP/1.1 200 OK\r\n", b"X-Hostile: y\r\n"),
@@ -490,6 +503,8 @@ impl Kind {
             Kind::Greeting => true,
             // A notice may come at any time.
             Kind::Postgres => byte == self.answer(beat)[0] || byte == b'N',
+            // Any packet type but the reserved 0 may begin a packet: garbage is not MQTT.
+            Kind::Mqtt => byte >> 4 != 0,
             _ => byte == self.answer(beat)[0],
         }
     }
@@ -773,7 +788,7 @@ fn misbehave(wire: &mut Wire, case: Case, rng: &mut Rng) -> std::io::Result<()> 
             hold(wire)
         }
         Hostility::Endless => {
-            let (head, filler) = kind.endless();
+            let (head, filler) = kind.endless(case.beat);
             wire.write_all(head)?;
             // Whole fillers: a PostgreSQL notice cut short would be garbage.
             let whole = filler.len() * (64 * 1024 / filler.len());

@@ -34,6 +34,7 @@ use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LimitArgs, MergeArgs, PlotArgs, Probing, Progress,
     RunArgs, ServerArgs, Sub, TlsArgs,
 };
+use tcpgoon::engine::mqtt;
 use tcpgoon::engine::probe::ProbeKind;
 use tcpgoon::engine::tls::Versions;
 use tcpgoon::error::Error;
@@ -543,6 +544,10 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
         heartbeat_timeout,
         headers,
         ws_protocol,
+        mqtt_version,
+        mqtt_client_id,
+        mqtt_user,
+        mqtt_password,
     } = probing;
     if let Some(kind) = kind {
         let name = match kind {
@@ -554,6 +559,7 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             ProbeKind::Ssh => "ssh".to_string(),
             ProbeKind::Smtp => "smtp".to_string(),
             ProbeKind::Ws { path } => format!("ws:{path}"),
+            ProbeKind::Mqtt => "mqtt".to_string(),
         };
         push_text(line, "--probe", &name);
     }
@@ -577,6 +583,18 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
     }
     if let Some(protocol) = ws_protocol {
         push_text(line, "--ws-protocol", protocol);
+    }
+    if *mqtt_version != mqtt::Version::V311 {
+        push_text(line, "--mqtt-version", "5");
+    }
+    for (key, value) in [
+        ("--mqtt-client-id", mqtt_client_id),
+        ("--mqtt-user", mqtt_user),
+        ("--mqtt-password", mqtt_password),
+    ] {
+        if let Some(value) = value {
+            push_text(line, key, value);
+        }
     }
 }
 

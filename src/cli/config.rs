@@ -13,6 +13,7 @@ use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
 use crate::engine::knee::KneeGate;
 use crate::engine::limits;
+use crate::engine::mqtt;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::{Probe, ProbeKind};
 use crate::engine::server::{ServerConfig, Slow, WsServeConfig};
@@ -270,6 +271,21 @@ fn resolve_probe(
                 .to_string(),
         ));
     }
+    let mqtt = matches!(probing.kind, Some(ProbeKind::Mqtt));
+    let mqtt_options = probing.mqtt_version != mqtt::Version::V311
+        || probing.mqtt_client_id.is_some()
+        || probing.mqtt_user.is_some()
+        || probing.mqtt_password.is_some();
+    if !mqtt && mqtt_options {
+        return Err(Error::Usage(
+            "--mqtt-version, --mqtt-client-id, --mqtt-user and --mqtt-password shape an MQTT \
+             CONNECT: give them with --probe mqtt"
+                .to_string(),
+        ));
+    }
+    if mqtt && !by_hand {
+        return mqtt_probe(&probing, timeout).map(Some);
+    }
     match (probing.kind, by_hand) {
         (Some(ProbeKind::Ws { path }), _) => {
             // With --probe ws, --send is a text message and --expect the beginning of the
@@ -325,6 +341,41 @@ fn resolve_probe(
         )),
         (None, false) => Ok(None),
     }
+}
+
+/// `--probe mqtt`: the CONNECT its options shape. The keep-alive asked for is the
+/// heartbeat's period in whole seconds, rounded up, so that the broker, which waits one and
+/// a half keep-alives, never takes the beats for silence; none without a heartbeat (the
+/// broker then never times the connection out), nor for one past 65535 s.
+fn mqtt_probe(probing: &Probing, timeout: Duration) -> Result<Probe, Error> {
+    let version = probing.mqtt_version;
+    if version == mqtt::Version::V311
+        && probing.mqtt_password.is_some()
+        && probing.mqtt_user.is_none()
+    {
+        return Err(Error::Usage(
+            "--mqtt-password needs --mqtt-user with MQTT 3.1.1 (a password alone is MQTT 5)"
+                .to_string(),
+        ));
+    }
+    let keep_alive = probing.heartbeat.map_or(0, |period| {
+        let seconds = period.as_secs() + u64::from(period.subsec_nanos() > 0);
+        u16::try_from(seconds).unwrap_or(0)
+    });
+    let prefix = match &probing.mqtt_client_id {
+        Some(prefix) => prefix.clone(),
+        None => mqtt::default_prefix(),
+    };
+    Ok(Probe::mqtt(
+        &mqtt::ConnectFields {
+            version,
+            prefix: &prefix,
+            keep_alive,
+            user: probing.mqtt_user.as_deref(),
+            password: probing.mqtt_password.as_deref().map(str::as_bytes),
+        },
+        timeout,
+    ))
 }
 
 /// `--heartbeat` and `--heartbeat-timeout` as typed, with the probe kind they repeat.
@@ -400,6 +451,8 @@ impl Beating {
             Some(ProbeKind::Http) => (probe.send.clone(), BeatReply::HttpHead),
             // A ping frame, answered by its pong: the session makes both.
             Some(ProbeKind::Ws { .. }) => (Vec::new(), BeatReply::WsPong),
+            // A PINGREQ, answered by a PINGRESP: the session makes and reads both.
+            Some(ProbeKind::Mqtt) => (Vec::new(), BeatReply::MqttPing),
             Some(ProbeKind::Postgres { .. }) => {
                 (POSTGRES_EMPTY_QUERY.to_vec(), BeatReply::Postgres)
             }

@@ -524,6 +524,11 @@ pub const FLAGS: &[Flag] = &[
             "             101 with the right accept",
             "             serves, another status is a",
             "             rejection; --heartbeat pings",
+            "  mqtt       MQTT: CONNECT, a client id of its",
+            "             own per connection; CONNACK 0",
+            "             serves, a refusal is a rejection",
+            "             named by its code; --heartbeat",
+            "             sends PINGREQ",
         ],
         ..PROBE
     },
@@ -594,6 +599,43 @@ pub const FLAGS: &[Flag] = &[
         section: Section::Probe,
         help: &["with --probe ws: ask for this subprotocol"],
         ..WS_PROTOCOL
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "with --probe mqtt: the protocol version, 3.1.1",
+            "or 5; the keep-alive asked for is --heartbeat",
+            "in seconds, rounded up (none without one)",
+        ],
+        default: Some(DefaultText::right("3.1.1")),
+        ..MQTT_VERSION
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "with --probe mqtt: each connection's client id is",
+            "PREFIX and its attempt's number (at most 64",
+            "letters, digits, - _ and .)",
+        ],
+        default: Some(DefaultText::right("tcpgoon-<process id>-")),
+        ..MQTT_CLIENT_ID
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        help: &[
+            "with --probe mqtt: the user name and password the",
+            "CONNECT carries",
+        ],
+        ..MQTT_USER
+    },
+    Flag {
+        on: &[Run],
+        section: Section::Probe,
+        joined: true,
+        ..MQTT_PASSWORD
     },
     Flag {
         on: &[Run],
@@ -765,6 +807,26 @@ pub const FLAGS: &[Flag] = &[
         on: &[Limit],
         joined: true,
         ..WS_PROTOCOL
+    },
+    Flag {
+        on: &[Limit],
+        help: &["the MQTT CONNECT's, as for run"],
+        ..MQTT_VERSION
+    },
+    Flag {
+        on: &[Limit],
+        joined: true,
+        ..MQTT_CLIENT_ID
+    },
+    Flag {
+        on: &[Limit],
+        help: &["the MQTT CONNECT's credentials, as for run"],
+        ..MQTT_USER
+    },
+    Flag {
+        on: &[Limit],
+        joined: true,
+        ..MQTT_PASSWORD
     },
     Flag {
         on: &[Limit],
@@ -1189,6 +1251,31 @@ const HEADER: Flag = Flag {
 const WS_PROTOCOL: Flag = Flag {
     long: Some("--ws-protocol"),
     values: &["NAME"],
+    ..Flag::NONE
+};
+
+const MQTT_VERSION: Flag = Flag {
+    long: Some("--mqtt-version"),
+    values: &["V"],
+    kind: Kind::Choices(&["3.1.1", "5"]),
+    ..Flag::NONE
+};
+
+const MQTT_CLIENT_ID: Flag = Flag {
+    long: Some("--mqtt-client-id"),
+    values: &["PREFIX"],
+    ..Flag::NONE
+};
+
+const MQTT_USER: Flag = Flag {
+    long: Some("--mqtt-user"),
+    values: &["NAME"],
+    ..Flag::NONE
+};
+
+const MQTT_PASSWORD: Flag = Flag {
+    long: Some("--mqtt-password"),
+    values: &["TEXT"],
     ..Flag::NONE
 };
 

@@ -235,6 +235,7 @@ pub(crate) fn parse_probe_kind(text: &str) -> Result<ProbeKind, String> {
         ("http", None) => ProbeKind::Http,
         ("ssh", None) => ProbeKind::Ssh,
         ("smtp", None) => ProbeKind::Smtp,
+        ("mqtt", None) => ProbeKind::Mqtt,
         ("ws", None) => ProbeKind::Ws {
             path: "/".to_string(),
         },

@@ -21,6 +21,8 @@
 //! | `session_output.rs` | what every session hands back to the loop: outcome, deadline, writes owed, beats, protocol events |
 //! | `ws.rs` | WebSocket's pieces (RFC 6455): keys, the handshake's answer, frames in and out |
 //! | `ws_session.rs` | a WebSocket session: the handshake as the probe, pings as heartbeats, frames read |
+//! | `mqtt.rs` | MQTT's pieces (3.1.1 and 5.0): the CONNECT, packets read with a bounded length, codes in words |
+//! | `mqtt_session.rs` | an MQTT session: CONNECT/CONNACK as the probe, PINGREQ as heartbeats, packets read |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
 //! | `deadline.rs` | dial deadlines, a FIFO queue |
 //! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
@@ -37,6 +39,8 @@ pub mod conn;
 pub mod deadline;
 pub mod knee;
 pub mod limits;
+pub mod mqtt;
+pub mod mqtt_session;
 pub mod pacer;
 pub mod phase;
 pub mod probe;

@@ -29,6 +29,8 @@
 
 use std::time::Duration;
 
+use crate::engine::mqtt;
+
 /// The probes `--probe` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeKind {
@@ -47,12 +49,14 @@ pub enum ProbeKind {
     Ws {
         path: String,
     },
+    /// An MQTT CONNECT (`--mqtt-version` and the rest shape it: see `Probe::mqtt`).
+    Mqtt,
 }
 
 impl ProbeKind {
     /// Every kind, by the name `--probe` takes (postgres also as `postgres:USER`, ws as
     /// `ws:PATH`).
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "greeting",
         "redis",
         "memcached",
@@ -61,6 +65,7 @@ impl ProbeKind {
         "ssh",
         "smtp",
         "ws",
+        "mqtt",
     ];
 }
 
@@ -99,6 +104,10 @@ pub enum Reply {
         request_len: u16,
         served_by: WsServedBy,
     },
+    /// An MQTT CONNECT's template (`mqtt::connect_template`) in `send`, the client id's
+    /// length at `len_at` and the attempt's number to go at `id_at`: the connection's
+    /// session is an MQTT one (`engine::mqtt_session`), which reads the CONNACK itself.
+    Mqtt { len_at: u16, id_at: u16 },
 }
 
 /// What serves a WebSocket connection.
@@ -127,6 +136,19 @@ impl Probe {
             }
             ProbeKind::Ws { path } => {
                 return Probe::websocket(host, port, path, None, &[], None, timeout);
+            }
+            ProbeKind::Mqtt => {
+                let prefix = mqtt::default_prefix();
+                return Probe::mqtt(
+                    &mqtt::ConnectFields {
+                        version: mqtt::Version::V311,
+                        prefix: &prefix,
+                        keep_alive: 0,
+                        user: None,
+                        password: None,
+                    },
+                    timeout,
+                );
             }
             ProbeKind::Postgres { user } => ("postgres", postgres_startup(user), b"R"),
             ProbeKind::Ssh => ("ssh", Vec::new(), b"SSH-"),
@@ -182,6 +204,22 @@ impl Probe {
         }
     }
 
+    /// An MQTT CONNECT with these fields: its CONNACK serves.
+    pub fn mqtt(fields: &mqtt::ConnectFields, timeout: Duration) -> Probe {
+        let (send, len_at, id_at) = mqtt::connect_template(fields);
+        Probe {
+            name: "mqtt".to_string(),
+            send,
+            expect: Vec::new(),
+            timeout,
+            // The template is under 64 KiB (the command line bounds its parts).
+            reply: Reply::Mqtt {
+                len_at: len_at as u16,
+                id_at: id_at as u16,
+            },
+        }
+    }
+
     /// `--send` and `--expect` given by hand.
     pub fn custom(send: Vec<u8>, expect: Vec<u8>, timeout: Duration) -> Probe {
         Probe {
@@ -215,7 +253,7 @@ impl Probe {
             Reply::Postgres => return state.postgres.on_bytes(bytes),
             Reply::HttpStatus => return on_status_line(state, bytes),
             // Read by its own session.
-            Reply::WebSocket { .. } => return Answer::Pending,
+            Reply::WebSocket { .. } | Reply::Mqtt { .. } => return Answer::Pending,
             Reply::Prefix => {}
         }
         let matched = usize::from(state.matched);

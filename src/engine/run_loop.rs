@@ -49,6 +49,7 @@ use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::knee::{KneeGate, KneeWatch};
+use crate::engine::mqtt_session::MqttSession;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
@@ -324,6 +325,15 @@ impl<'s> Engine<'s> {
                                 expect: probe.expect.clone(),
                             }),
                         },
+                    })))
+                }
+                (Some(probe), _) if let Reply::Mqtt { len_at, id_at } = probe.reply => {
+                    Some(Session::Mqtt(Box::new(MqttSession {
+                        template: probe.send.clone(),
+                        len_at: usize::from(len_at),
+                        id_at: usize::from(id_at),
+                        timeout: probe.timeout,
+                        heartbeat: heartbeat.map(|beat| *beat),
                     })))
                 }
                 (Some(probe), _) => Some(Session::Probe {
@@ -893,6 +903,9 @@ impl<'s> Engine<'s> {
         if out.messages > 0 {
             let what = "messages from the server".to_string();
             self.stats.probe_event(what, u64::from(out.messages));
+        }
+        if let Some(event) = out.mqtt {
+            self.stats.probe_event(event.label(), 1);
         }
         let beat = out.beat;
         if beat.sent {

@@ -22,6 +22,7 @@
 use std::time::Instant;
 
 use crate::engine::beat::{BeatReader, BeatSchedule, Heartbeat, Read};
+use crate::engine::mqtt_session::{MqttSession, MqttState};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 pub use crate::engine::session_output::{BeatEvents, Output};
 use crate::engine::stats::StopCause;
@@ -42,6 +43,9 @@ pub enum Session {
     /// WebSocket (`--probe ws`): the opening handshake serves; pings beat
     /// (`engine::ws_session`).
     Ws(Box<WsSession>),
+    /// MQTT (`--probe mqtt`): CONNECT's CONNACK serves; PINGREQs beat
+    /// (`engine::mqtt_session`).
+    Mqtt(Box<MqttSession>),
 }
 
 /// Where one connection's session stands. Every variant's payload is at most 8 bytes at
@@ -66,6 +70,8 @@ pub enum SessionState {
     Stopped,
     /// A WebSocket session's own state.
     Ws(WsState),
+    /// An MQTT session's own state.
+    Mqtt(MqttState),
 }
 
 impl Session {
@@ -81,6 +87,7 @@ impl Session {
         match self {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref(),
             Session::Ws(ws) => ws.heartbeat.as_ref(),
+            Session::Mqtt(mqtt) => mqtt.heartbeat.as_ref(),
             Session::TransportUp => None,
         }
     }
@@ -90,6 +97,7 @@ impl Session {
         match self {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref_mut().map(|b| &mut b.schedule),
             Session::Ws(ws) => ws.heartbeat.as_mut().map(|b| &mut b.schedule),
+            Session::Mqtt(mqtt) => mqtt.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::TransportUp => None,
         }
     }
@@ -101,6 +109,11 @@ impl Session {
             Session::Ws(ws) => {
                 let (ws_state, out) = ws.open(now);
                 *state = SessionState::Ws(ws_state);
+                out
+            }
+            Session::Mqtt(mqtt) => {
+                let (mqtt_state, out) = mqtt.open(now);
+                *state = SessionState::Mqtt(mqtt_state);
                 out
             }
             Session::TransportUp => Output {
@@ -127,6 +140,9 @@ impl Session {
     ) -> &'a [u8] {
         match (self, state) {
             (Session::Ws(ws), SessionState::Ws(ws_state)) => ws.unsent(ws_state, seq, scratch),
+            (Session::Mqtt(mqtt), SessionState::Mqtt(mqtt_state)) => {
+                mqtt.unsent(mqtt_state, seq, scratch)
+            }
             (Session::Probe { probe, .. }, SessionState::Awaiting(probe_state)) => {
                 probe.unsent(probe_state)
             }
@@ -144,6 +160,11 @@ impl Session {
             SessionState::Ws(ws_state) => {
                 if let Session::Ws(ws) = self {
                     return ws.on_sent(ws_state, n);
+                }
+            }
+            SessionState::Mqtt(mqtt_state) => {
+                if let Session::Mqtt(mqtt) = self {
+                    return mqtt.on_sent(mqtt_state, n);
                 }
             }
             SessionState::Awaiting(probe_state) => probe_state.on_sent(n),
@@ -180,6 +201,11 @@ impl Session {
             (Session::Ws(ws), SessionState::Ws(mut ws_state)) => {
                 let out = ws.on_bytes(&mut ws_state, seq, bytes, now);
                 *state = SessionState::Ws(ws_state);
+                out
+            }
+            (Session::Mqtt(mqtt), SessionState::Mqtt(mut mqtt_state)) => {
+                let out = mqtt.on_bytes(&mut mqtt_state, seq, bytes, now);
+                *state = SessionState::Mqtt(mqtt_state);
                 out
             }
             (Session::Probe { probe, heartbeat }, SessionState::Awaiting(mut probe_state)) => {
@@ -241,6 +267,14 @@ impl Session {
                 *state = SessionState::Ws(ws_state);
                 out
             }
+            SessionState::Mqtt(mut mqtt_state) => {
+                let Session::Mqtt(mqtt) = self else {
+                    return Output::default();
+                };
+                let out = mqtt.on_deadline(&mut mqtt_state, seq, now);
+                *state = SessionState::Mqtt(mqtt_state);
+                out
+            }
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::Unserved)),
                 ..Output::default()
@@ -274,6 +308,10 @@ impl Session {
                 Session::Ws(ws) => ws.on_close(ws_state, now),
                 _ => Output::default(),
             },
+            SessionState::Mqtt(mqtt_state) => match self {
+                Session::Mqtt(mqtt) => mqtt.on_close(mqtt_state, now),
+                _ => Output::default(),
+            },
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::ClosedBeforeAnswer)),
                 ..Output::default()
@@ -291,6 +329,7 @@ impl Session {
             Session::TransportUp => std::time::Duration::ZERO,
             Session::Probe { probe, .. } => probe.timeout,
             Session::Ws(ws) => ws.timeout,
+            Session::Mqtt(mqtt) => mqtt.timeout,
         }
     }
 }
@@ -348,6 +387,7 @@ impl SessionState {
     pub fn awaiting(&self) -> bool {
         match self {
             SessionState::Ws(ws) => ws.awaiting(),
+            SessionState::Mqtt(mqtt) => mqtt.awaiting(),
             _ => matches!(self, SessionState::Awaiting(_)),
         }
     }
@@ -356,6 +396,9 @@ impl SessionState {
     pub fn needs_transport(&self) -> bool {
         if let SessionState::Ws(ws) = self {
             return ws.needs_transport();
+        }
+        if let SessionState::Mqtt(mqtt) = self {
+            return mqtt.needs_transport();
         }
         matches!(
             self,
@@ -370,6 +413,9 @@ impl SessionState {
     pub fn served(&self) -> bool {
         if let SessionState::Ws(ws) = self {
             return ws.served();
+        }
+        if let SessionState::Mqtt(mqtt) = self {
+            return mqtt.served();
         }
         matches!(
             self,

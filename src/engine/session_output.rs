@@ -1,10 +1,11 @@
 //! What a session hands back to the loop each time it is opened or driven: its outcome,
 //! its next deadline, whether it has bytes to write or the connection is to be closed, what
 //! its heartbeats did, and what a protocol's peer said that the reports count. Every
-//! session speaks it, whatever its protocol (`session`, `ws_session`).
+//! session speaks it, whatever its protocol (`session`, `ws_session`, `mqtt_session`).
 
 use std::time::{Duration, Instant};
 
+use crate::engine::mqtt::MqttEvent;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::StopCause;
 use crate::engine::ws::WsEvent;
@@ -28,6 +29,8 @@ pub struct Output {
     pub ws: Option<WsEvent>,
     /// Messages the peer sent, read whole (a WebSocket server's pushes).
     pub messages: u32,
+    /// What the MQTT broker said that the reports count.
+    pub mqtt: Option<MqttEvent>,
 }
 
 /// What happened to a connection's heartbeats in one call.
@@ -60,6 +63,7 @@ impl Output {
         self.close |= later.close;
         self.ws = self.ws.or(later.ws);
         self.messages = self.messages.saturating_add(later.messages);
+        self.mqtt = self.mqtt.or(later.mqtt);
         self
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::complete::Shell;
 use crate::cli::values::Progress;
+use crate::engine::mqtt::Version;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
 use crate::engine::tls::Versions;
@@ -52,7 +53,7 @@ pub struct Addressing {
 
 /// How each established connection is probed, as typed: options shared by `run` and
 /// `limit`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Probing {
     pub kind: Option<ProbeKind>,
     pub send: Option<Vec<u8>>,
@@ -65,6 +66,12 @@ pub struct Probing {
     pub headers: Vec<String>,
     /// `--ws-protocol`: the subprotocol the WebSocket handshake asks for.
     pub ws_protocol: Option<String>,
+    /// `--mqtt-version`, `--mqtt-client-id`, `--mqtt-user`, `--mqtt-password`: what the
+    /// MQTT CONNECT says.
+    pub mqtt_version: Version,
+    pub mqtt_client_id: Option<String>,
+    pub mqtt_user: Option<String>,
+    pub mqtt_password: Option<String>,
 }
 
 /// `--tls` and the options that shape its handshake, as typed: shared by `run` and

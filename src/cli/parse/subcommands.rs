@@ -14,6 +14,7 @@ use crate::cli::values::{
     parse_port, parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress,
     parse_rate, parse_shard, whole_number, with_unit,
 };
+use crate::engine::mqtt;
 use crate::engine::pacer::Shard;
 use crate::engine::source;
 use crate::engine::tls::Versions;
@@ -211,6 +212,28 @@ pub(super) fn parse_probing(args: &mut Args) -> Result<Probing, Error> {
         heartbeat_timeout: option(args, &["--heartbeat-timeout"], with_unit)?,
         headers: repeated(args, "--header", parse_header)?,
         ws_protocol: option(args, &["--ws-protocol"], parse_token)?,
+        mqtt_version: option(args, &["--mqtt-version"], |s| match s {
+            "3.1.1" => Ok(mqtt::Version::V311),
+            "5" | "5.0" => Ok(mqtt::Version::V5),
+            _ => Err(format!("'{s}': expected 3.1.1 or 5")),
+        })?
+        .unwrap_or(mqtt::Version::V311),
+        mqtt_client_id: option(args, &["--mqtt-client-id"], |s| {
+            let ok = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+            if s.is_empty() || s.len() > mqtt::MAX_PREFIX || !s.bytes().all(ok) {
+                return Err(format!(
+                    "'{s}': a client id prefix is 1 to {} letters, digits, - _ or .",
+                    mqtt::MAX_PREFIX
+                ));
+            }
+            Ok(s.to_string())
+        })?,
+        mqtt_user: option(args, &["--mqtt-user"], |s| {
+            mqtt_credential(s).map(str::to_string)
+        })?,
+        mqtt_password: option(args, &["--mqtt-password"], |s| {
+            mqtt_credential(s).map(str::to_string)
+        })?,
     })
 }
 
@@ -378,6 +401,18 @@ fn parse_header(text: &str) -> Result<String, String> {
 }
 
 /// An HTTP token (RFC 9110 §5.6.2): a header's name, a subprotocol.
+/// `--mqtt-user` and `--mqtt-password`: an MQTT string has no NUL, and each is bounded so
+/// that a CONNECT stays small.
+fn mqtt_credential(text: &str) -> Result<&str, String> {
+    if text.contains('\0') || text.len() > mqtt::MAX_CREDENTIAL {
+        return Err(format!(
+            "at most {} bytes, and no NUL",
+            mqtt::MAX_CREDENTIAL
+        ));
+    }
+    Ok(text)
+}
+
 fn parse_token(text: &str) -> Result<String, String> {
     let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if text.is_empty() || text.len() > 256 || !text.bytes().all(ok) {
