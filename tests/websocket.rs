@@ -418,3 +418,22 @@ fn the_built_in_server_s_wrong_accept_and_mute_fail_the_run() {
         out.verdict()
     );
 }
+
+#[test]
+fn debug_names_what_the_server_said_on_its_connection() {
+    let (_server, port) = common::start_server(&["-m", "0", "--ws", "--ws-close-past", "1"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 2 -s 10ms -y -i 0 --probe ws -d"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let said: Vec<&str> = (out.stderr.lines())
+        .filter(|line| line.contains("1013"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", out.stderr);
+    assert!(
+        said[0]
+            .starts_with("connection 1: closed by the server with 1013 (try again later) after "),
+        "{}",
+        said[0]
+    );
+}

@@ -25,7 +25,7 @@ use crate::engine::mqtt::{
     PINGRESP, PacketReader, SUBSCRIBE, UNSUBSCRIBE,
 };
 use crate::engine::probe::ProbeOutcome;
-use crate::engine::session_output::{BeatEvents, Output};
+use crate::engine::session_output::{BeatEvents, Output, PeerEvent};
 use crate::engine::stats::StopCause;
 
 /// The run's MQTT session, shared by every connection.
@@ -299,7 +299,7 @@ impl MqttSession {
         now: Instant,
     ) -> Output {
         let mut out = Output {
-            mqtt: Some(event),
+            said: Some(PeerEvent::Mqtt(event)),
             close: true,
             ..Output::default()
         };
@@ -412,7 +412,7 @@ fn rejected(state: &mut MqttState, event: MqttEvent) -> Output {
     state.stage = Stage::Done;
     Output {
         outcome: Some(ProbeOutcome::Rejected),
-        mqtt: Some(event),
+        said: Some(PeerEvent::Mqtt(event)),
         ..Output::default()
     }
 }
@@ -501,7 +501,10 @@ mod tests {
         let (mut state, _) = s.open(t0);
         let out = s.on_bytes(&mut state, 0, b"\x20\x02\0\x03", t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Rejected));
-        assert_eq!(out.mqtt, Some(MqttEvent::Refused { v5: false, code: 3 }));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Refused { v5: false, code: 3 }))
+        );
         assert!(!out.close);
         // Judged once.
         assert_eq!(s.on_close(&mut state, t0), Output::default());
@@ -511,11 +514,11 @@ mod tests {
         let (mut state, _) = s5.open(t0);
         let out = s5.on_bytes(&mut state, 0, b"\x20\x06\0\x97\x03\x21\0\x01", t0);
         assert_eq!(
-            out.mqtt,
-            Some(MqttEvent::Refused {
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Refused {
                 v5: true,
                 code: 0x97
-            })
+            }))
         );
         let (mut state, _) = s5.open(t0);
         let out = s5.on_bytes(&mut state, 0, b"\x20\x03\0\0\0", t0);
@@ -536,18 +539,27 @@ mod tests {
         let (mut state, _) = s.open(t0);
         let out = s.on_bytes(&mut state, 0, b"HTTP/1.1 400 Bad Request\r\n", t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Rejected));
-        assert_eq!(out.mqtt, Some(MqttEvent::Packet(MqttError::Reserved)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Packet(MqttError::Reserved)))
+        );
         let (mut state, _) = s.open(t0);
         let out = s.on_bytes(&mut state, 0, b"\xd0\x00", t0);
-        assert_eq!(out.mqtt, Some(MqttEvent::Unexpected(PINGRESP)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Unexpected(PINGRESP)))
+        );
         let (mut state, _) = s.open(t0);
         let out = s.on_bytes(&mut state, 0, b"\x20\x01\0", t0);
-        assert_eq!(out.mqtt, Some(MqttEvent::ShortConnack));
+        assert_eq!(out.said, Some(PeerEvent::Mqtt(MqttEvent::ShortConnack)));
         // A DISCONNECT in place of the CONNACK names its reason.
         let (mut state, _) = s.open(t0);
         let out = s.on_bytes(&mut state, 0, b"\xe0\x02\x89\0", t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Rejected));
-        assert_eq!(out.mqtt, Some(MqttEvent::Disconnected(0x89)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Disconnected(0x89)))
+        );
     }
 
     #[test]
@@ -616,7 +628,10 @@ mod tests {
         bytes.extend_from_slice(b"\xe0\x02\x8b\0");
         let out = s.on_bytes(&mut state, 0, &bytes, t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Served));
-        assert_eq!(out.mqtt, Some(MqttEvent::Disconnected(0x8b)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Disconnected(0x8b)))
+        );
         assert!(out.close);
         assert_eq!(out.beat.stopped, None);
         assert!(!state.served());
@@ -628,18 +643,24 @@ mod tests {
         s.on_deadline(&mut state, 1, t0 + ms(25));
         drain(&s, &mut state, 1, 64);
         let out = s.on_bytes(&mut state, 1, b"\xe0\x00", t0 + ms(40));
-        assert_eq!(out.mqtt, Some(MqttEvent::Disconnected(0)));
+        assert_eq!(out.said, Some(PeerEvent::Mqtt(MqttEvent::Disconnected(0))));
         assert_eq!(out.beat.stopped, Some((StopCause::Closed, t0 + ms(40))));
         // A packet no broker sends, or one too large, ends it too.
         let (mut state, _) = s.open(t0);
         s.on_bytes(&mut state, 1, b"\x20\x03\0\0\0", t0);
         let out = s.on_bytes(&mut state, 1, b"\x30\xff\xff\xff\x7f", t0);
-        assert_eq!(out.mqtt, Some(MqttEvent::Packet(MqttError::TooLarge)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Packet(MqttError::TooLarge)))
+        );
         assert!(out.close);
         let (mut state, _) = s.open(t0);
         s.on_bytes(&mut state, 1, b"\x20\x03\0\0\0", t0);
         let out = s.on_bytes(&mut state, 1, b"\x20\x02\0\0", t0);
-        assert_eq!(out.mqtt, Some(MqttEvent::Unexpected(CONNACK)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Mqtt(MqttEvent::Unexpected(CONNACK)))
+        );
     }
 
     #[test]

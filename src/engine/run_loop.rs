@@ -56,6 +56,7 @@ use crate::engine::phase::{Dial, Phases, Rules, Tally};
 use crate::engine::probe::{Probe, ProbeOutcome};
 use crate::engine::probe::{Reply, WsServedBy};
 use crate::engine::session::{Output, Session, SessionState};
+use crate::engine::session_output::PeerEvent;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::source::{Route, Routes};
 use crate::engine::stats::{Dropped, Loss, LossCause, Stats, StopCause};
@@ -170,6 +171,8 @@ pub struct ConnEvent {
     pub probe: Option<ProbeOutcome>,
     /// Served, it stopped answering its heartbeats, for this cause.
     pub beat_stopped: Option<StopCause>,
+    /// What the protocol's peer said (a close and its code, a refusal and its reason).
+    pub said: Option<PeerEvent>,
 }
 
 impl ConnEvent {
@@ -184,6 +187,7 @@ impl ConnEvent {
             closure: None,
             probe: None,
             beat_stopped: None,
+            said: None,
         }
     }
 }
@@ -897,15 +901,17 @@ impl<'s> Engine<'s> {
         if let Some(status) = out.rejected_status {
             self.stats.probe_rejected_status(status);
         }
-        if let Some(event) = out.ws {
-            self.stats.probe_event(event.label(), 1);
+        if let Some(said) = out.said {
+            self.stats.probe_event(said.label(), 1);
+            let conn = &self.conns[key];
+            let mut event =
+                ConnEvent::new(seq, conn.state, now.saturating_duration_since(conn.started));
+            event.said = Some(said);
+            observer.conn_event(event);
         }
         if out.messages > 0 {
             let what = "messages from the server".to_string();
             self.stats.probe_event(what, u64::from(out.messages));
-        }
-        if let Some(event) = out.mqtt {
-            self.stats.probe_event(event.label(), 1);
         }
         let beat = out.beat;
         if beat.sent {

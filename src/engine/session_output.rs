@@ -25,12 +25,10 @@ pub struct Output {
     pub wants_write: bool,
     /// The connection is to be closed (the peer closed its session, or broke its framing).
     pub close: bool,
-    /// What the WebSocket peer said that the reports count.
-    pub ws: Option<WsEvent>,
+    /// What the protocol's peer said that the reports count.
+    pub said: Option<PeerEvent>,
     /// Messages the peer sent, read whole (a WebSocket server's pushes).
     pub messages: u32,
-    /// What the MQTT broker said that the reports count.
-    pub mqtt: Option<MqttEvent>,
 }
 
 /// What happened to a connection's heartbeats in one call.
@@ -61,9 +59,25 @@ impl Output {
         self.beat.stopped = self.beat.stopped.or(later.beat.stopped);
         self.wants_write |= later.wants_write;
         self.close |= later.close;
-        self.ws = self.ws.or(later.ws);
+        self.said = self.said.or(later.said);
         self.messages = self.messages.saturating_add(later.messages);
-        self.mqtt = self.mqtt.or(later.mqtt);
         self
+    }
+}
+
+/// What a protocol's peer said that ended or troubled a connection, for the reports (the
+/// `Protocol events` line, JSON `probe.events`) and `--debug`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerEvent {
+    Ws(WsEvent),
+    Mqtt(MqttEvent),
+}
+
+impl PeerEvent {
+    pub fn label(self) -> String {
+        match self {
+            PeerEvent::Ws(event) => event.label(),
+            PeerEvent::Mqtt(event) => event.label(),
+        }
     }
 }

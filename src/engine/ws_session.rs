@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::beat::Heartbeat;
 use crate::engine::probe::ProbeOutcome;
-use crate::engine::session_output::{BeatEvents, Output};
+use crate::engine::session_output::{BeatEvents, Output, PeerEvent};
 use crate::engine::stats::StopCause;
 use crate::engine::ws::{
     self, BINARY, CLOSE, CONTINUATION, Event, FrameReader, Head, HeadReader, OWED_MAX, OutFrame,
@@ -302,11 +302,11 @@ impl WsSession {
             let expected = ws::accept(&ws::key(self.seed, seq));
             let (head, used) = state.head.read(&expected, bytes);
             bytes = &bytes[used..];
-            let rejected = |state: &mut WsState, event| {
+            let rejected = |state: &mut WsState, event: Option<WsEvent>| {
                 state.stage = Stage::Done;
                 Output {
                     outcome: Some(ProbeOutcome::Rejected),
-                    ws: event,
+                    said: event.map(PeerEvent::Ws),
                     ..Output::default()
                 }
             };
@@ -462,7 +462,7 @@ impl WsSession {
                 PING => {
                     if usize::from(state.at) > OWED_MAX {
                         return Output {
-                            ws: Some(WsEvent::PingTooLong),
+                            said: Some(PeerEvent::Ws(WsEvent::PingTooLong)),
                             ..Output::default()
                         };
                     }
@@ -487,7 +487,7 @@ impl WsSession {
     fn end(&self, state: &mut WsState, event: WsEvent, cause: StopCause, now: Instant) -> Output {
         let beat_out = matches!(state.beat, Beat::Out | Beat::Writing | Beat::Due);
         let mut out = Output {
-            ws: Some(event),
+            said: Some(PeerEvent::Ws(event)),
             close: true,
             ..Output::default()
         };
@@ -713,7 +713,7 @@ mod tests {
         let (mut state, _) = s.open(t0);
         let out = s.on_bytes(&mut state, 2, &upgrade(3, 7), t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Rejected));
-        assert_eq!(out.ws, Some(WsEvent::BadAccept));
+        assert_eq!(out.said, Some(PeerEvent::Ws(WsEvent::BadAccept)));
 
         let (mut state, _) = s.open(t0);
         let out = s.on_deadline(&mut state, 2, t0 + Duration::from_secs(1));
@@ -771,7 +771,7 @@ mod tests {
         let (pong, _) = drain(&s, &mut state, 0, 64);
         assert_eq!(unmask(&pong), (PONG, b"abcd".to_vec()));
         let out = s.on_bytes(&mut state, 0, b"\x89\x09123456789", t0);
-        assert_eq!(out.ws, Some(WsEvent::PingTooLong));
+        assert_eq!(out.said, Some(PeerEvent::Ws(WsEvent::PingTooLong)));
         assert!(!out.wants_write);
     }
 
@@ -784,7 +784,7 @@ mod tests {
         bytes.extend_from_slice(b"\x88\x05\x03\xf5bye");
         let out = s.on_bytes(&mut state, 0, &bytes, t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::Served));
-        assert_eq!(out.ws, Some(WsEvent::Closed(1013)));
+        assert_eq!(out.said, Some(PeerEvent::Ws(WsEvent::Closed(1013))));
         assert!(out.close);
         assert!(!state.served());
         // A frame no server may send ends it too.
@@ -792,7 +792,10 @@ mod tests {
         let mut bytes = upgrade(0, 7);
         bytes.extend_from_slice(b"\x81\xfe");
         let out = s.on_bytes(&mut state, 0, &bytes, t0);
-        assert_eq!(out.ws, Some(WsEvent::Frame(WsError::Masked)));
+        assert_eq!(
+            out.said,
+            Some(PeerEvent::Ws(WsEvent::Frame(WsError::Masked)))
+        );
         assert!(out.close);
     }
 
@@ -866,7 +869,7 @@ mod tests {
         bytes.extend_from_slice(b"\x88\x02\x03\xf5");
         let out = s.on_bytes(&mut state, 0, &bytes, t0);
         assert_eq!(out.outcome, Some(ProbeOutcome::ClosedBeforeAnswer));
-        assert_eq!(out.ws, Some(WsEvent::Closed(1013)));
+        assert_eq!(out.said, Some(PeerEvent::Ws(WsEvent::Closed(1013))));
         assert!(out.close);
         assert_eq!(s.on_close(&mut state, t0).outcome, None, "one outcome only");
     }
@@ -882,6 +885,6 @@ mod tests {
         drain(&s, &mut state, 1, 64);
         let out = s.on_bytes(&mut state, 1, b"\x88\x02\x03\xe9", t0 + ms(40));
         assert_eq!(out.beat.stopped, Some((StopCause::Closed, t0 + ms(40))));
-        assert_eq!(out.ws, Some(WsEvent::Closed(1001)));
+        assert_eq!(out.said, Some(PeerEvent::Ws(WsEvent::Closed(1001))));
     }
 }

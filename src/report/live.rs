@@ -77,6 +77,12 @@ impl<W: Write> Observer for Live<'_, W> {
     fn conn_event(&mut self, event: ConnEvent) {
         let Some(err) = &mut self.debug else { return };
         let line = match (event.probe, event.state) {
+            _ if let Some(said) = event.said => format!(
+                "connection {}: {} after {}",
+                event.seq,
+                said.label(),
+                go_style(event.elapsed)
+            ),
             _ if event.beat_stopped.is_some() => format!(
                 "connection {}: stopped answering heartbeats ({}) after {}",
                 event.seq,
