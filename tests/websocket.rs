@@ -437,3 +437,18 @@ fn debug_names_what_the_server_said_on_its_connection() {
         said[0]
     );
 }
+
+#[test]
+fn a_connection_closed_by_a_close_frame_is_held_no_more() {
+    // Upgraded and closed in one read: served, then not held, as the summary says.
+    let (_server, port) = common::start_server(&["-m", "0", "--ws", "--ws-close-past", "5"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 6 -s 10ms -y -i 0 --probe ws --hold 500ms --json"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().expect("a summary")).expect("JSON");
+    assert_eq!(summary["counts"]["established"], 5, "{summary}");
+    assert_eq!(summary["probe"]["served"], 6, "{summary}");
+    assert_eq!(summary["probe"]["served_open"], 5, "{summary}");
+}

@@ -898,6 +898,9 @@ impl<'s> Engine<'s> {
         if let Some(outcome) = out.outcome {
             self.judge(key, outcome, now, observer);
         }
+        if out.unserved {
+            self.stats.served_closed();
+        }
         if let Some(status) = out.rejected_status {
             self.stats.probe_rejected_status(status);
         }
@@ -1029,6 +1032,8 @@ impl<'s> Engine<'s> {
         }
         let conn = self.conns.remove(key);
         if conn.session.served() {
+            // Still served as it closes (a session's output counts one that left served
+            // before: `Output::unserved`).
             self.stats.served_closed();
         }
         self.stats.closed(conn.route.target, how);

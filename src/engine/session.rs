@@ -156,6 +156,10 @@ impl Session {
 
     /// `n` of [`Session::unsent`] were written.
     pub fn on_sent(&self, state: &mut SessionState, n: usize) -> Output {
+        watched(state, |state| self.sent(state, n))
+    }
+
+    fn sent(&self, state: &mut SessionState, n: usize) -> Output {
         match state {
             SessionState::Ws(ws_state) => {
                 if let Session::Ws(ws) = self {
@@ -197,6 +201,10 @@ impl Session {
         bytes: &[u8],
         now: Instant,
     ) -> Output {
+        watched(state, |state| self.bytes(state, seq, bytes, now))
+    }
+
+    fn bytes(&self, state: &mut SessionState, seq: u64, bytes: &[u8], now: Instant) -> Output {
         match (self, *state) {
             (Session::Ws(ws), SessionState::Ws(mut ws_state)) => {
                 let out = ws.on_bytes(&mut ws_state, seq, bytes, now);
@@ -258,6 +266,10 @@ impl Session {
     /// beat out was not answered in time. A deadline that is no longer its own does
     /// nothing.
     pub fn on_deadline(&self, state: &mut SessionState, seq: u64, now: Instant) -> Output {
+        watched(state, |state| self.deadline(state, seq, now))
+    }
+
+    fn deadline(&self, state: &mut SessionState, seq: u64, now: Instant) -> Output {
         match *state {
             SessionState::Ws(mut ws_state) => {
                 let Session::Ws(ws) = self else {
@@ -303,6 +315,10 @@ impl Session {
 
     /// The connection closed, `now`: an answer still owed never came.
     pub fn on_close(&self, state: &mut SessionState, now: Instant) -> Output {
+        watched(state, |state| self.closed(state, now))
+    }
+
+    fn closed(&self, state: &mut SessionState, now: Instant) -> Output {
         match state {
             SessionState::Ws(ws_state) => match self {
                 Session::Ws(ws) => ws.on_close(ws_state, now),
@@ -431,6 +447,19 @@ impl SessionState {
 // (10 before it: a probe's and a heartbeat's alone).
 const _: () =
     assert!(std::mem::size_of::<SessionState>() == 48 && std::mem::align_of::<SessionState>() == 4);
+
+/// Drives a session's state with `step`, and says in its output when a served connection
+/// is served no more without its heartbeat stopping (a close frame, a GOAWAY, a close of
+/// the socket with no beat out): every protocol's way out of served is counted once, here or
+/// by the stop, whatever stage its session goes to.
+fn watched(state: &mut SessionState, step: impl FnOnce(&mut SessionState) -> Output) -> Output {
+    let was_served = state.served();
+    let mut out = step(state);
+    // Served in this very call counts as well: a 101 and a close frame in one read.
+    let served = was_served || out.outcome == Some(ProbeOutcome::Served);
+    out.unserved = served && !state.served() && out.beat.stopped.is_none();
+    out
+}
 
 fn settle(state: &mut SessionState, outcome: ProbeOutcome) -> ProbeOutcome {
     *state = match outcome {

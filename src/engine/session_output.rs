@@ -25,6 +25,9 @@ pub struct Output {
     pub wants_write: bool,
     /// The connection is to be closed (the peer closed its session, or broke its framing).
     pub close: bool,
+    /// Served until now, it is served no more, and its heartbeat did not stop (that is
+    /// counted with the stop): a close frame, a GOAWAY, the socket closed with no beat out.
+    pub unserved: bool,
     /// What the protocol's peer said that the reports count.
     pub said: Option<PeerEvent>,
     /// Messages the peer sent, read whole (a WebSocket server's pushes).
@@ -59,6 +62,7 @@ impl Output {
         self.beat.stopped = self.beat.stopped.or(later.beat.stopped);
         self.wants_write |= later.wants_write;
         self.close |= later.close;
+        self.unserved |= later.unserved;
         self.said = self.said.or(later.said);
         self.messages = self.messages.saturating_add(later.messages);
         self
