@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
 use crate::cli::tls;
-use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
+use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs, TlsArgs};
 use crate::engine::Plan;
 use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
@@ -95,7 +95,8 @@ impl RunConfig {
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
-        let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let tls_args = http2_tls(args.probing.kind.as_ref(), args.tls)?;
+        let tls = tls::resolve(tls_args, &args.host, targets[0].ip(), timeout)?;
         let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
@@ -189,7 +190,8 @@ impl LimitConfig {
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
-        let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let tls_args = http2_tls(args.probing.kind.as_ref(), args.tls)?;
+        let tls = tls::resolve(tls_args, &args.host, targets[0].ip(), timeout)?;
         let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
@@ -310,6 +312,43 @@ fn resolve_probe(
     }
 }
 
+/// The ALPN protocols `h2` wants offered: `h2`, then `http/1.1` so that a server without
+/// HTTP/2 still finishes its handshake and its choice can be named, unless `--alpn h2`
+/// asks for `h2` alone. HTTP/2 over TLS needs `--tls` (the trust it checks is the user's
+/// to give), over plain TCP no TLS, and `--alpn` naming another protocol would ask the
+/// server for something the probe does not speak: each is bad input.
+fn http2_tls(kind: Option<&ProbeKind>, mut tls: TlsArgs) -> Result<TlsArgs, Error> {
+    match kind {
+        Some(ProbeKind::H2) => {
+            if !tls.on {
+                return Err(Error::Usage(
+                    "--probe h2 is HTTP/2 over TLS: add --tls, or use --probe h2c for HTTP/2 \
+                     over plain TCP"
+                        .to_string(),
+                ));
+            }
+            if let Some(other) = tls.alpn.iter().find(|p| *p != "h2") {
+                return Err(Error::Usage(format!(
+                    "--probe h2 speaks only h2: --alpn {other} asks the server for another \
+                     protocol; leave --alpn out (h2 and http/1.1 are offered) or give --alpn h2"
+                )));
+            }
+            if tls.alpn.is_empty() {
+                tls.alpn = vec!["h2".to_string(), "http/1.1".to_string()];
+            }
+        }
+        Some(ProbeKind::H2c) if tls.on => {
+            return Err(Error::Usage(
+                "--probe h2c is HTTP/2 over plain TCP: drop --tls, or use --probe h2 for HTTP/2 \
+                 over TLS"
+                    .to_string(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(tls)
+}
+
 /// `--heartbeat` and `--heartbeat-timeout` as typed, with the probe kind they repeat.
 struct Beating {
     period: Option<Duration>,
@@ -383,6 +422,8 @@ impl Beating {
             Some(ProbeKind::Http) => (probe.send.clone(), BeatReply::HttpHead),
             // A ping frame, answered by its pong: the session makes both.
             Some(ProbeKind::Ws { .. }) => (Vec::new(), BeatReply::WsPong),
+            // A PING frame, answered by its ACK: the session makes both.
+            Some(ProbeKind::H2 | ProbeKind::H2c) => (Vec::new(), BeatReply::H2PingAck),
             Some(ProbeKind::Postgres { .. }) => {
                 (POSTGRES_EMPTY_QUERY.to_vec(), BeatReply::Postgres)
             }

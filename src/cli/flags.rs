@@ -524,6 +524,13 @@ pub const FLAGS: &[Flag] = &[
             "             101 with the right accept",
             "             serves, another status is a",
             "             rejection; --heartbeat pings",
+            "  h2         HTTP/2 over --tls, ALPN h2: the",
+            "             preface and SETTINGS; served when",
+            "             the server's SETTINGS come and it",
+            "             acks ours; GOAWAY or another ALPN",
+            "             is a rejection; --heartbeat PINGs",
+            "  h2c        the same over plain TCP (prior",
+            "             knowledge)",
         ],
         ..PROBE
     },

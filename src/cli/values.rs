@@ -235,6 +235,8 @@ pub(crate) fn parse_probe_kind(text: &str) -> Result<ProbeKind, String> {
         ("http", None) => ProbeKind::Http,
         ("ssh", None) => ProbeKind::Ssh,
         ("smtp", None) => ProbeKind::Smtp,
+        ("h2", None) => ProbeKind::H2,
+        ("h2c", None) => ProbeKind::H2c,
         ("ws", None) => ProbeKind::Ws {
             path: "/".to_string(),
         },

@@ -67,6 +67,8 @@ pub enum BeatReply {
     /// A WebSocket pong: the session reads frames itself (`engine::ws_session`), so there is
     /// nothing here to read.
     WsPong,
+    /// An HTTP/2 PING's ACK: the session reads frames itself (`engine::h2_session`).
+    H2PingAck,
 }
 
 /// What the bytes of an answer say so far.
@@ -90,7 +92,7 @@ impl BeatReply {
             BeatReply::Prefix { expect } => read_prefix(expect, reader, bytes),
             BeatReply::HttpHead => read_http_head(reader, bytes),
             BeatReply::Postgres => read_postgres(reader, bytes),
-            BeatReply::WsPong => Read::Pending,
+            BeatReply::WsPong | BeatReply::H2PingAck => Read::Pending,
         }
     }
 }

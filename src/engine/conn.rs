@@ -340,7 +340,7 @@ impl Conn {
 
     /// Opens the connection's session, `now` that it is up, and writes what it has to say.
     pub fn open(&mut self, session: &Session, now: Instant) -> Output {
-        let out = session.open(&mut self.session, now);
+        let out = session.open_over(&mut self.session, self.transport.alpn(), now);
         out.and(self.write(session))
     }
 

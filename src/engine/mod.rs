@@ -21,6 +21,8 @@
 //! | `session_output.rs` | what every session hands back to the loop: outcome, deadline, writes owed, beats, protocol events |
 //! | `ws.rs` | WebSocket's pieces (RFC 6455): keys, the handshake's answer, frames in and out |
 //! | `ws_session.rs` | a WebSocket session: the handshake as the probe, pings as heartbeats, frames read |
+//! | `h2.rs` | HTTP/2's pieces (RFC 9113): the preface, frames read with bounded state, control frames out |
+//! | `h2_session.rs` | an HTTP/2 session: the SETTINGS exchange as the probe, PINGs as heartbeats, frames read |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
 //! | `deadline.rs` | dial deadlines, a FIFO queue |
 //! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
@@ -35,6 +37,8 @@
 pub mod beat;
 pub mod conn;
 pub mod deadline;
+pub mod h2;
+pub mod h2_session;
 pub mod knee;
 pub mod limits;
 pub mod pacer;

@@ -47,12 +47,16 @@ pub enum ProbeKind {
     Ws {
         path: String,
     },
+    /// HTTP/2 over TLS, `h2` chosen in ALPN: the SETTINGS exchange.
+    H2,
+    /// HTTP/2 over plain TCP with prior knowledge: the SETTINGS exchange.
+    H2c,
 }
 
 impl ProbeKind {
     /// Every kind, by the name `--probe` takes (postgres also as `postgres:USER`, ws as
     /// `ws:PATH`).
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 10] = [
         "greeting",
         "redis",
         "memcached",
@@ -61,6 +65,8 @@ impl ProbeKind {
         "ssh",
         "smtp",
         "ws",
+        "h2",
+        "h2c",
     ];
 }
 
@@ -94,6 +100,10 @@ pub enum Reply {
     /// connection's session is a WebSocket one (`engine::ws_session`), which reads the
     /// answer itself.
     WebSocket { key_at: u16 },
+    /// HTTP/2's preface and SETTINGS exchange: the connection's session is an HTTP/2 one
+    /// (`engine::h2_session`), which writes and reads it itself; `tls`: over TLS, `h2`
+    /// chosen in ALPN.
+    Http2 { tls: bool },
 }
 
 impl Probe {
@@ -111,6 +121,16 @@ impl Probe {
             }
             ProbeKind::Ws { path } => {
                 return Probe::websocket(host, port, path, None, &[], timeout);
+            }
+            ProbeKind::H2 | ProbeKind::H2c => {
+                let tls = *kind == ProbeKind::H2;
+                return Probe {
+                    name: if tls { "h2" } else { "h2c" }.to_string(),
+                    send: Vec::new(),
+                    expect: Vec::new(),
+                    timeout,
+                    reply: Reply::Http2 { tls },
+                };
             }
             ProbeKind::Postgres { user } => ("postgres", postgres_startup(user), b"R"),
             ProbeKind::Ssh => ("ssh", Vec::new(), b"SSH-"),
@@ -185,7 +205,7 @@ impl Probe {
             Reply::Postgres => return state.postgres.on_bytes(bytes),
             Reply::HttpStatus => return on_status_line(state, bytes),
             // Read by its own session.
-            Reply::WebSocket { .. } => return Answer::Pending,
+            Reply::WebSocket { .. } | Reply::Http2 { .. } => return Answer::Pending,
             Reply::Prefix => {}
         }
         let matched = usize::from(state.matched);

@@ -48,6 +48,7 @@ use crate::engine::beat::Heartbeat;
 use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
+use crate::engine::h2_session::H2Session;
 use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
@@ -308,6 +309,13 @@ impl<'s> Engine<'s> {
                         request: probe.send.clone(),
                         key_at: usize::from(key_at),
                         seed: run_seed(origin),
+                        timeout: probe.timeout,
+                        heartbeat: heartbeat.map(|beat| *beat),
+                    })))
+                }
+                (Some(probe), _) if let Reply::Http2 { tls } = probe.reply => {
+                    Some(Session::H2(Box::new(H2Session {
+                        tls,
                         timeout: probe.timeout,
                         heartbeat: heartbeat.map(|beat| *beat),
                     })))
@@ -873,6 +881,9 @@ impl<'s> Engine<'s> {
             self.stats.probe_rejected_status(status);
         }
         if let Some(event) = out.ws {
+            self.stats.probe_event(event.label());
+        }
+        if let Some(event) = out.h2 {
             self.stats.probe_event(event.label());
         }
         let beat = out.beat;

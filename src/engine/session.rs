@@ -22,6 +22,7 @@
 use std::time::Instant;
 
 use crate::engine::beat::{BeatReader, BeatSchedule, Heartbeat, Read};
+use crate::engine::h2_session::{H2Session, H2State};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 pub use crate::engine::session_output::{BeatEvents, Output};
 use crate::engine::stats::StopCause;
@@ -42,6 +43,9 @@ pub enum Session {
     /// WebSocket (`--probe ws`): the opening handshake serves; pings beat
     /// (`engine::ws_session`).
     Ws(Box<WsSession>),
+    /// HTTP/2 (`--probe h2`, `--probe h2c`): the SETTINGS exchange serves; PINGs beat
+    /// (`engine::h2_session`).
+    H2(Box<H2Session>),
 }
 
 /// Where one connection's session stands. Every variant's payload is at most 8 bytes at
@@ -66,6 +70,8 @@ pub enum SessionState {
     Stopped,
     /// A WebSocket session's own state.
     Ws(WsState),
+    /// An HTTP/2 session's own state.
+    H2(H2State),
 }
 
 impl Session {
@@ -81,6 +87,7 @@ impl Session {
         match self {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref(),
             Session::Ws(ws) => ws.heartbeat.as_ref(),
+            Session::H2(h2) => h2.heartbeat.as_ref(),
             Session::TransportUp => None,
         }
     }
@@ -90,14 +97,26 @@ impl Session {
         match self {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref_mut().map(|b| &mut b.schedule),
             Session::Ws(ws) => ws.heartbeat.as_mut().map(|b| &mut b.schedule),
+            Session::H2(h2) => h2.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::TransportUp => None,
         }
     }
 
     /// Opens a session on a connection whose transport is up, `now`.
     pub fn open(&self, state: &mut SessionState, now: Instant) -> Output {
+        self.open_over(state, None, now)
+    }
+
+    /// Opens a session on a connection whose transport is up, `now`; `alpn` is the
+    /// protocol the server chose in its TLS handshake, if it chose one.
+    pub fn open_over(&self, state: &mut SessionState, alpn: Option<&[u8]>, now: Instant) -> Output {
         *state = SessionState::Awaiting(ProbeState::default());
         match self {
+            Session::H2(h2) => {
+                let (h2_state, out) = h2.open(alpn, now);
+                *state = SessionState::H2(h2_state);
+                out
+            }
             Session::Ws(ws) => {
                 let (ws_state, out) = ws.open(now);
                 *state = SessionState::Ws(ws_state);
@@ -127,6 +146,7 @@ impl Session {
     ) -> &'a [u8] {
         match (self, state) {
             (Session::Ws(ws), SessionState::Ws(ws_state)) => ws.unsent(ws_state, seq, scratch),
+            (Session::H2(h2), SessionState::H2(h2_state)) => h2.unsent(h2_state, seq, scratch),
             (Session::Probe { probe, .. }, SessionState::Awaiting(probe_state)) => {
                 probe.unsent(probe_state)
             }
@@ -144,6 +164,11 @@ impl Session {
             SessionState::Ws(ws_state) => {
                 if let Session::Ws(ws) = self {
                     return ws.on_sent(ws_state, n);
+                }
+            }
+            SessionState::H2(h2_state) => {
+                if let Session::H2(h2) = self {
+                    return h2.on_sent(h2_state, n);
                 }
             }
             SessionState::Awaiting(probe_state) => probe_state.on_sent(n),
@@ -180,6 +205,11 @@ impl Session {
             (Session::Ws(ws), SessionState::Ws(mut ws_state)) => {
                 let out = ws.on_bytes(&mut ws_state, seq, bytes, now);
                 *state = SessionState::Ws(ws_state);
+                out
+            }
+            (Session::H2(h2), SessionState::H2(mut h2_state)) => {
+                let out = h2.on_bytes(&mut h2_state, seq, bytes, now);
+                *state = SessionState::H2(h2_state);
                 out
             }
             (Session::Probe { probe, heartbeat }, SessionState::Awaiting(mut probe_state)) => {
@@ -241,6 +271,14 @@ impl Session {
                 *state = SessionState::Ws(ws_state);
                 out
             }
+            SessionState::H2(mut h2_state) => {
+                let Session::H2(h2) = self else {
+                    return Output::default();
+                };
+                let out = h2.on_deadline(&mut h2_state, seq, now);
+                *state = SessionState::H2(h2_state);
+                out
+            }
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::Unserved)),
                 ..Output::default()
@@ -274,6 +312,10 @@ impl Session {
                 Session::Ws(ws) => ws.on_close(ws_state, now),
                 _ => Output::default(),
             },
+            SessionState::H2(h2_state) => match self {
+                Session::H2(h2) => h2.on_close(h2_state, now),
+                _ => Output::default(),
+            },
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::ClosedBeforeAnswer)),
                 ..Output::default()
@@ -291,6 +333,7 @@ impl Session {
             Session::TransportUp => std::time::Duration::ZERO,
             Session::Probe { probe, .. } => probe.timeout,
             Session::Ws(ws) => ws.timeout,
+            Session::H2(h2) => h2.timeout,
         }
     }
 }
@@ -348,6 +391,7 @@ impl SessionState {
     pub fn awaiting(&self) -> bool {
         match self {
             SessionState::Ws(ws) => ws.awaiting(),
+            SessionState::H2(h2) => h2.awaiting(),
             _ => matches!(self, SessionState::Awaiting(_)),
         }
     }
@@ -356,6 +400,9 @@ impl SessionState {
     pub fn needs_transport(&self) -> bool {
         if let SessionState::Ws(ws) = self {
             return ws.needs_transport();
+        }
+        if let SessionState::H2(h2) = self {
+            return h2.needs_transport();
         }
         matches!(
             self,
@@ -371,6 +418,9 @@ impl SessionState {
         if let SessionState::Ws(ws) = self {
             return ws.served();
         }
+        if let SessionState::H2(h2) = self {
+            return h2.served();
+        }
         matches!(
             self,
             SessionState::Served
@@ -381,8 +431,8 @@ impl SessionState {
     }
 }
 
-// In every held connection: 48 bytes at 4-byte alignment, a WebSocket session's state
-// (10 before it: a probe's and a heartbeat's alone).
+// In every held connection: 48 bytes at 4-byte alignment, a WebSocket session's state or
+// an HTTP/2 one's (10 before them: a probe's and a heartbeat's alone).
 const _: () =
     assert!(std::mem::size_of::<SessionState>() == 48 && std::mem::align_of::<SessionState>() == 4);
 

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::h2::H2Event;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::StopCause;
 use crate::engine::ws::WsEvent;
@@ -26,6 +27,8 @@ pub struct Output {
     pub close: bool,
     /// What the WebSocket peer said that the reports count.
     pub ws: Option<WsEvent>,
+    /// What the HTTP/2 peer said that the reports count.
+    pub h2: Option<H2Event>,
 }
 
 /// What happened to a connection's heartbeats in one call.
@@ -57,6 +60,7 @@ impl Output {
         self.wants_write |= later.wants_write;
         self.close |= later.close;
         self.ws = self.ws.or(later.ws);
+        self.h2 = self.h2.or(later.h2);
         self
     }
 }
