@@ -549,6 +549,8 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             ProbeKind::Ssh => "ssh".to_string(),
             ProbeKind::Smtp => "smtp".to_string(),
             ProbeKind::Ws { path } => format!("ws:{path}"),
+            ProbeKind::H2 => "h2".to_string(),
+            ProbeKind::H2c => "h2c".to_string(),
         };
         push_text(line, "--probe", &name);
     }
