@@ -289,8 +289,9 @@ pub struct Probe {
     /// when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_statuses: Vec<StatusCount>,
-    /// `--probe ws`: what the server's WebSocket said that ended or troubled a connection
-    /// (a close and its code, a frame no server may send), in words, in the order first
+    /// `--probe ws`, `h2`, `h2c`: what the server's WebSocket or HTTP/2 said that ended or
+    /// troubled a connection (a close and its code, a GOAWAY and its error code, an ALPN
+    /// choice other than h2, a frame no server may send), in words, in the order first
     /// seen; absent when nothing was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventCount>,
