@@ -276,3 +276,78 @@ fn limit_with_h2_finds_nginx_evicting_its_oldest_connection_at_its_cap() {
         );
     });
 }
+
+#[test]
+fn the_built_in_server_speaks_h2_and_turns_away_past_its_cap_with_goaway() {
+    // h2c: five served and beating, the sixth turned away with a GOAWAY named by its code.
+    let (_server, port) =
+        common::start_server(&["-m", "0", "-d", "20s", "-i", "0", "--h2", "--max-open", "5"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 6 -s 10ms -y -i 0 --probe h2c --heartbeat 100ms --hold 1s"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.probe_counts(), [5, 1, 0, 0], "{}", out.stdout);
+    assert_eq!(
+        out.line("Protocol events:"),
+        "Protocol events: GOAWAY ENHANCE_YOUR_CALM (last stream 0, 20 bytes of debug data) ×1"
+    );
+    let [due, _, answered, late, stopped] = out.beat_counts();
+    assert!(answered >= 5 * 9, "{}", out.stdout);
+    assert_eq!((answered, late, stopped), (due, 0, 0), "{}", out.stdout);
+    every_attempt_counted(&out);
+
+    // limit finds the cap: the sixth is the first not served.
+    let (_server, port) =
+        common::start_server(&["-m", "0", "-d", "20s", "-i", "0", "--h2", "--max-open", "5"]);
+    let out = run(&args!("limit 127.0.0.1 {port} --rate 100 --probe h2c"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.verdict(),
+        "FOUND: 5 concurrent connections served and held, then one was lost (rejected)"
+    );
+
+    // Over TLS, ALPN h2; muted after a second, its PINGs go unanswered.
+    let (_server, port) = common::start_server(&[
+        "-m",
+        "0",
+        "-d",
+        "20s",
+        "-i",
+        "0",
+        "--h2",
+        "--tls",
+        "--mute-after",
+        "1s",
+    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 1ms -y -i 0 --tls --insecure --probe h2 --heartbeat 100ms \
+         --heartbeat-timeout 300ms --hold 2s"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(out.probe_counts(), [10, 0, 0, 0], "{}", out.stdout);
+    assert!(
+        out.line("Negotiated TLS 1.3 ").ends_with(" ALPN h2: 10"),
+        "{}",
+        out.stdout
+    );
+    let [_, _, answered, _, stopped] = out.beat_counts();
+    assert!(answered >= 10 * 8 && stopped == 10, "{}", out.stdout);
+    assert!(
+        out.verdict()
+            .starts_with("FAIL (exit 2): 10 of 10 stopped answering heartbeats"),
+        "{}",
+        out.verdict()
+    );
+
+    // Not HTTP/2: bad input.
+    for extra in [
+        "--echo",
+        "--greeting hi",
+        "--reject-after 3 x",
+        "--no-accept",
+    ] {
+        let line = format!("server -p 0 --h2 {extra}");
+        let out = run_bad_input(&line.split_whitespace().collect::<Vec<_>>());
+        assert!(out.stderr.contains("--h2"), "{extra}: {}", out.stderr);
+    }
+}

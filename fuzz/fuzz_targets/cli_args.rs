@@ -660,6 +660,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         tls,
         cert,
         key,
+        h2,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
@@ -719,6 +720,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if *reuse_port {
         line.push("--reuse-port".to_string());
+    }
+    if *h2 {
+        line.push("--h2".to_string());
     }
     // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
     if let Some((count, text)) = reject_after {

@@ -11,6 +11,7 @@ use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs, T
 use crate::engine::Plan;
 use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
+use crate::engine::h2;
 use crate::engine::knee::KneeGate;
 use crate::engine::limits;
 use crate::engine::pacer::Shard;
@@ -625,10 +626,17 @@ impl ServerConfig {
             (None, Some(_)) => 0,
             (None, None) => DEFAULT_MAX_CONNECTIONS,
         };
-        let (max_open, refusal) = match args.reject_after {
+        let (max_open, mut refusal) = match args.reject_after {
             Some((count, text)) => (Some(count), text),
             None => (args.max_open, Vec::new()),
         };
+        let mut greeting = args.greeting.filter(|bytes| !bytes.is_empty());
+        if args.h2 {
+            // Its SETTINGS first, to every connection; past --max-open a GOAWAY after them.
+            greeting = Some(h2::SERVER_SETTINGS.to_vec());
+            refusal = h2::SERVER_SETTINGS.to_vec();
+            refusal.extend(h2::goaway(h2::ENHANCE_YOUR_CALM, b"too many connections"));
+        }
         Ok(ServerConfig {
             addr: SocketAddr::new(ip, args.port),
             max_connections: (max_connections > 0).then_some(max_connections),
@@ -639,7 +647,7 @@ impl ServerConfig {
             accept_limit: args.accept_limit,
             close_after: args.close_after,
             reset: args.reset,
-            greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
+            greeting,
             echo: args.echo,
             max_open,
             refusal,
@@ -650,6 +658,7 @@ impl ServerConfig {
                 _ => None,
             },
             mute_after: args.mute_after,
+            h2: args.h2,
             tls: tls::resolve_server(args.tls, args.cert.as_deref(), args.key.as_deref())?,
         })
     }
@@ -668,7 +677,12 @@ fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
     } else if args.slow_after.is_some() != args.slow_by.is_some() {
         "--slow-after K and --slow-by DUR go together: each echo waits DUR for every \
          connection open past K"
-    } else if (args.slow_by.is_some() || args.mute_after.is_some()) && !args.echo {
+    } else if args.h2 && (args.echo || args.greeting.is_some() || reject_after) {
+        "--h2 answers what arrives with HTTP/2, greets with its SETTINGS and refuses with a \
+         GOAWAY: leave out --echo, --greeting and --reject-after (--max-open K sets the cap)"
+    } else if args.h2 && args.no_accept {
+        "--h2 answers accepted connections, and --no-accept accepts none"
+    } else if (args.slow_by.is_some() || args.mute_after.is_some()) && !(args.echo || args.h2) {
         "--slow-by and --mute-after shape the echo: give --echo"
     } else if reject_after && args.max_open.is_some() {
         "--reject-after and --max-open exclude each other: --reject-after K TEXT is \

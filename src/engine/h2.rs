@@ -18,6 +18,9 @@
 //!   is made again rather than kept.
 //! - [`H2Event`]: what the server said that the reports count: a GOAWAY by its error code's
 //!   name, an ALPN choice that is not `h2`, a frame no server may send.
+//! - [`ServerReader`]: the built-in server's side (`server --h2`): the client's preface
+//!   checked, its frames read with the same reader, a SETTINGS acknowledged and a PING
+//!   answered; [`SERVER_SETTINGS`] its first frame, [`goaway`] the refusal past its cap.
 
 /// The client connection preface (§3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -298,6 +301,93 @@ impl FrameReader {
     }
 }
 
+/// The built-in server's SETTINGS (§3.4: its first frame): every setting at its default.
+pub const SERVER_SETTINGS: [u8; 9] = [0, 0, 0, SETTINGS, 0, 0, 0, 0, 0];
+
+/// A GOAWAY with `code`, last stream 0 (no stream was opened) and `debug` as its debug
+/// data (at most [`MAX_FRAME_SIZE`] - 8 bytes are kept).
+pub fn goaway(code: u32, debug: &[u8]) -> Vec<u8> {
+    let debug = &debug[..debug.len().min(usize::from(MAX_FRAME_SIZE) - 8)];
+    let len = (8 + debug.len()) as u32;
+    let mut out = len.to_be_bytes()[1..].to_vec();
+    out.extend([GOAWAY, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend(code.to_be_bytes());
+    out.extend(debug);
+    out
+}
+
+/// ENHANCE_YOUR_CALM (§7): the built-in server's GOAWAY past its cap.
+pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+/// What a client sent the server that ends the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientError {
+    /// Its first 24 bytes were not the preface.
+    Preface,
+    Frame(H2Error),
+}
+
+/// A client's bytes read by the built-in server: the preface, then frames. What it owes
+/// the client in answer (a SETTINGS ACK for each SETTINGS, a PING ACK for each PING) is
+/// appended to a caller's buffer; nothing else is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerReader {
+    /// Bytes of the preface matched.
+    preface: u8,
+    frames: FrameReader,
+    /// The frame being read: its type (`u8::MAX`: of another stream), whether it is an
+    /// ACK, its payload's first 8 bytes and how many came.
+    kind: u8,
+    ack: bool,
+    at: u8,
+    payload: [u8; 8],
+}
+
+impl ServerReader {
+    /// Reads `bytes`, appending the answers they are owed to `out`.
+    pub fn on_bytes(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), ClientError> {
+        while usize::from(self.preface) < PREFACE.len() {
+            let Some((&byte, rest)) = bytes.split_first() else {
+                return Ok(());
+            };
+            if byte != PREFACE[usize::from(self.preface)] {
+                return Err(ClientError::Preface);
+            }
+            self.preface += 1;
+            bytes = rest;
+        }
+        loop {
+            let (event, used) = self.frames.next(bytes);
+            bytes = &bytes[used..];
+            match event {
+                None => return Ok(()),
+                Some(Event::Error(e)) => return Err(ClientError::Frame(e)),
+                Some(Event::Start(h)) => {
+                    self.kind = if h.stream == 0 { h.kind } else { u8::MAX };
+                    (self.ack, self.at) = (h.flags & ACK != 0, 0);
+                }
+                Some(Event::Payload(p)) => {
+                    for (i, &b) in p.iter().enumerate() {
+                        if let Some(slot) = self.payload.get_mut(usize::from(self.at) + i) {
+                            *slot = b;
+                        }
+                    }
+                    self.at = self.at.saturating_add(p.len().min(255) as u8);
+                }
+                Some(Event::End) => {
+                    let mut frame = [0u8; 17];
+                    let n = match (self.kind, self.ack) {
+                        (SETTINGS, false) => control(SETTINGS, ACK, &[], 0, &mut frame),
+                        (PING, false) => control(PING, ACK, &self.payload, 0, &mut frame),
+                        _ => 0,
+                    };
+                    out.extend_from_slice(&frame[..n]);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +523,41 @@ mod tests {
             events(&mut r, &frame(SETTINGS, ACK, 0x8000_0000, &[]))[0],
             "Start(Header { len: 0, kind: 4, flags: 1, stream: 0 })"
         );
+    }
+
+    #[test]
+    fn the_server_side_acks_settings_and_pings_and_refuses_a_bad_preface() {
+        let mut client = [0u8; CLIENT_START_LEN];
+        client_start(0, &mut client);
+        let mut bytes = client.to_vec();
+        bytes.extend(frame(PING, 0, 0, b"12345678"));
+        bytes.extend(frame(DATA, 0, 1, &[0; 100]));
+        bytes.extend(frame(SETTINGS, ACK, 0, &[]));
+        let mut want = frame(SETTINGS, ACK, 0, &[]);
+        want.extend(frame(PING, ACK, 0, b"12345678"));
+        for split in 0..bytes.len() {
+            let mut r = ServerReader::default();
+            let mut out = Vec::new();
+            r.on_bytes(&bytes[..split], &mut out).unwrap();
+            r.on_bytes(&bytes[split..], &mut out).unwrap();
+            assert_eq!(out, want, "{split}");
+        }
+        let mut r = ServerReader::default();
+        assert_eq!(
+            r.on_bytes(b"GET / HTTP/1.1\r\n", &mut Vec::new()),
+            Err(ClientError::Preface)
+        );
+        let refusal = goaway(ENHANCE_YOUR_CALM, b"full");
+        let mut r = FrameReader::default();
+        assert_eq!(
+            events(&mut r, &refusal),
+            [
+                "Start(Header { len: 12, kind: 7, flags: 0, stream: 0 })",
+                "payload 12",
+                "End"
+            ]
+        );
+        assert_eq!(&refusal[9..17], &[0, 0, 0, 0, 0, 0, 0, 0xb]);
     }
 
     #[test]

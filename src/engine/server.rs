@@ -8,7 +8,10 @@
 //! write back what arrives (`--echo`). An echo can be made to slow down as connections pile
 //! up, by `--slow-by` for each connection open past `--slow-after` (the knee a heartbeat's
 //! latency finds), or to stop coming after `--mute-after` (a server that stops answering
-//! but keeps its sockets open).
+//! but keeps its sockets open). With `--h2` it speaks HTTP/2's opening exchange: its
+//! SETTINGS as the greeting, then every SETTINGS acknowledged and every PING answered
+//! ([`ServerReader`]), and past `--max-open` its SETTINGS and a GOAWAY ENHANCE_YOUR_CALM
+//! as the refusal; `--slow-by` and `--mute-after` shape those answers as they do an echo.
 //!
 //! A connection is served or turned away. A served one is owed the greeting, then (with
 //! `--echo`) what it sent; a turned-away one is owed the refusal, and is closed once that is
@@ -46,6 +49,7 @@ use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
+use crate::engine::h2::ServerReader;
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
@@ -101,6 +105,9 @@ pub struct ServerConfig {
     /// `--mute-after`: from this long after the start, what arrives is read and never
     /// echoed.
     pub mute_after: Option<Duration>,
+    /// `--h2`: what a served connection sends is read as HTTP/2 and answered (its SETTINGS
+    /// acknowledged, its PINGs), rather than echoed; `greeting` and `refusal` are HTTP/2's.
+    pub h2: bool,
 }
 
 /// An echo's delay as connections pile up.
@@ -219,6 +226,8 @@ struct Held {
     /// A TLS session whose handshake is not done: nothing else is read or written yet. One
     /// closed while handshaking was closed during it.
     handshaking: bool,
+    /// With `--h2`: the client's preface and frames as they are read.
+    h2: ServerReader,
 }
 
 impl Held {
@@ -397,7 +406,7 @@ impl<'s> Server<'s> {
                         if event.is_readable()
                             || event.is_read_closed()
                             || event.is_error()
-                            || (event.is_writable() && self.config.echo)
+                            || (event.is_writable() && (self.config.echo || self.config.h2))
                         {
                             self.read_in(key);
                         }
@@ -572,6 +581,7 @@ impl<'s> Server<'s> {
             read_closed: false,
             echo_at: None,
             handshaking,
+            h2: ServerReader::default(),
         });
         match role {
             Role::Served => {
@@ -688,7 +698,7 @@ impl<'s> Server<'s> {
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
-        if !self.config.echo || held.role == Role::TurnedAway {
+        if !(self.config.echo || self.config.h2) || held.role == Role::TurnedAway {
             self.discard(key);
             return;
         }
@@ -724,7 +734,17 @@ impl<'s> Server<'s> {
                         held.echo.drain(..held.echoed);
                         held.echoed = 0;
                     }
-                    held.echo.extend_from_slice(&self.read_buf[..n]);
+                    if !self.config.h2 {
+                        held.echo.extend_from_slice(&self.read_buf[..n]);
+                    } else if held
+                        .h2
+                        .on_bytes(&self.read_buf[..n], &mut held.echo)
+                        .is_err()
+                    {
+                        // Not HTTP/2: nothing to answer it with.
+                        self.close(key);
+                        return;
+                    }
                     if let Some(slow) = self.config.slow
                         && held.echo_at.is_none()
                     {

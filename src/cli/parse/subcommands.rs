@@ -297,6 +297,7 @@ pub(super) fn parse_server(
     let mute_after = option(&mut args, &["--mute-after"], with_unit)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
     let tls = flag(&mut args, &["--tls"])?;
+    let h2 = flag(&mut args, &["--h2"])?;
     let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
@@ -321,6 +322,7 @@ pub(super) fn parse_server(
         tls,
         cert,
         key,
+        h2,
     })
 }
 
