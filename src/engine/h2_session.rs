@@ -18,11 +18,12 @@
 //! Served means both halves of the exchange happened: the server's own SETTINGS arrived
 //! (its first frame, as §3.4 requires) and it acknowledged ours; either alone is not
 //! enough, in either order. Every SETTINGS of the server's is acknowledged, then and
-//! later; a PING of the server's is answered with an ACK carrying its 8 bytes (one owed
-//! at a time: a second before the first's ACK went out is answered with its own bytes,
-//! once). WINDOW_UPDATE, and every frame of another stream, is read and discarded. A
-//! beat's PING carries the attempt's number and the beat's, so an ACK of another's PING
-//! does not answer it. Nothing per connection grows: what is written is made again from
+//! later; a PING of the server's is answered with an ACK carrying its 8 bytes (one ACK is
+//! owed at a time: PINGs that come before it began to be written are answered once, with
+//! the last one's bytes, and one that comes while it is half written is not answered).
+//! WINDOW_UPDATE, and every frame of another stream, is read and discarded. A beat's PING
+//! carries the attempt's number and the beat's, so an ACK of another's PING does not
+//! answer it. Nothing per connection grows: what is written is made again from
 //! the state when the socket takes it in pieces.
 
 use std::time::{Duration, Instant};
@@ -305,6 +306,10 @@ impl H2Session {
             }
             (SETTINGS, true) => self.maybe_served(state, seq, now),
             (PING, false) => {
+                // One ACK is owed at a time; its bytes may change only before any is out.
+                if state.writing == Writing::PingAck && state.written > 0 {
+                    return Output::default();
+                }
                 (state.owed, state.ping_owed) = (state.payload, true);
                 Output {
                     wants_write: self.next_write(state),
@@ -688,6 +693,29 @@ mod tests {
         want.extend(frame(SETTINGS, ACK, 0, &[]));
         assert_eq!(written, want);
         assert!(state.served());
+    }
+
+    #[test]
+    fn a_ping_that_comes_while_an_ack_is_half_written_leaves_that_ack_whole() {
+        let t0 = Instant::now();
+        let s = session(t0, false, false);
+        let (mut state, _) = served(&s, 0, t0, 0);
+        s.on_bytes(&mut state, 0, &frame(PING, 0, 0, b"first..."), t0);
+        let mut scratch = [0u8; 64];
+        let head = s.unsent(&state, 0, &mut scratch)[..5].to_vec();
+        s.on_sent(&mut state, 5);
+        let out = s.on_bytes(&mut state, 0, &frame(PING, 0, 0, b"second.."), t0);
+        assert!(!out.wants_write);
+        let (rest, _) = drain(&s, &mut state, 0, 64);
+        let mut whole = head;
+        whole.extend(rest);
+        assert_eq!(whole, frame(PING, ACK, 0, b"first..."));
+        // Two before any byte went out: answered once, with the last one's bytes.
+        let mut two = frame(PING, 0, 0, b"one.....");
+        two.extend(frame(PING, 0, 0, b"two....."));
+        s.on_bytes(&mut state, 0, &two, t0);
+        let (written, _) = drain(&s, &mut state, 0, 64);
+        assert_eq!(written, frame(PING, ACK, 0, b"two....."));
     }
 
     #[test]
