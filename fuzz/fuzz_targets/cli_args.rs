@@ -560,6 +560,8 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             ProbeKind::Smtp => "smtp".to_string(),
             ProbeKind::Ws { path } => format!("ws:{path}"),
             ProbeKind::Mqtt => "mqtt".to_string(),
+            ProbeKind::H2 => "h2".to_string(),
+            ProbeKind::H2c => "h2c".to_string(),
         };
         push_text(line, "--probe", &name);
     }
@@ -684,6 +686,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         tls,
         cert,
         key,
+        h2,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
@@ -752,6 +755,9 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     if let Some(k) = ws_close_past {
         line.push("--ws-close-past".to_string());
         line.push(k.to_string());
+    }
+    if *h2 {
+        line.push("--h2".to_string());
     }
     // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
     if let Some((count, text)) = reject_after {

@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
 use crate::cli::tls;
-use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
+use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs, TlsArgs};
 use crate::engine::Plan;
 use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
+use crate::engine::h2;
 use crate::engine::knee::KneeGate;
 use crate::engine::limits;
 use crate::engine::mqtt;
@@ -97,7 +98,8 @@ impl RunConfig {
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
-        let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let tls_args = http2_tls(args.probing.kind.as_ref(), args.tls)?;
+        let tls = tls::resolve(tls_args, &args.host, targets[0].ip(), timeout)?;
         let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
@@ -191,7 +193,8 @@ impl LimitConfig {
         } = resolve_targets(&args.host, args.port, &args.addressing)?;
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
-        let tls = tls::resolve(args.tls, &args.host, targets[0].ip(), timeout)?;
+        let tls_args = http2_tls(args.probing.kind.as_ref(), args.tls)?;
+        let tls = tls::resolve(tls_args, &args.host, targets[0].ip(), timeout)?;
         let beating = Beating::of(&args.probing);
         let probe = resolve_probe(args.probing, &args.host, args.port, timeout, tls_on)?;
         let heartbeat = beating.resolve(probe.as_ref(), timeout)?;
@@ -378,6 +381,43 @@ fn mqtt_probe(probing: &Probing, timeout: Duration) -> Result<Probe, Error> {
     ))
 }
 
+/// The ALPN protocols `h2` wants offered: `h2`, then `http/1.1` so that a server without
+/// HTTP/2 still finishes its handshake and its choice can be named, unless `--alpn h2`
+/// asks for `h2` alone. HTTP/2 over TLS needs `--tls` (the trust it checks is the user's
+/// to give), over plain TCP no TLS, and `--alpn` naming another protocol would ask the
+/// server for something the probe does not speak: each is bad input.
+fn http2_tls(kind: Option<&ProbeKind>, mut tls: TlsArgs) -> Result<TlsArgs, Error> {
+    match kind {
+        Some(ProbeKind::H2) => {
+            if !tls.on {
+                return Err(Error::Usage(
+                    "--probe h2 is HTTP/2 over TLS: add --tls, or use --probe h2c for HTTP/2 \
+                     over plain TCP"
+                        .to_string(),
+                ));
+            }
+            if let Some(other) = tls.alpn.iter().find(|p| *p != "h2") {
+                return Err(Error::Usage(format!(
+                    "--probe h2 speaks only h2: --alpn {other} asks the server for another \
+                     protocol; leave --alpn out (h2 and http/1.1 are offered) or give --alpn h2"
+                )));
+            }
+            if tls.alpn.is_empty() {
+                tls.alpn = vec!["h2".to_string(), "http/1.1".to_string()];
+            }
+        }
+        Some(ProbeKind::H2c) if tls.on => {
+            return Err(Error::Usage(
+                "--probe h2c is HTTP/2 over plain TCP: drop --tls, or use --probe h2 for HTTP/2 \
+                 over TLS"
+                    .to_string(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(tls)
+}
+
 /// `--heartbeat` and `--heartbeat-timeout` as typed, with the probe kind they repeat.
 struct Beating {
     period: Option<Duration>,
@@ -453,6 +493,8 @@ impl Beating {
             Some(ProbeKind::Ws { .. }) => (Vec::new(), BeatReply::WsPong),
             // A PINGREQ, answered by a PINGRESP: the session makes and reads both.
             Some(ProbeKind::Mqtt) => (Vec::new(), BeatReply::MqttPing),
+            // A PING frame, answered by its ACK: the session makes both.
+            Some(ProbeKind::H2 | ProbeKind::H2c) => (Vec::new(), BeatReply::H2PingAck),
             Some(ProbeKind::Postgres { .. }) => {
                 (POSTGRES_EMPTY_QUERY.to_vec(), BeatReply::Postgres)
             }
@@ -654,10 +696,17 @@ impl ServerConfig {
             (None, Some(_)) => 0,
             (None, None) => DEFAULT_MAX_CONNECTIONS,
         };
-        let (max_open, refusal) = match args.reject_after {
+        let (max_open, mut refusal) = match args.reject_after {
             Some((count, text)) => (Some(count), text),
             None => (args.max_open, Vec::new()),
         };
+        let mut greeting = args.greeting.filter(|bytes| !bytes.is_empty());
+        if args.h2 {
+            // Its SETTINGS first, to every connection; past --max-open a GOAWAY after them.
+            greeting = Some(h2::SERVER_SETTINGS.to_vec());
+            refusal = h2::SERVER_SETTINGS.to_vec();
+            refusal.extend(h2::goaway(h2::ENHANCE_YOUR_CALM, b"too many connections"));
+        }
         Ok(ServerConfig {
             addr: SocketAddr::new(ip, args.port),
             max_connections: (max_connections > 0).then_some(max_connections),
@@ -668,7 +717,7 @@ impl ServerConfig {
             accept_limit: args.accept_limit,
             close_after: args.close_after,
             reset: args.reset,
-            greeting: args.greeting.filter(|bytes| !bytes.is_empty()),
+            greeting,
             echo: args.echo || args.ws,
             ws: args.ws.then_some(WsServeConfig {
                 wrong_accept: args.ws_wrong_accept,
@@ -683,6 +732,7 @@ impl ServerConfig {
                 _ => None,
             },
             mute_after: args.mute_after,
+            h2: args.h2,
             tls: tls::resolve_server(args.tls, args.cert.as_deref(), args.key.as_deref())?,
         })
     }
@@ -701,8 +751,17 @@ fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
     } else if args.slow_after.is_some() != args.slow_by.is_some() {
         "--slow-after K and --slow-by DUR go together: each echo waits DUR for every \
          connection open past K"
-    } else if (args.slow_by.is_some() || args.mute_after.is_some()) && !args.echo && !args.ws {
-        "--slow-by and --mute-after shape the echo: give --echo (or --ws)"
+    } else if args.h2 && (args.echo || args.greeting.is_some() || reject_after) {
+        "--h2 answers what arrives with HTTP/2, greets with its SETTINGS and refuses with a \
+         GOAWAY: leave out --echo, --greeting and --reject-after (--max-open K sets the cap)"
+    } else if args.h2 && args.no_accept {
+        "--h2 answers accepted connections, and --no-accept accepts none"
+    } else if args.h2 && args.ws {
+        "--h2 and --ws exclude each other: a server speaks one of them"
+    } else if (args.slow_by.is_some() || args.mute_after.is_some())
+        && !(args.echo || args.h2 || args.ws)
+    {
+        "--slow-by and --mute-after shape the echo: give --echo (or --ws, --h2)"
     } else if (args.ws_wrong_accept || args.ws_close_past.is_some()) && !args.ws {
         "--ws-wrong-accept and --ws-close-past shape a WebSocket server: give --ws"
     } else if args.ws && (args.no_accept || args.greeting.is_some() || reject_after) {

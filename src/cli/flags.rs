@@ -529,6 +529,13 @@ pub const FLAGS: &[Flag] = &[
             "             serves, a refusal is a rejection",
             "             named by its code; --heartbeat",
             "             sends PINGREQ",
+            "  h2         HTTP/2 over --tls, ALPN h2: the",
+            "             preface and SETTINGS; served when",
+            "             the server's SETTINGS come and it",
+            "             acks ours; GOAWAY or another ALPN",
+            "             is a rejection; --heartbeat PINGs",
+            "  h2c        the same over plain TCP (prior",
+            "             knowledge)",
         ],
         ..PROBE
     },
@@ -967,13 +974,24 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
+        long: Some("--h2"),
+        on: &[Server],
+        help: &[
+            "speak HTTP/2's opening exchange: SETTINGS first,",
+            "then ack each SETTINGS and PING (h2c; over --tls,",
+            "ALPN h2); past --max-open K, SETTINGS and a GOAWAY",
+            "ENHANCE_YOUR_CALM, then close",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
         long: Some("--slow-after"),
         values: &["K"],
         on: &[Server],
         help: &[
-            "with --echo: each echo waits --slow-by for every",
-            "connection open past K when it arrived (a server",
-            "that slows down as connections pile up)",
+            "with --echo or --h2: each answer waits --slow-by",
+            "for every connection open past K when it arrived",
+            "(a server that slows down as connections pile up)",
         ],
         ..Flag::NONE
     },
@@ -989,8 +1007,9 @@ pub const FLAGS: &[Flag] = &[
         values: &["DUR"],
         on: &[Server],
         help: &[
-            "with --echo: from this long after the start, read",
-            "what arrives and echo nothing; sockets stay open",
+            "with --echo or --h2: from this long after the",
+            "start, read what arrives and answer nothing;",
+            "sockets stay open",
         ],
         ..Flag::NONE
     },

@@ -280,7 +280,8 @@ backslash) and \\xHH (the byte 0xHH); any other backslash is bad input.
 frees up when a held one closes. --accept-limit counts every accept. Bad input
 (exit 64): --no-accept with --accept-limit, --echo or --reject-after;
 --reject-after with --max-open, or with --reset (a reset would throw TEXT
-away); --accept-limit with -m other than 0.
+away); --accept-limit with -m other than 0; --h2 with --echo, --greeting,
+--reject-after or --no-accept.
 
 The first line on stdout is `listening on <ip>:<port>`, with the real port
 when 0 was given; then one `Accepted: N, Open: N, Closed: N` line per

@@ -236,6 +236,8 @@ pub(crate) fn parse_probe_kind(text: &str) -> Result<ProbeKind, String> {
         ("ssh", None) => ProbeKind::Ssh,
         ("smtp", None) => ProbeKind::Smtp,
         ("mqtt", None) => ProbeKind::Mqtt,
+        ("h2", None) => ProbeKind::H2,
+        ("h2c", None) => ProbeKind::H2c,
         ("ws", None) => ProbeKind::Ws {
             path: "/".to_string(),
         },

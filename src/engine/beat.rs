@@ -69,6 +69,8 @@ pub enum BeatReply {
     WsPong,
     /// An MQTT PINGRESP: the session reads packets itself (`engine::mqtt_session`).
     MqttPing,
+    /// An HTTP/2 PING's ACK: the session reads frames itself (`engine::h2_session`).
+    H2PingAck,
 }
 
 /// What the bytes of an answer say so far.
@@ -92,7 +94,7 @@ impl BeatReply {
             BeatReply::Prefix { expect } => read_prefix(expect, reader, bytes),
             BeatReply::HttpHead => read_http_head(reader, bytes),
             BeatReply::Postgres => read_postgres(reader, bytes),
-            BeatReply::WsPong | BeatReply::MqttPing => Read::Pending,
+            BeatReply::WsPong | BeatReply::MqttPing | BeatReply::H2PingAck => Read::Pending,
         }
     }
 }

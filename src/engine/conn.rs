@@ -201,7 +201,7 @@ pub struct Conn {
     pub route: Route,
     /// Which of the attempt's addresses it is on: 0 for its route's target, then the plan's
     /// fallback addresses in turn. (16 bits: a name has far fewer addresses, and it packs
-    /// with the small fields below, keeping the connection at 128 bytes.)
+    /// with the small fields below, keeping the connection at 120 bytes.)
     pub hop: u16,
     /// Why the attempt's first address failed, once it has fallen back from it.
     pub first_failure: Option<Failure>,
@@ -211,7 +211,7 @@ pub struct Conn {
 // Held connections are many (a benchmark holds 100,000): what each costs is counted. In a
 // release build, that is; with debug assertions mio's socket carries a registry id too.
 #[cfg(not(debug_assertions))]
-const _: () = assert!(std::mem::size_of::<Conn>() == 128);
+const _: () = assert!(std::mem::size_of::<Conn>() == 120);
 
 /// What driving a dialing connection gave: the one step the loop acts on next.
 #[derive(Debug)]
@@ -347,7 +347,7 @@ impl Conn {
 
     /// Opens the connection's session, `now` that it is up, and writes what it has to say.
     pub fn open(&mut self, session: &Session, now: Instant) -> Output {
-        let out = session.open(&mut self.session, now);
+        let out = session.open_over(&mut self.session, self.transport.alpn(), now);
         out.and(self.write(session))
     }
 

@@ -23,6 +23,8 @@
 //! | `ws_session.rs` | a WebSocket session: the handshake as the probe, pings as heartbeats, frames read |
 //! | `mqtt.rs` | MQTT's pieces (3.1.1 and 5.0): the CONNECT, packets read with a bounded length, codes in words |
 //! | `mqtt_session.rs` | an MQTT session: CONNECT/CONNACK as the probe, PINGREQ as heartbeats, packets read |
+//! | `h2.rs` | HTTP/2's pieces (RFC 9113): the preface, frames read with bounded state, control frames out |
+//! | `h2_session.rs` | an HTTP/2 session: the SETTINGS exchange as the probe, PINGs as heartbeats, frames read |
 //! | `beat.rs` | heartbeats: when each is due, and where its answer ends and whether it is right |
 //! | `deadline.rs` | dial deadlines, a FIFO queue |
 //! | `timer.rs` | the poll wait and a timerfd for deadlines finer than the poll's |
@@ -37,6 +39,8 @@
 pub mod beat;
 pub mod conn;
 pub mod deadline;
+pub mod h2;
+pub mod h2_session;
 pub mod knee;
 pub mod limits;
 pub mod mqtt;

@@ -51,12 +51,16 @@ pub enum ProbeKind {
     },
     /// An MQTT CONNECT (`--mqtt-version` and the rest shape it: see `Probe::mqtt`).
     Mqtt,
+    /// HTTP/2 over TLS, `h2` chosen in ALPN: the SETTINGS exchange.
+    H2,
+    /// HTTP/2 over plain TCP with prior knowledge: the SETTINGS exchange.
+    H2c,
 }
 
 impl ProbeKind {
     /// Every kind, by the name `--probe` takes (postgres also as `postgres:USER`, ws as
     /// `ws:PATH`).
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 11] = [
         "greeting",
         "redis",
         "memcached",
@@ -66,6 +70,8 @@ impl ProbeKind {
         "smtp",
         "ws",
         "mqtt",
+        "h2",
+        "h2c",
     ];
 }
 
@@ -108,6 +114,10 @@ pub enum Reply {
     /// length at `len_at` and the attempt's number to go at `id_at`: the connection's
     /// session is an MQTT one (`engine::mqtt_session`), which reads the CONNACK itself.
     Mqtt { len_at: u16, id_at: u16 },
+    /// HTTP/2's preface and SETTINGS exchange: the connection's session is an HTTP/2 one
+    /// (`engine::h2_session`), which writes and reads it itself; `tls`: over TLS, `h2`
+    /// chosen in ALPN.
+    Http2 { tls: bool },
 }
 
 /// What serves a WebSocket connection.
@@ -149,6 +159,16 @@ impl Probe {
                     },
                     timeout,
                 );
+            }
+            ProbeKind::H2 | ProbeKind::H2c => {
+                let tls = *kind == ProbeKind::H2;
+                return Probe {
+                    name: if tls { "h2" } else { "h2c" }.to_string(),
+                    send: Vec::new(),
+                    expect: Vec::new(),
+                    timeout,
+                    reply: Reply::Http2 { tls },
+                };
             }
             ProbeKind::Postgres { user } => ("postgres", postgres_startup(user), b"R"),
             ProbeKind::Ssh => ("ssh", Vec::new(), b"SSH-"),
@@ -253,7 +273,9 @@ impl Probe {
             Reply::Postgres => return state.postgres.on_bytes(bytes),
             Reply::HttpStatus => return on_status_line(state, bytes),
             // Read by its own session.
-            Reply::WebSocket { .. } | Reply::Mqtt { .. } => return Answer::Pending,
+            Reply::WebSocket { .. } | Reply::Mqtt { .. } | Reply::Http2 { .. } => {
+                return Answer::Pending;
+            }
             Reply::Prefix => {}
         }
         let matched = usize::from(state.matched);

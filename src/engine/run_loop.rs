@@ -48,6 +48,7 @@ use crate::engine::beat::Heartbeat;
 use crate::engine::beat::{BeatSchedule, HeartbeatPlan};
 use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
+use crate::engine::h2_session::H2Session;
 use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::mqtt_session::MqttSession;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
@@ -336,6 +337,13 @@ impl<'s> Engine<'s> {
                         template: probe.send.clone(),
                         len_at: usize::from(len_at),
                         id_at: usize::from(id_at),
+                        timeout: probe.timeout,
+                        heartbeat: heartbeat.map(|beat| *beat),
+                    })))
+                }
+                (Some(probe), _) if let Reply::Http2 { tls } = probe.reply => {
+                    Some(Session::H2(Box::new(H2Session {
+                        tls,
                         timeout: probe.timeout,
                         heartbeat: heartbeat.map(|beat| *beat),
                     })))

@@ -8,7 +8,10 @@
 //! write back what arrives (`--echo`). An echo can be made to slow down as connections pile
 //! up, by `--slow-by` for each connection open past `--slow-after` (the knee a heartbeat's
 //! latency finds), or to stop coming after `--mute-after` (a server that stops answering
-//! but keeps its sockets open).
+//! but keeps its sockets open). With `--h2` it speaks HTTP/2's opening exchange: its
+//! SETTINGS as the greeting, then every SETTINGS acknowledged and every PING answered
+//! ([`ServerReader`]), and past `--max-open` its SETTINGS and a GOAWAY ENHANCE_YOUR_CALM
+//! as the refusal; `--slow-by` and `--mute-after` shape those answers as they do an echo.
 //!
 //! A connection is served or turned away. A served one is owed the greeting, then (with
 //! `--echo`) what it sent; a turned-away one is owed the refusal, and is closed once that is
@@ -46,6 +49,7 @@ use slab::Slab;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
+use crate::engine::h2::ServerReader;
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
@@ -102,6 +106,9 @@ pub struct ServerConfig {
     /// `--mute-after`: from this long after the start, what arrives is read and never
     /// echoed.
     pub mute_after: Option<Duration>,
+    /// `--h2`: what a served connection sends is read as HTTP/2 and answered (its SETTINGS
+    /// acknowledged, its PINGs), rather than echoed; `greeting` and `refusal` are HTTP/2's.
+    pub h2: bool,
     /// `--ws`: each connection is a WebSocket (`engine::ws_serve`), its answers written as
     /// an echo is (so `--slow-by` and `--mute-after` shape them).
     pub ws: Option<WsServeConfig>,
@@ -235,6 +242,8 @@ struct Held {
     handshaking: bool,
     /// With `--ws`: its WebSocket, whose answers go to `echo`.
     ws: Option<Box<WsServe>>,
+    /// With `--h2`: the client's preface and frames as they are read.
+    h2: ServerReader,
 }
 
 impl Held {
@@ -416,7 +425,7 @@ impl<'s> Server<'s> {
                         if event.is_readable()
                             || event.is_read_closed()
                             || event.is_error()
-                            || (event.is_writable() && self.config.echo)
+                            || (event.is_writable() && (self.config.echo || self.config.h2))
                         {
                             self.read_in(key);
                         }
@@ -605,6 +614,7 @@ impl<'s> Server<'s> {
             echo_at: None,
             handshaking,
             ws,
+            h2: ServerReader::default(),
         });
         match role {
             Role::Served => {
@@ -721,7 +731,7 @@ impl<'s> Server<'s> {
         let Some(held) = self.conns.get_mut(key) else {
             return;
         };
-        if !self.config.echo || held.role == Role::TurnedAway {
+        if !(self.config.echo || self.config.h2) || held.role == Role::TurnedAway {
             self.discard(key);
             return;
         }
@@ -758,14 +768,23 @@ impl<'s> Server<'s> {
                         held.echo.drain(..held.echoed);
                         held.echoed = 0;
                     }
-                    match &mut held.ws {
-                        None => held.echo.extend_from_slice(&self.read_buf[..n]),
-                        Some(ws) => {
-                            if ws.on_bytes(&self.read_buf[..n], &mut held.echo) == After::Close {
-                                // Closed once its answers are written; nothing more is read.
-                                held.read_closed = true;
-                            }
+                    if self.config.h2 {
+                        if held
+                            .h2
+                            .on_bytes(&self.read_buf[..n], &mut held.echo)
+                            .is_err()
+                        {
+                            // Not HTTP/2: nothing to answer it with.
+                            self.close(key);
+                            return;
                         }
+                    } else if let Some(ws) = &mut held.ws {
+                        if ws.on_bytes(&self.read_buf[..n], &mut held.echo) == After::Close {
+                            // Closed once its answers are written; nothing more is read.
+                            held.read_closed = true;
+                        }
+                    } else {
+                        held.echo.extend_from_slice(&self.read_buf[..n]);
                     }
                     if let Some(slow) = self.config.slow
                         && held.echo_at.is_none()

@@ -22,6 +22,7 @@
 use std::time::Instant;
 
 use crate::engine::beat::{BeatReader, BeatSchedule, Heartbeat, Read};
+use crate::engine::h2_session::{H2Session, H2State};
 use crate::engine::mqtt_session::{MqttSession, MqttState};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 pub use crate::engine::session_output::{BeatEvents, Output};
@@ -46,6 +47,9 @@ pub enum Session {
     /// MQTT (`--probe mqtt`): CONNECT's CONNACK serves; PINGREQs beat
     /// (`engine::mqtt_session`).
     Mqtt(Box<MqttSession>),
+    /// HTTP/2 (`--probe h2`, `--probe h2c`): the SETTINGS exchange serves; PINGs beat
+    /// (`engine::h2_session`).
+    H2(Box<H2Session>),
 }
 
 /// Where one connection's session stands. Every variant's payload is at most 8 bytes at
@@ -72,6 +76,8 @@ pub enum SessionState {
     Ws(WsState),
     /// An MQTT session's own state.
     Mqtt(MqttState),
+    /// An HTTP/2 session's own state.
+    H2(H2State),
 }
 
 impl Session {
@@ -88,6 +94,7 @@ impl Session {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref(),
             Session::Ws(ws) => ws.heartbeat.as_ref(),
             Session::Mqtt(mqtt) => mqtt.heartbeat.as_ref(),
+            Session::H2(h2) => h2.heartbeat.as_ref(),
             Session::TransportUp => None,
         }
     }
@@ -98,14 +105,26 @@ impl Session {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref_mut().map(|b| &mut b.schedule),
             Session::Ws(ws) => ws.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::Mqtt(mqtt) => mqtt.heartbeat.as_mut().map(|b| &mut b.schedule),
+            Session::H2(h2) => h2.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::TransportUp => None,
         }
     }
 
     /// Opens a session on a connection whose transport is up, `now`.
     pub fn open(&self, state: &mut SessionState, now: Instant) -> Output {
+        self.open_over(state, None, now)
+    }
+
+    /// Opens a session on a connection whose transport is up, `now`; `alpn` is the
+    /// protocol the server chose in its TLS handshake, if it chose one.
+    pub fn open_over(&self, state: &mut SessionState, alpn: Option<&[u8]>, now: Instant) -> Output {
         *state = SessionState::Awaiting(ProbeState::default());
         match self {
+            Session::H2(h2) => {
+                let (h2_state, out) = h2.open(alpn, now);
+                *state = SessionState::H2(h2_state);
+                out
+            }
             Session::Ws(ws) => {
                 let (ws_state, out) = ws.open(now);
                 *state = SessionState::Ws(ws_state);
@@ -143,6 +162,7 @@ impl Session {
             (Session::Mqtt(mqtt), SessionState::Mqtt(mqtt_state)) => {
                 mqtt.unsent(mqtt_state, seq, scratch)
             }
+            (Session::H2(h2), SessionState::H2(h2_state)) => h2.unsent(h2_state, seq, scratch),
             (Session::Probe { probe, .. }, SessionState::Awaiting(probe_state)) => {
                 probe.unsent(probe_state)
             }
@@ -169,6 +189,11 @@ impl Session {
             SessionState::Mqtt(mqtt_state) => {
                 if let Session::Mqtt(mqtt) = self {
                     return mqtt.on_sent(mqtt_state, n);
+                }
+            }
+            SessionState::H2(h2_state) => {
+                if let Session::H2(h2) = self {
+                    return h2.on_sent(h2_state, n);
                 }
             }
             SessionState::Awaiting(probe_state) => probe_state.on_sent(n),
@@ -214,6 +239,11 @@ impl Session {
             (Session::Mqtt(mqtt), SessionState::Mqtt(mut mqtt_state)) => {
                 let out = mqtt.on_bytes(&mut mqtt_state, seq, bytes, now);
                 *state = SessionState::Mqtt(mqtt_state);
+                out
+            }
+            (Session::H2(h2), SessionState::H2(mut h2_state)) => {
+                let out = h2.on_bytes(&mut h2_state, seq, bytes, now);
+                *state = SessionState::H2(h2_state);
                 out
             }
             (Session::Probe { probe, heartbeat }, SessionState::Awaiting(mut probe_state)) => {
@@ -287,6 +317,14 @@ impl Session {
                 *state = SessionState::Mqtt(mqtt_state);
                 out
             }
+            SessionState::H2(mut h2_state) => {
+                let Session::H2(h2) = self else {
+                    return Output::default();
+                };
+                let out = h2.on_deadline(&mut h2_state, seq, now);
+                *state = SessionState::H2(h2_state);
+                out
+            }
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::Unserved)),
                 ..Output::default()
@@ -328,6 +366,10 @@ impl Session {
                 Session::Mqtt(mqtt) => mqtt.on_close(mqtt_state, now),
                 _ => Output::default(),
             },
+            SessionState::H2(h2_state) => match self {
+                Session::H2(h2) => h2.on_close(h2_state, now),
+                _ => Output::default(),
+            },
             SessionState::Awaiting(_) => Output {
                 outcome: Some(settle(state, ProbeOutcome::ClosedBeforeAnswer)),
                 ..Output::default()
@@ -346,6 +388,7 @@ impl Session {
             Session::Probe { probe, .. } => probe.timeout,
             Session::Ws(ws) => ws.timeout,
             Session::Mqtt(mqtt) => mqtt.timeout,
+            Session::H2(h2) => h2.timeout,
         }
     }
 }
@@ -404,6 +447,7 @@ impl SessionState {
         match self {
             SessionState::Ws(ws) => ws.awaiting(),
             SessionState::Mqtt(mqtt) => mqtt.awaiting(),
+            SessionState::H2(h2) => h2.awaiting(),
             _ => matches!(self, SessionState::Awaiting(_)),
         }
     }
@@ -415,6 +459,9 @@ impl SessionState {
         }
         if let SessionState::Mqtt(mqtt) = self {
             return mqtt.needs_transport();
+        }
+        if let SessionState::H2(h2) = self {
+            return h2.needs_transport();
         }
         matches!(
             self,
@@ -433,6 +480,9 @@ impl SessionState {
         if let SessionState::Mqtt(mqtt) = self {
             return mqtt.served();
         }
+        if let SessionState::H2(h2) = self {
+            return h2.served();
+        }
         matches!(
             self,
             SessionState::Served
@@ -443,10 +493,11 @@ impl SessionState {
     }
 }
 
-// In every held connection: 48 bytes at 4-byte alignment, a WebSocket session's state
-// (10 before it: a probe's and a heartbeat's alone).
+// In every held connection: 44 bytes at 4-byte alignment, an HTTP/2 session's state, the
+// largest (10 before the protocols: a probe's and a heartbeat's alone). A WebSocket one's
+// is 40: its handshake's reader and its frames' share their bytes.
 const _: () =
-    assert!(std::mem::size_of::<SessionState>() == 48 && std::mem::align_of::<SessionState>() == 4);
+    assert!(std::mem::size_of::<SessionState>() == 44 && std::mem::align_of::<SessionState>() == 4);
 
 /// Drives a session's state with `step`, and says in its output when a served connection
 /// is served no more without its heartbeat stopping (a close frame, a GOAWAY, a close of

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::h2::H2Event;
 use crate::engine::mqtt::MqttEvent;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::stats::StopCause;
@@ -75,6 +76,7 @@ impl Output {
 pub enum PeerEvent {
     Ws(WsEvent),
     Mqtt(MqttEvent),
+    H2(H2Event),
 }
 
 impl PeerEvent {
@@ -82,6 +84,7 @@ impl PeerEvent {
         match self {
             PeerEvent::Ws(event) => event.label(),
             PeerEvent::Mqtt(event) => event.label(),
+            PeerEvent::H2(event) => event.label(),
         }
     }
 }

@@ -217,6 +217,11 @@ impl<S> Transport<S> {
         })
     }
 
+    /// The protocol the server chose in ALPN, while the TLS session is kept.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tls.as_ref().and_then(|t| t.conn.alpn_protocol())
+    }
+
     /// The session has bytes to write still (a flight, an alert, queued plaintext).
     pub fn wants_write(&self) -> bool {
         self.tls.as_ref().is_some_and(|t| t.conn.wants_write())

@@ -104,8 +104,8 @@ enum Beat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsState {
     stage: Stage,
-    head: HeadReader,
-    frames: FrameReader,
+    /// The handshake's answer is read, then frames: never both at once.
+    reading: Reading,
     writing: Writing,
     written: u16,
     beat: Beat,
@@ -121,6 +121,13 @@ pub struct WsState {
     /// A pong owed for the server's ping: its payload, and its length (`u8::MAX`: none).
     owed: [u8; OWED_MAX],
     owed_len: u8,
+}
+
+/// What a connection's bytes are read as: the handshake's answer, then frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Head(HeadReader),
+    Frames(FrameReader),
 }
 
 /// The pong being read still matches the ping out.
@@ -152,8 +159,7 @@ impl WsSession {
     pub fn open(&self, now: Instant) -> (WsState, Output) {
         let state = WsState {
             stage: Stage::Head,
-            head: HeadReader::default(),
-            frames: FrameReader::default(),
+            reading: Reading::Head(HeadReader::default()),
             writing: Writing::Request,
             written: 0,
             beat: Beat::Idle,
@@ -300,7 +306,13 @@ impl WsSession {
         let mut out = Output::default();
         if state.stage == Stage::Head {
             let expected = ws::accept(&ws::key(self.seed, seq));
-            let (head, used) = state.head.read(&expected, bytes);
+            let Reading::Head(reader) = &mut state.reading else {
+                unreachable!("the head is read until the stage moves on")
+            };
+            let (head, used) = reader.read(&expected, bytes);
+            if head == Head::Upgraded {
+                state.reading = Reading::Frames(FrameReader::default());
+            }
             bytes = &bytes[used..];
             let rejected = |state: &mut WsState, event: Option<WsEvent>| {
                 state.stage = Stage::Done;
@@ -334,7 +346,10 @@ impl WsSession {
         }
         // A frame's end may come after its last byte, so read on until no event comes.
         while matches!(state.stage, Stage::Message | Stage::Open) {
-            let (event, used) = state.frames.next(bytes);
+            let Reading::Frames(frames) = &mut state.reading else {
+                break;
+            };
+            let (event, used) = frames.next(bytes);
             bytes = &bytes[used..];
             let Some(event) = event else { break };
             out = out.and(self.on_frame(state, seq, event, now));

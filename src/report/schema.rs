@@ -289,9 +289,11 @@ pub struct Probe {
     /// when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_statuses: Vec<StatusCount>,
-    /// `--probe ws`: what the server's WebSocket said that ended or troubled a connection
-    /// (a close and its code, a frame no server may send), and the messages it sent, in
-    /// words, in the order first seen; absent when nothing was.
+    /// `--probe ws`, `mqtt`, `h2`, `h2c`: what the server's WebSocket, the MQTT broker or
+    /// HTTP/2 said that refused, ended or troubled a connection (a close and its code, a
+    /// CONNACK refusal, a GOAWAY and its error code, an ALPN choice other than h2, a frame
+    /// no server may send), and the WebSocket messages it sent, in words, in the order
+    /// first seen; absent when nothing was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventCount>,
 }

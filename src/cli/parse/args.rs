@@ -190,4 +190,6 @@ pub struct ServerArgs {
     pub tls: bool,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// `--h2`: speak HTTP/2's opening exchange, and GOAWAY past `--max-open`.
+    pub h2: bool,
 }

@@ -323,6 +323,7 @@ pub(super) fn parse_server(
     let ws_close_past = option(&mut args, &["--ws-close-past"], whole_number)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
     let tls = flag(&mut args, &["--tls"])?;
+    let h2 = flag(&mut args, &["--h2"])?;
     let reject_after = reject_after(pairs)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
@@ -350,6 +351,7 @@ pub(super) fn parse_server(
         tls,
         cert,
         key,
+        h2,
     })
 }
 
