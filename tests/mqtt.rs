@@ -318,3 +318,48 @@ fn mqtt_options_need_the_mqtt_probe_and_good_values() {
         "tcpgoon: --mqtt-version: '4': expected 3.1.1 or 5"
     );
 }
+
+/// mosquitto with a WebSocket listener as well, capped at `cap`; its port. (mosquitto 2.0.11
+/// starts only with a TCP listener beside it; the WebSocket one binds every address, which
+/// in the tests' namespace is loopback alone.)
+fn mosquitto_ws(dir: &TempDir, cap: u32) -> (Guard, u16) {
+    let ws_port = free_port();
+    let (guard, _) = mosquitto(
+        dir,
+        &format!("listener {ws_port}\nprotocol websockets\nmax_connections {cap}"),
+        "allow_anonymous true",
+    );
+    (guard, ws_port)
+}
+
+#[test]
+fn over_websocket_it_serves_and_beats_and_the_listener_s_cap_is_not_enforced() {
+    if !installed("mosquitto") {
+        return;
+    }
+    let dir = TempDir::new("mqtt-ws");
+    let (_broker, port) = mosquitto_ws(&dir, 5);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 3 -s 10ms -y -i 0 --probe mqtt-ws --heartbeat 200ms --hold 1s"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}\n{}", mosquitto_log(&dir));
+    assert_eq!(
+        out.verdict(),
+        "PASS: 3 of 3 established, served, held and answered every heartbeat"
+    );
+    assert!(out.line("Heartbeats:").contains(", stopped answering 0 "));
+    // mosquitto 2.0.11 does not count WebSocket clients against max_connections: 7 past a
+    // cap of 5 are all served, in either version (what it does, not what its manual says).
+    for version in ["3.1.1", "5"] {
+        let out = run(&args!(
+            "run 127.0.0.1 {port} -c 7 -s 10ms -y -i 0 --probe mqtt-ws:/mqtt --mqtt-version \
+             {version} --hold 500ms"
+        ));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(out.probe_counts(), [7, 0, 0, 0], "{}", out.stdout);
+        out.probe_adds_up();
+    }
+    // Its clients are MQTT clients to the broker: each connected with its own id.
+    let log = mosquitto_log(&dir);
+    assert!(log.matches("New client connected").count() >= 17, "{log}");
+}

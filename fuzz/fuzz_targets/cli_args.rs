@@ -559,6 +559,7 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
             ProbeKind::Ssh => "ssh".to_string(),
             ProbeKind::Smtp => "smtp".to_string(),
             ProbeKind::Ws { path } => format!("ws:{path}"),
+            ProbeKind::MqttWs { path } => format!("mqtt-ws:{path}"),
             ProbeKind::Mqtt => "mqtt".to_string(),
             ProbeKind::H2 => "h2".to_string(),
             ProbeKind::H2c => "h2c".to_string(),

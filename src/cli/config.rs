@@ -274,7 +274,10 @@ fn resolve_probe(
                 .to_string(),
         ));
     }
-    let mqtt = matches!(probing.kind, Some(ProbeKind::Mqtt));
+    let mqtt = matches!(
+        probing.kind,
+        Some(ProbeKind::Mqtt | ProbeKind::MqttWs { .. })
+    );
     let mqtt_options = probing.mqtt_version != mqtt::Version::V311
         || probing.mqtt_client_id.is_some()
         || probing.mqtt_user.is_some()
@@ -282,12 +285,13 @@ fn resolve_probe(
     if !mqtt && mqtt_options {
         return Err(Error::Usage(
             "--mqtt-version, --mqtt-client-id, --mqtt-user and --mqtt-password shape an MQTT \
-             CONNECT: give them with --probe mqtt"
+             CONNECT: give them with --probe mqtt (or mqtt-ws)"
                 .to_string(),
         ));
     }
     if mqtt && !by_hand {
-        return mqtt_probe(&probing, timeout).map(Some);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        return mqtt_probe(&probing, host, port, timeout).map(Some);
     }
     match (probing.kind, by_hand) {
         (Some(ProbeKind::Ws { path }), _) => {
@@ -350,7 +354,7 @@ fn resolve_probe(
 /// heartbeat's period in whole seconds, rounded up, so that the broker, which waits one and
 /// a half keep-alives, never takes the beats for silence; none without a heartbeat (the
 /// broker then never times the connection out), nor for one past 65535 s.
-fn mqtt_probe(probing: &Probing, timeout: Duration) -> Result<Probe, Error> {
+fn mqtt_probe(probing: &Probing, host: &str, port: u16, timeout: Duration) -> Result<Probe, Error> {
     let version = probing.mqtt_version;
     if version == mqtt::Version::V311
         && probing.mqtt_password.is_some()
@@ -369,16 +373,17 @@ fn mqtt_probe(probing: &Probing, timeout: Duration) -> Result<Probe, Error> {
         Some(prefix) => prefix.clone(),
         None => mqtt::default_prefix(),
     };
-    Ok(Probe::mqtt(
-        &mqtt::ConnectFields {
-            version,
-            prefix: &prefix,
-            keep_alive,
-            user: probing.mqtt_user.as_deref(),
-            password: probing.mqtt_password.as_deref().map(str::as_bytes),
-        },
-        timeout,
-    ))
+    let fields = mqtt::ConnectFields {
+        version,
+        prefix: &prefix,
+        keep_alive,
+        user: probing.mqtt_user.as_deref(),
+        password: probing.mqtt_password.as_deref().map(str::as_bytes),
+    };
+    Ok(match &probing.kind {
+        Some(ProbeKind::MqttWs { path }) => Probe::mqtt_ws(host, port, path, &fields, timeout),
+        _ => Probe::mqtt(&fields, timeout),
+    })
 }
 
 /// The ALPN protocols `h2` wants offered: `h2`, then `http/1.1` so that a server without
@@ -492,7 +497,7 @@ impl Beating {
             // A ping frame, answered by its pong: the session makes both.
             Some(ProbeKind::Ws { .. }) => (Vec::new(), BeatReply::WsPong),
             // A PINGREQ, answered by a PINGRESP: the session makes and reads both.
-            Some(ProbeKind::Mqtt) => (Vec::new(), BeatReply::MqttPing),
+            Some(ProbeKind::Mqtt | ProbeKind::MqttWs { .. }) => (Vec::new(), BeatReply::MqttPing),
             // A PING frame, answered by its ACK: the session makes both.
             Some(ProbeKind::H2 | ProbeKind::H2c) => (Vec::new(), BeatReply::H2PingAck),
             Some(ProbeKind::Postgres { .. }) => {

@@ -236,28 +236,33 @@ pub(crate) fn parse_probe_kind(text: &str) -> Result<ProbeKind, String> {
         ("ssh", None) => ProbeKind::Ssh,
         ("smtp", None) => ProbeKind::Smtp,
         ("mqtt", None) => ProbeKind::Mqtt,
+        ("mqtt-ws", None) => ProbeKind::MqttWs {
+            path: "/mqtt".to_string(),
+        },
         ("h2", None) => ProbeKind::H2,
         ("h2c", None) => ProbeKind::H2c,
         ("ws", None) => ProbeKind::Ws {
             path: "/".to_string(),
         },
-        ("ws", Some(path)) => {
+        (kind @ ("ws" | "mqtt-ws"), Some(path)) => {
             // The request line's path: no space or control byte can be in it.
             if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
                 return Err(format!(
-                    "'{text}': ws:PATH needs a path that begins with / and has no spaces"
+                    "'{text}': {kind}:PATH needs a path that begins with / and has no spaces"
                 ));
             }
             if path.len() > 8192 {
-                return Err(format!("'{text}': ws:PATH is longer than 8192 bytes"));
+                return Err(format!("'{text}': {kind}:PATH is longer than 8192 bytes"));
             }
-            ProbeKind::Ws {
-                path: path.to_string(),
+            let path = path.to_string();
+            match kind {
+                "ws" => ProbeKind::Ws { path },
+                _ => ProbeKind::MqttWs { path },
             }
         }
         _ => {
             return Err(format!(
-                "'{text}' is not a probe: expected {}, or postgres:USER, or ws:PATH",
+                "'{text}' is not a probe: expected {}, or postgres:USER, ws:PATH, mqtt-ws:PATH",
                 ProbeKind::NAMES.join(", ")
             ));
         }

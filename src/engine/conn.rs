@@ -201,7 +201,7 @@ pub struct Conn {
     pub route: Route,
     /// Which of the attempt's addresses it is on: 0 for its route's target, then the plan's
     /// fallback addresses in turn. (16 bits: a name has far fewer addresses, and it packs
-    /// with the small fields below, keeping the connection at 120 bytes.)
+    /// with the small fields below, keeping the connection at 128 bytes.)
     pub hop: u16,
     /// Why the attempt's first address failed, once it has fallen back from it.
     pub first_failure: Option<Failure>,
@@ -211,7 +211,7 @@ pub struct Conn {
 // Held connections are many (a benchmark holds 100,000): what each costs is counted. In a
 // release build, that is; with debug assertions mio's socket carries a registry id too.
 #[cfg(not(debug_assertions))]
-const _: () = assert!(std::mem::size_of::<Conn>() == 120);
+const _: () = assert!(std::mem::size_of::<Conn>() == 128);
 
 /// What driving a dialing connection gave: the one step the loop acts on next.
 #[derive(Debug)]
@@ -365,7 +365,7 @@ impl Conn {
             }
             let wanted = unsent.len();
             let n = self.transport.send(unsent);
-            out = out.and(session.on_sent(&mut self.session, n));
+            out = out.and(session.on_sent(&mut self.session, self.seq, n));
             if n < wanted {
                 return out;
             }
@@ -677,7 +677,7 @@ mod stack_tests {
         let mut scratch = [0u8; 64];
         let unsent = session.unsent(&state, 0, &mut scratch);
         let n = transport.send(unsent);
-        session.on_sent(&mut state, n);
+        session.on_sent(&mut state, 0, n);
         assert!(session.unsent(&state, 0, &mut scratch).is_empty());
         // The server finishes its side of the handshake and gets the probe in plaintext.
         assert_eq!(serve(&mut server, transport.sock_mut()), b"PING\r\n");

@@ -51,6 +51,11 @@ pub enum ProbeKind {
     },
     /// An MQTT CONNECT (`--mqtt-version` and the rest shape it: see `Probe::mqtt`).
     Mqtt,
+    /// MQTT over WebSocket: the opening handshake for this path, subprotocol `mqtt`, then
+    /// the CONNECT in a binary frame.
+    MqttWs {
+        path: String,
+    },
     /// HTTP/2 over TLS, `h2` chosen in ALPN: the SETTINGS exchange.
     H2,
     /// HTTP/2 over plain TCP with prior knowledge: the SETTINGS exchange.
@@ -59,8 +64,8 @@ pub enum ProbeKind {
 
 impl ProbeKind {
     /// Every kind, by the name `--probe` takes (postgres also as `postgres:USER`, ws as
-    /// `ws:PATH`).
-    pub const NAMES: [&'static str; 11] = [
+    /// `ws:PATH`, mqtt-ws as `mqtt-ws:PATH`).
+    pub const NAMES: [&'static str; 12] = [
         "greeting",
         "redis",
         "memcached",
@@ -70,6 +75,7 @@ impl ProbeKind {
         "smtp",
         "ws",
         "mqtt",
+        "mqtt-ws",
         "h2",
         "h2c",
     ];
@@ -114,6 +120,15 @@ pub enum Reply {
     /// length at `len_at` and the attempt's number to go at `id_at`: the connection's
     /// session is an MQTT one (`engine::mqtt_session`), which reads the CONNACK itself.
     Mqtt { len_at: u16, id_at: u16 },
+    /// MQTT over WebSocket: the handshake in `send[..request_len]` (its key at `key_at`),
+    /// the CONNECT's template after it (its client id's length at `len_at`, the attempt's
+    /// number at `id_at`, both within the template).
+    MqttWs {
+        key_at: u16,
+        request_len: u16,
+        len_at: u16,
+        id_at: u16,
+    },
     /// HTTP/2's preface and SETTINGS exchange: the connection's session is an HTTP/2 one
     /// (`engine::h2_session`), which writes and reads it itself; `tls`: over TLS, `h2`
     /// chosen in ALPN.
@@ -147,18 +162,21 @@ impl Probe {
             ProbeKind::Ws { path } => {
                 return Probe::websocket(host, port, path, None, &[], None, timeout);
             }
-            ProbeKind::Mqtt => {
+            ProbeKind::Mqtt | ProbeKind::MqttWs { .. } => {
                 let prefix = mqtt::default_prefix();
-                return Probe::mqtt(
-                    &mqtt::ConnectFields {
-                        version: mqtt::Version::V311,
-                        prefix: &prefix,
-                        keep_alive: 0,
-                        user: None,
-                        password: None,
-                    },
-                    timeout,
-                );
+                let fields = mqtt::ConnectFields {
+                    version: mqtt::Version::V311,
+                    prefix: &prefix,
+                    keep_alive: 0,
+                    user: None,
+                    password: None,
+                };
+                return match kind {
+                    ProbeKind::MqttWs { path } => {
+                        Probe::mqtt_ws(host, port, path, &fields, timeout)
+                    }
+                    _ => Probe::mqtt(&fields, timeout),
+                };
             }
             ProbeKind::H2 | ProbeKind::H2c => {
                 let tls = *kind == ProbeKind::H2;
@@ -240,6 +258,35 @@ impl Probe {
         }
     }
 
+    /// `--probe mqtt-ws`: the WebSocket handshake for `path` asking for the subprotocol
+    /// `mqtt`, then the CONNECT `fields` make, in binary frames.
+    pub fn mqtt_ws(
+        host: &str,
+        port: u16,
+        path: &str,
+        fields: &mqtt::ConnectFields,
+        timeout: Duration,
+    ) -> Probe {
+        let (mut send, key_at) = websocket_request(&authority(host, port), path, Some("mqtt"), &[]);
+        let request_len = send.len();
+        let (template, len_at, id_at) = mqtt::connect_template(fields);
+        send.extend_from_slice(&template);
+        Probe {
+            name: "mqtt-ws".to_string(),
+            send,
+            expect: Vec::new(),
+            timeout,
+            // The path is at most 8192 bytes and the template under 64 KiB (the command
+            // line bounds their parts).
+            reply: Reply::MqttWs {
+                key_at: key_at as u16,
+                request_len: request_len as u16,
+                len_at: len_at as u16,
+                id_at: id_at as u16,
+            },
+        }
+    }
+
     /// `--send` and `--expect` given by hand.
     pub fn custom(send: Vec<u8>, expect: Vec<u8>, timeout: Duration) -> Probe {
         Probe {
@@ -273,7 +320,10 @@ impl Probe {
             Reply::Postgres => return state.postgres.on_bytes(bytes),
             Reply::HttpStatus => return on_status_line(state, bytes),
             // Read by its own session.
-            Reply::WebSocket { .. } | Reply::Mqtt { .. } | Reply::Http2 { .. } => {
+            Reply::WebSocket { .. }
+            | Reply::Mqtt { .. }
+            | Reply::MqttWs { .. }
+            | Reply::Http2 { .. } => {
                 return Answer::Pending;
             }
             Reply::Prefix => {}

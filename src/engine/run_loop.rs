@@ -51,6 +51,7 @@ use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::h2_session::H2Session;
 use crate::engine::knee::{KneeGate, KneeWatch};
 use crate::engine::mqtt_session::MqttSession;
+use crate::engine::mqtt_ws_session::MqttWsSession;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
 pub use crate::engine::phase::Stop;
 use crate::engine::phase::{Dial, Phases, Rules, Tally};
@@ -329,6 +330,28 @@ impl<'s> Engine<'s> {
                                 send: (served_by == WsServedBy::Reply).then(|| text.to_vec()),
                                 expect: probe.expect.clone(),
                             }),
+                        },
+                    })))
+                }
+                (Some(probe), _)
+                    if let Reply::MqttWs {
+                        key_at,
+                        request_len,
+                        len_at,
+                        id_at,
+                    } = probe.reply =>
+                {
+                    let (request, template) = probe.send.split_at(usize::from(request_len));
+                    Some(Session::MqttWs(Box::new(MqttWsSession {
+                        request: request.to_vec(),
+                        key_at: usize::from(key_at),
+                        seed: run_seed(origin),
+                        mqtt: MqttSession {
+                            template: template.to_vec(),
+                            len_at: usize::from(len_at),
+                            id_at: usize::from(id_at),
+                            timeout: probe.timeout,
+                            heartbeat: heartbeat.map(|beat| *beat),
                         },
                     })))
                 }

@@ -24,6 +24,7 @@ use std::time::Instant;
 use crate::engine::beat::{BeatReader, BeatSchedule, Heartbeat, Read};
 use crate::engine::h2_session::{H2Session, H2State};
 use crate::engine::mqtt_session::{MqttSession, MqttState};
+use crate::engine::mqtt_ws_session::{MqttWsSession, MqttWsState};
 use crate::engine::probe::{Answer, Probe, ProbeOutcome, ProbeState};
 pub use crate::engine::session_output::{BeatEvents, Output};
 use crate::engine::stats::StopCause;
@@ -47,6 +48,9 @@ pub enum Session {
     /// MQTT (`--probe mqtt`): CONNECT's CONNACK serves; PINGREQs beat
     /// (`engine::mqtt_session`).
     Mqtt(Box<MqttSession>),
+    /// MQTT over WebSocket (`--probe mqtt-ws`): the upgrade, then MQTT in binary frames
+    /// (`engine::mqtt_ws_session`).
+    MqttWs(Box<MqttWsSession>),
     /// HTTP/2 (`--probe h2`, `--probe h2c`): the SETTINGS exchange serves; PINGs beat
     /// (`engine::h2_session`).
     H2(Box<H2Session>),
@@ -76,6 +80,8 @@ pub enum SessionState {
     Ws(WsState),
     /// An MQTT session's own state.
     Mqtt(MqttState),
+    /// An MQTT-over-WebSocket session's own state.
+    MqttWs(MqttWsState),
     /// An HTTP/2 session's own state.
     H2(H2State),
 }
@@ -94,6 +100,7 @@ impl Session {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref(),
             Session::Ws(ws) => ws.heartbeat.as_ref(),
             Session::Mqtt(mqtt) => mqtt.heartbeat.as_ref(),
+            Session::MqttWs(mqtt_ws) => mqtt_ws.mqtt.heartbeat.as_ref(),
             Session::H2(h2) => h2.heartbeat.as_ref(),
             Session::TransportUp => None,
         }
@@ -105,6 +112,7 @@ impl Session {
             Session::Probe { heartbeat, .. } => heartbeat.as_deref_mut().map(|b| &mut b.schedule),
             Session::Ws(ws) => ws.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::Mqtt(mqtt) => mqtt.heartbeat.as_mut().map(|b| &mut b.schedule),
+            Session::MqttWs(mqtt_ws) => mqtt_ws.mqtt.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::H2(h2) => h2.heartbeat.as_mut().map(|b| &mut b.schedule),
             Session::TransportUp => None,
         }
@@ -128,6 +136,11 @@ impl Session {
             Session::Ws(ws) => {
                 let (ws_state, out) = ws.open(now);
                 *state = SessionState::Ws(ws_state);
+                out
+            }
+            Session::MqttWs(mqtt_ws) => {
+                let (mqtt_ws_state, out) = mqtt_ws.open(now);
+                *state = SessionState::MqttWs(mqtt_ws_state);
                 out
             }
             Session::Mqtt(mqtt) => {
@@ -162,6 +175,9 @@ impl Session {
             (Session::Mqtt(mqtt), SessionState::Mqtt(mqtt_state)) => {
                 mqtt.unsent(mqtt_state, seq, scratch)
             }
+            (Session::MqttWs(mqtt_ws), SessionState::MqttWs(mqtt_ws_state)) => {
+                mqtt_ws.unsent(mqtt_ws_state, seq, scratch)
+            }
             (Session::H2(h2), SessionState::H2(h2_state)) => h2.unsent(h2_state, seq, scratch),
             (Session::Probe { probe, .. }, SessionState::Awaiting(probe_state)) => {
                 probe.unsent(probe_state)
@@ -174,13 +190,18 @@ impl Session {
         }
     }
 
-    /// `n` of [`Session::unsent`] were written.
-    pub fn on_sent(&self, state: &mut SessionState, n: usize) -> Output {
-        watched(state, |state| self.sent(state, n))
+    /// `n` of [`Session::unsent`] were written, on attempt `seq`'s connection.
+    pub fn on_sent(&self, state: &mut SessionState, seq: u64, n: usize) -> Output {
+        watched(state, |state| self.sent(state, seq, n))
     }
 
-    fn sent(&self, state: &mut SessionState, n: usize) -> Output {
+    fn sent(&self, state: &mut SessionState, seq: u64, n: usize) -> Output {
         match state {
+            SessionState::MqttWs(mqtt_ws_state) => {
+                if let Session::MqttWs(mqtt_ws) = self {
+                    return mqtt_ws.on_sent(mqtt_ws_state, seq, n);
+                }
+            }
             SessionState::Ws(ws_state) => {
                 if let Session::Ws(ws) = self {
                     return ws.on_sent(ws_state, n);
@@ -239,6 +260,11 @@ impl Session {
             (Session::Mqtt(mqtt), SessionState::Mqtt(mut mqtt_state)) => {
                 let out = mqtt.on_bytes(&mut mqtt_state, seq, bytes, now);
                 *state = SessionState::Mqtt(mqtt_state);
+                out
+            }
+            (Session::MqttWs(mqtt_ws), SessionState::MqttWs(mut mqtt_ws_state)) => {
+                let out = mqtt_ws.on_bytes(&mut mqtt_ws_state, seq, bytes, now);
+                *state = SessionState::MqttWs(mqtt_ws_state);
                 out
             }
             (Session::H2(h2), SessionState::H2(mut h2_state)) => {
@@ -309,6 +335,14 @@ impl Session {
                 *state = SessionState::Ws(ws_state);
                 out
             }
+            SessionState::MqttWs(mut mqtt_ws_state) => {
+                let Session::MqttWs(mqtt_ws) = self else {
+                    return Output::default();
+                };
+                let out = mqtt_ws.on_deadline(&mut mqtt_ws_state, seq, now);
+                *state = SessionState::MqttWs(mqtt_ws_state);
+                out
+            }
             SessionState::Mqtt(mut mqtt_state) => {
                 let Session::Mqtt(mqtt) = self else {
                     return Output::default();
@@ -362,6 +396,10 @@ impl Session {
                 Session::Ws(ws) => ws.on_close(ws_state, now),
                 _ => Output::default(),
             },
+            SessionState::MqttWs(mqtt_ws_state) => match self {
+                Session::MqttWs(mqtt_ws) => mqtt_ws.on_close(mqtt_ws_state, now),
+                _ => Output::default(),
+            },
             SessionState::Mqtt(mqtt_state) => match self {
                 Session::Mqtt(mqtt) => mqtt.on_close(mqtt_state, now),
                 _ => Output::default(),
@@ -388,6 +426,7 @@ impl Session {
             Session::Probe { probe, .. } => probe.timeout,
             Session::Ws(ws) => ws.timeout,
             Session::Mqtt(mqtt) => mqtt.timeout,
+            Session::MqttWs(mqtt_ws) => mqtt_ws.mqtt.timeout,
             Session::H2(h2) => h2.timeout,
         }
     }
@@ -447,6 +486,7 @@ impl SessionState {
         match self {
             SessionState::Ws(ws) => ws.awaiting(),
             SessionState::Mqtt(mqtt) => mqtt.awaiting(),
+            SessionState::MqttWs(mqtt_ws) => mqtt_ws.awaiting(),
             SessionState::H2(h2) => h2.awaiting(),
             _ => matches!(self, SessionState::Awaiting(_)),
         }
@@ -456,6 +496,9 @@ impl SessionState {
     pub fn needs_transport(&self) -> bool {
         if let SessionState::Ws(ws) = self {
             return ws.needs_transport();
+        }
+        if let SessionState::MqttWs(mqtt_ws) = self {
+            return mqtt_ws.needs_transport();
         }
         if let SessionState::Mqtt(mqtt) = self {
             return mqtt.needs_transport();
@@ -477,6 +520,9 @@ impl SessionState {
         if let SessionState::Ws(ws) = self {
             return ws.served();
         }
+        if let SessionState::MqttWs(mqtt_ws) = self {
+            return mqtt_ws.served();
+        }
         if let SessionState::Mqtt(mqtt) = self {
             return mqtt.served();
         }
@@ -493,11 +539,12 @@ impl SessionState {
     }
 }
 
-// In every held connection: 44 bytes at 4-byte alignment, an HTTP/2 session's state, the
-// largest (10 before the protocols: a probe's and a heartbeat's alone). A WebSocket one's
-// is 40: its handshake's reader and its frames' share their bytes.
+// In every held connection: 48 bytes at 4-byte alignment, an HTTP/2 or an MQTT-over-
+// WebSocket session's 44 and the tag (10 before the protocols: a probe's and a
+// heartbeat's alone). A WebSocket one's is 40: its handshake's reader and its frames'
+// share their bytes.
 const _: () =
-    assert!(std::mem::size_of::<SessionState>() == 44 && std::mem::align_of::<SessionState>() == 4);
+    assert!(std::mem::size_of::<SessionState>() == 48 && std::mem::align_of::<SessionState>() == 4);
 
 /// Drives a session's state with `step`, and says in its output when a served connection
 /// is served no more without its heartbeat stopping (a close frame, a GOAWAY, a close of
@@ -544,9 +591,9 @@ mod tests {
         assert_eq!(out.outcome, None);
         assert_eq!(out.deadline, Some(now + Duration::from_secs(1)));
         assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"PING\r\n");
-        session.on_sent(&mut state, 4);
+        session.on_sent(&mut state, 0, 4);
         assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"\r\n");
-        session.on_sent(&mut state, 2);
+        session.on_sent(&mut state, 0, 2);
         assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"");
         assert_eq!(session.on_bytes(&mut state, 0, b"+PO", now).outcome, None);
         assert_eq!(
@@ -631,7 +678,7 @@ mod tests {
     /// Opens the session on attempt 1 and serves it `at`.
     fn served(session: &Session, state: &mut SessionState, t0: Instant, at: u64) -> Output {
         session.open(state, t0 + ms(at));
-        session.on_sent(state, 6);
+        session.on_sent(state, 0, 6);
         session.on_bytes(state, 1, b"+PONG\r\n", t0 + ms(at))
     }
 
@@ -655,8 +702,8 @@ mod tests {
             "its timeout runs from 125 ms"
         );
         assert_eq!(session.unsent(&state, 0, &mut [0; 64]), b"PING\r\n");
-        assert!(!session.on_sent(&mut state, 4).beat.sent);
-        assert!(session.on_sent(&mut state, 2).beat.sent);
+        assert!(!session.on_sent(&mut state, 0, 4).beat.sent);
+        assert!(session.on_sent(&mut state, 0, 2).beat.sent);
         // Answered at 150 ms: 25 ms after it was due, not 10 after it was sent.
         assert_eq!(
             session.on_bytes(&mut state, 1, b"+PO", t0 + ms(145)),
@@ -685,7 +732,7 @@ mod tests {
         let mut state = SessionState::Off;
         served(&session, &mut state, t0, 30);
         session.on_deadline(&mut state, 1, t0 + ms(125));
-        session.on_sent(&mut state, 6);
+        session.on_sent(&mut state, 0, 6);
         // Answered at 260 ms: the beats due at 225 ms is sent at once, still timed from 225.
         let out = session.on_bytes(&mut state, 1, b"+PONG\r\n", t0 + ms(260));
         assert_eq!(out.beat.answered, Some((ms(135), true)));
@@ -706,7 +753,7 @@ mod tests {
             let mut state = SessionState::Off;
             served(&session, &mut state, t0, 30);
             session.on_deadline(&mut state, 1, t0 + ms(125));
-            session.on_sent(&mut state, 6);
+            session.on_sent(&mut state, 0, 6);
             let out = match end {
                 "timeout" => {
                     // Not yet at 424 ms; at 425 its timeout is up.
