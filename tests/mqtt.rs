@@ -363,3 +363,34 @@ fn over_websocket_it_serves_and_beats_and_the_listener_s_cap_is_not_enforced() {
     let log = mosquitto_log(&dir);
     assert!(log.matches("New client connected").count() >= 17, "{log}");
 }
+
+#[test]
+fn the_built_in_server_refuses_past_k_in_its_connack_in_either_version() {
+    let (_server, port) = common::start_server(&["-m", "0", "--mqtt", "--mqtt-refuse-past", "5"]);
+    for (version, refusal) in [
+        ("3.1.1", "CONNACK refused: server unavailable (3) ×2"),
+        ("5", "CONNACK refused: quota exceeded (0x97) ×2"),
+    ] {
+        let out = run(&args!(
+            "run 127.0.0.1 {port} -c 7 -s 10ms -y -i 0 --probe mqtt --mqtt-version {version} \
+             --heartbeat 100ms --hold 500ms"
+        ));
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert_eq!(out.probe_counts(), [5, 2, 0, 0], "{}", out.stdout);
+        assert_eq!(
+            out.line("Protocol events:"),
+            format!("Protocol events: {refusal}")
+        );
+        assert!(out.line("Heartbeats:").contains(", stopped answering 0 "));
+        out.probe_adds_up();
+        assert!(out.final_counts().adds_up(), "{}", out.stdout);
+    }
+    let out = run(&args!(
+        "limit 127.0.0.1 {port} -c 50 --rate 20 -i 0 --probe mqtt"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.verdict(),
+        "FOUND: 5 concurrent connections served and held, then one was lost (rejected)"
+    );
+}

@@ -680,6 +680,8 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         ws,
         ws_wrong_accept,
         ws_close_past,
+        mqtt,
+        mqtt_refuse_past,
         max_open,
         reject_after,
         interval,
@@ -755,6 +757,13 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if let Some(k) = ws_close_past {
         line.push("--ws-close-past".to_string());
+        line.push(k.to_string());
+    }
+    if *mqtt {
+        line.push("--mqtt".to_string());
+    }
+    if let Some(k) = mqtt_refuse_past {
+        line.push("--mqtt-refuse-past".to_string());
         line.push(k.to_string());
     }
     if *h2 {

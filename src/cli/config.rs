@@ -723,7 +723,9 @@ impl ServerConfig {
             close_after: args.close_after,
             reset: args.reset,
             greeting,
-            echo: args.echo || args.ws,
+            echo: args.echo || args.ws || args.mqtt,
+            mqtt: args.mqtt,
+            mqtt_refuse_past: args.mqtt_refuse_past,
             ws: args.ws.then_some(WsServeConfig {
                 wrong_accept: args.ws_wrong_accept,
                 close_past: args.ws_close_past,
@@ -761,12 +763,22 @@ fn check_server_combinations(args: &ServerArgs) -> Result<(), Error> {
          GOAWAY: leave out --echo, --greeting and --reject-after (--max-open K sets the cap)"
     } else if args.h2 && args.no_accept {
         "--h2 answers accepted connections, and --no-accept accepts none"
-    } else if args.h2 && args.ws {
-        "--h2 and --ws exclude each other: a server speaks one of them"
-    } else if (args.slow_by.is_some() || args.mute_after.is_some())
-        && !(args.echo || args.h2 || args.ws)
+    } else if [args.h2, args.ws, args.mqtt]
+        .iter()
+        .filter(|on| **on)
+        .count()
+        > 1
     {
-        "--slow-by and --mute-after shape the echo: give --echo (or --ws, --h2)"
+        "--h2, --ws and --mqtt exclude each other: a server speaks one of them"
+    } else if args.mqtt_refuse_past.is_some() && !args.mqtt {
+        "--mqtt-refuse-past shapes an MQTT server: give --mqtt"
+    } else if args.mqtt && (args.no_accept || args.greeting.is_some() || reject_after) {
+        "--mqtt answers each connection's CONNECT: not with --no-accept (none is accepted), \
+         --greeting or --reject-after (their bytes would come before the CONNACK)"
+    } else if (args.slow_by.is_some() || args.mute_after.is_some())
+        && !(args.echo || args.h2 || args.ws || args.mqtt)
+    {
+        "--slow-by and --mute-after shape the echo: give --echo (or --ws, --mqtt, --h2)"
     } else if (args.ws_wrong_accept || args.ws_close_past.is_some()) && !args.ws {
         "--ws-wrong-accept and --ws-close-past shape a WebSocket server: give --ws"
     } else if args.ws && (args.no_accept || args.greeting.is_some() || reject_after) {
@@ -870,6 +882,9 @@ mod tests {
             ("--ws --greeting hi", "before the answer"),
             ("--ws --reject-after 2 x", "before the answer"),
             ("--ws --no-accept", "none is accepted"),
+            ("--mqtt-refuse-past 3", "give --mqtt"),
+            ("--mqtt --ws", "exclude each other"),
+            ("--mqtt --greeting hi", "before the CONNACK"),
         ] {
             let message = refused(words);
             assert!(message.contains(says), "{words}: {message}");
@@ -881,6 +896,7 @@ mod tests {
             "--echo --greeting hi --max-open 2 --reset",
             "--reject-after 2 x --echo --accept-limit 10 --close-after 1s",
             "--ws --ws-close-past 5 --ws-wrong-accept --mute-after 1s --max-open 9 --tls",
+            "--mqtt --mqtt-refuse-past 5 --slow-after 2 --slow-by 1ms --tls",
             "--no-accept --greeting hi",
         ] {
             assert!(server(words).is_ok(), "{words}");

@@ -1046,6 +1046,28 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
+        long: Some("--mqtt"),
+        on: &[Server],
+        help: &[
+            "serve MQTT: answer each CONNECT with a CONNACK",
+            "in its version (3.1.1 or 5), each PINGREQ with",
+            "a PINGRESP; --slow-* and --mute-after shape the",
+            "answers",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
+        long: Some("--mqtt-refuse-past"),
+        values: &["K"],
+        on: &[Server],
+        help: &[
+            "with --mqtt: refuse each connection beyond K",
+            "open at once in its CONNACK (3.1.1: server",
+            "unavailable; 5: quota exceeded), then close it",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
         long: Some("--max-open"),
         values: &["N"],
         on: &[Server],

@@ -23,6 +23,7 @@
 //! | `ws_session.rs` | a WebSocket session: the handshake as the probe, pings as heartbeats, frames read |
 //! | `mqtt.rs` | MQTT's pieces (3.1.1 and 5.0): the CONNECT, packets read with a bounded length, codes in words |
 //! | `mqtt_session.rs` | an MQTT session: CONNECT/CONNACK as the probe, PINGREQ as heartbeats, packets read |
+//! | `mqtt_serve.rs` | the built-in server's MQTT (`server --mqtt`): CONNACK in the CONNECT's version, PINGRESP, a refusal past K |
 //! | `mqtt_ws_session.rs` | MQTT over WebSocket: the upgrade, then an MQTT session whose packets go in binary frames |
 //! | `h2.rs` | HTTP/2's pieces (RFC 9113): the preface, frames read with bounded state, control frames out |
 //! | `h2_session.rs` | an HTTP/2 session: the SETTINGS exchange as the probe, PINGs as heartbeats, frames read |
@@ -45,6 +46,7 @@ pub mod h2_session;
 pub mod knee;
 pub mod limits;
 pub mod mqtt;
+pub mod mqtt_serve;
 pub mod mqtt_session;
 pub mod mqtt_ws_session;
 pub mod pacer;

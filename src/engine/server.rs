@@ -50,6 +50,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::h2::ServerReader;
+use crate::engine::mqtt_serve::MqttServe;
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::timer::{self, Alarm};
@@ -112,6 +113,12 @@ pub struct ServerConfig {
     /// `--ws`: each connection is a WebSocket (`engine::ws_serve`), its answers written as
     /// an echo is (so `--slow-by` and `--mute-after` shape them).
     pub ws: Option<WsServeConfig>,
+    /// `--mqtt`: each connection is an MQTT client (`engine::mqtt_serve`), its answers
+    /// written as an echo is.
+    pub mqtt: bool,
+    /// `--mqtt-refuse-past K`: each connection beyond K open at once is refused in its
+    /// CONNACK, then closed.
+    pub mqtt_refuse_past: Option<u64>,
 }
 
 /// `--ws` and its faults.
@@ -242,6 +249,8 @@ struct Held {
     handshaking: bool,
     /// With `--ws`: its WebSocket, whose answers go to `echo`.
     ws: Option<Box<WsServe>>,
+    /// With `--mqtt`: its MQTT, whose answers go to `echo`.
+    mqtt: Option<Box<MqttServe>>,
     /// With `--h2`: the client's preface and frames as they are read.
     h2: ServerReader,
 }
@@ -276,8 +285,9 @@ pub struct Server<'s> {
     counts: Counts,
     /// Connections turned away whose refusal is still being written: open, not held.
     refusing: u64,
-    /// With `--ws-close-past`: connections being upgraded to be closed with 1013.
-    ws_closing: u64,
+    /// With `--ws-close-past` or `--mqtt-refuse-past`: connections past the cap being
+    /// answered in their protocol (a close with 1013, a refusing CONNACK), then closed.
+    answering_away: u64,
     stop: Option<Stop>,
     read_buf: Box<[u8]>,
 }
@@ -352,7 +362,7 @@ impl<'s> Server<'s> {
                 ..Counts::default()
             },
             refusing: 0,
-            ws_closing: 0,
+            answering_away: 0,
             stop: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
             config,
@@ -593,16 +603,24 @@ impl<'s> Server<'s> {
         if let Some(tls) = self.counts.tls.as_mut().filter(|_| handshaking) {
             tls.handshaking += 1;
         }
-        let ws = self.config.ws.filter(|_| role == Role::Served).map(|ws| {
-            // Past K open at once (these among them), it is upgraded and closed.
-            let open = self.counts.open - 1 - self.refusing - self.ws_closing;
-            let past = ws.close_past.is_some_and(|k| open >= k);
-            if past {
-                self.ws_closing += 1;
-                self.counts.turned_away += 1;
-            }
-            Box::new(WsServe::new(ws.wrong_accept, past))
-        });
+        // Past a protocol's cap, K open at once (these among them), it is answered with a
+        // refusal in that protocol, then closed.
+        let open = self.counts.open - 1 - self.refusing - self.answering_away;
+        let cap = self
+            .config
+            .ws
+            .and_then(|ws| ws.close_past)
+            .or(self.config.mqtt_refuse_past);
+        let past = role == Role::Served && cap.is_some_and(|k| open >= k);
+        if past {
+            self.answering_away += 1;
+            self.counts.turned_away += 1;
+        }
+        let ws = (self.config.ws)
+            .filter(|_| role == Role::Served)
+            .map(|ws| Box::new(WsServe::new(ws.wrong_accept, past)));
+        let mqtt =
+            (self.config.mqtt && role == Role::Served).then(|| Box::new(MqttServe::new(past)));
         entry.insert(Held {
             stream,
             seq,
@@ -614,6 +632,7 @@ impl<'s> Server<'s> {
             echo_at: None,
             handshaking,
             ws,
+            mqtt,
             h2: ServerReader::default(),
         });
         match role {
@@ -783,6 +802,10 @@ impl<'s> Server<'s> {
                             // Closed once its answers are written; nothing more is read.
                             held.read_closed = true;
                         }
+                    } else if let Some(mqtt) = &mut held.mqtt {
+                        if mqtt.on_bytes(&self.read_buf[..n], &mut held.echo) == After::Close {
+                            held.read_closed = true;
+                        }
                     } else {
                         held.echo.extend_from_slice(&self.read_buf[..n]);
                     }
@@ -843,8 +866,10 @@ impl<'s> Server<'s> {
         if held.role == Role::TurnedAway {
             self.refusing -= 1;
         }
-        if held.ws.as_ref().is_some_and(|ws| ws.turned_away()) {
-            self.ws_closing -= 1;
+        if held.ws.as_ref().is_some_and(|ws| ws.turned_away())
+            || held.mqtt.as_ref().is_some_and(|mqtt| mqtt.refuses())
+        {
+            self.answering_away -= 1;
         }
         if let Some(tls) = self.counts.tls.as_mut().filter(|_| held.handshaking) {
             tls.handshaking -= 1;

@@ -178,6 +178,10 @@ pub struct ServerArgs {
     /// `--ws-close-past K`: upgrade each connection beyond K open at once, then close it
     /// with 1013.
     pub ws_close_past: Option<u64>,
+    /// `--mqtt`: answer each connection as an MQTT broker does.
+    pub mqtt: bool,
+    /// `--mqtt-refuse-past K`: refuse each connection beyond K open at once in its CONNACK.
+    pub mqtt_refuse_past: Option<u64>,
     /// Hold at most this many open; `None` for no limit (0 closes every one at once).
     pub max_open: Option<u64>,
     /// `--reject-after K TEXT`: hold K open at once, and write TEXT's bytes (its escapes

@@ -321,6 +321,8 @@ pub(super) fn parse_server(
     let ws = flag(&mut args, &["--ws"])?;
     let ws_wrong_accept = flag(&mut args, &["--ws-wrong-accept"])?;
     let ws_close_past = option(&mut args, &["--ws-close-past"], whole_number)?;
+    let mqtt = flag(&mut args, &["--mqtt"])?;
+    let mqtt_refuse_past = option(&mut args, &["--mqtt-refuse-past"], whole_number)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
     let tls = flag(&mut args, &["--tls"])?;
     let h2 = flag(&mut args, &["--h2"])?;
@@ -344,6 +346,8 @@ pub(super) fn parse_server(
         ws,
         ws_wrong_accept,
         ws_close_past,
+        mqtt,
+        mqtt_refuse_past,
         max_open,
         reject_after,
         interval,
