@@ -452,3 +452,30 @@ fn a_connection_closed_by_a_close_frame_is_held_no_more() {
     assert_eq!(summary["probe"]["served"], 6, "{summary}");
     assert_eq!(summary["probe"]["served_open"], 5, "{summary}");
 }
+
+#[test]
+fn the_json_ticks_count_what_the_server_said_as_the_run_goes() {
+    let (_server, port) = common::start_server(&["-m", "0", "--ws", "--ws-close-past", "2"]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 4 -s 50ms -y -i 100ms --probe ws --hold 300ms --json"
+    ));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let ticks: Vec<serde_json::Value> = (out.stdout.lines())
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect(line))
+        .filter(|value| value["type"] == "tick")
+        .collect();
+    let closed_by_1013 = |tick: &serde_json::Value| {
+        (tick["probe"]["events"].as_array())
+            .and_then(|events| {
+                events
+                    .iter()
+                    .find(|e| e["what"] == "closed by the server with 1013 (try again later)")
+            })
+            .map_or(0, |e| e["count"].as_u64().unwrap())
+    };
+    // None at the start, both once the third and fourth were closed, before the end.
+    assert_eq!(closed_by_1013(&ticks[0]), 0, "{}", out.stdout);
+    let last = ticks.last().expect("ticks");
+    assert_eq!(closed_by_1013(last), 2, "{}", out.stdout);
+    assert!(ticks.len() >= 4, "{}", out.stdout);
+}
