@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
 use crate::cli::tls;
-use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs};
+use crate::cli::{Addressing, Family, LimitArgs, MetricsArgs, Progress, RunArgs, ServerArgs};
 use crate::engine::Plan;
 use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
@@ -39,6 +39,7 @@ pub struct RunConfig {
     /// The whole run's connections (`-c`); with `--shard`, `plan.connections` is this
     /// shard's part of them.
     pub whole_connections: u64,
+    pub metrics: MetricsArgs,
 }
 
 impl RunConfig {
@@ -145,6 +146,7 @@ impl RunConfig {
             hdr_log: args.hdr_log,
             summary: args.summary,
             thresholds: args.thresholds,
+            metrics: args.metrics,
         })
     }
 
@@ -178,6 +180,7 @@ pub struct LimitConfig {
     pub summary: Option<PathBuf>,
     /// `--json`: ticks and a summary on stdout instead of the text report.
     pub json: bool,
+    pub metrics: MetricsArgs,
 }
 
 impl LimitConfig {
@@ -230,6 +233,7 @@ impl LimitConfig {
             debug: args.debug,
             summary: args.summary,
             json: args.json,
+            metrics: args.metrics,
         })
     }
 }
