@@ -218,7 +218,8 @@ impl Scrape {
         self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
         let ask = match self.head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
             Some(at) => ask_of(&self.head[..from + at]),
-            None if self.head.len() > MAX_HEAD => Ask::TooLarge,
+            // Full: an end that starts within the bound would have been found.
+            None if self.head.len() >= MAX_HEAD + 4 => Ask::TooLarge,
             None => return,
         };
         self.answered = true;
