@@ -460,3 +460,29 @@ fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
     let out = finish(guard, started, Duration::from_secs(30));
     assert_eq!(out.code, Some(0), "{out:?}");
 }
+
+#[test]
+fn limit_serves_the_same_endpoint_through_its_search() {
+    let (_server, port) = echo_server();
+    let metrics = free_port();
+    let started = Instant::now();
+    let mut guard = spawn(&args!(
+        "limit 127.0.0.1 {port} -r 500 -c 20 --hold 1s -i 0 --json --metrics 127.0.0.1:{metrics} --metrics-linger 60s"
+    ));
+    let summary: Value = serde_json::from_str(&first_line(&mut guard)).expect("JSON");
+    assert_eq!(summary["limit"]["finding"], "no_limit", "{summary}");
+    let text = scrape(metrics, None).body;
+    promtool_passes(&text);
+    let target = format!("{T}{port}\"");
+    let established = format!("tcpgoon_connections{{{target},state=\"established\"}}");
+    assert_eq!(value(&text, &established), 20, "{text}");
+    assert_eq!(
+        value(&text, &established),
+        at(&summary, "counts.established")
+    );
+    // A signal ends the linger; the status is the search's: no limit found below -c.
+    signal(&guard, libc::SIGTERM);
+    let out = finish(guard, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert_eq!(summary["exit_status"], 4, "{summary}");
+}
