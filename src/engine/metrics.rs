@@ -15,8 +15,9 @@
 //! is accepted and closed at once), at most [`MAX_HEAD`] bytes read from each, at most
 //! [`ACCEPT_BATCH`] accepted a turn (the rest the next turn, the poll not waiting), and every
 //! write non-blocking. The answer is rendered when the request is whole, from the stats of
-//! that moment. [`Scrape`] is the sans-I/O part: bytes and time in, bytes out; the engine
-//! never formats, so the exposition is a function handed in ([`Render`]).
+//! that turn of the loop (once a turn and format at most, however many scrapers ask).
+//! [`Scrape`] is the sans-I/O part: bytes and time in, bytes out; the engine never formats,
+//! so the exposition is a function handed in ([`Render`]).
 //!
 //! After the run, [`Metrics::linger`] keeps answering (`--metrics-linger`), so a last scrape
 //! sees the final counts: a loop of its own over the listener and the signals, which a
@@ -256,6 +257,9 @@ pub struct Metrics {
     listener: TcpListener,
     scrapes: Slab<(TcpStream, Scrape)>,
     render: Render,
+    /// The last exposition rendered in each format, and the turn it was rendered in: the
+    /// scrapes of one turn share it, so many scrapers at once cost one rendering a turn.
+    rendered: [Option<(Instant, Vec<u8>)>; 2],
     /// Connections may wait to be accepted: the last turn stopped at its batch.
     accept_pending: bool,
 }
@@ -269,6 +273,7 @@ impl Metrics {
             listener,
             scrapes: Slab::with_capacity(MAX_SCRAPES),
             render,
+            rendered: [None, None],
             accept_pending: false,
         })
     }
@@ -315,7 +320,7 @@ impl Metrics {
         if token == LISTENER {
             self.accept(registry, now);
         } else if let Some(key) = key_of(token) {
-            self.serve(registry, key, stats);
+            self.serve(registry, key, stats, now);
         }
     }
 
@@ -368,11 +373,18 @@ impl Metrics {
 
     /// Reads what the scraper sent (at most a head's worth), writes what the answer has
     /// left, and closes the connection once it is done or the scraper is gone.
-    fn serve(&mut self, registry: &Registry, key: usize, stats: &Stats) {
+    fn serve(&mut self, registry: &Registry, key: usize, stats: &Stats, now: Instant) {
         let Some((stream, scrape)) = self.scrapes.get_mut(key) else {
             return;
         };
-        let render = &self.render;
+        let (render, rendered) = (&self.render, &mut self.rendered);
+        let mut body = |format: Format| {
+            let cached = &mut rendered[format as usize];
+            match cached {
+                Some((at, bytes)) if *at == now => bytes.clone(),
+                _ => cached.insert((now, render(stats, format))).1.clone(),
+            }
+        };
         let mut gone = false;
         let mut buf = [0u8; 4096];
         while scrape.reading() {
@@ -381,7 +393,7 @@ impl Metrics {
                     gone = true;
                     break;
                 }
-                Ok(n) => scrape.received(&buf[..n], |format| render(stats, format)),
+                Ok(n) => scrape.received(&buf[..n], &mut body),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
