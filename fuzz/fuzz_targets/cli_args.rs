@@ -31,8 +31,8 @@ use libfuzzer_sys::fuzz_target;
 use tcpgoon::cli::complete::Shell;
 use tcpgoon::cli::escape;
 use tcpgoon::cli::{
-    self, Addressing, Command, Family, HELP, LimitArgs, MergeArgs, PlotArgs, Probing, Progress,
-    RunArgs, ServerArgs, Sub, TlsArgs,
+    self, Addressing, Command, Family, HELP, LimitArgs, MergeArgs, MetricsArgs, PlotArgs, Probing,
+    Progress, RunArgs, ServerArgs, Sub, TlsArgs,
 };
 use tcpgoon::engine::mqtt;
 use tcpgoon::engine::probe::ProbeKind;
@@ -390,6 +390,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         shard,
         start_at,
         tls,
+        metrics,
     } = run;
     let mut line = vec![
         "run".to_string(),
@@ -457,6 +458,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
     push_tls(&mut line, tls);
+    push_metrics(&mut line, metrics);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
@@ -479,6 +481,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
         probing,
         tls,
         max_latency,
+        metrics,
     } = limit;
     let mut line = vec!["limit".to_string(), "-r".to_string(), rate.to_string()];
     if let Some(n) = connections {
@@ -515,6 +518,7 @@ fn limit_line(limit: &LimitArgs) -> Vec<String> {
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
     push_tls(&mut line, tls);
+    push_metrics(&mut line, metrics);
     line.extend(["--".to_string(), host.clone(), port.to_string()]);
     line
 }
@@ -598,6 +602,20 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
         if let Some(value) = value {
             push_text(line, key, value);
         }
+    }
+}
+
+/// `--metrics` and its linger, which only it may have.
+fn push_metrics(line: &mut Vec<String>, metrics: &MetricsArgs) {
+    let MetricsArgs { addr, linger } = metrics;
+    match addr {
+        Some(addr) => {
+            line.push("--metrics".to_string());
+            line.push(addr.to_string());
+            line.push("--metrics-linger".to_string());
+            line.push(canonical(*linger));
+        }
+        None => assert!(linger.is_zero(), "--metrics-linger without --metrics"),
     }
 }
 

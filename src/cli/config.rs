@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::parse::Probing;
 use crate::cli::tls;
-use crate::cli::{Addressing, Family, LimitArgs, Progress, RunArgs, ServerArgs, TlsArgs};
+use crate::cli::{
+    Addressing, Family, LimitArgs, MetricsArgs, Progress, RunArgs, ServerArgs, TlsArgs,
+};
 use crate::engine::Plan;
 use crate::engine::beat::{BeatReply, HeartbeatPlan, POSTGRES_EMPTY_QUERY};
 use crate::engine::conn;
@@ -40,6 +42,7 @@ pub struct RunConfig {
     /// The whole run's connections (`-c`); with `--shard`, `plan.connections` is this
     /// shard's part of them.
     pub whole_connections: u64,
+    pub metrics: MetricsArgs,
 }
 
 impl RunConfig {
@@ -147,6 +150,7 @@ impl RunConfig {
             hdr_log: args.hdr_log,
             summary: args.summary,
             thresholds: args.thresholds,
+            metrics: args.metrics,
         })
     }
 
@@ -180,6 +184,7 @@ pub struct LimitConfig {
     pub summary: Option<PathBuf>,
     /// `--json`: ticks and a summary on stdout instead of the text report.
     pub json: bool,
+    pub metrics: MetricsArgs,
 }
 
 impl LimitConfig {
@@ -233,6 +238,7 @@ impl LimitConfig {
             debug: args.debug,
             summary: args.summary,
             json: args.json,
+            metrics: args.metrics,
         })
     }
 }

@@ -403,6 +403,24 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         on: &[Run],
         help: &[
+            "answer GET /metrics on IP:PORT with the run's",
+            "counts and latency histograms, for Prometheus to",
+            "scrape; served by the run's own loop",
+        ],
+        ..METRICS
+    },
+    Flag {
+        on: &[Run],
+        help: &[
+            "with --metrics: after the report, keep answering",
+            "scrapes this long, so the last sees the final",
+            "counts; a signal ends it",
+        ],
+        ..METRICS_LINGER
+    },
+    Flag {
+        on: &[Run],
+        help: &[
             "fail (exit 3) when connect latency statistic P",
             "exceeds DUR: p50, p99.9, max or mean; repeatable;",
             "e.g. p99=20ms; rtt:p99=1ms bounds the kernel's",
@@ -756,6 +774,20 @@ pub const FLAGS: &[Flag] = &[
             "with the finding in `limit` (for `tcpgoon plot`)",
         ],
         ..JSON
+    },
+    Flag {
+        on: &[Limit],
+        help: &["answer GET /metrics on ADDR:PORT, as run does"],
+        ..METRICS
+    },
+    Flag {
+        on: &[Limit],
+        help: &[
+            "with --metrics: after the report, keep answering",
+            "scrapes this long, so the last sees the final",
+            "counts; a signal ends it",
+        ],
+        ..METRICS_LINGER
     },
     Flag {
         on: &[Limit],
@@ -1203,6 +1235,18 @@ const SUMMARY: Flag = Flag {
     long: Some("--summary"),
     values: &["FILE"],
     kind: Kind::File,
+    ..Flag::NONE
+};
+
+const METRICS: Flag = Flag {
+    long: Some("--metrics"),
+    values: &["IP:PORT"],
+    ..Flag::NONE
+};
+
+const METRICS_LINGER: Flag = Flag {
+    long: Some("--metrics-linger"),
+    values: &["DUR"],
     ..Flag::NONE
 };
 

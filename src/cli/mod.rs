@@ -34,7 +34,7 @@ pub mod values;
 pub use flags::Sub;
 pub use help::{HELP, VERSION, version_text};
 pub use parse::{
-    Addressing, Command, Family, LimitArgs, MergeArgs, PlotArgs, Probing, RunArgs, ServerArgs,
-    TlsArgs, parse,
+    Addressing, Command, Family, LimitArgs, MergeArgs, MetricsArgs, PlotArgs, Probing, RunArgs,
+    ServerArgs, TlsArgs, parse,
 };
 pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};

@@ -7,11 +7,16 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::cli::MetricsArgs;
 use crate::commands::warn_about_ports;
 use crate::engine::Plan;
 use crate::engine::limits;
+use crate::engine::metrics::{Metrics, Render};
+use crate::engine::stats::Stats;
+use crate::engine::target::Target;
 use crate::error::{self, Error};
 use crate::judge::verdict::Ending;
+use crate::report::metrics::render;
 use crate::report::outlet::StdStreams;
 use crate::report::summary_file::SummaryFile;
 
@@ -36,6 +41,38 @@ pub fn check_limits(plan: &Plan) -> Result<(), Error> {
     limits::fit_open_files(plan.connections)?;
     limits::reserve_descriptors(plan.connections);
     warn_about_ports(plan)
+}
+
+/// `--metrics`: the endpoint, bound before the first attempt (an address that cannot be
+/// bound is bad input), its series labelled with the target as `host:port`.
+pub fn bind_metrics(args: &MetricsArgs, target: &Target) -> Result<Option<Metrics>, Error> {
+    let Some(addr) = args.addr else {
+        return Ok(None);
+    };
+    let primary = target.primary();
+    let label = if target.name == primary.ip().to_string() {
+        primary.to_string()
+    } else {
+        format!("{}:{}", target.name, target.port)
+    };
+    let render: Render = Box::new(move |stats, format| render(stats, &label, format));
+    Metrics::bind(addr, render).map(Some)
+}
+
+/// `--metrics-linger`: after the report, the endpoint answers from the final `stats` this
+/// long (or until a signal), then the command's `status` stands.
+pub fn linger(
+    metrics: Option<&mut Metrics>,
+    args: &MetricsArgs,
+    stats: &Stats,
+    status: Result<u8, Error>,
+) -> Result<u8, Error> {
+    let lingered = match metrics {
+        Some(metrics) if !args.linger.is_zero() => metrics.linger(stats, args.linger),
+        _ => Ok(()),
+    };
+    let status = status?;
+    lingered.map(|()| status)
 }
 
 impl Outputs {

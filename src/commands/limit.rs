@@ -24,6 +24,7 @@ use crate::units::duration::canonical;
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;
+    let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
     finish::check_limits(&config.plan)?;
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
@@ -41,7 +42,11 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         hdr: None,
         debug: config.debug.then(|| outputs.streams.stderr()),
     };
-    let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    let mut engine = Engine::new(config.plan.clone(), Some(&signals))?;
+    if let Some(metrics) = metrics.as_mut() {
+        engine = engine.with_metrics(metrics)?;
+    }
+    let (outcome, open) = engine.run(&mut live)?;
     // As for `run`: the next signal ends the process, and the report follows the live lines.
     signals.let_next_kill();
     drop(live);
@@ -50,7 +55,8 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         config: &config,
         outcome: &outcome,
     };
-    outputs.finish(&report, None, open)
+    let status = outputs.finish(&report, None, open);
+    finish::linger(metrics.as_mut(), &config.metrics, &outcome.stats, status)
 }
 
 /// `limit`'s report: the final lines and what was found, or the JSON summary with it.

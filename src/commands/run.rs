@@ -25,6 +25,7 @@ use crate::units::duration::canonical;
 
 pub fn run(args: RunArgs) -> Result<u8, Error> {
     let mut config = RunConfig::resolve(args)?;
+    let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
     finish::check_limits(&config.plan)?;
     if !config.assume_yes && !confirm(&config) {
         return Ok(exit::INCOMPLETE);
@@ -55,7 +56,11 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         check_start_at(at, SystemTime::now())?;
     }
     let signals = mode.signals()?;
-    let (outcome, open) = Engine::new(config.plan.clone(), Some(&signals))?.run(&mut live)?;
+    let mut engine = Engine::new(config.plan.clone(), Some(&signals))?;
+    if let Some(metrics) = metrics.as_mut() {
+        engine = engine.with_metrics(metrics)?;
+    }
+    let (outcome, open) = engine.run(&mut live)?;
     // Nothing reads the signals now: the next one ends the process, even while the report
     // waits for a reader. Nor is anything dropped: only the report waits on the output.
     signals.let_next_kill();
@@ -75,7 +80,8 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         dropped: outputs.streams.dropped() + hdr_log.as_ref().map_or(0, HdrLogFile::dropped),
         mode,
     };
-    outputs.finish(&report, hdr_failed, open)
+    let status = outputs.finish(&report, hdr_failed, open);
+    finish::linger(metrics.as_mut(), &config.metrics, &outcome.stats, status)
 }
 
 /// One line on stderr for each gate the run missed, before the report.

@@ -36,6 +36,7 @@
 //! | `stats.rs` | counts by state, causes, latency histograms |
 //! | `timeline.rs` | the counts over time, sampled into a bounded buffer, for plots |
 //! | `limits.rs` | this machine's limits: open files, ports |
+//! | `metrics.rs` | `--metrics`: the scrape endpoint the run's loop serves, sans-I/O requests and responses |
 //! | `tls.rs` | TLS configuration: the client's sessions, the server's certificate, failures |
 
 pub mod beat;
@@ -45,6 +46,7 @@ pub mod h2;
 pub mod h2_session;
 pub mod knee;
 pub mod limits;
+pub mod metrics;
 pub mod mqtt;
 pub mod mqtt_serve;
 pub mod mqtt_session;

@@ -50,6 +50,7 @@ use crate::engine::conn::{self, Closure, Conn, Failure, Stack, State, Step, Up};
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::h2_session::H2Session;
 use crate::engine::knee::{KneeGate, KneeWatch};
+use crate::engine::metrics::Metrics;
 use crate::engine::mqtt_session::MqttSession;
 use crate::engine::mqtt_ws_session::MqttWsSession;
 use crate::engine::pacer::{Pacer, Shard, Ticker};
@@ -256,6 +257,8 @@ pub struct Engine<'s> {
     knees: Vec<KneeWatch>,
     stats: Stats,
     signals: Option<&'s SignalFd>,
+    /// `--metrics`: the scrape endpoint, served by this loop.
+    metrics: Option<&'s mut Metrics>,
     start: Instant,
     origin: SystemTime,
     first_attempt_lag: Option<Duration>,
@@ -431,6 +434,7 @@ impl<'s> Engine<'s> {
             stats,
             routes,
             signals,
+            metrics: None,
             start,
             origin,
             first_attempt_lag: None,
@@ -440,6 +444,14 @@ impl<'s> Engine<'s> {
             look_at_once: true,
             plan,
         })
+    }
+
+    /// Serves `metrics` from this loop, with the stats of each moment; it is let go when
+    /// the run ends, for its owner to linger with.
+    pub fn with_metrics(mut self, metrics: &'s mut Metrics) -> Result<Engine<'s>, Error> {
+        metrics.register(self.poll.registry())?;
+        self.metrics = Some(metrics);
+        Ok(self)
     }
 
     /// Runs until every attempt has an outcome, a signal arrives, or a local limit is hit.
@@ -461,6 +473,10 @@ impl<'s> Engine<'s> {
                     }
                 } else if event.token() == ALARM {
                     self.alarm.fired();
+                } else if Metrics::owns(event.token()) {
+                    if let Some(metrics) = self.metrics.as_deref_mut() {
+                        metrics.on_event(self.poll.registry(), event.token(), &self.stats, now);
+                    }
                 } else {
                     let readable = event.is_readable() || event.is_read_closed();
                     let writable = event.is_writable();
@@ -486,7 +502,9 @@ impl<'s> Engine<'s> {
             if self.advance(now) && !self.beats_out_at_the_end(now) {
                 break now;
             }
-            let timeout = if batch_full || !self.unread.is_empty() {
+            let scrapes_left = (self.metrics.as_deref_mut())
+                .is_some_and(|metrics| metrics.turn(self.poll.registry(), now));
+            let timeout = if batch_full || scrapes_left || !self.unread.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.alarm
@@ -495,6 +513,9 @@ impl<'s> Engine<'s> {
             };
             timer::wait(&mut self.poll, &mut events, timeout)?;
         };
+        if let Some(metrics) = self.metrics.take() {
+            metrics.deregister(self.poll.registry());
+        }
         self.settle_dialing(end, observer);
         if self.stats.knee.is_some() {
             // With what came of its window's slow beats while the search went on.
@@ -579,6 +600,7 @@ impl<'s> Engine<'s> {
             self.session_deadlines.next_deadline(),
             self.handshake_deadlines.next_deadline(),
             self.knees.iter().filter_map(KneeWatch::next_deadline).min(),
+            self.metrics.as_deref().and_then(Metrics::next_deadline),
         ]
         .into_iter()
         .flatten()

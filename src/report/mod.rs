@@ -15,6 +15,7 @@
 //! | `hdrlog.rs` | `--hdr-log`: connect latencies as an HdrHistogram interval log |
 //! | `progress.rs` | the live status line on a terminal |
 //! | `live.rs` | every live output of a run, as the engine's observer |
+//! | `metrics.rs` | `--metrics`: the stats as a scrape sees them, Prometheus text or OpenMetrics |
 //! | `outlet.rs` | where live output goes: bounded queues, drained by writer threads |
 //! | `server.rs` | `tcpgoon server`'s lines |
 //! | `hdr.rs` | a histogram's HdrHistogram V2 encoding, checked and bounded before it is decoded |
@@ -28,6 +29,7 @@ pub mod hdr;
 pub mod hdrlog;
 pub mod json;
 pub mod live;
+pub mod metrics;
 pub mod outlet;
 #[cfg(test)]
 mod pinned;

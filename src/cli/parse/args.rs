@@ -87,6 +87,16 @@ pub struct TlsArgs {
     pub version: Option<Versions>,
 }
 
+/// `--metrics <ADDR:PORT>` and `--metrics-linger <DUR>`, as typed: shared by `run` and
+/// `limit`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsArgs {
+    /// Where to answer scrapes; `None`: no endpoint.
+    pub addr: Option<std::net::SocketAddr>,
+    /// How long to keep answering after the report.
+    pub linger: Duration,
+}
+
 /// `tcpgoon limit` as typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LimitArgs {
@@ -110,6 +120,7 @@ pub struct LimitArgs {
     pub addressing: Addressing,
     pub probing: Probing,
     pub tls: TlsArgs,
+    pub metrics: MetricsArgs,
 }
 
 /// `tcpgoon run` as typed, each value checked for form.
@@ -139,6 +150,7 @@ pub struct RunArgs {
     /// `--start-at`: when the schedule starts, by the wall clock.
     pub start_at: Option<SystemTime>,
     pub tls: TlsArgs,
+    pub metrics: MetricsArgs,
 }
 
 /// `tcpgoon plot` as typed: the `--json` outputs to draw, and where the picture goes.

@@ -51,6 +51,7 @@ pub(super) fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
+    let metrics = parse_metrics(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
@@ -74,6 +75,7 @@ pub(super) fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs
         shard,
         start_at,
         tls,
+        metrics,
     })
 }
 
@@ -119,6 +121,7 @@ pub(super) fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<Limit
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
+    let metrics = parse_metrics(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
@@ -136,6 +139,7 @@ pub(super) fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<Limit
         addressing,
         probing,
         tls,
+        metrics,
     })
 }
 
@@ -238,6 +242,25 @@ pub(super) fn parse_probing(args: &mut Args) -> Result<Probing, Error> {
 }
 
 /// `--tls` and its options; `cli::tls` checks how they combine.
+/// `--metrics ADDR:PORT` (an IP address and a port, nothing to resolve) and
+/// `--metrics-linger DUR`, which needs it.
+pub(super) fn parse_metrics(args: &mut Args) -> Result<MetricsArgs, Error> {
+    let addr = option(args, &["--metrics"], |s| {
+        s.parse::<std::net::SocketAddr>()
+            .map_err(|_| format!("'{s}' is not IP:PORT (127.0.0.1:9090, [::1]:9090)"))
+    })?;
+    let linger = option(args, &["--metrics-linger"], long_with_unit)?;
+    if linger.is_some() && addr.is_none() {
+        return Err(Error::Usage(
+            "--metrics-linger keeps a --metrics endpoint answering: give --metrics too".to_string(),
+        ));
+    }
+    Ok(MetricsArgs {
+        addr,
+        linger: linger.unwrap_or(Duration::ZERO),
+    })
+}
+
 pub(super) fn parse_tls(args: &mut Args) -> Result<TlsArgs, Error> {
     Ok(TlsArgs {
         sni: option(args, &["--sni"], |s| match s {

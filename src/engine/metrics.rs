@@ -1,0 +1,586 @@
+//! `--metrics`: an HTTP/1.1 endpoint, `GET /metrics`, served by the run's own loop: no
+//! thread, no runtime. A listener under its own token, and the scrapes it accepts in a slab
+//! of their own, each read until its request head ends, answered, and closed.
+//!
+//! ```text
+//!  accepted ──head whole──▶ GET /metrics: 200 and the exposition (OpenMetrics when the
+//!     │                     Accept header names it, else Prometheus text 0.0.4)
+//!     │                     GET or HEAD elsewhere: 404; another method: 405
+//!     ├──head past 8 KiB──▶ 431
+//!     ├──not HTTP─────────▶ 400          ──▶ written (the rest on WRITABLE) ──▶ closed
+//!     └──peer closed, or SCRAPE_TIMEOUT since accepted ──────────────────────▶ closed
+//! ```
+//!
+//! A scraper never holds the run up: at most [`MAX_SCRAPES`] at once (past them, a new one
+//! is accepted and closed at once), at most [`MAX_HEAD`] bytes read from each, at most
+//! [`ACCEPT_BATCH`] accepted a turn (the rest the next turn, the poll not waiting), and every
+//! write non-blocking. The answer is rendered when the request is whole, from the stats of
+//! that turn of the loop (once a turn and format at most, however many scrapers ask).
+//! [`Scrape`] is the sans-I/O part: bytes and time in, bytes out; the engine never formats,
+//! so the exposition is a function handed in ([`Render`]).
+//!
+//! After the run, [`Metrics::linger`] keeps answering (`--metrics-linger`), so a last scrape
+//! sees the final counts: a loop of its own over the listener and the signals, which a
+//! SIGINT, SIGTERM or SIGHUP ends.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token};
+use slab::Slab;
+
+use crate::engine::signal::{Caught, SignalFd};
+use crate::engine::stats::Stats;
+use crate::engine::timer;
+use crate::error::Error;
+
+/// Scrapes served at once.
+pub const MAX_SCRAPES: usize = 64;
+/// The most a request head may be.
+pub const MAX_HEAD: usize = 8 * 1024;
+/// Connections accepted a turn.
+pub const ACCEPT_BATCH: usize = 16;
+/// From a scrape's accept to its answer written: a scraper that sends nothing, or reads
+/// nothing, gives its slot back after this.
+pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The listener's token; the scrapes' are below it, one per slab key.
+const LISTENER: Token = Token(usize::MAX - 2);
+/// The token of the signals while lingering (the run's loop has its own).
+const SIGNALS: Token = Token(usize::MAX);
+
+/// The exposition's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`.
+    Prometheus,
+    /// `application/openmetrics-text; version=1.0.0`, ending with `# EOF`.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// The exposition of the stats in a format.
+pub type Render = Box<dyn Fn(&Stats, Format) -> Vec<u8>>;
+
+/// What a request asks for, once its head is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// `GET /metrics`; `head`: `HEAD /metrics`, the headers without the body.
+    Metrics {
+        format: Format,
+        head: bool,
+    },
+    NotFound,
+    MethodNotAllowed,
+    TooLarge,
+    BadRequest,
+}
+
+/// Reads a request head: `GET /metrics HTTP/1.1`, headers, an empty line.
+fn ask_of(head: &[u8]) -> Ask {
+    let Ok(head) = std::str::from_utf8(head) else {
+        return Ask::BadRequest;
+    };
+    let mut lines = head.split("\r\n");
+    let mut request = lines.next().unwrap_or_default().split(' ');
+    let (Some(method), Some(target), Some(version), None) = (
+        request.next(),
+        request.next(),
+        request.next(),
+        request.next(),
+    ) else {
+        return Ask::BadRequest;
+    };
+    if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
+        return Ask::BadRequest;
+    }
+    let path = target.split('?').next().unwrap_or_default();
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
+        return Ask::MethodNotAllowed;
+    }
+    if path != "/metrics" {
+        return Ask::NotFound;
+    }
+    let openmetrics = lines
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("accept"))
+        .any(|(_, value)| accepts_openmetrics(value));
+    Ask::Metrics {
+        format: if openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        },
+        head: head_only,
+    }
+}
+
+/// Whether an Accept header's value names OpenMetrics text, with a weight above zero.
+fn accepts_openmetrics(value: &str) -> bool {
+    value.split(',').any(|range| {
+        let mut params = range.split(';').map(str::trim);
+        let media = params.next().unwrap_or_default();
+        media.eq_ignore_ascii_case("application/openmetrics-text")
+            && !params.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            })
+    })
+}
+
+/// The whole response to `ask`, `body` being the exposition when it asks for it.
+pub fn response(ask: Ask, body: impl FnOnce(Format) -> Vec<u8>) -> Vec<u8> {
+    let (status, content_type, body, send_body) = match ask {
+        Ask::Metrics { format, head } => ("200 OK", format.content_type(), body(format), !head),
+        Ask::NotFound => (
+            "404 Not Found",
+            "text/plain",
+            b"try /metrics\n".to_vec(),
+            true,
+        ),
+        Ask::MethodNotAllowed => (
+            "405 Method Not Allowed",
+            "text/plain",
+            b"GET /metrics\n".to_vec(),
+            true,
+        ),
+        Ask::TooLarge => (
+            "431 Request Header Fields Too Large",
+            "text/plain",
+            b"request head over 8 KiB\n".to_vec(),
+            true,
+        ),
+        Ask::BadRequest => (
+            "400 Bad Request",
+            "text/plain",
+            b"bad request\n".to_vec(),
+            true,
+        ),
+    };
+    let allow = if ask == Ask::MethodNotAllowed {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if send_body {
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+/// One scrape's exchange, without its socket: the request read, then the response written.
+#[derive(Debug)]
+pub struct Scrape {
+    head: Vec<u8>,
+    out: Vec<u8>,
+    written: usize,
+    answered: bool,
+    deadline: Instant,
+}
+
+impl Scrape {
+    pub fn new(now: Instant) -> Scrape {
+        Scrape {
+            head: Vec::new(),
+            out: Vec::new(),
+            written: 0,
+            answered: false,
+            deadline: now + SCRAPE_TIMEOUT,
+        }
+    }
+
+    /// Takes bytes the scraper sent. Once the head is whole (or too long, or the scraper
+    /// sent more than a head), the response is rendered and waits to be written
+    /// ([`Scrape::unwritten`]); whatever comes after it is ignored.
+    pub fn received(&mut self, bytes: &[u8], body: impl FnOnce(Format) -> Vec<u8>) {
+        if self.answered {
+            return;
+        }
+        // Where the head's end can be: it may straddle the last read.
+        let from = self.head.len().saturating_sub(3);
+        let room = MAX_HEAD + 4 - self.head.len();
+        self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let ask = match self.head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(at) => ask_of(&self.head[..from + at]),
+            // Full: an end that starts within the bound would have been found.
+            None if self.head.len() >= MAX_HEAD + 4 => Ask::TooLarge,
+            None => return,
+        };
+        self.answered = true;
+        self.head = Vec::new();
+        self.out = response(ask, body);
+    }
+
+    /// The response's bytes still to write; empty before the request is whole.
+    pub fn unwritten(&self) -> &[u8] {
+        &self.out[self.written..]
+    }
+
+    pub fn wrote(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.out.len());
+    }
+
+    /// Answered, and the answer written: the connection is to be closed.
+    pub fn done(&self) -> bool {
+        self.answered && self.written == self.out.len()
+    }
+
+    /// Whether the request is still being read.
+    pub fn reading(&self) -> bool {
+        !self.answered
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+/// The endpoint: its listener, the scrapes being served, and how to render.
+pub struct Metrics {
+    listener: TcpListener,
+    scrapes: Slab<(TcpStream, Scrape)>,
+    render: Render,
+    /// The last exposition rendered in each format, and the turn it was rendered in: the
+    /// scrapes of one turn share it, so many scrapers at once cost one rendering a turn.
+    rendered: [Option<(Instant, Vec<u8>)>; 2],
+    /// Connections may wait to be accepted: the last turn stopped at its batch.
+    accept_pending: bool,
+}
+
+impl Metrics {
+    /// Binds `addr`, listening; bad input when that cannot be done.
+    pub fn bind(addr: SocketAddr, render: Render) -> Result<Metrics, Error> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| Error::Usage(format!("--metrics: cannot listen on {addr}: {e}")))?;
+        Ok(Metrics {
+            listener,
+            scrapes: Slab::with_capacity(MAX_SCRAPES),
+            render,
+            rendered: [None, None],
+            accept_pending: false,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Has `registry` watch the listener and the scrapes in progress.
+    pub fn register(&mut self, registry: &Registry) -> Result<(), Error> {
+        let watch = |e| Error::system("cannot watch the metrics listener", e);
+        registry
+            .register(&mut self.listener, LISTENER, Interest::READABLE)
+            .map_err(watch)?;
+        for (key, (stream, _)) in &mut self.scrapes {
+            registry
+                .register(
+                    stream,
+                    token_of(key),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map_err(watch)?;
+        }
+        // What came while nothing watched is accepted on the next turn.
+        self.accept_pending = true;
+        Ok(())
+    }
+
+    /// Has `registry` stop watching them, for another loop to take them up.
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.listener);
+        for (_, (stream, _)) in &mut self.scrapes {
+            let _ = registry.deregister(stream);
+        }
+    }
+
+    /// Whether an event under `token` is the endpoint's.
+    pub fn owns(token: Token) -> bool {
+        token == LISTENER || key_of(token).is_some()
+    }
+
+    /// Serves an event under one of its tokens, `now`, from `stats`.
+    pub fn on_event(&mut self, registry: &Registry, token: Token, stats: &Stats, now: Instant) {
+        if token == LISTENER {
+            self.accept(registry, now);
+        } else if let Some(key) = key_of(token) {
+            self.serve(registry, key, stats, now);
+        }
+    }
+
+    /// A turn's own work, `now`: the accepts left over, the scrapes past their deadline
+    /// closed. Returns whether work is left for the next turn at once.
+    pub fn turn(&mut self, registry: &Registry, now: Instant) -> bool {
+        if self.accept_pending {
+            self.accept(registry, now);
+        }
+        let expired: Vec<usize> = (self.scrapes.iter())
+            .filter(|(_, (_, scrape))| scrape.deadline() <= now)
+            .map(|(key, _)| key)
+            .collect();
+        for key in expired {
+            self.remove(registry, key);
+        }
+        self.accept_pending
+    }
+
+    /// The earliest scrape deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.scrapes.iter().map(|(_, (_, s))| s.deadline()).min()
+    }
+
+    /// Accepts up to a batch; past [`MAX_SCRAPES`] a connection is closed as it is accepted.
+    fn accept(&mut self, registry: &Registry, now: Instant) {
+        self.accept_pending = false;
+        for _ in 0..ACCEPT_BATCH {
+            let mut stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // WouldBlock: all taken. Another error (out of descriptors): the next
+                // connection's event tries again.
+                Err(_) => return,
+            };
+            if self.scrapes.len() >= MAX_SCRAPES {
+                continue;
+            }
+            let key = self.scrapes.vacant_entry().key();
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if registry
+                .register(&mut stream, token_of(key), interest)
+                .is_ok()
+            {
+                self.scrapes.insert((stream, Scrape::new(now)));
+            }
+        }
+        self.accept_pending = true;
+    }
+
+    /// Reads what the scraper sent (at most a head's worth), writes what the answer has
+    /// left, and closes the connection once it is done or the scraper is gone.
+    fn serve(&mut self, registry: &Registry, key: usize, stats: &Stats, now: Instant) {
+        let Some((stream, scrape)) = self.scrapes.get_mut(key) else {
+            return;
+        };
+        let (render, rendered) = (&self.render, &mut self.rendered);
+        let mut body = |format: Format| {
+            let cached = &mut rendered[format as usize];
+            match cached {
+                Some((at, bytes)) if *at == now => bytes.clone(),
+                _ => cached.insert((now, render(stats, format))).1.clone(),
+            }
+        };
+        let mut gone = false;
+        let mut buf = [0u8; 4096];
+        while scrape.reading() {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    gone = true;
+                    break;
+                }
+                Ok(n) => scrape.received(&buf[..n], &mut body),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        while !gone && !scrape.unwritten().is_empty() {
+            match stream.write(scrape.unwritten()) {
+                Ok(0) => gone = true,
+                Ok(n) => scrape.wrote(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => gone = true,
+            }
+        }
+        if gone || scrape.done() {
+            self.remove(registry, key);
+        }
+    }
+
+    fn remove(&mut self, registry: &Registry, key: usize) {
+        let (mut stream, _) = self.scrapes.remove(key);
+        let _ = registry.deregister(&mut stream);
+    }
+
+    /// After the run: keeps answering scrapes from the final `stats` for `linger`, in a
+    /// loop of its own, until then or a stopping signal.
+    pub fn linger(&mut self, stats: &Stats, linger: Duration) -> Result<(), Error> {
+        let signals = SignalFd::new().map_err(|e| Error::system("cannot watch for signals", e))?;
+        let mut poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
+        signals.register(poll.registry(), SIGNALS)?;
+        self.register(poll.registry())?;
+        let mut events = Events::with_capacity(256);
+        let end = Instant::now() + linger;
+        loop {
+            let now = Instant::now();
+            let mut stop = false;
+            for event in events.iter() {
+                if event.token() == SIGNALS {
+                    while let Some(caught) = signals.read() {
+                        stop |= matches!(caught, Caught::Stop(_));
+                    }
+                } else {
+                    self.on_event(poll.registry(), event.token(), stats, now);
+                }
+            }
+            let more = self.turn(poll.registry(), now);
+            if stop || now >= end {
+                break;
+            }
+            let due = self.next_deadline().map_or(end, |d| d.min(end));
+            let timeout = if more {
+                Duration::ZERO
+            } else {
+                due.saturating_duration_since(now)
+            };
+            timer::wait(&mut poll, &mut events, Some(timeout))?;
+        }
+        self.deregister(poll.registry());
+        signals.let_next_kill();
+        Ok(())
+    }
+}
+
+fn token_of(key: usize) -> Token {
+    Token(LISTENER.0 - 1 - key)
+}
+
+fn key_of(token: Token) -> Option<usize> {
+    let key = LISTENER.0.checked_sub(1)?.checked_sub(token.0)?;
+    (key < MAX_SCRAPES).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(format: Format) -> Vec<u8> {
+        format!("{format:?}\n").into_bytes()
+    }
+
+    /// The response a scrape gives to `request`, fed in pieces of `piece` bytes.
+    fn exchange(request: &[u8], piece: usize) -> String {
+        let mut scrape = Scrape::new(Instant::now());
+        for chunk in request.chunks(piece) {
+            scrape.received(chunk, body);
+        }
+        String::from_utf8(scrape.unwritten().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn get_metrics_is_answered_with_the_exposition_in_the_format_asked() {
+        let plain = exchange(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 1000);
+        assert_eq!(
+            plain,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+             Content-Length: 11\r\nConnection: close\r\n\r\nPrometheus\n"
+        );
+        // Prometheus' own Accept header, read a byte at a time.
+        let accept = b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n";
+        let open = exchange(accept, 1);
+        assert!(open.starts_with("HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"), "{open}");
+        assert!(open.ends_with("\r\n\r\nOpenMetrics\n"), "{open}");
+        let refused = exchange(
+            b"GET /metrics?x=1 HTTP/1.0\r\naccept: application/openmetrics-text; q=0\r\n\r\n",
+            7,
+        );
+        assert!(refused.ends_with("Prometheus\n"), "{refused}");
+        let head = exchange(b"HEAD /metrics HTTP/1.1\r\n\r\n", 5);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.ends_with("Connection: close\r\n\r\n"), "{head}");
+    }
+
+    #[test]
+    fn anything_else_gets_its_status() {
+        let status = |request: &[u8]| {
+            let response = exchange(request, 3);
+            response.lines().next().unwrap().to_string()
+        };
+        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found");
+        assert_eq!(
+            status(b"POST /metrics HTTP/1.1\r\n\r\n"),
+            "HTTP/1.1 405 Method Not Allowed"
+        );
+        assert_eq!(status(b"\x16\x03\x01\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+        assert_eq!(
+            status(b"GET metrics HTTP/1.1\r\n\r\n"),
+            "HTTP/1.1 400 Bad Request"
+        );
+        assert_eq!(
+            status(b"GET /metrics SPDY\r\n\r\n"),
+            "HTTP/1.1 400 Bad Request"
+        );
+    }
+
+    #[test]
+    fn a_head_past_its_bound_is_refused_and_nothing_more_is_kept() {
+        let mut scrape = Scrape::new(Instant::now());
+        let mut request = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+        request.resize(1 << 20, b'a');
+        for chunk in request.chunks(4096) {
+            scrape.received(chunk, |_| panic!("not rendered"));
+            assert!(scrape.head.len() <= MAX_HEAD + 4);
+        }
+        let response = String::from_utf8(scrape.unwritten().to_vec()).unwrap();
+        assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
+        // A head that ends right at the bound is still read.
+        let mut request = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+        request.resize(MAX_HEAD, b'a');
+        request.extend_from_slice(b"\r\n\r\n");
+        assert!(exchange(&request, 100).starts_with("HTTP/1.1 200 OK"));
+    }
+
+    #[test]
+    fn a_scrape_is_done_once_its_answer_is_written_and_has_a_deadline() {
+        let now = Instant::now();
+        let mut scrape = Scrape::new(now);
+        assert_eq!(scrape.deadline(), now + SCRAPE_TIMEOUT);
+        scrape.received(b"GET /metrics HTTP/1.1\r\n", body);
+        assert!(scrape.reading() && scrape.unwritten().is_empty() && !scrape.done());
+        scrape.received(b"\r\n", body);
+        assert!(!scrape.reading());
+        let len = scrape.unwritten().len();
+        scrape.wrote(len - 1);
+        assert!(!scrape.done());
+        assert_eq!(scrape.unwritten().len(), 1);
+        scrape.wrote(1);
+        assert!(scrape.done());
+        // What comes after the head is ignored.
+        scrape.received(b"GET /metrics HTTP/1.1\r\n\r\n", |_| {
+            panic!("answered twice")
+        });
+    }
+
+    #[test]
+    fn tokens_and_keys_map_both_ways_and_stay_clear_of_the_connections() {
+        for key in [0, 1, MAX_SCRAPES - 1] {
+            assert_eq!(key_of(token_of(key)), Some(key));
+            assert!(Metrics::owns(token_of(key)));
+        }
+        assert!(Metrics::owns(LISTENER));
+        assert!(!Metrics::owns(Token(0)));
+        assert!(!Metrics::owns(Token(1 << 20)));
+        assert!(!Metrics::owns(Token(usize::MAX)));
+        assert!(!Metrics::owns(Token(usize::MAX - 1)));
+        assert_eq!(key_of(token_of(MAX_SCRAPES)), None);
+    }
+}
