@@ -24,6 +24,7 @@ use crate::engine::ws::{
     self, BINARY, CLOSE, CONTINUATION, Event, FrameReader, Head, HeadReader, OutFrame, PING, PONG,
     WsEvent,
 };
+use crate::engine::ws_session::{not_upgraded, request_from};
 
 /// The largest piece of MQTT's bytes one frame carries: a frame's header (2 bytes, the mask
 /// 4) and its payload fit the 64 bytes a piece is made in.
@@ -124,20 +125,14 @@ impl MqttWsSession {
         scratch: &'a mut [u8; 64],
     ) -> &'a [u8] {
         match state {
-            MqttWsState::Head { written, .. } => {
-                let from = usize::from(*written);
-                let key_end = self.key_at + 24;
-                if from < self.key_at {
-                    &self.request[from..self.key_at]
-                } else if from < key_end {
-                    let key = ws::key(self.seed, seq);
-                    let n = key_end - from;
-                    scratch[..n].copy_from_slice(&key[from - self.key_at..]);
-                    &scratch[..n]
-                } else {
-                    &self.request[from.min(self.request.len())..]
-                }
-            }
+            MqttWsState::Head { written, .. } => request_from(
+                &self.request,
+                self.key_at,
+                self.seed,
+                seq,
+                usize::from(*written),
+                scratch,
+            ),
             MqttWsState::Up(up) => {
                 let mut piece = [0u8; 64];
                 let payload: &[u8] = if up.pong {
@@ -211,23 +206,12 @@ impl MqttWsSession {
             let expected = ws::accept(&ws::key(self.seed, seq));
             let (verdict, used) = head.read(&expected, bytes);
             bytes = &bytes[used..];
-            let rejected = |state: &mut MqttWsState, event: Option<WsEvent>| {
-                *state = MqttWsState::Done;
-                Output {
-                    outcome: Some(ProbeOutcome::Rejected),
-                    said: event.map(PeerEvent::Ws),
-                    ..Output::default()
-                }
-            };
             match verdict {
                 Head::Pending => return out,
-                Head::Refused(status) => {
-                    let mut out = rejected(state, None);
-                    out.rejected_status = Some(status);
-                    return out;
+                Head::Refused(_) | Head::BadAccept | Head::NotHttp => {
+                    *state = MqttWsState::Done;
+                    return not_upgraded(verdict);
                 }
-                Head::BadAccept => return rejected(state, Some(WsEvent::BadAccept)),
-                Head::NotHttp => return rejected(state, Some(WsEvent::NotHttp)),
                 Head::Upgraded => {
                     // The MQTT session begins; its deadline is the one the probe has.
                     let (mqtt, _) = self.mqtt.open(now);

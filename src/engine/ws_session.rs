@@ -155,6 +155,45 @@ impl WsState {
 
 const NONE_OWED: u8 = u8::MAX;
 
+/// The opening handshake's `request` from byte `from` on, for attempt `seq`: the request's
+/// own bytes, or its key's 24 at `key_at`, made again in `scratch` from the run's `seed`.
+pub fn request_from<'a>(
+    request: &'a [u8],
+    key_at: usize,
+    seed: u64,
+    seq: u64,
+    from: usize,
+    scratch: &'a mut [u8; 64],
+) -> &'a [u8] {
+    let key_end = key_at + 24;
+    if from < key_at {
+        &request[from..key_at]
+    } else if from < key_end {
+        let key = ws::key(seed, seq);
+        let n = key_end - from;
+        scratch[..n].copy_from_slice(&key[from - key_at..]);
+        &scratch[..n]
+    } else {
+        &request[from.min(request.len())..]
+    }
+}
+
+/// What an answer to the opening handshake that is no upgrade says: a rejection, with the
+/// status that refused it, or what was wrong with it.
+pub fn not_upgraded(head: Head) -> Output {
+    let mut out = Output {
+        outcome: Some(ProbeOutcome::Rejected),
+        ..Output::default()
+    };
+    match head {
+        Head::Refused(status) => out.rejected_status = Some(status),
+        Head::BadAccept => out.said = Some(PeerEvent::Ws(WsEvent::BadAccept)),
+        Head::NotHttp => out.said = Some(PeerEvent::Ws(WsEvent::NotHttp)),
+        Head::Pending | Head::Upgraded => out.outcome = None,
+    }
+    out
+}
+
 impl WsSession {
     pub fn open(&self, now: Instant) -> (WsState, Output) {
         let state = WsState {
@@ -186,17 +225,7 @@ impl WsSession {
         match state.writing {
             Writing::Nothing => &[],
             Writing::Request => {
-                let key_end = self.key_at + 24;
-                if from < self.key_at {
-                    &self.request[from..self.key_at]
-                } else if from < key_end {
-                    let key = ws::key(self.seed, seq);
-                    let n = key_end - from;
-                    scratch[..n].copy_from_slice(&key[from - self.key_at..]);
-                    &scratch[..n]
-                } else {
-                    &self.request[from.min(self.request.len())..]
-                }
+                request_from(&self.request, self.key_at, self.seed, seq, from, scratch)
             }
             Writing::Message => {
                 let text = self.message.as_ref().and_then(|m| m.send.as_deref());
@@ -314,23 +343,12 @@ impl WsSession {
                 state.reading = Reading::Frames(FrameReader::default());
             }
             bytes = &bytes[used..];
-            let rejected = |state: &mut WsState, event: Option<WsEvent>| {
-                state.stage = Stage::Done;
-                Output {
-                    outcome: Some(ProbeOutcome::Rejected),
-                    said: event.map(PeerEvent::Ws),
-                    ..Output::default()
-                }
-            };
             match head {
                 Head::Pending => return out,
-                Head::Refused(status) => {
-                    let mut out = rejected(state, None);
-                    out.rejected_status = Some(status);
-                    return out;
+                Head::Refused(_) | Head::BadAccept | Head::NotHttp => {
+                    state.stage = Stage::Done;
+                    return not_upgraded(head);
                 }
-                Head::BadAccept => return rejected(state, Some(WsEvent::BadAccept)),
-                Head::NotHttp => return rejected(state, Some(WsEvent::NotHttp)),
                 Head::Upgraded => match &self.message {
                     Some(message) => {
                         // Served by the first message back, in the handshake's time.
