@@ -27,6 +27,8 @@
 use std::time::{Duration, Instant};
 
 use crate::engine::probe::{http_status_refuses, status_line_byte};
+use crate::engine::session_output::{BeatEvents, Output};
+use crate::engine::stats::StopCause;
 
 /// `--heartbeat` as the plan has it: the period, the timeout, what each beat sends and how
 /// its answer reads. The engine adds the schedule's origin when the run starts.
@@ -257,6 +259,49 @@ impl BeatSchedule {
         let since = served.duration_since(start).as_nanos();
         let period = self.period.as_nanos().max(1);
         u32::try_from(since / period + 1).unwrap_or(u32::MAX)
+    }
+}
+
+impl Heartbeat {
+    /// Beat `j` of attempt `seq` is next, `now`, for every protocol's session: `true` when
+    /// it is due now (its request is to be written; the output says it came due, and its
+    /// deadline is the beat's timeout), else `false` (the deadline is its due time, none
+    /// once the run is over).
+    pub fn wait(&self, seq: u64, j: u32, now: Instant) -> (Output, bool) {
+        let due = self.schedule.due(seq, j);
+        if self.schedule.until.is_some_and(|until| due > until) {
+            // The run is over: no more beats.
+            return (Output::default(), false);
+        }
+        if now < due {
+            let out = Output {
+                deadline: Some(due),
+                ..Output::default()
+            };
+            return (out, false);
+        }
+        let out = Output {
+            deadline: Some(due.checked_add(self.timeout).unwrap_or(due)),
+            beat: BeatEvents {
+                due: Some(due),
+                ..BeatEvents::default()
+            },
+            ..Output::default()
+        };
+        (out, true)
+    }
+
+    /// Beat `j` of attempt `seq`, out, `now`: when its timeout has passed, the output that
+    /// says it stopped answering then, as of its due time.
+    pub fn timed_out(&self, seq: u64, j: u32, now: Instant) -> Option<Output> {
+        let due = self.schedule.due(seq, j);
+        (now >= due.checked_add(self.timeout).unwrap_or(due)).then(|| Output {
+            beat: BeatEvents {
+                stopped: Some((StopCause::Timeout, due)),
+                ..BeatEvents::default()
+            },
+            ..Output::default()
+        })
     }
 }
 

@@ -400,26 +400,12 @@ impl H2Session {
         let beat = self.heartbeat.as_ref().expect("beating");
         state.next = j;
         state.beat = Beat::Idle;
-        let due = beat.schedule.due(seq, j);
-        if beat.schedule.until.is_some_and(|until| due > until) {
-            return Output::default();
+        let (mut out, due_now) = beat.wait(seq, j, now);
+        if due_now {
+            state.beat = Beat::Due;
+            out.wants_write = self.next_write(state);
         }
-        if now < due {
-            return Output {
-                deadline: Some(due),
-                ..Output::default()
-            };
-        }
-        state.beat = Beat::Due;
-        Output {
-            deadline: Some(due.checked_add(beat.timeout).unwrap_or(due)),
-            wants_write: self.next_write(state),
-            beat: BeatEvents {
-                due: Some(due),
-                ..BeatEvents::default()
-            },
-            ..Output::default()
-        }
+        out
     }
 
     /// Its deadline passed, `now`.
@@ -439,18 +425,12 @@ impl H2Session {
                 self.wait_for(state, seq, state.next, now)
             }
             (Stage::Open, Beat::Due | Beat::Writing | Beat::Out, Some(beat)) => {
-                let due = beat.schedule.due(seq, state.next);
-                if now >= due.checked_add(beat.timeout).unwrap_or(due) {
-                    state.stage = Stage::Stopped;
-                    Output {
-                        beat: BeatEvents {
-                            stopped: Some((StopCause::Timeout, due)),
-                            ..BeatEvents::default()
-                        },
-                        ..Output::default()
+                match beat.timed_out(seq, state.next, now) {
+                    Some(out) => {
+                        state.stage = Stage::Stopped;
+                        out
                     }
-                } else {
-                    Output::default()
+                    None => Output::default(),
                 }
             }
             _ => Output::default(),

@@ -317,29 +317,15 @@ impl MqttSession {
         let beat = self.heartbeat.as_ref().expect("beating");
         state.set_next(j);
         state.beat = Beat::Idle;
-        let due = beat.schedule.due(seq, j);
-        if beat.schedule.until.is_some_and(|until| due > until) {
-            return Output::default();
+        let (mut out, due_now) = beat.wait(seq, j, now);
+        if due_now {
+            // Nothing else is ever written once open: the PINGREQ goes at once.
+            state.beat = Beat::Writing;
+            state.writing = Writing::Ping;
+            state.written = 0;
+            out.wants_write = true;
         }
-        if now < due {
-            return Output {
-                deadline: Some(due),
-                ..Output::default()
-            };
-        }
-        // Nothing else is ever written once open: the PINGREQ goes at once.
-        state.beat = Beat::Writing;
-        state.writing = Writing::Ping;
-        state.written = 0;
-        Output {
-            deadline: Some(due.checked_add(beat.timeout).unwrap_or(due)),
-            wants_write: true,
-            beat: BeatEvents {
-                due: Some(due),
-                ..BeatEvents::default()
-            },
-            ..Output::default()
-        }
+        out
     }
 
     /// Its deadline passed, `now`.
@@ -359,18 +345,12 @@ impl MqttSession {
                 self.wait_for(state, seq, state.next(), now)
             }
             (Stage::Open, Beat::Writing | Beat::Out, Some(beat)) => {
-                let due = beat.schedule.due(seq, state.next());
-                if now >= due.checked_add(beat.timeout).unwrap_or(due) {
-                    state.stage = Stage::Stopped;
-                    Output {
-                        beat: BeatEvents {
-                            stopped: Some((StopCause::Timeout, due)),
-                            ..BeatEvents::default()
-                        },
-                        ..Output::default()
+                match beat.timed_out(seq, state.next(), now) {
+                    Some(out) => {
+                        state.stage = Stage::Stopped;
+                        out
                     }
-                } else {
-                    Output::default()
+                    None => Output::default(),
                 }
             }
             _ => Output::default(),

@@ -306,7 +306,7 @@ impl Session {
                         let j = whole(next);
                         let latency = now.saturating_duration_since(beat.schedule.due(seq, j));
                         let late = now >= beat.schedule.due(seq, j.saturating_add(1));
-                        let mut out = beat.wait_for(state, seq, j.saturating_add(1), now);
+                        let mut out = wait_for(beat, state, seq, j.saturating_add(1), now);
                         out.beat.answered = Some((latency, late));
                         out
                     }
@@ -370,15 +370,16 @@ impl Session {
                 if now < beat.schedule.due(seq, whole(next)) {
                     return Output::default();
                 }
-                beat.wait_for(state, seq, whole(next), now)
+                wait_for(beat, state, seq, whole(next), now)
             }
             SessionState::BeatWriting(next, _) | SessionState::BeatReading(next, _) => {
                 let beat = self.heartbeat().expect("beating");
-                let due = beat.schedule.due(seq, whole(next));
-                if now >= due.checked_add(beat.timeout).unwrap_or(due) {
-                    stop(state, StopCause::Timeout, due)
-                } else {
-                    Output::default()
+                match beat.timed_out(seq, whole(next), now) {
+                    Some(out) => {
+                        *state = SessionState::Stopped;
+                        out
+                    }
+                    None => Output::default(),
                 }
             }
             _ => Output::default(),
@@ -432,33 +433,15 @@ impl Session {
     }
 }
 
-impl Heartbeat {
-    /// Beat `j` is next, `now`: sent at once when it is due (and the deadline is its
-    /// timeout's), else waited for (and the deadline is its due time).
-    fn wait_for(&self, state: &mut SessionState, seq: u64, j: u32, now: Instant) -> Output {
-        let due = self.schedule.due(seq, j);
-        if self.schedule.until.is_some_and(|until| due > until) {
-            // The run is over: no more beats.
-            *state = SessionState::BeatIdle(halves(j));
-            return Output::default();
-        }
-        if now < due {
-            *state = SessionState::BeatIdle(halves(j));
-            return Output {
-                deadline: Some(due),
-                ..Output::default()
-            };
-        }
-        *state = SessionState::BeatWriting(halves(j), 0);
-        Output {
-            deadline: Some(due.checked_add(self.timeout).unwrap_or(due)),
-            beat: BeatEvents {
-                due: Some(due),
-                ..BeatEvents::default()
-            },
-            ..Output::default()
-        }
-    }
+/// Beat `j` is next, `now`: its request written at once when it is due, else waited for.
+fn wait_for(beat: &Heartbeat, state: &mut SessionState, seq: u64, j: u32, now: Instant) -> Output {
+    let (out, due_now) = beat.wait(seq, j, now);
+    *state = if due_now {
+        SessionState::BeatWriting(halves(j), 0)
+    } else {
+        SessionState::BeatIdle(halves(j))
+    };
+    out
 }
 
 fn halves(j: u32) -> [u16; 2] {
