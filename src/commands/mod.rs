@@ -15,6 +15,7 @@
 //! | `plot.rs` | `tcpgoon plot`: `--json` outputs drawn as one SVG picture |
 //! | `finish.rs` | what `run` and `limit` share: limits checked, outputs opened, the report's tail |
 //! | `output.rs` | the live outputs chosen from the configuration and the terminals |
+//! | `workers.rs` | what `run --workers` and `server --workers` share: the worker processes, none left behind |
 //! | `input.rs` | what `merge` and `plot` share: their FILEs opened, a FIFO without waiting |
 
 mod finish;
@@ -25,6 +26,7 @@ mod output;
 pub mod plot;
 pub mod run;
 pub mod server;
+pub mod workers;
 
 use std::io::Write;
 
