@@ -48,6 +48,14 @@ pub struct RunConfig {
 impl RunConfig {
     /// Validates `args` and resolves the host, once.
     pub fn resolve(args: RunArgs) -> Result<RunConfig, Error> {
+        RunConfig::resolve_with(args, None)
+    }
+
+    /// As [`RunConfig::resolve`], with the host's addresses `given` (a worker of `run
+    /// --workers` takes them from its parent, which resolved the name once for all): then a
+    /// `--start-at` already past is kept, not refused, as the parent chose it and checked it
+    /// ahead; a worker started late starts at once, and its report says how late.
+    pub fn resolve_with(args: RunArgs, given: Option<Target>) -> Result<RunConfig, Error> {
         if args.connections == 0 {
             return Err(Error::Usage("--connections must be at least 1".to_string()));
         }
@@ -91,14 +99,16 @@ impl RunConfig {
                  merge, judge it on their own total)"
             )));
         }
-        if let Some(at) = args.start_at {
+        if let Some(at) = args.start_at
+            && given.is_none()
+        {
             check_start_at(at, SystemTime::now())?;
         }
         let Resolved {
             target,
             targets,
             fallbacks,
-        } = resolve_targets(&args.host, args.port, &args.addressing)?;
+        } = resolve_targets(&args.host, args.port, &args.addressing, given)?;
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
         let tls_args = http2_tls(args.probing.kind.as_ref(), args.tls)?;
@@ -195,7 +205,7 @@ impl LimitConfig {
             target,
             targets,
             fallbacks,
-        } = resolve_targets(&args.host, args.port, &args.addressing)?;
+        } = resolve_targets(&args.host, args.port, &args.addressing, None)?;
         let timeout = probe_timeout(&args.probing, args.dial_timeout)?;
         let tls_on = args.tls.on;
         let tls_args = http2_tls(args.probing.kind.as_ref(), args.tls)?;
@@ -596,9 +606,20 @@ struct Resolved {
 /// name's other addresses are the first's fallbacks, as the reference tool's Go dialer
 /// tries them in turn (those of the sources' family, when sources are given); with
 /// --all-addresses each is a target already.
-fn resolve_targets(host: &str, port: u16, addressing: &Addressing) -> Result<Resolved, Error> {
-    let host = target::parse_host(host).map_err(|e| Error::Usage(format!("<host>: {e}")))?;
-    let mut target = target::resolve(&host, port)?;
+fn resolve_targets(
+    host: &str,
+    port: u16,
+    addressing: &Addressing,
+    given: Option<Target>,
+) -> Result<Resolved, Error> {
+    let mut target = match given {
+        Some(target) => target,
+        None => {
+            let host =
+                target::parse_host(host).map_err(|e| Error::Usage(format!("<host>: {e}")))?;
+            target::resolve(&host, port)?
+        }
+    };
     if let Some(family) = addressing.family {
         let v4 = family == Family::V4;
         target.addrs.retain(|a| a.is_ipv4() == v4);

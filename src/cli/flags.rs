@@ -505,6 +505,19 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
+        long: Some("--workers"),
+        values: &["N|auto"],
+        on: &[Run],
+        section: Section::Shard,
+        help: &[
+            "make the run with N processes of this binary,",
+            "each a shard of the schedule, one start, one",
+            "report: past one core and one open-files limit;",
+            "auto: enough for the cores and for -c",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
         long: Some("--start-at"),
         values: &["TIME"],
         on: &[Run],

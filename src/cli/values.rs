@@ -25,6 +25,29 @@ pub fn parse_shard(text: &str) -> Result<crate::engine::pacer::Shard, String> {
     Ok(crate::engine::pacer::Shard { index, count })
 }
 
+/// `--workers N|auto`: how many processes make the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCount {
+    /// Enough for the cores, and for the connections under the open-files limit.
+    Auto,
+    Count(u64),
+}
+
+/// The most workers one command starts.
+pub const WORKERS_MAX: u64 = 1024;
+
+pub fn parse_workers(text: &str) -> Result<WorkerCount, String> {
+    if text == "auto" {
+        return Ok(WorkerCount::Auto);
+    }
+    match whole_number(text) {
+        Ok(n) if (1..=WORKERS_MAX).contains(&n) => Ok(WorkerCount::Count(n)),
+        _ => Err(format!(
+            "'{text}' is not a worker count: expected 1-{WORKERS_MAX} or auto"
+        )),
+    }
+}
+
 /// A port to connect to: 1-65535.
 pub fn parse_port(text: &str) -> Result<u16, String> {
     match parse_port_or_zero(text)? {

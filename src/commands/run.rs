@@ -10,6 +10,8 @@ use crate::cli::config::{RunConfig, check_start_at};
 use crate::cli::values::escape;
 use crate::commands::finish::{self, Outputs, Report};
 use crate::commands::output::{OutputMode, REDRAW, Terminals};
+use crate::commands::workers;
+use crate::engine::limits;
 use crate::engine::{Engine, Outcome};
 use crate::error::{self, Error};
 use crate::judge::exit;
@@ -17,16 +19,36 @@ use crate::judge::thresholds::Verdict;
 use crate::judge::verdict::{self, Ending};
 use crate::report::hdrlog::{HdrLog, HdrLogSink};
 use crate::report::json::{self, micros};
-use crate::report::live::{self, Live};
+use crate::report::live::{self, Lines, Live};
 use crate::report::schema::{Options, ProbeOptions, RunOptions, TlsOptions};
 use crate::report::shards::write_schedule;
 use crate::report::{self, Spread, Summary};
 use crate::units::duration::canonical;
 
+mod fanout;
+
 pub fn run(args: RunArgs) -> Result<u8, Error> {
-    let mut config = RunConfig::resolve(args)?;
+    if let Some(spec) = workers::this_process() {
+        let config = fanout::worker_config(args, &spec)?;
+        return drive(config, true);
+    }
+    if let Some(count) = args.workers {
+        return fanout::run(args, count);
+    }
+    drive(RunConfig::resolve(args)?, false)
+}
+
+/// The run in this process; as a `worker` of `run --workers`, its live output is the lines
+/// its parent reads ([`worker_line`]), and its report the JSON summary.
+fn drive(mut config: RunConfig, worker: bool) -> Result<u8, Error> {
     let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
-    finish::check_limits(&config.plan)?;
+    if worker {
+        // The parent warned about the ports, once, for the whole run.
+        limits::fit_open_files(config.plan.connections)?;
+        limits::reserve_descriptors(config.plan.connections);
+    } else {
+        finish::check_limits(&config.plan)?;
+    }
     if !config.assume_yes && !confirm(&config) {
         return Ok(exit::INCOMPLETE);
     }
@@ -50,6 +72,10 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     }
     let hdr = hdr_log.as_mut().map(HdrLogFile::begin).transpose()?;
     let mut live = mode.live(&outputs.streams, hdr, config.debug);
+    if worker {
+        live.lines = Lines::Off;
+        live.bar = None;
+    }
     mode.write_line_at_start(&mut live, config.plan.connections);
     // The answer to the question may have come after the start.
     if let Some(at) = config.plan.start_at {
@@ -60,7 +86,15 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     if let Some(metrics) = metrics.as_mut() {
         engine = engine.with_metrics(metrics)?;
     }
-    let (outcome, open) = engine.run(&mut live)?;
+    let (outcome, open) = if worker {
+        let mut feed = fanout::Feed {
+            live: &mut live,
+            parent: outputs.streams.stdout(),
+        };
+        engine.run(&mut feed)?
+    } else {
+        engine.run(&mut live)?
+    };
     // Nothing reads the signals now: the next one ends the process, even while the report
     // waits for a reader. Nor is anything dropped: only the report waits on the output.
     signals.let_next_kill();

@@ -518,7 +518,7 @@ pub struct TlsStats {
 /// The most kinds of protocol event counted apart.
 pub const MAX_EVENT_KINDS: usize = 16;
 
-fn count_in(list: &mut Vec<(String, u64)>, what: String, times: u64) {
+pub fn count_in<K: PartialEq>(list: &mut Vec<(K, u64)>, what: K, times: u64) {
     match list.iter_mut().find(|(seen, _)| *seen == what) {
         Some((_, n)) => *n = n.saturating_add(times),
         None => list.push((what, times)),

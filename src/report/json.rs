@@ -13,7 +13,9 @@ use crate::engine::conn::{Closure, Failure};
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeOutcome;
 use crate::engine::signal;
-use crate::engine::stats::{BeatStats, Counts, Latency, ProbeStats, Stats, StopCause, TlsStats};
+use crate::engine::stats::{
+    BeatStats, Counts, Latency, LatencyHistogram, ProbeStats, Stats, StopCause, TlsStats,
+};
 use crate::engine::timeline::Timeline;
 use crate::engine::{Outcome, Stop};
 use crate::judge::thresholds::Verdict;
@@ -34,7 +36,7 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn counts(c: &Counts) -> schema::Counts {
+pub fn counts(c: &Counts) -> schema::Counts {
     schema::Counts {
         total: c.total,
         not_initiated: c.not_initiated,
@@ -125,8 +127,13 @@ fn tls_counts(tls: &TlsStats) -> schema::Tls {
 /// The V2 compressed (deflate) serialization, base64-encoded: the form HdrHistogram
 /// interval logs and tools exchange, so runs can be merged exactly later.
 pub fn encode_histogram(latency: &Latency) -> String {
+    encode_histogram_of(&latency.histogram)
+}
+
+/// [`encode_histogram`] of a histogram alone.
+pub fn encode_histogram_of(histogram: &LatencyHistogram) -> String {
     let mut bytes = Vec::new();
-    match V2DeflateSerializer::new().serialize(latency.histogram.inner(), &mut bytes) {
+    match V2DeflateSerializer::new().serialize(histogram.inner(), &mut bytes) {
         Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
         Err(_) => String::new(),
     }

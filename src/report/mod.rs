@@ -22,6 +22,7 @@
 //! | `read.rs` | `--json` output read back and checked, once, for the merge and the plot: bounded lines, no contradictions |
 //! | `summary.rs` | `--json` summaries read back, and the shards of a run merged into one |
 //! | `shards.rs` | the lines of a sharded run and of a merge |
+//! | `worker_line.rs` | `run --workers`: what a worker tells its parent, and the parent's sum of it |
 //! | `summary_file.rs` | `--summary`: the JSON summary in a file of its own |
 //! | `plot/` | `tcpgoon plot`: `--json` output read back and drawn as an SVG picture |
 
@@ -42,6 +43,7 @@ pub mod shards;
 pub mod summary;
 pub mod summary_file;
 pub mod text;
+pub mod worker_line;
 
 #[cfg(test)]
 pub(crate) use text::written;

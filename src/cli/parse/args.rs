@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::complete::Shell;
-use crate::cli::values::Progress;
+use crate::cli::values::{Progress, WorkerCount};
 use crate::engine::mqtt::Version;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
@@ -149,6 +149,8 @@ pub struct RunArgs {
     pub shard: Shard,
     /// `--start-at`: when the schedule starts, by the wall clock.
     pub start_at: Option<SystemTime>,
+    /// `--workers N|auto`: the run made by worker processes.
+    pub workers: Option<WorkerCount>,
     pub tls: TlsArgs,
     pub metrics: MetricsArgs,
 }

@@ -12,7 +12,7 @@ use super::read::{flag, flag_in, leftover, looks_like_flag, option, reject_lefto
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_escaped,
     parse_port, parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress,
-    parse_rate, parse_shard, whole_number, with_unit,
+    parse_rate, parse_shard, parse_workers, whole_number, with_unit,
 };
 use crate::engine::mqtt;
 use crate::engine::pacer::Shard;
@@ -48,6 +48,7 @@ pub(super) fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs
     let reconnect = flag(&mut args, &["--reconnect"])?;
     let shard = option(&mut args, &["--shard"], parse_shard)?.unwrap_or(Shard::WHOLE);
     let start_at = option(&mut args, &["--start-at"], parse_wall_time)?;
+    let workers = option(&mut args, &["--workers"], parse_workers)?;
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
@@ -74,6 +75,7 @@ pub(super) fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs
         probing,
         shard,
         start_at,
+        workers,
         tls,
         metrics,
     })
