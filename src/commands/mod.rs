@@ -71,8 +71,12 @@ fn print_or_ignore_broken_pipe(text: &str) {
 /// Warns on stderr about kernel port settings the plan is likely to run into.
 pub(crate) fn warn_about_ports(plan: &Plan) -> Result<(), Error> {
     let routes = Routes::new(plan.targets.clone(), &plan.sources).map_err(Error::Usage)?;
-    let per_pair = routes.most_per_pair(plan.connections);
-    for warning in limits::port_warnings(&limits::port_settings(), per_pair) {
+    let use_ = limits::PortUse {
+        per_pair: routes.most_per_pair(plan.connections),
+        per_target: plan.connections.div_ceil(plan.targets.len().max(1) as u64),
+        loopback_v4: (plan.targets.iter()).all(|t| t.ip().is_loopback() && t.is_ipv4()),
+    };
+    for warning in limits::port_warnings(&limits::port_settings(), use_) {
         error::say(format_args!("warning: {warning}"));
     }
     Ok(())

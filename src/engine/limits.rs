@@ -114,20 +114,48 @@ pub fn port_settings() -> PortSettings {
     }
 }
 
-/// Warnings for a run that sends up to `per_pair` attempts over one (source, target) pair,
-/// each naming the command that lifts the limit.
-pub fn port_warnings(settings: &PortSettings, per_pair: u64) -> Vec<String> {
+/// Where a run's attempts go, for [`port_warnings`]: the most over one (source, target)
+/// pair and the most to one target, and whether the targets are IPv4 loopback (where a
+/// block of sources is there to take without setting anything up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortUse {
+    pub per_pair: u64,
+    pub per_target: u64,
+    pub loopback_v4: bool,
+}
+
+/// Warnings for a run that sends attempts as `use_` says, each naming the command that
+/// lifts the limit: with too few ports, how many source addresses the run needs.
+pub fn port_warnings(settings: &PortSettings, use_: PortUse) -> Vec<String> {
     let mut warnings = Vec::new();
     let Some((low, high)) = settings.range else {
         return warnings;
     };
     let ports = u64::from(high - low + 1);
+    let per_pair = use_.per_pair;
     if per_pair > ports {
+        let needed = use_.per_target.div_ceil(ports);
+        let example = if use_.loopback_v4 {
+            // The smallest block of loopback addresses with enough host addresses.
+            let bits = (2..=16).find(|b| (1u64 << b) - 2 >= needed).unwrap_or(16);
+            let block = if bits <= 8 {
+                "127.0.1.0".to_string()
+            } else {
+                "127.1.0.0".to_string()
+            };
+            format!(
+                " (`--source {block}/{}` gives {})",
+                32 - bits,
+                (1u64 << bits) - 2
+            )
+        } else {
+            String::new()
+        };
         warnings.push(format!(
             "up to {per_pair} connections go from one source address to one target address, \
              but the ephemeral port range {low}-{high} has {ports} ports: widen it \
              (`sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`) or spread the \
-             connections over more source addresses with --source"
+             connections over at least {needed} source addresses with --source{example}"
         ));
     }
     if settings.tw_reuse == Some(0) && per_pair.saturating_mul(2) > ports {
@@ -150,22 +178,53 @@ mod tests {
             range: Some((40000, 40099)),
             tw_reuse: Some(2),
         };
-        assert!(port_warnings(&narrow, 100).is_empty());
-        let warnings = port_warnings(&narrow, 250);
+        let pair = |n| PortUse {
+            per_pair: n,
+            per_target: n,
+            loopback_v4: true,
+        };
+        assert!(port_warnings(&narrow, pair(100)).is_empty());
+        let warnings = port_warnings(&narrow, pair(250));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("40000-40099 has 100 ports"));
         assert!(warnings[0].contains("sysctl -w net.ipv4.ip_local_port_range"));
-        assert!(warnings[0].contains("--source"));
+        assert!(
+            warnings[0].contains(
+                "at least 3 source addresses with --source (`--source 127.0.1.0/29` gives 6)"
+            ),
+            "{warnings:?}"
+        );
+        let million = PortUse {
+            per_pair: 1_000_000,
+            per_target: 1_000_000,
+            loopback_v4: true,
+        };
+        let default_range = PortSettings {
+            range: Some((32768, 60999)),
+            tw_reuse: Some(2),
+        };
+        let warnings = port_warnings(&default_range, million);
+        assert!(
+            warnings[0].contains(
+                "at least 36 source addresses with --source (`--source 127.0.1.0/26` gives 62)"
+            ),
+            "{warnings:?}"
+        );
 
         let no_reuse = PortSettings {
             range: Some((32768, 60999)),
             tw_reuse: Some(0),
         };
-        assert!(port_warnings(&no_reuse, 14_116).is_empty());
-        let warnings = port_warnings(&no_reuse, 14_117);
+        let pair = |n| PortUse {
+            per_pair: n,
+            per_target: n,
+            loopback_v4: false,
+        };
+        assert!(port_warnings(&no_reuse, pair(14_116)).is_empty());
+        let warnings = port_warnings(&no_reuse, pair(14_117));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("sysctl -w net.ipv4.tcp_tw_reuse=1"));
-        assert!(port_warnings(&PortSettings::default(), 1 << 40).is_empty());
+        assert!(port_warnings(&PortSettings::default(), pair(1 << 40)).is_empty());
     }
 
     #[test]
