@@ -470,3 +470,25 @@ fn with_heartbeats_the_status_line_shows_the_interval_s_beat_p99() {
     assert_eq!(exit, "0", "{rows:#?}");
     assert!(!rows.iter().any(|r| r.contains(" beat p99 ")), "{rows:#?}");
 }
+
+#[test]
+fn with_workers_the_status_line_shows_their_sums() {
+    let (_server, port) = common::start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
+    let command = run_command(&port, 400, "--workers 2 --hold 2s");
+    let tmux = Tmux::start("workers", 100, 20, &command);
+    // Each worker makes 200: 400 established on the line is the two summed.
+    let rows = tmux.wait_for("the sum of the workers", true, |rows| {
+        rows.iter()
+            .any(|r| is_status(r, 400) && r.contains(" 400/400 est "))
+    });
+    assert!(
+        rows.iter().filter(|r| !r.is_empty()).count() <= 1,
+        "only the status line during the run: {rows:#?}"
+    );
+    let (exit, rows) = tmux.finished();
+    check_final_screen(&rows, &exit, 400, &[]);
+    assert!(
+        rows.iter().any(|r| r.starts_with("Workers: 2, 2 reported")),
+        "{rows:#?}"
+    );
+}
