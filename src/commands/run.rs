@@ -88,8 +88,9 @@ fn drive(mut config: RunConfig, worker: bool) -> Result<u8, Error> {
     }
     let (outcome, open) = if worker {
         let mut feed = fanout::Feed {
-            live: &mut live,
             parent: outputs.streams.stdout(),
+            debug: live.debug.take(),
+            index: config.plan.shard.index,
         };
         engine.run(&mut feed)?
     } else {

@@ -76,63 +76,71 @@ impl<W: Write> Observer for Live<'_, W> {
 
     fn conn_event(&mut self, event: ConnEvent) {
         let Some(err) = &mut self.debug else { return };
-        let line = match (event.probe, event.state) {
-            _ if let Some(said) = event.said => format!(
-                "connection {}: {} after {}",
-                event.seq,
-                said.label(),
-                go_style(event.elapsed)
-            ),
-            _ if event.beat_stopped.is_some() => format!(
-                "connection {}: stopped answering heartbeats ({}) after {}",
-                event.seq,
-                event.beat_stopped.map_or("", |c| c.label()),
-                go_style(event.elapsed)
-            ),
-            (Some(ProbeOutcome::Served), _) => format!(
-                "connection {}: served in {}",
-                event.seq,
-                go_style(event.elapsed)
-            ),
-            (Some(outcome), _) => format!(
-                "connection {}: {} after {}",
-                event.seq,
-                outcome.label(),
-                go_style(event.elapsed)
-            ),
-            (None, state) => match state {
-                State::Dialing => match event.failure {
-                    None => format!("connection {}: dialing", event.seq),
-                    // It fell back: the address it was on failed, and it dials the next.
-                    Some(failure) => format!(
-                        "connection {}: {} after {}, dialing the next address",
-                        event.seq,
-                        failure.label(),
-                        go_style(event.elapsed)
-                    ),
-                },
-                State::Established => format!(
-                    "connection {}: established in {}",
-                    event.seq,
-                    go_style(event.elapsed)
-                ),
-                State::Error => format!(
-                    "connection {}: error ({}) after {}",
-                    event.seq,
-                    failure_text(&event),
-                    go_style(event.elapsed)
-                ),
-                State::Closed => format!(
-                    "connection {}: closed ({}) after {}",
-                    event.seq,
-                    event.closure.map_or("unknown", |c| c.label()),
-                    go_style(event.elapsed)
-                ),
-                State::NotInitiated => return,
-            },
-        };
-        let _ = writeln!(err, "{line}");
+        if let Some(line) = debug_line(&event) {
+            let _ = writeln!(err, "{line}");
+        }
     }
+}
+
+/// `--debug`'s line for a connection's event; `None` for one it does not show.
+pub fn debug_line(event: &ConnEvent) -> Option<String> {
+    let event = *event;
+    let line = match (event.probe, event.state) {
+        _ if let Some(said) = event.said => format!(
+            "connection {}: {} after {}",
+            event.seq,
+            said.label(),
+            go_style(event.elapsed)
+        ),
+        _ if event.beat_stopped.is_some() => format!(
+            "connection {}: stopped answering heartbeats ({}) after {}",
+            event.seq,
+            event.beat_stopped.map_or("", |c| c.label()),
+            go_style(event.elapsed)
+        ),
+        (Some(ProbeOutcome::Served), _) => format!(
+            "connection {}: served in {}",
+            event.seq,
+            go_style(event.elapsed)
+        ),
+        (Some(outcome), _) => format!(
+            "connection {}: {} after {}",
+            event.seq,
+            outcome.label(),
+            go_style(event.elapsed)
+        ),
+        (None, state) => match state {
+            State::Dialing => match event.failure {
+                None => format!("connection {}: dialing", event.seq),
+                // It fell back: the address it was on failed, and it dials the next.
+                Some(failure) => format!(
+                    "connection {}: {} after {}, dialing the next address",
+                    event.seq,
+                    failure.label(),
+                    go_style(event.elapsed)
+                ),
+            },
+            State::Established => format!(
+                "connection {}: established in {}",
+                event.seq,
+                go_style(event.elapsed)
+            ),
+            State::Error => format!(
+                "connection {}: error ({}) after {}",
+                event.seq,
+                failure_text(&event),
+                go_style(event.elapsed)
+            ),
+            State::Closed => format!(
+                "connection {}: closed ({}) after {}",
+                event.seq,
+                event.closure.map_or("unknown", |c| c.label()),
+                go_style(event.elapsed)
+            ),
+            State::NotInitiated => return None,
+        },
+    };
+    Some(line)
 }
 
 /// A failure's cause; for one with no name of its own, with the OS error behind it, the only

@@ -105,12 +105,14 @@ pub(super) fn worker_config(mut args: RunArgs, spec: &str) -> Result<RunConfig, 
 }
 
 /// A worker's observer: its lines to the parent, and `--debug`'s lines on its stderr.
-pub(super) struct Feed<'l, 'a> {
-    pub live: &'l mut Live<'a, Outlet>,
+pub(super) struct Feed {
     pub parent: Outlet,
+    /// `--debug`: its lines, each saying which worker it comes from.
+    pub debug: Option<Outlet>,
+    pub index: u64,
 }
 
-impl Observer for Feed<'_, '_> {
+impl Observer for Feed {
     fn tick(&mut self, elapsed: Duration, stats: &Stats) {
         // A line the parent does not take in time is dropped: the next one says it all.
         let _ = worker_line::write(&mut self.parent, elapsed, stats, true)
@@ -123,7 +125,9 @@ impl Observer for Feed<'_, '_> {
     }
 
     fn conn_event(&mut self, event: ConnEvent) {
-        self.live.conn_event(event);
+        if let (Some(err), Some(line)) = (&mut self.debug, live::debug_line(&event)) {
+            let _ = writeln!(err, "worker {}: {line}", self.index);
+        }
     }
 }
 
