@@ -1,17 +1,20 @@
-"""`scripts/bench --scale`: 100,000 connections held at once by shards in six namespaced
-hosts, against a group of `tcpgoon server --reuse-port` processes, merged into one report.
+"""`scripts/bench --scale [N]`: N connections (100,000 by default; 1,000,000 for the
+million) held at once on this machine, with one `tcpgoon server --workers` and one
+`tcpgoon run --workers`, in one fresh network namespace: no shell loops, no shards by hand.
 
-Why this shape: one process may open 20,000 files here, and one (source address, target)
-pair has the 28,232 ephemeral ports of 32768-60999. Six client hosts (network namespaces,
-each with its own address on a veth pair to the server's namespace) run one shard each:
-16,667 connections, under both limits. Eight servers share the port with SO_REUSEPORT, about
-12,500 each, under the open-files limit even when the kernel's hash spreads them unevenly.
-Everything runs inside a fresh network namespace made for the run, and stops by itself.
+Why this shape: one process may open 20,000 files here, so each side runs as enough worker
+processes of the binary (the server's workers share the port with SO_REUSEPORT; the run's
+are shards of one schedule with one start, merged by the parent). One (source, target)
+pair has the 28,232 ephemeral ports of 32768-60999, so the run spreads its connections over
+a block of loopback source addresses, split among its workers. The sysctls it sets are the
+namespace's own: the listen backlog (somaxconn, tcp_max_syn_backlog), so a burst is queued
+rather than dropped.
 
-What it prints (BENCHMARKS.md, "Past one machine"): the time from --start-at until the
-servers together held 100,000 (their stats lines, every 100 ms), the start skew between the
-shards (the merge's), the peak RSS of the shards and of the servers per held connection, and
-the merged connect-latency percentiles.
+What it prints (BENCHMARKS.md, "Past one machine"): the time from the run's start until
+the server held all N (its summed stats line, every 100 ms), the run's report line for the
+workers, the peak RSS of each side's processes per held connection, the kernel's memory per
+connection (Slab and MemAvailable from /proc/meminfo, before and with all held), and the
+connect latency and start lag of the run.
 """
 
 import json
@@ -21,172 +24,196 @@ import sys
 import threading
 import time
 
-HOSTS = 6
-SERVERS = 8
-CONNECTIONS = 100_000
-SLEEP = "40us"
-HOLD = "3s"
 PORT = "5000"
-SERVER_IP = "10.99.255.1"
-LIMIT_SECONDS = 150
+SLEEP = "40us"
+HOLD = "5s"
+# Server workers hold at most this many each: the kernel's hash spreads connections
+# unevenly, and each has 20,000 open files.
+PER_SERVER_WORKER = 16_000
 
 
 def sh(*args):
     subprocess.run(args, check=True)
 
 
-def inner(tcpgoon, measure):
-    """In the server's namespace: hosts, servers, shards, then the merge."""
-    sh("ip", "link", "set", "lo", "up")
-    for path, value in (("/proc/sys/net/core/somaxconn", "65535"),
-                        ("/proc/sys/net/ipv4/tcp_max_syn_backlog", "65535")):
-        with open(path, "w") as f:
-            f.write(value)
-    sh("ip", "addr", "add", SERVER_IP + "/32", "dev", "lo")
-    hosts = [subprocess.Popen(["unshare", "--net", "sleep", str(LIMIT_SECONDS + 60)])
-             for _ in range(HOSTS)]
-    servers = []
+def meminfo():
+    values = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, rest = line.split(":", 1)
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def children(pid):
+    found = []
     try:
-        time.sleep(0.2)
-        for i, host in enumerate(hosts):
-            ns = f"--net=/proc/{host.pid}/ns/net"
-            sh("ip", "link", "add", f"s{i}", "type", "veth", "peer", "name", f"c{i}",
-               "netns", str(host.pid))
-            sh("ip", "addr", "add", f"10.99.{i}.1/24", "dev", f"s{i}")
-            sh("ip", "link", "set", f"s{i}", "up")
-            for args in (["link", "set", "lo", "up"],
-                         ["addr", "add", f"10.99.{i}.2/24", "dev", f"c{i}"],
-                         ["link", "set", f"c{i}", "up"],
-                         ["route", "add", SERVER_IP + "/32", "via", f"10.99.{i}.1"]):
-                sh("nsenter", ns, "ip", *args)
-        open_now = [0] * SERVERS
-        reached = {}
-        lock = threading.Lock()
-        server_out = [[] for _ in range(SERVERS)]
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return found
 
-        def follow(k, proc):
-            for line in proc.stdout:
-                server_out[k].append(line)
-                if line.startswith("Accepted: "):
-                    fields = dict(p.split(": ") for p in line.strip().split(", "))
-                    with lock:
-                        open_now[k] = int(fields["Open"])
-                        if sum(open_now) >= CONNECTIONS and "at" not in reached:
-                            reached["at"] = time.time()
 
-        followers = []
-        for k in range(SERVERS):
-            # Not under `measure`: the stop signal must reach the server itself. Its peak RSS
-            # is read from /proc before the stop.
-            proc = subprocess.Popen(
-                [tcpgoon, "server", "-b", SERVER_IP, "-p", PORT, "-m", "0",
-                 "-d", f"{LIMIT_SECONDS}s", "-i", "100ms", "--backlog", "65535",
-                 "--reuse-port"], stdout=subprocess.PIPE, text=True)
-            servers.append(proc)
-            first = proc.stdout.readline()
-            if not first.startswith("listening on"):
-                raise RuntimeError(f"server {k}: {first!r}")
-            thread = threading.Thread(target=follow, args=(k, proc), daemon=True)
-            thread.start()
-            followers.append(thread)
-        start = time.time() + 3.0
-        start_at = f"@{start:.6f}"
-        shards = [subprocess.Popen(
-            ["nsenter", f"--net=/proc/{host.pid}/ns/net", measure, tcpgoon, "run", SERVER_IP,
-             PORT, "-c", str(CONNECTIONS), "-s", SLEEP, "--hold", HOLD, "-y", "-i", "0",
-             "--json", "--shard", f"{i}/{HOSTS}", "--start-at", start_at],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for i, host in enumerate(hosts)]
-        outs = [p.communicate(timeout=LIMIT_SECONDS) for p in shards]
-        server_rss = []
-        for proc in servers:
-            with open(f"/proc/{proc.pid}/status") as f:
-                server_rss.append(next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")))
-            proc.terminate()
-        for proc in servers:
-            proc.wait(timeout=30)
-        for thread in followers:
-            thread.join(timeout=10)
-    finally:
-        for proc in servers + hosts:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+def status_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
-    def rss_kb(text):
-        for line in text.splitlines():
-            if line.startswith("measure: "):
-                return int(line.split("maxrss_kb ")[1].split()[0])
-        raise RuntimeError("no measure line in:\n" + text)
 
-    summaries = []
-    for i, (stdout, stderr) in enumerate(outs):
-        lines = [l for l in stdout.splitlines() if l.startswith("{")]
-        if not lines:
-            raise RuntimeError(f"shard {i}: no output; stderr:\n{stderr}")
-        summaries.append("\n".join(lines) + "\n")
-    stream = "".join(summaries)
-    merged_json = subprocess.run([tcpgoon, "merge", "--json", "-"], input=stream,
-                                 capture_output=True, text=True)
-    merged_text = subprocess.run([tcpgoon, "merge", "-"], input=stream,
-                                 capture_output=True, text=True)
-    summary = json.loads(merged_json.stdout.strip().splitlines()[-1])
-    held_peak = sum(
-        max((int(dict(p.split(": ") for p in l.strip().split(", "))["Open"])
-             for l in out if l.startswith("Accepted: ")), default=0)
-        for out in server_out)
+def group_rss_kb(pid):
+    """Resident memory of a parent and its workers now, and their peaks, in KiB."""
+    pids = [pid] + children(pid)
+    return (sum(status_kb(p, "VmRSS") for p in pids),
+            sum(status_kb(p, "VmHWM") for p in pids), len(pids) - 1)
+
+
+def source_block(connections):
+    """The smallest loopback block whose host addresses give every connection a port."""
+    needed = -(-connections // 28_000) + 1
+    bits = next(b for b in range(2, 17) if (1 << b) - 2 >= needed)
+    base = "127.0.1.0" if bits <= 8 else "127.1.0.0"
+    return f"{base}/{32 - bits}"
+
+
+def inner(tcpgoon, connections, limit_seconds):
+    sh("ip", "link", "set", "lo", "up")
+    sysctls = {"net.core.somaxconn": "65535", "net.ipv4.tcp_max_syn_backlog": "65535"}
+    for name, value in sysctls.items():
+        with open("/proc/sys/" + name.replace(".", "/"), "w") as f:
+            f.write(value)
+    before = meminfo()
+    server_workers = max(2, -(-connections // PER_SERVER_WORKER))
+    server = subprocess.Popen(
+        [tcpgoon, "server", "-p", PORT, "--workers", str(server_workers), "-m", "0",
+         "-d", f"{limit_seconds}s", "-i", "100ms", "--backlog", "65535"],
+        stdout=subprocess.PIPE, text=True)
+    first = server.stdout.readline()
+    if not first.startswith("listening on"):
+        raise RuntimeError(f"server: {first!r}")
+    state = {"open": 0, "reached": None, "peak": 0}
+    lock = threading.Lock()
+    lines = []
+
+    def follow():
+        for line in server.stdout:
+            lines.append(line)
+            if line.startswith("Accepted: "):
+                fields = dict(p.split(": ") for p in line.strip().split(", "))
+                with lock:
+                    state["open"] = int(fields["Open"])
+                    state["peak"] = max(state["peak"], state["open"])
+                    if state["open"] >= connections and state["reached"] is None:
+                        state["reached"] = time.time()
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    block = source_block(connections)
+    run = subprocess.Popen(
+        [tcpgoon, "run", "127.0.0.1", PORT, "-c", str(connections), "-s", SLEEP,
+         "--hold", HOLD, "-y", "-i", "1s", "--workers", "auto", "--source", block, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Sampled while all are held: memory of both sides and of the kernel.
+    held = None
+    deadline = time.time() + limit_seconds
+    while run.poll() is None and time.time() < deadline:
+        with lock:
+            reached = state["reached"]
+        if reached is not None and held is None:
+            time.sleep(1.0)
+            held = {
+                "meminfo": meminfo(),
+                "client": group_rss_kb(run.pid),
+                "server": group_rss_kb(server.pid),
+            }
+        time.sleep(0.05)
+    out, err = run.communicate(timeout=60)
+    server.terminate()
+    server.wait(timeout=60)
+    follower.join(timeout=10)
+    objects = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    summary = objects[-1] if objects else None
+    if summary is None or summary.get("type") != "summary":
+        raise RuntimeError(f"the run left no summary; stderr:\n{err}")
     result = {
-        "start_at": start,
-        "reached_at": reached.get("at"),
-        "time_to_all_s": (reached["at"] - start) if "at" in reached else None,
-        "start_skew_us": summary["merged"]["start_skew_us"],
-        "shard_rss_kb": [rss_kb(stdout) for stdout, _ in outs],
-        "server_rss_kb": server_rss,
-        "server_held_sum_of_peaks": held_peak,
-        "merge_status": merged_json.returncode,
+        "connections": connections,
+        "server_workers": server_workers,
+        "source_block": block,
+        "sysctls": sysctls,
+        "start_at": summary.get("start_at"),
+        "schedule_origin_us": summary.get("schedule_origin_us"),
+        "reached_at": state["reached"],
+        "server_peak_open": state["peak"],
+        "before": {k: before[k] for k in ("MemAvailable", "Slab")},
+        "held": held and {
+            "MemAvailable": held["meminfo"]["MemAvailable"],
+            "Slab": held["meminfo"]["Slab"],
+            "client_rss_kb": held["client"], "server_rss_kb": held["server"],
+        },
+        "exit_status": run.returncode,
         "counts": summary["counts"],
+        "merged": summary.get("merged"),
         "connect": {k: summary["connect_latency_us"].get(k)
                     for k in ("p50", "p90", "p99", "p99_9", "max")},
-        "schedule_lag_p99_us": summary["schedule_lag_us"].get("p99"),
+        "schedule_lag": {k: summary["schedule_lag_us"].get(k) for k in ("p50", "p99", "max")},
         "dial_span_us": summary["dial_span_us"],
-        "merged_text": merged_text.stdout,
+        "stderr": err,
     }
     print(json.dumps(result))
 
 
-def outer(tcpgoon, measure):
+def outer(tcpgoon, connections):
+    limit_seconds = 120 + connections // 5_000
     proc = subprocess.run(["unshare", "--net", "--", sys.executable, os.path.abspath(__file__),
-                           "--inner", tcpgoon, measure], capture_output=True, text=True,
-                          timeout=LIMIT_SECONDS + 120)
+                           "--inner", tcpgoon, str(connections), str(limit_seconds)],
+                          capture_output=True, text=True, timeout=limit_seconds + 180)
     if proc.returncode != 0:
         raise RuntimeError(f"the scale run failed:\n{proc.stderr.strip()}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
+    n = r["connections"]
     held = r["counts"]["established"]
-    shard_mb = sum(r["shard_rss_kb"]) / 1024
-    server_mb = sum(r["server_rss_kb"]) / 1024
-    c = r["connect"]
-    tta = r["time_to_all_s"]
-    print(f"Scale: {CONNECTIONS} connections, {HOSTS} shards in namespaced hosts, "
-          f"{SERVERS} servers --reuse-port, -s {SLEEP} (whole schedule), --hold {HOLD}")
-    print(f"  merged: established {held}, closed {r['counts']['closed']}, error "
-          f"{r['counts']['error']}, exit status {r['merge_status']}; servers' peaks summed "
-          f"{r['server_held_sum_of_peaks']}")
-    print("  time to 100k held (servers' view, 100 ms lines, from --start-at): "
-          + (f"{tta:.2f} s" if tta is not None else "not reached"))
-    print(f"  last attempt {r['dial_span_us'] / 1e6:.2f} s after the start; "
-          f"schedule lag p99 {r['schedule_lag_p99_us']} us")
-    print(f"  start skew between shards: {r['start_skew_us']} us")
-    print(f"  peak RSS: shards {shard_mb:.1f} MiB in all, "
-          f"{sum(r['shard_rss_kb']) * 1024 / max(held, 1):.0f} B per held connection; "
-          f"servers {server_mb:.1f} MiB, "
-          f"{sum(r['server_rss_kb']) * 1024 / max(held, 1):.0f} B per held connection")
-    print(f"  merged connect latency: p50 {c['p50']} us, p90 {c['p90']} us, p99 {c['p99']} us, "
-          f"p99.9 {c['p99_9']} us, max {c['max']} us")
-    print("  merged report:")
-    for line in r["merged_text"].splitlines():
-        print("    " + line)
-    return 0 if held == CONNECTIONS and r["merge_status"] == 0 else 1
+    origin = r["schedule_origin_us"] / 1e6 if r["schedule_origin_us"] else None
+    print(f"Scale: {n} connections, one `tcpgoon run --workers auto --source "
+          f"{r['source_block']}` against one `tcpgoon server --workers {r['server_workers']}`, "
+          f"-s {SLEEP}, --hold {HOLD}, in one network namespace")
+    print(f"  sysctls (the namespace's): "
+          + ", ".join(f"{k}={v}" for k, v in r["sysctls"].items()))
+    c = r["counts"]
+    print(f"  run: established {held}, closed {c['closed']}, error {c['error']}, not initiated "
+          f"{c['not_initiated']}; exit status {r['exit_status']}; the server's peak open "
+          f"{r['server_peak_open']}")
+    if r["reached_at"] and origin:
+        print(f"  time from the start to all {n} held (the server's 100 ms lines): "
+              f"{r['reached_at'] - origin:.2f} s; the last attempt "
+              f"{r['dial_span_us'] / 1e6:.2f} s after the first")
+    else:
+        print("  all held: not reached")
+    h = r["held"]
+    if h:
+        (crss, chwm, cw), (srss, shwm, sw) = h["client_rss_kb"], h["server_rss_kb"]
+        print(f"  RSS with all held: run {crss / 1024:.0f} MiB in {cw} workers and the parent, "
+              f"{crss * 1024 / max(held, 1):.0f} B per held connection (peak "
+              f"{chwm * 1024 / max(held, 1):.0f} B); server {srss / 1024:.0f} MiB in {sw} "
+              f"workers and the parent, {srss * 1024 / max(held, 1):.0f} B (peak "
+              f"{shwm * 1024 / max(held, 1):.0f} B)")
+        slab = h["Slab"] - r["before"]["Slab"]
+        avail = r["before"]["MemAvailable"] - h["MemAvailable"]
+        print(f"  kernel: Slab +{slab / 1024 / 1024:.2f} GiB, {slab * 1024 / max(held, 1):.0f} B "
+              f"per connection (both ends); MemAvailable -{avail / 1024 / 1024:.2f} GiB, "
+              f"{avail * 1024 / max(held, 1):.0f} B per connection, processes included")
+    print(f"  connect latency: " + ", ".join(f"{k} {v} us" for k, v in r["connect"].items()))
+    print(f"  start lag: " + ", ".join(f"{k} {v} us" for k, v in r["schedule_lag"].items()))
+    m = r["merged"] or {}
+    print(f"  run workers: {m.get('shards')}, {len(m.get('present', []))} reported, start skew "
+          f"{m.get('start_skew_us')} us")
+    return 0 if held == n and r["exit_status"] == 0 else 1
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--inner"]:
-    inner(sys.argv[2], sys.argv[3])
+    inner(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
