@@ -486,3 +486,151 @@ fn limit_serves_the_same_endpoint_through_its_search() {
     assert_eq!(out.code, Some(4), "{out:?}");
     assert_eq!(summary["exit_status"], 4, "{summary}");
 }
+
+/// The series of a `tcpgoon server --metrics` scrape that each part of its count line
+/// (`Accepted: 5, Open: 0, …`) stands for.
+const SERVER_PARTS: [(&str, &str); 10] = [
+    ("Accepted", "tcpgoon_server_accepted_total"),
+    ("Open", "tcpgoon_server_open"),
+    ("Closed", "tcpgoon_server_closed_total"),
+    ("Turned away", "tcpgoon_server_turned_away_total"),
+    ("Accept errors", "tcpgoon_server_accept_errors_total"),
+    ("Handshaking", "tcpgoon_server_tls_handshaking"),
+    ("Handshakes done", "tcpgoon_server_tls_handshakes_total"),
+    (
+        "Alert sent",
+        "tcpgoon_server_tls_handshake_failures_total{cause=\"alert_sent\"}",
+    ),
+    (
+        "Alert received",
+        "tcpgoon_server_tls_handshake_failures_total{cause=\"alert_received\"}",
+    ),
+    (
+        "Closed in handshake",
+        "tcpgoon_server_tls_handshake_failures_total{cause=\"closed\"}",
+    ),
+];
+
+#[test]
+fn the_server_s_scrape_passes_promtool_and_is_its_final_count_line() {
+    let metrics = free_port();
+    let started = Instant::now();
+    let (mut server, port) = start_server(&args!(
+        "-m 0 -d 3s -i 0 --echo --tls --max-open 3 --metrics 127.0.0.1:{metrics} --metrics-linger 60s"
+    )
+    .iter()
+    .map(String::as_str)
+    .collect::<Vec<_>>());
+    // Five held for 1.5 s: three served, two turned away (and closed) past --max-open.
+    let client = spawn(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 1ms -y -i 0 --tls --insecure --hold 1500ms"
+    ));
+    let mut during = String::new();
+    wait_for("the server to hold three", || {
+        during = http_get(metrics, "/metrics", None).map_or(String::new(), |r| r.body);
+        during.contains("\ntcpgoon_server_open 3\n")
+            && during.contains("\ntcpgoon_server_accepted_total 5\n")
+    });
+    assert_eq!(
+        value(&during, "tcpgoon_server_turned_away_total"),
+        2,
+        "{during}"
+    );
+    assert_eq!(
+        value(&during, "tcpgoon_server_tls_handshaking"),
+        0,
+        "{during}"
+    );
+    assert_eq!(
+        value(&during, "tcpgoon_server_tls_handshakes_total"),
+        3,
+        "{during}"
+    );
+    promtool_passes(&during);
+    let client = finish(client, started, Duration::from_secs(30));
+    // Three of five served: the run's verdict is a failure, which is not this test's.
+    assert!(client.stdout.contains("Total: 5"), "{client:?}");
+    // After the stop (-d 3s): the final count line, then why it stopped.
+    let counts = first_line(&mut server);
+    let stopping = first_line(&mut server);
+    assert_eq!(stopping, "stopping: ran for 3s (--duration 3s)", "{counts}");
+    let text = scrape(metrics, None).body;
+    promtool_passes(&text);
+    let parts: Vec<(&str, u64)> = counts
+        .split(", ")
+        .map(|part| {
+            let (name, n) = part.split_once(": ").expect("Name: N");
+            (name, n.parse().expect("a count"))
+        })
+        .collect();
+    assert!(parts.len() >= 6, "{counts}");
+    for (name, n) in &parts {
+        let series = match *name {
+            "Handshakes failed" => {
+                let failed: u64 = ["alert_sent", "alert_received", "closed", "other"]
+                    .iter()
+                    .map(|cause| {
+                        value(
+                            &text,
+                            &format!(
+                                "tcpgoon_server_tls_handshake_failures_total{{cause=\"{cause}\"}}"
+                            ),
+                        )
+                    })
+                    .sum();
+                assert_eq!(failed, *n, "{counts}\n{text}");
+                continue;
+            }
+            "Other TLS failures" => "tcpgoon_server_tls_handshake_failures_total{cause=\"other\"}",
+            name => {
+                SERVER_PARTS
+                    .iter()
+                    .find(|(part, _)| *part == name)
+                    .unwrap_or_else(|| panic!("no series for {name}"))
+                    .1
+            }
+        };
+        assert_eq!(value(&text, series), *n, "{name} in {counts}\n{text}");
+    }
+    // The parts the line leaves out when zero are there, at zero.
+    for (name, series) in SERVER_PARTS {
+        if !parts.iter().any(|(part, _)| *part == name) {
+            assert_eq!(value(&text, series), 0, "{name}\n{text}");
+        }
+    }
+    assert_eq!(value(&text, "tcpgoon_server_accepted_total"), 5, "{text}");
+    assert_eq!(
+        value(&text, "tcpgoon_server_turned_away_total"),
+        2,
+        "{text}"
+    );
+    // OpenMetrics when asked for.
+    let open = scrape(metrics, Some("application/openmetrics-text"));
+    assert!(
+        open.body
+            .contains("# TYPE tcpgoon_server_accepted counter\n")
+    );
+    assert!(open.body.ends_with("\n# EOF\n"), "{}", open.body);
+    // A signal ends the linger; the server's status stands.
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(http_get(metrics, "/metrics", None).is_none());
+}
+
+#[test]
+fn the_server_s_endpoint_is_bad_input_when_it_cannot_be_bound() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let out = run_bad_input(&args!("server -p 0 --metrics 127.0.0.1:{taken_port}"));
+    assert!(
+        out.stderr
+            .contains("--metrics: cannot listen on 127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    let out = run_bad_input(&args!("server -p 0 --metrics localhost:9100"));
+    assert!(out.stderr.contains("is not IP:PORT"), "{}", out.stderr);
+    let out = run_bad_input(&args!("server -p 0 --metrics-linger 1s"));
+    assert!(out.stderr.contains("give --metrics too"), "{}", out.stderr);
+}

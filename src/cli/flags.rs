@@ -1165,6 +1165,24 @@ pub const FLAGS: &[Flag] = &[
         joined: true,
         ..Flag::NONE
     },
+    Flag {
+        on: &[Server],
+        help: &[
+            "answer GET /metrics on IP:PORT with the server's",
+            "counts (tcpgoon_server_*), for Prometheus to",
+            "scrape; served by the server's own loop",
+        ],
+        ..METRICS
+    },
+    Flag {
+        on: &[Server],
+        help: &[
+            "with --metrics: after the stop, keep answering",
+            "scrapes this long, so the last sees the final",
+            "counts; a signal ends it",
+        ],
+        ..METRICS_LINGER
+    },
     // merge
     Flag {
         on: &[Merge],

@@ -350,6 +350,7 @@ pub(super) fn parse_server(
     let tls = flag(&mut args, &["--tls"])?;
     let h2 = flag(&mut args, &["--h2"])?;
     let reject_after = reject_after(pairs)?;
+    let metrics = parse_metrics(&mut args)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
         port,
@@ -379,6 +380,7 @@ pub(super) fn parse_server(
         cert,
         key,
         h2,
+        metrics,
     })
 }
 
