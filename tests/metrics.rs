@@ -391,21 +391,20 @@ fn prometheus_query(port: u16, query: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
+/// Debian's `prometheus`, its config and storage in `dir`, scraping 127.0.0.1:`metrics`
+/// every 100 ms, on a free port of its own (returned), once it lists its target; `None`
+/// when it is not installed (under CI its absence fails the test).
+fn start_prometheus(dir: &TempDir, metrics: u16) -> Option<(Guard, u16)> {
     if !installed("prometheus") {
-        eprintln!("skipped: prometheus is not installed (.ci/run installs it)");
-        return;
+        return None;
     }
-    let dir = TempDir::new("metrics-prometheus");
-    let metrics = free_port();
     let web = free_port();
     let config = format!(
         "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n\
          scrape_configs:\n  - job_name: tcpgoon\n    static_configs:\n      - targets: ['127.0.0.1:{metrics}']\n"
     );
     std::fs::write(dir.path("prometheus.yml"), config).unwrap();
-    let _prometheus = Guard(
+    let prometheus = Guard(
         Command::new("prometheus")
             .arg(format!("--config.file={}", dir.path("prometheus.yml")))
             .arg(format!("--storage.tsdb.path={}", dir.path("data")))
@@ -425,6 +424,16 @@ fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
         http_get(web, "/api/v1/targets", None)
             .is_some_and(|r| r.body.contains(&format!("127.0.0.1:{metrics}")))
     });
+    Some((prometheus, web))
+}
+
+#[test]
+fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
+    let dir = TempDir::new("metrics-prometheus");
+    let metrics = free_port();
+    let Some((_prometheus, web)) = start_prometheus(&dir, metrics) else {
+        return;
+    };
     let (_server, port) = echo_server();
     let started = Instant::now();
     let guard = spawn(&args!(
@@ -633,4 +642,101 @@ fn the_server_s_endpoint_is_bad_input_when_it_cannot_be_bound() {
     assert!(out.stderr.contains("is not IP:PORT"), "{}", out.stderr);
     let out = run_bad_input(&args!("server -p 0 --metrics-linger 1s"));
     assert!(out.stderr.contains("give --metrics too"), "{}", out.stderr);
+}
+
+/// The single value Prometheus' API gives for `query` (URL-encoded), as a string.
+fn prometheus_value(web: u16, query: &str) -> Option<String> {
+    let results = prometheus_query(web, query);
+    let [result] = results.as_slice() else {
+        return None;
+    };
+    result["value"][1].as_str().map(str::to_string)
+}
+
+/// Seconds as Prometheus writes them, in whole microseconds.
+fn micros_of(seconds: &str) -> Option<u64> {
+    let seconds: f64 = seconds.parse().ok()?;
+    seconds.is_finite().then(|| (seconds * 1e6).round() as u64)
+}
+
+#[test]
+fn prometheus_reads_back_the_held_count_and_beat_quantiles_the_json_summary_has() {
+    let dir = TempDir::new("metrics-prometheus-quantiles");
+    let metrics = free_port();
+    let Some((_prometheus, web)) = start_prometheus(&dir, metrics) else {
+        return;
+    };
+    let (_server, port) = echo_server();
+    let started = Instant::now();
+    let mut guard = spawn(&args!(
+        "run 127.0.0.1 {port} -c 15 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --hold 2s --metrics 127.0.0.1:{metrics} --metrics-linger 60s --send";
+        "ping\\n"
+    ));
+    // The report is out: from now on every scrape has the final counts.
+    let summary: Value = serde_json::from_str(&first_line(&mut guard)).expect("JSON");
+    assert_eq!(at(&summary, "counts.established"), 15, "{summary}");
+    assert!(at(&summary, "beats.answered") >= 15 * 10, "{summary}");
+    let beats = &summary["beats"]["latency_us"];
+    let connect = &summary["connect_latency_us"];
+    // Each (query, what the summary says), in microseconds for the latencies.
+    let mut expected: Vec<(String, u64, bool)> = vec![(
+        "tcpgoon_connections%7Bstate%3D%22established%22%7D".to_string(),
+        at(&summary, "counts.established"),
+        false,
+    )];
+    for (key, q) in [
+        ("p50", "0.5"),
+        ("p90", "0.9"),
+        ("p99", "0.99"),
+        ("p99_9", "0.999"),
+    ] {
+        for (name, latency) in [("beat", beats), ("connect", connect)] {
+            let json = latency[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {key} in {latency}"));
+            expected.push((
+                format!("tcpgoon_{name}_latency_quantile_seconds%7Bquantile%3D%22{q}%22%7D"),
+                json,
+                true,
+            ));
+        }
+    }
+    expected.push((
+        "tcpgoon_beat_latency_quantile_seconds_count".to_string(),
+        at(&summary, "beats.latency_us.count"),
+        false,
+    ));
+    let read = |query: &str, micros: bool| {
+        let value = prometheus_value(web, query)?;
+        if micros {
+            micros_of(&value)
+        } else {
+            value.parse().ok()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Vec<Option<u64>> = expected.iter().map(|(q, _, m)| read(q, *m)).collect();
+        let want: Vec<Option<u64>> = expected.iter().map(|(_, n, _)| Some(*n)).collect();
+        if got == want {
+            break;
+        }
+        if Instant::now() > deadline {
+            signal(&guard, libc::SIGINT);
+            let out = finish(guard, started, Duration::from_secs(10));
+            let targets = http_get(web, "/api/v1/targets", None).map(|r| r.body);
+            panic!("prometheus read back {got:?}, the summary says {want:?}\n{targets:?}\n{out:?}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    // The beat p99 as a query of the dashboard reads it: by its labels, the run's target.
+    let p99 = prometheus_query(
+        web,
+        "tcpgoon_beat_latency_quantile_seconds%7Bquantile%3D%220.99%22%2Cjob%3D%22tcpgoon%22%7D",
+    );
+    assert_eq!(p99[0]["metric"]["target"], format!("127.0.0.1:{port}"));
+    signal(&guard, libc::SIGINT);
+    let out = finish(guard, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(summary["exit_status"], 0, "{summary}");
 }
