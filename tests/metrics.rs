@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Guard, TempDir, args, finish, first_line, installed, run_bad_input, signal, spawn,
+    Guard, TempDir, args, closed_port, finish, first_line, installed, run_bad_input, signal, spawn,
     start_server, wait_for,
 };
 use serde_json::Value;
@@ -739,4 +739,195 @@ fn prometheus_reads_back_the_held_count_and_beat_quantiles_the_json_summary_has(
     let out = finish(guard, started, Duration::from_secs(10));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(summary["exit_status"], 0, "{summary}");
+}
+
+/// Debian's `prometheus-pushgateway` on a free loopback port (returned), in memory, once it
+/// is ready; `None` when it is not installed (under CI its absence fails the test).
+fn start_pushgateway() -> Option<(Guard, u16)> {
+    if !installed("prometheus-pushgateway") {
+        return None;
+    }
+    let port = free_port();
+    let gateway = Guard(
+        Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus-pushgateway"),
+    );
+    wait_for("the pushgateway to be ready", || {
+        http_get(port, "/-/ready", None).is_some_and(|r| r.status.contains(" 200 "))
+    });
+    Some((gateway, port))
+}
+
+/// The value of the one series on the pushgateway's `/metrics` named `name` whose labels
+/// include every one of `labels` (it sorts them by name).
+fn pushed(gateway: u16, name: &str, labels: &[&str]) -> Option<u64> {
+    let text = http_get(gateway, "/metrics", None)?.body;
+    let found: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .collect();
+    let [line] = found.as_slice() else {
+        return None;
+    };
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+#[test]
+fn a_run_pushes_its_final_counts_and_exit_status_to_a_real_pushgateway() {
+    let Some((_gateway, gateway)) = start_pushgateway() else {
+        return;
+    };
+    let (_server, port) = echo_server();
+    let url = format!("http://localhost:{gateway}/metrics/job/tcpgoon/instance/ci");
+    let out = common::run(&args!(
+        "run 127.0.0.1 {port} -c 6 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --hold 1s --metrics-push {url} --send";
+        "ping\\n"
+    ));
+    let summary: Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let group = ["job=\"tcpgoon\"", "instance=\"ci\""];
+    let target = format!("target=\"127.0.0.1:{port}\"");
+    let with = |more: &[&str]| -> Vec<String> {
+        let mut labels: Vec<String> = group.iter().map(|l| l.to_string()).collect();
+        labels.push(target.clone());
+        labels.extend(more.iter().map(|l| l.to_string()));
+        labels
+    };
+    let read = |name: &str, more: &[&str]| {
+        let labels = with(more);
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        pushed(gateway, name, &labels)
+    };
+    assert_eq!(
+        read("tcpgoon_connections", &["state=\"established\""]),
+        Some(at(&summary, "counts.established"))
+    );
+    assert_eq!(at(&summary, "counts.established"), 6);
+    assert_eq!(read("tcpgoon_exit_status", &[]), Some(0));
+    assert_eq!(
+        read("tcpgoon_beats_answered_total", &[]),
+        Some(at(&summary, "beats.answered"))
+    );
+    assert_eq!(
+        read("tcpgoon_beat_latency_quantile_seconds_count", &[]),
+        Some(at(&summary, "beats.latency_us.count"))
+    );
+    // A failing run, pushed to the same group, replaces it: its status, nothing held.
+    let closed = closed_port();
+    let url = format!("http://127.0.0.1:{gateway}/metrics/job/tcpgoon/instance/ci");
+    let failed = common::run(&args!(
+        "run 127.0.0.1 {closed} -c 2 -y -i 0 --metrics-push {url}"
+    ));
+    assert_ne!(failed.code, Some(0), "{failed:?}");
+    let code = u64::try_from(failed.code.expect("an exit status")).unwrap();
+    let target = format!("target=\"127.0.0.1:{closed}\"");
+    let labels = [group[0], group[1], &target];
+    assert_eq!(pushed(gateway, "tcpgoon_exit_status", &labels), Some(code));
+    assert_eq!(
+        pushed(
+            gateway,
+            "tcpgoon_failures_total",
+            &[group[0], group[1], &target, "cause=\"refused\""]
+        ),
+        Some(2)
+    );
+    assert!(
+        pushed(
+            gateway,
+            "tcpgoon_exit_status",
+            &[&format!("target=\"127.0.0.1:{port}\"")]
+        )
+        .is_none(),
+        "the group was replaced"
+    );
+}
+
+#[test]
+fn a_push_that_fails_or_gets_no_answer_is_one_warning_and_the_status_stands() {
+    let (_server, port) = echo_server();
+    // Nothing listens: refused at once.
+    let nothing = closed_port();
+    let out = common::run(&args!(
+        "run 127.0.0.1 {port} -c 2 -y -i 0 --metrics-push http://127.0.0.1:{nothing}/metrics/job/t"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "tcpgoon: warning: --metrics-push to http://127.0.0.1:{nothing}/metrics/job/t: cannot connect"
+        )),
+        "{}",
+        out.stderr
+    );
+    // A listener that takes the connection and never answers: 5 s, then one line; a failing
+    // run's status stays the failing one.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let closed = closed_port();
+    let started = Instant::now();
+    let out = common::run(&args!(
+        "run 127.0.0.1 {closed} -c 1 -y -i 0 --metrics-push http://127.0.0.1:{silent_port}/metrics/job/t"
+    ));
+    let elapsed = started.elapsed();
+    let unpushed = common::run(&args!("run 127.0.0.1 {closed} -c 1 -y -i 0"));
+    assert_ne!(unpushed.code, Some(0), "{unpushed:?}");
+    assert_eq!(out.code, unpushed.code, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .ends_with(": no answer within 5s; the exit status is the run's\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(15),
+        "{elapsed:?}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn a_push_url_that_is_not_a_pushgateway_s_is_bad_input() {
+    let port = free_port();
+    let out = run_bad_input(&args!(
+        "run 127.0.0.1 {port} -c 1 -y --metrics-push https://127.0.0.1:9091/metrics/job/t"
+    ));
+    assert!(
+        out.stderr.contains("https:// is not supported"),
+        "{}",
+        out.stderr
+    );
+    for bad in [
+        "127.0.0.1:9091/metrics/job/t",
+        "ftp://127.0.0.1:9091/metrics/job/t",
+        "http://127.0.0.1:9091/",
+        "http://127.0.0.1:9091/metrics/job/t/instance",
+        "http://127.0.0.1:99999/metrics/job/t",
+        "http://127.0.0.1:9091/metrics/job/t?x=1",
+        "",
+    ] {
+        let out = run_bad_input(&args!("run 127.0.0.1 {port} -c 1 -y --metrics-push"; bad));
+        assert!(
+            out.stderr.contains("--metrics-push"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
+    // A name that resolves nowhere: said before the first attempt.
+    let out = run_bad_input(&args!(
+        "limit 127.0.0.1 {port} -c 1 --metrics-push http://no-such-host.invalid:9091/metrics/job/t"
+    ));
+    assert!(
+        out.stderr
+            .contains("--metrics-push: cannot resolve no-such-host.invalid"),
+        "{}",
+        out.stderr
+    );
 }

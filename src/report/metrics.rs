@@ -330,6 +330,24 @@ impl Exposition {
     }
 }
 
+/// `--metrics-push`: the run's final exposition, in the Prometheus text format (the one a
+/// Pushgateway takes), and its exit status, which only the end of the run knows.
+pub fn render_final(stats: &Stats, target: &str, exit_status: u8) -> Vec<u8> {
+    let mut out = render(stats, target, Format::Prometheus);
+    let mut e = Exposition {
+        out: String::new(),
+        format: Format::Prometheus,
+        target: format!("target=\"{}\"", escape(target)),
+    };
+    e.gauge(
+        "tcpgoon_exit_status",
+        "The run's exit status: 0 when every connection passed (see tcpgoon help run).",
+        u64::from(exit_status),
+    );
+    out.extend_from_slice(e.out.as_bytes());
+    out
+}
+
 /// `tcpgoon server --metrics`: the server's counts in `format`, as its stats line and its
 /// final count line have them, under `tcpgoon_server_` names and without labels (the
 /// scraper's `instance` tells one server from another).
@@ -554,6 +572,16 @@ tcpgoon_attempts_total{target=\"127.0.0.1:6379\"} 0
             ),
             "100"
         );
+    }
+
+    #[test]
+    fn the_pushed_exposition_ends_with_the_exit_status() {
+        let stats = Stats::new(2);
+        let out = String::from_utf8(render_final(&stats, "127.0.0.1:6379", 2)).unwrap();
+        assert!(out.starts_with(&text(&stats, Format::Prometheus)), "{out}");
+        assert!(out.ends_with(
+            "# TYPE tcpgoon_exit_status gauge\ntcpgoon_exit_status{target=\"127.0.0.1:6379\"} 2\n"
+        ));
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct MetricsArgs {
     pub addr: Option<std::net::SocketAddr>,
     /// How long to keep answering after the report.
     pub linger: Duration,
+    /// `--metrics-push URL` (`run`, `limit`): the Pushgateway the final metrics go to.
+    pub push: Option<crate::engine::push::PushUrl>,
 }
 
 /// `tcpgoon limit` as typed.

@@ -51,7 +51,7 @@ pub(super) fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
-    let metrics = parse_metrics(&mut args)?;
+    let metrics = parse_metrics_push(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
@@ -121,7 +121,7 @@ pub(super) fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<Limit
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
-    let metrics = parse_metrics(&mut args)?;
+    let metrics = parse_metrics_push(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
@@ -258,6 +258,21 @@ pub(super) fn parse_metrics(args: &mut Args) -> Result<MetricsArgs, Error> {
     Ok(MetricsArgs {
         addr,
         linger: linger.unwrap_or(Duration::ZERO),
+        push: None,
+    })
+}
+
+/// `--metrics-push URL`, the Pushgateway's (`run` and `limit`); `--metrics` and its
+/// linger besides.
+pub(super) fn parse_metrics_push(args: &mut Args) -> Result<MetricsArgs, Error> {
+    let push = option(
+        args,
+        &["--metrics-push"],
+        crate::engine::push::PushUrl::parse,
+    )?;
+    Ok(MetricsArgs {
+        push,
+        ..parse_metrics(args)?
     })
 }
 
