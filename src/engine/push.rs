@@ -160,10 +160,14 @@ pub fn answer_of(bytes: &[u8]) -> Option<(u16, String)> {
     let status = head.split("\r\n").next()?;
     let mut parts = status.splitn(3, ' ');
     let version = parts.next()?;
-    let code = parts.next()?.parse::<u16>().ok()?;
-    if !version.starts_with("HTTP/1.") {
+    let code = parts.next()?;
+    if !version.starts_with("HTTP/1.")
+        || code.len() != 3
+        || !code.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
+    let code = code.parse::<u16>().ok().filter(|c| *c >= 100)?;
     let reason = parts.next().unwrap_or_default().trim();
     let said = body.lines().map(str::trim).find(|l| !l.is_empty());
     let what = match said {
@@ -173,6 +177,11 @@ pub fn answer_of(bytes: &[u8]) -> Option<(u16, String)> {
         ),
         None => format!("{code} {reason}"),
     };
+    // One line on stderr, whatever the peer sent.
+    let what = what
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     Some((code, what))
 }
 
@@ -347,5 +356,11 @@ mod tests {
             ))
         );
         assert_eq!(answer_of(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
+        assert_eq!(answer_of(b"HTTP/1.1 20 OK\r\n\r\n"), None);
+        assert_eq!(answer_of(b"HTTP/1.1 082 OK\r\n\r\n"), None);
+        assert_eq!(
+            answer_of(b"HTTP/1.1 502 Bad\nGateway\r\n\r\nno\rthing\n"),
+            Some((502, "502 Bad Gateway: no thing".to_string()))
+        );
     }
 }
