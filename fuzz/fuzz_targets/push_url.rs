@@ -32,11 +32,17 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(rest);
     match PushUrl::parse(&text) {
         Err(message) => {
-            assert!(!message.contains('\n') || text.contains('\n'), "{message:?}");
+            assert!(
+                !message.contains('\n') || text.contains('\n'),
+                "{message:?}"
+            );
             assert!(message.contains(&format!("'{text}'")), "{message:?}");
         }
         Ok(url) => {
-            assert!(url.url.to_ascii_lowercase().starts_with("http://"), "{url:?}");
+            assert!(
+                url.url.to_ascii_lowercase().starts_with("http://"),
+                "{url:?}"
+            );
             assert!(url.port >= 1);
             assert!(!url.host.is_empty());
             assert!(
