@@ -1,5 +1,5 @@
-//! `--metrics`: an HTTP/1.1 endpoint, `GET /metrics`, served by the run's own loop: no
-//! thread, no runtime. A listener under its own token, and the scrapes it accepts in a slab
+//! `--metrics`: an HTTP/1.1 endpoint, `GET /metrics`, served by the run's own loop (or the
+//! server's, `tcpgoon server --metrics`): no thread, no runtime. A listener under its own token, and the scrapes it accepts in a slab
 //! of their own, each read until its request head ends, answered, and closed.
 //!
 //! ```text

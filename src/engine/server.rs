@@ -35,6 +35,10 @@
 //! stage: handshaking, done, or failed, by cause ([`TlsCounts`]). A session that fails is
 //! closed at once, after the alert rustls owes the client, if the socket takes it.
 //!
+//! With `--metrics` the loop also serves the scrape endpoint (`engine::metrics`), from
+//! its counts of the moment: the endpoint's listener under [`METRICS`], just below the
+//! server's own tokens, and its scrapes under the tokens below that.
+//!
 //! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`];
 //! `report::server` turns those into the lines on stdout.
 

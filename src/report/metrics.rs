@@ -12,6 +12,13 @@
 //! µs) falls in the first, a SYN retransmitted (1 s, 3 s) lands apart from the rest, and the
 //! tail up to a dial timeout stays readable. A value counts in the bucket of the lowest value
 //! it cannot be told apart from, so an edge is exact to within the histogram's 0.1%.
+//! Beside each histogram, a summary of the same latency holds the report's exact
+//! percentiles (`…_quantile_seconds{quantile="0.99"}`), which a query reads as they are,
+//! where a quantile from the buckets is interpolated.
+//!
+//! `tcpgoon server --metrics` has its own exposition ([`render_server`]): its stats line's
+//! counts, under `tcpgoon_server_` names. `--metrics-push` pushes [`render_final`]: the
+//! run's exposition and its exit status.
 
 use std::fmt::Write as _;
 
