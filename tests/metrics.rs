@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Guard, TempDir, args, finish, first_line, installed, run_bad_input, signal, spawn,
+    Guard, TempDir, args, closed_port, finish, first_line, installed, run_bad_input, signal, spawn,
     start_server, wait_for,
 };
 use serde_json::Value;
@@ -391,21 +391,20 @@ fn prometheus_query(port: u16, query: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
+/// Debian's `prometheus`, its config and storage in `dir`, scraping 127.0.0.1:`metrics`
+/// every 100 ms, on a free port of its own (returned), once it lists its target; `None`
+/// when it is not installed (under CI its absence fails the test).
+fn start_prometheus(dir: &TempDir, metrics: u16) -> Option<(Guard, u16)> {
     if !installed("prometheus") {
-        eprintln!("skipped: prometheus is not installed (.ci/run installs it)");
-        return;
+        return None;
     }
-    let dir = TempDir::new("metrics-prometheus");
-    let metrics = free_port();
     let web = free_port();
     let config = format!(
         "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n\
          scrape_configs:\n  - job_name: tcpgoon\n    static_configs:\n      - targets: ['127.0.0.1:{metrics}']\n"
     );
     std::fs::write(dir.path("prometheus.yml"), config).unwrap();
-    let _prometheus = Guard(
+    let prometheus = Guard(
         Command::new("prometheus")
             .arg(format!("--config.file={}", dir.path("prometheus.yml")))
             .arg(format!("--storage.tsdb.path={}", dir.path("data")))
@@ -425,6 +424,16 @@ fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
         http_get(web, "/api/v1/targets", None)
             .is_some_and(|r| r.body.contains(&format!("127.0.0.1:{metrics}")))
     });
+    Some((prometheus, web))
+}
+
+#[test]
+fn prometheus_scrapes_the_run_and_reads_back_the_held_count() {
+    let dir = TempDir::new("metrics-prometheus");
+    let metrics = free_port();
+    let Some((_prometheus, web)) = start_prometheus(&dir, metrics) else {
+        return;
+    };
     let (_server, port) = echo_server();
     let started = Instant::now();
     let guard = spawn(&args!(
@@ -485,4 +494,440 @@ fn limit_serves_the_same_endpoint_through_its_search() {
     let out = finish(guard, started, Duration::from_secs(10));
     assert_eq!(out.code, Some(4), "{out:?}");
     assert_eq!(summary["exit_status"], 4, "{summary}");
+}
+
+/// The series of a `tcpgoon server --metrics` scrape that each part of its count line
+/// (`Accepted: 5, Open: 0, …`) stands for.
+const SERVER_PARTS: [(&str, &str); 10] = [
+    ("Accepted", "tcpgoon_server_accepted_total"),
+    ("Open", "tcpgoon_server_open"),
+    ("Closed", "tcpgoon_server_closed_total"),
+    ("Turned away", "tcpgoon_server_turned_away_total"),
+    ("Accept errors", "tcpgoon_server_accept_errors_total"),
+    ("Handshaking", "tcpgoon_server_tls_handshaking"),
+    ("Handshakes done", "tcpgoon_server_tls_handshakes_total"),
+    (
+        "Alert sent",
+        "tcpgoon_server_tls_handshake_failures_total{cause=\"alert_sent\"}",
+    ),
+    (
+        "Alert received",
+        "tcpgoon_server_tls_handshake_failures_total{cause=\"alert_received\"}",
+    ),
+    (
+        "Closed in handshake",
+        "tcpgoon_server_tls_handshake_failures_total{cause=\"closed\"}",
+    ),
+];
+
+#[test]
+fn the_server_s_scrape_passes_promtool_and_is_its_final_count_line() {
+    let metrics = free_port();
+    let started = Instant::now();
+    let (mut server, port) = start_server(&args!(
+        "-m 0 -d 3s -i 0 --echo --tls --max-open 3 --metrics 127.0.0.1:{metrics} --metrics-linger 60s"
+    )
+    .iter()
+    .map(String::as_str)
+    .collect::<Vec<_>>());
+    // Five held for 1.5 s: three served, two turned away (and closed) past --max-open.
+    let client = spawn(&args!(
+        "run 127.0.0.1 {port} -c 5 -s 1ms -y -i 0 --tls --insecure --hold 1500ms"
+    ));
+    let mut during = String::new();
+    wait_for("the server to hold three", || {
+        during = http_get(metrics, "/metrics", None).map_or(String::new(), |r| r.body);
+        during.contains("\ntcpgoon_server_open 3\n")
+            && during.contains("\ntcpgoon_server_accepted_total 5\n")
+    });
+    assert_eq!(
+        value(&during, "tcpgoon_server_turned_away_total"),
+        2,
+        "{during}"
+    );
+    assert_eq!(
+        value(&during, "tcpgoon_server_tls_handshaking"),
+        0,
+        "{during}"
+    );
+    assert_eq!(
+        value(&during, "tcpgoon_server_tls_handshakes_total"),
+        3,
+        "{during}"
+    );
+    promtool_passes(&during);
+    let client = finish(client, started, Duration::from_secs(30));
+    // Three of five served: the run's verdict is a failure, which is not this test's.
+    assert!(client.stdout.contains("Total: 5"), "{client:?}");
+    // After the stop (-d 3s): the final count line, then why it stopped.
+    let counts = first_line(&mut server);
+    let stopping = first_line(&mut server);
+    assert_eq!(stopping, "stopping: ran for 3s (--duration 3s)", "{counts}");
+    let text = scrape(metrics, None).body;
+    promtool_passes(&text);
+    let parts: Vec<(&str, u64)> = counts
+        .split(", ")
+        .map(|part| {
+            let (name, n) = part.split_once(": ").expect("Name: N");
+            (name, n.parse().expect("a count"))
+        })
+        .collect();
+    assert!(parts.len() >= 6, "{counts}");
+    for (name, n) in &parts {
+        let series = match *name {
+            "Handshakes failed" => {
+                let failed: u64 = ["alert_sent", "alert_received", "closed", "other"]
+                    .iter()
+                    .map(|cause| {
+                        value(
+                            &text,
+                            &format!(
+                                "tcpgoon_server_tls_handshake_failures_total{{cause=\"{cause}\"}}"
+                            ),
+                        )
+                    })
+                    .sum();
+                assert_eq!(failed, *n, "{counts}\n{text}");
+                continue;
+            }
+            "Other TLS failures" => "tcpgoon_server_tls_handshake_failures_total{cause=\"other\"}",
+            name => {
+                SERVER_PARTS
+                    .iter()
+                    .find(|(part, _)| *part == name)
+                    .unwrap_or_else(|| panic!("no series for {name}"))
+                    .1
+            }
+        };
+        assert_eq!(value(&text, series), *n, "{name} in {counts}\n{text}");
+    }
+    // The parts the line leaves out when zero are there, at zero.
+    for (name, series) in SERVER_PARTS {
+        if !parts.iter().any(|(part, _)| *part == name) {
+            assert_eq!(value(&text, series), 0, "{name}\n{text}");
+        }
+    }
+    assert_eq!(value(&text, "tcpgoon_server_accepted_total"), 5, "{text}");
+    assert_eq!(
+        value(&text, "tcpgoon_server_turned_away_total"),
+        2,
+        "{text}"
+    );
+    // OpenMetrics when asked for.
+    let open = scrape(metrics, Some("application/openmetrics-text"));
+    assert!(
+        open.body
+            .contains("# TYPE tcpgoon_server_accepted counter\n")
+    );
+    assert!(open.body.ends_with("\n# EOF\n"), "{}", open.body);
+    // A signal ends the linger; the server's status stands.
+    signal(&server, libc::SIGTERM);
+    let out = finish(server, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(http_get(metrics, "/metrics", None).is_none());
+}
+
+#[test]
+fn the_server_s_endpoint_is_bad_input_when_it_cannot_be_bound() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let out = run_bad_input(&args!("server -p 0 --metrics 127.0.0.1:{taken_port}"));
+    assert!(
+        out.stderr
+            .contains("--metrics: cannot listen on 127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    let out = run_bad_input(&args!("server -p 0 --metrics localhost:9100"));
+    assert!(out.stderr.contains("is not IP:PORT"), "{}", out.stderr);
+    let out = run_bad_input(&args!("server -p 0 --metrics-linger 1s"));
+    assert!(out.stderr.contains("give --metrics too"), "{}", out.stderr);
+}
+
+/// The single value Prometheus' API gives for `query` (URL-encoded), as a string.
+fn prometheus_value(web: u16, query: &str) -> Option<String> {
+    let results = prometheus_query(web, query);
+    let [result] = results.as_slice() else {
+        return None;
+    };
+    result["value"][1].as_str().map(str::to_string)
+}
+
+/// Seconds as Prometheus writes them, in whole microseconds.
+fn micros_of(seconds: &str) -> Option<u64> {
+    let seconds: f64 = seconds.parse().ok()?;
+    seconds.is_finite().then(|| (seconds * 1e6).round() as u64)
+}
+
+#[test]
+fn prometheus_reads_back_the_held_count_and_beat_quantiles_the_json_summary_has() {
+    let dir = TempDir::new("metrics-prometheus-quantiles");
+    let metrics = free_port();
+    let Some((_prometheus, web)) = start_prometheus(&dir, metrics) else {
+        return;
+    };
+    let (_server, port) = echo_server();
+    let started = Instant::now();
+    let mut guard = spawn(&args!(
+        "run 127.0.0.1 {port} -c 15 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --hold 2s --metrics 127.0.0.1:{metrics} --metrics-linger 60s --send";
+        "ping\\n"
+    ));
+    // The report is out: from now on every scrape has the final counts.
+    let summary: Value = serde_json::from_str(&first_line(&mut guard)).expect("JSON");
+    assert_eq!(at(&summary, "counts.established"), 15, "{summary}");
+    assert!(at(&summary, "beats.answered") >= 15 * 10, "{summary}");
+    let beats = &summary["beats"]["latency_us"];
+    let connect = &summary["connect_latency_us"];
+    // Each (query, what the summary says), in microseconds for the latencies.
+    let mut expected: Vec<(String, u64, bool)> = vec![(
+        "tcpgoon_connections%7Bstate%3D%22established%22%7D".to_string(),
+        at(&summary, "counts.established"),
+        false,
+    )];
+    for (key, q) in [
+        ("p50", "0.5"),
+        ("p90", "0.9"),
+        ("p99", "0.99"),
+        ("p99_9", "0.999"),
+    ] {
+        for (name, latency) in [("beat", beats), ("connect", connect)] {
+            let json = latency[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {key} in {latency}"));
+            expected.push((
+                format!("tcpgoon_{name}_latency_quantile_seconds%7Bquantile%3D%22{q}%22%7D"),
+                json,
+                true,
+            ));
+        }
+    }
+    expected.push((
+        "tcpgoon_beat_latency_quantile_seconds_count".to_string(),
+        at(&summary, "beats.latency_us.count"),
+        false,
+    ));
+    let read = |query: &str, micros: bool| {
+        let value = prometheus_value(web, query)?;
+        if micros {
+            micros_of(&value)
+        } else {
+            value.parse().ok()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Vec<Option<u64>> = expected.iter().map(|(q, _, m)| read(q, *m)).collect();
+        let want: Vec<Option<u64>> = expected.iter().map(|(_, n, _)| Some(*n)).collect();
+        if got == want {
+            break;
+        }
+        if Instant::now() > deadline {
+            signal(&guard, libc::SIGINT);
+            let out = finish(guard, started, Duration::from_secs(10));
+            let targets = http_get(web, "/api/v1/targets", None).map(|r| r.body);
+            panic!("prometheus read back {got:?}, the summary says {want:?}\n{targets:?}\n{out:?}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    // The beat p99 as a query of the dashboard reads it: by its labels, the run's target.
+    let p99 = prometheus_query(
+        web,
+        "tcpgoon_beat_latency_quantile_seconds%7Bquantile%3D%220.99%22%2Cjob%3D%22tcpgoon%22%7D",
+    );
+    assert_eq!(p99[0]["metric"]["target"], format!("127.0.0.1:{port}"));
+    signal(&guard, libc::SIGINT);
+    let out = finish(guard, started, Duration::from_secs(10));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(summary["exit_status"], 0, "{summary}");
+}
+
+/// Debian's `prometheus-pushgateway` on a free loopback port (returned), in memory, once it
+/// is ready; `None` when it is not installed (under CI its absence fails the test).
+fn start_pushgateway() -> Option<(Guard, u16)> {
+    if !installed("prometheus-pushgateway") {
+        return None;
+    }
+    let port = free_port();
+    let gateway = Guard(
+        Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus-pushgateway"),
+    );
+    wait_for("the pushgateway to be ready", || {
+        http_get(port, "/-/ready", None).is_some_and(|r| r.status.contains(" 200 "))
+    });
+    Some((gateway, port))
+}
+
+/// The value of the one series on the pushgateway's `/metrics` named `name` whose labels
+/// include every one of `labels` (it sorts them by name).
+fn pushed(gateway: u16, name: &str, labels: &[&str]) -> Option<u64> {
+    let text = http_get(gateway, "/metrics", None)?.body;
+    let found: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .collect();
+    let [line] = found.as_slice() else {
+        return None;
+    };
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+#[test]
+fn a_run_pushes_its_final_counts_and_exit_status_to_a_real_pushgateway() {
+    let Some((_gateway, gateway)) = start_pushgateway() else {
+        return;
+    };
+    let (_server, port) = echo_server();
+    let url = format!("http://localhost:{gateway}/metrics/job/tcpgoon/instance/ci");
+    let out = common::run(&args!(
+        "run 127.0.0.1 {port} -c 6 -s 1ms -y -i 0 --json --expect ping --heartbeat 100ms --hold 1s --metrics-push {url} --send";
+        "ping\\n"
+    ));
+    let summary: Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let group = ["job=\"tcpgoon\"", "instance=\"ci\""];
+    let target = format!("target=\"127.0.0.1:{port}\"");
+    let with = |more: &[&str]| -> Vec<String> {
+        let mut labels: Vec<String> = group.iter().map(|l| l.to_string()).collect();
+        labels.push(target.clone());
+        labels.extend(more.iter().map(|l| l.to_string()));
+        labels
+    };
+    let read = |name: &str, more: &[&str]| {
+        let labels = with(more);
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        pushed(gateway, name, &labels)
+    };
+    assert_eq!(
+        read("tcpgoon_connections", &["state=\"established\""]),
+        Some(at(&summary, "counts.established"))
+    );
+    assert_eq!(at(&summary, "counts.established"), 6);
+    assert_eq!(read("tcpgoon_exit_status", &[]), Some(0));
+    assert_eq!(
+        read("tcpgoon_beats_answered_total", &[]),
+        Some(at(&summary, "beats.answered"))
+    );
+    assert_eq!(
+        read("tcpgoon_beat_latency_quantile_seconds_count", &[]),
+        Some(at(&summary, "beats.latency_us.count"))
+    );
+    // A failing run, pushed to the same group, replaces it: its status, nothing held.
+    let closed = closed_port();
+    let url = format!("http://127.0.0.1:{gateway}/metrics/job/tcpgoon/instance/ci");
+    let failed = common::run(&args!(
+        "run 127.0.0.1 {closed} -c 2 -y -i 0 --metrics-push {url}"
+    ));
+    assert_ne!(failed.code, Some(0), "{failed:?}");
+    let code = u64::try_from(failed.code.expect("an exit status")).unwrap();
+    let target = format!("target=\"127.0.0.1:{closed}\"");
+    let labels = [group[0], group[1], &target];
+    assert_eq!(pushed(gateway, "tcpgoon_exit_status", &labels), Some(code));
+    assert_eq!(
+        pushed(
+            gateway,
+            "tcpgoon_failures_total",
+            &[group[0], group[1], &target, "cause=\"refused\""]
+        ),
+        Some(2)
+    );
+    assert!(
+        pushed(
+            gateway,
+            "tcpgoon_exit_status",
+            &[&format!("target=\"127.0.0.1:{port}\"")]
+        )
+        .is_none(),
+        "the group was replaced"
+    );
+}
+
+#[test]
+fn a_push_that_fails_or_gets_no_answer_is_one_warning_and_the_status_stands() {
+    let (_server, port) = echo_server();
+    // Nothing listens: refused at once.
+    let nothing = closed_port();
+    let out = common::run(&args!(
+        "run 127.0.0.1 {port} -c 2 -y -i 0 --metrics-push http://127.0.0.1:{nothing}/metrics/job/t"
+    ));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "tcpgoon: warning: --metrics-push to http://127.0.0.1:{nothing}/metrics/job/t: cannot connect"
+        )),
+        "{}",
+        out.stderr
+    );
+    // A listener that takes the connection and never answers: 5 s, then one line; a failing
+    // run's status stays the failing one.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let closed = closed_port();
+    let started = Instant::now();
+    let out = common::run(&args!(
+        "run 127.0.0.1 {closed} -c 1 -y -i 0 --metrics-push http://127.0.0.1:{silent_port}/metrics/job/t"
+    ));
+    let elapsed = started.elapsed();
+    let unpushed = common::run(&args!("run 127.0.0.1 {closed} -c 1 -y -i 0"));
+    assert_ne!(unpushed.code, Some(0), "{unpushed:?}");
+    assert_eq!(out.code, unpushed.code, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .ends_with(": no answer within 5s; the exit status is the run's\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(15),
+        "{elapsed:?}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn a_push_url_that_is_not_a_pushgateway_s_is_bad_input() {
+    let port = free_port();
+    let out = run_bad_input(&args!(
+        "run 127.0.0.1 {port} -c 1 -y --metrics-push https://127.0.0.1:9091/metrics/job/t"
+    ));
+    assert!(
+        out.stderr.contains("https:// is not supported"),
+        "{}",
+        out.stderr
+    );
+    for bad in [
+        "127.0.0.1:9091/metrics/job/t",
+        "ftp://127.0.0.1:9091/metrics/job/t",
+        "http://127.0.0.1:9091/",
+        "http://127.0.0.1:9091/metrics/job/t/instance",
+        "http://127.0.0.1:99999/metrics/job/t",
+        "http://127.0.0.1:9091/metrics/job/t?x=1",
+        "",
+    ] {
+        let out = run_bad_input(&args!("run 127.0.0.1 {port} -c 1 -y --metrics-push"; bad));
+        assert!(
+            out.stderr.contains("--metrics-push"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
+    // A name that resolves nowhere: said before the first attempt.
+    let out = run_bad_input(&args!(
+        "limit 127.0.0.1 {port} -c 1 --metrics-push http://no-such-host.invalid:9091/metrics/job/t"
+    ));
+    assert!(
+        out.stderr
+            .contains("--metrics-push: cannot resolve no-such-host.invalid"),
+        "{}",
+        out.stderr
+    );
 }

@@ -605,9 +605,13 @@ fn push_probing(line: &mut Vec<String>, probing: &Probing) {
     }
 }
 
-/// `--metrics` and its linger, which only it may have.
+/// `--metrics` and its linger, which only it may have, and `--metrics-push` (never on
+/// `server`, which does not read it).
 fn push_metrics(line: &mut Vec<String>, metrics: &MetricsArgs) {
-    let MetricsArgs { addr, linger } = metrics;
+    let MetricsArgs { addr, linger, push } = metrics;
+    if let Some(push) = push {
+        push_text(line, "--metrics-push", &push.url);
+    }
     match addr {
         Some(addr) => {
             line.push("--metrics".to_string());
@@ -708,6 +712,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         cert,
         key,
         h2,
+        metrics,
     } = server;
     let mut line = vec!["server".to_string(), "-p".to_string(), port.to_string()];
     push_text(&mut line, "--bind", bind);
@@ -787,6 +792,8 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     if *h2 {
         line.push("--h2".to_string());
     }
+    assert!(metrics.push.is_none(), "server has no --metrics-push");
+    push_metrics(&mut line, metrics);
     // Its values are taken as they stand, so TEXT needs no `=`, whatever it starts with.
     if let Some((count, text)) = reject_after {
         line.extend([

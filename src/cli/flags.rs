@@ -144,7 +144,9 @@ impl Row {
         let names = format!("{:indent$}{}", "", self.names, indent = self.indent);
         let mut lines: Vec<String> = Vec::new();
         let mut help = self.help.iter();
-        if names.len() < column {
+        // Two spaces at least between the names and their description, which is how a
+        // reader (and `cli::parse`'s tests) tells them apart.
+        if names.len() + 1 < column {
             let first = help.next().copied().unwrap_or("");
             lines.push(format!("{names:column$}{first}").trim_end().to_string());
         } else {
@@ -417,6 +419,17 @@ pub const FLAGS: &[Flag] = &[
             "counts; a signal ends it",
         ],
         ..METRICS_LINGER
+    },
+    Flag {
+        on: &[Run],
+        help: &[
+            "after the report, PUT the final metrics and the",
+            "exit status to a Prometheus Pushgateway at URL",
+            "(http://HOST:PORT/metrics/job/JOB[/LABEL/VALUE]),",
+            "within 5s; a failed push is one warning, the exit",
+            "status stays the run's",
+        ],
+        ..METRICS_PUSH
     },
     Flag {
         on: &[Run],
@@ -804,6 +817,11 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         on: &[Limit],
+        help: &["push the final metrics to a Pushgateway, as run does"],
+        ..METRICS_PUSH
+    },
+    Flag {
+        on: &[Limit],
         help: &[
             "bind to these local addresses, in turn (see",
             "`tcpgoon help run`)",
@@ -1178,6 +1196,24 @@ pub const FLAGS: &[Flag] = &[
         joined: true,
         ..Flag::NONE
     },
+    Flag {
+        on: &[Server],
+        help: &[
+            "answer GET /metrics on IP:PORT with the server's",
+            "counts (tcpgoon_server_*), for Prometheus to",
+            "scrape; served by the server's own loop",
+        ],
+        ..METRICS
+    },
+    Flag {
+        on: &[Server],
+        help: &[
+            "with --metrics: after the stop, keep answering",
+            "scrapes this long, so the last sees the final",
+            "counts; a signal ends it",
+        ],
+        ..METRICS_LINGER
+    },
     // merge
     Flag {
         on: &[Merge],
@@ -1260,6 +1296,12 @@ const METRICS: Flag = Flag {
 const METRICS_LINGER: Flag = Flag {
     long: Some("--metrics-linger"),
     values: &["DUR"],
+    ..Flag::NONE
+};
+
+const METRICS_PUSH: Flag = Flag {
+    long: Some("--metrics-push"),
+    values: &["URL"],
     ..Flag::NONE
 };
 

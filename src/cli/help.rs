@@ -303,7 +303,10 @@ counts and why it stopped, closes every connection (with --reset, by a reset),
 and exits 0; a second signal ends it at once. It cannot listen: exit 64. Its
 lines cannot be written (a full disk; a closed stdout is no error): exit 1.
 --bind 0.0.0.0 or :: takes connections from other machines too: it warns so on
-stderr.
+stderr. With --metrics IP:PORT its loop also answers GET /metrics with these
+counts (tcpgoon_server_accepted_total, tcpgoon_server_open and the rest; see
+docs/metrics.md), and with --metrics-linger DUR goes on answering from the
+final counts that long after the stop, or until a signal.
 
 Examples:
   tcpgoon server -p 0 -m 0 -d 60

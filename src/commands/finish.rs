@@ -12,11 +12,13 @@ use crate::commands::warn_about_ports;
 use crate::engine::Plan;
 use crate::engine::limits;
 use crate::engine::metrics::{Metrics, Render};
+use crate::engine::push::{self, PUSH_TIMEOUT, PushFailed};
 use crate::engine::stats::Stats;
 use crate::engine::target::Target;
 use crate::error::{self, Error};
+use crate::judge::exit;
 use crate::judge::verdict::Ending;
-use crate::report::metrics::render;
+use crate::report::metrics::{render, render_final};
 use crate::report::outlet::StdStreams;
 use crate::report::summary_file::SummaryFile;
 
@@ -44,29 +46,64 @@ pub fn check_limits(plan: &Plan) -> Result<(), Error> {
 }
 
 /// `--metrics`: the endpoint, bound before the first attempt (an address that cannot be
-/// bound is bad input), its series labelled with the target as `host:port`.
+/// bound is bad input), its series labelled with the target as `host:port`; and
+/// `--metrics-push` checked ([`check_push`]).
 pub fn bind_metrics(args: &MetricsArgs, target: &Target) -> Result<Option<Metrics>, Error> {
+    check_push(args)?;
     let Some(addr) = args.addr else {
         return Ok(None);
     };
-    let primary = target.primary();
-    let label = if target.name == primary.ip().to_string() {
-        primary.to_string()
-    } else {
-        format!("{}:{}", target.name, target.port)
-    };
+    let label = label_of(target);
     let render: Render = Box::new(move |stats, format| render(stats, &label, format));
     Metrics::bind(addr, render).map(Some)
 }
 
-/// `--metrics-linger`: after the report, the endpoint answers from the final `stats` this
-/// long (or until a signal), then the command's `status` stands.
-pub fn linger(
+/// The `target` label: `host:port` as the report names the target.
+fn label_of(target: &Target) -> String {
+    let primary = target.primary();
+    if target.name == primary.ip().to_string() {
+        primary.to_string()
+    } else {
+        format!("{}:{}", target.name, target.port)
+    }
+}
+
+/// `--metrics-push`: checked before the first attempt: its host must resolve (bad input
+/// when it does not), so the push at the end has somewhere to go.
+pub fn check_push(args: &MetricsArgs) -> Result<(), Error> {
+    match &args.push {
+        Some(url) => url
+            .resolve()
+            .map(drop)
+            .map_err(|e| Error::Usage(format!("--metrics-push: cannot resolve {}: {e}", url.host))),
+        None => Ok(()),
+    }
+}
+
+/// After the report: `--metrics-push` puts the final metrics and the exit status to the
+/// Pushgateway (a failure is one warning on stderr; the status stands), then
+/// `--metrics-linger` has the endpoint answer from the final `stats` this long (or until a
+/// signal); then the command's `status` stands.
+pub fn after_report(
     metrics: Option<&mut Metrics>,
     args: &MetricsArgs,
+    target: &Target,
     stats: &Stats,
     status: Result<u8, Error>,
 ) -> Result<u8, Error> {
+    if let Some(url) = &args.push {
+        let code = match &status {
+            Ok(code) => *code,
+            Err(e) => exit::of_error(e),
+        };
+        let body = render_final(stats, &label_of(target), code);
+        if let Err(PushFailed(why)) = push::push(url, &body, PUSH_TIMEOUT) {
+            error::say(format_args!(
+                "warning: --metrics-push to {}: {why}; the exit status is the run's",
+                url.url
+            ));
+        }
+    }
     let lingered = match metrics {
         Some(metrics) if !args.linger.is_zero() => metrics.linger(stats, args.linger),
         _ => Ok(()),

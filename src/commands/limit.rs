@@ -56,7 +56,13 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         outcome: &outcome,
     };
     let status = outputs.finish(&report, None, open);
-    finish::linger(metrics.as_mut(), &config.metrics, &outcome.stats, status)
+    finish::after_report(
+        metrics.as_mut(),
+        &config.metrics,
+        &config.target,
+        &outcome.stats,
+        status,
+    )
 }
 
 /// `limit`'s report: the final lines and what was found, or the JSON summary with it.

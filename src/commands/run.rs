@@ -116,7 +116,13 @@ fn drive(mut config: RunConfig, worker: bool) -> Result<u8, Error> {
         mode,
     };
     let status = outputs.finish(&report, hdr_failed, open);
-    finish::linger(metrics.as_mut(), &config.metrics, &outcome.stats, status)
+    finish::after_report(
+        metrics.as_mut(),
+        &config.metrics,
+        &config.target,
+        &outcome.stats,
+        status,
+    )
 }
 
 /// One line on stderr for each gate the run missed, before the report.

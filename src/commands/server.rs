@@ -6,10 +6,12 @@ use std::io::{self, Write};
 
 use crate::cli::ServerArgs;
 use crate::engine::limits;
-use crate::engine::server::{Server, ServerConfig};
+use crate::engine::metrics::Metrics;
+use crate::engine::server::{self as engine_server, Counts, Server, ServerConfig};
 use crate::engine::signal::SignalFd;
 use crate::error::{self, Error};
 use crate::judge::exit;
+use crate::report::metrics::render_server;
 use crate::report::outlet::{self, WriterThread};
 use crate::report::server::{write_counts, write_listening, write_stopping};
 
@@ -21,12 +23,23 @@ const QUEUED: usize = 4096;
 /// `tcpgoon server`: listen, say where, serve until a stop, say why. Every stop exits 0,
 /// unless its lines could not be written.
 pub fn run(args: ServerArgs) -> Result<u8, Error> {
+    let metrics_args = args.metrics.clone();
     let config = ServerConfig::resolve(args)?;
     limits::raise_open_files()?;
+    // `--metrics`: bound before the server listens, so an address that cannot be bound is
+    // bad input before anything is accepted.
+    let mut metrics = (metrics_args.addr)
+        .map(|addr| {
+            Metrics::<Counts>::bind_at(addr, Box::new(render_server), engine_server::METRICS)
+        })
+        .transpose()?;
     // Blocked before the listener exists, so a signal sent as soon as the port is known is
     // read by the loop rather than killing the process.
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
-    let server = Server::new(config, Some(&signals))?;
+    let mut server = Server::new(config, Some(&signals))?;
+    if let Some(metrics) = metrics.as_mut() {
+        server = server.with_metrics(metrics)?;
+    }
     let addr = server.local_addr();
     if addr.ip().is_unspecified() {
         error::say(format_args!(
@@ -88,9 +101,19 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
              they came)"
         ));
     }
-    error::unless_reader_gone(written)
+    let status = error::unless_reader_gone(written)
         .map(|()| exit::SUCCESS)
-        .map_err(unwritten)
+        .map_err(unwritten);
+    // `--metrics-linger`: the endpoint answers from the final counts (the last line's) this
+    // long, or until a signal; the status stands.
+    let lingered = match metrics.as_mut() {
+        Some(metrics) if !metrics_args.linger.is_zero() => {
+            metrics.linger(&outcome.counts, metrics_args.linger)
+        }
+        _ => Ok(()),
+    };
+    let status = status?;
+    lingered.map(|()| status)
 }
 
 #[cfg(test)]

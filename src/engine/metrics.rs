@@ -1,5 +1,5 @@
-//! `--metrics`: an HTTP/1.1 endpoint, `GET /metrics`, served by the run's own loop: no
-//! thread, no runtime. A listener under its own token, and the scrapes it accepts in a slab
+//! `--metrics`: an HTTP/1.1 endpoint, `GET /metrics`, served by the run's own loop (or the
+//! server's, `tcpgoon server --metrics`): no thread, no runtime. A listener under its own token, and the scrapes it accepts in a slab
 //! of their own, each read until its request head ends, answered, and closed.
 //!
 //! ```text
@@ -46,8 +46,9 @@ pub const ACCEPT_BATCH: usize = 16;
 /// nothing, gives its slot back after this.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The listener's token; the scrapes' are below it, one per slab key.
-const LISTENER: Token = Token(usize::MAX - 2);
+/// The listener's token in the run's loop; the scrapes' are below it, one per slab key.
+/// Another loop whose own tokens are up there gives it another ([`Metrics::bind_at`]).
+pub const LISTENER: Token = Token(usize::MAX - 2);
 /// The token of the signals while lingering (the run's loop has its own).
 const SIGNALS: Token = Token(usize::MAX);
 
@@ -69,8 +70,8 @@ impl Format {
     }
 }
 
-/// The exposition of the stats in a format.
-pub type Render = Box<dyn Fn(&Stats, Format) -> Vec<u8>>;
+/// The exposition of the stats in a format: the run's [`Stats`], or another loop's counts.
+pub type Render<S = Stats> = Box<dyn Fn(&S, Format) -> Vec<u8>>;
 
 /// What a request asks for, once its head is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,11 +253,13 @@ impl Scrape {
     }
 }
 
-/// The endpoint: its listener, the scrapes being served, and how to render.
-pub struct Metrics {
+/// The endpoint: its listener, the scrapes being served, and how to render `S`.
+pub struct Metrics<S = Stats> {
     listener: TcpListener,
+    /// The listener's token; the scrapes' are the [`MAX_SCRAPES`] below it.
+    token: Token,
     scrapes: Slab<(TcpStream, Scrape)>,
-    render: Render,
+    render: Render<S>,
     /// The last exposition rendered in each format, and the turn it was rendered in: the
     /// scrapes of one turn share it, so many scrapers at once cost one rendering a turn.
     rendered: [Option<(Instant, Vec<u8>)>; 2],
@@ -264,13 +267,25 @@ pub struct Metrics {
     accept_pending: bool,
 }
 
-impl Metrics {
-    /// Binds `addr`, listening; bad input when that cannot be done.
-    pub fn bind(addr: SocketAddr, render: Render) -> Result<Metrics, Error> {
+impl<S> Metrics<S> {
+    /// Binds `addr`, listening, under the tokens from [`LISTENER`] down; bad input when
+    /// that cannot be done.
+    pub fn bind(addr: SocketAddr, render: Render<S>) -> Result<Metrics<S>, Error> {
+        Metrics::bind_at(addr, render, LISTENER)
+    }
+
+    /// Binds `addr`, the listener under `token` and the scrapes under the [`MAX_SCRAPES`]
+    /// tokens below it, for a loop whose own tokens are elsewhere.
+    pub fn bind_at(addr: SocketAddr, render: Render<S>, token: Token) -> Result<Metrics<S>, Error> {
+        assert!(
+            token.0 > MAX_SCRAPES,
+            "no room for the scrapes' tokens below {token:?}"
+        );
         let listener = TcpListener::bind(addr)
             .map_err(|e| Error::Usage(format!("--metrics: cannot listen on {addr}: {e}")))?;
         Ok(Metrics {
             listener,
+            token,
             scrapes: Slab::with_capacity(MAX_SCRAPES),
             render,
             rendered: [None, None],
@@ -286,13 +301,13 @@ impl Metrics {
     pub fn register(&mut self, registry: &Registry) -> Result<(), Error> {
         let watch = |e| Error::system("cannot watch the metrics listener", e);
         registry
-            .register(&mut self.listener, LISTENER, Interest::READABLE)
+            .register(&mut self.listener, self.token, Interest::READABLE)
             .map_err(watch)?;
         for (key, (stream, _)) in &mut self.scrapes {
             registry
                 .register(
                     stream,
-                    token_of(key),
+                    token_of(self.token, key),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(watch)?;
@@ -311,15 +326,15 @@ impl Metrics {
     }
 
     /// Whether an event under `token` is the endpoint's.
-    pub fn owns(token: Token) -> bool {
-        token == LISTENER || key_of(token).is_some()
+    pub fn owns(&self, token: Token) -> bool {
+        token == self.token || key_of(self.token, token).is_some()
     }
 
     /// Serves an event under one of its tokens, `now`, from `stats`.
-    pub fn on_event(&mut self, registry: &Registry, token: Token, stats: &Stats, now: Instant) {
-        if token == LISTENER {
+    pub fn on_event(&mut self, registry: &Registry, token: Token, stats: &S, now: Instant) {
+        if token == self.token {
             self.accept(registry, now);
-        } else if let Some(key) = key_of(token) {
+        } else if let Some(key) = key_of(self.token, token) {
             self.serve(registry, key, stats, now);
         }
     }
@@ -362,7 +377,7 @@ impl Metrics {
             let key = self.scrapes.vacant_entry().key();
             let interest = Interest::READABLE | Interest::WRITABLE;
             if registry
-                .register(&mut stream, token_of(key), interest)
+                .register(&mut stream, token_of(self.token, key), interest)
                 .is_ok()
             {
                 self.scrapes.insert((stream, Scrape::new(now)));
@@ -373,7 +388,7 @@ impl Metrics {
 
     /// Reads what the scraper sent (at most a head's worth), writes what the answer has
     /// left, and closes the connection once it is done or the scraper is gone.
-    fn serve(&mut self, registry: &Registry, key: usize, stats: &Stats, now: Instant) {
+    fn serve(&mut self, registry: &Registry, key: usize, stats: &S, now: Instant) {
         let Some((stream, scrape)) = self.scrapes.get_mut(key) else {
             return;
         };
@@ -423,7 +438,7 @@ impl Metrics {
 
     /// After the run: keeps answering scrapes from the final `stats` for `linger`, in a
     /// loop of its own, until then or a stopping signal.
-    pub fn linger(&mut self, stats: &Stats, linger: Duration) -> Result<(), Error> {
+    pub fn linger(&mut self, stats: &S, linger: Duration) -> Result<(), Error> {
         let signals = SignalFd::new().map_err(|e| Error::system("cannot watch for signals", e))?;
         let mut poll = Poll::new().map_err(|e| Error::system("cannot create the event poll", e))?;
         signals.register(poll.registry(), SIGNALS)?;
@@ -460,12 +475,13 @@ impl Metrics {
     }
 }
 
-fn token_of(key: usize) -> Token {
-    Token(LISTENER.0 - 1 - key)
+/// The token of the scrape at `key`, below the listener's.
+fn token_of(listener: Token, key: usize) -> Token {
+    Token(listener.0 - 1 - key)
 }
 
-fn key_of(token: Token) -> Option<usize> {
-    let key = LISTENER.0.checked_sub(1)?.checked_sub(token.0)?;
+fn key_of(listener: Token, token: Token) -> Option<usize> {
+    let key = listener.0.checked_sub(1)?.checked_sub(token.0)?;
     (key < MAX_SCRAPES).then_some(key)
 }
 
@@ -572,15 +588,25 @@ mod tests {
 
     #[test]
     fn tokens_and_keys_map_both_ways_and_stay_clear_of_the_connections() {
-        for key in [0, 1, MAX_SCRAPES - 1] {
-            assert_eq!(key_of(token_of(key)), Some(key));
-            assert!(Metrics::owns(token_of(key)));
+        for listener in [LISTENER, Token(usize::MAX - 3)] {
+            let metrics: Metrics<()> = Metrics::bind_at(
+                "127.0.0.1:0".parse().unwrap(),
+                Box::new(|_, _| Vec::new()),
+                listener,
+            )
+            .unwrap();
+            for key in [0, 1, MAX_SCRAPES - 1] {
+                assert_eq!(key_of(listener, token_of(listener, key)), Some(key));
+                assert!(metrics.owns(token_of(listener, key)));
+            }
+            assert!(metrics.owns(listener));
+            assert!(!metrics.owns(Token(0)));
+            assert!(!metrics.owns(Token(1 << 20)));
+            assert!(!metrics.owns(Token(usize::MAX)));
+            assert!(!metrics.owns(Token(usize::MAX - 1)));
+            assert!(!metrics.owns(Token(listener.0 + 1)));
+            assert!(!metrics.owns(token_of(listener, MAX_SCRAPES)));
+            assert_eq!(key_of(listener, token_of(listener, MAX_SCRAPES)), None);
         }
-        assert!(Metrics::owns(LISTENER));
-        assert!(!Metrics::owns(Token(0)));
-        assert!(!Metrics::owns(Token(1 << 20)));
-        assert!(!Metrics::owns(Token(usize::MAX)));
-        assert!(!Metrics::owns(Token(usize::MAX - 1)));
-        assert_eq!(key_of(token_of(MAX_SCRAPES)), None);
     }
 }

@@ -36,7 +36,8 @@
 //! | `stats.rs` | counts by state, causes, latency histograms |
 //! | `timeline.rs` | the counts over time, sampled into a bounded buffer, for plots |
 //! | `limits.rs` | this machine's limits: open files, ports |
-//! | `metrics.rs` | `--metrics`: the scrape endpoint the run's loop serves, sans-I/O requests and responses |
+//! | `metrics.rs` | `--metrics`: the scrape endpoint the run's and the server's loops serve, sans-I/O requests and responses |
+//! | `push.rs` | `--metrics-push`: the Pushgateway URL read, the one PUT after the run, within a timeout |
 //! | `tls.rs` | TLS configuration: the client's sessions, the server's certificate, failures |
 
 pub mod beat;
@@ -54,6 +55,7 @@ pub mod mqtt_ws_session;
 pub mod pacer;
 pub mod phase;
 pub mod probe;
+pub mod push;
 pub mod run_loop;
 pub mod server;
 pub mod session;

@@ -473,7 +473,11 @@ impl<'s> Engine<'s> {
                     }
                 } else if event.token() == ALARM {
                     self.alarm.fired();
-                } else if Metrics::owns(event.token()) {
+                } else if self
+                    .metrics
+                    .as_deref()
+                    .is_some_and(|m| m.owns(event.token()))
+                {
                     if let Some(metrics) = self.metrics.as_deref_mut() {
                         metrics.on_event(self.poll.registry(), event.token(), &self.stats, now);
                     }

@@ -35,6 +35,10 @@
 //! stage: handshaking, done, or failed, by cause ([`TlsCounts`]). A session that fails is
 //! closed at once, after the alert rustls owes the client, if the socket takes it.
 //!
+//! With `--metrics` the loop also serves the scrape endpoint (`engine::metrics`), from
+//! its counts of the moment: the endpoint's listener under [`METRICS`], just below the
+//! server's own tokens, and its scrapes under the tokens below that.
+//!
 //! [`Server`] never formats: it hands its counts to a callback and returns a [`Stop`];
 //! `report::server` turns those into the lines on stdout.
 
@@ -50,6 +54,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::engine::deadline::{DeadlineHeap, DeadlineQueue};
 use crate::engine::h2::ServerReader;
+use crate::engine::metrics::Metrics;
 use crate::engine::mqtt_serve::MqttServe;
 use crate::engine::pacer::Ticker;
 use crate::engine::signal::{Caught, SignalFd};
@@ -62,6 +67,9 @@ use crate::error::Error;
 const SIGNALS: Token = Token(usize::MAX);
 const ALARM: Token = Token(usize::MAX - 1);
 const LISTENER: Token = Token(usize::MAX - 2);
+/// `--metrics`: its listener's token; its scrapes' are the ones below it, far above any
+/// connection's slab key.
+pub const METRICS: Token = Token(usize::MAX - 3);
 
 /// How long to wait before accepting again when accept fails for lack of descriptors or
 /// memory: the queued connection stays queued, and no new event would announce it.
@@ -290,6 +298,8 @@ pub struct Server<'s> {
     answering_away: u64,
     stop: Option<Stop>,
     read_buf: Box<[u8]>,
+    /// `--metrics`: the scrape endpoint, served by this loop from its counts.
+    metrics: Option<&'s mut Metrics<Counts>>,
 }
 
 /// A non-blocking listener with the backlog asked for. SO_REUSEADDR lets a restarted server
@@ -366,7 +376,16 @@ impl<'s> Server<'s> {
             stop: None,
             read_buf: vec![0; 64 * 1024].into_boxed_slice(),
             config,
+            metrics: None,
         })
+    }
+
+    /// Serves `metrics` (bound under [`METRICS`]) from this loop, with the counts of each
+    /// moment; it is let go when the loop stops, for the command to linger with.
+    pub fn with_metrics(mut self, metrics: &'s mut Metrics<Counts>) -> Result<Server<'s>, Error> {
+        metrics.register(self.poll.registry())?;
+        self.metrics = Some(metrics);
+        Ok(self)
     }
 
     /// The certificate it serves TLS with, if it does.
@@ -406,10 +425,15 @@ impl<'s> Server<'s> {
             if let Some(stop) = self.stop {
                 break stop;
             }
-            let timeout = self
-                .alarm
-                .poll_timeout(self.next_wakeup(), now)
-                .map_err(|e| Error::system("cannot arm the timer", e))?;
+            let scrapes_left = (self.metrics.as_deref_mut())
+                .is_some_and(|metrics| metrics.turn(self.poll.registry(), now));
+            let timeout = if scrapes_left {
+                Some(Duration::ZERO)
+            } else {
+                self.alarm
+                    .poll_timeout(self.next_wakeup(), now)
+                    .map_err(|e| Error::system("cannot arm the timer", e))?
+            };
             timer::wait(&mut self.poll, &mut events, timeout)?;
             let now = Instant::now();
             self.now = now;
@@ -418,6 +442,13 @@ impl<'s> Server<'s> {
                     SIGNALS => self.on_signal(),
                     ALARM => self.alarm.fired(),
                     LISTENER => self.accept_all(now),
+                    token if self.metrics.as_deref().is_some_and(|m| m.owns(token)) => {
+                        // The queue's length is read at each tick; a scrape reads it now.
+                        self.count_queued();
+                        if let Some(metrics) = self.metrics.as_deref_mut() {
+                            metrics.on_event(self.poll.registry(), token, &self.counts, now);
+                        }
+                    }
                     Token(key) if self.config.tls.is_some() => {
                         // The session may hold bytes to write, or plaintext already read
                         // from the socket, whatever the event says: each side is done each
@@ -447,6 +478,9 @@ impl<'s> Server<'s> {
         // and then reset. The connections are read once more, since unread data would turn
         // their FIN into a reset, and are closed when `self` is dropped, on return.
         self.count_queued();
+        if let Some(metrics) = self.metrics.take() {
+            metrics.deregister(self.poll.registry());
+        }
         self.listener = None;
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
@@ -465,6 +499,7 @@ impl<'s> Server<'s> {
             self.accept_retry_at,
             self.closing.as_ref().and_then(DeadlineQueue::next_deadline),
             self.echoes.next_deadline(),
+            self.metrics.as_deref().and_then(Metrics::next_deadline),
         ]
         .into_iter()
         .flatten()

@@ -12,13 +12,23 @@
 //! µs) falls in the first, a SYN retransmitted (1 s, 3 s) lands apart from the rest, and the
 //! tail up to a dial timeout stays readable. A value counts in the bucket of the lowest value
 //! it cannot be told apart from, so an edge is exact to within the histogram's 0.1%.
+//! Beside each histogram, a summary of the same latency holds the report's exact
+//! percentiles (`…_quantile_seconds{quantile="0.99"}`), which a query reads as they are,
+//! where a quantile from the buckets is interpolated.
+//!
+//! `tcpgoon server --metrics` has its own exposition ([`render_server`]): its stats line's
+//! counts, under `tcpgoon_server_` names. `--metrics-push` pushes [`render_final`]: the
+//! run's exposition and its exit status.
 
 use std::fmt::Write as _;
 
 use crate::engine::conn::{Closure, Failure};
 use crate::engine::metrics::Format;
 use crate::engine::probe::ProbeOutcome;
+use crate::engine::server::Counts;
 use crate::engine::stats::{Latency, Stats, StopCause};
+use crate::report::PERCENTILES;
+use crate::report::json::micros;
 
 /// The buckets' upper bounds: in microseconds, and as the `le` label writes them.
 pub const BUCKETS: [(u64, &str); 16] = [
@@ -45,13 +55,14 @@ enum Type {
     Gauge,
     Counter,
     Histogram,
+    Summary,
 }
 
 /// The exposition being written.
 struct Exposition {
     out: String,
     format: Format,
-    /// `target="…"`, escaped, to begin every label set.
+    /// `target="…"`, escaped, to begin every label set; empty for none.
     target: String,
 }
 
@@ -64,6 +75,7 @@ impl Exposition {
             (Type::Counter, Format::OpenMetrics) => (name.to_string(), "counter"),
             (Type::Gauge, _) => (name.to_string(), "gauge"),
             (Type::Histogram, _) => (name.to_string(), "histogram"),
+            (Type::Summary, _) => (name.to_string(), "summary"),
         };
         let _ = writeln!(self.out, "# HELP {family} {help}");
         let _ = writeln!(self.out, "# TYPE {family} {word}");
@@ -74,11 +86,20 @@ impl Exposition {
 
     /// One sample: `name{target="…",labels…} value`.
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-        let _ = write!(self.out, "{name}{{{}", self.target);
-        for (key, value) in labels {
-            let _ = write!(self.out, ",{key}=\"{}\"", escape(value));
+        let _ = write!(self.out, "{name}");
+        if !self.target.is_empty() || !labels.is_empty() {
+            let _ = write!(self.out, "{{{}", self.target);
+            for (i, (key, value)) in labels.iter().enumerate() {
+                let comma = if i == 0 && self.target.is_empty() {
+                    ""
+                } else {
+                    ","
+                };
+                let _ = write!(self.out, "{comma}{key}=\"{}\"", escape(value));
+            }
+            let _ = write!(self.out, "}}");
         }
-        let _ = writeln!(self.out, "}} {value}");
+        let _ = writeln!(self.out, " {value}");
     }
 
     /// A counter with one series.
@@ -126,6 +147,26 @@ impl Exposition {
         }
         let count = histogram.len();
         self.sample(&bucket, &[("le", "+Inf")], count);
+        self.sample(&format!("{name}_count"), &[], count);
+        let (sum_ns, _) = latency.moments.sums();
+        self.sample(&format!("{name}_sum"), &[], seconds(sum_ns));
+    }
+
+    /// A latency's exact quantiles as a summary in seconds: the report's percentiles (the
+    /// JSON's `p50` … `p99_99`, in whole microseconds as it has them), count and sum. With
+    /// nothing recorded the quantiles are `NaN`, as a client library's summary has them.
+    fn quantiles(&mut self, name: &str, help: &str, latency: &Latency) {
+        self.family(name, Type::Summary, help);
+        let count = latency.moments.count;
+        for (_, _, q) in PERCENTILES {
+            let value = if count == 0 {
+                "NaN".to_string()
+            } else {
+                let micros = u128::from(micros(latency.quantile(q)));
+                seconds(micros * 1_000)
+            };
+            self.sample(name, &[("quantile", &q.to_string())], value);
+        }
         self.sample(&format!("{name}_count"), &[], count);
         let (sum_ns, _) = latency.moments.sums();
         self.sample(&format!("{name}_sum"), &[], seconds(sum_ns));
@@ -225,6 +266,11 @@ pub fn render(stats: &Stats, target: &str, format: Format) -> Vec<u8> {
         "From an attempt's start to its connection established.",
         &stats.connect,
     );
+    e.quantiles(
+        "tcpgoon_connect_latency_quantile_seconds",
+        "From an attempt's start to its connection established: the report's percentiles.",
+        &stats.connect,
+    );
     if let Some(probe) = &stats.probe {
         e.counters(
             "tcpgoon_probe_outcomes",
@@ -273,11 +319,110 @@ pub fn render(stats: &Stats, target: &str, format: Format) -> Vec<u8> {
             "From a heartbeat's due time to the end of its answer.",
             &beats.latency,
         );
+        e.quantiles(
+            "tcpgoon_beat_latency_quantile_seconds",
+            "From a heartbeat's due time to the end of its answer: the report's percentiles.",
+            &beats.latency,
+        );
     }
-    if format == Format::OpenMetrics {
-        e.out.push_str("# EOF\n");
+    e.end()
+}
+
+impl Exposition {
+    fn end(mut self) -> Vec<u8> {
+        if self.format == Format::OpenMetrics {
+            self.out.push_str("# EOF\n");
+        }
+        self.out.into_bytes()
     }
-    e.out.into_bytes()
+}
+
+/// `--metrics-push`: the run's final exposition, in the Prometheus text format (the one a
+/// Pushgateway takes), and its exit status, which only the end of the run knows.
+pub fn render_final(stats: &Stats, target: &str, exit_status: u8) -> Vec<u8> {
+    let mut out = render(stats, target, Format::Prometheus);
+    let mut e = Exposition {
+        out: String::new(),
+        format: Format::Prometheus,
+        target: format!("target=\"{}\"", escape(target)),
+    };
+    e.gauge(
+        "tcpgoon_exit_status",
+        "The run's exit status: 0 when every connection passed (see tcpgoon help run).",
+        u64::from(exit_status),
+    );
+    out.extend_from_slice(e.out.as_bytes());
+    out
+}
+
+/// `tcpgoon server --metrics`: the server's counts in `format`, as its stats line and its
+/// final count line have them, under `tcpgoon_server_` names and without labels (the
+/// scraper's `instance` tells one server from another).
+pub fn render_server(counts: &Counts, format: Format) -> Vec<u8> {
+    let mut e = Exposition {
+        out: String::with_capacity(2 * 1024),
+        format,
+        target: String::new(),
+    };
+    e.counter(
+        "tcpgoon_server_accepted",
+        "Connections accepted (Accepted).",
+        counts.accepted,
+    );
+    e.gauge(
+        "tcpgoon_server_open",
+        "Connections accepted and not yet closed, now (Open).",
+        counts.open,
+    );
+    e.counter(
+        "tcpgoon_server_closed",
+        "Connections closed, by either side (Closed).",
+        counts.closed,
+    );
+    e.counter(
+        "tcpgoon_server_turned_away",
+        "Connections turned away past --max-open, --reject-after, --ws-close-past or \
+         --mqtt-refuse-past (Turned away).",
+        counts.turned_away,
+    );
+    e.counter(
+        "tcpgoon_server_accept_errors",
+        "Accepts that failed for lack of descriptors or memory, each retried (Accept errors).",
+        counts.accept_errors,
+    );
+    if let Some(queued) = counts.queued {
+        e.gauge(
+            "tcpgoon_server_queued",
+            "Connections waiting in the listener's queue while the server does not accept \
+             (Queued).",
+            queued,
+        );
+    }
+    if let Some(tls) = &counts.tls {
+        e.gauge(
+            "tcpgoon_server_tls_handshaking",
+            "TLS handshakes under way now (Handshaking).",
+            tls.handshaking,
+        );
+        e.counter(
+            "tcpgoon_server_tls_handshakes",
+            "TLS handshakes completed (Handshakes done).",
+            tls.done,
+        );
+        e.counters(
+            "tcpgoon_server_tls_handshake_failures",
+            "TLS handshakes failed, by cause (Handshakes failed).",
+            "cause",
+            [
+                ("alert_sent", tls.alert_sent),
+                ("alert_received", tls.alert_received),
+                ("closed", tls.closed),
+                ("other", tls.other),
+            ]
+            .into_iter(),
+        );
+    }
+    e.end()
 }
 
 #[cfg(test)]
@@ -331,8 +476,15 @@ tcpgoon_attempts_total{target=\"127.0.0.1:6379\"} 0
         assert!(!out.contains("beat"), "{out}");
         assert!(!out.contains("# EOF"));
         assert!(
-            out.ends_with("tcpgoon_connect_latency_seconds_sum{target=\"127.0.0.1:6379\"} 0.0\n")
+            out.contains("\ntcpgoon_connect_latency_seconds_sum{target=\"127.0.0.1:6379\"} 0.0\n")
         );
+        // Nothing recorded: the quantiles are not numbers.
+        assert!(out.contains(
+            "\ntcpgoon_connect_latency_quantile_seconds{target=\"127.0.0.1:6379\",quantile=\"0.99\"} NaN\n"
+        ));
+        assert!(out.ends_with(
+            "tcpgoon_connect_latency_quantile_seconds_sum{target=\"127.0.0.1:6379\"} 0.0\n"
+        ));
     }
 
     #[test]
@@ -393,6 +545,104 @@ tcpgoon_attempts_total{target=\"127.0.0.1:6379\"} 0
             value(&out, &format!("tcpgoon_connect_latency_seconds_sum{{{t}}}")),
             "2.00288"
         );
+    }
+
+    #[test]
+    fn the_quantiles_are_the_report_s_percentiles_in_whole_microseconds() {
+        let mut stats = Stats::new(100);
+        for micros in 1..=100u64 {
+            stats.dialing(0);
+            stats.established(0, Duration::from_micros(micros * 10));
+        }
+        let out = text(&stats, Format::Prometheus);
+        assert!(out.contains("# TYPE tcpgoon_connect_latency_quantile_seconds summary\n"));
+        let t = "target=\"127.0.0.1:6379\"";
+        let json = crate::report::json::latency(&stats.connect).percentiles;
+        for (_, key, q) in PERCENTILES {
+            let series =
+                format!("tcpgoon_connect_latency_quantile_seconds{{{t},quantile=\"{q}\"}}");
+            let seconds: f64 = value(&out, &series).parse().unwrap();
+            let expected = json.get(key).unwrap();
+            assert_eq!((seconds * 1e6).round() as u64, expected, "{key}");
+        }
+        assert_eq!(
+            value(
+                &out,
+                &format!("tcpgoon_connect_latency_quantile_seconds{{{t},quantile=\"0.5\"}}")
+            ),
+            "0.0005"
+        );
+        assert_eq!(
+            value(
+                &out,
+                &format!("tcpgoon_connect_latency_quantile_seconds_count{{{t}}}")
+            ),
+            "100"
+        );
+    }
+
+    #[test]
+    fn the_pushed_exposition_ends_with_the_exit_status() {
+        let stats = Stats::new(2);
+        let out = String::from_utf8(render_final(&stats, "127.0.0.1:6379", 2)).unwrap();
+        assert!(out.starts_with(&text(&stats, Format::Prometheus)), "{out}");
+        assert!(out.ends_with(
+            "# TYPE tcpgoon_exit_status gauge\ntcpgoon_exit_status{target=\"127.0.0.1:6379\"} 2\n"
+        ));
+    }
+
+    #[test]
+    fn the_server_s_counts_are_named_for_it_and_unlabelled() {
+        use crate::engine::server::TlsCounts;
+        let counts = Counts {
+            accepted: 7,
+            open: 3,
+            closed: 4,
+            accept_errors: 1,
+            turned_away: 2,
+            queued: Some(5),
+            tls: Some(TlsCounts {
+                handshaking: 1,
+                done: 2,
+                alert_sent: 1,
+                alert_received: 0,
+                closed: 2,
+                other: 0,
+            }),
+        };
+        let out = String::from_utf8(render_server(&counts, Format::Prometheus)).unwrap();
+        for (series, n) in [
+            ("tcpgoon_server_accepted_total", "7"),
+            ("tcpgoon_server_open", "3"),
+            ("tcpgoon_server_closed_total", "4"),
+            ("tcpgoon_server_turned_away_total", "2"),
+            ("tcpgoon_server_accept_errors_total", "1"),
+            ("tcpgoon_server_queued", "5"),
+            ("tcpgoon_server_tls_handshaking", "1"),
+            ("tcpgoon_server_tls_handshakes_total", "2"),
+            (
+                "tcpgoon_server_tls_handshake_failures_total{cause=\"alert_sent\"}",
+                "1",
+            ),
+            (
+                "tcpgoon_server_tls_handshake_failures_total{cause=\"closed\"}",
+                "2",
+            ),
+        ] {
+            assert_eq!(value(&out, series), n, "{series}\n{out}");
+        }
+        let plain = Counts {
+            queued: None,
+            tls: None,
+            ..counts
+        };
+        let out = String::from_utf8(render_server(&plain, Format::OpenMetrics)).unwrap();
+        assert!(!out.contains("queued") && !out.contains("tls"), "{out}");
+        assert!(
+            out.contains("# TYPE tcpgoon_server_accepted counter\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("\n# EOF\n"), "{out}");
     }
 
     #[test]

@@ -87,14 +87,16 @@ pub struct TlsArgs {
     pub version: Option<Versions>,
 }
 
-/// `--metrics <ADDR:PORT>` and `--metrics-linger <DUR>`, as typed: shared by `run` and
-/// `limit`.
+/// `--metrics <ADDR:PORT>` and `--metrics-linger <DUR>`, as typed: shared by `run`,
+/// `limit` and `server`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricsArgs {
     /// Where to answer scrapes; `None`: no endpoint.
     pub addr: Option<std::net::SocketAddr>,
     /// How long to keep answering after the report.
     pub linger: Duration,
+    /// `--metrics-push URL` (`run`, `limit`): the Pushgateway the final metrics go to.
+    pub push: Option<crate::engine::push::PushUrl>,
 }
 
 /// `tcpgoon limit` as typed.
@@ -210,4 +212,6 @@ pub struct ServerArgs {
     pub key: Option<PathBuf>,
     /// `--h2`: speak HTTP/2's opening exchange, and GOAWAY past `--max-open`.
     pub h2: bool,
+    /// `--metrics`, `--metrics-linger`: the server's own scrape endpoint.
+    pub metrics: MetricsArgs,
 }

@@ -52,7 +52,7 @@ pub(super) fn parse_run(mut args: Args, operands: Vec<String>) -> Result<RunArgs
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
-    let metrics = parse_metrics(&mut args)?;
+    let metrics = parse_metrics_push(&mut args)?;
     let (host, port) = host_and_port(args, operands, "run")?;
     Ok(RunArgs {
         host,
@@ -123,7 +123,7 @@ pub(super) fn parse_limit(mut args: Args, operands: Vec<String>) -> Result<Limit
     let addressing = parse_addressing(&mut args)?;
     let probing = parse_probing(&mut args)?;
     let tls = parse_tls(&mut args)?;
-    let metrics = parse_metrics(&mut args)?;
+    let metrics = parse_metrics_push(&mut args)?;
     let (host, port) = host_and_port(args, operands, "limit")?;
     Ok(LimitArgs {
         host,
@@ -260,6 +260,21 @@ pub(super) fn parse_metrics(args: &mut Args) -> Result<MetricsArgs, Error> {
     Ok(MetricsArgs {
         addr,
         linger: linger.unwrap_or(Duration::ZERO),
+        push: None,
+    })
+}
+
+/// `--metrics-push URL`, the Pushgateway's (`run` and `limit`); `--metrics` and its
+/// linger besides.
+pub(super) fn parse_metrics_push(args: &mut Args) -> Result<MetricsArgs, Error> {
+    let push = option(
+        args,
+        &["--metrics-push"],
+        crate::engine::push::PushUrl::parse,
+    )?;
+    Ok(MetricsArgs {
+        push,
+        ..parse_metrics(args)?
     })
 }
 
@@ -352,6 +367,7 @@ pub(super) fn parse_server(
     let tls = flag(&mut args, &["--tls"])?;
     let h2 = flag(&mut args, &["--h2"])?;
     let reject_after = reject_after(pairs)?;
+    let metrics = parse_metrics(&mut args)?;
     reject_leftover(args.args, operands, "server")?;
     Ok(ServerArgs {
         port,
@@ -381,6 +397,7 @@ pub(super) fn parse_server(
         cert,
         key,
         h2,
+        metrics,
     })
 }
 
