@@ -296,7 +296,8 @@ fn a_flooding_or_stalling_scraper_does_not_hold_the_run_up() {
     ));
     scrape(metrics, None);
     // One that sends 1 MB of head (refused with 431 past 8 KiB), then 100 that send nothing
-    // (past the 64 served at once, closed at once), and one that asks and never reads.
+    // (past the 64 served at once, left waiting in the backlog), and one that asks and never
+    // reads.
     let flood = thread::spawn(move || {
         let mut stream = TcpStream::connect(("127.0.0.1", metrics)).unwrap();
         stream

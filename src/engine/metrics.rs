@@ -11,8 +11,8 @@
 //!     └──peer closed, or SCRAPE_TIMEOUT since accepted ──────────────────────▶ closed
 //! ```
 //!
-//! A scraper never holds the run up: at most [`MAX_SCRAPES`] at once (past them, a new one
-//! is accepted and closed at once), at most [`MAX_HEAD`] bytes read from each, at most
+//! A scraper never holds the run up: at most [`MAX_SCRAPES`] at once (past them, new ones
+//! wait in the listen backlog until one gives its slot back), at most [`MAX_HEAD`] bytes read from each, at most
 //! [`ACCEPT_BATCH`] accepted a turn (the rest the next turn, the poll not waiting), and every
 //! write non-blocking. The answer is rendered when the request is whole, from the stats of
 //! that turn of the loop (once a turn and format at most, however many scrapers ask).
@@ -360,10 +360,16 @@ impl<S> Metrics<S> {
         self.scrapes.iter().map(|(_, (_, s))| s.deadline()).min()
     }
 
-    /// Accepts up to a batch; past [`MAX_SCRAPES`] a connection is closed as it is accepted.
+    /// Accepts up to a batch, and none past [`MAX_SCRAPES`] at once: the rest wait in the
+    /// listen backlog, where they cost the loop nothing (a connection accepted only to be
+    /// closed would cost it two system calls, and a scraper that connects again at once
+    /// would make that a loop); a slot given back accepts again.
     fn accept(&mut self, registry: &Registry, now: Instant) {
         self.accept_pending = false;
         for _ in 0..ACCEPT_BATCH {
+            if self.scrapes.len() >= MAX_SCRAPES {
+                return;
+            }
             let mut stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -371,9 +377,6 @@ impl<S> Metrics<S> {
                 // connection's event tries again.
                 Err(_) => return,
             };
-            if self.scrapes.len() >= MAX_SCRAPES {
-                continue;
-            }
             let key = self.scrapes.vacant_entry().key();
             let interest = Interest::READABLE | Interest::WRITABLE;
             if registry
@@ -434,6 +437,11 @@ impl<S> Metrics<S> {
     fn remove(&mut self, registry: &Registry, key: usize) {
         let (mut stream, _) = self.scrapes.remove(key);
         let _ = registry.deregister(&mut stream);
+        // A slot is free: a connection may be waiting in the backlog for it, with no new
+        // event to say so.
+        if self.scrapes.len() == MAX_SCRAPES - 1 {
+            self.accept_pending = true;
+        }
     }
 
     /// After the run: keeps answering scrapes from the final `stats` for `linger`, in a
