@@ -337,13 +337,69 @@ fn workers_refuse_what_they_cannot_do() {
             "run 127.0.0.1 9 -c 10 --workers 2 --shard 0/2 -y",
             "--workers with --shard",
         ),
-        (
-            "run 127.0.0.1 9 -c 10 --workers 2 --metrics 127.0.0.1:0 -y",
-            "--metrics with --workers",
-        ),
         ("limit 127.0.0.1 9 --workers 2", "--workers"),
     ] {
         let out = run_bad_input(&line.split(' ').collect::<Vec<_>>());
         assert!(out.stderr.contains(says), "{line}: {out:?}");
     }
+}
+
+/// The body of `GET /metrics` on 127.0.0.1:`port`, once it answers.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+            let mut text = String::new();
+            if stream.read_to_string(&mut text).is_ok() && text.starts_with("HTTP/1.1 200 ") {
+                return text;
+            }
+        }
+        assert!(Instant::now() < deadline, "no answer on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn series(text: &str, name: &str) -> u64 {
+    let line = (text.lines())
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64
+}
+
+#[test]
+fn one_metrics_endpoint_in_the_parent_has_the_workers_sums() {
+    let (_server, port) = start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let guard = spawn(&args!(
+        "run 127.0.0.1 {port} -c 90 -s 1ms -i 100ms -y --workers 3 --hold 3s --json --metrics 127.0.0.1:{metrics} --metrics-linger 10s"
+    ));
+    let started = Instant::now();
+    let established =
+        format!("tcpgoon_connections{{target=\"127.0.0.1:{port}\",state=\"established\"}}");
+    // During the hold, every worker's connections in the one scrape.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(metrics);
+        if series(&text, &established) == 90 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Lingering, the counters are the merged summary's.
+    std::thread::sleep(Duration::from_millis(3500));
+    let text = scrape(metrics);
+    let attempts = format!("tcpgoon_attempts_total{{target=\"127.0.0.1:{port}\"}}");
+    assert_eq!(series(&text, &attempts), 90, "{text}");
+    assert_eq!(series(&text, &established), 90, "{text}");
+    common::signal(&guard, libc::SIGTERM);
+    let out = finish(guard, started, Duration::from_secs(30));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(summary(&out)["counts"]["established"], 90);
 }

@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::{HdrLogFile, RunReport, confirm, options_json, say_missed};
 use crate::cli::config::{RunConfig, check_start_at};
 use crate::cli::{MetricsArgs, Progress, RunArgs, WorkerCount};
-use crate::commands::finish::{Outputs, Report};
+use crate::commands::finish::{self, Outputs, Report};
 use crate::commands::output::{OutputMode, REDRAW, Terminals};
 use crate::commands::workers::{self, Received, Workers};
+use crate::engine::metrics::Metrics;
 use crate::engine::pacer::Shard;
 use crate::engine::signal::Caught;
 use crate::engine::stats::Stats;
@@ -182,15 +183,10 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
                 .to_string(),
         ));
     }
-    if args.metrics.addr.is_some() {
-        return Err(Error::Usage(
-            "--metrics with --workers is not supported yet: run the workers as shards \
-             (--shard, --start-at), each with its own --metrics"
-                .to_string(),
-        ));
-    }
     let (count, why) = how_many(count, args.connections)?;
     let mut config = RunConfig::resolve(args)?;
+    // One endpoint, this process's, with the workers' sums.
+    let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
     // Each worker's share must fit under its own open-files limit; the ports are the
     // whole run's, as the workers share the kernel's.
     let largest_share = Shard { index: 0, count }.attempts(config.whole_connections);
@@ -246,7 +242,7 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
         .map(|index| Shard { index, count }.attempts(config.whole_connections))
         .collect();
     let mut parent = Parent::new(&workers, &shares, start_at)?;
-    let gathered = parent.run(&mut workers, &signals, &mut live)?;
+    let gathered = parent.run(&mut workers, &signals, &mut live, metrics.as_mut())?;
     signals.let_next_kill();
     outputs.streams.keep_everything();
     let Live { bar, hdr, .. } = live;
@@ -285,7 +281,13 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
     };
     let status = outputs.finish(&report, hdr_failed, ());
     drop(workers);
-    status
+    finish::after_report(
+        metrics.as_mut(),
+        &config.metrics,
+        &config.target,
+        &merged.outcome.stats,
+        status,
+    )
 }
 
 /// What the workers left: their summaries, and a line for each that left none.
@@ -356,15 +358,28 @@ impl Parent {
         workers: &mut Workers,
         signals: &crate::engine::signal::SignalFd,
         live: &mut Live<'_, Outlet>,
+        mut metrics: Option<&mut Metrics>,
     ) -> Result<Gathered, Error> {
         signals.register(self.poll.registry(), SIGNALS)?;
+        if let Some(metrics) = metrics.as_deref_mut() {
+            metrics.register(self.poll.registry())?;
+        }
+        let mut busy = false;
         let mut events = Events::with_capacity(256);
         let mut passed_on = false;
         let mut kill_at: Option<Instant> = None;
         let mut lost = Vec::new();
         let mut refused = None;
         while !(workers.all_ended() && self.closed.iter().all(|&c| c)) {
-            let timeout = kill_at.map(|at| at.saturating_duration_since(Instant::now()));
+            let now = Instant::now();
+            let deadline = [kill_at, metrics.as_deref().and_then(Metrics::next_deadline)]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = match busy {
+                true => Some(Duration::ZERO),
+                false => deadline.map(|at| at.saturating_duration_since(now)),
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
@@ -398,6 +413,13 @@ impl Parent {
                                 Caught::Resized => live.resized(),
                             }
                         }
+                    }
+                    token
+                        if let Some(metrics) = metrics.as_deref_mut()
+                            && metrics.owns(token) =>
+                    {
+                        let stats = self.sum();
+                        metrics.on_event(self.poll.registry(), token, &stats, now);
                     }
                     Token(t) => {
                         let index = t / 2;
@@ -435,6 +457,10 @@ impl Parent {
                 kill_at = Some(Instant::now() + REPORT_GRACE);
             }
             self.show(live, now);
+            busy = (metrics.as_deref_mut()).is_some_and(|m| m.turn(self.poll.registry(), now));
+        }
+        if let Some(metrics) = metrics {
+            metrics.deregister(self.poll.registry());
         }
         Ok(Gathered {
             summaries: self.summaries.iter_mut().filter_map(Option::take).collect(),
