@@ -403,3 +403,39 @@ fn one_metrics_endpoint_in_the_parent_has_the_workers_sums() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(summary(&out)["counts"]["established"], 90);
 }
+
+#[test]
+fn sixty_thousand_held_by_four_workers_against_a_server_of_four_past_one_open_files_limit() {
+    // Each side is one command; each process holds 15,000, under the 20,000 open files one
+    // process may have here, and the 60,000 go over six source addresses (a /29), split
+    // among the workers, under the 28,232 ports of one (source, target) pair.
+    let (server, port) = start_server(&[
+        "--workers",
+        "4",
+        "--reuse-port",
+        "-m",
+        "0",
+        "-d",
+        "120s",
+        "-i",
+        "0",
+        "--backlog",
+        "4096",
+    ]);
+    let out = run(&args!(
+        "run 127.0.0.1 {port} -c 60000 -s 50us -i 0 -y --workers 4 --source 127.0.1.0/29 --hold 1s --json"
+    ));
+    let s = summary(&out);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(s["counts"]["established"], 60000, "{s}");
+    assert_eq!(s["hold"]["min_established"], 60000, "{s}");
+    assert_eq!(s["merged"]["present"], serde_json::json!([0, 1, 2, 3]));
+    common::signal(&server, libc::SIGTERM);
+    let seen = finish(server, Instant::now(), Duration::from_secs(20));
+    assert!(
+        seen.stdout
+            .lines()
+            .any(|l| l.starts_with("Accepted: 60000,")),
+        "{seen:?}"
+    );
+}
