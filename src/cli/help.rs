@@ -305,8 +305,19 @@ lines cannot be written (a full disk; a closed stdout is no error): exit 1.
 --bind 0.0.0.0 or :: takes connections from other machines too: it warns so on
 stderr.
 
+--workers N runs N processes of this server on one port (SO_REUSEPORT; it
+implies --reuse-port), each with its own open-files limit; this process prints
+the lines above for all of them, each count summed. -m, --accept-limit,
+--max-open, --reject-after, --ws-close-past, --mqtt-refuse-past and
+--slow-after are the whole server's and split over the workers (10 over 3:
+4, 3, 3); the kernel picks the worker of each connection by a hash, so a cap
+holds only about: a worker at its share turns one away while another has room.
+-m must be at least N. A signal is passed on to every worker. A worker that
+dies is named on stderr with the counts it took with it, and the exit is 1.
+
 Examples:
   tcpgoon server -p 0 -m 0 -d 60
+  tcpgoon server -p 0 -m 0 -d 0 --workers auto
   tcpgoon server -p 0 -d 60 --accept-limit 40 --greeting 'hello\\r\\n'
   tcpgoon server -p 0 -m 0 --reject-after 2 '-ERR max clients\\r\\n'
 ";

@@ -37,4 +37,6 @@ pub use parse::{
     Addressing, Command, Family, LimitArgs, MergeArgs, MetricsArgs, PlotArgs, Probing, RunArgs,
     ServerArgs, TlsArgs, parse,
 };
-pub use values::{Progress, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number};
+pub use values::{
+    Progress, WorkerCount, escape, parse_escaped, parse_port, parse_port_or_zero, whole_number,
+};

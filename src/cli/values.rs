@@ -117,6 +117,30 @@ pub(crate) fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
+/// `--workers`: how many processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCount {
+    /// One per core, or more when the open-files limit needs them.
+    Auto,
+    Count(usize),
+}
+
+/// `--workers N|auto`: N at least 1.
+pub fn parse_workers(text: &str) -> Result<WorkerCount, String> {
+    if text == "auto" {
+        return Ok(WorkerCount::Auto);
+    }
+    match whole_number(text) {
+        Ok(0) => Err("0 workers serve nothing: give 1 or more, or auto".to_string()),
+        Ok(n) => usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= 1024)
+            .map(WorkerCount::Count)
+            .ok_or_else(|| format!("'{text}' workers are too many: at most 1024")),
+        Err(_) => Err(format!("'{text}' is not a number of workers or auto")),
+    }
+}
+
 /// How live progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {

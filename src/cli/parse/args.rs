@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::complete::Shell;
-use crate::cli::values::Progress;
+use crate::cli::values::{Progress, WorkerCount};
 use crate::engine::mqtt::Version;
 use crate::engine::pacer::Shard;
 use crate::engine::probe::ProbeKind;
@@ -202,6 +202,8 @@ pub struct ServerArgs {
     pub interval: Duration,
     /// Share the port with other servers (`SO_REUSEPORT`).
     pub reuse_port: bool,
+    /// `--workers N|auto`: serve from this many processes on one port.
+    pub workers: Option<WorkerCount>,
     /// `--tls`: serve TLS, with `--cert` and `--key` or a certificate made at start.
     pub tls: bool,
     pub cert: Option<PathBuf>,

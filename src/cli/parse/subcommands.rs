@@ -12,7 +12,7 @@ use super::read::{flag, flag_in, leftover, looks_like_flag, option, reject_lefto
 use crate::cli::values::{
     DEFAULT_SETTLE, Progress, interval, interval_with_unit, long_with_unit, millis, parse_escaped,
     parse_port, parse_port_or_zero, parse_probe_bytes, parse_probe_kind, parse_progress,
-    parse_rate, parse_shard, whole_number, with_unit,
+    parse_rate, parse_shard, parse_workers, whole_number, with_unit,
 };
 use crate::engine::mqtt;
 use crate::engine::pacer::Shard;
@@ -347,6 +347,7 @@ pub(super) fn parse_server(
     let mqtt = flag(&mut args, &["--mqtt"])?;
     let mqtt_refuse_past = option(&mut args, &["--mqtt-refuse-past"], whole_number)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
+    let workers = option(&mut args, &["--workers"], parse_workers)?;
     let tls = flag(&mut args, &["--tls"])?;
     let h2 = flag(&mut args, &["--h2"])?;
     let reject_after = reject_after(pairs)?;
@@ -375,6 +376,7 @@ pub(super) fn parse_server(
         reject_after,
         interval,
         reuse_port,
+        workers,
         tls,
         cert,
         key,
