@@ -108,7 +108,7 @@ pub fn count(asked: WorkerCount, config: &ServerConfig, hard_limit: u64) -> Resu
                 )
             } else if n < cores {
                 format!(
-                    "-m {}: one connection each at least",
+                    "fewer than the {cores} cores: -m {} leaves no more to accept",
                     connections.unwrap_or(0)
                 )
             } else {
