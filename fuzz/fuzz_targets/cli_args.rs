@@ -32,7 +32,7 @@ use tcpgoon::cli::complete::Shell;
 use tcpgoon::cli::escape;
 use tcpgoon::cli::{
     self, Addressing, Command, Family, HELP, LimitArgs, MergeArgs, MetricsArgs, PlotArgs, Probing,
-    Progress, RunArgs, ServerArgs, Sub, TlsArgs,
+    Progress, RunArgs, ServerArgs, Sub, TlsArgs, WorkerCount,
 };
 use tcpgoon::engine::mqtt;
 use tcpgoon::engine::probe::ProbeKind;
@@ -362,6 +362,9 @@ fn check_server(server: &ServerArgs) {
     }
     if let Some(bytes) = &server.greeting {
         assert_eq!(cli::parse_escaped(&escape(bytes)).as_ref(), Ok(bytes));
+    }
+    if let Some(WorkerCount::Count(n)) = server.workers {
+        assert!((1..=1024).contains(&n), "{n} workers");
     }
 }
 
@@ -708,6 +711,7 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
         reject_after,
         interval,
         reuse_port,
+        workers,
         tls,
         cert,
         key,
@@ -772,6 +776,11 @@ fn server_line(server: &ServerArgs) -> Vec<String> {
     }
     if *reuse_port {
         line.push("--reuse-port".to_string());
+    }
+    match workers {
+        Some(WorkerCount::Auto) => line.extend(["--workers".to_string(), "auto".to_string()]),
+        Some(WorkerCount::Count(n)) => line.extend(["--workers".to_string(), n.to_string()]),
+        None => {}
     }
     for (flag, on) in [("--ws", ws), ("--ws-wrong-accept", ws_wrong_accept)] {
         if *on {

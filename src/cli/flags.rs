@@ -1170,6 +1170,18 @@ pub const FLAGS: &[Flag] = &[
         ..Flag::NONE
     },
     Flag {
+        long: Some("--workers"),
+        values: &["N"],
+        on: &[Server],
+        help: &[
+            "serve from N processes on the one port (implies",
+            "--reuse-port), each with its own open-files",
+            "limit; auto: one per core, or as many as -m",
+            "needs; the caps are split over them (below)",
+        ],
+        ..Flag::NONE
+    },
+    Flag {
         on: &[Server],
         help: &[
             "serve TLS (1.2 and 1.3) on every connection;",

@@ -308,8 +308,19 @@ counts (tcpgoon_server_accepted_total, tcpgoon_server_open and the rest; see
 docs/metrics.md), and with --metrics-linger DUR goes on answering from the
 final counts that long after the stop, or until a signal.
 
+--workers N runs N processes of this server on one port (SO_REUSEPORT; it
+implies --reuse-port), each with its own open-files limit; this process prints
+the lines above for all of them, each count summed. -m, --accept-limit,
+--max-open, --reject-after, --ws-close-past, --mqtt-refuse-past and
+--slow-after are the whole server's and split over the workers (10 over 3:
+4, 3, 3); the kernel picks the worker of each connection by a hash, so a cap
+holds only about: a worker at its share turns one away while another has room.
+-m must be at least N. A signal is passed on to every worker. A worker that
+dies is named on stderr with the counts it took with it, and the exit is 1.
+
 Examples:
   tcpgoon server -p 0 -m 0 -d 60
+  tcpgoon server -p 0 -m 0 -d 0 --workers auto
   tcpgoon server -p 0 -d 60 --accept-limit 40 --greeting 'hello\\r\\n'
   tcpgoon server -p 0 -m 0 --reject-after 2 '-ERR max clients\\r\\n'
 ";

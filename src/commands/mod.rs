@@ -26,6 +26,7 @@ mod output;
 pub mod plot;
 pub mod run;
 pub mod server;
+mod server_workers;
 pub mod workers;
 
 use std::io::Write;

@@ -155,7 +155,7 @@ impl Slow {
 }
 
 /// What the server has done so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub accepted: u64,
     /// Accepted and not yet closed by either side.
@@ -177,7 +177,7 @@ pub struct Counts {
 /// Where the TLS sessions' handshakes stand. Every accepted connection gets a session, but
 /// those `--max-open` closes at once, so with `--tls` those accepted add up to
 /// `handshaking + done + failed()` (+ those turned away at once); each is in one of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TlsCounts {
     /// Open, the handshake under way.
     pub handshaking: u64,
@@ -211,8 +211,97 @@ impl TlsCounts {
     }
 }
 
+impl Counts {
+    /// Adds another server's counts to these: the counts of the servers together. A count
+    /// of the queue one of them does not know stays unknown only if none knows it.
+    pub fn add(&mut self, other: &Counts) {
+        self.accepted += other.accepted;
+        self.open += other.open;
+        self.closed += other.closed;
+        self.accept_errors += other.accept_errors;
+        self.turned_away += other.turned_away;
+        self.queued = match (self.queued, other.queued) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.tls = match (self.tls, other.tls) {
+            (None, None) => None,
+            (a, b) => {
+                let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+                Some(TlsCounts {
+                    handshaking: a.handshaking + b.handshaking,
+                    done: a.done + b.done,
+                    alert_sent: a.alert_sent + b.alert_sent,
+                    alert_received: a.alert_received + b.alert_received,
+                    closed: a.closed + b.closed,
+                    other: a.other + b.other,
+                })
+            }
+        };
+    }
+}
+
+/// Worker `index`'s share of `total` split over `count` workers: `total / count`, and one
+/// more for each of the first `total % count`. The shares add up to `total`.
+pub fn share(total: u64, index: usize, count: usize) -> u64 {
+    let (index, count) = (index as u64, count.max(1) as u64);
+    total / count + u64::from(index < total % count)
+}
+
+impl ServerConfig {
+    /// The configuration of worker `index` of `count`, each a server of its own on the same
+    /// port (`SO_REUSEPORT`): every cap of the whole server split over them by [`share`]
+    /// (`-m`, `--accept-limit`, `--max-open`, `--ws-close-past`, `--mqtt-refuse-past`,
+    /// `--slow-after`), and `--slow-by` times `count`, so an echo waits about as long as one
+    /// server's would with the connections spread evenly: `count * by * (open / count - after
+    /// / count)` is `by * (open - after)`.
+    pub fn worker_share(&self, index: usize, count: usize) -> ServerConfig {
+        let split = |cap: Option<u64>| cap.map(|total| share(total, index, count));
+        let factor = u32::try_from(count).unwrap_or(u32::MAX);
+        ServerConfig {
+            max_connections: split(self.max_connections),
+            accept_limit: split(self.accept_limit),
+            max_open: split(self.max_open),
+            ws: self.ws.map(|ws| WsServeConfig {
+                close_past: split(ws.close_past),
+                ..ws
+            }),
+            mqtt_refuse_past: split(self.mqtt_refuse_past),
+            slow: self.slow.map(|slow| Slow {
+                after: share(slow.after, index, count),
+                by: slow.by.saturating_mul(factor),
+            }),
+            reuse_port: true,
+            ..self.clone()
+        }
+    }
+}
+
+/// Binds a socket to `addr` the way the server's listeners are bound, with `SO_REUSEPORT`,
+/// and does not listen on it: it holds the port (the one the kernel picked, for port 0)
+/// for listeners that share it, and takes no connection itself. A failure is the user's to
+/// fix, as the server's own bind is.
+pub fn reserve_port(addr: SocketAddr) -> Result<(Socket, SocketAddr), Error> {
+    let bound = (|| {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.cloexec(),
+            Some(Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&addr.into())?;
+        let local = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP address"))?;
+        Ok((socket, local))
+    })();
+    bound.map_err(|e| bind_error(addr, e))
+}
+
 /// Why the server stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stop {
     MaxConnections(u64),
     Duration(Duration),
@@ -953,4 +1042,132 @@ fn accept_queue_length(listener: &TcpListener) -> Option<u64> {
     let filled = std::mem::offset_of!(libc::tcp_info, tcpi_sacked);
     (rc == 0 && len as usize >= filled && info.tcpi_state == LISTEN)
         .then_some(u64::from(info.tcpi_unacked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_and_differ_by_at_most_one() {
+        for total in [0u64, 1, 2, 5, 10, 25_000, 25_001] {
+            for count in 1..=7 {
+                let shares: Vec<u64> = (0..count).map(|i| share(total, i, count)).collect();
+                assert_eq!(shares.iter().sum::<u64>(), total, "{total} over {count}");
+                let (min, max) = (shares.iter().min(), shares.iter().max());
+                assert!(max.unwrap() - min.unwrap() <= 1, "{shares:?}");
+                // The larger shares come first.
+                assert!(shares.windows(2).all(|w| w[0] >= w[1]), "{shares:?}");
+            }
+        }
+        assert_eq!([0, 1, 2].map(|i| share(10, i, 3)), [4, 3, 3]);
+    }
+
+    #[test]
+    fn a_worker_gets_its_share_of_every_cap_and_listens_on_a_shared_port() {
+        let whole = ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            max_connections: Some(10),
+            duration: Some(Duration::from_secs(3)),
+            backlog: 128,
+            no_accept: false,
+            accept_limit: Some(7),
+            close_after: None,
+            reset: false,
+            greeting: None,
+            echo: true,
+            max_open: Some(5),
+            refusal: Vec::new(),
+            interval: Duration::from_secs(1),
+            reuse_port: false,
+            tls: None,
+            slow: Some(Slow {
+                after: 4,
+                by: Duration::from_millis(1),
+            }),
+            mute_after: None,
+            h2: false,
+            ws: Some(WsServeConfig {
+                wrong_accept: false,
+                close_past: Some(2),
+            }),
+            mqtt: false,
+            mqtt_refuse_past: Some(3),
+        };
+        let second = whole.worker_share(1, 2);
+        assert_eq!(second.max_connections, Some(5));
+        assert_eq!(second.accept_limit, Some(3));
+        assert_eq!(second.max_open, Some(2));
+        assert_eq!(second.ws.unwrap().close_past, Some(1));
+        assert_eq!(second.mqtt_refuse_past, Some(1));
+        assert_eq!(
+            second.slow,
+            Some(Slow {
+                after: 2,
+                by: Duration::from_millis(2)
+            })
+        );
+        assert!(second.reuse_port);
+        assert_eq!(second.duration, whole.duration);
+        assert_eq!(whole.worker_share(0, 2).max_open, Some(3));
+        // With the connections spread evenly, an echo waits as long as one server's would.
+        let one = whole.slow.unwrap().delay(10);
+        let each = second.slow.unwrap().delay(5);
+        assert_eq!(one, each);
+    }
+
+    #[test]
+    fn counts_add_up_with_unknown_parts() {
+        let mut sum = Counts {
+            accepted: 3,
+            open: 2,
+            closed: 1,
+            queued: None,
+            ..Counts::default()
+        };
+        sum.add(&Counts {
+            accepted: 4,
+            open: 4,
+            queued: Some(2),
+            tls: Some(TlsCounts {
+                done: 4,
+                ..TlsCounts::default()
+            }),
+            ..Counts::default()
+        });
+        assert_eq!(
+            sum,
+            Counts {
+                accepted: 7,
+                open: 6,
+                closed: 1,
+                queued: Some(2),
+                tls: Some(TlsCounts {
+                    done: 4,
+                    ..TlsCounts::default()
+                }),
+                ..Counts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_reserved_port_is_shared_by_a_listener_and_takes_no_connection() {
+        let (reserved, addr) = reserve_port("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_ne!(addr.port(), 0);
+        // Nothing listens: a connection is refused.
+        assert!(std::net::TcpStream::connect(addr).is_err());
+        let listener = listen(addr, 16, true).unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let mut accepted = None;
+        for _ in 0..100 {
+            if let Ok((stream, _)) = listener.accept() {
+                accepted = Some(stream);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(accepted.is_some());
+        drop((client, reserved));
+    }
 }

@@ -476,6 +476,9 @@ pub struct Server {
     pub fingerprint: String,
     /// The certificate, PEM, when the server made it.
     pub made_pem: Option<String>,
+    /// Its key, PEM, when the server made it: what a worker of the same server is given,
+    /// so that every worker serves the one certificate made at start.
+    pub made_key_pem: Option<String>,
 }
 
 impl fmt::Debug for Server {
@@ -515,7 +518,26 @@ impl Server {
             .map_err(|e| format!("cannot make a certificate: {e}"))?;
         let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
         let pem = made.cert.pem();
-        Server::with(vec![made.cert.der().clone()], key, Some(pem))
+        let mut server = Server::with(vec![made.cert.der().clone()], key, Some(pem))?;
+        server.made_key_pem = Some(made.signing_key.serialize_pem());
+        Ok(server)
+    }
+
+    /// The certificate another process made at start ([`Server::self_signed`]), from its
+    /// `made_pem` and `made_key_pem`.
+    pub fn from_made(cert_pem: &str, key_pem: &str) -> Result<Server, String> {
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("the certificate made at start: {e}"))?;
+        if certs.is_empty() {
+            return Err("the certificate made at start: no certificate in it".to_string());
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+            .map_err(|e| format!("the key made at start: {e}"))?;
+        let mut server = Server::with(certs, key, Some(cert_pem.to_string()))?;
+        server.made_key_pem = Some(key_pem.to_string());
+        Ok(server)
     }
 
     fn with(
@@ -542,6 +564,7 @@ impl Server {
             config: Arc::new(config),
             fingerprint,
             made_pem,
+            made_key_pem: None,
         })
     }
 
@@ -556,6 +579,19 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_made_at_start_is_served_again_from_its_pems() {
+        let made = Server::self_signed().unwrap();
+        let again = Server::from_made(
+            made.made_pem.as_deref().unwrap(),
+            made.made_key_pem.as_deref().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again.fingerprint, made.fingerprint);
+        assert!(again.session().is_ok());
+        assert!(Server::from_made("", made.made_key_pem.as_deref().unwrap()).is_err());
+    }
 
     #[test]
     fn alert_names_read_as_words() {

@@ -70,6 +70,29 @@ pub fn write_stopping(w: &mut impl Write, stop: &Stop) -> io::Result<()> {
     }
 }
 
+/// What a worker of `tcpgoon server --workers` tells its parent, one JSON object a line on
+/// its stdout: that it listens, its counts at each interval (numbered from 1, the first at
+/// its start), and its counts at its stop with why it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum WorkerLine {
+    Listening { port: u16 },
+    Tick { tick: u64, counts: Counts },
+    Final { counts: Counts, stop: Stop },
+}
+
+/// One [`WorkerLine`], as the line a worker writes.
+pub fn write_worker_line(w: &mut impl Write, line: &WorkerLine) -> io::Result<()> {
+    let mut text = serde_json::to_vec(line).map_err(io::Error::other)?;
+    text.push(b'\n');
+    w.write_all(&text)
+}
+
+/// A line a worker wrote (without its `\n`), or what is wrong with it.
+pub fn read_worker_line(line: &[u8]) -> Result<WorkerLine, String> {
+    serde_json::from_slice(line).map_err(|e| format!("not a worker's line ({e})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +194,40 @@ mod tests {
             line(Stop::Signal(libc::SIGINT)),
             "stopping: interrupted by SIGINT\n"
         );
+    }
+
+    #[test]
+    fn a_worker_line_reads_back_as_written() {
+        let lines = [
+            WorkerLine::Listening { port: 40123 },
+            WorkerLine::Tick {
+                tick: 3,
+                counts: Counts {
+                    accepted: 5,
+                    open: 3,
+                    closed: 2,
+                    queued: Some(1),
+                    tls: Some(TlsCounts::default()),
+                    ..Counts::default()
+                },
+            },
+            WorkerLine::Final {
+                counts: Counts::default(),
+                stop: Stop::Duration(Duration::from_millis(1500)),
+            },
+            WorkerLine::Final {
+                counts: Counts::default(),
+                stop: Stop::Signal(libc::SIGINT),
+            },
+        ];
+        for line in lines {
+            let written = text(|w| write_worker_line(w, &line));
+            assert_eq!(written.matches('\n').count(), 1, "{written}");
+            assert!(written.ends_with('\n'), "{written}");
+            assert_eq!(read_worker_line(written.trim_end().as_bytes()), Ok(line));
+        }
+        assert!(read_worker_line(b"").is_err());
+        assert!(read_worker_line(b"{\"listening\":{\"port\":70000}}").is_err());
+        assert!(read_worker_line(b"{\"listening\":{\"port\":1,\"x\":2}}").is_err());
     }
 }

@@ -206,6 +206,8 @@ pub struct ServerArgs {
     pub interval: Duration,
     /// Share the port with other servers (`SO_REUSEPORT`).
     pub reuse_port: bool,
+    /// `--workers N|auto`: serve from this many processes on one port.
+    pub workers: Option<WorkerCount>,
     /// `--tls`: serve TLS, with `--cert` and `--key` or a certificate made at start.
     pub tls: bool,
     pub cert: Option<PathBuf>,

@@ -364,6 +364,7 @@ pub(super) fn parse_server(
     let mqtt = flag(&mut args, &["--mqtt"])?;
     let mqtt_refuse_past = option(&mut args, &["--mqtt-refuse-past"], whole_number)?;
     let reuse_port = flag(&mut args, &["--reuse-port"])?;
+    let workers = option(&mut args, &["--workers"], parse_workers)?;
     let tls = flag(&mut args, &["--tls"])?;
     let h2 = flag(&mut args, &["--h2"])?;
     let reject_after = reject_after(pairs)?;
@@ -393,6 +394,7 @@ pub(super) fn parse_server(
         reject_after,
         interval,
         reuse_port,
+        workers,
         tls,
         cert,
         key,
