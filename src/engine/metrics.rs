@@ -42,9 +42,17 @@ pub const MAX_SCRAPES: usize = 64;
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Connections accepted a turn.
 pub const ACCEPT_BATCH: usize = 16;
-/// From a scrape's accept to its answer written: a scraper that sends nothing, or reads
-/// nothing, gives its slot back after this.
+/// From a scrape's accept to its answer written: a scraper that reads nothing gives its
+/// slot back after this.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+/// From a scrape's accept to its request head whole: a scraper sends its request in one
+/// go, so one that dribbles it (a byte at a time, each a wakeup of the loop) or sends
+/// nothing gives its slot back after this.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(1);
+/// Connections accepted a second, at most, in bursts of up to [`ACCEPT_BATCH`]: a scraper
+/// that connects again and again (a megabyte request each time, refused with 431) costs
+/// the loop a bounded share of its time; the rest wait in the listen backlog.
+pub const ACCEPTS_PER_SECOND: u32 = 100;
 
 /// The listener's token in the run's loop; the scrapes' are below it, one per slab key.
 /// Another loop whose own tokens are up there gives it another ([`Metrics::bind_at`]).
@@ -193,7 +201,7 @@ pub struct Scrape {
     out: Vec<u8>,
     written: usize,
     answered: bool,
-    deadline: Instant,
+    accepted: Instant,
 }
 
 impl Scrape {
@@ -203,7 +211,7 @@ impl Scrape {
             out: Vec::new(),
             written: 0,
             answered: false,
-            deadline: now + SCRAPE_TIMEOUT,
+            accepted: now,
         }
     }
 
@@ -248,8 +256,14 @@ impl Scrape {
         !self.answered
     }
 
+    /// [`HEAD_TIMEOUT`] after the accept while its head is read, [`SCRAPE_TIMEOUT`] once
+    /// it is answered.
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.accepted
+            + match self.answered {
+                false => HEAD_TIMEOUT,
+                true => SCRAPE_TIMEOUT,
+            }
     }
 }
 
@@ -265,6 +279,28 @@ pub struct Metrics<S = Stats> {
     rendered: [Option<(Instant, Vec<u8>)>; 2],
     /// Connections may wait to be accepted: the last turn stopped at its batch.
     accept_pending: bool,
+    /// Accepts allowed now ([`ACCEPTS_PER_SECOND`], in bursts of [`ACCEPT_BATCH`]), as of
+    /// `refilled`.
+    accepts_left: f64,
+    refilled: Option<Instant>,
+}
+
+/// The listen backlog: connections past the scrapes served at once wait there, each costing
+/// the kernel a socket and the loop nothing; past it, the kernel drops their SYNs, and its
+/// work on their retransmissions is the run's machine's (the kernel caps it at
+/// `net.core.somaxconn`).
+const BACKLOG: i32 = 4096;
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM.nonblocking().cloexec(),
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(TcpListener::from_std(std::net::TcpListener::from(socket)))
 }
 
 impl<S> Metrics<S> {
@@ -281,7 +317,7 @@ impl<S> Metrics<S> {
             token.0 > MAX_SCRAPES,
             "no room for the scrapes' tokens below {token:?}"
         );
-        let listener = TcpListener::bind(addr)
+        let listener = listen(addr)
             .map_err(|e| Error::Usage(format!("--metrics: cannot listen on {addr}: {e}")))?;
         Ok(Metrics {
             listener,
@@ -290,6 +326,8 @@ impl<S> Metrics<S> {
             render,
             rendered: [None, None],
             accept_pending: false,
+            accepts_left: ACCEPT_BATCH as f64,
+            refilled: None,
         })
     }
 
@@ -352,12 +390,35 @@ impl<S> Metrics<S> {
         for key in expired {
             self.remove(registry, key);
         }
-        self.accept_pending
+        // Accepts that wait for the rate are no work now: `next_deadline` wakes the loop.
+        self.accept_pending && self.accepts_left >= 1.0
     }
 
-    /// The earliest scrape deadline.
+    /// The earliest scrape deadline, or when the next accept is allowed when one waits.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.scrapes.iter().map(|(_, (_, s))| s.deadline()).min()
+        let scrapes = self.scrapes.iter().map(|(_, (_, s))| s.deadline()).min();
+        // Only while connections wait for the rate: not at capacity, nor with none waiting.
+        let waiting = self.accept_pending && self.scrapes.len() < MAX_SCRAPES;
+        let accept = self
+            .refilled
+            .filter(|_| waiting && self.accepts_left < 1.0)
+            .map(|at| {
+                at + Duration::from_secs_f64(
+                    (1.0 - self.accepts_left) / f64::from(ACCEPTS_PER_SECOND),
+                )
+            });
+        scrapes.into_iter().chain(accept).min()
+    }
+
+    /// Refills the accepts allowed, `now`; whether one is allowed.
+    fn may_accept(&mut self, now: Instant) -> bool {
+        if let Some(at) = self.refilled {
+            let earned =
+                now.saturating_duration_since(at).as_secs_f64() * f64::from(ACCEPTS_PER_SECOND);
+            self.accepts_left = (self.accepts_left + earned).min(ACCEPT_BATCH as f64);
+        }
+        self.refilled = Some(now);
+        self.accepts_left >= 1.0
     }
 
     /// Accepts up to a batch, and none past [`MAX_SCRAPES`] at once: the rest wait in the
@@ -370,8 +431,17 @@ impl<S> Metrics<S> {
             if self.scrapes.len() >= MAX_SCRAPES {
                 return;
             }
+            if !self.may_accept(now) {
+                // The next accept is allowed at `next_deadline`; till then the rest wait in
+                // the backlog.
+                self.accept_pending = true;
+                return;
+            }
             let mut stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    self.accepts_left -= 1.0;
+                    stream
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // WouldBlock: all taken. Another error (out of descriptors): the next
                 // connection's event tries again.
@@ -577,11 +647,12 @@ mod tests {
     fn a_scrape_is_done_once_its_answer_is_written_and_has_a_deadline() {
         let now = Instant::now();
         let mut scrape = Scrape::new(now);
-        assert_eq!(scrape.deadline(), now + SCRAPE_TIMEOUT);
+        assert_eq!(scrape.deadline(), now + HEAD_TIMEOUT);
         scrape.received(b"GET /metrics HTTP/1.1\r\n", body);
         assert!(scrape.reading() && scrape.unwritten().is_empty() && !scrape.done());
         scrape.received(b"\r\n", body);
         assert!(!scrape.reading());
+        assert_eq!(scrape.deadline(), now + SCRAPE_TIMEOUT);
         let len = scrape.unwritten().len();
         scrape.wrote(len - 1);
         assert!(!scrape.done());
