@@ -2,9 +2,11 @@
 """Scrapers that misbehave, for `scripts/bench --scrapers`: what they cost a paced run's
 start lag, through its --metrics endpoint.
 
-    scraper.py hold PORT N     keeps N connections open to 127.0.0.1:PORT, each sending a
+    scraper.py hold PORT N [WAIT]  keeps N connections open to 127.0.0.1:PORT, each sending a
                                request head a byte every 100 ms that never ends; one the
-                               endpoint closes is opened again at once
+                               endpoint closes is opened again at once. With WAIT, it waits
+                               for that port instead (the control: the run's endpoint up,
+                               the connections held to another listener)
     scraper.py megabyte PORT   sends a 1 MB request head (refused past 8 KiB), reads the
                                answer, and again, back to back
 
@@ -41,10 +43,10 @@ def wait_for_endpoint(port):
     return None
 
 
-def hold(port, n):
+def hold(port, n, wait_port=None):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 100)), hard))
-    began = wait_for_endpoint(port)
+    began = wait_for_endpoint(wait_port or port)
     sel = selectors.DefaultSelector()
     stats = {"opened": 0, "closed_by_endpoint": 0, "connect_errors": 0, "bytes_sent": 0,
              "answers": 0}
@@ -152,7 +154,8 @@ def megabyte(port):
 def main():
     signal.signal(signal.SIGTERM, on_term)
     mode, port = sys.argv[1], int(sys.argv[2])
-    stats = hold(port, int(sys.argv[3])) if mode == "hold" else megabyte(port)
+    wait_port = int(sys.argv[4]) if len(sys.argv) > 4 else None
+    stats = hold(port, int(sys.argv[3]), wait_port) if mode == "hold" else megabyte(port)
     print(json.dumps(stats), flush=True)
 
 

@@ -26,7 +26,6 @@ import time
 
 PORT = "5000"
 SLEEP = "40us"
-HOLD = "5s"
 # Server workers hold at most this many each: the kernel's hash spreads connections
 # unevenly, and each has 20,000 open files.
 PER_SERVER_WORKER = 16_000
@@ -43,6 +42,15 @@ def meminfo():
             key, rest = line.split(":", 1)
             values[key] = int(rest.split()[0])
     return values
+
+
+def tcp_in_use():
+    """TCP sockets in use in this network namespace (/proc/net/sockstat)."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                return int(line.split()[2])
+    return 0
 
 
 def children(pid):
@@ -115,25 +123,40 @@ def inner(tcpgoon, connections, limit_seconds):
     follower = threading.Thread(target=follow, daemon=True)
     follower.start()
     block = source_block(connections)
+    hold = f"{max(5, connections // 50_000)}s"
     run = subprocess.Popen(
         [tcpgoon, "run", "127.0.0.1", PORT, "-c", str(connections), "-s", SLEEP,
-         "--hold", HOLD, "-y", "-i", "1s", "--workers", "auto", "--source", block, "--json"],
+         "--hold", hold, "-y", "-i", "1s", "--workers", "auto", "--source", block, "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Sampled while all are held: memory of both sides and of the kernel.
-    held = None
+    out_lines = []
+
+    def follow_run():
+        for line in run.stdout:
+            out_lines.append(line)
+
+    run_follower = threading.Thread(target=follow_run, daemon=True)
+    run_follower.start()
+    # Sampled while all are held: memory of both sides and of the kernel, once the kernel
+    # has every connection at both ends (the namespace's TCP sockets in use, listeners
+    # aside: the server's end exists once the handshake is done, accepted or not), and
+    # again when the server's process has accepted all.
+    held, held_by_server = None, None
     deadline = time.time() + limit_seconds
     while run.poll() is None and time.time() < deadline:
         with lock:
             reached = state["reached"]
-        if reached is not None and held is None:
-            time.sleep(1.0)
-            held = {
-                "meminfo": meminfo(),
-                "client": group_rss_kb(run.pid),
-                "server": group_rss_kb(server.pid),
-            }
+        sample = lambda: {"meminfo": meminfo(), "client": group_rss_kb(run.pid),  # noqa: E731
+                          "server": group_rss_kb(server.pid)}
+        if held is None and tcp_in_use() >= 2 * connections:
+            state["kernel_reached"] = time.time()
+            held = sample()
+        if reached is not None and held_by_server is None:
+            held_by_server = sample()
         time.sleep(0.05)
-    out, err = run.communicate(timeout=60)
+    err = run.stderr.read()
+    run.wait(timeout=60)
+    run_follower.join(timeout=10)
+    out = "".join(out_lines)
     server.terminate()
     server.wait(timeout=60)
     follower.join(timeout=10)
@@ -149,6 +172,14 @@ def inner(tcpgoon, connections, limit_seconds):
         "start_at": summary.get("start_at"),
         "schedule_origin_us": summary.get("schedule_origin_us"),
         "reached_at": state["reached"],
+        "kernel_reached_at": state.get("kernel_reached"),
+        "hold": hold,
+        "held_by_server": held_by_server and {
+            "MemAvailable": held_by_server["meminfo"]["MemAvailable"],
+            "Slab": held_by_server["meminfo"]["Slab"],
+            "client_rss_kb": held_by_server["client"],
+            "server_rss_kb": held_by_server["server"],
+        },
         "server_peak_open": state["peak"],
         "before": {k: before[k] for k in ("MemAvailable", "Slab")},
         "held": held and {
@@ -181,30 +212,40 @@ def outer(tcpgoon, connections):
     origin = r["schedule_origin_us"] / 1e6 if r["schedule_origin_us"] else None
     print(f"Scale: {n} connections, one `tcpgoon run --workers auto --source "
           f"{r['source_block']}` against one `tcpgoon server --workers {r['server_workers']}`, "
-          f"-s {SLEEP}, --hold {HOLD}, in one network namespace")
+          f"-s {SLEEP}, --hold {r['hold']}, in one network namespace")
     print(f"  sysctls (the namespace's): "
           + ", ".join(f"{k}={v}" for k, v in r["sysctls"].items()))
     c = r["counts"]
     print(f"  run: established {held}, closed {c['closed']}, error {c['error']}, not initiated "
           f"{c['not_initiated']}; exit status {r['exit_status']}; the server's peak open "
           f"{r['server_peak_open']}")
-    if r["reached_at"] and origin:
-        print(f"  time from the start to all {n} held (the server's 100 ms lines): "
-              f"{r['reached_at'] - origin:.2f} s; the last attempt "
-              f"{r['dial_span_us'] / 1e6:.2f} s after the first")
-    else:
-        print("  all held: not reached")
-    h = r["held"]
-    if h:
+    print(f"  the last attempt {r['dial_span_us'] / 1e6:.2f} s after the first (the schedule: "
+          f"{n * 40e-6:.2f} s)")
+    reached = {
+        "both ends in the kernel, /proc/net/sockstat every 50 ms":
+            r["kernel_reached_at"] and origin and r["kernel_reached_at"] - origin,
+        "accepted and open, the server's 100 ms lines":
+            r["reached_at"] and origin and r["reached_at"] - origin,
+    }
+    for what, at in reached.items():
+        if at:
+            print(f"  time from the start to all {n} held ({what}): {at:.2f} s")
+        else:
+            print(f"  all {n} held ({what}): not reached during the {r['hold']} hold")
+    for when, h in (("when the kernel had both ends of all", r["held"]),
+                    ("when the server had accepted all", r["held_by_server"])):
+        if not h:
+            continue
+        print(f"  {when}:")
         (crss, chwm, cw), (srss, shwm, sw) = h["client_rss_kb"], h["server_rss_kb"]
-        print(f"  RSS with all held: run {crss / 1024:.0f} MiB in {cw} workers and the parent, "
+        print(f"    RSS: run {crss / 1024:.0f} MiB in {cw} workers and the parent, "
               f"{crss * 1024 / max(held, 1):.0f} B per held connection (peak "
               f"{chwm * 1024 / max(held, 1):.0f} B); server {srss / 1024:.0f} MiB in {sw} "
               f"workers and the parent, {srss * 1024 / max(held, 1):.0f} B (peak "
               f"{shwm * 1024 / max(held, 1):.0f} B)")
         slab = h["Slab"] - r["before"]["Slab"]
         avail = r["before"]["MemAvailable"] - h["MemAvailable"]
-        print(f"  kernel: Slab +{slab / 1024 / 1024:.2f} GiB, {slab * 1024 / max(held, 1):.0f} B "
+        print(f"    kernel: Slab +{slab / 1024 / 1024:.2f} GiB, {slab * 1024 / max(held, 1):.0f} B "
               f"per connection (both ends); MemAvailable -{avail / 1024 / 1024:.2f} GiB, "
               f"{avail * 1024 / max(held, 1):.0f} B per connection, processes included")
     print(f"  connect latency: " + ", ".join(f"{k} {v} us" for k, v in r["connect"].items()))
