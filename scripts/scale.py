@@ -10,7 +10,7 @@ a block of loopback source addresses, split among its workers. The sysctls it se
 namespace's own: the listen backlog (somaxconn, tcp_max_syn_backlog), so a burst is queued
 rather than dropped.
 
-What it prints (BENCHMARKS.md, "Past one machine"): the time from the run's start until
+What it prints (BENCHMARKS.md, "Every core and past one process"): the time from the run's start until
 the server held all N (its summed stats line, every 100 ms), the run's report line for the
 workers, the peak RSS of each side's processes per held connection, the kernel's memory per
 connection (Slab and MemAvailable from /proc/meminfo, before and with all held), and the
