@@ -429,6 +429,7 @@ fn bad_worker_counts_are_bad_input() {
         &["server", "--workers", "many"],
         &["server", "--workers", "4", "-m", "3"],
         &["server", "--workers", "2000"],
+        &["server", "--workers", "2", "--metrics", "127.0.0.1:0"],
     ] {
         run_bad_input(args);
     }

@@ -294,6 +294,9 @@ fn reparse(line: Vec<String>) -> Result<Command, Error> {
 }
 
 fn check_run(run: &RunArgs) {
+    if let Some(WorkerCount::Count(n)) = run.workers {
+        assert!((1..=1024).contains(&n), "{n} workers");
+    }
     assert_ne!(run.port, 0, "run accepted port 0");
     let latency_limits = run.thresholds.max_latency.iter().map(|m| m.limit);
     for d in [
@@ -392,6 +395,7 @@ fn run_line(run: &RunArgs) -> Vec<String> {
         probing,
         shard,
         start_at,
+        workers,
         tls,
         metrics,
     } = run;
@@ -457,6 +461,11 @@ fn run_line(run: &RunArgs) -> Vec<String> {
             .expect("--start-at after 1970");
         line.push("--start-at".to_string());
         line.push(format!("@{}.{:09}", since.as_secs(), since.subsec_nanos()));
+    }
+    match workers {
+        Some(WorkerCount::Auto) => line.extend(["--workers".to_string(), "auto".to_string()]),
+        Some(WorkerCount::Count(n)) => line.extend(["--workers".to_string(), n.to_string()]),
+        None => {}
     }
     push_addressing(&mut line, addressing);
     push_probing(&mut line, probing);
