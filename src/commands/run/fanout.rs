@@ -304,6 +304,8 @@ struct Parent {
     latest: Vec<Latest>,
     summaries: Vec<Option<ShardSummary>>,
     closed: Vec<bool>,
+    /// Workers that ended with no report, named already.
+    named: Vec<bool>,
     /// When the schedule starts, on the monotonic clock.
     origin: Instant,
     ticks_shown: u64,
@@ -346,6 +348,7 @@ impl Parent {
             latest: shares.iter().map(|&share| Latest::new(share)).collect(),
             summaries: shares.iter().map(|_| None).collect(),
             closed: shares.iter().map(|_| false).collect(),
+            named: shares.iter().map(|_| false).collect(),
             origin,
             ticks_shown: 0,
             last_draw: None,
@@ -388,6 +391,7 @@ impl Parent {
             let now = Instant::now();
             if kill_at.is_some_and(|at| now >= at) {
                 for worker in workers.list.iter_mut().filter(|w| w.status.is_none()) {
+                    self.named[worker.index] = true;
                     lost.push(format!(
                         "worker {} (pid {}) did not report within {} of the stop: killed",
                         worker.index,
@@ -423,10 +427,10 @@ impl Parent {
                     }
                     Token(t) => {
                         let index = t / 2;
-                        self.read(index, workers, live)?;
+                        self.read(index, workers)?;
                         if t % 2 == 1 && workers.list[index].reap() {
                             // Its pipe may still hold its last lines.
-                            self.read(index, workers, live)?;
+                            self.read(index, workers)?;
                             self.closed[index] = true;
                         }
                     }
@@ -436,7 +440,8 @@ impl Parent {
             // refused the run.
             for worker in workers.list.iter().filter(|w| w.status.is_some()) {
                 let i = worker.index;
-                if self.closed[i] && self.summaries[i].is_none() && !self.noted(i, &lost) {
+                if self.closed[i] && self.summaries[i].is_none() && !self.named[i] {
+                    self.named[i] = true;
                     let share = self.latest[i].line.counts.total.max(1);
                     let code = worker.status.and_then(|s| s.code());
                     lost.push(format!(
@@ -469,18 +474,8 @@ impl Parent {
         })
     }
 
-    fn noted(&self, index: usize, lost: &[String]) -> bool {
-        let prefix = format!("worker {index} ");
-        lost.iter().any(|l| l.starts_with(&prefix))
-    }
-
     /// Takes in what worker `index` wrote; a line that is not one of ours ends it.
-    fn read(
-        &mut self,
-        index: usize,
-        workers: &mut Workers,
-        live: &mut Live<'_, Outlet>,
-    ) -> Result<(), Error> {
+    fn read(&mut self, index: usize, workers: &mut Workers) -> Result<(), Error> {
         let worker = &mut workers.list[index];
         let (lines, closed) = match worker.read_lines() {
             Ok(Received::Lines(lines)) => (lines, false),
@@ -510,7 +505,6 @@ impl Parent {
         if closed {
             self.closed[index] = true;
         }
-        let _ = live;
         Ok(())
     }
 
