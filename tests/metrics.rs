@@ -932,3 +932,26 @@ fn a_push_url_that_is_not_a_pushgateway_s_is_bad_input() {
         out.stderr
     );
 }
+
+#[test]
+fn a_shard_s_series_say_which_shard_it_is() {
+    let (_server, port) = echo_server();
+    let metrics = free_port();
+    let started = Instant::now();
+    let guard = spawn(&args!(
+        "run 127.0.0.1 {port} -c 10 -s 1ms -y -i 0 --hold 2s --shard 1/2 --metrics 127.0.0.1:{metrics}"
+    ));
+    let text = scrape(metrics, None).body;
+    let labels = format!("{T}{port}\",shard=\"1/2\"");
+    assert_eq!(
+        value(&text, &format!("tcpgoon_connections_planned{{{labels}}}")),
+        5,
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{T}{port}\"}}")),
+        "a series without the shard: {text}"
+    );
+    let out = finish(guard, started, Duration::from_secs(30));
+    assert_eq!(out.code, Some(0), "{out:?}");
+}

@@ -12,13 +12,14 @@ use crate::commands::warn_about_ports;
 use crate::engine::Plan;
 use crate::engine::limits;
 use crate::engine::metrics::{Metrics, Render};
+use crate::engine::pacer::Shard;
 use crate::engine::push::{self, PUSH_TIMEOUT, PushFailed};
 use crate::engine::stats::Stats;
 use crate::engine::target::Target;
 use crate::error::{self, Error};
 use crate::judge::exit;
 use crate::judge::verdict::Ending;
-use crate::report::metrics::{render, render_final};
+use crate::report::metrics::{labels, render, render_final};
 use crate::report::outlet::StdStreams;
 use crate::report::summary_file::SummaryFile;
 
@@ -48,24 +49,31 @@ pub fn check_limits(plan: &Plan) -> Result<(), Error> {
 /// `--metrics`: the endpoint, bound before the first attempt (an address that cannot be
 /// bound is bad input), its series labelled with the target as `host:port`; and
 /// `--metrics-push` checked ([`check_push`]).
-pub fn bind_metrics(args: &MetricsArgs, target: &Target) -> Result<Option<Metrics>, Error> {
+pub fn bind_metrics(
+    args: &MetricsArgs,
+    target: &Target,
+    shard: Shard,
+) -> Result<Option<Metrics>, Error> {
     check_push(args)?;
     let Some(addr) = args.addr else {
         return Ok(None);
     };
-    let label = label_of(target);
-    let render: Render = Box::new(move |stats, format| render(stats, &label, format));
+    let labels = labels_of(target, shard);
+    let render: Render = Box::new(move |stats, format| render(stats, &labels, format));
     Metrics::bind(addr, render).map(Some)
 }
 
-/// The `target` label: `host:port` as the report names the target.
-fn label_of(target: &Target) -> String {
+/// The labels of every series: `target`, `host:port` as the report names the target, and
+/// for a shard of a run, `shard`, `I/N`.
+fn labels_of(target: &Target, shard: Shard) -> String {
     let primary = target.primary();
-    if target.name == primary.ip().to_string() {
+    let target = if target.name == primary.ip().to_string() {
         primary.to_string()
     } else {
         format!("{}:{}", target.name, target.port)
-    }
+    };
+    let shard = (shard != Shard::WHOLE).then(|| format!("{}/{}", shard.index, shard.count));
+    labels(&target, shard.as_deref())
 }
 
 /// `--metrics-push`: checked before the first attempt: its host must resolve (bad input
@@ -88,6 +96,7 @@ pub fn after_report(
     metrics: Option<&mut Metrics>,
     args: &MetricsArgs,
     target: &Target,
+    shard: Shard,
     stats: &Stats,
     status: Result<u8, Error>,
 ) -> Result<u8, Error> {
@@ -96,7 +105,7 @@ pub fn after_report(
             Ok(code) => *code,
             Err(e) => exit::of_error(e),
         };
-        let body = render_final(stats, &label_of(target), code);
+        let body = render_final(stats, &labels_of(target, shard), code);
         if let Err(PushFailed(why)) = push::push(url, &body, PUSH_TIMEOUT) {
             error::say(format_args!(
                 "warning: --metrics-push to {}: {why}; the exit status is the run's",

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use crate::cli::LimitArgs;
 use crate::cli::config::LimitConfig;
 use crate::commands::finish::{self, Outputs, Report};
+use crate::engine::pacer::Shard;
 use crate::engine::signal::SignalFd;
 use crate::engine::{Engine, Outcome};
 use crate::error::Error;
@@ -24,7 +25,7 @@ use crate::units::duration::canonical;
 
 pub fn run(args: LimitArgs) -> Result<u8, Error> {
     let config = LimitConfig::resolve(args)?;
-    let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
+    let mut metrics = finish::bind_metrics(&config.metrics, &config.target, Shard::WHOLE)?;
     finish::check_limits(&config.plan)?;
     let signals = SignalFd::new().map_err(|e| Error::system("cannot set up signal handling", e))?;
     let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
@@ -60,6 +61,7 @@ pub fn run(args: LimitArgs) -> Result<u8, Error> {
         metrics.as_mut(),
         &config.metrics,
         &config.target,
+        Shard::WHOLE,
         &outcome.stats,
         status,
     )

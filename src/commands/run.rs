@@ -41,7 +41,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
 /// The run in this process; as a `worker` of `run --workers`, its live output is the lines
 /// its parent reads ([`worker_line`]), and its report the JSON summary.
 fn drive(mut config: RunConfig, worker: bool) -> Result<u8, Error> {
-    let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
+    let mut metrics = finish::bind_metrics(&config.metrics, &config.target, config.plan.shard)?;
     if worker {
         // The parent warned about the ports, once, for the whole run.
         limits::fit_open_files(config.plan.connections)?;
@@ -120,6 +120,7 @@ fn drive(mut config: RunConfig, worker: bool) -> Result<u8, Error> {
         metrics.as_mut(),
         &config.metrics,
         &config.target,
+        config.plan.shard,
         &outcome.stats,
         status,
     )

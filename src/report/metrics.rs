@@ -5,7 +5,7 @@
 //!
 //! Names follow Prometheus' conventions: the `tcpgoon_` prefix, `_total` on counters,
 //! seconds for time. Every series has the label `target` (host:port as the report names
-//! it). Causes and outcomes are labelled with the keys the JSON summary uses.
+//! it), and a shard's the label `shard` (`I/N`). Causes and outcomes are labelled with the keys the JSON summary uses.
 //!
 //! Histograms are read from the run's HDR histograms (microseconds, 3 significant digits)
 //! into fixed buckets from 100 µs to 10 s, 1-2.5-5 per decade: a loopback connect (tens of
@@ -198,12 +198,22 @@ fn escape(value: &str) -> String {
     out
 }
 
-/// The exposition of `stats` in `format`, every series labelled `target`.
-pub fn render(stats: &Stats, target: &str, format: Format) -> Vec<u8> {
+/// The labels every series of a run has: `target` (host:port as the report names it) and,
+/// for a shard of a run (`--shard I/N`), `shard`.
+pub fn labels(target: &str, shard: Option<&str>) -> String {
+    match shard {
+        Some(shard) => format!("target=\"{}\",shard=\"{}\"", escape(target), escape(shard)),
+        None => format!("target=\"{}\"", escape(target)),
+    }
+}
+
+/// The exposition of `stats` in `format`, every series with the label set `labels`
+/// ([`labels`]).
+pub fn render(stats: &Stats, labels: &str, format: Format) -> Vec<u8> {
     let mut e = Exposition {
         out: String::with_capacity(8 * 1024),
         format,
-        target: format!("target=\"{}\"", escape(target)),
+        target: labels.to_string(),
     };
     let c = &stats.counts;
     e.family(
@@ -339,12 +349,12 @@ impl Exposition {
 
 /// `--metrics-push`: the run's final exposition, in the Prometheus text format (the one a
 /// Pushgateway takes), and its exit status, which only the end of the run knows.
-pub fn render_final(stats: &Stats, target: &str, exit_status: u8) -> Vec<u8> {
-    let mut out = render(stats, target, Format::Prometheus);
+pub fn render_final(stats: &Stats, labels: &str, exit_status: u8) -> Vec<u8> {
+    let mut out = render(stats, labels, Format::Prometheus);
     let mut e = Exposition {
         out: String::new(),
         format: Format::Prometheus,
-        target: format!("target=\"{}\"", escape(target)),
+        target: labels.to_string(),
     };
     e.gauge(
         "tcpgoon_exit_status",
@@ -431,7 +441,7 @@ mod tests {
     use std::time::Duration;
 
     fn text(stats: &Stats, format: Format) -> String {
-        String::from_utf8(render(stats, "127.0.0.1:6379", format)).unwrap()
+        String::from_utf8(render(stats, &labels("127.0.0.1:6379", None), format)).unwrap()
     }
 
     /// The series named `name` with labels `labels` (as written), and its value.
@@ -584,7 +594,8 @@ tcpgoon_attempts_total{target=\"127.0.0.1:6379\"} 0
     #[test]
     fn the_pushed_exposition_ends_with_the_exit_status() {
         let stats = Stats::new(2);
-        let out = String::from_utf8(render_final(&stats, "127.0.0.1:6379", 2)).unwrap();
+        let out =
+            String::from_utf8(render_final(&stats, &labels("127.0.0.1:6379", None), 2)).unwrap();
         assert!(out.starts_with(&text(&stats, Format::Prometheus)), "{out}");
         assert!(out.ends_with(
             "# TYPE tcpgoon_exit_status gauge\ntcpgoon_exit_status{target=\"127.0.0.1:6379\"} 2\n"

@@ -186,7 +186,7 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
     let (count, why) = how_many(count, args.connections)?;
     let mut config = RunConfig::resolve(args)?;
     // One endpoint, this process's, with the workers' sums.
-    let mut metrics = finish::bind_metrics(&config.metrics, &config.target)?;
+    let mut metrics = finish::bind_metrics(&config.metrics, &config.target, Shard::WHOLE)?;
     // Each worker's share must fit under its own open-files limit; the ports are the
     // whole run's, as the workers share the kernel's.
     let largest_share = Shard { index: 0, count }.attempts(config.whole_connections);
@@ -285,6 +285,7 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
         metrics.as_mut(),
         &config.metrics,
         &config.target,
+        Shard::WHOLE,
         &merged.outcome.stats,
         status,
     )
