@@ -439,3 +439,32 @@ fn sixty_thousand_held_by_four_workers_against_a_server_of_four_past_one_open_fi
         "{seen:?}"
     );
 }
+
+#[test]
+fn with_every_worker_killed_the_run_says_so_and_exits_1() {
+    let (_server, port) = start_server(&["-m", "0", "-d", "60s", "-i", "0"]);
+    let guard = spawn(&args!(
+        "run 127.0.0.1 {port} -c 20 -s 1ms -i 0 -y --workers 2 --hold 5s"
+    ));
+    let started = Instant::now();
+    let workers = workers_of(guard.0.id(), 2);
+    std::thread::sleep(Duration::from_millis(500));
+    for &w in &workers {
+        unsafe { libc::kill(w as i32, libc::SIGKILL) };
+    }
+    let out = finish(guard, started, Duration::from_secs(30));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    for &w in &workers {
+        assert!(
+            out.stderr
+                .contains(&format!("(pid {w}) was killed by SIGKILL with no report")),
+            "{out:?}"
+        );
+    }
+    assert!(
+        out.stderr
+            .contains("no worker reported: the run has no report"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("PASS"), "{out:?}");
+}

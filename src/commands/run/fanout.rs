@@ -249,12 +249,18 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
     if let Some(mut bar) = bar {
         let _ = bar.erase();
     }
-    let mut stderr = outputs.streams.stderr();
+    // Said at once, not queued: the run may end here, with no report to wait for.
     for line in &gathered.lost {
-        error::say_to(&mut stderr, format_args!("{line}"));
+        error::say(format_args!("{line}"));
     }
+    let mut stderr = outputs.streams.stderr();
     if let Some(status) = gathered.refused {
         return Ok(status);
+    }
+    if gathered.summaries.is_empty() {
+        return Err(Error::Incomplete(
+            "no worker reported: the run has no report".to_string(),
+        ));
     }
     let merged = summary::merge(gathered.summaries)
         .map_err(|e| Error::System(format!("the workers' summaries do not merge: {e}")))?;
