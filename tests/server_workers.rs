@@ -429,8 +429,72 @@ fn bad_worker_counts_are_bad_input() {
         &["server", "--workers", "many"],
         &["server", "--workers", "4", "-m", "3"],
         &["server", "--workers", "2000"],
-        &["server", "--workers", "2", "--metrics", "127.0.0.1:0"],
     ] {
         run_bad_input(args);
     }
+}
+
+#[test]
+fn one_metrics_endpoint_in_the_parent_has_the_workers_counts_summed() {
+    use std::io::{Read, Write};
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr = format!("127.0.0.1:{metrics}");
+    let (server, port) = start_server(&[
+        "--workers",
+        "3",
+        "-m",
+        "0",
+        "-d",
+        "60s",
+        "-i",
+        "0",
+        "--metrics",
+        &metrics_addr,
+    ]);
+    let started = Instant::now();
+    let client = spawn(&[
+        "run",
+        "127.0.0.1",
+        &port,
+        "-c",
+        "90",
+        "-s",
+        "1ms",
+        "-i",
+        "0",
+        "-y",
+        "--hold",
+        "3s",
+    ]);
+    let value = |text: &str, name: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+    };
+    let mut last = String::new();
+    wait_for("the summed counts on the endpoint", || {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", metrics)) else {
+            return false;
+        };
+        let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        last.clear();
+        let _ = stream.read_to_string(&mut last);
+        value(&last, "tcpgoon_server_open") == Some(90)
+    });
+    assert_eq!(
+        value(&last, "tcpgoon_server_accepted_total"),
+        Some(90),
+        "{last}"
+    );
+    let out = finish(client, started, Duration::from_secs(30));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    signal(&server, libc::SIGTERM);
+    let seen = finish(server, started, Duration::from_secs(30));
+    assert_eq!(seen.code, Some(0), "{seen:?}");
 }

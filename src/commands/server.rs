@@ -6,6 +6,7 @@
 //! server's loop and writes its lines for the parent, as JSON.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use crate::cli::ServerArgs;
 use crate::commands::server_workers::{self, Assignment, Group, Said};
@@ -36,13 +37,6 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
     }
     let asked = args.workers;
     let metrics_args = args.metrics.clone();
-    if asked.is_some() && metrics_args.addr.is_some() {
-        return Err(Error::Usage(
-            "server --metrics with --workers is not supported yet: give each of several \
-             `server --reuse-port` its own --metrics"
-                .to_string(),
-        ));
-    }
     let config = ServerConfig::resolve(args)?;
     let hard_limit = limits::raise_open_files()?;
     let count = asked
@@ -71,34 +65,52 @@ pub fn run(args: ServerArgs) -> Result<u8, Error> {
         // last lines wait for a reader.
         signals.let_next_kill();
         let status = lines.finish(&outcome.counts, Some(&outcome.stop));
-        // `--metrics-linger`: the endpoint answers from the final counts (the last line's)
-        // this long, or until a signal; the status stands.
-        let lingered = match metrics.as_mut() {
-            Some(metrics) if !metrics_args.linger.is_zero() => {
-                metrics.linger(&outcome.counts, metrics_args.linger)
-            }
-            _ => Ok(()),
-        };
+        let lingered = linger(metrics.as_mut(), &metrics_args, &outcome.counts);
         status?;
         return lingered.map(|()| exit::SUCCESS);
     };
-    let group = Group::start(&config, count, &signals)?;
+    // With `-i 0` the workers would tell the parent nothing until they stop: a scrape
+    // wants their counts, so they send them each second, and the parent prints no line.
+    let quiet = config.interval.is_zero();
+    let every = (quiet && metrics.is_some()).then_some(Duration::from_secs(1));
+    let group = Group::start(&config, count, &signals, every)?;
     say_where(config.tls.as_ref(), group.addr());
     let mut lines = Lines::start()?;
-    let ended = group.serve(|said| match said {
-        Said::Listening(addr) => lines.listening(addr),
-        Said::Counts(counts) => {
-            lines.counts(counts);
-            Ok(())
-        }
-    })?;
+    let ended = group.serve(
+        |said| match said {
+            Said::Listening(addr) => lines.listening(addr),
+            Said::Counts(counts) => {
+                if !quiet {
+                    lines.counts(counts);
+                }
+                Ok(())
+            }
+        },
+        metrics.as_mut(),
+    )?;
     signals.let_next_kill();
-    lines.finish(&ended.counts, ended.stop.as_ref())?;
+    let status = lines.finish(&ended.counts, ended.stop.as_ref());
+    let lingered = linger(metrics.as_mut(), &metrics_args, &ended.counts);
+    status?;
+    lingered?;
     Ok(if ended.failed > 0 {
         exit::INCOMPLETE
     } else {
         exit::SUCCESS
     })
+}
+
+/// `--metrics-linger`: the endpoint answers from the final counts (the last line's) this
+/// long, or until a signal; the status stands.
+fn linger(
+    metrics: Option<&mut Metrics<Counts>>,
+    args: &crate::cli::MetricsArgs,
+    counts: &Counts,
+) -> Result<(), Error> {
+    match metrics {
+        Some(metrics) if !args.linger.is_zero() => metrics.linger(counts, args.linger),
+        _ => Ok(()),
+    }
 }
 
 /// The warnings and notes on stderr about where and how it listens.

@@ -25,6 +25,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -33,6 +34,7 @@ use socket2::Socket;
 use crate::cli::WorkerCount;
 use crate::commands::workers::{self, Received, Workers};
 use crate::engine::limits::RESERVED_FDS;
+use crate::engine::metrics::Metrics;
 use crate::engine::server::{Counts, ServerConfig, Stop, reserve_port};
 use crate::engine::signal::{Caught, SignalFd};
 use crate::engine::tls;
@@ -54,6 +56,10 @@ pub struct Assignment {
     /// PEM, so that every worker serves the same one.
     pub cert_pem: Option<String>,
     pub key_pem: Option<String>,
+    /// How often to send its counts when the server's own interval is 0 (`-i 0`) but the
+    /// parent needs them (`--metrics`), in microseconds.
+    #[serde(default)]
+    pub interval_us: Option<u64>,
 }
 
 impl Assignment {
@@ -72,6 +78,9 @@ impl Assignment {
         config.addr.set_port(self.port);
         if let (Some(cert), Some(key)) = (&self.cert_pem, &self.key_pem) {
             config.tls = Some(tls::Server::from_made(cert, key).map_err(Error::Usage)?);
+        }
+        if let Some(us) = self.interval_us {
+            config.interval = Duration::from_micros(us);
         }
         Ok(config)
     }
@@ -199,10 +208,13 @@ fn watch(poll: &Poll, fd: RawFd, token: Token) -> Result<(), Error> {
 
 impl<'s> Group<'s> {
     /// Holds the port, and starts `count` workers on it, each with its share of `config`.
+    /// With `interval`, the workers send their counts that often, whatever the server's
+    /// own interval.
     pub fn start(
         config: &ServerConfig,
         count: usize,
         signals: &'s SignalFd,
+        interval: Option<Duration>,
     ) -> Result<Group<'s>, Error> {
         let (reserved, addr) = reserve_port(config.addr)?;
         let made = config.tls.as_ref().filter(|tls| tls.made_pem.is_some());
@@ -213,6 +225,7 @@ impl<'s> Group<'s> {
                 port: addr.port(),
                 cert_pem: made.and_then(|tls| tls.made_pem.clone()),
                 key_pem: made.and_then(|tls| tls.made_key_pem.clone()),
+                interval_us: interval.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             };
             serde_json::to_string(&assignment).expect("an assignment serializes")
         })?;
@@ -246,18 +259,38 @@ impl<'s> Group<'s> {
     pub fn serve(
         mut self,
         mut say: impl FnMut(Said<'_>) -> Result<(), Error>,
+        mut metrics: Option<&mut Metrics<Counts>>,
     ) -> Result<Ended, Error> {
         let mut events = Events::with_capacity(64);
+        if let Some(metrics) = metrics.as_deref_mut() {
+            metrics.register(self.poll.registry())?;
+        }
+        let mut busy = false;
         while !self.known.iter().all(|k| k.ended) {
-            if let Err(e) = self.poll.poll(&mut events, None) {
+            let timeout = match busy {
+                true => Some(Duration::ZERO),
+                false => (metrics.as_deref())
+                    .and_then(Metrics::next_deadline)
+                    .map(|at| at.saturating_duration_since(Instant::now())),
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(Error::system("cannot wait for the workers", e));
             }
+            let now = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signal(),
+                    // `--metrics`: a scrape reads the workers' counts summed, as of now.
+                    token
+                        if let Some(metrics) = metrics.as_deref_mut()
+                            && metrics.owns(token) =>
+                    {
+                        let sum = self.sum();
+                        metrics.on_event(self.poll.registry(), token, &sum, now);
+                    }
                     Token(token) => {
                         let index = token / 2;
                         if index >= self.known.len() {
@@ -271,8 +304,25 @@ impl<'s> Group<'s> {
                 }
             }
             self.say_what_is_new(&mut say)?;
+            busy = (metrics.as_deref_mut()).is_some_and(|m| m.turn(self.poll.registry(), now));
+        }
+        if let Some(metrics) = metrics {
+            metrics.deregister(self.poll.registry());
         }
         Ok(self.ended())
+    }
+
+    /// The workers' counts summed: each one's last, or its final counts once it stopped.
+    fn sum(&self) -> Counts {
+        let mut sum = Counts::default();
+        for known in &self.known {
+            match (&known.last, &known.latest) {
+                (Some((counts, _)), _) => sum.add(counts),
+                (None, Some((_, counts))) if !known.ended => sum.add(counts),
+                _ => {}
+            }
+        }
+        sum
     }
 
     fn on_signal(&mut self) {
@@ -411,15 +461,7 @@ impl<'s> Group<'s> {
         };
         if newest > self.said_tick {
             self.said_tick = newest;
-            let mut sum = Counts::default();
-            for known in &self.known {
-                match (&known.last, &known.latest) {
-                    (Some((counts, _)), _) => sum.add(counts),
-                    (None, Some((_, counts))) if !known.ended => sum.add(counts),
-                    _ => {}
-                }
-            }
-            say(Said::Counts(&sum))?;
+            say(Said::Counts(&self.sum()))?;
         }
         Ok(())
     }
@@ -514,6 +556,7 @@ mod tests {
             port: 40123,
             cert_pem: None,
             key_pem: None,
+            interval_us: None,
         };
         let text = serde_json::to_string(&assignment).unwrap();
         assert_eq!(Assignment::read(&text).unwrap(), assignment);
