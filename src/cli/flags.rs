@@ -519,7 +519,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         long: Some("--workers"),
-        values: &["N|auto"],
+        values: &["N"],
         on: &[Run],
         section: Section::Shard,
         help: &[
