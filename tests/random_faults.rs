@@ -579,11 +579,22 @@ impl Case {
     /// 1 s and 0.5 s in, by attempt).
     const HOLD: Duration = Duration::from_millis(1200);
 
+    /// This case's hold: [`Case::HOLD`], or, for an endless reply with no beat, long
+    /// enough that the run reads past the address-space limit even on a busy machine (the
+    /// proof that it keeps nothing of what it reads).
+    fn hold(&self) -> Duration {
+        if self.hostility == Hostility::Endless && !self.beat {
+            Duration::from_secs(4)
+        } else {
+            Case::HOLD
+        }
+    }
+
     fn args(&self, port: u16) -> Vec<String> {
         let mut args = args!(
             "run 127.0.0.1 {port} -c {} -s 10ms -y -i 0 --hold {}ms",
             Case::CONNECTIONS,
-            Case::HOLD.as_millis()
+            self.hold().as_millis()
         );
         args.extend(self.kind.args());
         let timeout = format!("{}ms", self.timeout().as_millis());
@@ -609,7 +620,7 @@ impl Case {
         } else {
             self.timeout()
         };
-        judged.max(Case::HOLD) + Duration::from_secs(3)
+        judged.max(self.hold()) + Duration::from_secs(3)
     }
 }
 
