@@ -2,7 +2,7 @@
 //! engine with the live outputs asked for, print the report, and return the exit status.
 
 use std::io::{self, BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::cli::RunArgs;
@@ -52,21 +52,7 @@ fn drive(mut config: RunConfig, worker: bool) -> Result<u8, Error> {
     if !config.assume_yes && !confirm(&config) {
         return Ok(exit::INCOMPLETE);
     }
-    let mut hdr_log = config
-        .hdr_log
-        .as_deref()
-        .map(HdrLogFile::create)
-        .transpose()?;
-    let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
-    let live_on = !config.plan.interval.is_zero();
-    let terminals = Terminals::of_this_process();
-    let mode = OutputMode::choose(
-        config.progress,
-        config.json,
-        config.debug,
-        live_on,
-        terminals,
-    );
+    let (mut hdr_log, outputs, mode) = open_outputs(&config)?;
     if mode.bar {
         config.plan.refresh = Some(REDRAW.min(config.plan.interval));
     }
@@ -137,14 +123,34 @@ fn say_missed(verdicts: &[Verdict], stderr: &mut impl Write) {
     }
 }
 
-/// `--hdr-log`: the file, created before the first attempt, and its path for messages.
-struct HdrLogFile<'a> {
-    sink: HdrLogSink,
-    path: &'a Path,
+/// What a run writes besides its live lines, opened before the first attempt: the
+/// `--hdr-log` file, the `--summary` file and the output's writers; and the live outputs
+/// chosen from the configuration and this process's terminals.
+fn open_outputs(config: &RunConfig) -> Result<(Option<HdrLogFile>, Outputs, OutputMode), Error> {
+    let hdr_log = config
+        .hdr_log
+        .as_deref()
+        .map(HdrLogFile::create)
+        .transpose()?;
+    let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
+    let mode = OutputMode::choose(
+        config.progress,
+        config.json,
+        config.debug,
+        !config.plan.interval.is_zero(),
+        Terminals::of_this_process(),
+    );
+    Ok((hdr_log, outputs, mode))
 }
 
-impl<'a> HdrLogFile<'a> {
-    fn create(path: &'a Path) -> Result<HdrLogFile<'a>, Error> {
+/// `--hdr-log`: the file, created before the first attempt, and its path for messages.
+struct HdrLogFile {
+    sink: HdrLogSink,
+    path: PathBuf,
+}
+
+impl HdrLogFile {
+    fn create(path: &Path) -> Result<HdrLogFile, Error> {
         let sink = HdrLogSink::create(path).map_err(|e| {
             Error::Usage(match e.raw_os_error() {
                 Some(libc::ENXIO) => format!(
@@ -154,7 +160,10 @@ impl<'a> HdrLogFile<'a> {
                 _ => format!("--hdr-log: cannot create '{}': {e}", path.display()),
             })
         })?;
-        Ok(HdrLogFile { sink, path })
+        Ok(HdrLogFile {
+            sink,
+            path: path.to_path_buf(),
+        })
     }
 
     fn begin(&mut self) -> Result<HdrLog<'_>, Error> {

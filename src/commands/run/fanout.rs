@@ -19,11 +19,11 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use serde::{Deserialize, Serialize};
 
-use super::{HdrLogFile, RunReport, confirm, options_json, say_missed};
+use super::{HdrLogFile, RunReport, confirm, open_outputs, options_json, say_missed};
 use crate::cli::config::{RunConfig, check_start_at};
 use crate::cli::{MetricsArgs, Progress, RunArgs, WorkerCount};
-use crate::commands::finish::{self, Outputs, Report};
-use crate::commands::output::{OutputMode, REDRAW, Terminals};
+use crate::commands::finish::{self, Report};
+use crate::commands::output::REDRAW;
 use crate::commands::workers::{self, Received, Workers};
 use crate::engine::metrics::Metrics;
 use crate::engine::pacer::Shard;
@@ -195,20 +195,7 @@ pub(super) fn run(args: RunArgs, count: WorkerCount) -> Result<u8, Error> {
     if !config.assume_yes && !confirm(&config) {
         return Ok(exit::INCOMPLETE);
     }
-    let mut hdr_log = config
-        .hdr_log
-        .as_deref()
-        .map(HdrLogFile::create)
-        .transpose()?;
-    let outputs = Outputs::open(config.summary.as_deref(), config.json)?;
-    let live_on = !config.plan.interval.is_zero();
-    let mode = OutputMode::choose(
-        config.progress,
-        config.json,
-        config.debug,
-        live_on,
-        Terminals::of_this_process(),
-    );
+    let (mut hdr_log, outputs, mode) = open_outputs(&config)?;
     let signals = mode.signals()?;
     let start_at = match config.plan.start_at {
         Some(at) => at,
